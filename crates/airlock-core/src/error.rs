@@ -1,0 +1,259 @@
+//! The one error type of the library crates' shared layer.
+//!
+//! Every message names a file, a row, a column or a key, and never a cell value: a reader's own
+//! error text (arrow, csv, serde) can echo the data, so it is mapped to [`InputProblem`] here and
+//! the original is dropped. Hints (what to do next) come from [`Error::hint`], printed by the CLI.
+
+use std::fmt;
+use std::path::PathBuf;
+
+/// Result with airlock's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong, with enough location to act on and no data values.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A file could not be opened, read, written or renamed.
+    #[error("cannot {action} {}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The policy file is not valid TOML, or has an unknown key or value.
+    /// The source names the line, column and key (policy files hold no PHI).
+    #[error("policy {} is not valid", path.display())]
+    PolicySyntax {
+        path: PathBuf,
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+
+    /// The policy parsed but says something airlock cannot do.
+    #[error("policy {}{}: {message}", path.display(), line.map(|l| format!(" line {l}")).unwrap_or_default())]
+    PolicyInvalid {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+
+    /// Input columns that the policy does not classify: the run stops (fail closed).
+    #[error(
+        "{}: {} not classified in policy {}: {}",
+        file.display(),
+        if columns.len() == 1 { "column is" } else { "columns are" },
+        policy.display(),
+        columns.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ")
+    )]
+    Unclassified {
+        file: PathBuf,
+        policy: PathBuf,
+        columns: Vec<String>,
+    },
+
+    /// The policy needs a column the input does not have.
+    #[error("{}: policy {} needs column \"{column}\" ({why}) but the input has no such column", file.display(), policy.display())]
+    MissingColumn {
+        file: PathBuf,
+        policy: PathBuf,
+        column: String,
+        why: &'static str,
+    },
+
+    /// The input is malformed at a known place.
+    #[error("{}{}: {problem}", file.display(), Location { row: *row, column: column.as_deref() })]
+    Input {
+        file: PathBuf,
+        /// 1-based data row (the CSV header is row 0; a JSONL row is its line number).
+        row: Option<u64>,
+        column: Option<String>,
+        problem: InputProblem,
+    },
+
+    /// A column holds a type that an action cannot work on.
+    #[error("column \"{column}\": action {action} cannot apply to values of type {data_type}")]
+    TypeMismatch {
+        column: String,
+        action: &'static str,
+        data_type: String,
+    },
+
+    /// The workspace secret is missing, unreadable, malformed or exposed.
+    #[error("{0}")]
+    Key(KeyError),
+
+    /// The output path exists and `--force` was not given.
+    #[error("output {} already exists", path.display())]
+    OutputExists { path: PathBuf },
+
+    /// The file type cannot be told from its name.
+    #[error("cannot tell the format of {} from its extension", path.display())]
+    UnknownFormat { path: PathBuf },
+
+    /// A writer failed for a reason that is not I/O (the message never holds data).
+    #[error("cannot write {}: {reason}", path.display())]
+    Write { path: PathBuf, reason: String },
+}
+
+struct Location<'a> {
+    row: Option<u64>,
+    column: Option<&'a str>,
+}
+
+impl fmt::Display for Location<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(row) = self.row {
+            write!(f, " row {row}")?;
+        }
+        if let Some(column) = self.column {
+            write!(f, " column \"{column}\"")?;
+        }
+        Ok(())
+    }
+}
+
+/// What is wrong with an input at a location. Carries no value from the data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InputProblem {
+    WrongFieldCount { expected: u64, found: u64 },
+    InvalidUtf8,
+    MalformedCsv,
+    InvalidJson,
+    NotAnObject,
+    NestedValue,
+    UnknownKey,
+    DuplicateColumn,
+    EmptyColumnName,
+    NoHeader,
+    NotParquet,
+    ParquetDecode,
+    UnsupportedType { data_type: String },
+}
+
+impl fmt::Display for InputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongFieldCount { expected, found } => {
+                write!(f, "has {found} fields where the header has {expected}")
+            }
+            Self::InvalidUtf8 => f.write_str("is not valid UTF-8"),
+            Self::MalformedCsv => f.write_str("is not well-formed CSV"),
+            Self::InvalidJson => f.write_str("is not valid JSON"),
+            Self::NotAnObject => f.write_str("is not a JSON object (JSONL tables need one object per line)"),
+            Self::NestedValue => f.write_str("holds a nested object or array (tables must be flat; use `airlock fhir` for FHIR)"),
+            Self::UnknownKey => f.write_str("is a key that the first rows did not have"),
+            Self::DuplicateColumn => f.write_str("appears twice in the header"),
+            Self::EmptyColumnName => f.write_str("has an empty column name in the header"),
+            Self::NoHeader => f.write_str("has no header row"),
+            Self::NotParquet => f.write_str("is not a readable Parquet file"),
+            Self::ParquetDecode => f.write_str("could not be decoded (corrupt or unsupported Parquet data)"),
+            Self::UnsupportedType { data_type } => write!(f, "has type {data_type}, which airlock does not support yet"),
+        }
+    }
+}
+
+/// Problems with the workspace secret. None of them ever prints key material.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyError {
+    NotFound,
+    Unreadable { path: PathBuf, reason: String },
+    Malformed { path: PathBuf },
+    Exposed { path: PathBuf, mode: u32 },
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotFound => f.write_str(
+                "no workspace secret found (looked for --key-file, AIRLOCK_KEY_FILE and .airlock/secret in this directory and its parents)",
+            ),
+            Self::Unreadable { path, reason } => {
+                write!(f, "cannot read the key file {}: {reason}", path.display())
+            }
+            Self::Malformed { path } => write!(
+                f,
+                "key file {} is not a key (expected 32 bytes, or 64 hex digits)",
+                path.display()
+            ),
+            Self::Exposed { path, mode } => write!(
+                f,
+                "key file {} can be read by other users (mode {mode:o})",
+                path.display()
+            ),
+        }
+    }
+}
+
+impl Error {
+    /// Builds an [`Error::Io`].
+    pub fn io(action: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// What the user can do about it, where airlock knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Unclassified { policy, .. } => Some(format!(
+                "add each column under [fields] in {} (or set defaults.unclassified = \"drop\"); `airlock profile INPUT` drafts them",
+                policy.display()
+            )),
+            Self::MissingColumn { .. } => Some(
+                "check dataset.patient_id and the [fields] names against the input's header".into(),
+            ),
+            Self::Key(KeyError::NotFound) => Some(
+                "run `airlock init` to create a workspace secret, or point --key-file / AIRLOCK_KEY_FILE at one".into(),
+            ),
+            Self::Key(KeyError::Exposed { path, .. }) => {
+                Some(format!("run `chmod 600 {}`", path.display()))
+            }
+            Self::OutputExists { .. } => Some("pass --force to replace it".into()),
+            Self::UnknownFormat { .. } => Some("name the format with --format csv|jsonl|parquet".into()),
+            Self::Input { problem: InputProblem::UnknownKey, .. } => Some(
+                "airlock reads the column names from the first 1,000 lines of a JSONL file; make sure every key appears there".into(),
+            ),
+            _ => None,
+        }
+    }
+}
+
+impl From<KeyError> for Error {
+    fn from(e: KeyError) -> Self {
+        Self::Key(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn input_error_names_file_row_and_column() {
+        let e = Error::Input {
+            file: "in.csv".into(),
+            row: Some(7),
+            column: Some("ssn".into()),
+            problem: InputProblem::InvalidUtf8,
+        };
+        assert_eq!(e.to_string(), "in.csv row 7 column \"ssn\": is not valid UTF-8");
+    }
+
+    #[test]
+    fn unclassified_lists_every_column() {
+        let e = Error::Unclassified {
+            file: "in.csv".into(),
+            policy: "p.toml".into(),
+            columns: vec!["ssn".into(), "zip".into()],
+        };
+        assert_eq!(
+            e.to_string(),
+            "in.csv: columns are not classified in policy p.toml: \"ssn\", \"zip\""
+        );
+        assert!(e.hint().unwrap().contains("airlock profile"));
+    }
+}

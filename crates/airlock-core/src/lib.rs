@@ -1,0 +1,18 @@
+//! Shared types for airlock: the policy file, the workspace secret and its purpose keys,
+//! table I/O over Arrow (CSV, JSONL, Parquet), atomic output, run manifests, the free-text
+//! seam and the one error type.
+//!
+//! This crate holds only what two or more airlock crates use. It depends on no other airlock
+//! crate, never prints and never exits; it returns typed errors that carry no data values.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod error;
+pub mod keys;
+pub mod manifest;
+pub mod output;
+pub mod policy;
+pub mod table;
+pub mod text;
+
+pub use error::{Error, InputProblem, KeyError, Result};

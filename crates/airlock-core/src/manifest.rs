@@ -1,0 +1,178 @@
+//! The run manifest written beside every output: what went in, what came out, under which
+//! policy and tool version, what each column's action did (counts), what the residual scan
+//! found (counts) and how long it took. It never holds a value from the data.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::output::write_atomic;
+
+/// The manifest format's version.
+pub const MANIFEST_VERSION: u32 = 1;
+
+/// A record of one de-identification run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub manifest_version: u32,
+    pub tool: Tool,
+    pub command: String,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    pub input: FileRecord,
+    pub output: FileRecord,
+    pub policy: PolicyRecord,
+    pub columns: Vec<ColumnRecord>,
+    pub findings: Findings,
+    pub timing: Timing,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    pub version: String,
+}
+
+impl Tool {
+    /// This build of airlock.
+    pub fn current() -> Self {
+        Self {
+            name: "airlock".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileRecord {
+    pub path: PathBuf,
+    pub format: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub rows: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyRecord {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub dataset: String,
+}
+
+/// What happened to one input column. Counts only.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnRecord {
+    pub name: String,
+    pub class: String,
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rule: Option<String>,
+    /// False for dropped columns.
+    pub in_output: bool,
+    /// Non-null input cells.
+    pub cells: u64,
+    /// Cells whose output differs from the input.
+    pub changed: u64,
+    /// Cells set to null by the action (suppression, unparseable dates).
+    pub nulled: u64,
+    /// Free-text identifiers replaced.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub spans_replaced: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Residual-PHI scan of the output: counts per kind and per column, never the text.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Findings {
+    /// Which detector scanned (e.g. `interim-patterns`).
+    pub scanner: String,
+    pub scanned_columns: Vec<String>,
+    pub total: u64,
+    pub by_kind: BTreeMap<String, u64>,
+    pub by_column: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+impl Findings {
+    /// Counts one finding.
+    pub fn add(&mut self, column: &str, kind: &str) {
+        self.total += 1;
+        *self.by_kind.entry(kind.to_owned()).or_default() += 1;
+        *self
+            .by_column
+            .entry(column.to_owned())
+            .or_default()
+            .entry(kind.to_owned())
+            .or_default() += 1;
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Timing {
+    pub total_ms: u64,
+    pub rows_per_second: f64,
+    pub input_mb_per_second: f64,
+}
+
+impl Manifest {
+    /// `OUTPUT.manifest.json` beside an output.
+    pub fn path_for(output: &Path) -> PathBuf {
+        let mut name = output.file_name().unwrap_or_default().to_os_string();
+        name.push(".manifest.json");
+        output.with_file_name(name)
+    }
+
+    /// Writes the manifest atomically.
+    pub fn write(&self, path: &Path, force: bool) -> Result<()> {
+        let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Write {
+            path: path.to_path_buf(),
+            reason: format!("manifest serialization failed: {}", e.classify() as u8),
+        })?;
+        json.push(b'\n');
+        write_atomic(path, &json, force)
+    }
+
+    /// Reads a manifest.
+    pub fn read(path: &Path) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        serde_json::from_slice(&bytes).map_err(|_| Error::Input {
+            file: path.to_path_buf(),
+            row: None,
+            column: None,
+            problem: crate::error::InputProblem::InvalidJson,
+        })
+    }
+}
+
+/// Now, as RFC 3339 UTC with seconds.
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_path_sits_beside_the_output() {
+        assert_eq!(
+            Manifest::path_for(Path::new("out/x.parquet")),
+            PathBuf::from("out/x.parquet.manifest.json")
+        );
+    }
+
+    #[test]
+    fn findings_count_per_kind_and_column() {
+        let mut f = Findings::default();
+        f.add("note", "SSN");
+        f.add("note", "SSN");
+        f.add("comment", "PHONE");
+        assert_eq!(f.total, 3);
+        assert_eq!(f.by_kind["SSN"], 2);
+        assert_eq!(f.by_column["comment"]["PHONE"], 1);
+    }
+}

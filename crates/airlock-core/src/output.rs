@@ -1,0 +1,221 @@
+//! Atomic output and digests of what flows through readers and writers.
+//!
+//! An output is written to a hidden temporary file beside its target and renamed over it only
+//! when the whole run succeeded: a failed or killed run leaves no partial file at the target.
+//! The rename is made durable by syncing the file and its directory.
+
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+use tempfile::NamedTempFile;
+
+use crate::error::{Error, Result};
+use crate::policy::hex;
+
+/// A file being written beside its target, renamed into place by [`AtomicOutput::commit`].
+/// Dropped without a commit, the temporary file is deleted.
+pub struct AtomicOutput {
+    target: PathBuf,
+    tmp: NamedTempFile,
+    force: bool,
+}
+
+impl AtomicOutput {
+    /// Starts an output at `target`. Without `force`, an existing target is an error now,
+    /// before any work is done, and again at the rename (no clobbering a file that appeared
+    /// meanwhile).
+    pub fn create(target: &Path, force: bool) -> Result<Self> {
+        if !force && target.exists() {
+            return Err(Error::OutputExists {
+                path: target.to_path_buf(),
+            });
+        }
+        let dir = parent_dir(target);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".airlock-tmp")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            tmp,
+            force,
+        })
+    }
+
+    /// The target path.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// A handle on the temporary file for a writer to own.
+    pub fn file(&self) -> Result<File> {
+        self.tmp
+            .as_file()
+            .try_clone()
+            .map_err(|e| Error::io("open", self.tmp.path(), e))
+    }
+
+    /// Syncs the data, renames it over the target and syncs the directory.
+    pub fn commit(self) -> Result<()> {
+        let target = self.target;
+        self.tmp
+            .as_file()
+            .sync_all()
+            .map_err(|e| Error::io("sync", &target, e))?;
+        let persisted = if self.force {
+            self.tmp.persist(&target)
+        } else {
+            self.tmp.persist_noclobber(&target)
+        };
+        persisted.map_err(|e| {
+            if e.error.kind() == io::ErrorKind::AlreadyExists {
+                Error::OutputExists {
+                    path: target.clone(),
+                }
+            } else {
+                Error::io("rename into", &target, e.error)
+            }
+        })?;
+        sync_dir(parent_dir(&target));
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to `target` atomically (manifests, policies, small files).
+pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> Result<()> {
+    let out = AtomicOutput::create(target, force)?;
+    let mut file = out.file()?;
+    file.write_all(bytes)
+        .map_err(|e| Error::io("write", target, e))?;
+    out.commit()
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn sync_dir(dir: &Path) {
+    // Best effort: some filesystems refuse fsync on a directory; the data itself is synced.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+/// A reader or writer that computes the SHA-256 and length of every byte that passes.
+pub struct Digesting<T> {
+    inner: T,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<T> Digesting<T> {
+    pub fn new(inner: T) -> Self {
+        Self {
+            inner,
+            hasher: Sha256::new(),
+            bytes: 0,
+        }
+    }
+
+    /// Bytes seen so far.
+    pub fn byte_count(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The digest of everything seen so far, as lowercase hex.
+    pub fn sha256(&self) -> String {
+        hex(&self.hasher.clone().finalize())
+    }
+
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<R: Read> Read for Digesting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+}
+
+impl<W: Write> Write for Digesting<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// SHA-256 and length of a whole file.
+pub fn digest_file(path: &Path) -> Result<(String, u64)> {
+    let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let mut d = Digesting::new(file);
+    io::copy(&mut d, &mut io::sink()).map_err(|e| Error::io("read", path, e))?;
+    Ok((d.sha256(), d.byte_count()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uncommitted_output_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        {
+            let out = AtomicOutput::create(&target, false).unwrap();
+            out.file().unwrap().write_all(b"partial").unwrap();
+        }
+        assert!(!target.exists());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn commit_renames_and_refuses_to_clobber() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.csv");
+        write_atomic(&target, b"one", false).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"one");
+        assert!(matches!(
+            write_atomic(&target, b"two", false),
+            Err(Error::OutputExists { .. })
+        ));
+        write_atomic(&target, b"two", true).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"two");
+    }
+
+    #[test]
+    fn digest_matches_known_vector() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("abc");
+        std::fs::write(&p, b"abc").unwrap();
+        let (sha, n) = digest_file(&p).unwrap();
+        assert_eq!(n, 3);
+        assert_eq!(
+            sha,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,47 @@
+//! The seam between the de-identification engine and a free-text PHI detector.
+//!
+//! The engine calls a [`TextScrubber`] for `text_redact` and `text_surrogate` columns and for the
+//! residual scan of its output. The detector behind it lives in another crate (an interim
+//! pattern detector in `airlock-deid`, the full one in `airlock-text`), so the engine, the CLI
+//! and a server can swap it without changing each other.
+
+use std::ops::Range;
+
+/// Replace each identifier with a typed tag, or with a realistic surrogate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextMode {
+    /// `[NAME]`, `[DATE]`, `[SSN]`, ...
+    Redact,
+    /// A value of the same kind and shape, consistent within a patient and key.
+    Surrogate,
+}
+
+/// What a scrubber knows about the row a text belongs to.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextContext<'a> {
+    /// The patient's identifier from the policy's `patient_id` column, if any. Surrogates are
+    /// keyed by it so that the same name in two notes of one patient gets the same surrogate.
+    pub patient: Option<&'a str>,
+    /// The patient's date shift in days: dates in text move with the structured dates.
+    pub date_shift_days: Option<i32>,
+}
+
+/// One identifier found in a text: where and what kind, never the text itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// Byte range in the scanned text.
+    pub span: Range<usize>,
+    /// A kind name such as `"SSN"`, `"PHONE"`, `"NAME"`.
+    pub kind: &'static str,
+}
+
+/// A free-text PHI detector and replacer, shared by reference across threads.
+pub trait TextScrubber: Send + Sync {
+    /// Appends `text` with every identifier replaced to `out`; returns how many were replaced.
+    fn scrub(&self, text: &str, mode: TextMode, ctx: &TextContext<'_>, out: &mut String) -> usize;
+
+    /// Reports each likely real identifier in `text` to `found`. Known-fictional values (SSNs
+    /// in the never-issued 9xx area, 555-01xx phones, example.org addresses) are not reported,
+    /// so a surrogate output scans clean.
+    fn scan(&self, text: &str, found: &mut dyn FnMut(Finding));
+}
