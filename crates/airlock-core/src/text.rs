@@ -44,4 +44,13 @@ pub trait TextScrubber: Send + Sync {
     /// in the never-issued 9xx area, 555-01xx phones, example.org addresses) are not reported,
     /// so a surrogate output scans clean.
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding));
+
+    /// A short name for manifests and reports (e.g. `interim-patterns`).
+    fn name(&self) -> &'static str;
+
+    /// Kinds whose surrogates cannot be told from real values (shifted dates, same-shape IDs).
+    /// A residual scan of surrogate output skips these kinds; the same detector produced them.
+    fn opaque_surrogate_kinds(&self) -> &'static [&'static str] {
+        &[]
+    }
 }

@@ -1,1 +1,17 @@
-//! placeholder
+//! De-identification of tables: column transforms over Arrow arrays, the streaming engine that
+//! applies a policy to a file, the profiler that drafts a policy from a sample, the interim
+//! free-text pattern detector, and the synthetic demo hospital.
+//!
+//! Depends on `airlock-core` only. Never prints or exits: the CLI (or a server) shows progress
+//! and results. No cell value ever enters an error, a report or a manifest.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod dates;
+pub mod engine;
+pub mod scrub;
+pub mod token;
+pub mod transform;
+
+pub use engine::{DeidJob, DeidReport, Plan, Progress, run};
+pub use scrub::PatternScrubber;

@@ -1,0 +1,439 @@
+//! The streaming de-identification engine: input batches, a compiled plan of one kernel per
+//! column, output batches, a residual scan, and a manifest.
+//!
+//! The plan is compiled once from the policy and the input's schema; unclassified columns stop
+//! the run before any output exists (fail closed). Output goes to a temporary file that is
+//! renamed over the target only after the last batch, the footer and the sync succeeded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
+
+use airlock_core::error::{Error, Result};
+use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
+use airlock_core::manifest::{
+    ColumnRecord, FileRecord, Findings, Manifest, PolicyRecord, Timing, Tool, now_rfc3339,
+};
+use airlock_core::output::AtomicOutput;
+use airlock_core::policy::{Action, Field, FieldClass, Policy, Unclassified};
+use airlock_core::table::{Format, TableReader, TableWriter};
+use airlock_core::text::{TextMode, TextScrubber};
+
+use crate::dates::{DateParser, DateShifter};
+use crate::token::Tokenizer;
+use crate::transform::{ColumnStats, Kernel, Rows, as_text};
+
+/// One de-identification run: where from, where to, how.
+#[derive(Debug, Clone)]
+pub struct DeidJob {
+    pub input: PathBuf,
+    pub input_format: Format,
+    pub output: PathBuf,
+    pub output_format: Format,
+    /// Replace an existing output.
+    pub force: bool,
+    pub batch_size: usize,
+    /// Scan kept and free-text output columns for residual identifiers.
+    pub scan: bool,
+}
+
+/// What a finished run reports to its caller.
+#[derive(Debug, Clone)]
+pub struct DeidReport {
+    pub manifest: Manifest,
+    pub manifest_path: PathBuf,
+    /// Policy fields that the input does not have (a stale policy, or a typo).
+    pub unused_fields: Vec<String>,
+}
+
+/// Progress of a run, for a progress bar.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    pub rows: u64,
+    pub input_bytes: u64,
+}
+
+/// How a column's output is scanned for residual identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scan {
+    No,
+    All,
+    /// Surrogate output: skip the kinds whose surrogates look real.
+    SkipOpaque,
+}
+
+struct ColumnPlan {
+    index: usize,
+    name: String,
+    field: Field,
+    kernel: Option<Kernel>,
+    scan: Scan,
+    stats: ColumnStats,
+}
+
+/// The compiled plan for one input schema.
+pub struct Plan {
+    columns: Vec<ColumnPlan>,
+    output_schema: SchemaRef,
+    patient_index: Option<usize>,
+    needs_offsets: bool,
+    shifter: DateShifter,
+    offset_cache: HashMap<String, i32>,
+    dates: DateParser,
+    unused_fields: Vec<String>,
+}
+
+/// The workspace's purpose keys that a run uses.
+pub struct RunKeys {
+    pub tokenize: PurposeKey,
+    pub date_shift: PurposeKey,
+}
+
+impl RunKeys {
+    pub fn derive(secret: &WorkspaceSecret) -> Self {
+        Self {
+            tokenize: secret.derive(Purpose::Tokenize),
+            date_shift: secret.derive(Purpose::DateShift),
+        }
+    }
+}
+
+const OFFSET_CACHE_LIMIT: usize = 200_000;
+
+impl Plan {
+    /// Compiles `policy` against an input schema. Fails on unclassified columns (unless the
+    /// policy drops them), a missing patient column, or a type an action cannot handle.
+    pub fn compile(
+        policy: &Policy,
+        schema: &Schema,
+        input: &Path,
+        keys: &RunKeys,
+        scan: bool,
+    ) -> Result<Self> {
+        let mut unclassified = Vec::new();
+        let mut columns = Vec::new();
+        for (index, f) in schema.fields().iter().enumerate() {
+            let name = f.name().clone();
+            let field = match policy.fields.get(&name) {
+                Some(field) => field.clone(),
+                None if policy.unclassified == Unclassified::Drop => Field {
+                    class: FieldClass::DirectIdentifier,
+                    action: Action::Drop,
+                },
+                None => {
+                    unclassified.push(name);
+                    continue;
+                }
+            };
+            let tokenizer = match &field.action {
+                Action::Tokenize(t) => Some(Tokenizer::new(
+                    &keys.tokenize,
+                    t.namespace.as_deref().unwrap_or(&name),
+                    t,
+                )),
+                _ => None,
+            };
+            let kernel = Kernel::for_action(&field.action, tokenizer);
+            if let Some(k) = &kernel {
+                k.check_type(&name, f.data_type())?;
+            }
+            let scan = match (&kernel, scan) {
+                (_, false) | (None, _) => Scan::No,
+                (Some(Kernel::Keep | Kernel::SuppressRare { .. }), _)
+                    if matches!(
+                        f.data_type(),
+                        arrow_schema::DataType::Utf8
+                            | arrow_schema::DataType::LargeUtf8
+                            | arrow_schema::DataType::Utf8View
+                    ) =>
+                {
+                    Scan::All
+                }
+                (Some(Kernel::Text(TextMode::Redact)), _) => Scan::All,
+                (Some(Kernel::Text(TextMode::Surrogate)), _) => Scan::SkipOpaque,
+                _ => Scan::No,
+            };
+            columns.push(ColumnPlan {
+                index,
+                name,
+                field,
+                kernel,
+                scan,
+                stats: ColumnStats::default(),
+            });
+        }
+        if !unclassified.is_empty() {
+            return Err(Error::Unclassified {
+                file: input.to_path_buf(),
+                policy: policy.path.clone(),
+                columns: unclassified,
+            });
+        }
+        let needs_offsets = columns.iter().any(|c| {
+            matches!(c.kernel, Some(Kernel::DateShift) | Some(Kernel::Text(TextMode::Surrogate)))
+        });
+        let patient_index = match &policy.patient_id {
+            Some(pid) => match schema.index_of(pid) {
+                Ok(i) => Some(i),
+                Err(_) if needs_offsets => {
+                    return Err(Error::MissingColumn {
+                        file: input.to_path_buf(),
+                        policy: policy.path.clone(),
+                        column: pid.clone(),
+                        why: "dataset.patient_id, needed by date_shift and text_surrogate",
+                    });
+                }
+                Err(_) => None,
+            },
+            None => None,
+        };
+        if needs_offsets && patient_index.is_none() {
+            return Err(Error::PolicyInvalid {
+                path: policy.path.clone(),
+                line: None,
+                message: format!(
+                    "fields.{} needs a patient column for a consistent per-patient shift; set dataset.patient_id",
+                    policy.needs_patient_id().unwrap_or("?")
+                ),
+            });
+        }
+        let output_fields: Vec<ArrowField> = columns
+            .iter()
+            .filter_map(|c| {
+                let kernel = c.kernel.as_ref()?;
+                let input = schema.field(c.index);
+                Some(ArrowField::new(&c.name, kernel.output_type(input.data_type()), true))
+            })
+            .collect();
+        let unused_fields = policy
+            .fields
+            .keys()
+            .filter(|k| schema.index_of(k).is_err())
+            .cloned()
+            .collect();
+        Ok(Self {
+            columns,
+            output_schema: Arc::new(Schema::new(output_fields)),
+            patient_index,
+            needs_offsets,
+            shifter: DateShifter::new(keys.date_shift.clone(), policy.date_shift_days),
+            offset_cache: HashMap::new(),
+            dates: DateParser::new(),
+            unused_fields,
+        })
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.output_schema.clone()
+    }
+
+    /// True if some column needs a first pass over the whole input (`suppress_rare`).
+    pub fn needs_counts(&self) -> bool {
+        self.columns
+            .iter()
+            .any(|c| matches!(c.kernel, Some(Kernel::SuppressRare { .. })))
+    }
+
+    /// First pass: feeds a batch to the counting kernels.
+    pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        for c in &mut self.columns {
+            if let Some(k) = &mut c.kernel {
+                k.observe(&c.name, batch.column(c.index))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// De-identifies one batch; reports residual findings per column to `findings`.
+    pub fn apply(
+        &mut self,
+        batch: &RecordBatch,
+        scrubber: &dyn TextScrubber,
+        findings: &mut Findings,
+    ) -> Result<RecordBatch> {
+        let patients = match self.patient_index {
+            Some(i) => Some(as_text("patient_id", "date_shift", batch.column(i))?),
+            None => None,
+        };
+        let offsets: Option<Vec<Option<i32>>> = match (&patients, self.needs_offsets) {
+            (Some(p), true) => Some(
+                p.iter()
+                    .map(|v| v.map(|v| offset_cached(&self.shifter, &mut self.offset_cache, v)))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        let rows = Rows {
+            patients: patients.as_deref(),
+            offsets: offsets.as_deref(),
+            scrubber,
+            dates: &self.dates,
+        };
+        let mut out: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
+        let skip = scrubber.opaque_surrogate_kinds();
+        for c in &mut self.columns {
+            let Some(kernel) = &c.kernel else { continue };
+            let array = kernel.apply(&c.name, batch.column(c.index), &rows, &mut c.stats)?;
+            if c.scan != Scan::No {
+                if let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array) {
+                    scan_column(scrubber, text, &c.name, c.scan, skip, findings);
+                }
+            }
+            out.push(array);
+        }
+        RecordBatch::try_new_with_options(
+            self.output_schema.clone(),
+            out,
+            &arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )
+        .map_err(|_| Error::Write {
+            path: PathBuf::from("<batch>"),
+            reason: "output batch does not match the output schema".into(),
+        })
+    }
+
+    fn records(&self) -> Vec<ColumnRecord> {
+        self.columns
+            .iter()
+            .map(|c| ColumnRecord {
+                name: c.name.clone(),
+                class: c.field.class.as_str().into(),
+                action: c.field.action.kind().as_str().into(),
+                rule: c.field.action.rule().map(|r| r.as_str().into()),
+                in_output: c.kernel.is_some(),
+                cells: c.stats.cells,
+                changed: c.stats.changed,
+                nulled: c.stats.nulled,
+                spans_replaced: c.stats.spans,
+            })
+            .collect()
+    }
+
+    fn scanned_columns(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| c.scan != Scan::No)
+            .map(|c| c.name.clone())
+            .collect()
+    }
+}
+
+fn offset_cached(shifter: &DateShifter, cache: &mut HashMap<String, i32>, patient: &str) -> i32 {
+    if let Some(&d) = cache.get(patient) {
+        return d;
+    }
+    if cache.len() >= OFFSET_CACHE_LIMIT {
+        cache.clear();
+    }
+    let d = shifter.offset(patient);
+    cache.insert(patient.to_owned(), d);
+    d
+}
+
+fn scan_column(
+    scrubber: &dyn TextScrubber,
+    text: &StringArray,
+    column: &str,
+    mode: Scan,
+    skip: &[&str],
+    findings: &mut Findings,
+) {
+    for v in text.iter().flatten() {
+        scrubber.scan(v, &mut |f| {
+            if mode == Scan::SkipOpaque && skip.contains(&f.kind) {
+                return;
+            }
+            findings.add(column, f.kind);
+        });
+    }
+}
+
+/// Runs a job end to end: plan, (count pass), transform, write, commit, manifest.
+pub fn run(
+    job: &DeidJob,
+    policy: &Policy,
+    secret: &WorkspaceSecret,
+    scrubber: &dyn TextScrubber,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<DeidReport> {
+    let started_at = now_rfc3339();
+    let start = Instant::now();
+    let keys = RunKeys::derive(secret);
+    let mut reader = TableReader::open(&job.input, job.input_format, job.batch_size)?;
+    let mut plan = Plan::compile(policy, &reader.schema(), &job.input, &keys, job.scan)?;
+    let manifest_path = Manifest::path_for(&job.output);
+    // Fail before any work if either target exists.
+    let out = AtomicOutput::create(&job.output, job.force)?;
+    if !job.force && manifest_path.exists() {
+        return Err(Error::OutputExists {
+            path: manifest_path,
+        });
+    }
+    if plan.needs_counts() {
+        let mut first = TableReader::open(&job.input, job.input_format, job.batch_size)?;
+        while let Some(batch) = first.next_batch()? {
+            plan.observe(&batch)?;
+        }
+    }
+    let mut writer = TableWriter::new(out.file()?, &job.output, job.output_format, plan.output_schema())?;
+    let mut findings = Findings {
+        scanner: if job.scan { scrubber.name().into() } else { "none".into() },
+        scanned_columns: plan.scanned_columns(),
+        ..Findings::default()
+    };
+    while let Some(batch) = reader.next_batch()? {
+        let deid = plan.apply(&batch, scrubber, &mut findings)?;
+        writer.write(&deid)?;
+        progress(Progress {
+            rows: reader.rows(),
+            input_bytes: reader.bytes_read(),
+        });
+    }
+    let written = writer.finish()?;
+    let (in_sha, in_bytes) = reader.digest();
+    out.commit()?;
+    let elapsed = start.elapsed();
+    let secs = elapsed.as_secs_f64().max(1e-9);
+    let manifest = Manifest {
+        manifest_version: airlock_core::manifest::MANIFEST_VERSION,
+        tool: Tool::current(),
+        command: "deid".into(),
+        started_at,
+        input: FileRecord {
+            path: job.input.clone(),
+            format: job.input_format.as_str().into(),
+            sha256: in_sha,
+            bytes: in_bytes,
+            rows: reader.rows(),
+        },
+        output: FileRecord {
+            path: job.output.clone(),
+            format: job.output_format.as_str().into(),
+            sha256: written.sha256,
+            bytes: written.bytes,
+            rows: written.rows,
+        },
+        policy: PolicyRecord {
+            path: policy.path.clone(),
+            sha256: policy.sha256.clone(),
+            dataset: policy.dataset_name.clone(),
+        },
+        columns: plan.records(),
+        findings,
+        timing: Timing {
+            total_ms: elapsed.as_millis() as u64,
+            rows_per_second: reader.rows() as f64 / secs,
+            input_mb_per_second: in_bytes as f64 / 1e6 / secs,
+        },
+    };
+    manifest.write(&manifest_path, job.force)?;
+    Ok(DeidReport {
+        manifest,
+        manifest_path,
+        unused_fields: plan.unused_fields,
+    })
+}
