@@ -19,9 +19,10 @@ use airlock_core::manifest::{
     ColumnRecord, FileRecord, Findings, Manifest, PolicyRecord, Timing, Tool, now_rfc3339,
 };
 use airlock_core::output::AtomicOutput;
-use airlock_core::policy::{Action, Field, FieldClass, Policy, Unclassified};
+use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclassified};
 use airlock_core::table::{Format, TableReader, TableWriter};
 use airlock_core::text::{TextMode, TextScrubber};
+
 
 use crate::dates::{DateParser, DateShifter};
 use crate::token::Tokenizer;
@@ -59,11 +60,22 @@ pub struct Progress {
 
 /// How a column's output is scanned for residual identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scan {
+pub enum Scan {
+    /// The action wrote the values itself (tokens, shifted dates, ZIP3): nothing to scan.
     No,
+    /// Values passed through (keep, suppress_rare) or were redacted: every kind counts.
     All,
     /// Surrogate output: skip the kinds whose surrogates look real.
     SkipOpaque,
+}
+
+/// Which residual scan an action's output gets.
+pub fn scan_scope(action: &Action) -> Scan {
+    match action.kind() {
+        ActionKind::Keep | ActionKind::SuppressRare | ActionKind::TextRedact => Scan::All,
+        ActionKind::TextSurrogate => Scan::SkipOpaque,
+        _ => Scan::No,
+    }
 }
 
 struct ColumnPlan {
@@ -141,21 +153,16 @@ impl Plan {
             if let Some(k) = &kernel {
                 k.check_type(&name, f.data_type())?;
             }
-            let scan = match (&kernel, scan) {
-                (_, false) | (None, _) => Scan::No,
-                (Some(Kernel::Keep | Kernel::SuppressRare { .. }), _)
-                    if matches!(
-                        f.data_type(),
-                        arrow_schema::DataType::Utf8
-                            | arrow_schema::DataType::LargeUtf8
-                            | arrow_schema::DataType::Utf8View
-                    ) =>
-                {
-                    Scan::All
-                }
-                (Some(Kernel::Text(TextMode::Redact)), _) => Scan::All,
-                (Some(Kernel::Text(TextMode::Surrogate)), _) => Scan::SkipOpaque,
-                _ => Scan::No,
+            let is_text = matches!(
+                f.data_type(),
+                arrow_schema::DataType::Utf8
+                    | arrow_schema::DataType::LargeUtf8
+                    | arrow_schema::DataType::Utf8View
+            );
+            let scan = match scan_scope(&field.action) {
+                Scan::All if !is_text && field.action.kind() != ActionKind::TextRedact => Scan::No,
+                _ if !scan => Scan::No,
+                scope => scope,
             };
             columns.push(ColumnPlan {
                 index,
@@ -334,7 +341,8 @@ fn offset_cached(shifter: &DateShifter, cache: &mut HashMap<String, i32>, patien
     d
 }
 
-fn scan_column(
+/// Counts the findings of one text column into `findings`.
+pub fn scan_column(
     scrubber: &dyn TextScrubber,
     text: &StringArray,
     column: &str,

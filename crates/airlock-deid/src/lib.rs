@@ -8,6 +8,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod dates;
+pub mod demo;
 pub mod engine;
 pub mod scrub;
 pub mod token;
