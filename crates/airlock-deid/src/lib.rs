@@ -10,6 +10,7 @@
 pub mod dates;
 pub mod demo;
 pub mod engine;
+pub mod profile;
 pub mod scrub;
 pub mod token;
 pub mod transform;
