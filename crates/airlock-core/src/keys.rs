@@ -113,6 +113,16 @@ impl WorkspaceSecret {
         Ok(secret)
     }
 
+    /// A fresh random secret that lives in memory only (for runs whose policy is not keyed).
+    pub fn generate() -> Result<Self> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)
+            .map_err(|e| Error::io("generate a key from", "the OS random source", std::io::Error::other(e.to_string())))?;
+        let secret = Self::from_bytes(key);
+        zeroize::Zeroize::zeroize(&mut key);
+        Ok(secret)
+    }
+
     /// Creates a new random secret at `path` (mode 0600), refusing to overwrite one.
     pub fn create(path: &Path) -> Result<Self> {
         let mut key = [0u8; 32];

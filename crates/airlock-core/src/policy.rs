@@ -321,6 +321,17 @@ impl Policy {
         Ok(policy)
     }
 
+    /// True when some action is keyed by the workspace secret (tokens, date shifts,
+    /// surrogates); other policies run without one.
+    pub fn needs_key(&self) -> bool {
+        self.fields.values().any(|f| {
+            matches!(
+                f.action,
+                Action::Tokenize(_) | Action::DateShift | Action::TextSurrogate
+            )
+        })
+    }
+
     /// True when some field needs the patient column (date shift, text surrogates).
     pub fn needs_patient_id(&self) -> Option<&str> {
         self.fields
@@ -535,6 +546,7 @@ action = "keep"
         assert_eq!(p.fields["mrn"].action, Action::Tokenize(Tokenize::default()));
         assert_eq!(p.sha256.len(), 64);
         assert_eq!(p.needs_patient_id(), Some("admit_date"));
+        assert!(p.needs_key());
     }
 
     #[test]

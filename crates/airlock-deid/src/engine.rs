@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
 use arrow_schema::{Field as ArrowField, Schema, SchemaRef};
 
 use airlock_core::error::{Error, Result};
@@ -283,7 +283,11 @@ impl Plan {
         let mut out: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
         let skip = scrubber.opaque_surrogate_kinds();
         for c in &mut self.columns {
-            let Some(kernel) = &c.kernel else { continue };
+            let Some(kernel) = &c.kernel else {
+                let dropped = batch.column(c.index);
+                c.stats.cells += (dropped.len() - dropped.null_count()) as u64;
+                continue;
+            };
             let array = kernel.apply(&c.name, batch.column(c.index), &rows, &mut c.stats)?;
             if c.scan != Scan::No {
                 if let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array) {

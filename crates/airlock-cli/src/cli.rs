@@ -1,0 +1,138 @@
+//! Command-line arguments (clap). Plain values only; each command turns them into the
+//! libraries' validated configuration.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use airlock_core::table::Format;
+
+/// airlock: turn protected health information into data that is safe for AI work, and prove it.
+#[derive(Debug, Parser)]
+#[command(name = "airlock", version, about, long_about = None, propagate_version = true)]
+#[command(after_help = "Exit codes: 0 ok, 1 findings or a gate failed, 2 usage or input error.\n\
+Start with `airlock demo`, then `airlock profile YOUR.csv -o policy.toml`.")]
+pub struct Cli {
+    /// Print one JSON object on stdout instead of text
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Generate a synthetic hospital extract, de-identify it, scan the result, print a summary
+    Demo(DemoArgs),
+    /// Create a workspace secret (.airlock/secret, mode 0600) in a directory
+    Init(InitArgs),
+    /// Draft a policy from a sample of a table: class, action, confidence and evidence per column
+    Profile(ProfileArgs),
+    /// De-identify a table (CSV, JSONL or Parquet) under a policy
+    Deid(DeidArgs),
+    /// Measure de-identification against a plain copy of the same generated table
+    Bench(BenchArgs),
+}
+
+/// Table formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Jsonl,
+    Parquet,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Csv => Format::Csv,
+            FormatArg::Jsonl => Format::Jsonl,
+            FormatArg::Parquet => Format::Parquet,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where to write the demo's files
+    #[arg(long, default_value = "airlock-demo")]
+    pub dir: PathBuf,
+    /// Number of encounter rows to generate
+    #[arg(long, default_value_t = 100_000)]
+    pub rows: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The directory to create the workspace in
+    #[arg(long, default_value = ".")]
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ProfileArgs {
+    /// The table to sample
+    pub input: PathBuf,
+    /// Write the draft policy here (printed on stdout without it)
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Rows to sample from the start of the table
+    #[arg(long, default_value_t = 10_000)]
+    pub sample: u64,
+    /// Input format (default: from the extension)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Dataset name for the draft (default: the input's file stem)
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeidArgs {
+    /// The policy file (TOML)
+    #[arg(short, long)]
+    pub policy: PathBuf,
+    /// The table to de-identify
+    pub input: PathBuf,
+    /// Where to write the de-identified table (its manifest goes beside it)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Input format (default: from the extension)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Output format (default: from the output's extension)
+    #[arg(long, value_enum)]
+    pub output_format: Option<FormatArg>,
+    /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Replace existing output and manifest files
+    #[arg(long)]
+    pub force: bool,
+    /// Skip the residual-PHI scan of kept and free-text columns
+    #[arg(long)]
+    pub no_scan: bool,
+    /// Residual findings tolerated before exiting with 1
+    #[arg(long, default_value_t = 0)]
+    pub max_findings: u64,
+    /// Rows per record batch
+    #[arg(long, default_value_t = airlock_core::table::DEFAULT_BATCH_SIZE, hide = true)]
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Rows of generated encounters (15 columns)
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: u64,
+    /// Timed runs of each of the two commands (the median is reported)
+    #[arg(long, default_value_t = 3)]
+    pub runs: u32,
+    /// Work directory (default: a temporary directory, removed afterwards)
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+}

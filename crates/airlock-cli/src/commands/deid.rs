@@ -1,0 +1,104 @@
+//! `airlock deid`: de-identify a table under a policy.
+
+use std::path::Path;
+
+use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::policy::Policy;
+use airlock_core::table::Format;
+use airlock_deid::{DeidJob, PatternScrubber};
+
+use crate::ExitStatus;
+use crate::cli::DeidArgs;
+use crate::report::{self, findings_line, thousands};
+
+pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let policy = Policy::load(&args.policy)?;
+    let input_format = Format::resolve(args.format.map(Into::into), &args.input)?;
+    let output_format = Format::resolve(args.output_format.map(Into::into), &args.output)?;
+    let input_len = std::fs::metadata(&args.input)
+        .map_err(|e| airlock_core::Error::io("read", &args.input, e))?
+        .len();
+    if same_file(&args.input, &args.output) {
+        anyhow::bail!(
+            "the output {} is the input; airlock never writes over its input",
+            args.output.display()
+        );
+    }
+    let secret = if policy.needs_key() {
+        let path = WorkspaceSecret::locate(args.key_file.as_deref())?;
+        WorkspaceSecret::load(&path)?
+    } else {
+        // Nothing in this policy is keyed; a throwaway key is never used for output.
+        WorkspaceSecret::generate()?
+    };
+    let scrubber = PatternScrubber::new(secret.derive(Purpose::Surrogate));
+    let job = DeidJob {
+        input: args.input.clone(),
+        input_format,
+        output: args.output.clone(),
+        output_format,
+        force: args.force,
+        batch_size: args.batch_size.max(1),
+        scan: !args.no_scan,
+    };
+    let bar = report::progress_bar(input_len, json);
+    let result = airlock_deid::run(&job, &policy, &secret, &scrubber, &mut |p| {
+        bar.set_position(p.input_bytes)
+    });
+    bar.finish_and_clear();
+    let report = result?;
+    let m = &report.manifest;
+    let status = if m.findings.total > args.max_findings {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    };
+    if json {
+        report::json(&serde_json::json!({
+            "status": if status == ExitStatus::Success { "ok" } else { "findings" },
+            "manifest_path": report.manifest_path,
+            "manifest": m,
+            "unused_fields": report.unused_fields,
+            "peak_rss_bytes": report::peak_rss_bytes(),
+        }));
+        return Ok(status);
+    }
+    let mut t = format!(
+        "de-identified {} rows in {:.2} s ({} rows/s, {:.1} MB/s)\n  input     {}\n  output    {}\n  manifest  {}\n  policy    {} (sha256 {})\n\n",
+        thousands(m.input.rows),
+        m.timing.total_ms as f64 / 1000.0,
+        thousands(m.timing.rows_per_second as u64),
+        m.timing.input_mb_per_second,
+        m.input.path.display(),
+        m.output.path.display(),
+        report.manifest_path.display(),
+        m.policy.path.display(),
+        &m.policy.sha256[..12],
+    );
+    t.push_str(&report::columns_table(&m.columns));
+    if !report.unused_fields.is_empty() {
+        t.push_str(&format!(
+            "\nnote: the policy names fields the input does not have: {}\n",
+            report.unused_fields.join(", ")
+        ));
+    }
+    t.push_str(&format!(
+        "\nresidual scan ({}): {}\n",
+        m.findings.scanner,
+        findings_line(&m.findings)
+    ));
+    if status == ExitStatus::Findings {
+        t.push_str("the output was written, but identifiers remain in the columns above: classify them, or use text_redact / drop, and run again\n");
+    }
+    report::out(&t);
+    Ok(status)
+}
+
+fn same_file(input: &Path, output: &Path) -> bool {
+    let Ok(a) = input.canonicalize() else { return false };
+    let b = match output.canonicalize() {
+        Ok(b) => b,
+        Err(_) => return false,
+    };
+    a == b
+}

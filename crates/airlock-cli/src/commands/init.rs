@@ -1,0 +1,29 @@
+//! `airlock init`: create the workspace secret.
+
+use airlock_core::keys::{SECRET_FILE, WORKSPACE_DIR, WorkspaceSecret};
+
+use crate::ExitStatus;
+use crate::cli::InitArgs;
+use crate::report;
+
+pub fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let path = args.dir.join(WORKSPACE_DIR).join(SECRET_FILE);
+    if path.exists() {
+        anyhow::bail!(
+            "a workspace secret already exists at {} (airlock never replaces one: tokens made with it would become unlinkable)",
+            path.display()
+        );
+    }
+    WorkspaceSecret::create(&path)?;
+    if json {
+        report::json(&serde_json::json!({ "status": "ok", "secret": path }));
+    } else {
+        report::out(&format!(
+            "created workspace secret {} (mode 0600)\n\
+             keep it private and backed up: tokens and date shifts are keyed by it, and losing it\n\
+             makes them unlinkable for good (which is also how you crypto-shred a release).\n",
+            path.display()
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

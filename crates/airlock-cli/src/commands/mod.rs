@@ -1,0 +1,21 @@
+//! One module per command.
+
+use crate::ExitStatus;
+use crate::cli::{Cli, Command};
+
+mod bench;
+mod deid;
+mod demo;
+mod init;
+mod profile;
+
+/// Runs the parsed command.
+pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
+    match cli.command {
+        Command::Demo(args) => demo::run(args, cli.json),
+        Command::Init(args) => init::run(args, cli.json),
+        Command::Profile(args) => profile::run(args, cli.json),
+        Command::Deid(args) => deid::run(args, cli.json),
+        Command::Bench(args) => bench::run(args, cli.json),
+    }
+}

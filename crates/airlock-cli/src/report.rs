@@ -1,0 +1,154 @@
+//! Printing: results on stdout, progress and errors on stderr, JSON when asked. Nothing here
+//! ever receives a cell value; errors from the libraries carry locations only.
+
+use std::io::{IsTerminal, Write};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use airlock_core::manifest::{ColumnRecord, Findings};
+
+/// Writes to stdout; a closed pipe (`airlock ... | head`) is not an error.
+pub fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+}
+
+/// Prints a JSON value on stdout.
+pub fn json(value: &serde_json::Value) {
+    let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    out(&s);
+}
+
+/// Prints an error with its causes and a hint, as text on stderr or JSON on stdout.
+pub fn error(err: &anyhow::Error, as_json: bool) {
+    let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
+    let hint = err
+        .chain()
+        .find_map(|c| c.downcast_ref::<airlock_core::Error>())
+        .and_then(airlock_core::Error::hint);
+    if as_json {
+        json(&serde_json::json!({
+            "status": "error",
+            "error": { "message": err.to_string(), "causes": causes, "hint": hint },
+        }));
+        return;
+    }
+    let mut e = format!("error: {err}\n");
+    for c in causes {
+        for (i, line) in c.lines().enumerate() {
+            e.push_str(if i == 0 { "  cause: " } else { "         " });
+            e.push_str(line);
+            e.push('\n');
+        }
+    }
+    if let Some(h) = hint {
+        e.push_str(&format!("  hint: {h}\n"));
+    }
+    let _ = std::io::stderr().write_all(e.as_bytes());
+}
+
+/// A panic message can hold anything, data included: print where, never what.
+pub fn install_panic_hook() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_else(|| "an unknown place".into());
+        eprintln!(
+            "error: airlock hit an internal error at {at} (a bug; its message is withheld because it may hold data)\n  hint: no output was written; please report the location"
+        );
+    }));
+}
+
+/// A byte progress bar on a terminal; hidden otherwise and in JSON mode.
+pub fn progress_bar(total_bytes: u64, as_json: bool) -> ProgressBar {
+    if as_json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// 1234567 -> "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The per-column table of a manifest.
+pub fn columns_table(columns: &[ColumnRecord]) -> String {
+    let w = columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+    let mut t = format!(
+        "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}\n",
+        "column", "class", "action", "cells", "changed", "nulled"
+    );
+    for c in columns {
+        let action = match &c.rule {
+            Some(r) => format!("{} {r}", c.action),
+            None => c.action.clone(),
+        };
+        let mut line = format!(
+            "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}",
+            c.name,
+            c.class,
+            action,
+            thousands(c.cells),
+            if c.in_output { thousands(c.changed) } else { "dropped".into() },
+            thousands(c.nulled)
+        );
+        if c.spans_replaced > 0 {
+            line.push_str(&format!("  ({} identifiers replaced)", thousands(c.spans_replaced)));
+        }
+        t.push_str(line.trim_end());
+        t.push('\n');
+    }
+    t
+}
+
+/// "0 findings" or "3 findings (SSN 2, PHONE 1) in note, comment".
+pub fn findings_line(f: &Findings) -> String {
+    if f.total == 0 {
+        return format!("0 findings in {} scanned columns", f.scanned_columns.len());
+    }
+    let kinds: Vec<String> = f.by_kind.iter().map(|(k, n)| format!("{k} {}", thousands(*n))).collect();
+    let cols: Vec<&str> = f.by_column.keys().map(String::as_str).collect();
+    format!(
+        "{} findings ({}) in {}",
+        thousands(f.total),
+        kinds.join(", "),
+        cols.join(", ")
+    )
+}
+
+/// Peak resident memory of this process, where the OS tells (Linux).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
+    }
+}
