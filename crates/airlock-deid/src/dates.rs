@@ -48,7 +48,8 @@ impl DateShifter {
 pub enum DateStyle {
     Iso,
     Compact,
-    Us { pad_month: bool, pad_day: bool },
+    /// `pad`: month and day written with two digits (`03/07/2024`), else as few as needed.
+    Us { pad: bool },
 }
 
 /// A date found at the start of a text value.
@@ -102,13 +103,11 @@ impl DateParser {
             if head.len() - second - 1 != 4 {
                 return None; // two-digit years are ambiguous: not a date here
             }
-            (
-                &self.us,
-                DateStyle::Us {
-                    pad_month: first == 2,
-                    pad_day: second - first - 1 == 2,
-                },
-            )
+            // A leading zero means padded; a one-digit part means unpadded; two parts of two
+            // digits each (12/15/2023) say nothing, and the export form MM/DD/YYYY is assumed.
+            let (month, day) = (&head[..first], &head[first + 1..second]);
+            let unpadded = month.len() == 1 || day.len() == 1;
+            (&self.us, DateStyle::Us { pad: !unpadded })
         } else {
             return None;
         };
@@ -133,11 +132,8 @@ pub fn push_date(date: NaiveDate, style: DateStyle, out: &mut String) {
     let r = match style {
         DateStyle::Iso => write!(out, "{y:04}-{m:02}-{d:02}"),
         DateStyle::Compact => write!(out, "{y:04}{m:02}{d:02}"),
-        DateStyle::Us { pad_month, pad_day } => {
-            let mw = if pad_month { 2 } else { 1 };
-            let dw = if pad_day { 2 } else { 1 };
-            write!(out, "{m:0mw$}/{d:0dw$}/{y:04}")
-        }
+        DateStyle::Us { pad: true } => write!(out, "{m:02}/{d:02}/{y:04}"),
+        DateStyle::Us { pad: false } => write!(out, "{m}/{d}/{y:04}"),
     };
     r.expect("writing to a String cannot fail");
 }
@@ -206,6 +202,8 @@ mod tests {
             Some("2024-03-08 08:00")
         );
         assert_eq!(shifted("3/7/2024", 1).as_deref(), Some("3/8/2024"));
+        assert_eq!(shifted("1/15/2023", 21).as_deref(), Some("2/5/2023"));
+        assert_eq!(shifted("12/15/2023", 21).as_deref(), Some("01/05/2024"));
         assert_eq!(shifted("03/07/2024", 30).as_deref(), Some("04/06/2024"));
         assert_eq!(shifted("12/31/1999", 1).as_deref(), Some("01/01/2000"));
         assert_eq!(shifted("20240307", 1).as_deref(), Some("20240308"));
