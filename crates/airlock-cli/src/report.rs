@@ -10,7 +10,9 @@ use airlock_core::manifest::{ColumnRecord, Findings};
 /// Writes to stdout; a closed pipe (`airlock ... | head`) is not an error.
 pub fn out(text: &str) {
     let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush());
+    let _ = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush());
 }
 
 /// Prints a JSON value on stdout.
@@ -68,8 +70,10 @@ pub fn progress_bar(total_bytes: u64, as_json: bool) -> ProgressBar {
     }
     let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
     bar.set_style(
-        ProgressStyle::with_template("{spinner} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }
@@ -79,7 +83,7 @@ pub fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -89,7 +93,12 @@ pub fn thousands(n: u64) -> String {
 
 /// The per-column table of a manifest.
 pub fn columns_table(columns: &[ColumnRecord]) -> String {
-    let w = columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+    let w = columns
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let mut t = format!(
         "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}\n",
         "column", "class", "action", "cells", "changed", "nulled"
@@ -105,11 +114,18 @@ pub fn columns_table(columns: &[ColumnRecord]) -> String {
             c.class,
             action,
             thousands(c.cells),
-            if c.in_output { thousands(c.changed) } else { "dropped".into() },
+            if c.in_output {
+                thousands(c.changed)
+            } else {
+                "dropped".into()
+            },
             thousands(c.nulled)
         );
         if c.spans_replaced > 0 {
-            line.push_str(&format!("  ({} identifiers replaced)", thousands(c.spans_replaced)));
+            line.push_str(&format!(
+                "  ({} identifiers replaced)",
+                thousands(c.spans_replaced)
+            ));
         }
         t.push_str(line.trim_end());
         t.push('\n');
@@ -122,7 +138,11 @@ pub fn findings_line(f: &Findings) -> String {
     if f.total == 0 {
         return format!("0 findings in {} scanned columns", f.scanned_columns.len());
     }
-    let kinds: Vec<String> = f.by_kind.iter().map(|(k, n)| format!("{k} {}", thousands(*n))).collect();
+    let kinds: Vec<String> = f
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect();
     let cols: Vec<&str> = f.by_column.keys().map(String::as_str).collect();
     format!(
         "{} findings ({}) in {}",

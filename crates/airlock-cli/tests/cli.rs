@@ -50,7 +50,16 @@ impl Workspace {
 
     fn deid(&self, input: &str, output: &str) -> Command {
         let mut c = self.cmd();
-        c.args(["deid", "--policy", "policy.toml", input, "-o", output, "--key-file", "key.hex"]);
+        c.args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            input,
+            "-o",
+            output,
+            "--key-file",
+            "key.hex",
+        ]);
         c
     }
 
@@ -163,13 +172,33 @@ fn every_format_converts_to_every_format() {
         } else {
             // Make the input in that format with a keep-all conversion of the fixture.
             let keep = "[dataset]\nname = \"k\"\n[defaults]\nunclassified = \"fail\"\n".to_owned()
-                + &["mrn", "name", "ssn", "dob", "zip", "age", "admit_date", "phone", "note", "hba1c"]
-                    .iter()
-                    .map(|c| format!("[fields.{c}]\nclass = \"operational\"\naction = \"keep\"\n"))
-                    .collect::<String>();
+                + &[
+                    "mrn",
+                    "name",
+                    "ssn",
+                    "dob",
+                    "zip",
+                    "age",
+                    "admit_date",
+                    "phone",
+                    "note",
+                    "hba1c",
+                ]
+                .iter()
+                .map(|c| format!("[fields.{c}]\nclass = \"operational\"\naction = \"keep\"\n"))
+                .collect::<String>();
             ws.write("keep.toml", keep);
             ws.cmd()
-                .args(["deid", "--no-scan", "--force", "--policy", "keep.toml", "patients.csv", "-o", &input])
+                .args([
+                    "deid",
+                    "--no-scan",
+                    "--force",
+                    "--policy",
+                    "keep.toml",
+                    "patients.csv",
+                    "-o",
+                    &input,
+                ])
                 .assert()
                 .success();
         }
@@ -184,7 +213,10 @@ fn every_format_converts_to_every_format() {
 fn jsonl_output_matches_golden() {
     let ws = Workspace::new();
     ws.deid("patients.csv", "out.jsonl").assert().success();
-    golden("patients.deid.jsonl", &std::fs::read_to_string(ws.path("out.jsonl")).unwrap());
+    golden(
+        "patients.deid.jsonl",
+        &std::fs::read_to_string(ws.path("out.jsonl")).unwrap(),
+    );
 }
 
 #[test]
@@ -205,7 +237,13 @@ fn manifest_records_hashes_policy_and_counts_without_values() {
     assert_eq!(dob["action"], "year_only");
     assert_eq!(dob["nulled"], 1, "'not a date' fails closed to null");
     assert!(m["timing"]["total_ms"].is_u64());
-    for v in ["Moreau", "123-45-6789", "617-555-1234", "00012345", "b.osei@mail.com"] {
+    for v in [
+        "Moreau",
+        "123-45-6789",
+        "617-555-1234",
+        "00012345",
+        "b.osei@mail.com",
+    ] {
         assert!(!text.contains(v), "manifest leaks {v}");
     }
 }
@@ -250,16 +288,23 @@ fn malformed_rows_name_file_row_and_column_never_the_value() {
     let ws = Workspace::new();
     let header = "mrn,name,ssn,dob,zip,age,admit_date,phone,note,hba1c\n";
     let good = "1,A,123-45-6789,1950-01-01,02139,70,2020-01-01,617-555-1234,hi,5\n";
-    ws.write("short.csv", format!("{header}{good}{good}2,SECRETNAME,999-88-7777\n"));
+    ws.write(
+        "short.csv",
+        format!("{header}{good}{good}2,SECRETNAME,999-88-7777\n"),
+    );
     ws.deid("short.csv", "out.csv")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("short.csv row 3"))
-        .stderr(predicate::str::contains("has 3 fields where the header has 10"))
+        .stderr(predicate::str::contains(
+            "has 3 fields where the header has 10",
+        ))
         .stderr(predicate::str::contains("SECRETNAME").not())
         .stderr(predicate::str::contains("999-88-7777").not());
     let mut bad = format!("{header}{good}").into_bytes();
-    bad.extend_from_slice(b"3,B,111-22-3333,1950-01-01,02139,70,2020-01-01,617-555-1234,SECRET\xffNOTE,5\n");
+    bad.extend_from_slice(
+        b"3,B,111-22-3333,1950-01-01,02139,70,2020-01-01,617-555-1234,SECRET\xffNOTE,5\n",
+    );
     ws.write("bad.csv", bad);
     ws.deid("bad.csv", "out.csv")
         .assert()
@@ -274,7 +319,14 @@ fn malformed_rows_name_file_row_and_column_never_the_value() {
 fn missing_or_exposed_keys_are_refused() {
     let ws = Workspace::new();
     ws.cmd()
-        .args(["deid", "--policy", "policy.toml", "patients.csv", "-o", "out.csv"])
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "patients.csv",
+            "-o",
+            "out.csv",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no workspace secret"))
@@ -288,7 +340,16 @@ fn missing_or_exposed_keys_are_refused() {
     ws.write("bad.key", "zz");
     set_mode(&ws.path("bad.key"), 0o600);
     ws.cmd()
-        .args(["deid", "--policy", "policy.toml", "patients.csv", "-o", "out.csv", "--key-file", "bad.key"])
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "patients.csv",
+            "-o",
+            "out.csv",
+            "--key-file",
+            "bad.key",
+        ])
         .assert()
         .code(2)
         .stderr(predicate::str::contains("is not a key"));
@@ -303,11 +364,25 @@ fn init_creates_a_private_key_that_deid_finds() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(std::fs::metadata(&key).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
     }
-    ws.cmd().arg("init").assert().code(2).stderr(predicate::str::contains("already exists"));
     ws.cmd()
-        .args(["deid", "--policy", "policy.toml", "patients.csv", "-o", "out.csv"])
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("already exists"));
+    ws.cmd()
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "patients.csv",
+            "-o",
+            "out.csv",
+        ])
         .assert()
         .success();
 }
@@ -321,7 +396,10 @@ fn existing_output_needs_force_and_input_is_never_overwritten() {
         .code(2)
         .stderr(predicate::str::contains("already exists"))
         .stderr(predicate::str::contains("--force"));
-    ws.deid("patients.csv", "out.csv").arg("--force").assert().success();
+    ws.deid("patients.csv", "out.csv")
+        .arg("--force")
+        .assert()
+        .success();
     let before = std::fs::read(ws.path("patients.csv")).unwrap();
     ws.deid("patients.csv", "patients.csv")
         .arg("--force")
@@ -334,15 +412,18 @@ fn existing_output_needs_force_and_input_is_never_overwritten() {
 #[test]
 fn residual_findings_in_kept_columns_exit_1() {
     let ws = Workspace::new();
-    let policy = std::fs::read_to_string(ws.path("policy.toml"))
-        .unwrap()
+    let policy = std::fs::read_to_string(ws.path("policy.toml")).unwrap()
         + "\n[fields.comment]\nclass = \"operational\"\naction = \"keep\"\n";
     ws.write("policy.toml", policy);
     let csv = std::fs::read_to_string(ws.path("patients.csv")).unwrap();
     let mut lines = csv.lines();
     let mut out = format!("{},comment\n", lines.next().unwrap());
     for (i, l) in lines.enumerate() {
-        let c = if i == 2 { "call back at 617-444-1234" } else { "ok" };
+        let c = if i == 2 {
+            "call back at 617-444-1234"
+        } else {
+            "ok"
+        };
         out.push_str(&format!("{l},{c}\n"));
     }
     ws.write("commented.csv", out);
@@ -352,20 +433,36 @@ fn residual_findings_in_kept_columns_exit_1() {
         .stdout(predicate::str::contains("1 findings (PHONE 1) in comment"))
         .stdout(predicate::str::contains("617-444-1234").not());
     assert!(ws.path("out.csv").exists());
-    ws.deid("commented.csv", "out2.csv").args(["--max-findings", "1"]).assert().success();
+    ws.deid("commented.csv", "out2.csv")
+        .args(["--max-findings", "1"])
+        .assert()
+        .success();
 }
 
 #[test]
 fn json_mode_prints_one_object_for_results_and_errors() {
     let ws = Workspace::new();
-    let out = ws.deid("patients.csv", "out.csv").arg("--json").assert().success();
+    let out = ws
+        .deid("patients.csv", "out.csv")
+        .arg("--json")
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["status"], "ok");
     assert_eq!(v["manifest"]["output"]["rows"], 6);
-    let out = ws.deid("missing.csv", "o.csv").arg("--json").assert().code(2);
+    let out = ws
+        .deid("missing.csv", "o.csv")
+        .arg("--json")
+        .assert()
+        .code(2);
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["status"], "error");
-    assert!(v["error"]["message"].as_str().unwrap().contains("missing.csv"));
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("missing.csv")
+    );
 }
 
 #[test]
@@ -381,10 +478,23 @@ fn profile_drafts_a_policy_that_deid_accepts() {
     let draft = std::fs::read_to_string(ws.path("draft.toml")).unwrap();
     assert!(!draft.contains("Moreau") && !draft.contains("123-45-6789"));
     ws.cmd()
-        .args(["deid", "--policy", "draft.toml", "patients.csv", "-o", "o.csv", "--key-file", "key.hex"])
+        .args([
+            "deid",
+            "--policy",
+            "draft.toml",
+            "patients.csv",
+            "-o",
+            "o.csv",
+            "--key-file",
+            "key.hex",
+        ])
         .assert()
         .success();
-    let out = ws.cmd().args(["profile", "patients.csv", "--json"]).assert().success();
+    let out = ws
+        .cmd()
+        .args(["profile", "patients.csv", "--json"])
+        .assert()
+        .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(v["profile"]["columns"].as_array().unwrap().len(), 10);
 }
@@ -396,9 +506,16 @@ fn demo_runs_the_whole_path_and_scans_clean() {
         .args(["demo", "--dir", "d", "--rows", "800"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("residual scan of the output:      0 findings"))
+        .stdout(predicate::str::contains(
+            "residual scan of the output:      0 findings",
+        ))
         .stdout(predicate::str::contains("de-identified 800 rows"));
-    for f in ["d/raw/encounters.csv", "d/policy.toml", "d/deid/encounters.csv", "d/deid/encounters.csv.manifest.json"] {
+    for f in [
+        "d/raw/encounters.csv",
+        "d/policy.toml",
+        "d/deid/encounters.csv",
+        "d/deid/encounters.csv.manifest.json",
+    ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
 }
@@ -421,7 +538,16 @@ fn canaries_never_leak_into_messages_or_manifests() {
     let header = "mrn,name,ssn,dob,zip,age,admit_date,phone,note,hba1c\n";
     let good = format!(
         "{},{},{},{},{},97,{},{},Mr. Canaryfield {} called {},{}\n",
-        canaries[0], canaries[1], canaries[2], canaries[3], canaries[4], canaries[3], canaries[5], canaries[7], canaries[6], "CANARYLAB"
+        canaries[0],
+        canaries[1],
+        canaries[2],
+        canaries[3],
+        canaries[4],
+        canaries[3],
+        canaries[5],
+        canaries[7],
+        canaries[6],
+        "CANARYLAB"
     );
     let short = format!("{},{},{}\n", canaries[0], canaries[1], canaries[2]);
     let mut bad_utf8 = good.clone().into_bytes();
@@ -431,7 +557,10 @@ fn canaries_never_leak_into_messages_or_manifests() {
         "{{\"mrn\":\"{}\",\"name\":\"{}\"}}\n{{\"mrn\":{{\"deep\":\"{}\"}}}}\n",
         canaries[0], canaries[1], canaries[2]
     );
-    let jsonl_broken = format!("{{\"mrn\":\"{}\", \"name\": \"{}\"\n", canaries[0], canaries[1]);
+    let jsonl_broken = format!(
+        "{{\"mrn\":\"{}\", \"name\": \"{}\"\n",
+        canaries[0], canaries[1]
+    );
     let wrong_types = format!("{header}{}", good.replace("97", "ninety-seven CANARYAGE"));
     ws.write("good.csv", format!("{header}{good}"));
     ws.write("short.csv", format!("{header}{good}{short}"));
@@ -442,7 +571,12 @@ fn canaries_never_leak_into_messages_or_manifests() {
     ws.write("broken.jsonl", jsonl_broken);
     ws.write("types.csv", wrong_types);
     ws.write("fake.parquet", format!("{header}{good}"));
-    let unclassified = format!("{},extra\n{},{}\n", header.trim_end(), good.trim_end(), canaries[1]);
+    let unclassified = format!(
+        "{},extra\n{},{}\n",
+        header.trim_end(),
+        good.trim_end(),
+        canaries[1]
+    );
     ws.write("unclassified.csv", unclassified);
 
     let mut transcripts = Vec::new();
@@ -469,15 +603,25 @@ fn canaries_never_leak_into_messages_or_manifests() {
             transcripts.push(std::fs::read_to_string(manifest).unwrap());
         }
     }
-    for args in [&["profile", "good.csv"][..], &["profile", "good.csv", "--json"], &["profile", "short.csv"]] {
+    for args in [
+        &["profile", "good.csv"][..],
+        &["profile", "good.csv", "--json"],
+        &["profile", "short.csv"],
+    ] {
         let out = ws.cmd().args(args).output().unwrap();
         // The draft on stdout is for a person to read: counts and names only.
         transcripts.push(String::from_utf8_lossy(&out.stdout).into_owned());
         transcripts.push(String::from_utf8_lossy(&out.stderr).into_owned());
     }
     let all = transcripts.join("\n");
-    assert!(all.contains("row 2"), "the runs should have failed at known rows:\n{all}");
-    for c in canaries.iter().chain(&["Canaryfield", "CANARYLAB", "CANARYAGE", "9876"]) {
+    assert!(
+        all.contains("row 2"),
+        "the runs should have failed at known rows:\n{all}"
+    );
+    for c in canaries
+        .iter()
+        .chain(&["Canaryfield", "CANARYLAB", "CANARYAGE", "9876"])
+    {
         assert!(!all.contains(c), "canary {c} leaked:\n{all}");
     }
     // The output itself holds no direct identifier either.
@@ -494,12 +638,22 @@ fn sigkill_mid_write_leaves_no_output_and_the_input_intact() {
     use std::time::{Duration, Instant};
     let ws = Workspace::new();
     let input = ws.path("big.csv");
-    airlock_deid::demo::write_encounters(&input, airlock_core::table::Format::Csv, 120_000, 7).unwrap();
+    airlock_deid::demo::write_encounters(&input, airlock_core::table::Format::Csv, 120_000, 7)
+        .unwrap();
     std::fs::write(ws.path("demo.toml"), airlock_deid::demo::DEMO_POLICY).unwrap();
     let before = airlock_core::output::digest_file(&input).unwrap();
     let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("airlock"))
         .current_dir(ws.dir.path())
-        .args(["deid", "--policy", "demo.toml", "big.csv", "-o", "out.csv", "--key-file", "key.hex"])
+        .args([
+            "deid",
+            "--policy",
+            "demo.toml",
+            "big.csv",
+            "-o",
+            "out.csv",
+            "--key-file",
+            "key.hex",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -524,9 +678,15 @@ fn sigkill_mid_write_leaves_no_output_and_the_input_intact() {
     }
     child.kill().unwrap(); // SIGKILL on Unix
     let status = child.wait().unwrap();
-    assert!(saw_partial, "the run ended before it could be killed mid-write");
+    assert!(
+        saw_partial,
+        "the run ended before it could be killed mid-write"
+    );
     assert!(!status.success());
-    assert!(!ws.path("out.csv").exists(), "a killed run left an output file");
+    assert!(
+        !ws.path("out.csv").exists(),
+        "a killed run left an output file"
+    );
     assert!(!ws.path("out.csv.manifest.json").exists());
     assert_eq!(airlock_core::output::digest_file(&input).unwrap(), before);
 }

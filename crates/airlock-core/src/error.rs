@@ -141,15 +141,24 @@ impl fmt::Display for InputProblem {
             Self::InvalidUtf8 => f.write_str("is not valid UTF-8"),
             Self::MalformedCsv => f.write_str("is not well-formed CSV"),
             Self::InvalidJson => f.write_str("is not valid JSON"),
-            Self::NotAnObject => f.write_str("is not a JSON object (JSONL tables need one object per line)"),
-            Self::NestedValue => f.write_str("holds a nested object or array (tables must be flat; use `airlock fhir` for FHIR)"),
+            Self::NotAnObject => {
+                f.write_str("is not a JSON object (JSONL tables need one object per line)")
+            }
+            Self::NestedValue => f.write_str(
+                "holds a nested object or array (tables must be flat; use `airlock fhir` for FHIR)",
+            ),
             Self::UnknownKey => f.write_str("is a key that the first rows did not have"),
             Self::DuplicateColumn => f.write_str("appears twice in the header"),
             Self::EmptyColumnName => f.write_str("has an empty column name in the header"),
             Self::NoHeader => f.write_str("has no header row"),
             Self::NotParquet => f.write_str("is not a readable Parquet file"),
-            Self::ParquetDecode => f.write_str("could not be decoded (corrupt or unsupported Parquet data)"),
-            Self::UnsupportedType { data_type } => write!(f, "has type {data_type}, which airlock does not support yet"),
+            Self::ParquetDecode => {
+                f.write_str("could not be decoded (corrupt or unsupported Parquet data)")
+            }
+            Self::UnsupportedType { data_type } => write!(
+                f,
+                "has type {data_type}, which airlock does not support yet"
+            ),
         }
     }
 }
@@ -240,7 +249,10 @@ mod tests {
             column: Some("ssn".into()),
             problem: InputProblem::InvalidUtf8,
         };
-        assert_eq!(e.to_string(), "in.csv row 7 column \"ssn\": is not valid UTF-8");
+        assert_eq!(
+            e.to_string(),
+            "in.csv row 7 column \"ssn\": is not valid UTF-8"
+        );
     }
 
     #[test]

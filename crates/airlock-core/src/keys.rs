@@ -116,8 +116,13 @@ impl WorkspaceSecret {
     /// A fresh random secret that lives in memory only (for runs whose policy is not keyed).
     pub fn generate() -> Result<Self> {
         let mut key = [0u8; 32];
-        getrandom::fill(&mut key)
-            .map_err(|e| Error::io("generate a key from", "the OS random source", std::io::Error::other(e.to_string())))?;
+        getrandom::fill(&mut key).map_err(|e| {
+            Error::io(
+                "generate a key from",
+                "the OS random source",
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         let secret = Self::from_bytes(key);
         zeroize::Zeroize::zeroize(&mut key);
         Ok(secret)
@@ -127,7 +132,11 @@ impl WorkspaceSecret {
     pub fn create(path: &Path) -> Result<Self> {
         let mut key = [0u8; 32];
         getrandom::fill(&mut key).map_err(|e| {
-            Error::io("generate a key for", path, std::io::Error::other(e.to_string()))
+            Error::io(
+                "generate a key for",
+                path,
+                std::io::Error::other(e.to_string()),
+            )
         })?;
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
@@ -136,7 +145,9 @@ impl WorkspaceSecret {
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(path).map_err(|e| Error::io("create", path, e))?;
+        let mut file = options
+            .open(path)
+            .map_err(|e| Error::io("create", path, e))?;
         file.write_all(&key)
             .and_then(|()| file.sync_all())
             .map_err(|e| Error::io("write", path, e))?;
@@ -230,7 +241,11 @@ mod tests {
     fn debug_never_shows_key_bytes() {
         let s = WorkspaceSecret::from_bytes([0xAB; 32]);
         assert!(!format!("{s:?}").contains("171"));
-        assert!(!format!("{:?}", s.derive(Purpose::Tokenize)).to_lowercase().contains("ab"));
+        assert!(
+            !format!("{:?}", s.derive(Purpose::Tokenize))
+                .to_lowercase()
+                .contains("ab")
+        );
     }
 
     #[test]

@@ -131,7 +131,9 @@ impl Preset {
     pub fn action_for(self, class: FieldClass, rule: Option<Rule>, is_patient_id: bool) -> Action {
         match self {
             Self::SafeHarbor => match class {
-                FieldClass::DirectIdentifier if is_patient_id => Action::Tokenize(Tokenize::default()),
+                FieldClass::DirectIdentifier if is_patient_id => {
+                    Action::Tokenize(Tokenize::default())
+                }
                 FieldClass::DirectIdentifier => Action::Drop,
                 FieldClass::QuasiIdentifier => match rule {
                     Some(rule) => Action::Generalize(rule),
@@ -310,13 +312,16 @@ impl Policy {
             preset: raw.defaults.preset,
             fields,
         };
-        if let Some(pid) = &policy.patient_id {
-            if policy.fields.get(pid).is_some_and(|f| f.action.kind() == ActionKind::Keep) {
-                return Err(invalid(
-                    None,
-                    format!("dataset.patient_id \"{pid}\" is kept as is; tokenize or drop it"),
-                ));
-            }
+        if let Some(pid) = &policy.patient_id
+            && policy
+                .fields
+                .get(pid)
+                .is_some_and(|f| f.action.kind() == ActionKind::Keep)
+        {
+            return Err(invalid(
+                None,
+                format!("dataset.patient_id \"{pid}\" is kept as is; tokenize or drop it"),
+            ));
         }
         Ok(policy)
     }
@@ -403,7 +408,9 @@ impl RawField {
     ) -> std::result::Result<Field, String> {
         let kind = match (self.action, preset) {
             (Some(kind), _) => kind,
-            (None, Some(preset)) => preset.action_for(self.class, self.rule, is_patient_id).kind(),
+            (None, Some(preset)) => preset
+                .action_for(self.class, self.rule, is_patient_id)
+                .kind(),
             (None, None) => {
                 return Err(
                     "no action (set `action`, or defaults.preset = \"safe-harbor\")".into(),
@@ -416,7 +423,11 @@ impl RawField {
             ("keep_last", self.keep_last.is_some(), &[ActionKind::Mask]),
             ("mask_char", self.mask_char.is_some(), &[ActionKind::Mask]),
             ("k", self.k.is_some(), &[ActionKind::SuppressRare]),
-            ("namespace", self.namespace.is_some(), &[ActionKind::Tokenize]),
+            (
+                "namespace",
+                self.namespace.is_some(),
+                &[ActionKind::Tokenize],
+            ),
             ("prefix", self.prefix.is_some(), &[ActionKind::Tokenize]),
             ("length", self.length.is_some(), &[ActionKind::Tokenize]),
         ];
@@ -470,7 +481,10 @@ impl RawField {
             ActionKind::TextSurrogate => Action::TextSurrogate,
         };
         if action == Action::Keep
-            && matches!(self.class, FieldClass::DirectIdentifier | FieldClass::FreeText)
+            && matches!(
+                self.class,
+                FieldClass::DirectIdentifier | FieldClass::FreeText
+            )
         {
             return Err(format!(
                 "a {} field cannot be kept as is; choose drop, redact, mask, tokenize{}",
@@ -543,7 +557,10 @@ action = "keep"
         assert_eq!(p.patient_id.as_deref(), Some("mrn"));
         assert_eq!(p.fields.len(), 7);
         assert_eq!(p.fields["zip"].action, Action::Generalize(Rule::Zip3));
-        assert_eq!(p.fields["mrn"].action, Action::Tokenize(Tokenize::default()));
+        assert_eq!(
+            p.fields["mrn"].action,
+            Action::Tokenize(Tokenize::default())
+        );
         assert_eq!(p.sha256.len(), 64);
         assert_eq!(p.needs_patient_id(), Some("admit_date"));
         assert!(p.needs_key());
@@ -560,7 +577,8 @@ action = "keep"
 
     #[test]
     fn unknown_action_is_rejected_with_line() {
-        let text = "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"clinical\"\naction = \"shred\"\n";
+        let text =
+            "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"clinical\"\naction = \"shred\"\n";
         let e = parse(text).unwrap_err();
         let msg = std::error::Error::source(&e).unwrap().to_string();
         assert!(msg.contains("line 5"), "{msg}");
@@ -569,11 +587,20 @@ action = "keep"
 
     #[test]
     fn parameters_must_fit_the_action() {
-        let text = "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"clinical\"\naction = \"keep\"\nk = 5\n";
+        let text =
+            "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"clinical\"\naction = \"keep\"\nk = 5\n";
         let e = parse(text).unwrap_err().to_string();
-        assert!(e.contains("line 3") && e.contains("fields.a") && e.contains("`k`"), "{e}");
+        assert!(
+            e.contains("line 3") && e.contains("fields.a") && e.contains("`k`"),
+            "{e}"
+        );
         let text = "[dataset]\nname = \"x\"\n[fields.zip]\nclass = \"quasi_identifier\"\naction = \"generalize\"\n";
-        assert!(parse(text).unwrap_err().to_string().contains("needs a rule"));
+        assert!(
+            parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("needs a rule")
+        );
         let text = "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"quasi_identifier\"\naction = \"suppress_rare\"\nk = 1\n";
         assert!(parse(text).unwrap_err().to_string().contains("k >= 2"));
     }
@@ -584,7 +611,12 @@ action = "keep"
             let text = format!(
                 "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"{class}\"\naction = \"keep\"\n"
             );
-            assert!(parse(&text).unwrap_err().to_string().contains("cannot be kept"));
+            assert!(
+                parse(&text)
+                    .unwrap_err()
+                    .to_string()
+                    .contains("cannot be kept")
+            );
         }
     }
 
@@ -632,12 +664,22 @@ phone = { class = "direct_identifier", action = "mask", keep_last = 2 }
     #[test]
     fn date_shift_range_is_checked() {
         let text = "[dataset]\nname = \"x\"\n[defaults]\ndate_shift_days = 0\n";
-        assert!(parse(text).unwrap_err().to_string().contains("date_shift_days"));
+        assert!(
+            parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("date_shift_days")
+        );
     }
 
     #[test]
     fn token_length_is_bounded() {
         let text = "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"direct_identifier\"\naction = \"tokenize\"\nlength = 8\n";
-        assert!(parse(text).unwrap_err().to_string().contains("token length"));
+        assert!(
+            parse(text)
+                .unwrap_err()
+                .to_string()
+                .contains("token length")
+        );
     }
 }

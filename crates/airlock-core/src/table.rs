@@ -101,9 +101,8 @@ impl TableReader {
             Format::Jsonl => JsonlSource::open(path, file)?,
             Format::Parquet => {
                 let (sha256, bytes) = digest_file(path)?;
-                let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|_| {
-                    input_error(path, None, None, InputProblem::NotParquet)
-                })?;
+                let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|_| input_error(path, None, None, InputProblem::NotParquet))?;
                 let schema = builder.schema().clone();
                 for field in schema.fields() {
                     if field.data_type().is_nested() {
@@ -190,7 +189,12 @@ impl TableReader {
             Source::Parquet { reader, .. } => match reader.next() {
                 None => None,
                 Some(Ok(b)) => Some(b.with_schema(self.schema.clone()).map_err(|_| {
-                    input_error(&self.path, Some(first_row), None, InputProblem::ParquetDecode)
+                    input_error(
+                        &self.path,
+                        Some(first_row),
+                        None,
+                        InputProblem::ParquetDecode,
+                    )
                 })?),
                 Some(Err(_)) => {
                     return Err(input_error(
@@ -217,7 +221,12 @@ impl Iterator for TableReader {
     }
 }
 
-fn input_error(path: &Path, row: Option<u64>, column: Option<&str>, problem: InputProblem) -> Error {
+fn input_error(
+    path: &Path,
+    row: Option<u64>,
+    column: Option<&str>,
+    problem: InputProblem,
+) -> Error {
     Error::Input {
         file: path.to_path_buf(),
         row,
@@ -239,10 +248,20 @@ fn check_names(path: &Path, names: &[String]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for name in names {
         if name.trim().is_empty() {
-            return Err(input_error(path, Some(0), None, InputProblem::EmptyColumnName));
+            return Err(input_error(
+                path,
+                Some(0),
+                None,
+                InputProblem::EmptyColumnName,
+            ));
         }
         if !seen.insert(name.as_str()) {
-            return Err(input_error(path, Some(0), Some(name), InputProblem::DuplicateColumn));
+            return Err(input_error(
+                path,
+                Some(0),
+                Some(name),
+                InputProblem::DuplicateColumn,
+            ));
         }
     }
     Ok(())
@@ -339,7 +358,12 @@ impl CsvSource {
                     continue;
                 }
                 let value = std::str::from_utf8(field).map_err(|_| {
-                    input_error(path, Some(row), Some(&self.names[i]), InputProblem::InvalidUtf8)
+                    input_error(
+                        path,
+                        Some(row),
+                        Some(&self.names[i]),
+                        InputProblem::InvalidUtf8,
+                    )
                 })?;
                 builder.append_value(value);
             }
@@ -427,7 +451,12 @@ impl JsonlSource {
             self.buf.clear();
             let n = self.lines.read_line(&mut self.buf).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::InvalidData {
-                    input_error(path, Some(self.line_no + 1), None, InputProblem::InvalidUtf8)
+                    input_error(
+                        path,
+                        Some(self.line_no + 1),
+                        None,
+                        InputProblem::InvalidUtf8,
+                    )
                 } else {
                     Error::io("read", path, e)
                 }
@@ -460,7 +489,12 @@ impl JsonlSource {
             self.row.iter_mut().for_each(|v| *v = None);
             for (key, value) in object {
                 let Some(&i) = self.index.get(&key) else {
-                    return Err(input_error(path, Some(line_no), Some(&key), InputProblem::UnknownKey));
+                    return Err(input_error(
+                        path,
+                        Some(line_no),
+                        Some(&key),
+                        InputProblem::UnknownKey,
+                    ));
                 };
                 self.row[i] = match value {
                     serde_json::Value::Null => None,
@@ -500,8 +534,18 @@ fn parse_object(
     // serde_json's message can quote the input: keep only the fact that it failed.
     match serde_json::from_str::<serde_json::Value>(line) {
         Ok(serde_json::Value::Object(map)) => Ok(map),
-        Ok(_) => Err(input_error(path, Some(line_no), None, InputProblem::NotAnObject)),
-        Err(_) => Err(input_error(path, Some(line_no), None, InputProblem::InvalidJson)),
+        Ok(_) => Err(input_error(
+            path,
+            Some(line_no),
+            None,
+            InputProblem::NotAnObject,
+        )),
+        Err(_) => Err(input_error(
+            path,
+            Some(line_no),
+            None,
+            InputProblem::InvalidJson,
+        )),
     }
 }
 
@@ -524,10 +568,12 @@ pub struct TableWriter {
 
 type Out = Digesting<BufWriter<File>>;
 
+// One writer per output file: the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Csv(arrow_csv::Writer<Out>),
     Jsonl(arrow_json::LineDelimitedWriter<Out>),
-    Parquet(Box<ArrowWriter<Out>>),
+    Parquet(ArrowWriter<Out>),
 }
 
 impl TableWriter {
@@ -544,7 +590,7 @@ impl TableWriter {
                     .build();
                 let writer = ArrowWriter::try_new(out, schema.clone(), Some(props))
                     .map_err(|e| write_error(path, ArrowError::ExternalError(Box::new(e))))?;
-                Sink::Parquet(Box::new(writer))
+                Sink::Parquet(writer)
             }
         };
         Ok(Self {
@@ -609,12 +655,20 @@ fn write_error(path: &Path, e: ArrowError) -> Error {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Error::io("write", path, std::io::Error::new(io.kind(), io.kind().to_string()));
+            return Error::io(
+                "write",
+                path,
+                std::io::Error::new(io.kind(), io.kind().to_string()),
+            );
         }
         source = err.source();
     }
     if let ArrowError::IoError(_, io) = &e {
-        return Error::io("write", path, std::io::Error::new(io.kind(), io.kind().to_string()));
+        return Error::io(
+            "write",
+            path,
+            std::io::Error::new(io.kind(), io.kind().to_string()),
+        );
     }
     Error::Write {
         path: path.to_path_buf(),
@@ -657,11 +711,19 @@ mod tests {
 
         std::fs::write(&p, b"a,b\n1,\xff\xfe-secret\n").unwrap();
         let e = read_all(&p, Format::Csv).unwrap_err().to_string();
-        assert!(e.contains("row 1") && e.contains("column \"b\"") && e.contains("UTF-8"), "{e}");
+        assert!(
+            e.contains("row 1") && e.contains("column \"b\"") && e.contains("UTF-8"),
+            "{e}"
+        );
         assert!(!e.contains("secret"));
 
         std::fs::write(&p, "a,a\n1,2\n").unwrap();
-        assert!(read_all(&p, Format::Csv).unwrap_err().to_string().contains("twice"));
+        assert!(
+            read_all(&p, Format::Csv)
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
     }
 
     #[test]
@@ -682,7 +744,12 @@ mod tests {
         assert!(!e.contains("John"));
 
         std::fs::write(&p, "{\"a\":{\"b\":1}}\n").unwrap();
-        assert!(read_all(&p, Format::Jsonl).unwrap_err().to_string().contains("nested"));
+        assert!(
+            read_all(&p, Format::Jsonl)
+                .unwrap_err()
+                .to_string()
+                .contains("nested")
+        );
     }
 
     #[test]
@@ -693,7 +760,8 @@ mod tests {
         for format in [Format::Csv, Format::Jsonl, Format::Parquet] {
             let mut r = TableReader::open(&src, Format::Csv, 8192).unwrap();
             let out = dir.path().join(format!("o.{}", format.as_str()));
-            let mut w = TableWriter::new(File::create(&out).unwrap(), &out, format, r.schema()).unwrap();
+            let mut w =
+                TableWriter::new(File::create(&out).unwrap(), &out, format, r.schema()).unwrap();
             while let Some(b) = r.next_batch().unwrap() {
                 w.write(&b).unwrap();
             }
@@ -707,7 +775,9 @@ mod tests {
             assert_eq!(names.value(0), "Ann");
         }
         assert_eq!(
-            TableReader::open(&src, Format::Csv, 10).map(|r| r.format()).unwrap(),
+            TableReader::open(&src, Format::Csv, 10)
+                .map(|r| r.format())
+                .unwrap(),
             Format::Csv
         );
     }
@@ -717,7 +787,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.parquet");
         std::fs::write(&p, "a,b\n1,2\n").unwrap();
-        let e = TableReader::open(&p, Format::Parquet, 10).err().unwrap().to_string();
+        let e = TableReader::open(&p, Format::Parquet, 10)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("not a readable Parquet file"), "{e}");
     }
 }

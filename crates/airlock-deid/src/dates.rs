@@ -49,7 +49,9 @@ pub enum DateStyle {
     Iso,
     Compact,
     /// `pad`: month and day written with two digits (`03/07/2024`), else as few as needed.
-    Us { pad: bool },
+    Us {
+        pad: bool,
+    },
 }
 
 /// A date found at the start of a text value.
@@ -111,7 +113,10 @@ impl DateParser {
         } else {
             return None;
         };
-        if !b.iter().all(|c| c.is_ascii_digit() || *c == b'-' || *c == b'/') {
+        if !b
+            .iter()
+            .all(|c| c.is_ascii_digit() || *c == b'-' || *c == b'/')
+        {
             return None;
         }
         let mut parsed = Parsed::new();
@@ -211,7 +216,16 @@ mod tests {
 
     #[test]
     fn non_dates_are_refused() {
-        for v in ["", "hello", "2024-13-01", "02/30/2024", "3/7/24", "12345", "2024/03/07", "120/80"] {
+        for v in [
+            "",
+            "hello",
+            "2024-13-01",
+            "02/30/2024",
+            "3/7/24",
+            "12345",
+            "2024/03/07",
+            "120/80",
+        ] {
             assert_eq!(shifted(v, 1), None, "{v}");
         }
     }

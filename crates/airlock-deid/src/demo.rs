@@ -84,8 +84,12 @@ impl Lists {
     fn load() -> Self {
         let names = include_str!("../data/demo-names.txt");
         Self {
-            first: data_lines(names).filter_map(|l| l.strip_prefix("first:")).collect(),
-            last: data_lines(names).filter_map(|l| l.strip_prefix("last:")).collect(),
+            first: data_lines(names)
+                .filter_map(|l| l.strip_prefix("first:"))
+                .collect(),
+            last: data_lines(names)
+                .filter_map(|l| l.strip_prefix("last:"))
+                .collect(),
             places: data_lines(include_str!("../data/demo-places.txt"))
                 .filter_map(|l| {
                     let mut it = l.split(',');
@@ -255,7 +259,14 @@ impl EncounterGenerator {
         Some(RecordBatch::try_new(self.schema.clone(), arrays).expect("builders match the schema"))
     }
 
-    fn write_note(&mut self, p: &Patient, admit: NaiveDate, age: u32, hba1c: f64, out: &mut String) {
+    fn write_note(
+        &mut self,
+        p: &Patient,
+        admit: NaiveDate,
+        age: u32,
+        hba1c: f64,
+        out: &mut String,
+    ) {
         let title = if p.female { "Ms." } else { "Mr." };
         let who = if p.female { "woman" } else { "man" };
         let dx = DIAGNOSES[self.rng.random_range(0..DIAGNOSES.len())];
@@ -321,7 +332,10 @@ pub fn scan_table(
         .iter()
         .map(|f| match policy {
             None => Scan::All,
-            Some(p) => p.fields.get(f.name()).map_or(Scan::All, |fl| scan_scope(&fl.action)),
+            Some(p) => p
+                .fields
+                .get(f.name())
+                .map_or(Scan::All, |fl| scan_scope(&fl.action)),
         })
         .collect();
     let mut findings = Findings {
@@ -431,7 +445,11 @@ mod tests {
         let c = EncounterGenerator::new(500, 8).next_batch(500).unwrap();
         assert_ne!(a, c);
         let ages = a.column_by_name("age").unwrap().as_string::<i32>();
-        assert!(ages.iter().flatten().any(|v| v.parse::<u32>().unwrap() >= 90));
+        assert!(
+            ages.iter()
+                .flatten()
+                .any(|v| v.parse::<u32>().unwrap() >= 90)
+        );
         let zips = a.column_by_name("zip").unwrap().as_string::<i32>();
         assert!(zips.iter().flatten().any(|z| z.starts_with("036")));
     }
@@ -450,8 +468,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let report = run_demo(dir.path(), 2000, &mut |_| {}).unwrap();
         assert_eq!(report.deid.manifest.output.rows, 2000);
-        assert!(report.raw_findings.total > 1000, "{:?}", report.raw_findings);
-        assert_eq!(report.output_findings.total, 0, "{:?}", report.output_findings.by_kind);
+        assert!(
+            report.raw_findings.total > 1000,
+            "{:?}",
+            report.raw_findings
+        );
+        assert_eq!(
+            report.output_findings.total, 0,
+            "{:?}",
+            report.output_findings.by_kind
+        );
         let out = std::fs::read_to_string(&report.output).unwrap();
         let raw = std::fs::read_to_string(&report.raw).unwrap();
         let first_data = raw.lines().nth(1).unwrap();

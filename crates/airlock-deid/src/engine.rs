@@ -23,7 +23,6 @@ use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclas
 use airlock_core::table::{Format, TableReader, TableWriter};
 use airlock_core::text::{TextMode, TextScrubber};
 
-
 use crate::dates::{DateParser, DateShifter};
 use crate::token::Tokenizer;
 use crate::transform::{ColumnStats, Kernel, Rows, as_text};
@@ -181,7 +180,10 @@ impl Plan {
             });
         }
         let needs_offsets = columns.iter().any(|c| {
-            matches!(c.kernel, Some(Kernel::DateShift) | Some(Kernel::Text(TextMode::Surrogate)))
+            matches!(
+                c.kernel,
+                Some(Kernel::DateShift) | Some(Kernel::Text(TextMode::Surrogate))
+            )
         });
         let patient_index = match &policy.patient_id {
             Some(pid) => match schema.index_of(pid) {
@@ -213,7 +215,11 @@ impl Plan {
             .filter_map(|c| {
                 let kernel = c.kernel.as_ref()?;
                 let input = schema.field(c.index);
-                Some(ArrowField::new(&c.name, kernel.output_type(input.data_type()), true))
+                Some(ArrowField::new(
+                    &c.name,
+                    kernel.output_type(input.data_type()),
+                    true,
+                ))
             })
             .collect();
         let unused_fields = policy
@@ -289,10 +295,10 @@ impl Plan {
                 continue;
             };
             let array = kernel.apply(&c.name, batch.column(c.index), &rows, &mut c.stats)?;
-            if c.scan != Scan::No {
-                if let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array) {
-                    scan_column(scrubber, text, &c.name, c.scan, skip, findings);
-                }
+            if c.scan != Scan::No
+                && let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array)
+            {
+                scan_column(scrubber, text, &c.name, c.scan, skip, findings);
             }
             out.push(array);
         }
@@ -391,9 +397,18 @@ pub fn run(
             plan.observe(&batch)?;
         }
     }
-    let mut writer = TableWriter::new(out.file()?, &job.output, job.output_format, plan.output_schema())?;
+    let mut writer = TableWriter::new(
+        out.file()?,
+        &job.output,
+        job.output_format,
+        plan.output_schema(),
+    )?;
     let mut findings = Findings {
-        scanner: if job.scan { scrubber.name().into() } else { "none".into() },
+        scanner: if job.scan {
+            scrubber.name().into()
+        } else {
+            "none".into()
+        },
         scanned_columns: plan.scanned_columns(),
         ..Findings::default()
     };

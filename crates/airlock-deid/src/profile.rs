@@ -63,7 +63,7 @@ impl Evidence {
         .into_iter()
         .filter(|(_, n)| *n > 0)
         .collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
         v
     }
 }
@@ -139,7 +139,10 @@ impl Classifier {
         .expect("built-in patterns compile");
         let names = include_str!("../data/demo-names.txt")
             .lines()
-            .filter_map(|l| l.split_once(':').map(|(_, n)| n.trim().to_ascii_lowercase()))
+            .filter_map(|l| {
+                l.split_once(':')
+                    .map(|(_, n)| n.trim().to_ascii_lowercase())
+            })
             .chain(
                 include_str!("../data/surrogate-names.txt")
                     .lines()
@@ -188,7 +191,11 @@ impl Classifier {
 
 /// Reads up to `sample_rows` rows of `path` and drafts a classification for every column.
 pub fn profile(path: &Path, format: Format, sample_rows: u64) -> Result<Profile> {
-    let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE.min(sample_rows.max(1) as usize))?;
+    let mut reader = TableReader::open(
+        path,
+        format,
+        DEFAULT_BATCH_SIZE.min(sample_rows.max(1) as usize),
+    )?;
     let schema = reader.schema();
     let classifier = Classifier::new();
     let n = schema.fields().len();
@@ -197,7 +204,9 @@ pub fn profile(path: &Path, format: Format, sample_rows: u64) -> Result<Profile>
     let mut distinct: Vec<HashSet<u64>> = vec![HashSet::new(); n];
     let mut sampled = 0u64;
     while sampled < sample_rows {
-        let Some(batch) = reader.next_batch()? else { break };
+        let Some(batch) = reader.next_batch()? else {
+            break;
+        };
         let take = (sample_rows - sampled).min(batch.num_rows() as u64) as usize;
         let batch = batch.slice(0, take);
         for (i, field) in schema.fields().iter().enumerate() {
@@ -246,7 +255,9 @@ pub fn profile(path: &Path, format: Format, sample_rows: u64) -> Result<Profile>
         for c in &mut columns {
             if c.suggestion.action == "date_shift" {
                 c.suggestion.action = "year_only";
-                c.suggestion.reason.push_str("; year_only because no patient column was found");
+                c.suggestion
+                    .reason
+                    .push_str("; year_only because no patient column was found");
             }
         }
     }
@@ -290,25 +301,54 @@ fn hints(column: &str) -> Hints {
             || lower.contains("patient_id")
             || lower.contains("patientid")
             || lower == "pid",
-        name: any(&["name", "firstname", "lastname", "surname", "fullname", "given", "family"])
-            && !any(&["file", "user", "drug", "facility", "test", "hospital"]),
+        name: any(&[
+            "name",
+            "firstname",
+            "lastname",
+            "surname",
+            "fullname",
+            "given",
+            "family",
+        ]) && !any(&["file", "user", "drug", "facility", "test", "hospital"]),
         birth: any(&["dob", "birth", "birthdate", "born"]),
-        date: any(&["date", "dt", "time", "timestamp", "datetime", "admitted", "discharged"])
-            || lower.ends_with("_at"),
+        date: any(&[
+            "date",
+            "dt",
+            "time",
+            "timestamp",
+            "datetime",
+            "admitted",
+            "discharged",
+        ]) || lower.ends_with("_at"),
         zip: any(&["zip", "zipcode", "postal", "postcode"]),
         age: any(&["age", "age_years"]),
         phone: any(&["phone", "tel", "telephone", "fax", "mobile", "cell"]),
         email: any(&["email", "mail", "e"]) && lower.contains("mail"),
         street: any(&["street", "address", "addr", "address1", "address2", "line1"]),
         place: any(&["city", "town", "county", "municipality"]),
-        text: any(&["note", "notes", "comment", "comments", "text", "narrative", "summary", "report"]),
+        text: any(&[
+            "note",
+            "notes",
+            "comment",
+            "comments",
+            "text",
+            "narrative",
+            "summary",
+            "report",
+        ]),
         demographic: any(&["sex", "gender", "race", "ethnicity", "language", "marital"]),
     }
 }
 
 fn suggest(column: &str, e: &Evidence, non_null: u64, distinct: u64, first_id: bool) -> Suggestion {
     let h = hints(column);
-    let share = |n: u64| if non_null == 0 { 0.0 } else { n as f64 / non_null as f64 };
+    let share = |n: u64| {
+        if non_null == 0 {
+            0.0
+        } else {
+            n as f64 / non_null as f64
+        }
+    };
     let s = |class, action, rule: Option<Rule>, confidence: f64, reason: &str| Suggestion {
         class,
         action,
@@ -318,22 +358,58 @@ fn suggest(column: &str, e: &Evidence, non_null: u64, distinct: u64, first_id: b
     };
     use FieldClass::*;
     if non_null == 0 {
-        return s(DirectIdentifier, "drop", None, 0.3, "no values in the sample; dropped to be safe");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            0.3,
+            "no values in the sample; dropped to be safe",
+        );
     }
     if share(e.ssn) >= 0.5 || h.ssn {
-        return s(DirectIdentifier, "drop", None, share(e.ssn).max(0.7), "values look like SSNs");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            share(e.ssn).max(0.7),
+            "values look like SSNs",
+        );
     }
     if share(e.email) >= 0.5 || h.email {
-        return s(DirectIdentifier, "drop", None, share(e.email).max(0.7), "values look like e-mail addresses");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            share(e.email).max(0.7),
+            "values look like e-mail addresses",
+        );
     }
     if share(e.phone) >= 0.5 || h.phone {
-        return s(DirectIdentifier, "drop", None, share(e.phone).max(0.7), "values look like phone numbers");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            share(e.phone).max(0.7),
+            "values look like phone numbers",
+        );
     }
     if share(e.url) >= 0.5 || share(e.ip) >= 0.5 {
-        return s(DirectIdentifier, "drop", None, share(e.url + e.ip), "values look like URLs or IP addresses");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            share(e.url + e.ip),
+            "values look like URLs or IP addresses",
+        );
     }
     if share(e.free_text) >= 0.3 || (h.text && share(e.free_text) > 0.0) {
-        return s(FreeText, "text_redact", None, share(e.free_text).max(0.6), "long free text may mention any identifier");
+        return s(
+            FreeText,
+            "text_redact",
+            None,
+            share(e.free_text).max(0.6),
+            "long free text may mention any identifier",
+        );
     }
     if h.record_number && (share(e.id_like) >= 0.5 || share(e.integer) >= 0.5 || distinct > 1) {
         let reason = if first_id {
@@ -341,41 +417,95 @@ fn suggest(column: &str, e: &Evidence, non_null: u64, distinct: u64, first_id: b
         } else {
             "name and values suggest a record number"
         };
-        return s(DirectIdentifier, "tokenize", None, share(e.id_like.max(e.integer)).max(0.8), reason);
+        return s(
+            DirectIdentifier,
+            "tokenize",
+            None,
+            share(e.id_like.max(e.integer)).max(0.8),
+            reason,
+        );
     }
     let dates = share(e.date + e.datetime);
     if h.birth && dates >= 0.5 {
-        return s(Date, "year_only", None, dates, "birth dates: Safe Harbor keeps the year only");
+        return s(
+            Date,
+            "year_only",
+            None,
+            dates,
+            "birth dates: Safe Harbor keeps the year only",
+        );
     }
     if dates >= 0.8 || (h.date && dates >= 0.5) {
         return s(Date, "date_shift", None, dates, "values are dates");
     }
     if share(e.zip) >= 0.8 || (h.zip && share(e.zip) >= 0.5) {
-        return s(QuasiIdentifier, "generalize", Some(Rule::Zip3), share(e.zip), "values look like ZIP codes");
+        return s(
+            QuasiIdentifier,
+            "generalize",
+            Some(Rule::Zip3),
+            share(e.zip),
+            "values look like ZIP codes",
+        );
     }
     if h.age && share(e.integer + e.decimal) >= 0.8 {
-        return s(QuasiIdentifier, "generalize", Some(Rule::Age90Plus), share(e.integer + e.decimal), "ages: Safe Harbor top-codes ages over 89");
+        return s(
+            QuasiIdentifier,
+            "generalize",
+            Some(Rule::Age90Plus),
+            share(e.integer + e.decimal),
+            "ages: Safe Harbor top-codes ages over 89",
+        );
     }
     if share(e.person_name) >= 0.3 || h.name {
-        return s(DirectIdentifier, "drop", None, share(e.person_name).max(0.6), "values look like person names");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            share(e.person_name).max(0.6),
+            "values look like person names",
+        );
     }
     if h.street || h.place {
-        return s(DirectIdentifier, "drop", None, 0.7, "addresses and places smaller than a state identify people");
+        return s(
+            DirectIdentifier,
+            "drop",
+            None,
+            0.7,
+            "addresses and places smaller than a state identify people",
+        );
     }
     if h.demographic && distinct <= 50 {
-        return s(QuasiIdentifier, "keep", None, 0.7, "a demographic attribute: keep, and measure its risk");
+        return s(
+            QuasiIdentifier,
+            "keep",
+            None,
+            0.7,
+            "a demographic attribute: keep, and measure its risk",
+        );
     }
     let numeric = share(e.integer + e.decimal);
     if numeric >= 0.9 {
         if e.decimal == 0 && non_null >= 100 && distinct as f64 >= 0.9 * non_null as f64 {
-            return s(DirectIdentifier, "tokenize", None, 0.5, "unique integers may be identifiers; REVIEW");
+            return s(
+                DirectIdentifier,
+                "tokenize",
+                None,
+                0.5,
+                "unique integers may be identifiers; REVIEW",
+            );
         }
         return s(Clinical, "keep", None, 0.6, "numeric measurements; REVIEW");
     }
     if distinct <= 50 && non_null >= 20 {
         return s(Clinical, "keep", None, 0.5, "few distinct codes; REVIEW");
     }
-    s(DirectIdentifier, "drop", None, 0.3, "could not tell what this is; dropped to be safe; REVIEW")
+    s(
+        DirectIdentifier,
+        "drop",
+        None,
+        0.3,
+        "could not tell what this is; dropped to be safe; REVIEW",
+    )
 }
 
 impl Profile {
@@ -385,25 +515,44 @@ impl Profile {
         let mut t = String::new();
         let quote = |s: &str| toml::Value::String(s.to_owned()).to_string();
         let key = |s: &str| {
-            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if !s.is_empty()
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 s.to_owned()
             } else {
                 quote(s)
             }
         };
-        let _ = writeln!(t, "# Drafted by `airlock profile` on {created} from {} sampled rows.", self.rows_sampled);
-        let _ = writeln!(t, "# A draft is a suggestion: review every field (look for REVIEW) before use.");
-        let _ = writeln!(t, "# Evidence counts how many sampled cells looked like each kind of value.\n");
+        let _ = writeln!(
+            t,
+            "# Drafted by `airlock profile` on {created} from {} sampled rows.",
+            self.rows_sampled
+        );
+        let _ = writeln!(
+            t,
+            "# A draft is a suggestion: review every field (look for REVIEW) before use."
+        );
+        let _ = writeln!(
+            t,
+            "# Evidence counts how many sampled cells looked like each kind of value.\n"
+        );
         let _ = writeln!(t, "[dataset]\nname = {}", quote(dataset));
         match &self.patient_id {
             Some(p) => {
                 let _ = writeln!(t, "patient_id = {}", quote(p));
             }
             None => {
-                let _ = writeln!(t, "# patient_id = \"...\"   # no patient column found; date_shift needs one");
+                let _ = writeln!(
+                    t,
+                    "# patient_id = \"...\"   # no patient column found; date_shift needs one"
+                );
             }
         }
-        let _ = writeln!(t, "\n[defaults]\nunclassified = \"fail\"\ndate_shift_days = 365");
+        let _ = writeln!(
+            t,
+            "\n[defaults]\nunclassified = \"fail\"\ndate_shift_days = 365"
+        );
         for c in &self.columns {
             let ev: Vec<String> = c
                 .evidence
@@ -417,9 +566,17 @@ impl Profile {
                 c.sampled - c.nulls,
                 c.sampled,
                 c.distinct,
-                if ev.is_empty() { "none".into() } else { ev.join(", ") }
+                if ev.is_empty() {
+                    "none".into()
+                } else {
+                    ev.join(", ")
+                }
             );
-            let _ = writeln!(t, "# confidence {:.2}: {}", c.suggestion.confidence, c.suggestion.reason);
+            let _ = writeln!(
+                t,
+                "# confidence {:.2}: {}",
+                c.suggestion.confidence, c.suggestion.reason
+            );
             let _ = writeln!(t, "[fields.{}]", key(&c.name));
             let _ = writeln!(t, "class = \"{}\"", c.suggestion.class);
             let _ = writeln!(t, "action = \"{}\"", c.suggestion.action);

@@ -218,11 +218,7 @@ impl PatternScrubber {
             Kind::Phone => {
                 // Keep the layout; fill in a fictional 555-01xx number.
                 let count = original.bytes().filter(u8::is_ascii_digit).count();
-                let area = [
-                    char::from(b'2' + h[20] % 8),
-                    next_digit(),
-                    next_digit(),
-                ];
+                let area = [char::from(b'2' + h[20] % 8), next_digit(), next_digit()];
                 let local = ['5', '5', '5', '0', '1', next_digit(), next_digit()];
                 let fill: Vec<char> = match count {
                     11 => std::iter::once('1').chain(area).chain(local).collect(),
@@ -250,7 +246,9 @@ impl PatternScrubber {
                 let _ = write!(
                     out,
                     "https://example.org/{}",
-                    data_encoding::BASE32_NOPAD.encode(&h[..5]).to_ascii_lowercase()
+                    data_encoding::BASE32_NOPAD
+                        .encode(&h[..5])
+                        .to_ascii_lowercase()
                 );
             }
             Kind::Ip => {
@@ -378,7 +376,9 @@ fn trim_span(text: &str, r: Range<usize>, trim: Trim) -> Range<usize> {
             r.start..r.start + n
         }
         Trim::TrailingPunctuation => {
-            let kept = s.trim_end_matches(['.', ',', ';', ':', ')', '!', '?']).len();
+            let kept = s
+                .trim_end_matches(['.', ',', ';', ':', ')', '!', '?'])
+                .len();
             r.start..r.start + kept
         }
     }

@@ -22,7 +22,9 @@ impl Tokenizer {
         Self {
             key: tokenize_key.subkey(namespace),
             prefix: params.prefix.clone(),
-            length: params.length.clamp(Tokenize::MIN_LENGTH, Tokenize::MAX_LENGTH),
+            length: params
+                .length
+                .clamp(Tokenize::MIN_LENGTH, Tokenize::MAX_LENGTH),
         }
     }
 
@@ -38,9 +40,7 @@ impl Tokenizer {
         let mut encoded = [0u8; 52];
         data_encoding::BASE32_NOPAD.encode_mut(&mac, &mut encoded);
         out.push_str(&self.prefix);
-        out.push_str(
-            std::str::from_utf8(&encoded[..self.length]).expect("base32 output is ASCII"),
-        );
+        out.push_str(std::str::from_utf8(&encoded[..self.length]).expect("base32 output is ASCII"));
     }
 
     /// The token of `value`.

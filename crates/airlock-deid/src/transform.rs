@@ -13,8 +13,8 @@ use std::sync::Arc;
 use arrow_array::builder::StringBuilder;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{
-    ArrowTimestampType, Date32Type, Date64Type, TimestampMicrosecondType,
-    TimestampMillisecondType, TimestampNanosecondType, TimestampSecondType,
+    ArrowTimestampType, Date32Type, Date64Type, TimestampMicrosecondType, TimestampMillisecondType,
+    TimestampNanosecondType, TimestampSecondType,
 };
 use arrow_array::{Array, ArrayRef, Int32Array, PrimitiveArray, StringArray};
 use arrow_schema::{DataType, TimeUnit};
@@ -51,13 +51,19 @@ pub struct ColumnStats {
 pub enum Kernel {
     Keep,
     Redact(String),
-    Mask { keep_last: usize, mask_char: char },
+    Mask {
+        keep_last: usize,
+        mask_char: char,
+    },
     Tokenize(Tokenizer),
     DateShift,
     YearOnly,
     Zip3,
     Age90Plus,
-    SuppressRare { k: u32, counts: HashMap<String, u64> },
+    SuppressRare {
+        k: u32,
+        counts: HashMap<String, u64>,
+    },
     Text(TextMode),
 }
 
@@ -124,9 +130,10 @@ impl Kernel {
     pub fn output_type(&self, input: &DataType) -> DataType {
         match (self, input) {
             (Self::Keep, t) => t.clone(),
-            (Self::DateShift, t @ (DataType::Date32 | DataType::Date64 | DataType::Timestamp(..))) => {
-                t.clone()
-            }
+            (
+                Self::DateShift,
+                t @ (DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)),
+            ) => t.clone(),
             (Self::YearOnly, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) => {
                 DataType::Int32
             }
@@ -184,10 +191,10 @@ impl Kernel {
         if let Self::Keep = self {
             return Ok(array.clone());
         }
-        if let Self::DateShift | Self::YearOnly = self {
-            if let Some(out) = self.apply_temporal(array, rows, stats)? {
-                return Ok(out);
-            }
+        if let Self::DateShift | Self::YearOnly = self
+            && let Some(out) = self.apply_temporal(array, rows, stats)?
+        {
+            return Ok(out);
         }
         let text = as_text(column, self.name(), array)?;
         let out = match self {
@@ -210,9 +217,13 @@ impl Kernel {
             Self::DateShift => {
                 // No patient column means no consistent shift: every date fails closed.
                 let offsets = rows.offsets.unwrap_or(&[]);
-                map_text(&text, stats, |i, v, out| match offsets.get(i).copied().flatten() {
-                    Some(days) if dates::shift_text(rows.dates, v, days, out) => Outcome::Changed,
-                    _ => Outcome::Null,
+                map_text(&text, stats, |i, v, out| {
+                    match offsets.get(i).copied().flatten() {
+                        Some(days) if dates::shift_text(rows.dates, v, days, out) => {
+                            Outcome::Changed
+                        }
+                        _ => Outcome::Null,
+                    }
                 })
             }
             Self::YearOnly => map_text(&text, stats, |_, v, out| {
@@ -250,12 +261,18 @@ impl Kernel {
                 let mut spans = 0u64;
                 let out = map_text(&text, stats, |i, v, out| {
                     let ctx = TextContext {
-                        patient: rows.patients.and_then(|p| p.is_valid(i).then(|| p.value(i))),
+                        patient: rows
+                            .patients
+                            .and_then(|p| p.is_valid(i).then(|| p.value(i))),
                         date_shift_days: rows.offsets.and_then(|o| o[i]),
                     };
                     let n = rows.scrubber.scrub(v, *mode, &ctx, out);
                     spans += n as u64;
-                    if n == 0 { Outcome::Same } else { Outcome::Changed }
+                    if n == 0 {
+                        Outcome::Same
+                    } else {
+                        Outcome::Changed
+                    }
                 });
                 stats.spans += spans;
                 out
@@ -278,7 +295,9 @@ impl Kernel {
                 let a = array.as_primitive::<Date32Type>();
                 if shift {
                     let offsets = offsets.expect("date_shift has offsets");
-                    Arc::new(shift_primitive(a, offsets, 1, stats, |v, d| v.checked_add(d as i32)))
+                    Arc::new(shift_primitive(a, offsets, 1, stats, |v, d| {
+                        v.checked_add(d as i32)
+                    }))
                 } else {
                     Arc::new(years(a.iter().map(|v| v.and_then(date32_year))))
                 }
@@ -289,7 +308,7 @@ impl Kernel {
                     let offsets = offsets.expect("date_shift has offsets");
                     Arc::new(shift_primitive(a, offsets, DAY_MS, stats, i64::checked_add))
                 } else {
-                    Arc::new(years(a.iter().map(|v| v.and_then(|ms| millis_year(ms)))))
+                    Arc::new(years(a.iter().map(|v| v.and_then(millis_year))))
                 }
             }
             DataType::Timestamp(unit, _) => {
@@ -300,10 +319,18 @@ impl Kernel {
                     TimeUnit::Nanosecond => DAY_MS * 1_000_000,
                 };
                 match unit {
-                    TimeUnit::Second => timestamp::<TimestampSecondType>(array, shift, per_day, offsets, stats),
-                    TimeUnit::Millisecond => timestamp::<TimestampMillisecondType>(array, shift, per_day, offsets, stats),
-                    TimeUnit::Microsecond => timestamp::<TimestampMicrosecondType>(array, shift, per_day, offsets, stats),
-                    TimeUnit::Nanosecond => timestamp::<TimestampNanosecondType>(array, shift, per_day, offsets, stats),
+                    TimeUnit::Second => {
+                        timestamp::<TimestampSecondType>(array, shift, per_day, offsets, stats)
+                    }
+                    TimeUnit::Millisecond => {
+                        timestamp::<TimestampMillisecondType>(array, shift, per_day, offsets, stats)
+                    }
+                    TimeUnit::Microsecond => {
+                        timestamp::<TimestampMicrosecondType>(array, shift, per_day, offsets, stats)
+                    }
+                    TimeUnit::Nanosecond => {
+                        timestamp::<TimestampNanosecondType>(array, shift, per_day, offsets, stats)
+                    }
                 }
             }
             _ => return Ok(None),
@@ -396,11 +423,18 @@ fn is_text(t: &DataType) -> bool {
 fn castable_to_text(t: &DataType) -> bool {
     t.is_numeric()
         || t.is_temporal()
-        || matches!(t, DataType::Boolean | DataType::Null | DataType::Dictionary(..))
+        || matches!(
+            t,
+            DataType::Boolean | DataType::Null | DataType::Dictionary(..)
+        )
 }
 
 /// A `StringArray` view of any array that has a text form (numbers, dates, dictionaries).
-pub fn as_text<'a>(column: &str, action: &'static str, array: &'a ArrayRef) -> Result<Cow<'a, StringArray>> {
+pub fn as_text<'a>(
+    column: &str,
+    action: &'static str,
+    array: &'a ArrayRef,
+) -> Result<Cow<'a, StringArray>> {
     if let Some(s) = array.as_string_opt::<i32>() {
         return Ok(Cow::Borrowed(s));
     }

@@ -40,7 +40,9 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let keep_all = dir.join("keep-all.toml");
     let mut policy = String::from("[dataset]\nname = \"bench-copy\"\n\n");
     for c in ENCOUNTER_COLUMNS {
-        policy.push_str(&format!("[fields.{c}]\nclass = \"operational\"\naction = \"keep\"\n\n"));
+        policy.push_str(&format!(
+            "[fields.{c}]\nclass = \"operational\"\naction = \"keep\"\n\n"
+        ));
     }
     std::fs::write(&keep_all, policy)?;
     let deid_policy = dir.join("policy.toml");
@@ -63,8 +65,22 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let mut copy = Vec::new();
     let mut deid = Vec::new();
     for _ in 0..args.runs.max(1) {
-        copy.push(time_run(&exe, &keep_all, &input, &dir.join("copy.csv"), &key, true)?);
-        deid.push(time_run(&exe, &deid_policy, &input, &dir.join("deid.csv"), &key, false)?);
+        copy.push(time_run(
+            &exe,
+            &keep_all,
+            &input,
+            &dir.join("copy.csv"),
+            &key,
+            true,
+        )?);
+        deid.push(time_run(
+            &exe,
+            &deid_policy,
+            &input,
+            &dir.join("deid.csv"),
+            &key,
+            false,
+        )?);
     }
     let (c, d) = (median(&copy), median(&deid));
     let ratio = d.seconds / c.seconds;

@@ -95,7 +95,9 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
 }
 
 fn same_file(input: &Path, output: &Path) -> bool {
-    let Ok(a) = input.canonicalize() else { return false };
+    let Ok(a) = input.canonicalize() else {
+        return false;
+    };
     let b = match output.canonicalize() {
         Ok(b) => b,
         Err(_) => return false,

@@ -57,7 +57,10 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
         r.key.display()
     ));
     t.push_str(&format!("  output     {}\n", r.output.display()));
-    t.push_str(&format!("  manifest   {}\n\n", r.deid.manifest_path.display()));
+    t.push_str(&format!(
+        "  manifest   {}\n\n",
+        r.deid.manifest_path.display()
+    ));
     t.push_str(&report::columns_table(&m.columns));
     t.push_str(&format!(
         "\n  residual scan of the raw input:   {}\n",

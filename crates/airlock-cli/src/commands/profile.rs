@@ -33,7 +33,13 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
         report::out(&draft);
         return Ok(ExitStatus::Success);
     };
-    let w = profile.columns.iter().map(|c| c.name.len()).max().unwrap_or(6).max(6);
+    let w = profile
+        .columns
+        .iter()
+        .map(|c| c.name.len())
+        .max()
+        .unwrap_or(6)
+        .max(6);
     let mut t = format!(
         "profiled {} rows of {} ({} columns)\n\n  {:w$}  {:17}  {:22}  {:>5}  evidence (cells)\n",
         thousands(profile.rows_sampled),
@@ -62,7 +68,11 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
             c.suggestion.class.as_str(),
             action,
             c.suggestion.confidence,
-            if ev.is_empty() { "-".into() } else { ev.join(", ") }
+            if ev.is_empty() {
+                "-".into()
+            } else {
+                ev.join(", ")
+            }
         ));
     }
     t.push_str(&format!(
