@@ -121,6 +121,9 @@ pub struct DeidArgs {
     /// Residual findings tolerated before exiting with 1
     #[arg(long, default_value_t = 0)]
     pub max_findings: u64,
+    /// Threads that transform batches (default: one per core); output order never changes
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Rows per record batch
     #[arg(long, default_value_t = airlock_core::table::DEFAULT_BATCH_SIZE, hide = true)]
     pub batch_size: usize,

@@ -213,6 +213,15 @@ impl PurposeKey {
         mac.finalize().into_bytes().into()
     }
 
+    /// HMAC-SHA-256 of the concatenation of `parts` (no allocation for the joined input).
+    pub fn mac_parts(&self, parts: &[&[u8]]) -> [u8; 32] {
+        let mut mac = self.mac.clone();
+        for p in parts {
+            mac.update(p);
+        }
+        mac.finalize().into_bytes().into()
+    }
+
     /// A key for a sub-purpose (a tokenization namespace, say): HMAC of a label, used as a key.
     pub fn subkey(&self, label: &str) -> PurposeKey {
         let mut bytes = self.mac(label.as_bytes());

@@ -98,6 +98,20 @@ pub struct Findings {
 }
 
 impl Findings {
+    /// Adds another set of counts (from another batch) to these.
+    pub fn merge(&mut self, other: &Findings) {
+        self.total += other.total;
+        for (k, n) in &other.by_kind {
+            *self.by_kind.entry(k.clone()).or_default() += n;
+        }
+        for (c, kinds) in &other.by_column {
+            let col = self.by_column.entry(c.clone()).or_default();
+            for (k, n) in kinds {
+                *col.entry(k.clone()).or_default() += n;
+            }
+        }
+    }
+
     /// Counts one finding.
     pub fn add(&mut self, column: &str, kind: &str) {
         self.total += 1;

@@ -25,7 +25,9 @@ use airlock_core::policy::Policy;
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter, WriteSummary};
 use airlock_core::text::TextScrubber;
 
-use crate::engine::{DeidJob, DeidReport, Progress, Scan, run, scan_column, scan_scope};
+use crate::engine::{
+    DeidJob, DeidReport, Progress, Scan, default_threads, run, scan_column, scan_scope,
+};
 use crate::scrub::PatternScrubber;
 
 /// The columns of the demo encounters table, in order (15 columns).
@@ -412,6 +414,7 @@ pub fn run_demo(dir: &Path, rows: u64, progress: &mut dyn FnMut(Progress)) -> Re
         force: true,
         batch_size: DEFAULT_BATCH_SIZE,
         scan: true,
+        threads: default_threads(),
     };
     let deid = run(&job, &policy, &secret, &scrubber, progress)?;
     let raw_findings = scan_table(&raw, Format::Csv, &scrubber, None)?;

@@ -5,9 +5,10 @@
 //! the run before any output exists (fail closed). Output goes to a temporary file that is
 //! renamed over the target only after the last batch, the footer and the sync succeeded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::{Mutex, mpsc};
 use std::time::Instant;
 
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -39,6 +40,9 @@ pub struct DeidJob {
     pub batch_size: usize,
     /// Scan kept and free-text output columns for residual identifiers.
     pub scan: bool,
+    /// Threads that transform batches (the reader and writer run on the calling thread;
+    /// output order is the input order whatever this is).
+    pub threads: usize,
 }
 
 /// What a finished run reports to its caller.
@@ -93,7 +97,6 @@ pub struct Plan {
     patient_index: Option<usize>,
     needs_offsets: bool,
     shifter: DateShifter,
-    offset_cache: HashMap<String, i32>,
     dates: DateParser,
     unused_fields: Vec<String>,
 }
@@ -234,7 +237,6 @@ impl Plan {
             patient_index,
             needs_offsets,
             shifter: DateShifter::new(keys.date_shift.clone(), policy.date_shift_days),
-            offset_cache: HashMap::new(),
             dates: DateParser::new(),
             unused_fields,
         })
@@ -261,13 +263,14 @@ impl Plan {
         Ok(())
     }
 
-    /// De-identifies one batch; reports residual findings per column to `findings`.
+    /// De-identifies one batch. Takes `&self`, so batches can run on several threads; the
+    /// per-batch counts come back in the [`BatchOutput`] and are added by [`Plan::absorb`].
     pub fn apply(
-        &mut self,
+        &self,
         batch: &RecordBatch,
         scrubber: &dyn TextScrubber,
-        findings: &mut Findings,
-    ) -> Result<RecordBatch> {
+        cache: &mut OffsetCache,
+    ) -> Result<BatchOutput> {
         let patients = match self.patient_index {
             Some(i) => Some(as_text("patient_id", "date_shift", batch.column(i))?),
             None => None,
@@ -275,7 +278,7 @@ impl Plan {
         let offsets: Option<Vec<Option<i32>>> = match (&patients, self.needs_offsets) {
             (Some(p), true) => Some(
                 p.iter()
-                    .map(|v| v.map(|v| offset_cached(&self.shifter, &mut self.offset_cache, v)))
+                    .map(|v| v.map(|v| cache.offset(&self.shifter, v)))
                     .collect(),
             ),
             _ => None,
@@ -287,22 +290,24 @@ impl Plan {
             dates: &self.dates,
         };
         let mut out: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
+        let mut stats = vec![ColumnStats::default(); self.columns.len()];
+        let mut findings = Findings::default();
         let skip = scrubber.opaque_surrogate_kinds();
-        for c in &mut self.columns {
+        for (c, stats) in self.columns.iter().zip(&mut stats) {
             let Some(kernel) = &c.kernel else {
                 let dropped = batch.column(c.index);
-                c.stats.cells += (dropped.len() - dropped.null_count()) as u64;
+                stats.cells += (dropped.len() - dropped.null_count()) as u64;
                 continue;
             };
-            let array = kernel.apply(&c.name, batch.column(c.index), &rows, &mut c.stats)?;
+            let array = kernel.apply(&c.name, batch.column(c.index), &rows, stats)?;
             if c.scan != Scan::No
                 && let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array)
             {
-                scan_column(scrubber, text, &c.name, c.scan, skip, findings);
+                scan_column(scrubber, text, &c.name, c.scan, skip, &mut findings);
             }
             out.push(array);
         }
-        RecordBatch::try_new_with_options(
+        let batch = RecordBatch::try_new_with_options(
             self.output_schema.clone(),
             out,
             &arrow_array::RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
@@ -310,7 +315,22 @@ impl Plan {
         .map_err(|_| Error::Write {
             path: PathBuf::from("<batch>"),
             reason: "output batch does not match the output schema".into(),
+        })?;
+        Ok(BatchOutput {
+            batch,
+            counts: BatchCounts { stats, findings },
         })
+    }
+
+    /// Adds one batch's counts to the run's.
+    pub fn absorb(&mut self, out: &BatchCounts, findings: &mut Findings) {
+        for (c, s) in self.columns.iter_mut().zip(&out.stats) {
+            c.stats.cells += s.cells;
+            c.stats.changed += s.changed;
+            c.stats.nulled += s.nulled;
+            c.stats.spans += s.spans;
+        }
+        findings.merge(&out.findings);
     }
 
     fn records(&self) -> Vec<ColumnRecord> {
@@ -339,16 +359,36 @@ impl Plan {
     }
 }
 
-fn offset_cached(shifter: &DateShifter, cache: &mut HashMap<String, i32>, patient: &str) -> i32 {
-    if let Some(&d) = cache.get(patient) {
-        return d;
+/// One batch's de-identified rows and counts.
+pub struct BatchOutput {
+    pub batch: RecordBatch,
+    pub counts: BatchCounts,
+}
+
+/// What one batch did, per column, and what its residual scan found.
+pub struct BatchCounts {
+    stats: Vec<ColumnStats>,
+    findings: Findings,
+}
+
+/// Per-thread cache of patient offsets (patients repeat across rows; an HMAC per row is not).
+#[derive(Default)]
+pub struct OffsetCache {
+    map: HashMap<String, i32>,
+}
+
+impl OffsetCache {
+    fn offset(&mut self, shifter: &DateShifter, patient: &str) -> i32 {
+        if let Some(&d) = self.map.get(patient) {
+            return d;
+        }
+        if self.map.len() >= OFFSET_CACHE_LIMIT {
+            self.map.clear();
+        }
+        let d = shifter.offset(patient);
+        self.map.insert(patient.to_owned(), d);
+        d
     }
-    if cache.len() >= OFFSET_CACHE_LIMIT {
-        cache.clear();
-    }
-    let d = shifter.offset(patient);
-    cache.insert(patient.to_owned(), d);
-    d
 }
 
 /// Counts the findings of one text column into `findings`.
@@ -368,6 +408,11 @@ pub fn scan_column(
             findings.add(column, f.kind);
         });
     }
+}
+
+/// Transform threads to use by default: one per available core.
+pub fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
 }
 
 /// Runs a job end to end: plan, (count pass), transform, write, commit, manifest.
@@ -412,14 +457,21 @@ pub fn run(
         scanned_columns: plan.scanned_columns(),
         ..Findings::default()
     };
-    while let Some(batch) = reader.next_batch()? {
-        let deid = plan.apply(&batch, scrubber, &mut findings)?;
-        writer.write(&deid)?;
-        progress(Progress {
-            rows: reader.rows(),
-            input_bytes: reader.bytes_read(),
-        });
-    }
+    transform_all(
+        &mut reader,
+        &mut plan,
+        scrubber,
+        job.threads,
+        &mut findings,
+        &mut |out, reader| {
+            writer.write(&out.batch)?;
+            progress(Progress {
+                rows: reader.rows(),
+                input_bytes: reader.bytes_read(),
+            });
+            Ok(())
+        },
+    )?;
     let written = writer.finish()?;
     let (in_sha, in_bytes) = reader.digest();
     out.commit()?;
@@ -463,4 +515,91 @@ pub fn run(
         manifest_path,
         unused_fields: plan.unused_fields,
     })
+}
+
+/// Reads every batch, transforms it on `threads` worker threads (in the calling thread when
+/// 1), and hands the results to `sink` in input order. Memory holds at most a few batches per
+/// thread. The first error stops the run.
+fn transform_all(
+    reader: &mut TableReader,
+    plan: &mut Plan,
+    scrubber: &dyn TextScrubber,
+    threads: usize,
+    findings: &mut Findings,
+    sink: &mut dyn FnMut(&BatchOutput, &TableReader) -> Result<()>,
+) -> Result<()> {
+    if threads <= 1 {
+        let mut cache = OffsetCache::default();
+        while let Some(batch) = reader.next_batch()? {
+            let out = plan.apply(&batch, scrubber, &mut cache)?;
+            plan.absorb(&out.counts, findings);
+            sink(&out, reader)?;
+        }
+        return Ok(());
+    }
+    let shared: &Plan = plan;
+    let results: Vec<BatchCounts> = std::thread::scope(|scope| -> Result<Vec<BatchCounts>> {
+        let (work_tx, work_rx) = mpsc::sync_channel::<(u64, RecordBatch)>(threads * 2);
+        let (done_tx, done_rx) = mpsc::channel::<(u64, Result<BatchOutput>)>();
+        let work_rx = Arc::new(Mutex::new(work_rx));
+        for _ in 0..threads {
+            let work_rx = Arc::clone(&work_rx);
+            let done_tx = done_tx.clone();
+            scope.spawn(move || {
+                let mut cache = OffsetCache::default();
+                loop {
+                    let next = work_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, batch))) = next else { break };
+                    let out = shared.apply(&batch, scrubber, &mut cache);
+                    if done_tx.send((seq, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut pending: BTreeMap<u64, BatchOutput> = BTreeMap::new();
+        let mut outputs = Vec::new();
+        let mut next_out = 0u64;
+        let mut sent = 0u64;
+        let mut deliver = |pending: &mut BTreeMap<u64, BatchOutput>,
+                           outputs: &mut Vec<BatchCounts>,
+                           next_out: &mut u64,
+                           reader: &TableReader|
+         -> Result<()> {
+            while let Some(out) = pending.remove(next_out) {
+                sink(&out, reader)?;
+                outputs.push(out.counts);
+                *next_out += 1;
+            }
+            Ok(())
+        };
+        let result = (|| -> Result<()> {
+            while let Some(batch) = reader.next_batch()? {
+                // Keep the number of batches in flight bounded.
+                while sent - next_out >= (threads * 2) as u64 {
+                    let (seq, out) = done_rx.recv().expect("workers outlive the queue");
+                    pending.insert(seq, out?);
+                    deliver(&mut pending, &mut outputs, &mut next_out, reader)?;
+                }
+                work_tx
+                    .send((sent, batch))
+                    .expect("workers outlive the queue");
+                sent += 1;
+            }
+            Ok(())
+        })();
+        drop(work_tx);
+        result?;
+        while next_out < sent {
+            let (seq, out) = done_rx.recv().expect("workers answer every batch");
+            pending.insert(seq, out?);
+            deliver(&mut pending, &mut outputs, &mut next_out, reader)?;
+        }
+        Ok(outputs)
+    })?;
+    for counts in &results {
+        plan.absorb(counts, findings);
+    }
+    Ok(())
 }

@@ -185,14 +185,25 @@ impl PatternScrubber {
         })
     }
 
+    /// The keyed bytes behind one surrogate: the patient, the kind and the original
+    /// (case-folded, so SMITH and Smith get the same surrogate).
     fn keyed(&self, ctx: &TextContext<'_>, kind: Kind, original: &str) -> [u8; 32] {
-        let mut input = Vec::with_capacity(original.len() + 32);
-        input.extend_from_slice(ctx.patient.unwrap_or("").as_bytes());
-        input.push(0);
-        input.extend_from_slice(kind.tag().as_bytes());
-        input.push(0);
-        input.extend(original.bytes().map(|b| b.to_ascii_lowercase()));
-        self.key.mac(&input)
+        let mut small = [0u8; 128];
+        let folded: std::borrow::Cow<'_, [u8]> = if original.len() <= small.len() {
+            let buf = &mut small[..original.len()];
+            buf.copy_from_slice(original.as_bytes());
+            buf.make_ascii_lowercase();
+            std::borrow::Cow::Borrowed(&small[..original.len()])
+        } else {
+            std::borrow::Cow::Owned(original.to_ascii_lowercase().into_bytes())
+        };
+        self.key.mac_parts(&[
+            ctx.patient.unwrap_or("").as_bytes(),
+            &[0],
+            kind.tag().as_bytes(),
+            &[0],
+            &folded,
+        ])
     }
 
     fn surrogate(&self, kind: Kind, original: &str, ctx: &TextContext<'_>, out: &mut String) {

@@ -62,29 +62,45 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ));
     }
     let exe = std::env::current_exe().context("cannot find the airlock executable")?;
-    let mut copy = Vec::new();
-    let mut deid = Vec::new();
-    for _ in 0..args.runs.max(1) {
-        copy.push(time_run(
-            &exe,
-            &keep_all,
-            &input,
-            &dir.join("copy.csv"),
-            &key,
-            true,
-        )?);
-        deid.push(time_run(
-            &exe,
-            &deid_policy,
-            &input,
-            &dir.join("deid.csv"),
-            &key,
-            false,
-        )?);
-    }
-    let (c, d) = (median(&copy), median(&deid));
-    let ratio = d.seconds / c.seconds;
     let mb = written.bytes as f64 / 1e6;
+    let mut results = Vec::new();
+    let mut thread_counts = vec![1, airlock_deid::engine::default_threads()];
+    thread_counts.dedup();
+    for threads in thread_counts {
+        let mut copy = Vec::new();
+        let mut deid = Vec::new();
+        for _ in 0..args.runs.max(1) {
+            let run = |policy: &Path, out: &str, no_scan| {
+                time_run(&exe, policy, &input, &dir.join(out), &key, no_scan, threads)
+            };
+            copy.push(run(&keep_all, "copy.csv", true)?);
+            deid.push(run(&deid_policy, "deid.csv", false)?);
+        }
+        let (c, d) = (median(&copy), median(&deid));
+        let ratio = d.seconds / c.seconds;
+        if !json {
+            let line = |label: &str, s: &Sample| {
+                format!(
+                    "  {label:32} {:>7.2} s  {:>7.1} MB/s  {:>9} rows/s  peak RSS {:>5.0} MB\n",
+                    s.seconds,
+                    mb / s.seconds,
+                    thousands((args.rows as f64 / s.seconds) as u64),
+                    s.peak_rss as f64 / 1e6
+                )
+            };
+            report::out(&format!(
+                "\n  {threads} transform thread(s):\n{}{}  ratio de-id / copy: {ratio:.2}x\n",
+                line("plain copy (keep all, no scan)", &c),
+                line("de-identification (demo policy)", &d),
+            ));
+        }
+        results.push(serde_json::json!({
+            "threads": threads,
+            "copy": { "seconds": c.seconds, "peak_rss_bytes": c.peak_rss, "mb_per_second": mb / c.seconds },
+            "deid": { "seconds": d.seconds, "peak_rss_bytes": d.peak_rss, "mb_per_second": mb / d.seconds },
+            "ratio": ratio,
+        }));
+    }
     if json {
         report::json(&serde_json::json!({
             "status": "ok",
@@ -92,25 +108,12 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "columns": ENCOUNTER_COLUMNS.len(),
             "input_bytes": written.bytes,
             "runs": args.runs,
-            "copy": { "seconds": c.seconds, "peak_rss_bytes": c.peak_rss, "mb_per_second": mb / c.seconds },
-            "deid": { "seconds": d.seconds, "peak_rss_bytes": d.peak_rss, "mb_per_second": mb / d.seconds },
-            "ratio": ratio,
+            "results": results,
         }));
     } else {
-        report::out(&format!(
-            "  plain copy (keep all, no scan)  {:>7.2} s  {:>7.1} MB/s  {:>8} rows/s  peak RSS {:>5.0} MB\n\
-             \x20 de-identification (demo policy) {:>7.2} s  {:>7.1} MB/s  {:>8} rows/s  peak RSS {:>5.0} MB\n\
-             \x20 ratio de-id / copy: {:.2}x (medians; each run is a separate `airlock deid` process)\n",
-            c.seconds,
-            mb / c.seconds,
-            thousands((args.rows as f64 / c.seconds) as u64),
-            c.peak_rss as f64 / 1e6,
-            d.seconds,
-            mb / d.seconds,
-            thousands((args.rows as f64 / d.seconds) as u64),
-            d.peak_rss as f64 / 1e6,
-            ratio
-        ));
+        report::out(
+            "\n(medians of the runs; each run is a separate `airlock deid` process, so its peak RSS is its own)\n",
+        );
     }
     Ok(ExitStatus::Success)
 }
@@ -122,6 +125,7 @@ fn time_run(
     output: &Path,
     key: &Path,
     no_scan: bool,
+    threads: usize,
 ) -> anyhow::Result<Sample> {
     let mut cmd = Command::new(exe);
     cmd.args(["deid", "--json", "--force", "--policy"])
@@ -130,7 +134,9 @@ fn time_run(
         .arg("-o")
         .arg(output)
         .arg("--key-file")
-        .arg(key);
+        .arg(key)
+        .arg("--threads")
+        .arg(threads.to_string());
     if no_scan {
         cmd.arg("--no-scan");
     }

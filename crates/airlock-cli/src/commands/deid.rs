@@ -40,6 +40,9 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         force: args.force,
         batch_size: args.batch_size.max(1),
         scan: !args.no_scan,
+        threads: args
+            .threads
+            .unwrap_or_else(airlock_deid::engine::default_threads),
     };
     let bar = report::progress_bar(input_len, json);
     let result = airlock_deid::run(&job, &policy, &secret, &scrubber, &mut |p| {
