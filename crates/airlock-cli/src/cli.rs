@@ -9,7 +9,7 @@ use airlock_core::table::Format;
 
 /// airlock: turn protected health information into data that is safe for AI work, and prove it.
 #[derive(Debug, Parser)]
-#[command(name = "airlock", version, about, long_about = None, propagate_version = true)]
+#[command(name = "airlock", version, propagate_version = true)]
 #[command(
     after_help = "Exit codes: 0 ok, 1 findings or a gate failed, 2 usage or input error.\n\
 Start with `airlock demo`, then `airlock profile YOUR.csv -o policy.toml`."

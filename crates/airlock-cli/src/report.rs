@@ -63,17 +63,20 @@ pub fn install_panic_hook() {
     }));
 }
 
-/// A byte progress bar on a terminal; hidden otherwise and in JSON mode.
-pub fn progress_bar(total_bytes: u64, as_json: bool) -> ProgressBar {
+/// A byte progress bar on a terminal (a spinner when the total is unknown); hidden otherwise
+/// and in JSON mode. It shows byte counts only, never data.
+pub fn progress_bar(total_bytes: Option<u64>, as_json: bool) -> ProgressBar {
     if as_json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let bar = ProgressBar::with_draw_target(Some(total_bytes), ProgressDrawTarget::stderr());
+    let bar = ProgressBar::with_draw_target(total_bytes, ProgressDrawTarget::stderr());
+    let template = if total_bytes.is_some() {
+        "{spinner} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}"
+    } else {
+        "{spinner} {bytes} {bytes_per_sec}"
+    };
     bar.set_style(
-        ProgressStyle::with_template(
-            "{spinner} {bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar
 }

@@ -212,7 +212,10 @@ fn every_format_converts_to_every_format() {
 #[test]
 fn threads_and_batch_sizes_never_change_the_output() {
     let ws = Workspace::new();
-    ws.deid("patients.csv", "one.csv").args(["--threads", "1"]).assert().success();
+    ws.deid("patients.csv", "one.csv")
+        .args(["--threads", "1"])
+        .assert()
+        .success();
     let one = std::fs::read(ws.path("one.csv")).unwrap();
     for (threads, batch) in [("3", "1"), ("2", "2"), ("8", "4")] {
         let out = format!("t{threads}-b{batch}.csv");
@@ -220,12 +223,21 @@ fn threads_and_batch_sizes_never_change_the_output() {
             .args(["--threads", threads, "--batch-size", batch])
             .assert()
             .success();
-        assert_eq!(std::fs::read(ws.path(&out)).unwrap(), one, "threads {threads} batch {batch}");
+        assert_eq!(
+            std::fs::read(ws.path(&out)).unwrap(),
+            one,
+            "threads {threads} batch {batch}"
+        );
         let m: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(ws.path(&format!("{out}.manifest.json"))).unwrap(),
         )
         .unwrap();
-        let ssn = m["columns"].as_array().unwrap().iter().find(|c| c["name"] == "ssn").unwrap();
+        let ssn = m["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == "ssn")
+            .unwrap();
         assert_eq!(ssn["cells"], 5, "counts add up across batches");
     }
 }

@@ -222,7 +222,9 @@ impl Error {
                 Some(format!("run `chmod 600 {}`", path.display()))
             }
             Self::OutputExists { .. } => Some("pass --force to replace it".into()),
-            Self::UnknownFormat { .. } => Some("name the format with --format csv|jsonl|parquet".into()),
+            Self::UnknownFormat { .. } => Some(
+                "use a .csv, .jsonl or .parquet extension, or name the format with --format (input) or --output-format".into(),
+            ),
             Self::Input { problem: InputProblem::UnknownKey, .. } => Some(
                 "airlock reads the column names from the first 1,000 lines of a JSONL file; make sure every key appears there".into(),
             ),

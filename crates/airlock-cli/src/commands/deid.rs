@@ -44,7 +44,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             .threads
             .unwrap_or_else(airlock_deid::engine::default_threads),
     };
-    let bar = report::progress_bar(input_len, json);
+    let bar = report::progress_bar(Some(input_len), json);
     let result = airlock_deid::run(&job, &policy, &secret, &scrubber, &mut |p| {
         bar.set_position(p.input_bytes)
     });

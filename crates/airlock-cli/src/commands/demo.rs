@@ -15,7 +15,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
             args.dir.display()
         ));
     }
-    let bar = report::progress_bar(0, json);
+    let bar = report::progress_bar(None, json);
     let r = run_demo(&args.dir, rows, &mut |p| bar.set_position(p.input_bytes));
     bar.finish_and_clear();
     let r = r?;
