@@ -242,6 +242,10 @@ impl Plan {
         })
     }
 
+    fn output_schema_name<'b>(&self, batch: &'b RecordBatch, index: usize) -> &'b str {
+        batch.schema_ref().field(index).name()
+    }
+
     pub fn output_schema(&self) -> SchemaRef {
         self.output_schema.clone()
     }
@@ -272,7 +276,11 @@ impl Plan {
         cache: &mut OffsetCache,
     ) -> Result<BatchOutput> {
         let patients = match self.patient_index {
-            Some(i) => Some(as_text("patient_id", "date_shift", batch.column(i))?),
+            Some(i) => Some(as_text(
+                self.output_schema_name(batch, i),
+                "date_shift",
+                batch.column(i),
+            )?),
             None => None,
         };
         let offsets: Option<Vec<Option<i32>>> = match (&patients, self.needs_offsets) {

@@ -549,6 +549,159 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    use airlock_core::keys::{Purpose, WorkspaceSecret};
+    use arrow_array::TimestampMillisecondArray;
+    use arrow_array::types::Int32Type;
+
+    struct NoText;
+    impl TextScrubber for NoText {
+        fn scrub(&self, t: &str, _: TextMode, _: &TextContext<'_>, out: &mut String) -> usize {
+            out.push_str(t);
+            0
+        }
+        fn scan(&self, _: &str, _: &mut dyn FnMut(airlock_core::text::Finding)) {}
+        fn name(&self) -> &'static str {
+            "none"
+        }
+    }
+
+    fn run(
+        kernel: &Kernel,
+        array: ArrayRef,
+        offsets: Option<&[Option<i32>]>,
+    ) -> (ArrayRef, ColumnStats) {
+        let dates = DateParser::new();
+        let rows = Rows {
+            patients: None,
+            offsets,
+            scrubber: &NoText,
+            dates: &dates,
+        };
+        let mut stats = ColumnStats::default();
+        let out = kernel.apply("c", &array, &rows, &mut stats).unwrap();
+        (out, stats)
+    }
+
+    fn text(values: &[Option<&str>]) -> ArrayRef {
+        Arc::new(StringArray::from(values.to_vec()))
+    }
+
+    fn strings(a: &ArrayRef) -> Vec<Option<String>> {
+        a.as_string::<i32>()
+            .iter()
+            .map(|v| v.map(str::to_owned))
+            .collect()
+    }
+
+    #[test]
+    fn suppress_rare_nulls_values_seen_fewer_than_k_times() {
+        let mut k = Kernel::for_action(&Action::SuppressRare { k: 2 }, None).unwrap();
+        let col = text(&[Some("a"), Some("b"), Some("a"), None, Some("c")]);
+        k.observe("c", &col).unwrap();
+        let (out, stats) = run(&k, col, None);
+        assert_eq!(
+            strings(&out),
+            vec![Some("a".into()), None, Some("a".into()), None, None]
+        );
+        assert_eq!((stats.cells, stats.nulled, stats.changed), (4, 2, 0));
+    }
+
+    #[test]
+    fn redact_replaces_every_value_and_keeps_nulls() {
+        let k = Kernel::for_action(
+            &Action::Redact {
+                replacement: "[X]".into(),
+            },
+            None,
+        )
+        .unwrap();
+        let (out, stats) = run(&k, text(&[Some("Ann"), None]), None);
+        assert_eq!(strings(&out), vec![Some("[X]".into()), None]);
+        assert_eq!(stats.changed, 1);
+    }
+
+    #[test]
+    fn typed_dates_shift_as_integers_and_keep_their_type() {
+        let k = Kernel::DateShift;
+        let days: ArrayRef = Arc::new(arrow_array::Date32Array::from(vec![
+            Some(19_000),
+            None,
+            Some(19_010),
+        ]));
+        let (out, stats) = run(&k, days, Some(&[Some(5), Some(5), None]));
+        let out = out.as_primitive::<Date32Type>();
+        assert_eq!(out.value(0), 19_005);
+        assert!(out.is_null(1));
+        assert!(out.is_null(2), "unknown patient: fail closed");
+        assert_eq!((stats.changed, stats.nulled), (1, 1));
+
+        let ts: ArrayRef = Arc::new(
+            TimestampMillisecondArray::from(vec![Some(1_700_000_000_000)]).with_timezone("UTC"),
+        );
+        let (out, _) = run(&k, ts.clone(), Some(&[Some(-2)]));
+        assert_eq!(out.data_type(), ts.data_type());
+        let shifted = out.as_primitive::<TimestampMillisecondType>().value(0);
+        assert_eq!(shifted, 1_700_000_000_000 - 2 * 86_400_000);
+
+        let (years, _) = run(&Kernel::YearOnly, ts, None);
+        assert_eq!(years.as_primitive::<Int32Type>().value(0), 2023);
+    }
+
+    #[test]
+    fn numbers_are_generalized_through_their_text_form() {
+        let ages: ArrayRef = Arc::new(arrow_array::Int64Array::from(vec![
+            Some(45),
+            Some(97),
+            None,
+        ]));
+        let (out, stats) = run(&Kernel::Age90Plus, ages, None);
+        assert_eq!(
+            strings(&out),
+            vec![Some("45".into()), Some("90+".into()), None]
+        );
+        assert_eq!(stats.changed, 1);
+        let zips: ArrayRef = Arc::new(arrow_array::Int32Array::from(vec![2139, 89301]));
+        let (out, _) = run(&Kernel::Zip3, zips, None);
+        assert_eq!(strings(&out), vec![Some("021".into()), Some("000".into())]);
+    }
+
+    #[test]
+    fn binary_columns_are_refused_by_text_actions() {
+        let k = Kernel::Zip3;
+        let e = k
+            .check_type("blob", &DataType::Binary)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("blob") && e.contains("Binary"), "{e}");
+    }
+
+    proptest! {
+        #[test]
+        fn tokenize_kernel_output_never_contains_the_input(values in proptest::collection::vec("[0-9A-Za-z]{6,20}", 1..20)) {
+            let key = WorkspaceSecret::from_bytes([4; 32]).derive(Purpose::Tokenize);
+            let t = Tokenizer::new(&key, "mrn", &airlock_core::policy::Tokenize::default());
+            let k = Kernel::Tokenize(t);
+            let input = text(&values.iter().map(|v| Some(v.as_str())).collect::<Vec<_>>());
+            let (out, _) = run(&k, input.clone(), None);
+            let (again, _) = run(&k, input, None);
+            prop_assert_eq!(strings(&out), strings(&again));
+            for (o, v) in strings(&out).iter().zip(&values) {
+                prop_assert!(!o.as_ref().unwrap().contains(v.as_str()));
+            }
+        }
+
+        #[test]
+        fn redact_and_mask_never_pass_a_value_through(v in "[0-9]{6,12}") {
+            let (out, _) = run(&Kernel::Redact("[R]".into()), text(&[Some(&v)]), None);
+            let got = strings(&out);
+            prop_assert_eq!(got[0].as_deref(), Some("[R]"));
+            let k = Kernel::Mask { keep_last: 4, mask_char: '#' };
+            let (out, _) = run(&k, text(&[Some(&v)]), None);
+            let got = strings(&out);
+            prop_assert_ne!(got[0].as_deref(), Some(v.as_str()));
+        }
+    }
+
     fn masked(v: &str, keep: usize) -> String {
         let mut out = String::new();
         mask(v, keep, '*', &mut out);
