@@ -242,6 +242,98 @@ fn threads_and_batch_sizes_never_change_the_output() {
     }
 }
 
+/// Parquet from pandas or Spark carries types: they must survive where the action allows.
+#[test]
+fn typed_parquet_keeps_its_types() {
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, TimestampMillisecondType};
+    use arrow_array::{
+        ArrayRef, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+        TimestampMillisecondArray,
+    };
+    use std::sync::Arc;
+    let ws = Workspace::new();
+    let columns: Vec<(&str, ArrayRef)> = vec![
+        ("mrn", Arc::new(StringArray::from(vec!["A1", "A1", "B2"]))),
+        (
+            "age",
+            Arc::new(Int64Array::from(vec![Some(45), Some(45), Some(96)])),
+        ),
+        (
+            "dob",
+            Arc::new(Date32Array::from(vec![Some(-3000), Some(-3000), None])),
+        ),
+        (
+            "admitted",
+            Arc::new(
+                TimestampMillisecondArray::from(vec![
+                    1_700_000_000_000,
+                    1_700_086_400_000,
+                    1_600_000_000_000,
+                ])
+                .with_timezone("UTC"),
+            ),
+        ),
+        ("lab", Arc::new(Float64Array::from(vec![7.25, 6.5, 8.0]))),
+    ];
+    let batch = RecordBatch::try_from_iter(columns).unwrap();
+    let input = ws.path("typed.parquet");
+    let mut w = airlock_core::table::TableWriter::new(
+        std::fs::File::create(&input).unwrap(),
+        &input,
+        airlock_core::table::Format::Parquet,
+        batch.schema(),
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.finish().unwrap();
+    ws.write(
+        "typed.toml",
+        "[dataset]\nname = \"t\"\npatient_id = \"mrn\"\n[fields]\n\
+         mrn = { class = \"direct_identifier\", action = \"tokenize\" }\n\
+         age = { class = \"quasi_identifier\", action = \"generalize\", rule = \"age_90_plus\" }\n\
+         dob = { class = \"date\", action = \"year_only\" }\n\
+         admitted = { class = \"date\", action = \"date_shift\" }\n\
+         lab = { class = \"clinical\", action = \"keep\" }\n",
+    );
+    ws.cmd()
+        .args([
+            "deid",
+            "--policy",
+            "typed.toml",
+            "typed.parquet",
+            "-o",
+            "out.parquet",
+            "--key-file",
+            "key.hex",
+        ])
+        .assert()
+        .success();
+    let mut r = airlock_core::table::TableReader::open(
+        &ws.path("out.parquet"),
+        airlock_core::table::Format::Parquet,
+        100,
+    )
+    .unwrap();
+    let out = r.next_batch().unwrap().unwrap();
+    let col = |n: &str| out.column_by_name(n).unwrap().clone();
+    assert_eq!(col("lab").data_type(), &arrow_schema::DataType::Float64);
+    let ages = col("age");
+    let ages = ages.as_string::<i32>();
+    assert_eq!((ages.value(0), ages.value(2)), ("45", "90+"));
+    let years = col("dob");
+    assert_eq!(years.as_primitive::<Int32Type>().value(0), 1961);
+    assert!(years.is_null(2));
+    let admitted = col("admitted");
+    assert_eq!(admitted.data_type(), batch.column(3).data_type());
+    let a = admitted.as_primitive::<TimestampMillisecondType>();
+    // Same patient, same shift: the one-day interval survives; the shift is whole days.
+    assert_eq!(a.value(1) - a.value(0), 86_400_000);
+    assert_eq!((a.value(0) - 1_700_000_000_000) % 86_400_000, 0);
+    assert_ne!(a.value(0), 1_700_000_000_000);
+}
+
 #[test]
 fn jsonl_output_matches_golden() {
     let ws = Workspace::new();
@@ -264,6 +356,7 @@ fn manifest_records_hashes_policy_and_counts_without_values() {
     assert_eq!(m["policy"]["sha256"], sha(&ws.path("policy.toml")));
     assert_eq!(m["tool"]["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(m["input"]["rows"], 6);
+    assert_eq!(m["key_id"].as_str().map(str::len), Some(16));
     let cols = m["columns"].as_array().unwrap();
     assert_eq!(cols.len(), 10);
     let dob = cols.iter().find(|c| c["name"] == "dob").unwrap();

@@ -24,6 +24,10 @@ pub struct Manifest {
     pub input: FileRecord,
     pub output: FileRecord,
     pub policy: PolicyRecord,
+    /// Fingerprint of the workspace secret that keyed tokens, shifts and surrogates; absent
+    /// when the policy used no key.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub key_id: Option<String>,
     pub columns: Vec<ColumnRecord>,
     pub findings: Findings,
     pub timing: Timing,

@@ -509,6 +509,7 @@ pub fn run(
             sha256: policy.sha256.clone(),
             dataset: policy.dataset_name.clone(),
         },
+        key_id: policy.needs_key().then(|| secret.key_id()),
         columns: plan.records(),
         findings,
         timing: Timing {
