@@ -655,6 +655,28 @@ phone = { class = "direct_identifier", action = "mask", keep_last = 2 }
         );
     }
 
+    proptest::proptest! {
+        /// Any text is either a policy or an error: never a panic.
+        #[test]
+        fn parser_never_panics(text in "\\PC{0,300}") {
+            let _ = parse(&text);
+        }
+
+        /// Every class/action/parameter combination either validates or names the field.
+        #[test]
+        fn every_combination_validates_or_names_the_field(
+            class in proptest::sample::select(vec!["direct_identifier", "quasi_identifier", "date", "free_text", "clinical", "operational", "sensitive"]),
+            action in proptest::sample::select(vec!["keep", "drop", "redact", "mask", "tokenize", "date_shift", "year_only", "generalize", "suppress_rare", "text_redact", "text_surrogate"]),
+            param in proptest::sample::select(vec!["", "rule = \"zip3\"\n", "k = 5\n", "keep_last = 2\n", "prefix = \"T\"\n", "length = 20\n"]),
+        ) {
+            let text = format!("[dataset]\nname = \"x\"\n[fields.col]\nclass = \"{class}\"\naction = \"{action}\"\n{param}");
+            match parse(&text) {
+                Ok(p) => proptest::prop_assert_eq!(p.fields["col"].action.kind().as_str(), action),
+                Err(e) => proptest::prop_assert!(e.to_string().contains("fields.col"), "{}", e),
+            }
+        }
+    }
+
     #[test]
     fn missing_action_without_preset_is_an_error() {
         let text = "[dataset]\nname = \"x\"\n[fields.a]\nclass = \"clinical\"\n";

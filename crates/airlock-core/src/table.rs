@@ -782,6 +782,47 @@ mod tests {
         );
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Hostile bytes never panic a reader, and its errors never echo the data.
+        #[test]
+        fn readers_survive_arbitrary_bytes(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..400)) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut data = b"a,b\nSECRETCANARY,".to_vec();
+            data.extend_from_slice(&body);
+            for (name, format) in [("t.csv", Format::Csv), ("t.jsonl", Format::Jsonl), ("t.parquet", Format::Parquet)] {
+                let p = dir.path().join(name);
+                std::fs::write(&p, &data).unwrap();
+                let result = TableReader::open(&p, format, 7).and_then(|r| r.collect::<Result<Vec<_>>>());
+                if let Err(e) = result {
+                    let msg = format!("{e} {:?}", std::error::Error::source(&e).map(|s| s.to_string()));
+                    proptest::prop_assert!(!msg.contains("SECRETCANARY"), "{msg}");
+                }
+            }
+        }
+
+        /// Whatever a CSV holds, reading it back after writing gives the same cells.
+        #[test]
+        fn csv_round_trips_any_text(cells in proptest::collection::vec("[^\\x00]{1,12}", 1..30)) {
+            let dir = tempfile::tempdir().unwrap();
+            let src = dir.path().join("in.csv");
+            let mut w = csv::Writer::from_path(&src).unwrap();
+            w.write_record(["v"]).unwrap();
+            for c in &cells {
+                w.write_record([c]).unwrap();
+            }
+            w.flush().unwrap();
+            drop(w);
+            let batches = TableReader::open(&src, Format::Csv, 8).unwrap().collect::<Result<Vec<_>>>().unwrap();
+            let got: Vec<String> = batches
+                .iter()
+                .flat_map(|b| b.column(0).as_string::<i32>().iter().map(|v| v.unwrap_or("").to_owned()).collect::<Vec<_>>())
+                .collect();
+            proptest::prop_assert_eq!(got, cells);
+        }
+    }
+
     #[test]
     fn not_parquet_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();

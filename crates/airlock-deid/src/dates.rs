@@ -241,6 +241,26 @@ mod tests {
 
     proptest! {
         #[test]
+        fn parser_never_panics_on_any_text(v in "\\PC{0,40}") {
+            let p = DateParser::new();
+            let _ = p.parse(&v);
+            let mut out = String::new();
+            let _ = shift_text(&p, &v, 400, &mut out);
+            let _ = year_of_text(&p, &v);
+        }
+
+        #[test]
+        fn every_style_round_trips(days in -30000i64..30000, style in 0usize..4) {
+            let date = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap() + chrono::Duration::days(days);
+            let style = [DateStyle::Iso, DateStyle::Compact, DateStyle::Us { pad: true }, DateStyle::Us { pad: false }][style];
+            let mut text = String::new();
+            push_date(date, style, &mut text);
+            let parsed = DateParser::new().parse(&text).unwrap();
+            prop_assert_eq!(parsed.date, date);
+            prop_assert_eq!(parsed.len, text.len());
+        }
+
+        #[test]
         fn offset_is_never_zero_and_within_range(patient in "[A-Z0-9]{1,12}", max in 1u32..4000) {
             let s = shifter(max);
             let d = s.offset(&patient);

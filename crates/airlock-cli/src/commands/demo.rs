@@ -79,12 +79,30 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
         r.generate_seconds,
         r.total_seconds
     ));
+    let exe = invocation();
     t.push_str(&format!(
         "\nnext: compare a raw and a de-identified row:\n  head -3 {} {}\n\
-         then draft a policy for your own table:\n  airlock profile YOUR.csv -o policy.toml\n",
+         then draft a policy for your own table and de-identify it:\n  \
+         {exe} profile YOUR.csv -o policy.toml\n  \
+         {exe} deid --policy policy.toml YOUR.csv -o YOUR.deid.csv\n",
         r.raw.display(),
         r.output.display()
     ));
     report::out(&t);
     Ok(status)
+}
+
+/// How to run this binary again from here: `airlock` if that is what is on the PATH, else its
+/// path relative to the current directory (`target/release/airlock` after `cargo run`).
+fn invocation() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "airlock".into();
+    };
+    let on_path = std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|p| p.join("airlock") == exe));
+    if on_path {
+        return "airlock".into();
+    }
+    let cwd = std::env::current_dir().unwrap_or_default();
+    exe.strip_prefix(&cwd).unwrap_or(&exe).display().to_string()
 }
