@@ -22,6 +22,25 @@ pub enum ExitStatus {
     Findings,
 }
 
+impl ExitStatus {
+    /// `Findings` when more residual findings were seen than tolerated.
+    pub fn from_findings(found: u64, tolerated: u64) -> Self {
+        if found > tolerated {
+            Self::Findings
+        } else {
+            Self::Success
+        }
+    }
+
+    /// The `status` field of `--json` output.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Success => "ok",
+            Self::Findings => "findings",
+        }
+    }
+}
+
 impl From<ExitStatus> for ExitCode {
     fn from(s: ExitStatus) -> Self {
         match s {

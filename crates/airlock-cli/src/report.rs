@@ -94,14 +94,14 @@ pub fn thousands(n: u64) -> String {
     out
 }
 
+/// The width of a column-name field: the longest name, at least 6.
+pub fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(6).max(6)
+}
+
 /// The per-column table of a manifest.
 pub fn columns_table(columns: &[ColumnRecord]) -> String {
-    let w = columns
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let w = name_width(columns.iter().map(|c| c.name.as_str()));
     let mut t = format!(
         "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}\n",
         "column", "class", "action", "cells", "changed", "nulled"

@@ -63,6 +63,20 @@ impl Workspace {
         c
     }
 
+    /// `deid` of the fixture without --key-file: the key must be found on its own.
+    fn deid_with_found_key(&self) -> Command {
+        let mut c = self.cmd();
+        c.args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "patients.csv",
+            "-o",
+            "out.csv",
+        ]);
+        c
+    }
+
     fn write(&self, name: &str, contents: impl AsRef<[u8]>) {
         std::fs::write(self.path(name), contents).unwrap();
     }
@@ -444,15 +458,7 @@ fn malformed_rows_name_file_row_and_column_never_the_value() {
 #[test]
 fn missing_or_exposed_keys_are_refused() {
     let ws = Workspace::new();
-    ws.cmd()
-        .args([
-            "deid",
-            "--policy",
-            "policy.toml",
-            "patients.csv",
-            "-o",
-            "out.csv",
-        ])
+    ws.deid_with_found_key()
         .assert()
         .code(2)
         .stderr(predicate::str::contains("no workspace secret"))
@@ -500,17 +506,7 @@ fn init_creates_a_private_key_that_deid_finds() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("already exists"));
-    ws.cmd()
-        .args([
-            "deid",
-            "--policy",
-            "policy.toml",
-            "patients.csv",
-            "-o",
-            "out.csv",
-        ])
-        .assert()
-        .success();
+    ws.deid_with_found_key().assert().success();
 }
 
 #[test]

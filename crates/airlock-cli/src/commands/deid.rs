@@ -51,14 +51,10 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     bar.finish_and_clear();
     let report = result?;
     let m = &report.manifest;
-    let status = if m.findings.total > args.max_findings {
-        ExitStatus::Findings
-    } else {
-        ExitStatus::Success
-    };
+    let status = ExitStatus::from_findings(m.findings.total, args.max_findings);
     if json {
         report::json(&serde_json::json!({
-            "status": if status == ExitStatus::Success { "ok" } else { "findings" },
+            "status": status.label(),
             "manifest_path": report.manifest_path,
             "manifest": m,
             "unused_fields": report.unused_fields,

@@ -20,14 +20,10 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
     bar.finish_and_clear();
     let r = r?;
     let m = &r.deid.manifest;
-    let status = if r.output_findings.total > 0 {
-        ExitStatus::Findings
-    } else {
-        ExitStatus::Success
-    };
+    let status = ExitStatus::from_findings(r.output_findings.total, 0);
     if json {
         report::json(&serde_json::json!({
-            "status": if status == ExitStatus::Success { "ok" } else { "findings" },
+            "status": status.label(),
             "dir": r.dir,
             "raw": r.raw,
             "policy": r.policy,

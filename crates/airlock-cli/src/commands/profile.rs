@@ -33,13 +33,7 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
         report::out(&draft);
         return Ok(ExitStatus::Success);
     };
-    let w = profile
-        .columns
-        .iter()
-        .map(|c| c.name.len())
-        .max()
-        .unwrap_or(6)
-        .max(6);
+    let w = report::name_width(profile.columns.iter().map(|c| c.name.as_str()));
     let mut t = format!(
         "profiled {} rows of {} ({} columns)\n\n  {:w$}  {:17}  {:22}  {:>5}  evidence (cells)\n",
         thousands(profile.rows_sampled),
