@@ -306,9 +306,39 @@ struct CsvSource {
     bytes_hint: usize,
 }
 
+/// The field separator of a CSV file, told from its header line: the most frequent of `,`, `;`
+/// and tab outside quotes (`,` when there is none). ARX and European exports use `;`.
+fn sniff_delimiter(path: &Path) -> Result<u8> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(8192);
+    File::open(path)
+        .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+        .map_err(|e| Error::io("read", path, e))?;
+    let line_end = head.iter().position(|&b| b == b'\n').unwrap_or(head.len());
+    let mut counts = [0usize; 3];
+    let mut quoted = false;
+    for &b in &head[..line_end] {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    let (best, n) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)))
+        .expect("three candidates");
+    Ok(if *n == 0 { b',' } else { [b',', b';', b'\t'][best] })
+}
+
 impl CsvSource {
     fn open(path: &Path, file: File) -> Result<(SchemaRef, Source)> {
+        let delimiter = sniff_delimiter(path)?;
         let mut reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
             .has_headers(true)
             .flexible(false)
             .buffer_capacity(1 << 16)
@@ -698,6 +728,20 @@ mod tests {
         assert!(zip.is_null(1));
         assert_eq!(batches[0].column(1).as_string::<i32>().value(0), "0012");
         assert!(batches[1].column(1).is_null(0));
+    }
+
+    #[test]
+    fn semicolon_and_tab_separated_files_are_recognised() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, "sex;age;note\r\nMale;39;\"a, b\"\r\n").unwrap();
+        let b = &read_all(&p, Format::Csv).unwrap()[0];
+        assert_eq!(b.num_columns(), 3);
+        assert_eq!(b.column(2).as_string::<i32>().value(0), "a, b");
+        std::fs::write(&p, "a\tb\n1\t2\n").unwrap();
+        assert_eq!(read_all(&p, Format::Csv).unwrap()[0].num_columns(), 2);
+        std::fs::write(&p, "\"x;y\",z\n1,2\n").unwrap();
+        assert_eq!(read_all(&p, Format::Csv).unwrap()[0].num_columns(), 2);
     }
 
     #[test]
