@@ -331,7 +331,11 @@ fn sniff_delimiter(path: &Path) -> Result<u8> {
         .enumerate()
         .max_by_key(|(i, n)| (**n, std::cmp::Reverse(*i)))
         .expect("three candidates");
-    Ok(if *n == 0 { b',' } else { [b',', b';', b'\t'][best] })
+    Ok(if *n == 0 {
+        b','
+    } else {
+        [b',', b';', b'\t'][best]
+    })
 }
 
 impl CsvSource {

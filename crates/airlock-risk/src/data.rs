@@ -1,0 +1,192 @@
+//! A table's quasi-identifiers and sensitive attribute, dictionary-encoded once, so that every
+//! node of the generalization lattice is evaluated on integers.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef};
+use arrow_schema::DataType;
+
+use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
+
+use crate::error::RiskError;
+use crate::hierarchy::Hierarchy;
+
+/// One quasi-identifier: its hierarchy and every record's leaf in it.
+#[derive(Debug, Clone)]
+pub struct Qi {
+    pub name: String,
+    pub hierarchy: Hierarchy,
+    /// Leaf (row of the hierarchy) of each record.
+    pub(crate) leaf: Vec<u32>,
+    /// `group[level][leaf]`: the group number of a leaf at a level.
+    pub(crate) group: Vec<Vec<u32>>,
+    /// `share[level][group]`: fraction of the domain under a group.
+    pub(crate) share: Vec<Vec<f64>>,
+}
+
+impl Qi {
+    /// Groups at a level.
+    pub(crate) fn groups_at(&self, level: usize) -> usize {
+        self.share[level].len()
+    }
+
+    /// Highest level (the number of levels minus one).
+    pub fn max_level(&self) -> usize {
+        self.hierarchy.levels() - 1
+    }
+}
+
+/// The sensitive attribute, dictionary-encoded.
+#[derive(Debug, Clone)]
+pub struct Sensitive {
+    pub name: String,
+    pub(crate) code: Vec<u32>,
+    pub(crate) values: usize,
+}
+
+/// The quasi-identifiers and the sensitive attribute of a table.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    pub rows: usize,
+    pub qis: Vec<Qi>,
+    pub sensitive: Option<Sensitive>,
+}
+
+struct Dictionary {
+    ids: HashMap<String, u32>,
+    values: Vec<String>,
+    first_row: Vec<u64>,
+    codes: Vec<u32>,
+}
+
+impl Dictionary {
+    fn new() -> Self {
+        Self {
+            ids: HashMap::new(),
+            values: Vec::new(),
+            first_row: Vec::new(),
+            codes: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, value: &str, row: u64) {
+        let id = match self.ids.get(value) {
+            Some(&id) => id,
+            None => {
+                let id = self.values.len() as u32;
+                self.ids.insert(value.to_owned(), id);
+                self.values.push(value.to_owned());
+                self.first_row.push(row);
+                id
+            }
+        };
+        self.codes.push(id);
+    }
+}
+
+impl Dataset {
+    /// Reads `qis` (and `sensitive`) from a table. A QI without a hierarchy gets a flat one
+    /// (value, then `*`). Every QI value must be in its hierarchy and no QI cell may be empty.
+    pub fn load(
+        path: &Path,
+        format: Format,
+        qis: &[String],
+        hierarchies: &HashMap<String, Hierarchy>,
+        sensitive: Option<&str>,
+    ) -> Result<Self, RiskError> {
+        let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE)?;
+        let schema = reader.schema();
+        let index = |c: &str| {
+            schema.index_of(c).map_err(|_| RiskError::NoSuchColumn {
+                file: path.to_path_buf(),
+                column: c.to_owned(),
+            })
+        };
+        let qi_index: Vec<usize> = qis.iter().map(|q| index(q)).collect::<Result<_, _>>()?;
+        let sensitive_index = sensitive.map(index).transpose()?;
+        let mut dicts: Vec<Dictionary> = qis.iter().map(|_| Dictionary::new()).collect();
+        let mut sens = Dictionary::new();
+        let mut row = 0u64;
+        while let Some(batch) = reader.next_batch()? {
+            let texts: Vec<ArrayRef> = qi_index
+                .iter()
+                .chain(sensitive_index.iter())
+                .map(|&i| to_text(batch.column(i)))
+                .collect::<Result<_, _>>()?;
+            for r in 0..batch.num_rows() {
+                row += 1;
+                for (q, dict) in dicts.iter_mut().enumerate() {
+                    let a = texts[q].as_string::<i32>();
+                    if a.is_null(r) {
+                        return Err(RiskError::Missing {
+                            file: path.to_path_buf(),
+                            row,
+                            column: qis[q].clone(),
+                        });
+                    }
+                    dict.push(a.value(r), row);
+                }
+                if sensitive_index.is_some() {
+                    let a = texts[qis.len()].as_string::<i32>();
+                    sens.push(if a.is_null(r) { "" } else { a.value(r) }, row);
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(qis.len());
+        for (q, dict) in dicts.into_iter().enumerate() {
+            let name = &qis[q];
+            let hierarchy = match hierarchies.get(name) {
+                Some(h) => h.clone(),
+                None => Hierarchy::flat(name, dict.values.iter().map(String::as_str)),
+            };
+            let mut to_leaf = Vec::with_capacity(dict.values.len());
+            for (id, v) in dict.values.iter().enumerate() {
+                let leaf = hierarchy
+                    .leaf_index(v)
+                    .ok_or_else(|| RiskError::NotInHierarchy {
+                        file: path.to_path_buf(),
+                        row: dict.first_row[id],
+                        column: name.clone(),
+                        hierarchy: hierarchy.source.clone(),
+                    })?;
+                to_leaf.push(leaf as u32);
+            }
+            let (group, share) = hierarchy.groups();
+            out.push(Qi {
+                name: name.clone(),
+                leaf: dict.codes.iter().map(|&c| to_leaf[c as usize]).collect(),
+                hierarchy,
+                group,
+                share,
+            });
+        }
+        Ok(Self {
+            rows: row as usize,
+            qis: out,
+            sensitive: sensitive.map(|name| Sensitive {
+                name: name.to_owned(),
+                values: sens.values.len(),
+                code: sens.codes,
+            }),
+        })
+    }
+
+    /// The lattice's top node: every QI at its highest level.
+    pub fn top(&self) -> Vec<u8> {
+        self.qis.iter().map(|q| q.max_level() as u8).collect()
+    }
+}
+
+fn to_text(a: &ArrayRef) -> Result<ArrayRef, RiskError> {
+    if a.data_type() == &DataType::Utf8 {
+        return Ok(a.clone());
+    }
+    arrow_cast::cast(a, &DataType::Utf8).map_err(|_| {
+        RiskError::Invalid(format!(
+            "a column of type {} cannot be read as text",
+            a.data_type()
+        ))
+    })
+}

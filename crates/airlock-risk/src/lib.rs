@@ -1,0 +1,22 @@
+//! Re-identification risk: equivalence classes over quasi-identifiers, k-anonymity, distinct
+//! and entropy l-diversity, t-closeness, prosecutor and marketer risk, ARX hierarchies, and a
+//! globally optimal full-domain generalization search under those criteria with a suppression
+//! limit and ARX's Loss metric.
+//!
+//! Depends on `airlock-core` only. Works on dictionary-encoded integers; no value from the data
+//! enters an error or a summary (summaries hold counts and ratios).
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod classes;
+pub mod data;
+pub mod error;
+pub mod hierarchy;
+pub mod metrics;
+pub mod search;
+
+pub use data::Dataset;
+pub use error::RiskError;
+pub use hierarchy::Hierarchy;
+pub use metrics::RiskSummary;
+pub use search::{Criteria, Evaluation, Outcome, search};

@@ -1,0 +1,220 @@
+//! Globally optimal full-domain generalization: every node of the lattice of hierarchy levels
+//! is evaluated (each rolled up from a neighbour one step below it, depth first, so memory holds
+//! one class set per QI), and the node with the lowest Loss among those that meet the criteria
+//! within the suppression limit wins.
+//!
+//! Criteria with suppression are not all monotone (t-closeness and average risk are not), so
+//! nodes are not pruned by monotonicity: the optimum is exact by construction.
+
+use serde::Serialize;
+
+use crate::classes::{self, Classes};
+use crate::data::Dataset;
+use crate::error::RiskError;
+use crate::metrics::{distinct, distribution, t_equal};
+
+/// What an anonymous node must meet.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Criteria {
+    pub k: Option<u32>,
+    /// Distinct l-diversity of the sensitive attribute.
+    pub l_distinct: Option<u32>,
+    /// t-closeness of the sensitive attribute, equal ground distance.
+    pub t_equal: Option<f64>,
+    /// Largest average prosecutor risk; the smallest classes are suppressed first to reach it.
+    pub max_average_risk: Option<f64>,
+    /// Largest fraction of records that may be suppressed.
+    pub max_suppression: f64,
+}
+
+impl Default for Criteria {
+    fn default() -> Self {
+        Self {
+            k: None,
+            l_distinct: None,
+            t_equal: None,
+            max_average_risk: None,
+            max_suppression: 0.0,
+        }
+    }
+}
+
+impl Criteria {
+    /// Most records that may be suppressed out of `rows`.
+    pub fn suppression_limit(&self, rows: usize) -> u64 {
+        (self.max_suppression.clamp(0.0, 1.0) * rows as f64 + 1e-9).floor() as u64
+    }
+
+    fn needs_sensitive(&self) -> bool {
+        self.l_distinct.is_some() || self.t_equal.is_some()
+    }
+}
+
+/// One node, evaluated.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Evaluation {
+    pub levels: Vec<u8>,
+    pub anonymous: bool,
+    pub suppressed_records: u64,
+    /// Classes that are not suppressed.
+    pub classes: u64,
+    /// ARX's Loss (generalization intensity, geometric mean over QIs).
+    pub loss: f64,
+    #[serde(skip)]
+    pub suppressed: Vec<bool>,
+}
+
+/// Evaluates one node's classes against the criteria. `table` is the sensitive distribution of
+/// the whole input.
+pub fn evaluate(ds: &Dataset, classes: &Classes, criteria: &Criteria, table: &[f64]) -> Evaluation {
+    let n = classes.len();
+    let mut suppressed = vec![false; n];
+    for (c, flag) in suppressed.iter_mut().enumerate() {
+        let size = classes.sizes[c];
+        let mut bad = criteria.k.is_some_and(|k| size < k);
+        if classes.values > 0 {
+            let hist = classes.hist_of(c);
+            bad |= criteria
+                .l_distinct
+                .is_some_and(|l| distinct(hist) < u64::from(l));
+            bad |= criteria
+                .t_equal
+                .is_some_and(|t| t_equal(hist, size, table) > t + 1e-12);
+        }
+        *flag = bad;
+    }
+    let mut removed: u64 = (0..n)
+        .filter(|&c| suppressed[c])
+        .map(|c| u64::from(classes.sizes[c]))
+        .sum();
+    let limit = criteria.suppression_limit(ds.rows);
+    let mut anonymous = removed <= limit;
+    if let Some(max_risk) = criteria.max_average_risk
+        && anonymous
+    {
+        // Smallest classes first; among equal sizes, in the order of their generalized values
+        // in the hierarchies, so that the result never depends on the order of the rows.
+        let mut order: Vec<usize> = (0..n).filter(|&c| !suppressed[c]).collect();
+        order.sort_by(|&a, &b| {
+            classes.sizes[a]
+                .cmp(&classes.sizes[b])
+                .then_with(|| classes.codes_of(a).cmp(classes.codes_of(b)))
+        });
+        let mut kept_classes = order.len() as f64;
+        let mut kept_records = ds.rows as f64 - removed as f64;
+        let mut next = order.iter();
+        while kept_records > 0.0 && kept_classes / kept_records > max_risk + 1e-12 {
+            let Some(&c) = next.next() else { break };
+            suppressed[c] = true;
+            removed += u64::from(classes.sizes[c]);
+            kept_classes -= 1.0;
+            kept_records -= f64::from(classes.sizes[c]);
+        }
+        anonymous = removed <= limit && kept_records > 0.0;
+    }
+    let kept = (0..n).filter(|&c| !suppressed[c]).count() as u64;
+    Evaluation {
+        levels: classes.node.clone(),
+        anonymous,
+        suppressed_records: removed,
+        classes: kept,
+        loss: loss(ds, classes, &suppressed),
+        suppressed,
+    }
+}
+
+/// ARX's Loss metric: per QI, (Σ share − n/|D|) / (n − n/|D|), where a record's share is the
+/// fraction of the QI's domain under its generalized value and a suppressed record counts 1;
+/// combined as the geometric mean Π(1 + Lq)^(1/q) − 1.
+pub fn loss(ds: &Dataset, classes: &Classes, suppressed: &[bool]) -> f64 {
+    let n = ds.rows as f64;
+    let q = ds.qis.len();
+    if q == 0 || ds.rows == 0 {
+        return 0.0;
+    }
+    let mut product = 1.0f64;
+    for (i, qi) in ds.qis.iter().enumerate() {
+        let level = usize::from(classes.node[i]);
+        let shares = &qi.share[level];
+        let mut sum = 0.0f64;
+        for c in 0..classes.len() {
+            let size = f64::from(classes.sizes[c]);
+            sum += if suppressed[c] {
+                size
+            } else {
+                size * shares[classes.codes_of(c)[i] as usize]
+            };
+        }
+        let base = n / qi.hierarchy.domain_size() as f64;
+        let l = if n - base <= 0.0 {
+            0.0
+        } else {
+            (sum - base) / (n - base)
+        };
+        product *= 1.0 + l;
+    }
+    product.powf(1.0 / q as f64) - 1.0
+}
+
+/// The result of a search.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The optimal node and its classes, if any node meets the criteria.
+    pub best: Option<(Evaluation, Classes)>,
+    pub nodes: usize,
+    pub anonymous_nodes: usize,
+}
+
+/// Finds the node with the lowest Loss that meets `criteria` (ties go to the lower levels).
+pub fn search(ds: &Dataset, criteria: &Criteria) -> Result<Outcome, RiskError> {
+    if criteria.needs_sensitive() && ds.sensitive.is_none() {
+        return Err(RiskError::Invalid(
+            "l-diversity and t-closeness need a sensitive attribute (--sensitive)".into(),
+        ));
+    }
+    let bottom = classes::bottom(ds)?;
+    let table = distribution(&bottom);
+    let mut outcome = Outcome {
+        best: None,
+        nodes: 0,
+        anonymous_nodes: 0,
+    };
+    let top = ds.top();
+    walk(ds, criteria, &table, &top, 0, &bottom, &mut outcome)?;
+    Ok(outcome)
+}
+
+fn walk(
+    ds: &Dataset,
+    criteria: &Criteria,
+    table: &[f64],
+    top: &[u8],
+    dim: usize,
+    base: &Classes,
+    outcome: &mut Outcome,
+) -> Result<(), RiskError> {
+    if dim == top.len() {
+        outcome.nodes += 1;
+        let e = evaluate(ds, base, criteria, table);
+        if e.anonymous {
+            outcome.anonymous_nodes += 1;
+            let better = match &outcome.best {
+                None => true,
+                Some((b, _)) => e.loss < b.loss - 1e-12,
+            };
+            if better {
+                outcome.best = Some((e, base.clone()));
+            }
+        }
+        return Ok(());
+    }
+    walk(ds, criteria, table, top, dim + 1, base, outcome)?;
+    let mut current = base.clone();
+    for level in 1..=top[dim] {
+        let mut node = current.node.clone();
+        node[dim] = level;
+        current = classes::roll_up(ds, &current, &node)?;
+        walk(ds, criteria, table, top, dim + 1, &current, outcome)?;
+    }
+    Ok(())
+}
