@@ -33,6 +33,10 @@ pub enum Command {
     Profile(ProfileArgs),
     /// De-identify a table (CSV, JSONL or Parquet) under a policy
     Deid(DeidArgs),
+    /// Measure re-identification risk over quasi-identifiers (k, uniques, prosecutor risk, l, t)
+    Risk(RiskArgs),
+    /// Find the least-lossy generalization that meets k / l / t / average risk, and write it
+    Anonymize(AnonymizeArgs),
     /// Measure de-identification against a plain copy of the same generated table
     Bench(BenchArgs),
 }
@@ -140,4 +144,63 @@ pub struct BenchArgs {
     /// Work directory (default: a temporary directory, removed afterwards)
     #[arg(long)]
     pub dir: Option<PathBuf>,
+}
+
+/// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.
+#[derive(Debug, Args)]
+pub struct QiArgs {
+    /// The table
+    pub input: PathBuf,
+    /// Quasi-identifier columns, comma-separated
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub qi: Vec<String>,
+    /// The sensitive column (for l-diversity and t-closeness)
+    #[arg(long)]
+    pub sensitive: Option<String>,
+    /// A generalization hierarchy in ARX's CSV format, as COLUMN=FILE (repeatable); a QI without
+    /// one can only be kept or suppressed
+    #[arg(long = "hierarchy", value_name = "COLUMN=FILE")]
+    pub hierarchies: Vec<String>,
+    /// Prosecutor-risk threshold for "records at risk"
+    #[arg(long, default_value_t = 0.2)]
+    pub threshold: f64,
+    /// Input format (default: from the extension)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+#[derive(Debug, Args)]
+pub struct RiskArgs {
+    #[command(flatten)]
+    pub qi: QiArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct AnonymizeArgs {
+    #[command(flatten)]
+    pub qi: QiArgs,
+    /// Every class must have at least k records
+    #[arg(long)]
+    pub k: Option<u32>,
+    /// Every class must have at least l distinct sensitive values
+    #[arg(long)]
+    pub l: Option<u32>,
+    /// Every class's sensitive distribution must be within t of the table's (equal distance)
+    #[arg(long)]
+    pub t: Option<f64>,
+    /// Largest average prosecutor risk (smallest classes are suppressed first)
+    #[arg(long)]
+    pub max_avg_risk: Option<f64>,
+    /// Largest fraction of records that may be suppressed (0 to 1)
+    #[arg(long, default_value_t = 0.0)]
+    pub max_suppression: f64,
+    /// Where to write the generalized table
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Output format (default: from the output's extension)
+    #[arg(long, value_enum)]
+    pub output_format: Option<FormatArg>,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub force: bool,
 }

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod anonymize;
 pub mod classes;
 pub mod data;
 pub mod error;

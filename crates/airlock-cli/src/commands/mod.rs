@@ -8,6 +8,7 @@ mod deid;
 mod demo;
 mod init;
 mod profile;
+mod risk;
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -16,6 +17,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Init(args) => init::run(args, cli.json),
         Command::Profile(args) => profile::run(args, cli.json),
         Command::Deid(args) => deid::run(args, cli.json),
+        Command::Risk(args) => risk::run_risk(args, cli.json),
+        Command::Anonymize(args) => risk::run_anonymize(args, cli.json),
         Command::Bench(args) => bench::run(args, cli.json),
     }
 }

@@ -1,0 +1,250 @@
+//! `airlock risk` and `airlock anonymize`.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use airlock_core::table::Format;
+use airlock_risk::anonymize::{Target, write_transformed};
+use airlock_risk::classes;
+use airlock_risk::metrics::{RiskSummary, distribution, summarize};
+use airlock_risk::{Criteria, Dataset, Hierarchy, search};
+
+use crate::ExitStatus;
+use crate::cli::{AnonymizeArgs, QiArgs, RiskArgs};
+use crate::report::{self, thousands};
+
+fn load(args: &QiArgs) -> anyhow::Result<Dataset> {
+    let format = Format::resolve(args.format.map(Into::into), &args.input)?;
+    let mut hierarchies = HashMap::new();
+    for spec in &args.hierarchies {
+        let Some((column, file)) = spec.split_once('=') else {
+            anyhow::bail!("--hierarchy takes COLUMN=FILE (got \"{spec}\")");
+        };
+        if !args.qi.iter().any(|q| q == column) {
+            anyhow::bail!("--hierarchy names \"{column}\", which is not one of the --qi columns");
+        }
+        hierarchies.insert(
+            column.to_owned(),
+            Hierarchy::load(std::path::Path::new(file))?,
+        );
+    }
+    Ok(Dataset::load(
+        &args.input,
+        format,
+        &args.qi,
+        &hierarchies,
+        args.sensitive.as_deref(),
+    )?)
+}
+
+pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let start = Instant::now();
+    let ds = load(&args.qi)?;
+    let bottom = classes::bottom(&ds)?;
+    let table = distribution(&bottom);
+    let s = summarize(&bottom, &[], Some(&table), args.qi.threshold);
+    let seconds = start.elapsed().as_secs_f64();
+    if json {
+        report::json(&serde_json::json!({
+            "status": "ok",
+            "input": args.qi.input,
+            "quasi_identifiers": args.qi.qi,
+            "sensitive": args.qi.sensitive,
+            "risk": s,
+            "seconds": seconds,
+        }));
+        return Ok(ExitStatus::Success);
+    }
+    let mut t = format!(
+        "risk of {} ({} records; quasi-identifiers: {}{})\n",
+        args.qi.input.display(),
+        thousands(s.records),
+        args.qi.qi.join(", "),
+        args.qi
+            .sensitive
+            .as_ref()
+            .map(|s| format!("; sensitive: {s}"))
+            .unwrap_or_default()
+    );
+    t.push_str(&summary_lines(&[("", &s)]));
+    t.push_str(&format!("\n  class sizes: {}\n", sizes_line(&s)));
+    report::out(&t);
+    Ok(ExitStatus::Success)
+}
+
+pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    if !(0.0..=1.0).contains(&args.max_suppression) {
+        anyhow::bail!("--max-suppression is a fraction between 0 and 1");
+    }
+    if args.k.is_none() && args.l.is_none() && args.t.is_none() && args.max_avg_risk.is_none() {
+        anyhow::bail!("name at least one criterion: --k, --l, --t or --max-avg-risk");
+    }
+    let input_format = Format::resolve(args.qi.format.map(Into::into), &args.qi.input)?;
+    let output_format = Format::resolve(args.output_format.map(Into::into), &args.output)?;
+    let start = Instant::now();
+    let ds = load(&args.qi)?;
+    let criteria = Criteria {
+        k: args.k,
+        l_distinct: args.l,
+        t_equal: args.t,
+        max_average_risk: args.max_avg_risk,
+        max_suppression: args.max_suppression,
+    };
+    let bottom = classes::bottom(&ds)?;
+    let table = distribution(&bottom);
+    let before = summarize(&bottom, &[], Some(&table), args.qi.threshold);
+    let outcome = search(&ds, &criteria)?;
+    let search_seconds = start.elapsed().as_secs_f64();
+    let Some((best, best_classes)) = outcome.best else {
+        let msg = format!(
+            "no generalization of the {} quasi-identifiers meets the criteria with at most {} suppressed records ({} nodes searched)",
+            ds.qis.len(),
+            thousands(criteria.suppression_limit(ds.rows)),
+            thousands(outcome.nodes as u64)
+        );
+        if json {
+            report::json(
+                &serde_json::json!({ "status": "no_solution", "message": msg, "nodes": outcome.nodes }),
+            );
+        } else {
+            report::out(&format!(
+                "{msg}\nallow more suppression (--max-suppression), or relax k, l or t\n"
+            ));
+        }
+        return Ok(ExitStatus::Findings);
+    };
+    let after = summarize(
+        &best_classes,
+        &best.suppressed,
+        Some(&table),
+        args.qi.threshold,
+    );
+    let written = write_transformed(
+        &ds,
+        &best_classes,
+        &best,
+        &Target {
+            input: &args.qi.input,
+            input_format,
+            output: &args.output,
+            output_format,
+            force: args.force,
+        },
+    )?;
+    let levels: Vec<serde_json::Value> = ds
+        .qis
+        .iter()
+        .zip(&best.levels)
+        .map(|(q, &l)| serde_json::json!({ "column": q.name, "level": l, "max_level": q.max_level() }))
+        .collect();
+    if json {
+        report::json(&serde_json::json!({
+            "status": "ok",
+            "criteria": criteria,
+            "nodes": outcome.nodes,
+            "anonymous_nodes": outcome.anonymous_nodes,
+            "levels": levels,
+            "suppressed_records": best.suppressed_records,
+            "suppression_limit": criteria.suppression_limit(ds.rows),
+            "classes": best.classes,
+            "loss": best.loss,
+            "before": before,
+            "after": after,
+            "output": args.output,
+            "output_sha256": written.sha256,
+            "search_seconds": search_seconds,
+        }));
+        return Ok(ExitStatus::Success);
+    }
+    let chosen: Vec<String> = ds
+        .qis
+        .iter()
+        .zip(&best.levels)
+        .map(|(q, l)| format!("{} {l}/{}", q.name, q.max_level()))
+        .collect();
+    let mut t = format!(
+        "searched {} generalizations ({} meet the criteria) in {:.2} s\n\
+         chosen: {}\n\
+         suppressed {} records ({:.2}%, limit {}); {} classes; Loss {:.6}\n\n",
+        thousands(outcome.nodes as u64),
+        thousands(outcome.anonymous_nodes as u64),
+        search_seconds,
+        chosen.join(", "),
+        thousands(best.suppressed_records),
+        100.0 * best.suppressed_records as f64 / ds.rows.max(1) as f64,
+        thousands(criteria.suppression_limit(ds.rows)),
+        thousands(best.classes),
+        best.loss
+    );
+    t.push_str(&summary_lines(&[("before", &before), ("after", &after)]));
+    t.push_str(&format!(
+        "\nwrote {} ({} rows)\n",
+        args.output.display(),
+        thousands(written.rows)
+    ));
+    report::out(&t);
+    Ok(ExitStatus::Success)
+}
+
+/// One line per figure, one column per summary.
+fn summary_lines(columns: &[(&str, &RiskSummary)]) -> String {
+    let mut t = String::new();
+    if columns.iter().any(|(h, _)| !h.is_empty()) {
+        t.push_str(&format!("  {:32}", ""));
+        for (h, _) in columns {
+            t.push_str(&format!("{h:>14}"));
+        }
+        t.push('\n');
+    }
+    let mut row = |label: &str, f: &dyn Fn(&RiskSummary) -> String| {
+        t.push_str(&format!("  {label:32}"));
+        for (_, s) in columns {
+            t.push_str(&format!("{:>14}", f(s)));
+        }
+        t.push('\n');
+    };
+    row("records kept", &|s| {
+        thousands(s.records - s.suppressed_records)
+    });
+    row("equivalence classes", &|s| thousands(s.classes));
+    row("k (smallest class)", &|s| thousands(s.k));
+    row("sample uniques", &|s| thousands(s.sample_uniques));
+    row("average prosecutor risk", &|s| {
+        format!("{:.6}", s.average_prosecutor_risk)
+    });
+    row("maximum prosecutor risk", &|s| {
+        format!("{:.6}", s.maximum_prosecutor_risk)
+    });
+    let threshold = columns.first().map_or(0.2, |(_, s)| s.risk_threshold);
+    row(&format!("records with risk > {threshold}"), &|s| {
+        format!("{:.4}", s.fraction_above_threshold)
+    });
+    row("marketer risk", &|s| format!("{:.6}", s.marketer_risk));
+    if columns.iter().any(|(_, s)| s.l_distinct.is_some()) {
+        row("distinct l", &|s| {
+            s.l_distinct.map_or("-".into(), |l| l.to_string())
+        });
+        row("entropy l", &|s| {
+            s.l_entropy.map_or("-".into(), |l| format!("{l:.3}"))
+        });
+        row("t (equal distance)", &|s| {
+            s.t_equal.map_or("-".into(), |t| format!("{t:.6}"))
+        });
+    }
+    t
+}
+
+fn sizes_line(s: &RiskSummary) -> String {
+    let parts: Vec<String> = s
+        .class_sizes
+        .iter()
+        .take(6)
+        .map(|(size, n)| format!("{size}: {}", thousands(*n)))
+        .collect();
+    let more = s.class_sizes.len().saturating_sub(6);
+    if more > 0 {
+        format!("{} (+{more} larger sizes)", parts.join(", "))
+    } else {
+        parts.join(", ")
+    }
+}
