@@ -81,11 +81,11 @@ pub fn write_transformed(
             let qi = &ds.qis[q];
             let level = usize::from(node.levels[q]);
             let mut b = StringBuilder::with_capacity(n, n * 8);
-            for r in row..row + n {
-                if node.suppressed[class_of[r] as usize] {
+            for (&class, &leaf) in class_of[row..row + n].iter().zip(&qi.leaf[row..row + n]) {
+                if node.suppressed[class as usize] {
                     b.append_value(SUPPRESSED);
                 } else {
-                    b.append_value(qi.hierarchy.label(qi.leaf[r] as usize, level));
+                    b.append_value(qi.hierarchy.label(leaf as usize, level));
                 }
             }
             columns[col] = Arc::new(b.finish());
