@@ -1,10 +1,12 @@
-//! Globally optimal full-domain generalization: every node of the lattice of hierarchy levels
-//! is evaluated (each rolled up from a neighbour one step below it, depth first, so memory holds
-//! one class set per QI), and the node with the lowest Loss among those that meet the criteria
-//! within the suppression limit wins.
+//! Globally optimal full-domain generalization: the lattice of hierarchy levels is walked depth
+//! first (each node rolled up from a neighbour one step below it, so memory holds one class set
+//! per QI), and the node with the lowest Loss among those that meet the criteria within the
+//! suppression limit wins.
 //!
 //! Criteria with suppression are not all monotone (t-closeness and average risk are not), so
-//! nodes are not pruned by monotonicity: the optimum is exact by construction.
+//! nodes are never pruned on anonymity. They are pruned on Loss instead: the Loss of a node with
+//! nothing suppressed bounds from below the Loss of every node above it, so once that bound
+//! reaches the best Loss found, the whole subtree is cut. The optimum stays exact.
 
 use serde::Serialize;
 
@@ -161,8 +163,18 @@ pub fn loss(ds: &Dataset, classes: &Classes, suppressed: &[bool]) -> f64 {
 pub struct Outcome {
     /// The optimal node and its classes, if any node meets the criteria.
     pub best: Option<(Evaluation, Classes)>,
+    /// Nodes evaluated.
     pub nodes: usize,
     pub anonymous_nodes: usize,
+    /// Nodes skipped because no node above them can beat the best one found.
+    pub pruned: usize,
+}
+
+impl Outcome {
+    /// Nodes in the lattice (evaluated and pruned).
+    pub fn lattice_size(&self) -> usize {
+        self.nodes + self.pruned
+    }
 }
 
 /// Finds the node with the lowest Loss that meets `criteria` (ties go to the lower levels).
@@ -178,12 +190,29 @@ pub fn search(ds: &Dataset, criteria: &Criteria) -> Result<Outcome, RiskError> {
         best: None,
         nodes: 0,
         anonymous_nodes: 0,
+        pruned: 0,
     };
     let top = ds.top();
-    walk(ds, criteria, &table, &top, 0, &bottom, &mut outcome)?;
+    let bound = lower_bound(ds, &bottom);
+    walk(ds, criteria, &table, &top, 0, &bottom, bound, &mut outcome)?;
     Ok(outcome)
 }
 
+/// A lower bound of the Loss of `classes`' node and of every node above it: the Loss with no
+/// record suppressed. Generalizing never lowers a record's share, and a suppressed record counts
+/// 1, the most a share can be; so no successor can score below this.
+fn lower_bound(ds: &Dataset, classes: &Classes) -> f64 {
+    loss(ds, classes, &vec![false; classes.len()])
+}
+
+fn best_loss(outcome: &Outcome) -> f64 {
+    outcome.best.as_ref().map_or(f64::INFINITY, |(b, _)| b.loss)
+}
+
+/// Depth first over the lattice: at `dim`, the levels of the dimensions before it are fixed to
+/// `base`'s and those from it on are at or above `base`'s, so the subtree holds only successors
+/// of `base` and is cut when `bound` (`base`'s lower bound) cannot beat the best node found.
+#[allow(clippy::too_many_arguments)]
 fn walk(
     ds: &Dataset,
     criteria: &Criteria,
@@ -191,30 +220,62 @@ fn walk(
     top: &[u8],
     dim: usize,
     base: &Classes,
+    bound: f64,
     outcome: &mut Outcome,
 ) -> Result<(), RiskError> {
+    if bound >= best_loss(outcome) - 1e-12 {
+        outcome.pruned += subtree_size(top, &base.node, dim);
+        return Ok(());
+    }
     if dim == top.len() {
         outcome.nodes += 1;
         let e = evaluate(ds, base, criteria, table);
         if e.anonymous {
             outcome.anonymous_nodes += 1;
-            let better = match &outcome.best {
-                None => true,
-                Some((b, _)) => e.loss < b.loss - 1e-12,
-            };
-            if better {
+            if e.loss < best_loss(outcome) - 1e-12 {
                 outcome.best = Some((e, base.clone()));
             }
         }
         return Ok(());
     }
-    walk(ds, criteria, table, top, dim + 1, base, outcome)?;
-    let mut current = base.clone();
-    for level in 1..=top[dim] {
-        let mut node = current.node.clone();
+    walk(ds, criteria, table, top, dim + 1, base, bound, outcome)?;
+    let mut current: Option<Classes> = None;
+    for level in base.node[dim] + 1..=top[dim] {
+        let from = current.as_ref().unwrap_or(base);
+        let mut node = from.node.clone();
         node[dim] = level;
-        current = classes::roll_up(ds, &current, &node)?;
-        walk(ds, criteria, table, top, dim + 1, &current, outcome)?;
+        let next = classes::roll_up(ds, from, &node)?;
+        let next_bound = lower_bound(ds, &next);
+        if next_bound >= best_loss(outcome) - 1e-12 {
+            // Every higher level of this dimension is a successor: cut them all.
+            for l in level..=top[dim] {
+                let mut n = node.clone();
+                n[dim] = l;
+                outcome.pruned += subtree_size(top, &n, dim + 1);
+            }
+            break;
+        }
+        walk(
+            ds,
+            criteria,
+            table,
+            top,
+            dim + 1,
+            &next,
+            next_bound,
+            outcome,
+        )?;
+        current = Some(next);
     }
     Ok(())
+}
+
+/// Nodes in the subtree of `walk(dim, node)`: every level combination of the dimensions from
+/// `dim` on, at or above `node`'s.
+fn subtree_size(top: &[u8], node: &[u8], dim: usize) -> usize {
+    top[dim.min(top.len())..]
+        .iter()
+        .zip(&node[dim.min(node.len())..])
+        .map(|(&t, &n)| usize::from(t - n) + 1)
+        .product()
 }

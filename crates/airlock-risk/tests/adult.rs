@@ -79,7 +79,7 @@ fn optimum_with_summary(
 ) -> (airlock_risk::Evaluation, airlock_risk::RiskSummary) {
     let ds = adult();
     let out = search(&ds, &criteria).unwrap();
-    assert_eq!(out.nodes, 4_320);
+    assert_eq!(out.lattice_size(), 4_320);
     let (e, cls) = out.best.expect("an anonymous node exists");
     let table = distribution(&classes::bottom(&ds).unwrap());
     let s = summarize(&cls, &e.suppressed, Some(&table), 0.2);

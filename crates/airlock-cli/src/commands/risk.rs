@@ -95,16 +95,17 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     let before = summarize(&bottom, &[], Some(&table), args.qi.threshold);
     let outcome = search(&ds, &criteria)?;
     let search_seconds = start.elapsed().as_secs_f64();
+    let lattice_size = outcome.lattice_size();
     let Some((best, best_classes)) = outcome.best else {
         let msg = format!(
             "no generalization of the {} quasi-identifiers meets the criteria with at most {} suppressed records ({} nodes searched)",
             ds.qis.len(),
             thousands(criteria.suppression_limit(ds.rows)),
-            thousands(outcome.nodes as u64)
+            thousands(lattice_size as u64)
         );
         if json {
             report::json(
-                &serde_json::json!({ "status": "no_solution", "message": msg, "nodes": outcome.nodes }),
+                &serde_json::json!({ "status": "no_solution", "message": msg, "lattice_size": lattice_size }),
             );
         } else {
             report::out(&format!(
@@ -141,7 +142,9 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         report::json(&serde_json::json!({
             "status": "ok",
             "criteria": criteria,
-            "nodes": outcome.nodes,
+            "lattice_size": lattice_size,
+            "nodes_evaluated": outcome.nodes,
+            "nodes_pruned": outcome.pruned,
             "anonymous_nodes": outcome.anonymous_nodes,
             "levels": levels,
             "suppressed_records": best.suppressed_records,
@@ -163,10 +166,12 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         .map(|(q, l)| format!("{} {l}/{}", q.name, q.max_level()))
         .collect();
     let mut t = format!(
-        "searched {} generalizations ({} meet the criteria) in {:.2} s\n\
+        "searched {} generalizations ({} evaluated, {} pruned by Loss, {} meet the criteria) in {:.2} s\n\
          chosen: {}\n\
          suppressed {} records ({:.2}%, limit {}); {} classes; Loss {:.6}\n\n",
+        thousands(lattice_size as u64),
         thousands(outcome.nodes as u64),
+        thousands(outcome.pruned as u64),
         thousands(outcome.anonymous_nodes as u64),
         search_seconds,
         chosen.join(", "),
