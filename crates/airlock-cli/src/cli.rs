@@ -135,7 +135,11 @@ pub struct DeidArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Rows of generated encounters (15 columns)
+    /// What to measure: `deid` (de-identification against a plain copy) or `risk` (metrics and
+    /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of it)
+    #[arg(long, value_enum, default_value = "deid")]
+    pub suite: BenchSuite,
+    /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
     #[arg(long, default_value_t = 1_000_000)]
     pub rows: u64,
     /// Timed runs of each of the two commands (the median is reported)
@@ -144,6 +148,16 @@ pub struct BenchArgs {
     /// Work directory (default: a temporary directory, removed afterwards)
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// The ARX adult table and hierarchies (risk suite; default: the copy vendored in
+    /// crates/airlock-risk/tests/data/adult, else ../shared/data/adult)
+    #[arg(long)]
+    pub adult: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchSuite {
+    Deid,
+    Risk,
 }
 
 /// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.

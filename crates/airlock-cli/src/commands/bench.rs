@@ -13,7 +13,7 @@ use airlock_core::table::Format;
 use airlock_deid::demo::{DEMO_POLICY, DEMO_SEED, ENCOUNTER_COLUMNS, write_encounters};
 
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
+use crate::cli::{BenchArgs, BenchSuite};
 use crate::report::{self, thousands};
 
 struct Sample {
@@ -22,6 +22,9 @@ struct Sample {
 }
 
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    if args.suite == BenchSuite::Risk {
+        return super::bench_risk::run(&args, json);
+    }
     let tmp;
     let dir: PathBuf = match &args.dir {
         Some(d) => {

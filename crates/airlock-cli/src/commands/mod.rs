@@ -4,6 +4,7 @@ use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
 mod bench;
+mod bench_risk;
 mod deid;
 mod demo;
 mod init;
