@@ -124,9 +124,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let mut row = Vec::with_capacity(width);
     for _ in 0..args.rows {
         row.clear();
-        for c in 0..width {
-            row.push(records[rng.random_range(0..records.len())][c]);
-        }
+        row.extend((0..width).map(|c| records[rng.random_range(0..records.len())][c]));
         writeln!(out, "{}", row.join(";"))?;
     }
     out.flush()?;
