@@ -171,9 +171,10 @@ pub struct QiArgs {
     /// The sensitive column (for l-diversity and t-closeness)
     #[arg(long)]
     pub sensitive: Option<String>,
-    /// A generalization hierarchy in ARX's CSV format, as COLUMN=FILE (repeatable); a QI without
-    /// one can only be kept or suppressed
-    #[arg(long = "hierarchy", value_name = "COLUMN=FILE")]
+    /// A generalization hierarchy as COLUMN=SPEC (repeatable). SPEC is an ARX hierarchy file, or
+    /// a builder: `intervals:5,10,20` (numbers), `dates` (day, month, year, decade), `zip`
+    /// (digits masked from the right). A QI without one can only be kept or suppressed
+    #[arg(long = "hierarchy", value_name = "COLUMN=SPEC")]
     pub hierarchies: Vec<String>,
     /// Prosecutor-risk threshold for "records at risk"
     #[arg(long, default_value_t = 0.2)]

@@ -163,7 +163,7 @@ fn bad_arguments_and_values_outside_a_hierarchy_exit_2_without_values() {
         .args(["--k", "2"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("COLUMN=FILE"));
+        .stderr(predicate::str::contains("COLUMN=SPEC"));
     airlock(dir.path())
         .arg("anonymize")
         .arg(&input)

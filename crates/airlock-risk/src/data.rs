@@ -11,7 +11,7 @@ use arrow_schema::DataType;
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
 
 use crate::error::RiskError;
-use crate::hierarchy::Hierarchy;
+use crate::hierarchy::{Hierarchy, HierarchySpec};
 
 /// One quasi-identifier: its hierarchy and every record's leaf in it.
 #[derive(Debug, Clone)]
@@ -87,13 +87,14 @@ impl Dictionary {
 }
 
 impl Dataset {
-    /// Reads `qis` (and `sensitive`) from a table. A QI without a hierarchy gets a flat one
+    /// Reads `qis` (and `sensitive`) from a table. A QI's hierarchy comes from a file or is built
+    /// from the values (intervals, dates, ZIP prefixes); a QI without one gets a flat one
     /// (value, then `*`). Every QI value must be in its hierarchy and no QI cell may be empty.
     pub fn load(
         path: &Path,
         format: Format,
         qis: &[String],
-        hierarchies: &HashMap<String, Hierarchy>,
+        hierarchies: &HashMap<String, HierarchySpec>,
         sensitive: Option<&str>,
     ) -> Result<Self, RiskError> {
         let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE)?;
@@ -137,9 +138,15 @@ impl Dataset {
         let mut out = Vec::with_capacity(qis.len());
         for (q, dict) in dicts.into_iter().enumerate() {
             let name = &qis[q];
+            let values = dict.values.iter().map(String::as_str);
             let hierarchy = match hierarchies.get(name) {
-                Some(h) => h.clone(),
-                None => Hierarchy::flat(name, dict.values.iter().map(String::as_str)),
+                Some(HierarchySpec::File(h)) => h.clone(),
+                Some(HierarchySpec::Intervals(widths)) => {
+                    Hierarchy::intervals(name, values, widths)?
+                }
+                Some(HierarchySpec::Dates) => Hierarchy::dates(name, values)?,
+                Some(HierarchySpec::ZipPrefix) => Hierarchy::zip_prefix(name, values)?,
+                None => Hierarchy::flat(name, values),
             };
             let mut to_leaf = Vec::with_capacity(dict.values.len());
             for (id, v) in dict.values.iter().enumerate() {

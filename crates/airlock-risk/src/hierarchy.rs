@@ -9,6 +9,53 @@ use std::path::{Path, PathBuf};
 
 use crate::error::RiskError;
 
+/// Where a QI's hierarchy comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HierarchySpec {
+    /// An ARX hierarchy file, already read.
+    File(Hierarchy),
+    /// Numeric intervals of these widths, each a multiple of the one before (e.g. 5, 10, 20).
+    Intervals(Vec<f64>),
+    /// Dates: day, month, year, decade.
+    Dates,
+    /// Digit strings masked from the right, one digit per level (ZIP codes).
+    ZipPrefix,
+}
+
+impl HierarchySpec {
+    /// Parses a command-line spec: `intervals:5,10,20`, `dates`, `zip`, or a file path.
+    pub fn parse(spec: &str) -> Result<Self, RiskError> {
+        if let Some(widths) = spec.strip_prefix("intervals:") {
+            let widths = widths
+                .split(',')
+                .map(|w| w.trim().parse::<f64>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    RiskError::Invalid(format!(
+                        "\"{spec}\": interval widths are numbers, e.g. intervals:5,10,20"
+                    ))
+                })?;
+            if widths.is_empty()
+                || widths.iter().any(|w| !w.is_finite() || *w <= 0.0)
+                || widths.windows(2).any(|p| {
+                    let ratio = p[1] / p[0];
+                    ratio < 1.0 || (ratio - ratio.round()).abs() > 1e-9
+                })
+            {
+                return Err(RiskError::Invalid(format!(
+                    "\"{spec}\": widths must be positive and each a multiple of the one before"
+                )));
+            }
+            return Ok(Self::Intervals(widths));
+        }
+        match spec {
+            "dates" => Ok(Self::Dates),
+            "zip" => Ok(Self::ZipPrefix),
+            path => Ok(Self::File(Hierarchy::load(Path::new(path))?)),
+        }
+    }
+}
+
 /// A value hierarchy for one attribute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Hierarchy {
@@ -104,6 +151,99 @@ impl Hierarchy {
         }
     }
 
+    fn built(name: &str, kind: &str, rows: Vec<Vec<String>>) -> Result<Self, RiskError> {
+        Self::from_rows(Path::new(&format!("<{name}: {kind}>")), rows)
+    }
+
+    /// Numeric intervals: level i puts a value in the interval of width `widths[i - 1]` that
+    /// holds it (`20-24` for integers, `[20, 25)` otherwise), then `*`. A value that is not a
+    /// number but holds a digit (a top code such as `90+`) stays itself up to `*`.
+    pub fn intervals<'a>(
+        name: &str,
+        values: impl Iterator<Item = &'a str>,
+        widths: &[f64],
+    ) -> Result<Self, RiskError> {
+        let mut rows = Vec::new();
+        for v in values {
+            let Ok(x) = v.trim().parse::<f64>() else {
+                if !v.bytes().any(|b| b.is_ascii_digit()) {
+                    return Err(RiskError::Invalid(format!(
+                        "column \"{name}\" has a value that is not a number; interval hierarchies need numbers"
+                    )));
+                }
+                let mut row = vec![v.to_owned(); widths.len() + 1];
+                row.push("*".into());
+                rows.push(row);
+                continue;
+            };
+            let integer = x.fract() == 0.0 && widths.iter().all(|w| w.fract() == 0.0);
+            let mut row = vec![v.to_owned()];
+            for &w in widths {
+                let lo = (x / w).floor() * w;
+                row.push(if integer {
+                    format!("{}-{}", lo as i64, (lo + w) as i64 - 1)
+                } else {
+                    format!("[{lo}, {})", lo + w)
+                });
+            }
+            row.push("*".into());
+            rows.push(row);
+        }
+        Self::built(name, "intervals", rows)
+    }
+
+    /// Dates (ISO `2024-03-07`, or US `3/7/2024`): the date, its month, its year, its decade,
+    /// then `*`.
+    pub fn dates<'a>(name: &str, values: impl Iterator<Item = &'a str>) -> Result<Self, RiskError> {
+        use chrono::{Datelike, NaiveDate};
+        let mut rows = Vec::new();
+        for v in values {
+            let t = v.trim();
+            let date = NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .or_else(|_| NaiveDate::parse_from_str(t, "%m/%d/%Y"))
+                .map_err(|_| {
+                    RiskError::Invalid(format!(
+                        "column \"{name}\" has a value that is not a date (YYYY-MM-DD or M/D/YYYY)"
+                    ))
+                })?;
+            let decade = date.year() - date.year().rem_euclid(10);
+            rows.push(vec![
+                v.to_owned(),
+                format!("{:04}-{:02}", date.year(), date.month()),
+                format!("{:04}", date.year()),
+                format!("{decade}-{}", decade + 9),
+                "*".into(),
+            ]);
+        }
+        Self::built(name, "dates", rows)
+    }
+
+    /// Codes of one length masked from the right, a character per level (`02139`, `0213*`,
+    /// `021**`, ... `*****`), then `*`.
+    pub fn zip_prefix<'a>(
+        name: &str,
+        values: impl Iterator<Item = &'a str>,
+    ) -> Result<Self, RiskError> {
+        let mut rows = Vec::new();
+        let mut width = None;
+        for v in values {
+            let chars: Vec<char> = v.trim().chars().collect();
+            if *width.get_or_insert(chars.len()) != chars.len() {
+                return Err(RiskError::Invalid(format!(
+                    "column \"{name}\" has codes of different lengths; a prefix hierarchy needs one length"
+                )));
+            }
+            let mut row = vec![v.to_owned()];
+            for masked in 1..=chars.len() {
+                let keep = chars.len() - masked;
+                row.push(chars[..keep].iter().collect::<String>() + &"*".repeat(masked));
+            }
+            row.push("*".into());
+            rows.push(row);
+        }
+        Self::built(name, "zip prefixes", rows)
+    }
+
     /// Number of levels, level 0 (the original value) included.
     pub fn levels(&self) -> usize {
         self.rows.first().map_or(1, Vec::len)
@@ -192,6 +332,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("not a tree"), "{e}");
+    }
+
+    #[test]
+    fn builders_make_trees_of_the_expected_shape() {
+        let ages = Hierarchy::intervals("age", ["20", "24", "25", "39"].into_iter(), &[5.0, 10.0])
+            .unwrap();
+        assert_eq!(ages.levels(), 4);
+        assert_eq!(ages.label(0, 1), "20-24");
+        assert_eq!(ages.label(2, 1), "25-29");
+        assert_eq!(ages.label(2, 2), "20-29");
+        assert_eq!(ages.label(3, 2), "30-39");
+        assert!(Hierarchy::intervals("age", ["x"].into_iter(), &[5.0]).is_err());
+        let top = Hierarchy::intervals("age", ["89", "90+"].into_iter(), &[5.0]).unwrap();
+        assert_eq!((top.label(1, 1), top.label(1, 2)), ("90+", "*"));
+
+        let d = Hierarchy::dates("dob", ["1987-05-01", "5/30/1987"].into_iter()).unwrap();
+        assert_eq!((d.label(0, 1), d.label(1, 1)), ("1987-05", "1987-05"));
+        assert_eq!(d.label(0, 3), "1980-1989");
+
+        let z = Hierarchy::zip_prefix("zip", ["02139", "02115"].into_iter()).unwrap();
+        assert_eq!(z.levels(), 7);
+        assert_eq!(z.label(0, 2), "021**");
+        assert_eq!(z.label(0, 2), z.label(1, 2));
+        assert!(Hierarchy::zip_prefix("zip", ["02139", "0213"].into_iter()).is_err());
+    }
+
+    #[test]
+    fn specs_parse() {
+        assert_eq!(
+            HierarchySpec::parse("intervals:5,10").unwrap(),
+            HierarchySpec::Intervals(vec![5.0, 10.0])
+        );
+        assert!(HierarchySpec::parse("intervals:5,7").is_err());
+        assert_eq!(
+            HierarchySpec::parse("zip").unwrap(),
+            HierarchySpec::ZipPrefix
+        );
+        assert!(HierarchySpec::parse("no/such/file.csv").is_err());
     }
 
     #[test]

@@ -18,6 +18,6 @@ pub mod search;
 
 pub use data::Dataset;
 pub use error::RiskError;
-pub use hierarchy::Hierarchy;
+pub use hierarchy::{Hierarchy, HierarchySpec};
 pub use metrics::RiskSummary;
 pub use search::{Criteria, Evaluation, Outcome, search};

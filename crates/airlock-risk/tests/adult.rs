@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use airlock_core::table::Format;
 use airlock_risk::classes;
 use airlock_risk::metrics::{distribution, summarize};
-use airlock_risk::{Criteria, Dataset, Hierarchy, search};
+use airlock_risk::{Criteria, Dataset, Hierarchy, HierarchySpec, search};
 
 const QI8: [&str; 8] = [
     "sex",
@@ -30,7 +30,10 @@ fn adult() -> Dataset {
     let mut h = HashMap::new();
     for q in QI8 {
         let p = dir().join(format!("adult_hierarchy_{q}.csv"));
-        h.insert(q.to_owned(), Hierarchy::load(&p).unwrap());
+        h.insert(
+            q.to_owned(),
+            HierarchySpec::File(Hierarchy::load(&p).unwrap()),
+        );
     }
     let qis: Vec<String> = QI8.iter().map(|s| (*s).to_owned()).collect();
     Dataset::load(

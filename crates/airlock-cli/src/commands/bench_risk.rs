@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 
 use airlock_core::table::Format;
 use airlock_risk::metrics::{distribution, summarize};
-use airlock_risk::{Criteria, Dataset, Hierarchy, classes, search};
+use airlock_risk::{Criteria, Dataset, Hierarchy, HierarchySpec, classes, search};
 
 use crate::ExitStatus;
 use crate::cli::BenchArgs;
@@ -47,7 +47,9 @@ fn load(table: &Path, dir: &Path) -> anyhow::Result<Dataset> {
     for q in QI8 {
         h.insert(
             q.to_owned(),
-            Hierarchy::load(&dir.join(format!("adult_hierarchy_{q}.csv")))?,
+            HierarchySpec::File(Hierarchy::load(
+                &dir.join(format!("adult_hierarchy_{q}.csv")),
+            )?),
         );
     }
     let qis: Vec<String> = QI8.iter().map(|s| (*s).to_owned()).collect();

@@ -7,7 +7,7 @@ use airlock_core::table::Format;
 use airlock_risk::anonymize::{Target, write_transformed};
 use airlock_risk::classes;
 use airlock_risk::metrics::{RiskSummary, distribution, summarize};
-use airlock_risk::{Criteria, Dataset, Hierarchy, search};
+use airlock_risk::{Criteria, Dataset, HierarchySpec, search};
 
 use crate::ExitStatus;
 use crate::cli::{AnonymizeArgs, QiArgs, RiskArgs};
@@ -18,15 +18,12 @@ fn load(args: &QiArgs) -> anyhow::Result<Dataset> {
     let mut hierarchies = HashMap::new();
     for spec in &args.hierarchies {
         let Some((column, file)) = spec.split_once('=') else {
-            anyhow::bail!("--hierarchy takes COLUMN=FILE (got \"{spec}\")");
+            anyhow::bail!("--hierarchy takes COLUMN=SPEC (got \"{spec}\")");
         };
         if !args.qi.iter().any(|q| q == column) {
             anyhow::bail!("--hierarchy names \"{column}\", which is not one of the --qi columns");
         }
-        hierarchies.insert(
-            column.to_owned(),
-            Hierarchy::load(std::path::Path::new(file))?,
-        );
+        hierarchies.insert(column.to_owned(), HierarchySpec::parse(file)?);
     }
     Ok(Dataset::load(
         &args.input,
