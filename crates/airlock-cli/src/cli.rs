@@ -179,6 +179,9 @@ pub struct QiArgs {
     /// Prosecutor-risk threshold for "records at risk"
     #[arg(long, default_value_t = 0.2)]
     pub threshold: f64,
+    /// Also write a self-contained HTML report (inline SVG plots, a sign-off block)
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
     /// Input format (default: from the extension)
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,

@@ -79,10 +79,21 @@ fn anonymize_writes_a_five_anonymous_table_of_generalized_values() {
             "0.05",
         ])
         .args(hierarchy_args())
-        .args(["-o", "anon.csv", "--json"])
+        .args(["-o", "anon.csv", "--json", "--report", "report.html"])
         .assert()
         .success();
     let v = json(&out);
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<svg") && html.contains("5-anonymity") && html.contains("reviewed by"));
+    // Names and counts only: no QI value from the data (e.g. a country or an occupation).
+    for value in [
+        "United-States",
+        "Adm-clerical",
+        "Never-married",
+        "Bachelors",
+    ] {
+        assert!(!html.contains(value), "report shows the value {value}");
+    }
     assert_eq!(v["suppressed_records"], 1_346);
     assert_eq!(v["classes"], 397);
     assert_eq!(v["after"]["k"], 5);

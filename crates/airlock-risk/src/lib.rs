@@ -14,6 +14,7 @@ pub mod data;
 pub mod error;
 pub mod hierarchy;
 pub mod metrics;
+pub mod report;
 pub mod search;
 
 pub use data::Dataset;

@@ -7,6 +7,7 @@ use airlock_core::table::Format;
 use airlock_risk::anonymize::{Target, write_transformed};
 use airlock_risk::classes;
 use airlock_risk::metrics::{RiskSummary, distribution, summarize};
+use airlock_risk::report::{ReportInput, Transformation, render};
 use airlock_risk::{Criteria, Dataset, HierarchySpec, search};
 
 use crate::ExitStatus;
@@ -41,6 +42,12 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let table = distribution(&bottom);
     let s = summarize(&bottom, &[], Some(&table), args.qi.threshold);
     let seconds = start.elapsed().as_secs_f64();
+    if let Some(path) = &args.qi.report {
+        write_report(&args.qi, &s, None)?;
+        if !json {
+            report::out(&format!("report written to {}\n", path.display()));
+        }
+    }
     if json {
         report::json(&serde_json::json!({
             "status": "ok",
@@ -129,6 +136,21 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
             force: args.force,
         },
     )?;
+    if args.qi.report.is_some() {
+        let t = Transformation {
+            levels: ds
+                .qis
+                .iter()
+                .zip(&best.levels)
+                .map(|(q, &l)| (q.name.clone(), l, q.max_level() as u8))
+                .collect(),
+            criteria: criteria_text(&criteria),
+            suppressed_records: best.suppressed_records,
+            suppression_limit: criteria.suppression_limit(ds.rows),
+            loss: best.loss,
+        };
+        write_report(&args.qi, &before, Some((&after, &t)))?;
+    }
     let levels: Vec<serde_json::Value> = ds
         .qis
         .iter()
@@ -184,6 +206,9 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         args.output.display(),
         thousands(written.rows)
     ));
+    if let Some(path) = &args.qi.report {
+        t.push_str(&format!("report written to {}\n", path.display()));
+    }
     report::out(&t);
     Ok(ExitStatus::Success)
 }
@@ -249,4 +274,53 @@ fn sizes_line(s: &RiskSummary) -> String {
     } else {
         parts.join(", ")
     }
+}
+
+fn criteria_text(c: &Criteria) -> String {
+    let mut parts = Vec::new();
+    if let Some(k) = c.k {
+        parts.push(format!("{k}-anonymity"));
+    }
+    if let Some(l) = c.l_distinct {
+        parts.push(format!("distinct {l}-diversity"));
+    }
+    if let Some(t) = c.t_equal {
+        parts.push(format!("{t}-closeness (equal distance)"));
+    }
+    if let Some(r) = c.max_average_risk {
+        parts.push(format!("average risk <= {r}"));
+    }
+    parts.push(format!(
+        "at most {:.1}% suppressed",
+        100.0 * c.max_suppression
+    ));
+    parts.join(", ")
+}
+
+fn write_report(
+    args: &QiArgs,
+    before: &RiskSummary,
+    after: Option<(&RiskSummary, &Transformation)>,
+) -> anyhow::Result<()> {
+    let Some(path) = &args.report else {
+        return Ok(());
+    };
+    let input = args.input.display().to_string();
+    let created = airlock_core::manifest::now_rfc3339();
+    let html = render(&ReportInput {
+        title: if after.is_some() {
+            "airlock anonymization report"
+        } else {
+            "airlock risk report"
+        },
+        input: &input,
+        quasi_identifiers: &args.qi,
+        sensitive: args.sensitive.as_deref(),
+        tool_version: env!("CARGO_PKG_VERSION"),
+        created: &created,
+        before,
+        after,
+    });
+    airlock_core::output::write_atomic(path, html.as_bytes(), true)?;
+    Ok(())
 }
