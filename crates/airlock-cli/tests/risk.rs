@@ -218,3 +218,91 @@ fn no_solution_within_the_suppression_limit_exits_1() {
         .stdout(predicate::str::contains("no generalization"));
     assert!(!dir.path().join("o.csv").exists());
 }
+
+/// A policy's [risk] block: field actions first, then the optimal generalization.
+#[test]
+fn deid_applies_the_policy_risk_block_and_records_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("enc.csv");
+    airlock_deid::demo::write_encounters(&input, airlock_core::table::Format::Csv, 3_000, 11)
+        .unwrap();
+    let policy = airlock_deid::demo::DEMO_POLICY
+        .replace(
+            "[fields.zip]\nclass = \"quasi_identifier\"\naction = \"generalize\"\nrule = \"zip3\"",
+            "[fields.zip]\nclass = \"quasi_identifier\"\naction = \"generalize\"\nrule = \"zip3\"\nhierarchy = \"zip\"",
+        )
+        .replace(
+            "[fields.age]\nclass = \"quasi_identifier\"\naction = \"generalize\"\nrule = \"age_90_plus\"",
+            "[fields.age]\nclass = \"quasi_identifier\"\naction = \"generalize\"\nrule = \"age_90_plus\"\nhierarchy = \"intervals:5,10,20\"",
+        )
+        + "\n[risk]\nk = 5\nmax_suppression = 0.05\n";
+    std::fs::write(dir.path().join("policy.toml"), &policy).unwrap();
+    airlock(dir.path()).arg("init").assert().success();
+    let out = airlock(dir.path())
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "enc.csv",
+            "-o",
+            "out.csv",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let v = json(&out);
+    let risk = &v["manifest"]["risk"];
+    assert_eq!(
+        risk["after"]["k"].as_u64().map(|k| k >= 5),
+        Some(true),
+        "{risk}"
+    );
+    assert_eq!(
+        risk["quasi_identifiers"],
+        serde_json::json!(["age", "sex", "zip"])
+    );
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out.csv.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        manifest["output"]["sha256"],
+        airlock_core::output::digest_file(&dir.path().join("out.csv"))
+            .unwrap()
+            .0
+    );
+    assert!(manifest["risk"]["loss"].is_f64());
+    // The written table measures k >= 5 (suppressed rows form one class of '*').
+    let out = airlock(dir.path())
+        .args(["risk", "out.csv", "--qi", "age,sex,zip", "--json"])
+        .assert()
+        .success();
+    assert!(json(&out)["risk"]["k"].as_u64().unwrap() >= 5);
+    let leftovers: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("airlock-tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // An impossible block is a failed gate: exit 1 and nothing written.
+    std::fs::write(
+        dir.path().join("strict.toml"),
+        policy.replace("k = 5", "k = 100000"),
+    )
+    .unwrap();
+    airlock(dir.path())
+        .args([
+            "deid",
+            "--policy",
+            "strict.toml",
+            "enc.csv",
+            "-o",
+            "strict.csv",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("cannot be met"));
+    assert!(!dir.path().join("strict.csv").exists());
+    assert!(!dir.path().join("strict.csv.manifest.json").exists());
+}

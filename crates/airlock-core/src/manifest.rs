@@ -30,6 +30,10 @@ pub struct Manifest {
     pub key_id: Option<String>,
     pub columns: Vec<ColumnRecord>,
     pub findings: Findings,
+    /// The `[risk]` step, when the policy has one: criteria, chosen levels, suppression, Loss,
+    /// and risk figures before and after (counts and ratios only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub risk: Option<serde_json::Value>,
     pub timing: Timing,
 }
 

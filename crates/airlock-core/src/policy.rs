@@ -229,6 +229,23 @@ impl Action {
 pub struct Field {
     pub class: FieldClass,
     pub action: Action,
+    /// For a quasi-identifier under a `[risk]` block: its generalization hierarchy (an ARX
+    /// hierarchy file, relative to the policy, or `intervals:5,10,20`, `dates`, `zip`).
+    pub hierarchy: Option<String>,
+}
+
+/// The `[risk]` block: after the field actions, generalize the quasi-identifiers to the least
+/// lossy level that meets these criteria, suppressing at most `max_suppression` of the records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskSpec {
+    /// The quasi-identifier columns (by default every kept `quasi_identifier` field).
+    pub quasi_identifiers: Vec<String>,
+    pub sensitive: Option<String>,
+    pub k: Option<u32>,
+    pub l: Option<u32>,
+    pub t: Option<f64>,
+    pub max_average_risk: Option<f64>,
+    pub max_suppression: f64,
 }
 
 /// What happens to input columns the policy does not name.
@@ -243,7 +260,7 @@ pub enum Unclassified {
 }
 
 /// A validated policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
     /// Where it was read from (for messages).
     pub path: PathBuf,
@@ -257,6 +274,8 @@ pub struct Policy {
     pub date_shift_days: u32,
     pub preset: Option<Preset>,
     pub fields: BTreeMap<String, Field>,
+    /// The `[risk]` block, if any.
+    pub risk: Option<RiskSpec>,
 }
 
 impl Policy {
@@ -311,7 +330,16 @@ impl Policy {
             date_shift_days,
             preset: raw.defaults.preset,
             fields,
+            risk: None,
         };
+        let risk = match raw.risk {
+            Some(r) => Some(
+                r.validate(&policy)
+                    .map_err(|m| invalid(None, format!("[risk]: {m}")))?,
+            ),
+            None => None,
+        };
+        let policy = Policy { risk, ..policy };
         if let Some(pid) = &policy.patient_id
             && policy
                 .fields
@@ -367,6 +395,82 @@ struct RawPolicy {
     defaults: RawDefaults,
     #[serde(default)]
     fields: BTreeMap<String, toml::Spanned<RawField>>,
+    risk: Option<RawRisk>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRisk {
+    quasi_identifiers: Option<Vec<String>>,
+    sensitive: Option<String>,
+    k: Option<u32>,
+    l: Option<u32>,
+    t: Option<f64>,
+    max_average_risk: Option<f64>,
+    #[serde(default)]
+    max_suppression: f64,
+}
+
+impl RawRisk {
+    fn validate(self, policy: &Policy) -> std::result::Result<RiskSpec, String> {
+        if self.k.is_none()
+            && self.l.is_none()
+            && self.t.is_none()
+            && self.max_average_risk.is_none()
+        {
+            return Err("name at least one criterion: k, l, t or max_average_risk".into());
+        }
+        if !(0.0..=1.0).contains(&self.max_suppression) {
+            return Err("max_suppression is a fraction between 0 and 1".into());
+        }
+        if self.k == Some(0) || self.l == Some(0) {
+            return Err("k and l must be at least 1".into());
+        }
+        if (self.l.is_some() || self.t.is_some()) && self.sensitive.is_none() {
+            return Err("l and t need `sensitive` (the sensitive column)".into());
+        }
+        let kept = |name: &str| {
+            policy
+                .fields
+                .get(name)
+                .is_some_and(|f| f.action.kind() != ActionKind::Drop)
+        };
+        let qis = match self.quasi_identifiers {
+            Some(q) => q,
+            None => policy
+                .fields
+                .iter()
+                .filter(|(n, f)| f.class == FieldClass::QuasiIdentifier && kept(n))
+                .map(|(n, _)| n.clone())
+                .collect(),
+        };
+        if qis.is_empty() {
+            return Err("no quasi-identifiers: classify fields as quasi_identifier, or list quasi_identifiers".into());
+        }
+        for q in &qis {
+            if !kept(q) {
+                return Err(format!(
+                    "quasi-identifier \"{q}\" is not a kept field of this policy"
+                ));
+            }
+        }
+        if let Some(s) = &self.sensitive
+            && !kept(s)
+        {
+            return Err(format!(
+                "sensitive column \"{s}\" is not a kept field of this policy"
+            ));
+        }
+        Ok(RiskSpec {
+            quasi_identifiers: qis,
+            sensitive: self.sensitive,
+            k: self.k,
+            l: self.l,
+            t: self.t,
+            max_average_risk: self.max_average_risk,
+            max_suppression: self.max_suppression,
+        })
+    }
 }
 
 #[derive(Deserialize)]
@@ -398,6 +502,7 @@ struct RawField {
     prefix: Option<String>,
     length: Option<usize>,
     replacement: Option<String>,
+    hierarchy: Option<String>,
 }
 
 impl RawField {
@@ -440,6 +545,9 @@ impl RawField {
         }
         if self.replacement.is_some() && kind != ActionKind::Redact {
             return Err(format!("`replacement` does not apply to action {kind}"));
+        }
+        if self.hierarchy.is_some() && self.class != FieldClass::QuasiIdentifier {
+            return Err("`hierarchy` applies to quasi_identifier fields only".into());
         }
         let action = match kind {
             ActionKind::Keep => Action::Keep,
@@ -499,6 +607,7 @@ impl RawField {
         Ok(Field {
             class: self.class,
             action,
+            hierarchy: self.hierarchy,
         })
     }
 }
@@ -675,6 +784,53 @@ phone = { class = "direct_identifier", action = "mask", keep_last = 2 }
                 Err(e) => proptest::prop_assert!(e.to_string().contains("fields.col"), "{}", e),
             }
         }
+    }
+
+    #[test]
+    fn risk_block_defaults_to_the_kept_quasi_identifiers() {
+        let text = r#"
+[dataset]
+name = "x"
+[fields]
+zip = { class = "quasi_identifier", action = "generalize", rule = "zip3", hierarchy = "zip" }
+age = { class = "quasi_identifier", action = "keep", hierarchy = "intervals:5,10" }
+sex = { class = "quasi_identifier", action = "drop" }
+dx = { class = "sensitive", action = "keep" }
+[risk]
+k = 5
+l = 2
+sensitive = "dx"
+max_suppression = 0.05
+"#;
+        let p = parse(text).unwrap();
+        let r = p.risk.unwrap();
+        assert_eq!(
+            r.quasi_identifiers,
+            vec!["age".to_owned(), "zip".to_owned()]
+        );
+        assert_eq!((r.k, r.l, r.max_suppression), (Some(5), Some(2), 0.05));
+        assert_eq!(p.fields["age"].hierarchy.as_deref(), Some("intervals:5,10"));
+        let bad = text.replace("sensitive = \"dx\"\n", "");
+        assert!(
+            parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("need `sensitive`")
+        );
+        let bad = text.replace("k = 5\nl = 2\n", "");
+        assert!(
+            parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("at least one criterion")
+        );
+        let bad = text.replace("max_suppression = 0.05", "quasi_identifiers = [\"sex\"]");
+        assert!(
+            parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("\"sex\" is not a kept field")
+        );
     }
 
     #[test]

@@ -414,6 +414,7 @@ pub fn run_demo(dir: &Path, rows: u64, progress: &mut dyn FnMut(Progress)) -> Re
         force: true,
         batch_size: DEFAULT_BATCH_SIZE,
         scan: true,
+        write_manifest: true,
         threads: default_threads(),
     };
     let deid = run(&job, &policy, &secret, &scrubber, progress)?;

@@ -40,6 +40,8 @@ pub struct DeidJob {
     pub batch_size: usize,
     /// Scan kept and free-text output columns for residual identifiers.
     pub scan: bool,
+    /// Write `OUTPUT.manifest.json` (a caller that post-processes the output writes its own).
+    pub write_manifest: bool,
     /// Threads that transform batches (the reader and writer run on the calling thread;
     /// output order is the input order whatever this is).
     pub threads: usize,
@@ -137,6 +139,7 @@ impl Plan {
                 None if policy.unclassified == Unclassified::Drop => Field {
                     class: FieldClass::DirectIdentifier,
                     action: Action::Drop,
+                    hierarchy: None,
                 },
                 None => {
                     unclassified.push(name);
@@ -439,7 +442,7 @@ pub fn run(
     let manifest_path = Manifest::path_for(&job.output);
     // Fail before any work if either target exists.
     let out = AtomicOutput::create(&job.output, job.force)?;
-    if !job.force && manifest_path.exists() {
+    if job.write_manifest && !job.force && manifest_path.exists() {
         return Err(Error::OutputExists {
             path: manifest_path,
         });
@@ -512,13 +515,16 @@ pub fn run(
         key_id: policy.needs_key().then(|| secret.key_id()),
         columns: plan.records(),
         findings,
+        risk: None,
         timing: Timing {
             total_ms: elapsed.as_millis() as u64,
             rows_per_second: reader.rows() as f64 / secs,
             input_mb_per_second: in_bytes as f64 / 1e6 / secs,
         },
     };
-    manifest.write(&manifest_path, job.force)?;
+    if job.write_manifest {
+        manifest.write(&manifest_path, job.force)?;
+    }
     Ok(DeidReport {
         manifest,
         manifest_path,

@@ -3,7 +3,8 @@
 //! globally optimal full-domain generalization search under those criteria with a suppression
 //! limit and ARX's Loss metric.
 //!
-//! Depends on `airlock-core` only. Works on dictionary-encoded integers; no value from the data
+//! Depends on `airlock-core`, and on `airlock-deid` for running a policy's `[risk]` block after
+//! its field actions. Works on dictionary-encoded integers; no value from the data
 //! enters an error or a summary (summaries hold counts and ratios).
 
 #![forbid(unsafe_code, unused_must_use)]
@@ -14,6 +15,7 @@ pub mod data;
 pub mod error;
 pub mod hierarchy;
 pub mod metrics;
+pub mod policy;
 pub mod report;
 pub mod search;
 

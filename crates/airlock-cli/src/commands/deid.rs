@@ -40,16 +40,37 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         force: args.force,
         batch_size: args.batch_size.max(1),
         scan: !args.no_scan,
+        write_manifest: true,
         threads: args
             .threads
             .unwrap_or_else(airlock_deid::engine::default_threads),
     };
     let bar = report::progress_bar(Some(input_len), json);
-    let result = airlock_deid::run(&job, &policy, &secret, &scrubber, &mut |p| {
+    let result = airlock_risk::policy::run(&job, &policy, &secret, &scrubber, &mut |p| {
         bar.set_position(p.input_bytes)
     });
     bar.finish_and_clear();
-    let report = result?;
+    let report = match result? {
+        airlock_risk::policy::Outcome::Done(report) => report,
+        airlock_risk::policy::Outcome::NoSolution {
+            lattice_size,
+            suppression_limit,
+        } => {
+            let msg = format!(
+                "the [risk] block cannot be met: no generalization of its quasi-identifiers meets the criteria with at most {} suppressed records ({} generalizations searched); nothing was written",
+                thousands(suppression_limit),
+                thousands(lattice_size as u64)
+            );
+            if json {
+                report::json(&serde_json::json!({ "status": "gate_failed", "message": msg }));
+            } else {
+                report::out(&format!(
+                    "{msg}\nallow more suppression (max_suppression), add hierarchies, or relax k, l or t\n"
+                ));
+            }
+            return Ok(ExitStatus::Findings);
+        }
+    };
     let m = &report.manifest;
     let status = ExitStatus::from_findings(m.findings.total, args.max_findings);
     if json {
@@ -79,6 +100,34 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         t.push_str(&format!(
             "\nnote: the policy names fields the input does not have: {}\n",
             report.unused_fields.join(", ")
+        ));
+    }
+    if let Some(r) = &m.risk {
+        let levels: Vec<String> = r["levels"]
+            .as_array()
+            .map(|ls| {
+                ls.iter()
+                    .map(|l| {
+                        format!(
+                            "{} {}/{}",
+                            l["column"].as_str().unwrap_or("?"),
+                            l["level"],
+                            l["max_level"]
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        t.push_str(&format!(
+            "\n[risk] generalized {} (suppressed {} records, {} classes, k {} -> {}, average risk {:.4} -> {:.4}, Loss {:.4})\n",
+            levels.join(", "),
+            r["suppressed_records"],
+            r["classes"],
+            r["before"]["k"],
+            r["after"]["k"],
+            r["before"]["average_prosecutor_risk"].as_f64().unwrap_or(0.0),
+            r["after"]["average_prosecutor_risk"].as_f64().unwrap_or(0.0),
+            r["loss"].as_f64().unwrap_or(0.0)
         ));
     }
     t.push_str(&format!(

@@ -1,0 +1,166 @@
+//! A policy's `[risk]` block applied after its field actions: `airlock deid` writes the
+//! de-identified table to a hidden stage file beside the output, the optimal generalization of
+//! the block's quasi-identifiers is found on it, and the generalized table is written to the
+//! output (atomically); the manifest records both steps. Without a `[risk]` block this is the
+//! plain de-identification run.
+
+use std::path::{Path, PathBuf};
+
+use airlock_core::keys::WorkspaceSecret;
+use airlock_core::manifest::{FileRecord, Manifest};
+use airlock_core::policy::{Policy, RiskSpec};
+use airlock_core::text::TextScrubber;
+use airlock_deid::{DeidJob, DeidReport, Progress};
+
+use crate::anonymize::{Target, write_transformed};
+use crate::classes;
+use crate::data::Dataset;
+use crate::error::RiskError;
+use crate::hierarchy::HierarchySpec;
+use crate::metrics::{distribution, summarize};
+use crate::search::{Criteria, search};
+
+/// How a run with a `[risk]` block ended.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Written: the report's manifest includes the risk step.
+    Done(DeidReport),
+    /// No generalization meets the block's criteria within its suppression limit; nothing was
+    /// written.
+    NoSolution {
+        lattice_size: usize,
+        suppression_limit: u64,
+    },
+}
+
+impl From<&RiskSpec> for Criteria {
+    fn from(r: &RiskSpec) -> Self {
+        Criteria {
+            k: r.k,
+            l_distinct: r.l,
+            t_equal: r.t,
+            max_average_risk: r.max_average_risk,
+            max_suppression: r.max_suppression,
+        }
+    }
+}
+
+/// Deletes the stage file however the run ends.
+struct Stage(PathBuf);
+
+impl Drop for Stage {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Runs `airlock deid` and, when the policy has a `[risk]` block, the generalization step.
+pub fn run(
+    job: &DeidJob,
+    policy: &Policy,
+    secret: &WorkspaceSecret,
+    scrubber: &dyn TextScrubber,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Outcome, RiskError> {
+    let Some(spec) = &policy.risk else {
+        return Ok(Outcome::Done(airlock_deid::run(
+            job, policy, secret, scrubber, progress,
+        )?));
+    };
+    let manifest_path = Manifest::path_for(&job.output);
+    for target in [&job.output, &manifest_path] {
+        if !job.force && target.exists() {
+            return Err(airlock_core::Error::OutputExists {
+                path: target.clone(),
+            }
+            .into());
+        }
+    }
+    let name = job
+        .output
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let stage = Stage(
+        job.output
+            .with_file_name(format!(".{name}.deid-stage.airlock-tmp")),
+    );
+    let staged = DeidJob {
+        output: stage.0.clone(),
+        force: true,
+        write_manifest: false,
+        ..job.clone()
+    };
+    let mut report = airlock_deid::run(&staged, policy, secret, scrubber, progress)?;
+
+    let base = policy.path.parent().unwrap_or(Path::new("."));
+    let mut hierarchies = std::collections::HashMap::new();
+    for q in &spec.quasi_identifiers {
+        if let Some(h) = policy.fields.get(q).and_then(|f| f.hierarchy.as_deref()) {
+            let resolved = if matches!(h, "dates" | "zip") || h.starts_with("intervals:") {
+                h.to_owned()
+            } else {
+                base.join(h).display().to_string()
+            };
+            hierarchies.insert(q.clone(), HierarchySpec::parse(&resolved)?);
+        }
+    }
+    let ds = Dataset::load(
+        &stage.0,
+        job.output_format,
+        &spec.quasi_identifiers,
+        &hierarchies,
+        spec.sensitive.as_deref(),
+    )?;
+    let criteria = Criteria::from(spec);
+    let bottom = classes::bottom(&ds)?;
+    let table = distribution(&bottom);
+    let before = summarize(&bottom, &[], Some(&table), 0.2);
+    let outcome = search(&ds, &criteria)?;
+    let lattice_size = outcome.lattice_size();
+    let Some((best, best_classes)) = outcome.best else {
+        return Ok(Outcome::NoSolution {
+            lattice_size,
+            suppression_limit: criteria.suppression_limit(ds.rows),
+        });
+    };
+    let after = summarize(&best_classes, &best.suppressed, Some(&table), 0.2);
+    let written = write_transformed(
+        &ds,
+        &best_classes,
+        &best,
+        &Target {
+            input: &stage.0,
+            input_format: job.output_format,
+            output: &job.output,
+            output_format: job.output_format,
+            force: job.force,
+        },
+    )?;
+    let m = &mut report.manifest;
+    m.output = FileRecord {
+        path: job.output.clone(),
+        format: job.output_format.as_str().into(),
+        sha256: written.sha256,
+        bytes: written.bytes,
+        rows: written.rows,
+    };
+    m.risk = Some(serde_json::json!({
+        "criteria": criteria,
+        "quasi_identifiers": spec.quasi_identifiers,
+        "sensitive": spec.sensitive,
+        "levels": ds.qis.iter().zip(&best.levels).map(|(q, l)| serde_json::json!({
+            "column": q.name, "level": l, "max_level": q.max_level()
+        })).collect::<Vec<_>>(),
+        "lattice_size": lattice_size,
+        "suppressed_records": best.suppressed_records,
+        "suppression_limit": criteria.suppression_limit(ds.rows),
+        "classes": best.classes,
+        "loss": best.loss,
+        "before": before,
+        "after": after,
+    }));
+    m.write(&manifest_path, job.force)?;
+    report.manifest_path = manifest_path;
+    Ok(Outcome::Done(report))
+}
