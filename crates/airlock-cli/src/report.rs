@@ -25,10 +25,14 @@ pub fn json(value: &serde_json::Value) {
 /// Prints an error with its causes and a hint, as text on stderr or JSON on stdout.
 pub fn error(err: &anyhow::Error, as_json: bool) {
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();
-    let hint = err
-        .chain()
-        .find_map(|c| c.downcast_ref::<airlock_core::Error>())
-        .and_then(airlock_core::Error::hint);
+    let hint = err.chain().find_map(|c| {
+        c.downcast_ref::<airlock_core::Error>()
+            .and_then(airlock_core::Error::hint)
+            .or_else(|| {
+                c.downcast_ref::<airlock_risk::RiskError>()
+                    .and_then(airlock_risk::RiskError::hint)
+            })
+    });
     if as_json {
         json(&serde_json::json!({
             "status": "error",

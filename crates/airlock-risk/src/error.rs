@@ -40,3 +40,17 @@ pub enum RiskError {
     #[error("{0}")]
     Invalid(String),
 }
+
+impl RiskError {
+    /// What the user can do about it, where airlock knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Core(e) => e.hint(),
+            Self::NotInHierarchy { .. } => Some(
+                "every value of a quasi-identifier must be a row of its hierarchy (column 0)"
+                    .into(),
+            ),
+            _ => None,
+        }
+    }
+}

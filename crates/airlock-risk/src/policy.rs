@@ -24,7 +24,7 @@ use crate::search::{Criteria, search};
 #[derive(Debug)]
 pub enum Outcome {
     /// Written: the report's manifest includes the risk step.
-    Done(DeidReport),
+    Done(Box<DeidReport>),
     /// No generalization meets the block's criteria within its suppression limit; nothing was
     /// written.
     NoSolution {
@@ -63,9 +63,8 @@ pub fn run(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RiskError> {
     let Some(spec) = &policy.risk else {
-        return Ok(Outcome::Done(airlock_deid::run(
-            job, policy, secret, scrubber, progress,
-        )?));
+        let report = airlock_deid::run(job, policy, secret, scrubber, progress)?;
+        return Ok(Outcome::Done(Box::new(report)));
     };
     let manifest_path = Manifest::path_for(&job.output);
     for target in [&job.output, &manifest_path] {
@@ -162,5 +161,5 @@ pub fn run(
     }));
     m.write(&manifest_path, job.force)?;
     report.manifest_path = manifest_path;
-    Ok(Outcome::Done(report))
+    Ok(Outcome::Done(Box::new(report)))
 }

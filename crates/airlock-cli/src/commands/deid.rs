@@ -51,7 +51,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     });
     bar.finish_and_clear();
     let report = match result? {
-        airlock_risk::policy::Outcome::Done(report) => report,
+        airlock_risk::policy::Outcome::Done(report) => *report,
         airlock_risk::policy::Outcome::NoSolution {
             lattice_size,
             suppression_limit,
