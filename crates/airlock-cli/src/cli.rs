@@ -179,6 +179,9 @@ pub struct QiArgs {
     /// Prosecutor-risk threshold for "records at risk"
     #[arg(long, default_value_t = 0.2)]
     pub threshold: f64,
+    /// An ARX hierarchy file for the sensitive column (hierarchical t-closeness)
+    #[arg(long, value_name = "FILE")]
+    pub sensitive_hierarchy: Option<PathBuf>,
     /// Also write a self-contained HTML report (inline SVG plots, a sign-off block)
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
@@ -203,9 +206,19 @@ pub struct AnonymizeArgs {
     /// Every class must have at least l distinct sensitive values
     #[arg(long)]
     pub l: Option<u32>,
-    /// Every class's sensitive distribution must be within t of the table's (equal distance)
+    /// Every class's sensitive distribution must be within t of the table's
     #[arg(long)]
     pub t: Option<f64>,
+    /// How t measures distance: equal, ordered (numbers), hierarchical (--sensitive-hierarchy)
+    #[arg(long, value_enum, default_value = "equal")]
+    pub t_distance: TDistanceArg,
+    /// Recursive (c,l)-diversity, as C,L (the top sensitive value is rarer than C times the
+    /// values from the L-th on)
+    #[arg(long, value_name = "C,L")]
+    pub recursive_cl: Option<String>,
+    /// What the search minimizes
+    #[arg(long, value_enum, default_value = "loss")]
+    pub metric: MetricArg,
     /// Largest average prosecutor risk (smallest classes are suppressed first)
     #[arg(long)]
     pub max_avg_risk: Option<f64>,
@@ -221,4 +234,17 @@ pub struct AnonymizeArgs {
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TDistanceArg {
+    Equal,
+    Ordered,
+    Hierarchical,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MetricArg {
+    Loss,
+    Discernibility,
 }

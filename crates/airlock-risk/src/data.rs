@@ -44,6 +44,62 @@ pub struct Sensitive {
     pub name: String,
     pub(crate) code: Vec<u32>,
     pub(crate) values: usize,
+    /// Each code's rank in the values' order (numeric when every value is a number, else
+    /// lexicographic), for t-closeness with ordered distance.
+    pub(crate) rank: Vec<u32>,
+    /// `tree[level][code]`: each code's group at each level of the sensitive hierarchy, for
+    /// t-closeness with hierarchical distance.
+    pub(crate) tree: Option<Vec<Vec<u32>>>,
+    labels: Vec<String>,
+}
+
+impl Sensitive {
+    fn new(name: &str, dict: Dictionary) -> Self {
+        let numbers: Option<Vec<f64>> = dict.values.iter().map(|v| v.trim().parse().ok()).collect();
+        let mut order: Vec<usize> = (0..dict.values.len()).collect();
+        match &numbers {
+            Some(n) => order.sort_by(|&a, &b| n[a].total_cmp(&n[b])),
+            None => order.sort_by(|&a, &b| dict.values[a].cmp(&dict.values[b])),
+        }
+        let mut rank = vec![0u32; order.len()];
+        for (r, &code) in order.iter().enumerate() {
+            rank[code] = r as u32;
+        }
+        Self {
+            name: name.to_owned(),
+            values: dict.values.len(),
+            code: dict.codes,
+            rank,
+            tree: None,
+            labels: dict.values,
+        }
+    }
+
+    /// Attaches the sensitive attribute's hierarchy (for hierarchical t-closeness). Every
+    /// value must be in it.
+    pub fn set_hierarchy(&mut self, h: &Hierarchy) -> Result<(), RiskError> {
+        let (groups, _) = h.groups();
+        let leaves: Vec<usize> = self
+            .labels
+            .iter()
+            .map(|v| {
+                h.leaf_index(v).ok_or_else(|| {
+                    RiskError::Invalid(format!(
+                        "a value of the sensitive column \"{}\" is not in the hierarchy {}",
+                        self.name,
+                        h.source.display()
+                    ))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        self.tree = Some(
+            groups
+                .iter()
+                .map(|level| leaves.iter().map(|&l| level[l]).collect())
+                .collect(),
+        );
+        Ok(())
+    }
 }
 
 /// The quasi-identifiers and the sensitive attribute of a table.
@@ -172,11 +228,7 @@ impl Dataset {
         Ok(Self {
             rows: row as usize,
             qis: out,
-            sensitive: sensitive.map(|name| Sensitive {
-                name: name.to_owned(),
-                values: sens.values.len(),
-                code: sens.codes,
-            }),
+            sensitive: sensitive.map(|name| Sensitive::new(name, sens)),
         })
     }
 

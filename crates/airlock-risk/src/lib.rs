@@ -23,4 +23,5 @@ pub use data::Dataset;
 pub use error::RiskError;
 pub use hierarchy::{Hierarchy, HierarchySpec};
 pub use metrics::RiskSummary;
-pub use search::{Criteria, Evaluation, Outcome, search};
+pub use metrics::TDistance;
+pub use search::{Criteria, Evaluation, Metric, Outcome, search};

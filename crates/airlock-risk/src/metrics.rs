@@ -38,6 +38,14 @@ pub struct RiskSummary {
     /// ground distance: half the L1 distance).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t_equal: Option<f64>,
+    /// The same with ordered distance.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ordered: Option<f64>,
+    /// The same with hierarchical distance (when the sensitive attribute has a hierarchy).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_hierarchical: Option<f64>,
+    /// Discernibility: Σ class size², a suppressed record counting the number of records.
+    pub discernibility: f64,
     /// Class size -> number of classes of that size.
     pub class_sizes: BTreeMap<u32, u64>,
 }
@@ -65,6 +73,106 @@ pub fn t_equal(hist: &[u32], size: u32, table: &[f64]) -> f64 {
         .zip(table)
         .map(|(&h, &p)| (f64::from(h) / size - p).abs())
         .sum::<f64>()
+}
+
+/// How t-closeness measures the distance between two distributions of the sensitive attribute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TDistance {
+    /// Every two values are at distance 1 (half the L1 distance).
+    #[default]
+    Equal,
+    /// Values in order (numbers, else text): EMD with distance |rank i − rank j| / (m − 1).
+    Ordered,
+    /// Values in a hierarchy: EMD with the height of the lowest common ancestor / the height.
+    Hierarchical,
+}
+
+/// The class's distribution minus the table's, per code.
+fn extra(hist: &[u32], size: u32, table: &[f64]) -> Vec<f64> {
+    let size = f64::from(size.max(1));
+    hist.iter()
+        .zip(table)
+        .map(|(&h, &p)| f64::from(h) / size - p)
+        .collect()
+}
+
+/// EMD with ordered distance (Li, Li and Venkatasubramanian 2007):
+/// 1/(m−1) Σ_i |Σ_{j ≤ i} r_j| over the values in rank order.
+pub fn t_ordered(hist: &[u32], size: u32, table: &[f64], rank: &[u32]) -> f64 {
+    let m = hist.len();
+    if m < 2 {
+        return 0.0;
+    }
+    let mut r = vec![0.0; m];
+    for (code, e) in extra(hist, size, table).into_iter().enumerate() {
+        r[rank[code] as usize] = e;
+    }
+    let mut cumulative = 0.0;
+    let mut total = 0.0;
+    for v in r {
+        cumulative += v;
+        total += cumulative.abs();
+    }
+    total / (m - 1) as f64
+}
+
+/// EMD with hierarchical distance: every inner node N moves min(positive, negative extra of
+/// its children) at cost height(N) / H.
+pub fn t_hierarchical(hist: &[u32], size: u32, table: &[f64], tree: &[Vec<u32>]) -> f64 {
+    let height = tree.len().saturating_sub(1);
+    if height == 0 {
+        return 0.0;
+    }
+    let mut current = extra(hist, size, table);
+    let mut cost = 0.0;
+    for level in 1..=height {
+        let groups = tree[level]
+            .iter()
+            .copied()
+            .max()
+            .map_or(0, |g| g as usize + 1);
+        let (mut pos, mut neg, mut next) =
+            (vec![0.0; groups], vec![0.0; groups], vec![0.0; groups]);
+        // The children of a group at `level` are the groups at `level - 1` under it.
+        let mut child_parent: Vec<Option<u32>> = Vec::new();
+        for (code, &g) in tree[level].iter().enumerate() {
+            let child = tree[level - 1][code] as usize;
+            if child_parent.len() <= child {
+                child_parent.resize(child + 1, None);
+            }
+            child_parent[child] = Some(g);
+        }
+        for (child, parent) in child_parent.iter().enumerate() {
+            let (Some(parent), Some(&e)) = (parent, current.get(child)) else {
+                continue;
+            };
+            let p = *parent as usize;
+            if e > 0.0 {
+                pos[p] += e;
+            } else {
+                neg[p] -= e;
+            }
+            next[p] += e;
+        }
+        cost += (level as f64 / height as f64)
+            * pos.iter().zip(&neg).map(|(a, b)| a.min(*b)).sum::<f64>();
+        current = next;
+    }
+    cost
+}
+
+/// Recursive (c, l)-diversity: the most frequent value is rarer than c times the sum of the
+/// counts from the l-th most frequent on.
+pub fn recursive_cl(hist: &[u32], c: f64, l: u32) -> bool {
+    let mut counts: Vec<u32> = hist.iter().copied().filter(|&h| h > 0).collect();
+    let l = l as usize;
+    if l == 0 || counts.len() < l {
+        return false;
+    }
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let tail: u64 = counts[l - 1..].iter().map(|&n| u64::from(n)).sum();
+    f64::from(counts[0]) < c * tail as f64
 }
 
 /// Distinct sensitive values in a class.
@@ -108,6 +216,9 @@ pub fn summarize(
         l_distinct: None,
         l_entropy: None,
         t_equal: None,
+        t_ordered: None,
+        t_hierarchical: None,
+        discernibility: 0.0,
         class_sizes: BTreeMap::new(),
     };
     let with_sensitive = classes.values > 0;
@@ -140,6 +251,7 @@ pub fn summarize(
             }
         }
     }
+    s.discernibility = discernibility(classes, suppressed);
     let kept = (s.records - s.suppressed_records) as f64;
     if s.classes > 0 {
         s.k = k;
@@ -155,4 +267,85 @@ pub fn summarize(
         }
     }
     s
+}
+
+/// Discernibility (Bayardo and Agrawal): every record costs the size of its class, a suppressed
+/// record the number of records.
+pub fn discernibility(classes: &Classes, suppressed: &[bool]) -> f64 {
+    let n: f64 = classes.sizes.iter().map(|&s| f64::from(s)).sum();
+    classes
+        .sizes
+        .iter()
+        .enumerate()
+        .map(|(c, &size)| {
+            let size = f64::from(size);
+            if suppressed.get(c).copied().unwrap_or(false) {
+                size * n
+            } else {
+                size * size
+            }
+        })
+        .sum()
+}
+
+/// Adds the ordered and hierarchical t-closeness figures to a summary.
+pub fn add_t_distances(
+    s: &mut RiskSummary,
+    classes: &Classes,
+    suppressed: &[bool],
+    table: &[f64],
+    sensitive: &crate::data::Sensitive,
+) {
+    let mut ordered: f64 = 0.0;
+    let mut hierarchical: f64 = 0.0;
+    for c in 0..classes.len() {
+        if suppressed.get(c).copied().unwrap_or(false) {
+            continue;
+        }
+        let (hist, size) = (classes.hist_of(c), classes.sizes[c]);
+        ordered = ordered.max(t_ordered(hist, size, table, &sensitive.rank));
+        if let Some(tree) = &sensitive.tree {
+            hierarchical = hierarchical.max(t_hierarchical(hist, size, table, tree));
+        }
+    }
+    if s.classes > 0 {
+        s.t_ordered = Some(ordered);
+        s.t_hierarchical = sensitive.tree.as_ref().map(|_| hierarchical);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ordered_distance_follows_the_paper_example() {
+        // Li et al. 2007: salaries {3k..11k}, overall uniform; a class {3k,4k,5k}: D = 0.375.
+        let table = vec![1.0 / 9.0; 9];
+        let hist = [1, 1, 1, 0, 0, 0, 0, 0, 0];
+        let rank: Vec<u32> = (0..9).collect();
+        assert!((t_ordered(&hist, 3, &table, &rank) - 0.375).abs() < 1e-9);
+        // {6k, 8k, 11k}: D = 0.167
+        let hist = [0, 0, 0, 1, 0, 1, 0, 0, 1];
+        assert!((t_ordered(&hist, 3, &table, &rank) - 1.0 / 6.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn hierarchical_distance_is_zero_for_the_table_and_one_at_worst() {
+        // Two groups {0,1} and {2,3} under a root: height 2.
+        let tree = vec![vec![0, 1, 2, 3], vec![0, 0, 1, 1], vec![0, 0, 0, 0]];
+        let table = vec![0.25; 4];
+        assert!(t_hierarchical(&[1, 1, 1, 1], 4, &table, &tree).abs() < 1e-12);
+        // All mass on value 0: half must move across the root (cost 1), a quarter within
+        // the first group (cost 1/2).
+        let d = t_hierarchical(&[4, 0, 0, 0], 4, &table, &tree);
+        assert!((d - (0.5 + 0.25 * 0.5)).abs() < 1e-12, "{d}");
+    }
+
+    #[test]
+    fn recursive_cl_compares_the_top_value_with_the_tail() {
+        assert!(recursive_cl(&[3, 2, 2], 2.0, 2));
+        assert!(!recursive_cl(&[5, 1, 1], 2.0, 2));
+        assert!(!recursive_cl(&[5, 0, 0], 3.0, 2));
+    }
 }

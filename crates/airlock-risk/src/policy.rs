@@ -38,9 +38,10 @@ impl From<&RiskSpec> for Criteria {
         Criteria {
             k: r.k,
             l_distinct: r.l,
-            t_equal: r.t,
+            t: r.t,
             max_average_risk: r.max_average_risk,
             max_suppression: r.max_suppression,
+            ..Criteria::default()
         }
     }
 }

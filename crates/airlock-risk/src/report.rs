@@ -327,6 +327,9 @@ mod tests {
             l_distinct: None,
             l_entropy: None,
             t_equal: None,
+            t_ordered: None,
+            t_hierarchical: None,
+            discernibility: 0.0,
             class_sizes: BTreeMap::from([(2, 1), (3, 1), (5, 1)]),
         }
     }

@@ -13,7 +13,10 @@ use serde::Serialize;
 use crate::classes::{self, Classes};
 use crate::data::Dataset;
 use crate::error::RiskError;
-use crate::metrics::{distinct, distribution, t_equal};
+use crate::metrics::{
+    TDistance, discernibility, distinct, distribution, recursive_cl, t_equal, t_hierarchical,
+    t_ordered,
+};
 
 /// What an anonymous node must meet.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -21,12 +24,29 @@ pub struct Criteria {
     pub k: Option<u32>,
     /// Distinct l-diversity of the sensitive attribute.
     pub l_distinct: Option<u32>,
-    /// t-closeness of the sensitive attribute, equal ground distance.
-    pub t_equal: Option<f64>,
+    /// t-closeness of the sensitive attribute, measured with `t_distance`.
+    pub t: Option<f64>,
+    pub t_distance: TDistance,
+    /// Recursive (c, l)-diversity of the sensitive attribute.
+    pub recursive_cl: Option<(f64, u32)>,
     /// Largest average prosecutor risk; the smallest classes are suppressed first to reach it.
     pub max_average_risk: Option<f64>,
     /// Largest fraction of records that may be suppressed.
     pub max_suppression: f64,
+    /// What the search minimizes.
+    pub metric: Metric,
+}
+
+/// The information-loss metric a search minimizes. Both are bounded from below, for a node and
+/// everything above it, by their value at the node with nothing suppressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    /// ARX's Loss (generalization intensity, geometric mean over QIs).
+    #[default]
+    Loss,
+    /// Discernibility: Σ class size², a suppressed record costing the number of records.
+    Discernibility,
 }
 
 impl Default for Criteria {
@@ -34,9 +54,12 @@ impl Default for Criteria {
         Self {
             k: None,
             l_distinct: None,
-            t_equal: None,
+            t: None,
+            t_distance: TDistance::Equal,
+            recursive_cl: None,
             max_average_risk: None,
             max_suppression: 0.0,
+            metric: Metric::Loss,
         }
     }
 }
@@ -48,7 +71,7 @@ impl Criteria {
     }
 
     fn needs_sensitive(&self) -> bool {
-        self.l_distinct.is_some() || self.t_equal.is_some()
+        self.l_distinct.is_some() || self.t.is_some() || self.recursive_cl.is_some()
     }
 }
 
@@ -62,6 +85,7 @@ pub struct Evaluation {
     pub classes: u64,
     /// ARX's Loss (generalization intensity, geometric mean over QIs).
     pub loss: f64,
+    pub discernibility: f64,
     #[serde(skip)]
     pub suppressed: Vec<bool>,
 }
@@ -74,14 +98,25 @@ pub fn evaluate(ds: &Dataset, classes: &Classes, criteria: &Criteria, table: &[f
     for (c, flag) in suppressed.iter_mut().enumerate() {
         let size = classes.sizes[c];
         let mut bad = criteria.k.is_some_and(|k| size < k);
-        if classes.values > 0 {
+        if let (true, Some(sensitive)) = (classes.values > 0, &ds.sensitive) {
             let hist = classes.hist_of(c);
             bad |= criteria
                 .l_distinct
                 .is_some_and(|l| distinct(hist) < u64::from(l));
             bad |= criteria
-                .t_equal
-                .is_some_and(|t| t_equal(hist, size, table) > t + 1e-12);
+                .recursive_cl
+                .is_some_and(|(cc, l)| !recursive_cl(hist, cc, l));
+            bad |= criteria.t.is_some_and(|t| {
+                let d = match (criteria.t_distance, &sensitive.tree) {
+                    (TDistance::Equal, _) => t_equal(hist, size, table),
+                    (TDistance::Ordered, _) => t_ordered(hist, size, table, &sensitive.rank),
+                    (TDistance::Hierarchical, Some(tree)) => {
+                        t_hierarchical(hist, size, table, tree)
+                    }
+                    (TDistance::Hierarchical, None) => f64::INFINITY,
+                };
+                d > t + 1e-12
+            });
         }
         *flag = bad;
     }
@@ -121,6 +156,7 @@ pub fn evaluate(ds: &Dataset, classes: &Classes, criteria: &Criteria, table: &[f
         suppressed_records: removed,
         classes: kept,
         loss: loss(ds, classes, &suppressed),
+        discernibility: discernibility(classes, &suppressed),
         suppressed,
     }
 }
@@ -193,20 +229,44 @@ pub fn search(ds: &Dataset, criteria: &Criteria) -> Result<Outcome, RiskError> {
         pruned: 0,
     };
     let top = ds.top();
-    let bound = lower_bound(ds, &bottom);
+    if criteria.t_distance == TDistance::Hierarchical
+        && criteria.t.is_some()
+        && ds.sensitive.as_ref().is_some_and(|s| s.tree.is_none())
+    {
+        return Err(RiskError::Invalid(
+            "hierarchical t-closeness needs a hierarchy for the sensitive attribute".into(),
+        ));
+    }
+    let bound = lower_bound(ds, &bottom, criteria.metric);
     walk(ds, criteria, &table, &top, 0, &bottom, bound, &mut outcome)?;
     Ok(outcome)
 }
 
-/// A lower bound of the Loss of `classes`' node and of every node above it: the Loss with no
-/// record suppressed. Generalizing never lowers a record's share, and a suppressed record counts
-/// 1, the most a share can be; so no successor can score below this.
-fn lower_bound(ds: &Dataset, classes: &Classes) -> f64 {
-    loss(ds, classes, &vec![false; classes.len()])
+/// A lower bound of the metric for `classes`' node and every node above it: its value with no
+/// record suppressed. Generalizing never lowers a record's cost (its share of the domain, or
+/// its class size), and suppression gives a record the highest cost there is (1, or the number
+/// of records); so no successor can score below this.
+fn lower_bound(ds: &Dataset, classes: &Classes, metric: Metric) -> f64 {
+    let none = vec![false; classes.len()];
+    match metric {
+        Metric::Loss => loss(ds, classes, &none),
+        Metric::Discernibility => discernibility(classes, &none),
+    }
 }
 
-fn best_loss(outcome: &Outcome) -> f64 {
-    outcome.best.as_ref().map_or(f64::INFINITY, |(b, _)| b.loss)
+/// The value of the metric being minimized.
+pub fn score(e: &Evaluation, metric: Metric) -> f64 {
+    match metric {
+        Metric::Loss => e.loss,
+        Metric::Discernibility => e.discernibility,
+    }
+}
+
+fn best_loss(outcome: &Outcome, metric: Metric) -> f64 {
+    outcome
+        .best
+        .as_ref()
+        .map_or(f64::INFINITY, |(b, _)| score(b, metric))
 }
 
 /// Depth first over the lattice: at `dim`, the levels of the dimensions before it are fixed to
@@ -223,7 +283,8 @@ fn walk(
     bound: f64,
     outcome: &mut Outcome,
 ) -> Result<(), RiskError> {
-    if bound >= best_loss(outcome) - 1e-12 {
+    let metric = criteria.metric;
+    if bound >= best_loss(outcome, metric) - 1e-12 {
         outcome.pruned += subtree_size(top, &base.node, dim);
         return Ok(());
     }
@@ -232,7 +293,7 @@ fn walk(
         let e = evaluate(ds, base, criteria, table);
         if e.anonymous {
             outcome.anonymous_nodes += 1;
-            if e.loss < best_loss(outcome) - 1e-12 {
+            if score(&e, metric) < best_loss(outcome, metric) - 1e-12 {
                 outcome.best = Some((e, base.clone()));
             }
         }
@@ -245,8 +306,8 @@ fn walk(
         let mut node = from.node.clone();
         node[dim] = level;
         let next = classes::roll_up(ds, from, &node)?;
-        let next_bound = lower_bound(ds, &next);
-        if next_bound >= best_loss(outcome) - 1e-12 {
+        let next_bound = lower_bound(ds, &next, metric);
+        if next_bound >= best_loss(outcome, metric) - 1e-12 {
             // Every higher level of this dimension is a successor: cut them all.
             for l in level..=top[dim] {
                 let mut n = node.clone();

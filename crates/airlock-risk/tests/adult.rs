@@ -135,7 +135,7 @@ fn five_anonymity_and_distinct_three_diversity() {
 fn five_anonymity_and_t_closeness() {
     let (e, after) = optimum_with_summary(Criteria {
         k: Some(5),
-        t_equal: Some(0.2),
+        t: Some(0.2),
         max_suppression: 0.05,
         ..Criteria::default()
     });

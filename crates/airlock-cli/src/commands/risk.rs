@@ -8,10 +8,10 @@ use airlock_risk::anonymize::{Target, write_transformed};
 use airlock_risk::classes;
 use airlock_risk::metrics::{RiskSummary, distribution, summarize};
 use airlock_risk::report::{ReportInput, Transformation, render};
-use airlock_risk::{Criteria, Dataset, HierarchySpec, search};
+use airlock_risk::{Criteria, Dataset, HierarchySpec, Metric, TDistance, search};
 
 use crate::ExitStatus;
-use crate::cli::{AnonymizeArgs, QiArgs, RiskArgs};
+use crate::cli::{AnonymizeArgs, MetricArg, QiArgs, RiskArgs, TDistanceArg};
 use crate::report::{self, thousands};
 
 fn load(args: &QiArgs) -> anyhow::Result<Dataset> {
@@ -26,13 +26,35 @@ fn load(args: &QiArgs) -> anyhow::Result<Dataset> {
         }
         hierarchies.insert(column.to_owned(), HierarchySpec::parse(file)?);
     }
-    Ok(Dataset::load(
+    let mut ds = Dataset::load(
         &args.input,
         format,
         &args.qi,
         &hierarchies,
         args.sensitive.as_deref(),
-    )?)
+    )?;
+    if let Some(path) = &args.sensitive_hierarchy {
+        let Some(sensitive) = ds.sensitive.as_mut() else {
+            anyhow::bail!("--sensitive-hierarchy needs --sensitive");
+        };
+        sensitive.set_hierarchy(&airlock_risk::Hierarchy::load(path)?)?;
+    }
+    Ok(ds)
+}
+
+/// The risk summary of `classes`, with every t-closeness distance the data allows.
+fn summary_of(
+    ds: &Dataset,
+    classes: &airlock_risk::classes::Classes,
+    suppressed: &[bool],
+    table: &[f64],
+    threshold: f64,
+) -> RiskSummary {
+    let mut s = summarize(classes, suppressed, Some(table), threshold);
+    if let Some(sensitive) = &ds.sensitive {
+        airlock_risk::metrics::add_t_distances(&mut s, classes, suppressed, table, sensitive);
+    }
+    s
 }
 
 pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
@@ -40,7 +62,7 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let ds = load(&args.qi)?;
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
-    let s = summarize(&bottom, &[], Some(&table), args.qi.threshold);
+    let s = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.qi.report {
         write_report(&args.qi, &s, None)?;
@@ -80,23 +102,52 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     if !(0.0..=1.0).contains(&args.max_suppression) {
         anyhow::bail!("--max-suppression is a fraction between 0 and 1");
     }
-    if args.k.is_none() && args.l.is_none() && args.t.is_none() && args.max_avg_risk.is_none() {
-        anyhow::bail!("name at least one criterion: --k, --l, --t or --max-avg-risk");
+    if args.k.is_none()
+        && args.l.is_none()
+        && args.t.is_none()
+        && args.max_avg_risk.is_none()
+        && args.recursive_cl.is_none()
+    {
+        anyhow::bail!(
+            "name at least one criterion: --k, --l, --recursive-cl, --t or --max-avg-risk"
+        );
     }
     let input_format = Format::resolve(args.qi.format.map(Into::into), &args.qi.input)?;
     let output_format = Format::resolve(args.output_format.map(Into::into), &args.output)?;
     let start = Instant::now();
     let ds = load(&args.qi)?;
+    let recursive_cl = match &args.recursive_cl {
+        None => None,
+        Some(spec) => {
+            let parsed = spec.split_once(',').and_then(|(c, l)| {
+                Some((c.trim().parse::<f64>().ok()?, l.trim().parse::<u32>().ok()?))
+            });
+            match parsed {
+                Some((c, l)) if c > 0.0 && l >= 1 => Some((c, l)),
+                _ => anyhow::bail!("--recursive-cl takes C,L with C > 0 and L >= 1 (e.g. 3,2)"),
+            }
+        }
+    };
     let criteria = Criteria {
         k: args.k,
         l_distinct: args.l,
-        t_equal: args.t,
+        t: args.t,
+        t_distance: match args.t_distance {
+            TDistanceArg::Equal => TDistance::Equal,
+            TDistanceArg::Ordered => TDistance::Ordered,
+            TDistanceArg::Hierarchical => TDistance::Hierarchical,
+        },
+        recursive_cl,
         max_average_risk: args.max_avg_risk,
         max_suppression: args.max_suppression,
+        metric: match args.metric {
+            MetricArg::Loss => Metric::Loss,
+            MetricArg::Discernibility => Metric::Discernibility,
+        },
     };
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
-    let before = summarize(&bottom, &[], Some(&table), args.qi.threshold);
+    let before = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
     let outcome = search(&ds, &criteria)?;
     let search_seconds = start.elapsed().as_secs_f64();
     let lattice_size = outcome.lattice_size();
@@ -118,10 +169,11 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         }
         return Ok(ExitStatus::Findings);
     };
-    let after = summarize(
+    let after = summary_of(
+        &ds,
         &best_classes,
         &best.suppressed,
-        Some(&table),
+        &table,
         args.qi.threshold,
     );
     let written = write_transformed(
@@ -170,6 +222,7 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
             "suppression_limit": criteria.suppression_limit(ds.rows),
             "classes": best.classes,
             "loss": best.loss,
+            "discernibility": best.discernibility,
             "before": before,
             "after": after,
             "output": args.output,
@@ -247,6 +300,7 @@ fn summary_lines(columns: &[(&str, &RiskSummary)]) -> String {
         format!("{:.4}", s.fraction_above_threshold)
     });
     row("marketer risk", &|s| format!("{:.6}", s.marketer_risk));
+    row("discernibility", &|s| format!("{:.0}", s.discernibility));
     if columns.iter().any(|(_, s)| s.l_distinct.is_some()) {
         row("distinct l", &|s| {
             s.l_distinct.map_or("-".into(), |l| l.to_string())
@@ -257,6 +311,14 @@ fn summary_lines(columns: &[(&str, &RiskSummary)]) -> String {
         row("t (equal distance)", &|s| {
             s.t_equal.map_or("-".into(), |t| format!("{t:.6}"))
         });
+        row("t (ordered distance)", &|s| {
+            s.t_ordered.map_or("-".into(), |t| format!("{t:.6}"))
+        });
+        if columns.iter().any(|(_, s)| s.t_hierarchical.is_some()) {
+            row("t (hierarchical distance)", &|s| {
+                s.t_hierarchical.map_or("-".into(), |t| format!("{t:.6}"))
+            });
+        }
     }
     t
 }
@@ -284,8 +346,11 @@ fn criteria_text(c: &Criteria) -> String {
     if let Some(l) = c.l_distinct {
         parts.push(format!("distinct {l}-diversity"));
     }
-    if let Some(t) = c.t_equal {
-        parts.push(format!("{t}-closeness (equal distance)"));
+    if let Some(t) = c.t {
+        parts.push(format!("{t}-closeness ({:?} distance)", c.t_distance).to_lowercase());
+    }
+    if let Some((cc, l)) = c.recursive_cl {
+        parts.push(format!("recursive ({cc},{l})-diversity"));
     }
     if let Some(r) = c.max_average_risk {
         parts.push(format!("average risk <= {r}"));
