@@ -194,6 +194,13 @@ pub struct QiArgs {
 pub struct RiskArgs {
     #[command(flatten)]
     pub qi: QiArgs,
+    /// Size of the population the table was drawn from: estimates population uniqueness
+    /// (Pitman, Zayatz, SNB, Dankar's rule)
+    #[arg(long, conflicts_with = "sampling_fraction")]
+    pub population: Option<f64>,
+    /// The table's share of its population (0 to 1), instead of --population
+    #[arg(long)]
+    pub sampling_fraction: Option<f64>,
 }
 
 #[derive(Debug, Args)]

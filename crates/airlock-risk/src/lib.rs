@@ -16,6 +16,7 @@ pub mod error;
 pub mod hierarchy;
 pub mod metrics;
 pub mod policy;
+pub mod population;
 pub mod report;
 pub mod search;
 

@@ -167,3 +167,24 @@ fn average_risk_threshold() {
     assert_eq!(e.classes, 1_441);
     assert!(close(e.loss, 0.104615554), "{}", e.loss);
 }
+
+/// ARX's population-uniqueness figures for adult come from its USA population model
+/// (317,238,626 people).
+#[test]
+fn population_uniqueness_matches_arx() {
+    use airlock_risk::population::{Estimator, PopulationModel, estimate};
+    let ds = adult();
+    let bottom = classes::bottom(&ds).unwrap();
+    let s = summarize(&bottom, &[], None, 0.2);
+    let u = estimate(
+        &s.class_sizes,
+        PopulationModel {
+            population_size: 317_238_626.0,
+        },
+    );
+    assert!(close(u.pitman.unwrap(), 0.014545773), "{u:?}");
+    assert!(close(u.zayatz.unwrap(), 0.086040860), "{u:?}");
+    // The sampling fraction is tiny, so Dankar's rule picks Pitman.
+    assert_eq!(u.dankar_estimator, Estimator::Pitman);
+    assert_eq!(u.dankar, u.pitman);
+}

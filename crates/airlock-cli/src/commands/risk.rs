@@ -7,6 +7,7 @@ use airlock_core::table::Format;
 use airlock_risk::anonymize::{Target, write_transformed};
 use airlock_risk::classes;
 use airlock_risk::metrics::{RiskSummary, distribution, summarize};
+use airlock_risk::population::{PopulationModel, estimate};
 use airlock_risk::report::{ReportInput, Transformation, render};
 use airlock_risk::{Criteria, Dataset, HierarchySpec, Metric, TDistance, search};
 
@@ -63,6 +64,16 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
     let s = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
+    let population = match (args.population, args.sampling_fraction) {
+        (Some(p), _) if p >= s.records as f64 => Some(PopulationModel { population_size: p }),
+        (Some(_), _) => anyhow::bail!("--population must be at least the number of records"),
+        (None, Some(f)) => Some(
+            PopulationModel::from_sampling_fraction(s.records, f)
+                .ok_or_else(|| anyhow::anyhow!("--sampling-fraction is a fraction in (0, 1]"))?,
+        ),
+        (None, None) => None,
+    };
+    let uniqueness = population.map(|m| estimate(&s.class_sizes, m));
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.qi.report {
         write_report(&args.qi, &s, None)?;
@@ -77,6 +88,7 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "quasi_identifiers": args.qi.qi,
             "sensitive": args.qi.sensitive,
             "risk": s,
+            "population_uniqueness": uniqueness,
             "seconds": seconds,
         }));
         return Ok(ExitStatus::Success);
@@ -94,6 +106,19 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     );
     t.push_str(&summary_lines(&[("", &s)]));
     t.push_str(&format!("\n  class sizes: {}\n", sizes_line(&s)));
+    if let Some(u) = &uniqueness {
+        let f = |v: Option<f64>| v.map_or("did not converge".to_owned(), |x| format!("{x:.9}"));
+        t.push_str(&format!(
+            "\n  population uniqueness (population {}, sampling fraction {:.3e})\n    Pitman  {}\n    Zayatz  {}\n    SNB     {}\n    Dankar  {} ({:?})\n",
+            thousands(u.population_size as u64),
+            u.sampling_fraction,
+            f(u.pitman),
+            f(u.zayatz),
+            f(u.snb),
+            f(u.dankar),
+            u.dankar_estimator
+        ));
+    }
     report::out(&t);
     Ok(ExitStatus::Success)
 }
