@@ -201,6 +201,10 @@ pub struct RiskArgs {
     /// The table's share of its population (0 to 1), instead of --population
     #[arg(long)]
     pub sampling_fraction: Option<f64>,
+    /// A population table holding the same quasi-identifier columns (a register, a census
+    /// extract): adds journalist risk, 1 / the size of each record's class in it
+    #[arg(long, value_name = "FILE")]
+    pub population_table: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,28 @@ fn risk_reports_the_raw_figures() {
     assert_eq!(v["risk"]["classes"], 12_458);
     assert_eq!(v["risk"]["sample_uniques"], 8_841);
     assert_eq!(v["risk"]["k"], 1);
+    // Population uniqueness with ARX's USA population model, and journalist risk against the
+    // table itself (a census: journalist risk equals prosecutor risk).
+    let out = airlock(dir.path())
+        .arg("risk")
+        .arg(adult_dir().join("adult.csv"))
+        .args([
+            "--qi",
+            QI8,
+            "--population",
+            "317238626",
+            "--json",
+            "--population-table",
+        ])
+        .arg(adult_dir().join("adult.csv"))
+        .assert()
+        .success();
+    let v = json(&out);
+    let pitman = v["population_uniqueness"]["pitman"].as_f64().unwrap();
+    assert!((pitman - 0.014545773).abs() < 1e-6, "{pitman}");
+    assert_eq!(v["population_uniqueness"]["dankar_estimator"], "pitman");
+    let journalist = v["journalist_risk"]["average"].as_f64().unwrap();
+    assert!((journalist - 0.413036271).abs() < 1e-6, "{journalist}");
     airlock(dir.path())
         .arg("risk")
         .arg(adult_dir().join("adult.csv"))

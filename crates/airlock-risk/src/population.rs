@@ -297,3 +297,120 @@ mod tests {
         assert!((u.zayatz.unwrap() - 0.3).abs() < 1e-9, "{u:?}");
     }
 }
+
+/// Journalist risk: the attacker links a record of the released sample to a person of a known
+/// population table, so a record's risk is 1 / the size of its class in the population (which
+/// holds the sample, so never smaller than the class in the sample).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct JournalistRisk {
+    pub average: f64,
+    pub maximum: f64,
+    /// Records whose journalist risk exceeds the threshold.
+    pub records_above_threshold: u64,
+    pub fraction_above_threshold: f64,
+}
+
+/// Journalist risk of sample records given their classes' sizes in the sample and in the
+/// population, one pair per class: (sample size, population size).
+pub fn journalist(classes: impl Iterator<Item = (u64, u64)>, threshold: f64) -> JournalistRisk {
+    let (mut records, mut sum, mut max, mut above) = (0u64, 0.0f64, 0.0f64, 0u64);
+    for (in_sample, in_population) in classes {
+        let size = in_population.max(in_sample).max(1) as f64;
+        let risk = 1.0 / size;
+        records += in_sample;
+        sum += in_sample as f64 * risk;
+        max = max.max(risk);
+        if risk > threshold {
+            above += in_sample;
+        }
+    }
+    let n = records.max(1) as f64;
+    JournalistRisk {
+        average: sum / n,
+        maximum: max,
+        records_above_threshold: above,
+        fraction_above_threshold: above as f64 / n,
+    }
+}
+
+/// Counts the QI tuples of a table (as text; an empty cell is its own value).
+fn count_tuples(
+    path: &std::path::Path,
+    qis: &[String],
+) -> Result<std::collections::HashMap<Vec<String>, u64>, crate::error::RiskError> {
+    use crate::error::RiskError;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+    let format = airlock_core::table::Format::resolve(None, path)?;
+    let mut reader = airlock_core::table::TableReader::open(path, format, 8192)?;
+    let schema = reader.schema();
+    let idx: Vec<usize> = qis
+        .iter()
+        .map(|q| {
+            schema.index_of(q).map_err(|_| RiskError::NoSuchColumn {
+                file: path.to_path_buf(),
+                column: q.clone(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    let mut counts = std::collections::HashMap::new();
+    while let Some(batch) = reader.next_batch()? {
+        let cols: Vec<arrow_array::ArrayRef> = idx
+            .iter()
+            .map(|&i| arrow_cast::cast(batch.column(i), &arrow_schema::DataType::Utf8))
+            .collect::<Result<_, _>>()
+            .map_err(|_| {
+                RiskError::Invalid(format!(
+                    "a quasi-identifier of {} cannot be read as text",
+                    path.display()
+                ))
+            })?;
+        for r in 0..batch.num_rows() {
+            let key: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    let a = c.as_string::<i32>();
+                    if a.is_null(r) {
+                        String::new()
+                    } else {
+                        a.value(r).to_owned()
+                    }
+                })
+                .collect();
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    Ok(counts)
+}
+
+/// Journalist risk of `sample`'s records against the `population` table, over `qis`.
+pub fn journalist_of_tables(
+    sample: &std::path::Path,
+    population: &std::path::Path,
+    qis: &[String],
+    threshold: f64,
+) -> Result<JournalistRisk, crate::error::RiskError> {
+    let s = count_tuples(sample, qis)?;
+    let p = count_tuples(population, qis)?;
+    Ok(journalist(
+        s.iter().map(|(k, &n)| (n, p.get(k).copied().unwrap_or(0))),
+        threshold,
+    ))
+}
+
+#[cfg(test)]
+mod journalist_tests {
+    use super::*;
+
+    #[test]
+    fn population_classes_lower_the_risk() {
+        // Two sample classes: 1 record (10 in the population), 2 records (2 in the population).
+        let j = journalist([(1, 10), (2, 2)].into_iter(), 0.2);
+        assert!((j.average - (0.1 + 2.0 * 0.5) / 3.0).abs() < 1e-12);
+        assert!((j.maximum - 0.5).abs() < 1e-12);
+        assert_eq!(j.records_above_threshold, 2);
+        // A population table that lacks a sample class cannot make it safer than the sample.
+        let j = journalist([(3, 0)].into_iter(), 0.2);
+        assert!((j.maximum - 1.0 / 3.0).abs() < 1e-12);
+    }
+}

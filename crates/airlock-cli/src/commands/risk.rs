@@ -74,6 +74,15 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
         (None, None) => None,
     };
     let uniqueness = population.map(|m| estimate(&s.class_sizes, m));
+    let journalist = match &args.population_table {
+        Some(path) => Some(airlock_risk::population::journalist_of_tables(
+            &args.qi.input,
+            path,
+            &args.qi.qi,
+            args.qi.threshold,
+        )?),
+        None => None,
+    };
     let seconds = start.elapsed().as_secs_f64();
     if let Some(path) = &args.qi.report {
         write_report(&args.qi, &s, None)?;
@@ -89,6 +98,7 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "sensitive": args.qi.sensitive,
             "risk": s,
             "population_uniqueness": uniqueness,
+            "journalist_risk": journalist,
             "seconds": seconds,
         }));
         return Ok(ExitStatus::Success);
@@ -106,6 +116,17 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     );
     t.push_str(&summary_lines(&[("", &s)]));
     t.push_str(&format!("\n  class sizes: {}\n", sizes_line(&s)));
+    if let Some(j) = &journalist {
+        t.push_str(&format!(
+            "\n  journalist risk (population table {}): average {:.6}, maximum {:.6}, records above {}: {} ({:.2}%)\n",
+            args.population_table.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            j.average,
+            j.maximum,
+            args.qi.threshold,
+            thousands(j.records_above_threshold),
+            100.0 * j.fraction_above_threshold
+        ));
+    }
     if let Some(u) = &uniqueness {
         let f = |v: Option<f64>| v.map_or("did not converge".to_owned(), |x| format!("{x:.9}"));
         t.push_str(&format!(
