@@ -314,6 +314,41 @@ pub fn add_t_distances(
     }
 }
 
+/// Non-uniform entropy (Gionis and Tassa 2009), in bits: over every QI and record,
+/// −log2(records with the original value / records with its generalized value), where a
+/// suppressed record's generalized value is `*` (every record). 0 for the untransformed table.
+pub fn non_uniform_entropy(
+    ds: &crate::data::Dataset,
+    classes: &Classes,
+    suppressed: &[bool],
+) -> Result<f64, crate::error::RiskError> {
+    let class_of = crate::classes::record_classes(ds, classes)?;
+    let n = ds.rows as f64;
+    let mut total = 0.0;
+    for (q, qi) in ds.qis.iter().enumerate() {
+        let level = usize::from(classes.node[q]);
+        let mut leaf_count = vec![0u64; qi.hierarchy.domain_size()];
+        let mut group_count = vec![0u64; qi.share[level].len()];
+        for &leaf in &qi.leaf {
+            leaf_count[leaf as usize] += 1;
+            group_count[qi.group[level][leaf as usize] as usize] += 1;
+        }
+        for (r, &leaf) in qi.leaf.iter().enumerate() {
+            let denominator = if suppressed
+                .get(class_of[r] as usize)
+                .copied()
+                .unwrap_or(false)
+            {
+                n
+            } else {
+                group_count[qi.group[level][leaf as usize] as usize] as f64
+            };
+            total -= (leaf_count[leaf as usize] as f64 / denominator).log2();
+        }
+    }
+    Ok(total)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

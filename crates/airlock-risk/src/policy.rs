@@ -157,6 +157,8 @@ pub fn run(
         "suppression_limit": criteria.suppression_limit(ds.rows),
         "classes": best.classes,
         "loss": best.loss,
+        "discernibility": best.discernibility,
+        "non_uniform_entropy": crate::metrics::non_uniform_entropy(&ds, &best_classes, &best.suppressed)?,
         "before": before,
         "after": after,
     }));

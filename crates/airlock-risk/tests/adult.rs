@@ -103,6 +103,26 @@ fn five_anonymity_with_five_percent_suppression() {
     assert_eq!(e.classes, 397);
     assert!(close(e.loss, 0.170122792), "{}", e.loss);
     assert_eq!(after.k, 5);
+    // Non-uniform entropy is 0 untransformed and grows with generalization.
+    let ds = adult();
+    let bottom = classes::bottom(&ds).unwrap();
+    assert_eq!(
+        airlock_risk::metrics::non_uniform_entropy(&ds, &bottom, &[]).unwrap(),
+        0.0
+    );
+    let out = search(
+        &ds,
+        &Criteria {
+            k: Some(5),
+            max_suppression: 0.05,
+            ..Criteria::default()
+        },
+    )
+    .unwrap();
+    let (e, cls) = out.best.unwrap();
+    let nu = airlock_risk::metrics::non_uniform_entropy(&ds, &cls, &e.suppressed).unwrap();
+    let top = out_top(&ds);
+    assert!(nu > 0.0 && nu < top, "{nu} {top}");
     assert!(close(after.average_prosecutor_risk, 0.013777068));
 }
 
@@ -187,4 +207,11 @@ fn population_uniqueness_matches_arx() {
     // The sampling fraction is tiny, so Dankar's rule picks Pitman.
     assert_eq!(u.dankar_estimator, Estimator::Pitman);
     assert_eq!(u.dankar, u.pitman);
+}
+
+/// Non-uniform entropy with every QI fully generalized: the most there is.
+fn out_top(ds: &Dataset) -> f64 {
+    let bottom = classes::bottom(ds).unwrap();
+    let top = classes::roll_up(ds, &bottom, &ds.top()).unwrap();
+    airlock_risk::metrics::non_uniform_entropy(ds, &top, &[]).unwrap()
 }

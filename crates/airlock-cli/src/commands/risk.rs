@@ -222,6 +222,8 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         &table,
         args.qi.threshold,
     );
+    let nu_entropy =
+        airlock_risk::metrics::non_uniform_entropy(&ds, &best_classes, &best.suppressed)?;
     let written = write_transformed(
         &ds,
         &best_classes,
@@ -269,6 +271,7 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
             "classes": best.classes,
             "loss": best.loss,
             "discernibility": best.discernibility,
+            "non_uniform_entropy": nu_entropy,
             "before": before,
             "after": after,
             "output": args.output,
@@ -286,7 +289,7 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     let mut t = format!(
         "searched {} generalizations ({} evaluated, {} pruned by Loss, {} meet the criteria) in {:.2} s\n\
          chosen: {}\n\
-         suppressed {} records ({:.2}%, limit {}); {} classes; Loss {:.6}\n\n",
+         suppressed {} records ({:.2}%, limit {}); {} classes; Loss {:.6}; non-uniform entropy {:.0} bits\n\n",
         thousands(lattice_size as u64),
         thousands(outcome.nodes as u64),
         thousands(outcome.pruned as u64),
@@ -297,7 +300,8 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
         100.0 * best.suppressed_records as f64 / ds.rows.max(1) as f64,
         thousands(criteria.suppression_limit(ds.rows)),
         thousands(best.classes),
-        best.loss
+        best.loss,
+        nu_entropy
     );
     t.push_str(&summary_lines(&[("before", &before), ("after", &after)]));
     t.push_str(&format!(
