@@ -349,6 +349,58 @@ pub fn non_uniform_entropy(
     Ok(total)
 }
 
+/// The rows of a risk table for one or more summaries (before and after, say): a label and a
+/// formatted value per summary. The CLI and the HTML report both print these, so they agree.
+pub fn figure_rows(summaries: &[&RiskSummary]) -> Vec<(String, Vec<String>)> {
+    let mut rows = Vec::new();
+    let mut row = |label: String, f: &dyn Fn(&RiskSummary) -> String| {
+        rows.push((label, summaries.iter().map(|s| f(s)).collect()));
+    };
+    let opt = |v: Option<f64>, digits: usize| v.map_or("-".into(), |x| format!("{x:.digits$}"));
+    row("records kept".into(), &|s| {
+        (s.records - s.suppressed_records).to_string()
+    });
+    row("suppressed records".into(), &|s| {
+        s.suppressed_records.to_string()
+    });
+    row("equivalence classes".into(), &|s| s.classes.to_string());
+    row("k (smallest class)".into(), &|s| s.k.to_string());
+    row("sample uniques".into(), &|s| s.sample_uniques.to_string());
+    row("average prosecutor risk".into(), &|s| {
+        format!("{:.6}", s.average_prosecutor_risk)
+    });
+    row("maximum prosecutor risk".into(), &|s| {
+        format!("{:.6}", s.maximum_prosecutor_risk)
+    });
+    let threshold = summaries.first().map_or(0.2, |s| s.risk_threshold);
+    row(format!("share of records with risk > {threshold}"), &|s| {
+        format!("{:.4}", s.fraction_above_threshold)
+    });
+    row("marketer risk".into(), &|s| {
+        format!("{:.6}", s.marketer_risk)
+    });
+    row("discernibility".into(), &|s| {
+        format!("{:.0}", s.discernibility)
+    });
+    let any = |f: &dyn Fn(&RiskSummary) -> bool| summaries.iter().any(|s| f(s));
+    if any(&|s| s.l_distinct.is_some()) {
+        row("distinct l".into(), &|s| {
+            s.l_distinct.map_or("-".into(), |l| l.to_string())
+        });
+        row("entropy l".into(), &|s| opt(s.l_entropy, 3));
+        row("t (equal distance)".into(), &|s| opt(s.t_equal, 6));
+    }
+    if any(&|s| s.t_ordered.is_some()) {
+        row("t (ordered distance)".into(), &|s| opt(s.t_ordered, 6));
+    }
+    if any(&|s| s.t_hierarchical.is_some()) {
+        row("t (hierarchical distance)".into(), &|s| {
+            opt(s.t_hierarchical, 6)
+        });
+    }
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

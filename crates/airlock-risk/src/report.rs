@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use plotters::prelude::*;
 
-use crate::metrics::RiskSummary;
+use crate::metrics::{RiskSummary, figure_rows};
 
 /// What the report is about.
 #[derive(Debug, Clone)]
@@ -192,49 +192,19 @@ fn svg_fallback() -> String {
     "<p>(plot unavailable)</p>".into()
 }
 
-fn metrics_table(rows: &[(&str, &RiskSummary)]) -> String {
+fn metrics_table(columns: &[(&str, &RiskSummary)]) -> String {
     let mut t = String::from("<table><tr><th>figure</th>");
-    for (h, _) in rows {
+    for (h, _) in columns {
         let _ = write!(t, "<th>{}</th>", escape(h));
     }
     t.push_str("</tr>");
-    let mut line = |label: &str, f: &dyn Fn(&RiskSummary) -> String| {
-        let _ = write!(t, "<tr><td>{}</td>", escape(label));
-        for (_, s) in rows {
-            let _ = write!(t, "<td class=n>{}</td>", f(s));
+    let summaries: Vec<&RiskSummary> = columns.iter().map(|(_, s)| *s).collect();
+    for (label, values) in figure_rows(&summaries) {
+        let _ = write!(t, "<tr><td>{}</td>", escape(&label));
+        for v in values {
+            let _ = write!(t, "<td class=n>{}</td>", escape(&v));
         }
         t.push_str("</tr>");
-    };
-    line("records", &|s| s.records.to_string());
-    line("suppressed records", &|s| s.suppressed_records.to_string());
-    line("equivalence classes", &|s| s.classes.to_string());
-    line("k (smallest class)", &|s| s.k.to_string());
-    line("sample uniques", &|s| s.sample_uniques.to_string());
-    line("average prosecutor risk", &|s| {
-        format!("{:.6}", s.average_prosecutor_risk)
-    });
-    line("maximum prosecutor risk", &|s| {
-        format!("{:.6}", s.maximum_prosecutor_risk)
-    });
-    let threshold = rows.first().map_or(0.2, |(_, s)| s.risk_threshold);
-    line(&format!("records with risk > {threshold}"), &|s| {
-        format!(
-            "{} ({:.2}%)",
-            s.records_above_threshold,
-            100.0 * s.fraction_above_threshold
-        )
-    });
-    line("marketer risk", &|s| format!("{:.6}", s.marketer_risk));
-    if rows.iter().any(|(_, s)| s.l_distinct.is_some()) {
-        line("distinct l-diversity", &|s| {
-            s.l_distinct.map_or("-".into(), |l| l.to_string())
-        });
-        line("entropy l-diversity", &|s| {
-            s.l_entropy.map_or("-".into(), |l| format!("{l:.3}"))
-        });
-        line("t-closeness (equal distance)", &|s| {
-            s.t_equal.map_or("-".into(), |t| format!("{t:.6}"))
-        });
     }
     t.push_str("</table>");
     t

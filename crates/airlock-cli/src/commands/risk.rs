@@ -320,55 +320,19 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
 fn summary_lines(columns: &[(&str, &RiskSummary)]) -> String {
     let mut t = String::new();
     if columns.iter().any(|(h, _)| !h.is_empty()) {
-        t.push_str(&format!("  {:32}", ""));
+        t.push_str(&format!("  {:34}", ""));
         for (h, _) in columns {
             t.push_str(&format!("{h:>14}"));
         }
         t.push('\n');
     }
-    let mut row = |label: &str, f: &dyn Fn(&RiskSummary) -> String| {
-        t.push_str(&format!("  {label:32}"));
-        for (_, s) in columns {
-            t.push_str(&format!("{:>14}", f(s)));
+    let summaries: Vec<&RiskSummary> = columns.iter().map(|(_, s)| *s).collect();
+    for (label, values) in airlock_risk::metrics::figure_rows(&summaries) {
+        t.push_str(&format!("  {label:34}"));
+        for v in values {
+            t.push_str(&format!("{v:>14}"));
         }
         t.push('\n');
-    };
-    row("records kept", &|s| {
-        thousands(s.records - s.suppressed_records)
-    });
-    row("equivalence classes", &|s| thousands(s.classes));
-    row("k (smallest class)", &|s| thousands(s.k));
-    row("sample uniques", &|s| thousands(s.sample_uniques));
-    row("average prosecutor risk", &|s| {
-        format!("{:.6}", s.average_prosecutor_risk)
-    });
-    row("maximum prosecutor risk", &|s| {
-        format!("{:.6}", s.maximum_prosecutor_risk)
-    });
-    let threshold = columns.first().map_or(0.2, |(_, s)| s.risk_threshold);
-    row(&format!("records with risk > {threshold}"), &|s| {
-        format!("{:.4}", s.fraction_above_threshold)
-    });
-    row("marketer risk", &|s| format!("{:.6}", s.marketer_risk));
-    row("discernibility", &|s| format!("{:.0}", s.discernibility));
-    if columns.iter().any(|(_, s)| s.l_distinct.is_some()) {
-        row("distinct l", &|s| {
-            s.l_distinct.map_or("-".into(), |l| l.to_string())
-        });
-        row("entropy l", &|s| {
-            s.l_entropy.map_or("-".into(), |l| format!("{l:.3}"))
-        });
-        row("t (equal distance)", &|s| {
-            s.t_equal.map_or("-".into(), |t| format!("{t:.6}"))
-        });
-        row("t (ordered distance)", &|s| {
-            s.t_ordered.map_or("-".into(), |t| format!("{t:.6}"))
-        });
-        if columns.iter().any(|(_, s)| s.t_hierarchical.is_some()) {
-            row("t (hierarchical distance)", &|s| {
-                s.t_hierarchical.map_or("-".into(), |t| format!("{t:.6}"))
-            });
-        }
     }
     t
 }
