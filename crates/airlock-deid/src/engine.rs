@@ -245,7 +245,7 @@ impl Plan {
         })
     }
 
-    fn output_schema_name<'b>(&self, batch: &'b RecordBatch, index: usize) -> &'b str {
+    fn input_column_name<'b>(&self, batch: &'b RecordBatch, index: usize) -> &'b str {
         batch.schema_ref().field(index).name()
     }
 
@@ -280,7 +280,7 @@ impl Plan {
     ) -> Result<BatchOutput> {
         let patients = match self.patient_index {
             Some(i) => Some(as_text(
-                self.output_schema_name(batch, i),
+                self.input_column_name(batch, i),
                 "date_shift",
                 batch.column(i),
             )?),

@@ -18,7 +18,7 @@ use crate::data::Dataset;
 use crate::error::RiskError;
 use crate::hierarchy::HierarchySpec;
 use crate::metrics::{distribution, summarize};
-use crate::search::{Criteria, search};
+use crate::search::{Criteria, search_from};
 
 /// How a run with a `[risk]` block ended.
 #[derive(Debug)]
@@ -116,7 +116,7 @@ pub fn run(
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
     let before = summarize(&bottom, &[], Some(&table), 0.2);
-    let outcome = search(&ds, &criteria)?;
+    let outcome = search_from(&ds, &bottom, &criteria)?;
     let lattice_size = outcome.lattice_size();
     let Some((best, best_classes)) = outcome.best else {
         return Ok(Outcome::NoSolution {

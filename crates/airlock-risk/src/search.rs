@@ -213,15 +213,24 @@ impl Outcome {
     }
 }
 
-/// Finds the node with the lowest Loss that meets `criteria` (ties go to the lower levels).
+/// Finds the node with the lowest value of `criteria.metric` that meets `criteria` (ties go to
+/// the node found first).
 pub fn search(ds: &Dataset, criteria: &Criteria) -> Result<Outcome, RiskError> {
+    search_from(ds, &classes::bottom(ds)?, criteria)
+}
+
+/// [`search`], for a caller that already has the untransformed classes (`classes::bottom`).
+pub fn search_from(
+    ds: &Dataset,
+    bottom: &Classes,
+    criteria: &Criteria,
+) -> Result<Outcome, RiskError> {
     if criteria.needs_sensitive() && ds.sensitive.is_none() {
         return Err(RiskError::Invalid(
             "l-diversity and t-closeness need a sensitive attribute (--sensitive)".into(),
         ));
     }
-    let bottom = classes::bottom(ds)?;
-    let table = distribution(&bottom);
+    let table = distribution(bottom);
     let mut outcome = Outcome {
         best: None,
         nodes: 0,
@@ -237,8 +246,8 @@ pub fn search(ds: &Dataset, criteria: &Criteria) -> Result<Outcome, RiskError> {
             "hierarchical t-closeness needs a hierarchy for the sensitive attribute".into(),
         ));
     }
-    let bound = lower_bound(ds, &bottom, criteria.metric);
-    walk(ds, criteria, &table, &top, 0, &bottom, bound, &mut outcome)?;
+    let bound = lower_bound(ds, bottom, criteria.metric);
+    walk(ds, criteria, &table, &top, 0, bottom, bound, &mut outcome)?;
     Ok(outcome)
 }
 

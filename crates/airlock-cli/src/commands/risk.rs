@@ -9,7 +9,8 @@ use airlock_risk::classes;
 use airlock_risk::metrics::{RiskSummary, distribution, summarize};
 use airlock_risk::population::{PopulationModel, estimate};
 use airlock_risk::report::{ReportInput, Transformation, render};
-use airlock_risk::{Criteria, Dataset, HierarchySpec, Metric, TDistance, search};
+use airlock_risk::search::search_from;
+use airlock_risk::{Criteria, Dataset, HierarchySpec, Metric, TDistance};
 
 use crate::ExitStatus;
 use crate::cli::{AnonymizeArgs, MetricArg, QiArgs, RiskArgs, TDistanceArg};
@@ -194,7 +195,7 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
     let before = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
-    let outcome = search(&ds, &criteria)?;
+    let outcome = search_from(&ds, &bottom, &criteria)?;
     let search_seconds = start.elapsed().as_secs_f64();
     let lattice_size = outcome.lattice_size();
     let Some((best, best_classes)) = outcome.best else {
