@@ -148,6 +148,20 @@ impl Manifest {
         output.with_file_name(name)
     }
 
+    /// Refuses, unless `force`, an `output` or its manifest that already exists: a run checks
+    /// this before any work, so it never fails after writing one and not the other.
+    pub fn check_targets(output: &Path, force: bool) -> Result<()> {
+        if force {
+            return Ok(());
+        }
+        for target in [output.to_path_buf(), Self::path_for(output)] {
+            if target.exists() {
+                return Err(Error::OutputExists { path: target });
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the manifest atomically.
     pub fn write(&self, path: &Path, force: bool) -> Result<()> {
         let mut json = serde_json::to_vec_pretty(self).map_err(|e| Error::Write {

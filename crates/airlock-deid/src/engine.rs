@@ -441,12 +441,10 @@ pub fn run(
     let mut plan = Plan::compile(policy, &reader.schema(), &job.input, &keys, job.scan)?;
     let manifest_path = Manifest::path_for(&job.output);
     // Fail before any work if either target exists.
-    let out = AtomicOutput::create(&job.output, job.force)?;
-    if job.write_manifest && !job.force && manifest_path.exists() {
-        return Err(Error::OutputExists {
-            path: manifest_path,
-        });
+    if job.write_manifest {
+        Manifest::check_targets(&job.output, job.force)?;
     }
+    let out = AtomicOutput::create(&job.output, job.force)?;
     if plan.needs_counts() {
         let mut first = TableReader::open(&job.input, job.input_format, job.batch_size)?;
         while let Some(batch) = first.next_batch()? {

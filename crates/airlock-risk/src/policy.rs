@@ -67,15 +67,8 @@ pub fn run(
         let report = airlock_deid::run(job, policy, secret, scrubber, progress)?;
         return Ok(Outcome::Done(Box::new(report)));
     };
+    Manifest::check_targets(&job.output, job.force)?;
     let manifest_path = Manifest::path_for(&job.output);
-    for target in [&job.output, &manifest_path] {
-        if !job.force && target.exists() {
-            return Err(airlock_core::Error::OutputExists {
-                path: target.clone(),
-            }
-            .into());
-        }
-    }
     let name = job
         .output
         .file_name()

@@ -143,12 +143,5 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
 }
 
 fn same_file(input: &Path, output: &Path) -> bool {
-    let Ok(a) = input.canonicalize() else {
-        return false;
-    };
-    let b = match output.canonicalize() {
-        Ok(b) => b,
-        Err(_) => return false,
-    };
-    a == b
+    matches!((input.canonicalize(), output.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }
