@@ -1,0 +1,165 @@
+//! The dictionaries behind the detector: US census first and last names, US places, common
+//! English words and clinical terms, vendored under `data/` (sources and licenses in
+//! `data/README.md`), decompressed once per process and shared.
+
+use std::sync::OnceLock;
+
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use airlock_deid::surrogate_lists;
+use rustc_hash::FxHashMap;
+
+/// What the dictionaries know about one lower-case word.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Entry {
+    /// 1-based frequency rank among census first names (0: not a first name).
+    pub first: u32,
+    /// 1-based frequency rank among census last names (0: not a last name).
+    pub last: u32,
+    /// A common English word (lower case in the word list).
+    pub word: bool,
+    /// A clinical term that looks like a name or place (eponym, drug, device, ward).
+    pub clinical: bool,
+    /// A single-word US place.
+    pub place: bool,
+}
+
+impl Entry {
+    /// A census first or last name.
+    pub fn is_name(&self) -> bool {
+        self.first > 0 || self.last > 0
+    }
+}
+
+/// All dictionaries, built once.
+pub struct Lexicon {
+    words: FxHashMap<Box<str>, Entry>,
+    /// Multi-word US places ("san diego", "holy cross"), matched case-insensitively.
+    places: AhoCorasick,
+    /// Invented surrogate values, one list per kind.
+    pub surrogate_names: Vec<&'static str>,
+    pub surrogate_places: Vec<&'static str>,
+    pub surrogate_streets: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for Lexicon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lexicon")
+            .field("words", &self.words.len())
+            .field("places", &self.places.patterns_len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn unpack(bytes: &[u8]) -> String {
+    let raw = zstd::stream::decode_all(bytes).expect("vendored dictionary decompresses");
+    String::from_utf8(raw).expect("vendored dictionary is ASCII")
+}
+
+/// The non-comment, non-empty lines of a vendored list.
+pub(crate) fn data_lines(text: &'static str) -> impl Iterator<Item = &'static str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+impl Lexicon {
+    /// The process-wide lexicon (about 0.2 s to build the first time).
+    pub fn get() -> &'static Lexicon {
+        static LEXICON: OnceLock<Lexicon> = OnceLock::new();
+        LEXICON.get_or_init(Lexicon::build)
+    }
+
+    fn build() -> Self {
+        let mut words: FxHashMap<Box<str>, Entry> = FxHashMap::default();
+        let first = unpack(include_bytes!("../data/first-names.txt.zst"));
+        for (rank, name) in first.lines().enumerate() {
+            let e = words.entry(name.into()).or_default();
+            e.first = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+        }
+        let last = unpack(include_bytes!("../data/last-names.txt.zst"));
+        for (rank, name) in last.lines().enumerate() {
+            let e = words.entry(name.into()).or_default();
+            e.last = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+        }
+        let english = unpack(include_bytes!("../data/english-words.txt.zst"));
+        for w in english.lines() {
+            words.entry(w.into()).or_default().word = true;
+        }
+        for w in data_lines(include_str!("../data/common-words.txt")) {
+            words.entry(w.to_ascii_lowercase().into()).or_default().word = true;
+        }
+        for w in data_lines(include_str!("../data/clinical-terms.txt")) {
+            words
+                .entry(w.to_ascii_lowercase().into())
+                .or_default()
+                .clinical = true;
+        }
+        let places_text = unpack(include_bytes!("../data/us-places.txt.zst"));
+        let mut multi = Vec::new();
+        for p in places_text.lines() {
+            if p.contains(' ') {
+                multi.push(p.to_owned());
+            } else {
+                words.entry(p.into()).or_default().place = true;
+            }
+        }
+        let places = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .kind(Some(AhoCorasickKind::DFA))
+            .build(&multi)
+            .expect("place patterns build");
+        Self {
+            words,
+            places,
+            surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
+            surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
+            surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
+        }
+    }
+
+    /// What the dictionaries say of `word` (any case; ASCII folding only).
+    pub fn lookup(&self, word: &str) -> Entry {
+        let mut buf = [0u8; 48];
+        if word.len() > buf.len() {
+            return Entry::default();
+        }
+        let lower = &mut buf[..word.len()];
+        lower.copy_from_slice(word.as_bytes());
+        lower.make_ascii_lowercase();
+        std::str::from_utf8(lower)
+            .ok()
+            .and_then(|w| self.words.get(w))
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Byte ranges of multi-word US places in `text` (not checked for word boundaries).
+    pub fn multi_word_places<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        self.places.find_iter(text).map(|m| m.range())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionaries_load_and_classify() {
+        let lx = Lexicon::get();
+        let smith = lx.lookup("SMITH");
+        assert_eq!(smith.last, 1);
+        assert!(lx.lookup("Veronica").first > 0);
+        assert!(lx.lookup("table").word);
+        assert!(!lx.lookup("veronica").word);
+        assert!(lx.lookup("foley").clinical);
+        assert!(lx.lookup("catonsville").place);
+        assert_eq!(lx.lookup("qzxv"), Entry::default());
+        let text = "moved to San Diego last year";
+        let found: Vec<_> = lx.multi_word_places(text).map(|r| &text[r]).collect();
+        assert!(found.contains(&"San Diego"), "{found:?}");
+    }
+}
