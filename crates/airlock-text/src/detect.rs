@@ -178,14 +178,13 @@ const CREDENTIALS: &[&str] = &[
 ];
 /// Words after a facility's name ("Calvert Hospital").
 const FACILITY_WORDS: &[&str] = &[
-    "hospital", "hosp", "hospitals", "medical", "memorial", "clinic", "rehab", "rehabilitation",
-    "nursing", "health", "healthcare", "infirmary", "campus", "institute", "center", "centre",
-    "hospice", "manor", "village", "university", "college", "church", "school", "county",
+    "hospital", "hosp", "hospitals", "memorial", "clinic", "rehab", "rehabilitation",
+    "infirmary", "campus", "institute", "center", "centre", "ctr", "hospice", "manor",
+    "university", "college", "church", "school", "county", "regional", "general", "healthcare",
+    "medical", "nursing", "health",
 ];
 /// Words before a place ("lives in", "transferred to").
-const PLACE_CUES: &[&str] = &[
-    "in", "from", "to", "at", "near", "into", "@", "outside", "toward", "towards",
-];
+const PLACE_CUES: &[&str] = &["in", "from", "to", "at", "near", "into", "outside", "toward", "towards"];
 /// Words that end a run of name words: a word like these after a title is not a surname.
 const NOT_SURNAMES: &[&str] = &[
     "aware", "notified", "informed", "called", "paged", "here", "in", "at", "to", "and", "or",
@@ -525,7 +524,7 @@ impl Ctx<'_> {
     fn standalone_name(&self, i: usize) -> bool {
         let e = self.toks[i].entry;
         self.strong_name(i)
-            && !e.place
+            && (e.place == 0 || e.place > 3000)
             && ((1..=1500).contains(&e.first) || (1..=5000).contains(&e.last))
     }
 
@@ -539,6 +538,33 @@ impl Ctx<'_> {
             && !t.entry.clinical
             && !in_list(NOT_SURNAMES, self.word(i))
             && self.case_allows(i)
+    }
+
+    /// A word after which a facility's name stands: "Hospital", "Memorial", "Medical Center".
+    fn facility_word(&self, i: usize) -> bool {
+        let w = self.word(i);
+        if !in_list(FACILITY_WORDS, w) {
+            return false;
+        }
+        if in_list(&["medical", "health", "nursing"], w) {
+            return i + 1 < self.toks.len()
+                && self.joined(i)
+                && in_list(&["center", "centre", "ctr", "home", "system", "facility"], self.word(i + 1));
+        }
+        true
+    }
+
+    /// A word that can be part of a place's name.
+    fn place_word(&self, i: usize) -> bool {
+        let t = &self.toks[i];
+        let w = self.word(i);
+        t.alpha()
+            && !in_list(PLACE_CUES, w)
+            && !in_list(NOT_SURNAMES, w)
+            && !in_list(NOT_PLACE_WORDS, w)
+            && !in_list(MOVES, w)
+            && !t.entry.clinical
+            && (self.style != CaseStyle::Mixed || self.capitalized(i) || !t.entry.word)
     }
 
     /// A word that no dictionary knows, capitalized where capitals tell.
@@ -933,41 +959,39 @@ fn mark(flags: &mut [bool], from: usize, to: usize) {
     }
 }
 
-/// Place rules: facility names before "Hospital" etc., "St. Agnes", hospital abbreviations
-/// after a transfer, and dictionary places (with a cue where the place is also a word).
+/// Place rules: facility names before "Hospital" etc., "St. Agnes", places after a move
+/// ("transferred to X", "lives in X"), hospital initials, and dictionary places (with a cue
+/// where the place is also a word); then every other occurrence of a found place.
 fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
     let toks = ctx.toks;
     let n = toks.len();
+    let mut is_place = vec![false; n];
     for i in 0..n {
         let w = ctx.word(i);
         // "CALVERT HOSPITAL", "Sacred Heart Memorial", "holy cross hospital"
-        if in_list(FACILITY_WORDS, w) && i > 0 && !ctx.gap_before(i).contains('\n') {
+        if ctx.facility_word(i) && i > 0 && !ctx.gap_before(i).contains('\n') {
             let mut start = None;
             let mut k = i - 1;
             loop {
-                let t = &toks[k];
-                let wk = ctx.word(k);
-                let ok = t.alpha()
-                    && !in_list(PLACE_CUES, wk)
-                    && !in_list(NOT_SURNAMES, wk)
-                    && !in_list(NOT_PLACE_WORDS, wk)
-                    && !t.entry.clinical
-                    && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k) || !t.entry.word);
-                if !ok {
+                if !ctx.place_word(k) && !ctx.facility_word(k) {
                     break;
                 }
                 start = Some(k);
                 let g = ctx.gap_before(k);
-                if k == 0 || i - k >= 3 || !(g == " " || g == "-" || g == ". ") {
+                if k == 0 || i - k >= 3 || !matches!(g, " " | "-" | ". ") {
                     break;
                 }
                 k -= 1;
             }
             if let Some(s) = start {
-                let all_common = (s..i).all(|k| toks[k].entry.word && !toks[k].entry.is_name() && !toks[k].entry.place);
-                let cue = s > 0 && in_list(PLACE_CUES, ctx.word(s - 1));
-                if !all_common || cue && (ctx.style != CaseStyle::Mixed || ctx.capitalized(s)) {
-                    push(spans, ctx, s, i - 1, Kind::Location, 0.85);
+                let named = (s..i).any(|k| {
+                    let e = toks[k].entry;
+                    !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
+                });
+                if named {
+                    let end = if in_list(NAMED_FACILITY_WORDS, w) { i } else { i - 1 };
+                    mark(&mut is_place, s, end);
+                    push(spans, ctx, s, end, Kind::Location, 0.85);
                 }
             }
         }
@@ -976,26 +1000,80 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && i + 1 < n
             && ctx.joined(i)
             && toks[i + 1].alpha()
-            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(i + 1))
             && !toks[i + 1].entry.clinical
-            && (i == 0 || !toks[i - 1].shape.eq(&Shape::Number))
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(i + 1))
+            && (toks[i + 1].entry.is_name() && !toks[i + 1].entry.word
+                || ctx.unknown(i + 1)
+                || ctx.is_initial(i + 1)
+                || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1) && ctx.word(i) == "St")
         {
+            mark(&mut is_place, i, i + 1);
             push(spans, ctx, i, i + 1, Kind::Location, 0.8);
         }
-        // "transferred to GH", "from VAMC": a hospital's initials after a place cue
-        if i > 0
-            && in_list(&["to", "from", "at", "@"], ctx.word(i - 1))
-            && is_hospital_initials(ctx, i)
-        {
-            push(spans, ctx, i, i, Kind::Location, 0.75);
+        // "transferred to Quartermain 3", "from kernan", "admitted to GH", "at Holy Cross"
+        if in_list(PLACE_CUES, w) && i + 1 < n && !ctx.gap_before(i + 1).contains('\n') {
+            let moved = i > 0 && in_list(MOVES, ctx.word(i - 1))
+                || i > 1 && ctx.word(i - 1).eq_ignore_ascii_case("back") && in_list(MOVES, ctx.word(i - 2));
+            let mut j = i + 1;
+            if ctx.word(j).eq_ignore_ascii_case("the") && j + 1 < n {
+                j += 1;
+            }
+            let mut end = None;
+            if is_hospital_initials(ctx, j) {
+                end = Some(j);
+            } else if ctx.style == CaseStyle::Mixed {
+                // a run of capitalized words: "at Holy Cross", "to Sacred Heart"
+                let mut k = j;
+                while k < n
+                    && k < j + 3
+                    && toks[k].shape == Shape::Title
+                    && ctx.place_word(k)
+                    && !looks_like_drug(ctx.word(k))
+                {
+                    end = Some(k);
+                    if !ctx.joined(k) {
+                        break;
+                    }
+                    k += 1;
+                }
+                let run = end.map_or(0, |e| e + 1 - j);
+                let unknown_word = (j..j + run).any(|k| !toks[k].entry.word);
+                if !(run >= 2 || run == 1 && (moved || unknown_word) && !toks[j].entry.word) {
+                    end = None;
+                }
+            } else if moved {
+                // "transferred to quartermain", "from KERNAN"
+                let mut k = j;
+                while k < n
+                    && k < j + 2
+                    && ctx.place_word(k)
+                    && !toks[k].entry.word
+                    && toks[k].len() >= 5
+                    && !looks_like_drug(ctx.word(k))
+                {
+                    end = Some(k);
+                    if !ctx.joined(k) {
+                        break;
+                    }
+                    k += 1;
+                }
+            }
+            if let Some(end) = end {
+                mark(&mut is_place, j, end);
+                push(spans, ctx, j, end, Kind::Location, 0.7);
+            }
         }
-        // a single-word place that is no English word, or one after a cue
-        if toks[i].entry.place && toks[i].alpha() && toks[i].len() >= 4 && !toks[i].entry.clinical {
-            let cue = i > 0 && in_list(PLACE_CUES, ctx.word(i - 1)) && !ctx.gap_before(i).contains('\n');
-            let plain = !toks[i].entry.word && !toks[i].entry.is_name();
+        // a single-word place: no English word and a big place, or after a cue
+        let e = toks[i].entry;
+        if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
+            let cue = i > 0
+                && in_list(PLACE_CUES, ctx.word(i - 1))
+                && !ctx.gap_before(i).contains('\n');
             let capital_ok = ctx.style != CaseStyle::Mixed || ctx.capitalized(i);
-            if capital_ok && (plain || cue && !toks[i].entry.word) {
-                push(spans, ctx, i, i, Kind::Location, if plain { 0.7 } else { 0.6 });
+            let big = e.place <= 3000 && !e.is_name();
+            if capital_ok && (big || cue) {
+                mark(&mut is_place, i, i);
+                push(spans, ctx, i, i, Kind::Location, if cue { 0.75 } else { 0.6 });
             }
         }
     }
@@ -1010,7 +1088,12 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         let phrase = &ctx.text[r.clone()];
         let capital_ok = ctx.style != CaseStyle::Mixed
             || phrase.split(' ').all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
-        if capital_ok {
+        let has_name = phrase.split(' ').any(|w| {
+            let e = lexicon.lookup(w);
+            !e.word && !e.clinical
+        });
+        let cue = in_list(PLACE_CUES, &word_before(ctx.text, r.start));
+        if capital_ok && (has_name || cue) {
             spans.push(Span {
                 start: r.start,
                 end: r.end,
@@ -1019,7 +1102,43 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             });
         }
     }
+    // a place found once is a place everywhere in the text
+    for i in 0..n {
+        if is_place[i] && !toks[i].entry.word && toks[i].len() >= 2 {
+            let w = ctx.word(i);
+            for k in 0..n {
+                if !is_place[k] && ctx.word(k).eq_ignore_ascii_case(w) && toks[k].alpha() {
+                    is_place[k] = true;
+                    push(spans, ctx, k, k, Kind::Location, 0.65);
+                }
+            }
+        }
+    }
 }
+
+/// Verbs of moving or living somewhere: the place after them names a facility or town.
+const MOVES: &[&str] = &[
+    "transfer", "transferred", "transfered", "trans", "xfer", "xferred", "admitted", "adm",
+    "readmitted", "sent", "taken", "went", "go", "going", "goes", "came", "come", "coming",
+    "arrived", "arrives", "presented", "discharged", "dc'd", "transported", "received",
+    "recieved", "accepted", "excepted", "back", "brought", "returned", "return", "returns",
+    "seen", "screened", "followed", "lives", "living", "live", "lived", "resides", "works",
+    "worked", "employed", "hospitalized", "born", "moved", "stay", "stayed", "visiting",
+    "flown", "flew", "drove", "driven",
+];
+
+/// Drug names end like this; a word after "to" or "on" that does is no place.
+fn looks_like_drug(word: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "ine", "ol", "ide", "cin", "il", "pril", "olol", "azole", "mab", "statin", "floxacin",
+        "cillin", "mycin", "zepam", "azepam", "pam", "done", "one", "ium", "ate", "vir", "tin",
+        "lin", "quin", "gen", "xin", "cor", "sone", "lone", "dex", "rol",
+    ];
+    let lower = word.to_ascii_lowercase();
+    lower.len() >= 6 && ENDINGS.iter().any(|e| lower.ends_with(e))
+}
+/// Words after a facility's name that are part of the name ("Sacred Heart Memorial").
+const NAMED_FACILITY_WORDS: &[&str] = &["memorial", "regional", "general", "county", "university"];
 
 /// Words that never start a facility's name ("the hospital", "outside hospital").
 const NOT_PLACE_WORDS: &[&str] = &[
@@ -1027,7 +1146,8 @@ const NOT_PLACE_WORDS: &[&str] = &[
     "osh", "prior", "previous", "referring", "rehab", "new", "old", "his", "her", "their", "our",
     "your", "my", "community", "state", "mental", "behavioral", "primary", "urgent", "medical",
     "health", "nursing", "cardiac", "pulmonary", "dialysis", "hd", "day", "care", "skilled",
-    "acute", "chronic", "long", "term", "general", "ny", "us",
+    "acute", "chronic", "long", "term", "ny", "us", "trauma", "teaching", "va", "children",
+    "psychiatric", "psych", "rehabilitation", "assisted", "senior", "adult",
 ];
 
 fn is_hospital_initials(ctx: &Ctx<'_>, i: usize) -> bool {
@@ -1037,7 +1157,7 @@ fn is_hospital_initials(ctx: &Ctx<'_>, i: usize) -> bool {
     caps_ok
         && (2..=5).contains(&w.len())
         && w.bytes().all(|b| b.is_ascii_uppercase())
-        && (w.ends_with('H') || w.ends_with("MC") || w.ends_with("HC"))
+        && (w.ends_with('H') || w.ends_with("MC") || w.ends_with("HC") || w.ends_with("MH"))
         && !t.entry.clinical
         && !t.entry.word
 }

@@ -19,8 +19,8 @@ pub struct Entry {
     pub word: bool,
     /// A clinical term that looks like a name or place (eponym, drug, device, ward).
     pub clinical: bool,
-    /// A single-word US place.
-    pub place: bool,
+    /// 1-based rank by population among single-word US places (0: not a place).
+    pub place: u32,
 }
 
 impl Entry {
@@ -112,11 +112,14 @@ impl Lexicon {
         }
         let places_text = unpack(include_bytes!("../data/us-places.txt.zst"));
         let mut multi = Vec::new();
-        for p in places_text.lines() {
+        for (rank, p) in places_text.lines().enumerate() {
             if p.contains(' ') {
                 multi.push(p.to_owned());
             } else {
-                words.entry(p.into()).or_default().place = true;
+                let e = words.entry(p.into()).or_default();
+                if e.place == 0 {
+                    e.place = u32::try_from(rank + 1).unwrap_or(u32::MAX);
+                }
             }
         }
         let places = AhoCorasickBuilder::new()
@@ -172,7 +175,7 @@ mod tests {
         assert!(lx.lookup("table").word);
         assert!(!lx.lookup("veronica").word);
         assert!(lx.lookup("foley").clinical);
-        assert!(lx.lookup("catonsville").place);
+        assert!(lx.lookup("catonsville").place > 0);
         assert_eq!(lx.lookup("qzxv"), Entry::default());
         let text = "moved to San Diego last year";
         let found: Vec<_> = lx.multi_word_places(text).map(|r| &text[r]).collect();
