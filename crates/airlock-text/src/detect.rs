@@ -169,7 +169,7 @@ const STRONG_RELATIONS: &[&str] = &[
     "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np",
 ];
 /// Roles written before a name ("NP Carol", "MD Spears"): a name must follow, not a word.
-const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident"];
+const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident", "ho", "pcp"];
 /// Credentials written after a clinician's name ("Jean Hudson, RN").
 const CREDENTIALS: &[&str] = &[
     "rn", "np", "md", "rrt", "crt", "lpn", "cna", "msw", "lcsw", "licsw", "pharmd",
@@ -391,7 +391,7 @@ impl Ctx<'_> {
 
     /// Capitals carry information in this text and token `i` starts with one.
     fn capitalized(&self, i: usize) -> bool {
-        matches!(self.toks[i].shape, Shape::Title | Shape::Upper)
+        matches!(self.toks[i].shape, Shape::Title | Shape::Upper | Shape::Mixed)
     }
 
     fn case_allows(&self, i: usize) -> bool {
@@ -399,7 +399,7 @@ impl Ctx<'_> {
     }
 
     fn after_title(&self, i: usize) -> bool {
-        i > 0 && in_list(TITLES, self.word(i - 1)) && self.joined(i - 1)
+        i > 0 && in_list(TITLES, self.word(i - 1)) && self.title_gap(i - 1)
     }
 
     fn is_initial(&self, i: usize) -> bool {
@@ -450,18 +450,31 @@ impl Ctx<'_> {
     fn after_title_ok(&self, i: usize) -> bool {
         i < self.toks.len()
             && self.personish(i)
-            && (self.toks[i].len() >= 2 || self.is_initial(i) || self.toks[i].shape == Shape::Title)
+            && (self.toks[i].len() >= 2 || self.is_initial(i) || self.bare_initial(i))
     }
 
     /// Extends a name that starts at `j` over up to `more` further name words on the line.
     fn extend_name(&self, j: usize, more: usize) -> usize {
         let mut end = j;
-        while end + 1 < self.toks.len() && end < j + more && self.joined(end) {
+        while end + 1 < self.toks.len() && end < j + more {
             let next = end + 1;
             let t = &self.toks[next];
+            // "Retterer-Moore", "williams-nuzzo"
+            if self.gap_before(next) == "-" && t.alpha() && t.len() >= 2 && !t.entry.clinical {
+                end = next;
+                continue;
+            }
+            if !self.joined(end) {
+                break;
+            }
+            let after_first = (1..=1500).contains(&self.toks[end].entry.first)
+                || self.is_initial(end)
+                || self.bare_initial(end);
             let good = self.personish(next)
                 && (self.is_initial(next)
-                    || self.is_initial(end) && (t.entry.is_name() || self.unknown(next))
+                    || after_first
+                        && (t.entry.is_name() || self.unknown(next) || !t.entry.word || t.entry.rare)
+                        && self.case_allows(next)
                     || (t.entry.last > 0 || self.unknown(next))
                         && (!t.entry.word
                             || self.style == CaseStyle::Mixed && self.capitalized(next)));
@@ -473,16 +486,42 @@ impl Ctx<'_> {
         end
     }
 
+    /// A single capital letter without a period, before a name ("Dr B Muse", "J SMITH").
+    fn bare_initial(&self, i: usize) -> bool {
+        let t = &self.toks[i];
+        t.len() == 1
+            && t.alpha()
+            && (t.shape == Shape::Title || self.style != CaseStyle::Mixed)
+            && i + 1 < self.toks.len()
+            && self.gap_before(i + 1) == " "
+            && !in_list(&["a", "i", "l", "r", "c", "s", "p", "x", "o", "w", "q"], self.word(i))
+            && self.toks[i + 1].alpha()
+            && (self.toks[i + 1].entry.last > 0 || self.unknown(i + 1))
+            && !self.toks[i + 1].entry.clinical
+    }
+
     /// A first name: census, not clinical, and not an English word unless capitalized where
     /// capitals tell.
     fn first_name(&self, i: usize) -> bool {
         let t = &self.toks[i];
+        let next_surname = i + 1 < self.toks.len()
+            && self.joined(i)
+            && (1..=1500).contains(&t.entry.first)
+            && {
+                let s = &self.toks[i + 1];
+                s.alpha()
+                    && s.len() >= 3
+                    && (!s.entry.word || s.entry.rare)
+                    && !s.entry.clinical
+                    && (s.entry.last > 0 || self.unknown(i + 1))
+                    && self.personish(i + 1)
+            };
         t.alpha()
             && t.len() >= 2
             && t.entry.first > 0
             && !t.entry.clinical
             && self.personish(i)
-            && (!t.entry.word || self.style == CaseStyle::Mixed && self.capitalized(i))
+            && (!t.entry.word || self.style == CaseStyle::Mixed && self.capitalized(i) || next_surname)
             && self.case_allows(i)
     }
 
@@ -497,7 +536,8 @@ impl Ctx<'_> {
         if !(known || self.unknown(s)) {
             return false;
         }
-        !t.entry.word && (!f.entry.word || t.entry.last > 0)
+        let surname_like = !t.entry.word || t.entry.rare;
+        surname_like && (!f.entry.word || t.entry.last > 0 || self.unknown(s))
             || self.style == CaseStyle::Mixed && self.capitalized(s) && !f.entry.word
             || !f.entry.word && (1..=10_000).contains(&t.entry.last)
     }
@@ -803,8 +843,9 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             let j = i + 1;
             let first_ok = if strong_title {
                 let e = toks[j].entry;
+                let doctor = in_list(&["dr", "doctor", "drs"], w);
                 ctx.after_title_ok(j)
-                    && (e.is_name() || !e.word || ctx.is_initial(j))
+                    && (e.is_name() || !e.word || ctx.is_initial(j) || ctx.bare_initial(j) || doctor)
                     && !ctx.grade_not_title(i)
             } else {
                 ctx.after_title_ok(j)
@@ -814,9 +855,21 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                         || ctx.unknown(j))
             };
             if first_ok {
-                let end = ctx.extend_name(j, 2);
+                let mut end = ctx.extend_name(j, 2);
                 mark(&mut is_name, j, end);
                 push(spans, ctx, j, end, Kind::Name, 0.95);
+                // "Drs Ferullo and Saeed", "Dr. Smith, Dr. Jones"
+                while end + 2 < n
+                    && (ctx.word(end + 1).eq_ignore_ascii_case("and") || ctx.word(end + 1) == "&")
+                    && ctx.after_title_ok(end + 2)
+                    && (toks[end + 2].entry.is_name() || !toks[end + 2].entry.word)
+                    && w.eq_ignore_ascii_case("drs")
+                {
+                    let s2 = end + 2;
+                    end = ctx.extend_name(s2, 2);
+                    mark(&mut is_name, s2, end);
+                    push(spans, ctx, s2, end, Kind::Name, 0.9);
+                }
                 i = end + 1;
                 continue;
             }
@@ -863,7 +916,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     for i in 0..n {
         let w = ctx.word(i);
         // "Jean Hudson, RN", "lander rrt", "Bernard Foley CRT", "B. KARGAS PA"
-        if in_list(CREDENTIALS, w) && i > 0 && !is_name[i - 1] {
+        if in_list(CREDENTIALS, w) && i > 0 {
             let gap = ctx.gap_before(i);
             let g = gap.trim_matches([' ', '\t']);
             if matches!(g, "" | "," | "-" | "(" | ", (") && !gap.contains('\n') {

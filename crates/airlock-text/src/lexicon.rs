@@ -17,6 +17,8 @@ pub struct Entry {
     pub last: u32,
     /// A common English word (lower case in the word list).
     pub word: bool,
+    /// In the large English list only (rarer words such as "gateman", "tyro").
+    pub rare: bool,
     /// A clinical term that looks like a name or place (eponym, drug, device, ward).
     pub clinical: bool,
     /// 1-based rank by population among single-word US places (0: not a place).
@@ -103,6 +105,7 @@ impl Lexicon {
             let common_name = (1..=COMMON_FIRST).contains(&e.first)
                 || (1..=COMMON_LAST).contains(&e.last);
             e.word |= !common_name;
+            e.rare = true;
         }
         for w in data_lines(include_str!("../data/clinical-terms.txt")) {
             words
