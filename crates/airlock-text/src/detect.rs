@@ -205,7 +205,7 @@ const NOT_SURNAMES: &[&str] = &[
     "will", "would", "does", "do", "did", "done", "doing", "has", "have", "having", "had",
     "also", "just", "only", "again", "still", "yet", "already", "even", "well", "unit",
     "family", "members", "member", "team", "staff", "service", "services", "care", "home",
-    "office", "phone", "number", "contact", "ok",
+    "office", "phone", "number", "contact", "ok", "grand", "step", "law", "friends",
 ];
 
 fn in_list(list: &[&str], word: &str) -> bool {
@@ -408,9 +408,16 @@ impl Ctx<'_> {
             .trim_end_matches([' ', '\t'])
             .ends_with('\n')
             || self.text[..t.start].trim().is_empty();
+        let before = self.text[..t.start].bytes().next_back();
+        let dotted = self.text[t.end..].len() >= 3 && {
+            let b = &self.text.as_bytes()[t.end..];
+            b[1].is_ascii_alphabetic() && b[2] == b'.'
+        };
         t.len() == 1
             && t.alpha()
             && self.text[t.end..].starts_with('.')
+            && before.is_none_or(|c| c == b' ' || c == b'\t' || c == b'\n' || c == b'(' || c == b',')
+            && !dotted
             && (self.style != CaseStyle::Mixed || t.shape == Shape::Title)
             // "S. ... O. ... A. ... P." sections of a SOAP note
             && !(line_start && in_list(&["s", "o", "a", "p", "r", "d", "i", "e"], self.word(i)))
@@ -554,7 +561,10 @@ impl Ctx<'_> {
                 || t.entry.first > 0 && !t.entry.word;
             capital_ok
                 && !t.entry.clinical
-                && (t.entry.first > 0 || t.entry.last > 0 || self.unknown(j) || !t.entry.word)
+                && (t.entry.first > 0
+                    || t.entry.last > 0 && !t.entry.word
+                    || self.unknown(j) && t.len() >= 4 && t.shape != Shape::Upper
+                    || self.unknown(j) && t.len() >= 4 && self.style == CaseStyle::Upper)
         } else {
             self.first_name(j) && !t.entry.word || self.strong_name(j) && t.entry.first > 0
         }
@@ -844,15 +854,17 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             let first_ok = if strong_title {
                 let e = toks[j].entry;
                 let doctor = in_list(&["dr", "doctor", "drs"], w);
+                // "ms" is also morphine sulfate and mental status
+                let strict = w.eq_ignore_ascii_case("ms") && (e.word || e.clinical);
                 ctx.after_title_ok(j)
                     && (e.is_name() || !e.word || ctx.is_initial(j) || ctx.bare_initial(j) || doctor)
                     && !ctx.grade_not_title(i)
+                    && !strict
             } else {
                 ctx.after_title_ok(j)
-                    && ((1..=1500).contains(&toks[j].entry.first)
-                        || (1..=3000).contains(&toks[j].entry.last)
-                        || ctx.strong_name(j)
-                        || ctx.unknown(j))
+                    && !toks[j].entry.clinical
+                    && ((1..=1500).contains(&toks[j].entry.first) && ctx.case_allows(j)
+                        || ctx.strong_name(j))
             };
             if first_ok {
                 let mut end = ctx.extend_name(j, 2);
@@ -939,9 +951,11 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 // "PA" and "MD" also follow "the", "R" and "swan": ask for a real name there.
                 let weak = in_list(&["pa", "md", "sn", "resident"], w);
                 if let Some(s) = start {
-                    let good = !weak
+                    let single_word = s + 1 == i && toks[s].entry.word && !ctx.is_initial(s);
+                    let good = (!weak
                         || (s..i).any(|k| ctx.strong_name(k) || ctx.unknown(k))
-                        || ctx.is_initial(s);
+                        || ctx.is_initial(s))
+                        && !single_word;
                     if good {
                         mark(&mut is_name, s, i - 1);
                         push(spans, ctx, s, i - 1, Kind::Name, 0.85);
