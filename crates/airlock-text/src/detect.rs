@@ -184,7 +184,9 @@ const FACILITY_WORDS: &[&str] = &[
     "medical", "nursing", "health",
 ];
 /// Words before a place ("lives in", "transferred to").
-const PLACE_CUES: &[&str] = &["in", "from", "to", "at", "near", "into", "outside", "toward", "towards"];
+const PLACE_CUES: &[&str] = &[
+    "in", "from", "to", "at", "near", "into", "outside", "toward", "towards", "of",
+];
 /// Words that end a run of name words: a word like these after a title is not a surname.
 const NOT_SURNAMES: &[&str] = &[
     "aware", "notified", "informed", "called", "paged", "here", "in", "at", "to", "and", "or",
@@ -387,6 +389,14 @@ impl Ctx<'_> {
             && gap.len() <= 3
             && gap.bytes().all(|c| c == b' ' || c == b'.' || c == b'\t')
             && gap.bytes().filter(|&c| c == b'.').count() <= 1
+    }
+
+    /// Tokens `i` and `i + 1` are on one line with only blanks between.
+    fn joined_loose(&self, i: usize) -> bool {
+        i + 1 < self.toks.len() && {
+            let g = self.gap_before(i + 1);
+            !g.is_empty() && g.len() <= 2 && g.bytes().all(|c| c == b' ' || c == b'.')
+        }
     }
 
     /// Capitals carry information in this text and token `i` starts with one.
@@ -829,9 +839,15 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
 }
 
 fn push(spans: &mut Vec<Span>, ctx: &Ctx<'_>, from: usize, to: usize, kind: Kind, conf: f32) {
+    let mut end = ctx.toks[to].end;
+    // "Mary's": the possessive goes with the name
+    let tail = &ctx.text.as_bytes()[end..];
+    if tail.len() >= 2 && tail[0] == b'\'' && matches!(tail[1], b's' | b'S') {
+        end += 2;
+    }
     spans.push(Span {
         start: ctx.toks[from].start,
-        end: ctx.toks[to].end,
+        end,
         kind,
         confidence: conf,
     });
@@ -1055,7 +1071,10 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     let e = toks[k].entry;
                     !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
                 });
-                if named {
+                let cued = s > 0
+                    && (in_list(PLACE_CUES, ctx.word(s - 1)) || in_list(MOVES, ctx.word(s - 1)))
+                    && (s..i).all(|k| in_list(NAMED_FACILITY_WORDS, ctx.word(k)));
+                if named || cued {
                     let end = if in_list(NAMED_FACILITY_WORDS, w) { i } else { i - 1 };
                     mark(&mut is_place, s, end);
                     push(spans, ctx, s, end, Kind::Location, 0.85);
@@ -1078,7 +1097,10 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             push(spans, ctx, i, i + 1, Kind::Location, 0.8);
         }
         // "transferred to Quartermain 3", "from kernan", "admitted to GH", "at Holy Cross"
-        if in_list(PLACE_CUES, w) && i + 1 < n && !ctx.gap_before(i + 1).contains('\n') {
+        if (in_list(PLACE_CUES, w) || w.eq_ignore_ascii_case("by") || w.eq_ignore_ascii_case("leave"))
+            && i + 1 < n
+            && !ctx.gap_before(i + 1).contains('\n')
+        {
             let moved = i > 0 && in_list(MOVES, ctx.word(i - 1))
                 || i > 1 && ctx.word(i - 1).eq_ignore_ascii_case("back") && in_list(MOVES, ctx.word(i - 2));
             let mut j = i + 1;
@@ -1130,6 +1152,47 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 push(spans, ctx, j, end, Kind::Location, 0.7);
             }
         }
+        // "University of Maryland", "U of MD", "U Maryland"
+        if (w.eq_ignore_ascii_case("university") || w.eq_ignore_ascii_case("univ") || w.eq_ignore_ascii_case("u"))
+            && i + 1 < n
+            && ctx.joined_loose(i)
+        {
+            let mut j = i + 1;
+            if ctx.word(j).eq_ignore_ascii_case("of") && j + 1 < n && ctx.joined_loose(j) {
+                j += 1;
+            }
+            let t = &toks[j];
+            let state_or_place = t.alpha()
+                && t.len() >= 2
+                && (ctx.style != CaseStyle::Mixed || ctx.capitalized(j))
+                && (t.entry.place > 0 || is_state(ctx.word(j)) || ctx.unknown(j))
+                && (j > i + 1 || w.len() > 1 || is_state(ctx.word(j)));
+            if state_or_place {
+                mark(&mut is_place, i, j);
+                push(spans, ctx, i, j, Kind::Location, 0.8);
+            }
+        }
+        // a ward and its floor: "Quartermain 3", "on Ellison 12"
+        if toks[i].alpha()
+            && toks[i].len() >= 5
+            && (ctx.unknown(i) || toks[i].entry.is_name() && !toks[i].entry.word)
+            && !toks[i].entry.clinical
+            && !looks_like_drug(w)
+            && i + 1 < n
+            && ctx.gap_before(i + 1) == " "
+            && toks[i + 1].shape == Shape::Number
+            && toks[i + 1].len() <= 2
+            && !in_list(NOT_DATE_AFTER, &word_after(ctx.text, toks[i + 1].end))
+            && !ctx.text[toks[i + 1].end..].starts_with(['/', '.', ':', '%'])
+            && (i == 0
+                || in_list(PLACE_CUES, ctx.word(i - 1))
+                || in_list(MOVES, ctx.word(i - 1))
+                || ctx.word(i - 1).eq_ignore_ascii_case("on")
+                || ctx.gap_before(i).contains([':', '\n']))
+        {
+            mark(&mut is_place, i, i);
+            push(spans, ctx, i, i, Kind::Location, 0.65);
+        }
         // a single-word place: no English word and a big place, or after a cue
         let e = toks[i].entry;
         if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
@@ -1137,11 +1200,30 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 && in_list(PLACE_CUES, ctx.word(i - 1))
                 && !ctx.gap_before(i).contains('\n');
             let capital_ok = ctx.style != CaseStyle::Mixed || ctx.capitalized(i);
-            let big = e.place <= 3000 && !e.is_name();
+            let big = e.place <= 3000
+                && (!e.is_name() || e.place <= 600 || e.last > 2000 && e.first == 0)
+                && !(i > 0 && in_list(TITLES, ctx.word(i - 1)));
             if capital_ok && (big || cue) {
                 mark(&mut is_place, i, i);
                 push(spans, ctx, i, i, Kind::Location, if cue { 0.75 } else { 0.6 });
             }
+        }
+    }
+    // well-known facility names: "Holy Cross", "Sacred Heart", "Johns Hopkins"
+    for r in lexicon.facilities(ctx.text) {
+        let b = ctx.text.as_bytes();
+        let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphanumeric())
+            && (r.end == b.len() || !b[r.end].is_ascii_alphanumeric());
+        let phrase = &ctx.text[r.clone()];
+        let capital_ok = ctx.style != CaseStyle::Mixed
+            || phrase.split([' ', '-']).all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+        if bounded && capital_ok {
+            spans.push(Span {
+                start: r.start,
+                end: r.end,
+                kind: Kind::Location,
+                confidence: 0.8,
+            });
         }
     }
     // multi-word places: "San Diego", "Ellicott City"
@@ -1216,6 +1298,19 @@ const NOT_PLACE_WORDS: &[&str] = &[
     "acute", "chronic", "long", "term", "ny", "us", "trauma", "teaching", "va", "children",
     "psychiatric", "psych", "rehabilitation", "assisted", "senior", "adult",
 ];
+
+fn is_state(word: &str) -> bool {
+    const STATES: &[&str] = &[
+        "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut",
+        "delaware", "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa",
+        "kansas", "kentucky", "louisiana", "maine", "maryland", "massachusetts", "michigan",
+        "minnesota", "mississippi", "missouri", "montana", "nebraska", "nevada", "ohio",
+        "oklahoma", "oregon", "pennsylvania", "tennessee", "texas", "utah", "vermont", "virginia",
+        "washington", "wisconsin", "wyoming", "md", "ma", "pa", "va", "ny", "nj", "ct", "ri",
+        "nh", "vt", "me", "de", "dc",
+    ];
+    in_list(STATES, word)
+}
 
 fn is_hospital_initials(ctx: &Ctx<'_>, i: usize) -> bool {
     let t = &ctx.toks[i];

@@ -40,8 +40,10 @@ const COMMON_LAST: u32 = 5_000;
 /// All dictionaries, built once.
 pub struct Lexicon {
     words: FxHashMap<Box<str>, Entry>,
-    /// Multi-word US places ("san diego", "holy cross"), matched case-insensitively.
+    /// Multi-word US places ("san diego", "ellicott city"), matched case-insensitively.
     places: AhoCorasick,
+    /// Well-known hospital and health-system names ("holy cross", "johns hopkins").
+    facilities: AhoCorasick,
     /// Invented surrogate values, one list per kind.
     pub surrogate_names: Vec<&'static str>,
     pub surrogate_places: Vec<&'static str>,
@@ -131,9 +133,18 @@ impl Lexicon {
             .kind(Some(AhoCorasickKind::DFA))
             .build(&multi)
             .expect("place patterns build");
+        let facility_names: Vec<String> = data_lines(include_str!("../data/facility-names.txt"))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        let facilities = AhoCorasickBuilder::new()
+            .ascii_case_insensitive(true)
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&facility_names)
+            .expect("facility patterns build");
         Self {
             words,
             places,
+            facilities,
             surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
             surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
             surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
@@ -154,6 +165,14 @@ impl Lexicon {
             .and_then(|w| self.words.get(w))
             .copied()
             .unwrap_or_default()
+    }
+
+    /// Byte ranges of well-known facility names in `text` (not checked for word boundaries).
+    pub fn facilities<'a>(
+        &'a self,
+        text: &'a str,
+    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
+        self.facilities.find_iter(text).map(|m| m.range())
     }
 
     /// Byte ranges of multi-word US places in `text` (not checked for word boundaries).
