@@ -184,9 +184,7 @@ const FACILITY_WORDS: &[&str] = &[
     "medical", "nursing", "health",
 ];
 /// Words before a place ("lives in", "transferred to").
-const PLACE_CUES: &[&str] = &[
-    "in", "from", "to", "at", "near", "into", "outside", "toward", "towards", "of",
-];
+const PLACE_CUES: &[&str] = &["in", "from", "to", "at", "near", "into", "outside", "toward", "towards"];
 /// Words that end a run of name words: a word like these after a title is not a surname.
 const NOT_SURNAMES: &[&str] = &[
     "aware", "notified", "informed", "called", "paged", "here", "in", "at", "to", "and", "or",
@@ -1108,8 +1106,10 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 j += 1;
             }
             let mut end = None;
+            let only_initials = !in_list(PLACE_CUES, w);
             if is_hospital_initials(ctx, j) {
                 end = Some(j);
+            } else if only_initials {
             } else if ctx.style == CaseStyle::Mixed {
                 // a run of capitalized words: "at Holy Cross", "to Sacred Heart"
                 let mut k = j;
@@ -1120,14 +1120,14 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     && !looks_like_drug(ctx.word(k))
                 {
                     end = Some(k);
-                    if !ctx.joined(k) {
+                    if k + 1 >= n || !matches!(ctx.gap_before(k + 1), " " | "-") {
                         break;
                     }
                     k += 1;
                 }
                 let run = end.map_or(0, |e| e + 1 - j);
                 let unknown_word = (j..j + run).any(|k| !toks[k].entry.word);
-                if !(run >= 2 || run == 1 && (moved || unknown_word) && !toks[j].entry.word) {
+                if !unknown_word || run == 1 && !moved && toks[j].entry.is_name() {
                     end = None;
                 }
             } else if moved {
@@ -1141,7 +1141,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     && !looks_like_drug(ctx.word(k))
                 {
                     end = Some(k);
-                    if !ctx.joined(k) {
+                    if k + 1 >= n || !matches!(ctx.gap_before(k + 1), " " | "-") {
                         break;
                     }
                     k += 1;
@@ -1175,6 +1175,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         // a ward and its floor: "Quartermain 3", "on Ellison 12"
         if toks[i].alpha()
             && toks[i].len() >= 5
+            && ctx.place_word(i)
             && (ctx.unknown(i) || toks[i].entry.is_name() && !toks[i].entry.word)
             && !toks[i].entry.clinical
             && !looks_like_drug(w)
@@ -1183,12 +1184,11 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && toks[i + 1].shape == Shape::Number
             && toks[i + 1].len() <= 2
             && !in_list(NOT_DATE_AFTER, &word_after(ctx.text, toks[i + 1].end))
-            && !ctx.text[toks[i + 1].end..].starts_with(['/', '.', ':', '%'])
-            && (i == 0
-                || in_list(PLACE_CUES, ctx.word(i - 1))
+            && !ctx.text[toks[i + 1].end..].starts_with(['/', '.', ':', '%', '-'])
+            && i > 0
+            && (in_list(PLACE_CUES, ctx.word(i - 1))
                 || in_list(MOVES, ctx.word(i - 1))
-                || ctx.word(i - 1).eq_ignore_ascii_case("on")
-                || ctx.gap_before(i).contains([':', '\n']))
+                || ctx.word(i - 1).eq_ignore_ascii_case("on"))
         {
             mark(&mut is_place, i, i);
             push(spans, ctx, i, i, Kind::Location, 0.65);
@@ -1197,7 +1197,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         let e = toks[i].entry;
         if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
             let cue = i > 0
-                && in_list(PLACE_CUES, ctx.word(i - 1))
+                && (in_list(PLACE_CUES, ctx.word(i - 1)) || ctx.word(i - 1).eq_ignore_ascii_case("of"))
                 && !ctx.gap_before(i).contains('\n');
             let capital_ok = ctx.style != CaseStyle::Mixed || ctx.capitalized(i);
             let big = e.place <= 3000
