@@ -62,7 +62,7 @@ fn label_rule(kind: Kind, labels: &str) -> Rule {
         Check::MinLen4,
         0.9,
         format!(
-            r"(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]|(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)[0-9]"
+            r"(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]"
         ),
     )
 }
@@ -103,12 +103,13 @@ fn rules() -> Vec<Rule> {
         rule(K::Phone, T::Whole, C::None, 0.9,
             r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b"),
         rule(K::Phone, T::Whole, C::None, 0.8, r"\b[2-9][0-9]{5}-[0-9]{4}\b"),
+        rule(K::Phone, T::Whole, C::None, 0.8, r"\b[0-9]{3}-[0-9]{3}-[0-9]{4}\b"),
         rule(K::Phone, T::AfterLabel, C::None, 0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b"),
         rule(K::Phone, T::AfterLabel, C::None, 0.85,
             r"(?i:\b(?:pager|page|pg|pgr|beeper|bpr|beep)\s*(?:#|no\.?|number)?\s*[:#]?\s*)[0-9]{4,6}\b"),
         // labelled numbers
-        label_rule(K::Mrn, r"mrn|mr|medical record|med rec|unit no|unit number|hospital number|hosp no|chart"),
+        label_rule(K::Mrn, r"mrn|mr\s*#|mr\s*no|medical record|med rec|unit no|unit number|hospital number|hosp no|chart"),
         label_rule(K::Account, r"account|acct|acc|billing|invoice"),
         label_rule(K::HealthPlan, r"member|member id|policy|plan|health plan|insurance|ins|medicaid|medicare|subscriber|beneficiary|group|hic|hicn|mbi"),
         label_rule(K::License, r"license|licence|lic|dea|npi|certificate|cert|registration|upin"),
@@ -159,14 +160,14 @@ const RELATIONS: &[&str] = &[
     "resident", "attending", "fellow", "intern", "pa", "pcp", "md", "surgeon", "cardiologist",
     "physician", "coordinator", "worker", "sw", "chaplain", "case", "manager", "with", "to",
     "per", "from", "by", "called", "visited", "paged", "contacted", "notified", "informed",
-    "spoke", "and",
+    "spoke", "and", "page", "reach", "both", "lawyer", "attorney",
 ];
 /// Relations strong enough that an unknown word after them is a name ("son Smokey").
 const STRONG_RELATIONS: &[&str] = &[
     "wife", "husband", "son", "sons", "daughter", "daughters", "dtr", "dau", "sister", "brother",
     "mother", "father", "niece", "nephew", "grandson", "granddaughter", "grandaughter", "friend",
     "cousin", "aunt", "uncle", "spouse", "partner", "fiance", "fiancee", "boyfriend",
-    "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np",
+    "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np", "lawyer", "attorney",
 ];
 /// Roles written before a name ("NP Carol", "MD Spears"): a name must follow, not a word.
 const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident", "ho", "pcp"];
@@ -434,7 +435,7 @@ impl Ctx<'_> {
     /// A title is followed by a name on the same line: "Dr. X", "DR.X", "dr x".
     fn title_gap(&self, i: usize) -> bool {
         i + 1 < self.toks.len()
-            && matches!(self.gap_before(i + 1), " " | ". " | "." | "  " | ".  ")
+            && matches!(self.gap_before(i + 1), " " | ". " | "." | "  " | ".  " | "' ")
     }
 
     /// "3+ MR." and "MS:" in a mixed-case note are mitral regurgitation and mental status,
@@ -445,7 +446,8 @@ impl Ctx<'_> {
         let after_grade = self.text[..self.toks[i].start]
             .trim_end()
             .ends_with(|c: char| c.is_ascii_digit() || c == '+');
-        upper_mr && !(i + 1 < self.toks.len() && self.capitalized(i + 1)) || after_grade
+        let mr = in_list(&["mr", "ms"], w);
+        upper_mr && !(i + 1 < self.toks.len() && self.capitalized(i + 1)) || mr && after_grade
     }
 
     /// Any word that is not a function word, a credential or a facility word.
@@ -571,7 +573,7 @@ impl Ctx<'_> {
                 && !t.entry.clinical
                 && (t.entry.first > 0
                     || t.entry.last > 0 && !t.entry.word
-                    || self.unknown(j) && t.len() >= 4 && t.shape != Shape::Upper
+                    || self.unknown(j) && t.len() >= 3 && t.shape == Shape::Title
                     || self.unknown(j) && t.len() >= 4 && self.style == CaseStyle::Upper)
         } else {
             self.first_name(j) && !t.entry.word || self.strong_name(j) && t.entry.first > 0
@@ -735,16 +737,14 @@ fn word_after(text: &str, at: usize) -> String {
 const NOT_DATE_BEFORE: &[&str] = &[
     "bp", "b/p", "abp", "nbp", "nibp", "sbp", "art", "cuff", "pap", "pas", "pa", "map", "ratio",
     "i:e", "ie", "pain", "apgar", "apgars", "gcs", "score", "strength", "str", "motor", "grade",
-    "murmur", "x", "tab", "tabs", "peep", "ps", "cpap", "bipap", "vent", "settings", "ac",
-    "simv", "psv", "plt", "scale", "level", "q", "perrla", "pupils", "rales", "crackles",
+    "murmur", "x", "tab", "tabs", "peep", "ps", "cpap", "bipap", "vent", "settings", "simv", "psv", "plt", "scale", "level", "q", "perrla", "pupils", "rales", "crackles",
     "wheezes", "than", "flowby", "fio2",
 ];
 /// Words after `m/d` that make it a measurement or a fraction.
 const NOT_DATE_AFTER: &[&str] = &[
-    "mg", "mcg", "ml", "cc", "l", "lpm", "units", "u", "tab", "tabs", "tablet", "ns", "nss",
-    "strength", "str", "st", "mmhg", "scale", "of", "dose", "doses", "%", "hr", "hrs", "min",
-    "times", "x", "peep", "ps", "cm", "kg", "ratio", "grade", "up", "way", "bottles", "bottle",
-    "bl", "blood", "bcx", "cx", "cultures", "culture", "sets", "lobes", "lobe", "fields",
+    "mg", "mcg", "ml", "cc", "l", "lpm", "units", "u", "tablet", "mmhg", "scale", "dose",
+    "doses", "%", "hr", "hrs", "min", "times", "x", "peep", "ps", "cm", "mm", "kg", "ratio",
+    "grade",
 ];
 
 /// Words near `m/d` that make it a ventilator setting ("PEEP/PS 5/8", "CPAP 10/5").
@@ -756,12 +756,21 @@ const VENT_WORDS: &[&str] = &[
 fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
     let b = text.as_bytes();
     let before = text[..r.start].bytes().next_back();
+    let before2 = r.start.checked_sub(2).map(|k| b[k]);
     let after = b.get(r.end).copied();
     let digit_after = |k: usize| b.get(k).is_some_and(u8::is_ascii_digit);
-    if matches!(before, Some(b'/' | b'+' | b'-' | b'x' | b'X' | b'^'))
-        || before == Some(b'.') && r.start >= 2 && b[r.start - 2].is_ascii_digit()
+    // "6/30-7/2": a range of dates
+    let range_after = after == Some(b'-') && {
+        let rest = &text[r.end + 1..];
+        let m: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '/').collect();
+        m.contains('/') && !m.ends_with('/')
+    };
+    let letter_dash = before == Some(b'-') && before2.is_some_and(|c| c.is_ascii_alphabetic());
+    if matches!(before, Some(b'/' | b'+' | b'x' | b'X' | b'^'))
+        || before == Some(b'-') && !letter_dash
+        || before == Some(b'.') && before2.is_some_and(|c| c.is_ascii_digit())
         || matches!(after, Some(b'/' | b'%'))
-        || matches!(after, Some(b'.' | b'-')) && digit_after(r.end + 1)
+        || matches!(after, Some(b'.' | b'-')) && digit_after(r.end + 1) && !range_after
     {
         return false;
     }
@@ -781,24 +790,35 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
     {
         return false;
     }
-    // "5/10 pain", "8/10 CP": a score out of ten
     let next = word_after(text, r.end);
+    // "5/10 pain", "8/10 CP": a score out of ten
     if d == 10 && m <= 10 && in_list(&["pain", "cp", "ha", "h/a", "cpain", "discomfort"], &next) {
         return false;
     }
-    // a ventilator setting: a vent word a little before on the same line
+    // "1/3 up", "2/4 bottles": a fraction of something
+    if d <= 6 && in_list(FRACTION_OF, &next) {
+        return false;
+    }
+    // a ventilator setting: a vent word just before ("PEEP/PS 5/8", "CPAP 10/5")
     let line_start = text[..r.start].rfind('\n').map_or(0, |i| i + 1);
-    let window_start = r.start.saturating_sub(40).max(line_start);
-    let window = text.get(window_start..r.start).unwrap_or("");
-    if window
+    let window = &text[line_start..r.start];
+    let near: Vec<&str> = window
         .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|w| in_list(VENT_WORDS, w))
-        && d <= 20
-    {
+        .filter(|w| !w.is_empty() && !w.bytes().all(|c| c.is_ascii_digit()))
+        .rev()
+        .take(2)
+        .collect();
+    if near.iter().any(|w| in_list(VENT_WORDS, w)) && d <= 20 {
         return false;
     }
     !in_list(NOT_DATE_BEFORE, &word_before(text, r.start)) && !in_list(NOT_DATE_AFTER, &next)
 }
+
+/// Words after a small `m/d` that make it a fraction ("1/3 up", "2/4 bottles").
+const FRACTION_OF: &[&str] = &[
+    "up", "way", "bottles", "bottle", "bl", "blood", "bcx", "cx", "cultures", "culture", "sets",
+    "lobes", "lobe", "fields", "of", "tab", "tabs", "strength", "str", "st", "ns", "nss",
+];
 
 fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
     let value = &text[r.clone()];
@@ -878,7 +898,10 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 ctx.after_title_ok(j)
                     && !toks[j].entry.clinical
                     && ((1..=1500).contains(&toks[j].entry.first) && ctx.case_allows(j)
-                        || ctx.strong_name(j))
+                        || ctx.strong_name(j)
+                        || in_list(&["md", "ho", "pcp"], w)
+                            && (1..=3000).contains(&toks[j].entry.last)
+                            && ctx.capitalized(j))
             };
             if first_ok {
                 let mut end = ctx.extend_name(j, 2);
