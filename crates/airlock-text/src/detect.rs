@@ -1096,7 +1096,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     && (in_list(PLACE_CUES, ctx.word(s - 1)) || in_list(MOVES, ctx.word(s - 1)))
                     && (s..i).all(|k| in_list(NAMED_FACILITY_WORDS, ctx.word(k)));
                 if named || cued {
-                    let end = if in_list(NAMED_FACILITY_WORDS, w) { i } else { i - 1 };
+                    let end = i;
                     mark(&mut is_place, s, end);
                     push(spans, ctx, s, end, Kind::Location, 0.85);
                 }
@@ -1153,13 +1153,14 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 if !unknown_word || run == 1 && !moved && toks[j].entry.is_name() {
                     end = None;
                 }
-            } else if moved {
+            }
+            if end.is_none() && moved && !only_initials {
                 // "transferred to quartermain", "from KERNAN"
                 let mut k = j;
                 while k < n
                     && k < j + 2
                     && ctx.place_word(k)
-                    && !toks[k].entry.word
+                    && toks[k].entry == Entry::default()
                     && toks[k].len() >= 5
                     && !looks_like_drug(ctx.word(k))
                 {
@@ -1199,8 +1200,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         if toks[i].alpha()
             && toks[i].len() >= 5
             && ctx.place_word(i)
-            && (ctx.unknown(i) || toks[i].entry.is_name() && !toks[i].entry.word)
-            && !toks[i].entry.clinical
+            && (toks[i].entry == Entry::default() || toks[i].entry.is_name() && !toks[i].entry.word)
             && !looks_like_drug(w)
             && i + 1 < n
             && ctx.gap_before(i + 1) == " "
