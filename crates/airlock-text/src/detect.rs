@@ -130,6 +130,9 @@ fn rules() -> Vec<Rule> {
             r"\b(?:0?[1-9]|1[0-2])/(?:19|20)?[0-9]{2}\b"),
         rule(K::Date, T::AfterLabel, C::None, 0.7,
             r"(?i:\b(?:the|on)\s+)(?:[12]?[0-9]|3[01])(?:st|nd|rd|th)\b"),
+        // a year written '92 or 92' in a history: only the year, kept by Safe Harbor, but
+        // flagged where notes use it for a whole date
+        rule(K::Date, T::Whole, C::None, 0.4, r"'[0-9]{2}\b"),
         rule(K::Date, T::Whole, C::MonthAlone, 0.7, format!(
             r"(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)")),
         // places
@@ -168,6 +171,12 @@ const STRONG_RELATIONS: &[&str] = &[
     "mother", "father", "niece", "nephew", "grandson", "granddaughter", "grandaughter", "friend",
     "cousin", "aunt", "uncle", "spouse", "partner", "fiance", "fiancee", "boyfriend",
     "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np", "lawyer", "attorney",
+];
+/// Verbs after a person's first name ("John states", "Bill called").
+const REPORTING_VERBS: &[&str] = &[
+    "states", "stated", "called", "calls", "visited", "visits", "reports", "reported", "said",
+    "says", "asked", "asks", "wants", "agrees", "agreed", "updated", "spoke", "phoned",
+    "arrived", "left", "verbalizes", "verbalized", "expressed", "understands", "wishes",
 ];
 /// Roles written before a name ("NP Carol", "MD Spears"): a name must follow, not a word.
 const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident", "ho", "pcp"];
@@ -484,7 +493,7 @@ impl Ctx<'_> {
             if !self.joined(end) {
                 break;
             }
-            let after_first = (1..=1500).contains(&self.toks[end].entry.first)
+            let after_first = self.toks[end].entry.first > 0
                 || self.is_initial(end)
                 || self.bare_initial(end);
             let good = self.personish(next)
@@ -568,12 +577,15 @@ impl Ctx<'_> {
         if strong {
             let capital_ok = self.style != CaseStyle::Mixed
                 || self.capitalized(j)
-                || t.entry.first > 0 && !t.entry.word;
+                || t.entry.first > 0 && !t.entry.word
+                || t.entry == Entry::default() && t.len() >= 4;
             capital_ok
                 && !t.entry.clinical
                 && (t.entry.first > 0
                     || t.entry.last > 0 && !t.entry.word
                     || self.unknown(j) && t.len() >= 3 && t.shape == Shape::Title
+                    || t.entry.rare && t.shape == Shape::Title && self.style == CaseStyle::Mixed
+                    || t.entry == Entry::default() && t.len() >= 4 && self.style == CaseStyle::Lower
                     || self.unknown(j) && t.len() >= 4 && self.style == CaseStyle::Upper)
         } else {
             self.first_name(j) && !t.entry.word || self.strong_name(j) && t.entry.first > 0
@@ -749,7 +761,7 @@ const NOT_DATE_AFTER: &[&str] = &[
 
 /// Words near `m/d` that make it a ventilator setting ("PEEP/PS 5/8", "CPAP 10/5").
 const VENT_WORDS: &[&str] = &[
-    "peep", "ps", "psv", "cpap", "bipap", "simv", "imv", "ac", "vent", "settings", "setting",
+    "peep", "ps", "psv", "cpap", "bipap", "simv", "imv", "vent", "settings", "setting",
     "flowby", "fio2", "tv", "wean", "weaning", "trial", "trialed", "prvc", "aprv", "ventilator",
 ];
 
@@ -765,7 +777,12 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
         let m: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '/').collect();
         m.contains('/') && !m.ends_with('/')
     };
-    let letter_dash = before == Some(b'-') && before2.is_some_and(|c| c.is_ascii_alphabetic());
+    let letter_dash = before == Some(b'-')
+        && (before2.is_some_and(|c| c.is_ascii_alphabetic())
+            || text[..r.start - 1]
+                .rsplit([' ', '\n', '\t', '('])
+                .next()
+                .is_some_and(|w| w.contains('/') && w.bytes().all(|c| c.is_ascii_digit() || c == b'/')));
     if matches!(before, Some(b'/' | b'+' | b'x' | b'X' | b'^'))
         || before == Some(b'-') && !letter_dash
         || before == Some(b'.') && before2.is_some_and(|c| c.is_ascii_digit())
@@ -1027,6 +1044,32 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 push(spans, ctx, i, end, Kind::Name, 0.8);
                 continue;
             }
+        }
+        // "Radu Crosson", "URSLA MORETTI": an unknown word before a census surname
+        if ctx.unknown(i) && toks[i].len() >= 4 && i + 1 < n && ctx.gap_before(i + 1) == " " {
+            let s = i + 1;
+            let e = toks[s].entry;
+            if e.last > 0 && !e.word && !e.clinical && ctx.capitalized(i) && ctx.capitalized(s)
+                && ctx.personish(i) && ctx.personish(s)
+            {
+                mark(&mut is_name, i, s);
+                push(spans, ctx, i, s, Kind::Name, 0.7);
+                continue;
+            }
+        }
+        // "JOHN STATES", "Bill called": a common first name before a verb of speaking or
+        // coming
+        if (1..=500).contains(&toks[i].entry.first)
+            && !toks[i].entry.clinical
+            && ctx.personish(i)
+            && ctx.case_allows(i)
+            && i + 1 < n
+            && ctx.gap_before(i + 1) == " "
+            && in_list(REPORTING_VERBS, ctx.word(i + 1))
+        {
+            is_name[i] = true;
+            push(spans, ctx, i, i, Kind::Name, 0.7);
+            continue;
         }
         // a common census name that is no English word, capitalized where that tells
         if ctx.standalone_name(i) {
