@@ -1,6 +1,7 @@
 //! De-identification of tables: column transforms over Arrow arrays, the streaming engine that
-//! applies a policy to a file, the profiler that drafts a policy from a sample, the interim
-//! free-text pattern detector, and the synthetic demo hospital.
+//! applies a policy to a file, the profiler that drafts a policy from a sample, and the
+//! synthetic demo hospital. Free text goes through a `TextScrubber` the caller passes in
+//! (`airlock-text`'s `TextEngine` in the product).
 //!
 //! Depends on `airlock-core` only. Never prints or exits: the CLI (or a server) shows progress
 //! and results. No cell value ever enters an error, a report or a manifest.
@@ -11,7 +12,6 @@ pub mod dates;
 pub mod demo;
 pub mod engine;
 pub mod profile;
-pub mod scrub;
 pub mod token;
 pub mod transform;
 
@@ -27,4 +27,3 @@ pub mod surrogate_lists {
 }
 
 pub use engine::{DeidJob, DeidReport, Plan, Progress, run};
-pub use scrub::PatternScrubber;

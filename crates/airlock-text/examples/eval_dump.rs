@@ -3,8 +3,8 @@
 //! shipped `airlock eval text` prints figures, never text.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
-use airlock_text::eval::{evaluate_detector, read_gold};
 use airlock_text::Detector;
+use airlock_text::eval::{evaluate_detector, read_gold};
 
 fn main() {
     let path = std::env::args().nth(1).expect("gold file");
@@ -16,20 +16,42 @@ fn main() {
     let secs = t.elapsed().as_secs_f64();
     println!(
         "recall {:.4} precision {:.4} f2 {:.4} | tokens r {:.4} p {:.4} | {} gold {} predicted | {:.1} MB/s",
-        ev.all.recall(), ev.all.precision(), ev.all.f2(), ev.tokens.recall(), ev.tokens.precision(),
-        ev.all.gold, ev.all.predicted, ev.bytes as f64 / secs / 1e6
+        ev.all.recall(),
+        ev.all.precision(),
+        ev.all.f2(),
+        ev.tokens.recall(),
+        ev.tokens.precision(),
+        ev.all.gold,
+        ev.all.predicted,
+        ev.bytes as f64 / secs / 1e6
     );
     for (k, c) in &ev.by_type {
-        println!("  {k:<9} gold {:>5} caught {:>5} r {:.3} | pred {:>5} ok {:>5} p {:.3}", c.gold, c.caught, c.recall(), c.predicted, c.correct, c.precision());
+        println!(
+            "  {k:<9} gold {:>5} caught {:>5} r {:.3} | pred {:>5} ok {:>5} p {:.3}",
+            c.gold,
+            c.caught,
+            c.recall(),
+            c.predicted,
+            c.correct,
+            c.precision()
+        );
     }
     if what.is_empty() {
         return;
     }
     for note in &notes {
         let text = &note.text;
-        let offs: Vec<usize> = text.char_indices().map(|(b, _)| b).chain([text.len()]).collect();
+        let offs: Vec<usize> = text
+            .char_indices()
+            .map(|(b, _)| b)
+            .chain([text.len()])
+            .collect();
         let pred = det.detect(text);
-        let gold: Vec<_> = note.spans.iter().map(|s| (offs[s.start], offs[s.end], s)).collect();
+        let gold: Vec<_> = note
+            .spans
+            .iter()
+            .map(|s| (offs[s.start], offs[s.end], s))
+            .collect();
         let ctx = |a: usize, b: usize| {
             let s = a.saturating_sub(35);
             let e = (b + 25).min(text.len());
@@ -37,9 +59,15 @@ fn main() {
         };
         if what.contains("fn") {
             for (a, b, s) in &gold {
-                if s.optional { continue; }
-                let ok = (*a..*b).filter(|&i| text.as_bytes()[i].is_ascii_alphanumeric()).all(|i| pred.iter().any(|p| p.start <= i && i < p.end));
-                if !ok { println!("FN {:<9} {}", s.kind, ctx(*a, *b)); }
+                if s.optional {
+                    continue;
+                }
+                let ok = (*a..*b)
+                    .filter(|&i| text.as_bytes()[i].is_ascii_alphanumeric())
+                    .all(|i| pred.iter().any(|p| p.start <= i && i < p.end));
+                if !ok {
+                    println!("FN {:<9} {}", s.kind, ctx(*a, *b));
+                }
             }
         }
         if what.contains("fp") {

@@ -73,149 +73,686 @@ fn rules() -> Vec<Rule> {
     use Kind as K;
     use Trim as T;
     vec![
-        rule(K::Url, T::TrailingPunctuation, C::None, 0.95,
-            r"(?i:\b(?:https?://|www\.))[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+"),
-        rule(K::Email, T::Whole, C::None, 0.95,
-            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b"),
-        rule(K::Ip, T::Whole, C::None, 0.9,
-            r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b"),
-        rule(K::Ssn, T::AfterLabel, C::None, 0.95,
-            r"(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?)\s*[:#]?\s*)[0-9]{3}-?[0-9]{2}-?[0-9]{4}\b"),
-        rule(K::Ssn, T::Whole, C::None, 0.9, r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b"),
+        rule(
+            K::Url,
+            T::TrailingPunctuation,
+            C::None,
+            0.95,
+            r"(?i:\b(?:https?://|www\.))[A-Za-z0-9\-._~:/?#\[\]@!$&()*+,;=%]+",
+        ),
+        rule(
+            K::Email,
+            T::Whole,
+            C::None,
+            0.95,
+            r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b",
+        ),
+        rule(
+            K::Ip,
+            T::Whole,
+            C::None,
+            0.9,
+            r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
+        ),
+        rule(
+            K::Ssn,
+            T::AfterLabel,
+            C::None,
+            0.95,
+            r"(?i:\b(?:ssn|ss#|social security(?: number| no\.?| #)?)\s*[:#]?\s*)[0-9]{3}-?[0-9]{2}-?[0-9]{4}\b",
+        ),
+        rule(
+            K::Ssn,
+            T::Whole,
+            C::None,
+            0.9,
+            r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b",
+        ),
         // dates with a year
-        rule(K::Date, T::Whole, C::None, 0.95,
-            r"\b(?:1[89]|20)[0-9]{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12][0-9]|3[01])\b"),
-        rule(K::Date, T::Whole, C::None, 0.95,
-            r"\b(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12][0-9]|3[01])[/-](?:(?:19|20)[0-9]{2}|[0-9]{2})\b"),
-        rule(K::Date, T::Whole, C::None, 0.9,
-            r"\b(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12][0-9]|3[01])\.(?:19|20)[0-9]{2}\b"),
-        rule(K::Date, T::Whole, C::None, 0.95, format!(
-            r"(?i:\b[0-3]?[0-9]-{MONTHS}-(?:[0-9]{{4}}|[0-9]{{2}})\b)")),
-        rule(K::Date, T::Whole, C::None, 0.9, format!(
-            r"(?i:\b{MONTHS}\.?\s+[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)[0-9]{{2}}\b)?)")),
-        rule(K::Date, T::Whole, C::None, 0.9, format!(
-            r"(?i:\b[0-3]?[0-9](?:st|nd|rd|th)?\s*(?:of\s+)?{MONTHS}\b\.?(?:,?\s*(?:(?:19|20)[0-9]{{2}}|'?[0-9]{{2}})\b)?)")),
-        rule(K::Date, T::Whole, C::None, 0.85, format!(
-            r"(?i:\b{MONTHS}\.?,?\s+(?:of\s+)?(?:19|20)[0-9]{{2}}\b)")),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.95,
+            r"\b(?:1[89]|20)[0-9]{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12][0-9]|3[01])\b",
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.95,
+            r"\b(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12][0-9]|3[01])[/-](?:(?:19|20)[0-9]{2}|[0-9]{2})\b",
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.9,
+            r"\b(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12][0-9]|3[01])\.(?:19|20)[0-9]{2}\b",
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.95,
+            format!(r"(?i:\b[0-3]?[0-9]-{MONTHS}-(?:[0-9]{{4}}|[0-9]{{2}})\b)"),
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.9,
+            format!(
+                r"(?i:\b{MONTHS}\.?\s+[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)[0-9]{{2}}\b)?)"
+            ),
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.9,
+            format!(
+                r"(?i:\b[0-3]?[0-9](?:st|nd|rd|th)?\s*(?:of\s+)?{MONTHS}\b\.?(?:,?\s*(?:(?:19|20)[0-9]{{2}}|'?[0-9]{{2}})\b)?)"
+            ),
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.85,
+            format!(r"(?i:\b{MONTHS}\.?,?\s+(?:of\s+)?(?:19|20)[0-9]{{2}}\b)"),
+        ),
         // phones before bare dates: 301-555-1234 must not become a date
-        rule(K::Fax, T::AfterLabel, C::None, 0.95,
-            r"(?i:\bfax\s*(?:#|no\.?|number)?\s*[:#]?\s*)(?:\+?1[-. ]?)?\(?[2-9][0-9]{2}\)?[-. /]{0,2}[0-9]{3}[-. ]{0,2}[0-9]{4}\b"),
-        rule(K::Phone, T::Whole, C::None, 0.9,
-            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b"),
-        rule(K::Phone, T::Whole, C::None, 0.8, r"\b[2-9][0-9]{5}-[0-9]{4}\b"),
-        rule(K::Phone, T::Whole, C::None, 0.8, r"\b[0-9]{3}-[0-9]{3}-[0-9]{4}\b"),
-        rule(K::Phone, T::AfterLabel, C::None, 0.85,
-            r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b"),
-        rule(K::Phone, T::AfterLabel, C::None, 0.85,
-            r"(?i:\b(?:pager|page|pg|pgr|beeper|bpr|beep)\s*(?:#|no\.?|number)?\s*[:#]?\s*)[0-9]{4,6}\b"),
+        rule(
+            K::Fax,
+            T::AfterLabel,
+            C::None,
+            0.95,
+            r"(?i:\bfax\s*(?:#|no\.?|number)?\s*[:#]?\s*)(?:\+?1[-. ]?)?\(?[2-9][0-9]{2}\)?[-. /]{0,2}[0-9]{3}[-. ]{0,2}[0-9]{4}\b",
+        ),
+        rule(
+            K::Phone,
+            T::Whole,
+            C::None,
+            0.9,
+            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b",
+        ),
+        rule(
+            K::Phone,
+            T::Whole,
+            C::None,
+            0.8,
+            r"\b[2-9][0-9]{5}-[0-9]{4}\b",
+        ),
+        rule(
+            K::Phone,
+            T::Whole,
+            C::None,
+            0.8,
+            r"\b[0-9]{3}-[0-9]{3}-[0-9]{4}\b",
+        ),
+        rule(
+            K::Phone,
+            T::AfterLabel,
+            C::None,
+            0.85,
+            r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b",
+        ),
+        rule(
+            K::Phone,
+            T::AfterLabel,
+            C::None,
+            0.85,
+            r"(?i:\b(?:pager|page|pg|pgr|beeper|bpr|beep)\s*(?:#|no\.?|number)?\s*[:#]?\s*)[0-9]{4,6}\b",
+        ),
         // labelled numbers
-        label_rule(K::Mrn, r"mrn|mr\s*#|mr\s*no|medical record|med rec|unit no|unit number|hospital number|hosp no|chart"),
+        label_rule(
+            K::Mrn,
+            r"mrn|mr\s*#|mr\s*no|medical record|med rec|unit no|unit number|hospital number|hosp no|chart",
+        ),
         label_rule(K::Account, r"account|acct|acc|billing|invoice"),
-        label_rule(K::HealthPlan, r"member|member id|policy|plan|health plan|insurance|ins|medicaid|medicare|subscriber|beneficiary|group|hic|hicn|mbi"),
-        label_rule(K::License, r"license|licence|lic|dea|npi|certificate|cert|registration|upin"),
+        label_rule(
+            K::HealthPlan,
+            r"member|member id|policy|plan|health plan|insurance|ins|medicaid|medicare|subscriber|beneficiary|group|hic|hicn|mbi",
+        ),
+        label_rule(
+            K::License,
+            r"license|licence|lic|dea|npi|certificate|cert|registration|upin",
+        ),
         label_rule(K::Vehicle, r"vin|plate|license plate|vehicle|tag"),
-        label_rule(K::Device, r"serial|serial no|sn|s/n|device|device id|model|lot|udi|implant|pacemaker|icd serial"),
-        label_rule(K::Id, r"id|ident|identifier|ref|reference|case|accession|specimen|claim|confirmation|ticket|record|file"),
-        rule(K::Id, T::AfterLabel, C::MinLen4, 0.8, r"#\s*[A-Za-z]{0,3}[0-9][A-Za-z0-9-]{3,}\b"),
-        rule(K::Vehicle, T::Whole, C::None, 0.8, r"\b[A-HJ-NPR-Z0-9]{3}[A-HJ-NPR-Z][A-HJ-NPR-Z0-9]{5}[0-9X][A-HJ-NPR-Z0-9]{7}\b"),
+        label_rule(
+            K::Device,
+            r"serial|serial no|sn|s/n|device|device id|model|lot|udi|implant|pacemaker|icd serial",
+        ),
+        label_rule(
+            K::Id,
+            r"id|ident|identifier|ref|reference|case|accession|specimen|claim|confirmation|ticket|record|file",
+        ),
+        rule(
+            K::Id,
+            T::AfterLabel,
+            C::MinLen4,
+            0.8,
+            r"#\s*[A-Za-z]{0,3}[0-9][A-Za-z0-9-]{3,}\b",
+        ),
+        rule(
+            K::Vehicle,
+            T::Whole,
+            C::None,
+            0.8,
+            r"\b[A-HJ-NPR-Z0-9]{3}[A-HJ-NPR-Z][A-HJ-NPR-Z0-9]{5}[0-9X][A-HJ-NPR-Z0-9]{7}\b",
+        ),
         // ages over 89
-        rule(K::Age, T::LeadingDigits, C::None, 0.95,
-            r"(?i:\b(?:9[0-9]|1[01][0-9])\s*-?\s*(?:yo\b|y/o|y\.o\.?|yrs?\.?\s*old|years?[- ]old|-?year-old|yo[mf]\b|y\b|yr\b|years? of age))"),
-        rule(K::Age, T::AfterLabel, C::None, 0.9,
-            r"(?i:\b(?:age|aged)\s*:?\s*)(?:9[0-9]|1[01][0-9])\b"),
+        rule(
+            K::Age,
+            T::LeadingDigits,
+            C::None,
+            0.95,
+            r"(?i:\b(?:9[0-9]|1[01][0-9])\s*-?\s*(?:yo\b|y/o|y\.o\.?|yrs?\.?\s*old|years?[- ]old|-?year-old|yo[mf]\b|y\b|yr\b|years? of age))",
+        ),
+        rule(
+            K::Age,
+            T::AfterLabel,
+            C::None,
+            0.9,
+            r"(?i:\b(?:age|aged)\s*:?\s*)(?:9[0-9]|1[01][0-9])\b",
+        ),
         // the rest of the dates
-        rule(K::Date, T::Whole, C::MonthDay, 0.8,
-            r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])\b"),
-        rule(K::Date, T::Whole, C::MonthDay, 0.75,
-            r"\b(?:0?[1-9]|1[0-2])/(?:19|20)?[0-9]{2}\b"),
-        rule(K::Date, T::AfterLabel, C::None, 0.7,
-            r"(?i:\b(?:the|on)\s+)(?:[12]?[0-9]|3[01])(?:st|nd|rd|th)\b"),
+        rule(
+            K::Date,
+            T::Whole,
+            C::MonthDay,
+            0.8,
+            r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])\b",
+        ),
+        rule(
+            K::Date,
+            T::Whole,
+            C::MonthDay,
+            0.75,
+            r"\b(?:0?[1-9]|1[0-2])/(?:19|20)?[0-9]{2}\b",
+        ),
+        rule(
+            K::Date,
+            T::AfterLabel,
+            C::None,
+            0.7,
+            r"(?i:\b(?:the|on)\s+)(?:[12]?[0-9]|3[01])(?:st|nd|rd|th)\b",
+        ),
         // a year written '92 or 92' in a history: only the year, kept by Safe Harbor, but
         // flagged where notes use it for a whole date
         rule(K::Date, T::Whole, C::None, 0.4, r"'[0-9]{2}\b"),
-        rule(K::Date, T::Whole, C::MonthAlone, 0.7, format!(
-            r"(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)")),
+        rule(
+            K::Date,
+            T::Whole,
+            C::MonthAlone,
+            0.7,
+            r"(?i:\b(?:january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b)",
+        ),
         // places
-        rule(K::Zip, T::AfterLabel, C::None, 0.9, r"\b[A-Z]{2},?\s+[0-9]{5}(?:-[0-9]{4})?\b"),
-        rule(K::Zip, T::AfterLabel, C::None, 0.9, r"(?i:\bzip(?:\s*code)?\s*[:#]?\s*)[0-9]{5}(?:-[0-9]{4})?\b"),
-        rule(K::Address, T::Whole, C::None, 0.9,
-            r"\b[0-9]{1,5}\s+(?:[A-Z][A-Za-z'-]+\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|DR|WAY|COURT|CT|PLACE|PL|CIRCLE|HIGHWAY|HWY)\b\.?"),
-        rule(K::Address, T::Whole, C::None, 0.85,
-            r"\b[0-9]{1,5}\s+(?:[a-z][a-z'-]+\s+){1,3}(?:street|avenue|road|boulevard|lane|drive|terrace|circle|highway|parkway)\b"),
-        rule(K::Address, T::Whole, C::None, 0.9, r"(?i:\bp\.?\s?o\.?\s+box\s+[0-9]+\b)"),
+        rule(
+            K::Zip,
+            T::AfterLabel,
+            C::None,
+            0.9,
+            r"\b[A-Z]{2},?\s+[0-9]{5}(?:-[0-9]{4})?\b",
+        ),
+        rule(
+            K::Zip,
+            T::AfterLabel,
+            C::None,
+            0.9,
+            r"(?i:\bzip(?:\s*code)?\s*[:#]?\s*)[0-9]{5}(?:-[0-9]{4})?\b",
+        ),
+        rule(
+            K::Address,
+            T::Whole,
+            C::None,
+            0.9,
+            r"\b[0-9]{1,5}\s+(?:[A-Z][A-Za-z'-]+\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|DR|WAY|COURT|CT|PLACE|PL|CIRCLE|HIGHWAY|HWY)\b\.?",
+        ),
+        rule(
+            K::Address,
+            T::Whole,
+            C::None,
+            0.85,
+            r"\b[0-9]{1,5}\s+(?:[a-z][a-z'-]+\s+){1,3}(?:street|avenue|road|boulevard|lane|drive|terrace|circle|highway|parkway)\b",
+        ),
+        rule(
+            K::Address,
+            T::Whole,
+            C::None,
+            0.9,
+            r"(?i:\bp\.?\s?o\.?\s+box\s+[0-9]+\b)",
+        ),
         rule(K::Id, T::Whole, C::BareNumber, 0.5, r"\b[0-9]{7,}\b"),
     ]
 }
 
 /// The words before a surname that make it a name ("Dr.", "Mrs").
 const TITLES: &[&str] = &[
-    "dr", "doctor", "drs", "mr", "mrs", "ms", "miss", "mister", "prof", "professor", "rev",
+    "dr",
+    "doctor",
+    "drs",
+    "mr",
+    "mrs",
+    "ms",
+    "miss",
+    "mister",
+    "prof",
+    "professor",
+    "rev",
     "reverend",
 ];
 /// Relations and roles after which a first name is a person's name.
 const RELATIONS: &[&str] = &[
-    "wife", "husband", "son", "sons", "daughter", "daughters", "dtr", "dtrs", "dau", "sister",
-    "sisters", "brother", "brothers", "bro", "sis", "mother", "mom", "father", "dad", "niece",
-    "nephew", "grandson", "granddaughter", "grandaughter", "grandchild", "grandmother",
-    "grandfather", "friend", "cousin", "aunt", "uncle", "spouse", "partner", "fiance", "fiancee",
-    "boyfriend", "girlfriend", "proxy", "neighbor", "stepdaughter", "stepson", "other", "sibling",
-    "siblings", "children", "child", "parents", "guardian", "named", "nurse", "np", "rn",
-    "resident", "attending", "fellow", "intern", "pa", "pcp", "md", "surgeon", "cardiologist",
-    "physician", "coordinator", "worker", "sw", "chaplain", "case", "manager", "with", "to",
-    "per", "from", "by", "called", "visited", "paged", "contacted", "notified", "informed",
-    "spoke", "and", "page", "reach", "both", "lawyer", "attorney",
+    "wife",
+    "husband",
+    "son",
+    "sons",
+    "daughter",
+    "daughters",
+    "dtr",
+    "dtrs",
+    "dau",
+    "sister",
+    "sisters",
+    "brother",
+    "brothers",
+    "bro",
+    "sis",
+    "mother",
+    "mom",
+    "father",
+    "dad",
+    "niece",
+    "nephew",
+    "grandson",
+    "granddaughter",
+    "grandaughter",
+    "grandchild",
+    "grandmother",
+    "grandfather",
+    "friend",
+    "cousin",
+    "aunt",
+    "uncle",
+    "spouse",
+    "partner",
+    "fiance",
+    "fiancee",
+    "boyfriend",
+    "girlfriend",
+    "proxy",
+    "neighbor",
+    "stepdaughter",
+    "stepson",
+    "other",
+    "sibling",
+    "siblings",
+    "children",
+    "child",
+    "parents",
+    "guardian",
+    "named",
+    "nurse",
+    "np",
+    "rn",
+    "resident",
+    "attending",
+    "fellow",
+    "intern",
+    "pa",
+    "pcp",
+    "md",
+    "surgeon",
+    "cardiologist",
+    "physician",
+    "coordinator",
+    "worker",
+    "sw",
+    "chaplain",
+    "case",
+    "manager",
+    "with",
+    "to",
+    "per",
+    "from",
+    "by",
+    "called",
+    "visited",
+    "paged",
+    "contacted",
+    "notified",
+    "informed",
+    "spoke",
+    "and",
+    "page",
+    "reach",
+    "both",
+    "lawyer",
+    "attorney",
 ];
 /// Relations strong enough that an unknown word after them is a name ("son Smokey").
 const STRONG_RELATIONS: &[&str] = &[
-    "wife", "husband", "son", "sons", "daughter", "daughters", "dtr", "dau", "sister", "brother",
-    "mother", "father", "niece", "nephew", "grandson", "granddaughter", "grandaughter", "friend",
-    "cousin", "aunt", "uncle", "spouse", "partner", "fiance", "fiancee", "boyfriend",
-    "girlfriend", "stepdaughter", "stepson", "named", "nurse", "np", "lawyer", "attorney",
+    "wife",
+    "husband",
+    "son",
+    "sons",
+    "daughter",
+    "daughters",
+    "dtr",
+    "dau",
+    "sister",
+    "brother",
+    "mother",
+    "father",
+    "niece",
+    "nephew",
+    "grandson",
+    "granddaughter",
+    "grandaughter",
+    "friend",
+    "cousin",
+    "aunt",
+    "uncle",
+    "spouse",
+    "partner",
+    "fiance",
+    "fiancee",
+    "boyfriend",
+    "girlfriend",
+    "stepdaughter",
+    "stepson",
+    "named",
+    "nurse",
+    "np",
+    "lawyer",
+    "attorney",
 ];
 /// Verbs after a person's first name ("John states", "Bill called").
 const REPORTING_VERBS: &[&str] = &[
-    "states", "stated", "called", "calls", "visited", "visits", "reports", "reported", "said",
-    "says", "asked", "asks", "wants", "agrees", "agreed", "updated", "spoke", "phoned",
-    "arrived", "left", "verbalizes", "verbalized", "expressed", "understands", "wishes",
+    "states",
+    "stated",
+    "called",
+    "calls",
+    "visited",
+    "visits",
+    "reports",
+    "reported",
+    "said",
+    "says",
+    "asked",
+    "asks",
+    "wants",
+    "agrees",
+    "agreed",
+    "updated",
+    "spoke",
+    "phoned",
+    "arrived",
+    "left",
+    "verbalizes",
+    "verbalized",
+    "expressed",
+    "understands",
+    "wishes",
 ];
 /// Roles written before a name ("NP Carol", "MD Spears"): a name must follow, not a word.
-const WEAK_TITLES: &[&str] = &["np", "md", "rn", "nurse", "attending", "resident", "ho", "pcp"];
+const WEAK_TITLES: &[&str] = &[
+    "np",
+    "md",
+    "rn",
+    "nurse",
+    "attending",
+    "resident",
+    "ho",
+    "pcp",
+];
 /// Credentials written after a clinician's name ("Jean Hudson, RN").
 const CREDENTIALS: &[&str] = &[
-    "rn", "np", "md", "rrt", "crt", "lpn", "cna", "msw", "lcsw", "licsw", "pharmd",
-    "rph", "slp", "otr", "dpt", "bsn", "msn", "aprn", "cnp", "fnp", "phd", "sn", "resident",
-    "licsw", "licws", "pa-c",
+    "rn", "np", "md", "rrt", "crt", "lpn", "cna", "msw", "lcsw", "licsw", "pharmd", "rph", "slp",
+    "otr", "dpt", "bsn", "msn", "aprn", "cnp", "fnp", "phd", "sn", "resident", "licsw", "licws",
+    "pa-c",
 ];
 /// Words after a facility's name ("Calvert Hospital").
 const FACILITY_WORDS: &[&str] = &[
-    "hospital", "hosp", "hospitals", "memorial", "clinic", "rehab", "rehabilitation",
-    "infirmary", "campus", "institute", "center", "centre", "ctr", "hospice", "manor",
-    "university", "college", "church", "school", "county", "regional", "general", "healthcare",
-    "medical", "nursing", "health",
+    "hospital",
+    "hosp",
+    "hospitals",
+    "memorial",
+    "clinic",
+    "rehab",
+    "rehabilitation",
+    "infirmary",
+    "campus",
+    "institute",
+    "center",
+    "centre",
+    "ctr",
+    "hospice",
+    "manor",
+    "university",
+    "college",
+    "church",
+    "school",
+    "county",
+    "regional",
+    "general",
+    "healthcare",
+    "medical",
+    "nursing",
+    "health",
 ];
 /// Words before a place ("lives in", "transferred to").
-const PLACE_CUES: &[&str] = &["in", "from", "to", "at", "near", "into", "outside", "toward", "towards"];
+const PLACE_CUES: &[&str] = &[
+    "in", "from", "to", "at", "near", "into", "outside", "toward", "towards",
+];
 /// Words that end a run of name words: a word like these after a title is not a surname.
 const NOT_SURNAMES: &[&str] = &[
-    "aware", "notified", "informed", "called", "paged", "here", "in", "at", "to", "and", "or",
-    "the", "of", "on", "for", "with", "by", "was", "is", "will", "note", "notes", "order",
-    "orders", "ordered", "team", "service", "office", "said", "re", "regarding", "consult",
-    "came", "saw", "seen", "requested", "wants", "would", "should", "did", "does", "has", "had",
-    "a", "an", "as", "this", "that", "today", "tonight", "now", "also", "made", "up", "out",
-    "pt", "patient", "who", "md", "rn", "np", "s", "x", "following", "are", "were", "be",
-    "been", "being", "states", "stated", "said", "says", "visited", "visiting", "present",
-    "updated", "update", "aware", "agrees", "agreed", "wants", "wishes", "feels", "thinks",
-    "knows", "understands", "spoke", "speaks", "called", "calls", "phoned", "left", "went",
-    "lives", "living", "is", "in", "here", "there", "at", "bedside", "not", "no", "yes", "all",
-    "very", "too", "so", "but", "if", "then", "when", "while", "after", "before", "since",
-    "about", "over", "under", "into", "onto", "from", "than", "it", "he", "she", "they", "we",
-    "his", "her", "their", "our", "him", "them", "us", "me", "my", "you", "your", "i", "can",
-    "could", "may", "might", "must", "shall", "need", "needs", "re", "same", "other", "another",
-    "both", "each", "any", "some", "many", "much", "more", "most", "few", "less", "least",
-    "will", "would", "does", "do", "did", "done", "doing", "has", "have", "having", "had",
-    "also", "just", "only", "again", "still", "yet", "already", "even", "well", "unit",
-    "family", "members", "member", "team", "staff", "service", "services", "care", "home",
-    "office", "phone", "number", "contact", "ok", "grand", "step", "law", "friends",
+    "aware",
+    "notified",
+    "informed",
+    "called",
+    "paged",
+    "here",
+    "in",
+    "at",
+    "to",
+    "and",
+    "or",
+    "the",
+    "of",
+    "on",
+    "for",
+    "with",
+    "by",
+    "was",
+    "is",
+    "will",
+    "note",
+    "notes",
+    "order",
+    "orders",
+    "ordered",
+    "team",
+    "service",
+    "office",
+    "said",
+    "re",
+    "regarding",
+    "consult",
+    "came",
+    "saw",
+    "seen",
+    "requested",
+    "wants",
+    "would",
+    "should",
+    "did",
+    "does",
+    "has",
+    "had",
+    "a",
+    "an",
+    "as",
+    "this",
+    "that",
+    "today",
+    "tonight",
+    "now",
+    "also",
+    "made",
+    "up",
+    "out",
+    "pt",
+    "patient",
+    "who",
+    "md",
+    "rn",
+    "np",
+    "s",
+    "x",
+    "following",
+    "are",
+    "were",
+    "be",
+    "been",
+    "being",
+    "states",
+    "stated",
+    "said",
+    "says",
+    "visited",
+    "visiting",
+    "present",
+    "updated",
+    "update",
+    "aware",
+    "agrees",
+    "agreed",
+    "wants",
+    "wishes",
+    "feels",
+    "thinks",
+    "knows",
+    "understands",
+    "spoke",
+    "speaks",
+    "called",
+    "calls",
+    "phoned",
+    "left",
+    "went",
+    "lives",
+    "living",
+    "is",
+    "in",
+    "here",
+    "there",
+    "at",
+    "bedside",
+    "not",
+    "no",
+    "yes",
+    "all",
+    "very",
+    "too",
+    "so",
+    "but",
+    "if",
+    "then",
+    "when",
+    "while",
+    "after",
+    "before",
+    "since",
+    "about",
+    "over",
+    "under",
+    "into",
+    "onto",
+    "from",
+    "than",
+    "it",
+    "he",
+    "she",
+    "they",
+    "we",
+    "his",
+    "her",
+    "their",
+    "our",
+    "him",
+    "them",
+    "us",
+    "me",
+    "my",
+    "you",
+    "your",
+    "i",
+    "can",
+    "could",
+    "may",
+    "might",
+    "must",
+    "shall",
+    "need",
+    "needs",
+    "re",
+    "same",
+    "other",
+    "another",
+    "both",
+    "each",
+    "any",
+    "some",
+    "many",
+    "much",
+    "more",
+    "most",
+    "few",
+    "less",
+    "least",
+    "will",
+    "would",
+    "does",
+    "do",
+    "did",
+    "done",
+    "doing",
+    "has",
+    "have",
+    "having",
+    "had",
+    "also",
+    "just",
+    "only",
+    "again",
+    "still",
+    "yet",
+    "already",
+    "even",
+    "well",
+    "unit",
+    "family",
+    "members",
+    "member",
+    "team",
+    "staff",
+    "service",
+    "services",
+    "care",
+    "home",
+    "office",
+    "phone",
+    "number",
+    "contact",
+    "ok",
+    "grand",
+    "step",
+    "law",
+    "friends",
 ];
 
 fn in_list(list: &[&str], word: &str) -> bool {
@@ -274,7 +811,11 @@ fn shape_of(word: &str) -> Shape {
     if upper == 0 {
         Shape::Lower
     } else if upper == letters {
-        if letters == 1 { Shape::Title } else { Shape::Upper }
+        if letters == 1 {
+            Shape::Title
+        } else {
+            Shape::Upper
+        }
     } else if b[0].is_ascii_uppercase() && upper == 1 {
         Shape::Title
     } else if b[0].is_ascii_uppercase() {
@@ -409,7 +950,10 @@ impl Ctx<'_> {
 
     /// Capitals carry information in this text and token `i` starts with one.
     fn capitalized(&self, i: usize) -> bool {
-        matches!(self.toks[i].shape, Shape::Title | Shape::Upper | Shape::Mixed)
+        matches!(
+            self.toks[i].shape,
+            Shape::Title | Shape::Upper | Shape::Mixed
+        )
     }
 
     fn case_allows(&self, i: usize) -> bool {
@@ -444,7 +988,10 @@ impl Ctx<'_> {
     /// A title is followed by a name on the same line: "Dr. X", "DR.X", "dr x".
     fn title_gap(&self, i: usize) -> bool {
         i + 1 < self.toks.len()
-            && matches!(self.gap_before(i + 1), " " | ". " | "." | "  " | ".  " | "' ")
+            && matches!(
+                self.gap_before(i + 1),
+                " " | ". " | "." | "  " | ".  " | "' "
+            )
     }
 
     /// "3+ MR." and "MS:" in a mixed-case note are mitral regurgitation and mental status,
@@ -490,16 +1037,21 @@ impl Ctx<'_> {
                 end = next;
                 continue;
             }
-            if !self.joined(end) {
+            if !self.joined(end)
+                || self.gap_before(next).contains('.') && !self.is_initial(end)
+                || t.entry.clinical
+            {
                 break;
             }
-            let after_first = self.toks[end].entry.first > 0
-                || self.is_initial(end)
-                || self.bare_initial(end);
+            let after_first =
+                self.toks[end].entry.first > 0 || self.is_initial(end) || self.bare_initial(end);
             let good = self.personish(next)
                 && (self.is_initial(next)
                     || after_first
-                        && (t.entry.is_name() || self.unknown(next) || !t.entry.word || t.entry.rare)
+                        && (t.entry.is_name()
+                            || self.unknown(next)
+                            || !t.entry.word
+                            || t.entry.rare)
                         && self.case_allows(next)
                     || (t.entry.last > 0 || self.unknown(next))
                         && (!t.entry.word
@@ -520,7 +1072,10 @@ impl Ctx<'_> {
             && (t.shape == Shape::Title || self.style != CaseStyle::Mixed)
             && i + 1 < self.toks.len()
             && self.gap_before(i + 1) == " "
-            && !in_list(&["a", "i", "l", "r", "c", "s", "p", "x", "o", "w", "q"], self.word(i))
+            && !in_list(
+                &["a", "i", "l", "r", "c", "s", "p", "x", "o", "w", "q"],
+                self.word(i),
+            )
             && self.toks[i + 1].alpha()
             && (self.toks[i + 1].entry.last > 0 || self.unknown(i + 1))
             && !self.toks[i + 1].entry.clinical
@@ -530,10 +1085,8 @@ impl Ctx<'_> {
     /// capitals tell.
     fn first_name(&self, i: usize) -> bool {
         let t = &self.toks[i];
-        let next_surname = i + 1 < self.toks.len()
-            && self.joined(i)
-            && (1..=1500).contains(&t.entry.first)
-            && {
+        let next_surname =
+            i + 1 < self.toks.len() && self.joined(i) && (1..=1500).contains(&t.entry.first) && {
                 let s = &self.toks[i + 1];
                 s.alpha()
                     && s.len() >= 3
@@ -547,7 +1100,9 @@ impl Ctx<'_> {
             && t.entry.first > 0
             && !t.entry.clinical
             && self.personish(i)
-            && (!t.entry.word || self.style == CaseStyle::Mixed && self.capitalized(i) || next_surname)
+            && (!t.entry.word
+                || self.style == CaseStyle::Mixed && self.capitalized(i)
+                || next_surname)
             && self.case_allows(i)
     }
 
@@ -585,7 +1140,9 @@ impl Ctx<'_> {
                     || t.entry.last > 0 && !t.entry.word
                     || self.unknown(j) && t.len() >= 3 && t.shape == Shape::Title
                     || t.entry.rare && t.shape == Shape::Title && self.style == CaseStyle::Mixed
-                    || t.entry == Entry::default() && t.len() >= 4 && self.style == CaseStyle::Lower
+                    || t.entry == Entry::default()
+                        && t.len() >= 4
+                        && self.style == CaseStyle::Lower
                     || self.unknown(j) && t.len() >= 4 && self.style == CaseStyle::Upper)
         } else {
             self.first_name(j) && !t.entry.word || self.strong_name(j) && t.entry.first > 0
@@ -621,7 +1178,10 @@ impl Ctx<'_> {
         if in_list(&["medical", "health", "nursing"], w) {
             return i + 1 < self.toks.len()
                 && self.joined(i)
-                && in_list(&["center", "centre", "ctr", "home", "system", "facility"], self.word(i + 1));
+                && in_list(
+                    &["center", "centre", "ctr", "home", "system", "facility"],
+                    self.word(i + 1),
+                );
         }
         true
     }
@@ -651,19 +1211,26 @@ impl Ctx<'_> {
 }
 
 impl Detector {
-    /// Compiles the patterns and loads the dictionaries.
+    /// Compiles the patterns and loads the dictionaries (once per process; later calls share
+    /// them).
     pub fn new() -> Self {
-        let specs = rules();
-        let regex = Regex::builder()
-            .syntax(syntax::Config::new().unicode(false))
-            .build_many(&specs.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>())
-            .expect("built-in patterns compile");
-        Self {
-            regex,
-            rules: specs
+        type Compiled = (Regex, Vec<(Kind, Trim, Check, f32)>);
+        static COMPILED: std::sync::OnceLock<Compiled> = std::sync::OnceLock::new();
+        let (regex, rules) = COMPILED.get_or_init(|| {
+            let specs = rules();
+            let regex = Regex::builder()
+                .syntax(syntax::Config::new().unicode(false))
+                .build_many(&specs.iter().map(|r| r.pattern.as_str()).collect::<Vec<_>>())
+                .expect("built-in patterns compile");
+            let rules = specs
                 .into_iter()
                 .map(|r| (r.kind, r.trim, r.check, r.confidence))
-                .collect(),
+                .collect();
+            (regex, rules)
+        });
+        Self {
+            regex: regex.clone(),
+            rules: rules.clone(),
             lexicon: Lexicon::get(),
         }
     }
@@ -749,20 +1316,38 @@ fn word_after(text: &str, at: usize) -> String {
 const NOT_DATE_BEFORE: &[&str] = &[
     "bp", "b/p", "abp", "nbp", "nibp", "sbp", "art", "cuff", "pap", "pas", "pa", "map", "ratio",
     "i:e", "ie", "pain", "apgar", "apgars", "gcs", "score", "strength", "str", "motor", "grade",
-    "murmur", "x", "tab", "tabs", "peep", "ps", "cpap", "bipap", "vent", "settings", "simv", "psv", "plt", "scale", "level", "q", "perrla", "pupils", "rales", "crackles",
-    "wheezes", "than", "flowby", "fio2",
+    "murmur", "x", "tab", "tabs", "peep", "ps", "cpap", "bipap", "vent", "settings", "simv", "psv",
+    "plt", "scale", "level", "q", "perrla", "pupils", "rales", "crackles", "wheezes", "than",
+    "flowby", "fio2",
 ];
 /// Words after `m/d` that make it a measurement or a fraction.
 const NOT_DATE_AFTER: &[&str] = &[
-    "mg", "mcg", "ml", "cc", "l", "lpm", "units", "u", "tablet", "mmhg", "scale", "dose",
-    "doses", "%", "hr", "hrs", "min", "times", "x", "peep", "ps", "cm", "mm", "kg", "ratio",
-    "grade",
+    "mg", "mcg", "ml", "cc", "l", "lpm", "units", "u", "tablet", "mmhg", "scale", "dose", "doses",
+    "%", "hr", "hrs", "min", "times", "x", "peep", "ps", "cm", "mm", "kg", "ratio", "grade",
 ];
 
 /// Words near `m/d` that make it a ventilator setting ("PEEP/PS 5/8", "CPAP 10/5").
 const VENT_WORDS: &[&str] = &[
-    "peep", "ps", "psv", "cpap", "bipap", "simv", "imv", "vent", "settings", "setting",
-    "flowby", "fio2", "tv", "wean", "weaning", "trial", "trialed", "prvc", "aprv", "ventilator",
+    "peep",
+    "ps",
+    "psv",
+    "cpap",
+    "bipap",
+    "simv",
+    "imv",
+    "vent",
+    "settings",
+    "setting",
+    "flowby",
+    "fio2",
+    "tv",
+    "wean",
+    "weaning",
+    "trial",
+    "trialed",
+    "prvc",
+    "aprv",
+    "ventilator",
 ];
 
 fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
@@ -774,7 +1359,10 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
     // "6/30-7/2": a range of dates
     let range_after = after == Some(b'-') && {
         let rest = &text[r.end + 1..];
-        let m: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '/').collect();
+        let m: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_digit() || *c == '/')
+            .collect();
         m.contains('/') && !m.ends_with('/')
     };
     let letter_dash = before == Some(b'-')
@@ -782,7 +1370,9 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
             || text[..r.start - 1]
                 .rsplit([' ', '\n', '\t', '('])
                 .next()
-                .is_some_and(|w| w.contains('/') && w.bytes().all(|c| c.is_ascii_digit() || c == b'/')));
+                .is_some_and(|w| {
+                    w.contains('/') && w.bytes().all(|c| c.is_ascii_digit() || c == b'/')
+                }));
     if matches!(before, Some(b'/' | b'+' | b'x' | b'X' | b'^'))
         || before == Some(b'-') && !letter_dash
         || before == Some(b'.') && before2.is_some_and(|c| c.is_ascii_digit())
@@ -847,21 +1437,40 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             let after = text[r.end..].bytes().next();
             !matches!(before, Some(b'.' | b',' | b'$' | b'-' | b'+'))
                 && !matches!(after, Some(b'.' | b',' | b'%'))
-                || matches!(after, Some(b'.')) && !text[r.end + 1..].starts_with(|c: char| c.is_ascii_digit())
+                || matches!(after, Some(b'.'))
+                    && !text[r.end + 1..].starts_with(|c: char| c.is_ascii_digit())
         }
         Check::MonthDay => month_day(text, r),
         Check::MonthAlone => {
             let lower = value.to_ascii_lowercase();
             let before = word_before(text, r.start);
             let dated = in_list(
-                &["in", "on", "since", "until", "till", "by", "from", "of", "early", "late",
-                  "mid", "end", "beginning", "last", "next", "this", "during", "before",
-                  "after", "through", "thru"],
+                &[
+                    "in",
+                    "on",
+                    "since",
+                    "until",
+                    "till",
+                    "by",
+                    "from",
+                    "of",
+                    "early",
+                    "late",
+                    "mid",
+                    "end",
+                    "beginning",
+                    "last",
+                    "next",
+                    "this",
+                    "during",
+                    "before",
+                    "after",
+                    "through",
+                    "thru",
+                ],
                 &before,
             );
-            let year_after = word_after(text, r.end)
-                .bytes()
-                .all(|b| b.is_ascii_digit())
+            let year_after = word_after(text, r.end).bytes().all(|b| b.is_ascii_digit())
                 && !word_after(text, r.end).is_empty();
             match lower.as_str() {
                 "may" | "march" | "mar" | "dec" | "jan" | "sept" | "sep" | "jun" | "aug" => {
@@ -908,7 +1517,11 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 // "ms" is also morphine sulfate and mental status
                 let strict = w.eq_ignore_ascii_case("ms") && (e.word || e.clinical);
                 ctx.after_title_ok(j)
-                    && (e.is_name() || !e.word || ctx.is_initial(j) || ctx.bare_initial(j) || doctor)
+                    && (e.is_name()
+                        || !e.word
+                        || ctx.is_initial(j)
+                        || ctx.bare_initial(j)
+                        || doctor)
                     && !ctx.grade_not_title(i)
                     && !strict
             } else {
@@ -1049,8 +1662,13 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         if ctx.unknown(i) && toks[i].len() >= 4 && i + 1 < n && ctx.gap_before(i + 1) == " " {
             let s = i + 1;
             let e = toks[s].entry;
-            if e.last > 0 && !e.word && !e.clinical && ctx.capitalized(i) && ctx.capitalized(s)
-                && ctx.personish(i) && ctx.personish(s)
+            if e.last > 0
+                && !e.word
+                && !e.clinical
+                && ctx.capitalized(i)
+                && ctx.capitalized(s)
+                && ctx.personish(i)
+                && ctx.personish(s)
             {
                 mark(&mut is_name, i, s);
                 push(spans, ctx, i, s, Kind::Name, 0.7);
@@ -1161,12 +1779,16 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             push(spans, ctx, i, i + 1, Kind::Location, 0.8);
         }
         // "transferred to Quartermain 3", "from kernan", "admitted to GH", "at Holy Cross"
-        if (in_list(PLACE_CUES, w) || w.eq_ignore_ascii_case("by") || w.eq_ignore_ascii_case("leave"))
+        if (in_list(PLACE_CUES, w)
+            || w.eq_ignore_ascii_case("by")
+            || w.eq_ignore_ascii_case("leave"))
             && i + 1 < n
             && !ctx.gap_before(i + 1).contains('\n')
         {
             let moved = i > 0 && in_list(MOVES, ctx.word(i - 1))
-                || i > 1 && ctx.word(i - 1).eq_ignore_ascii_case("back") && in_list(MOVES, ctx.word(i - 2));
+                || i > 1
+                    && ctx.word(i - 1).eq_ignore_ascii_case("back")
+                    && in_list(MOVES, ctx.word(i - 2));
             let mut j = i + 1;
             if ctx.word(j).eq_ignore_ascii_case("the") && j + 1 < n {
                 j += 1;
@@ -1220,7 +1842,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             }
         }
         // "University of Maryland", "U of MD", "U Maryland"
-        if (w.eq_ignore_ascii_case("university") || w.eq_ignore_ascii_case("univ") || w.eq_ignore_ascii_case("u"))
+        if (w.eq_ignore_ascii_case("university")
+            || w.eq_ignore_ascii_case("univ")
+            || w.eq_ignore_ascii_case("u"))
             && i + 1 < n
             && ctx.joined_loose(i)
         {
@@ -1263,7 +1887,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         let e = toks[i].entry;
         if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
             let cue = i > 0
-                && (in_list(PLACE_CUES, ctx.word(i - 1)) || ctx.word(i - 1).eq_ignore_ascii_case("of"))
+                && (in_list(PLACE_CUES, ctx.word(i - 1))
+                    || ctx.word(i - 1).eq_ignore_ascii_case("of"))
                 && !ctx.gap_before(i).contains('\n');
             let capital_ok = ctx.style != CaseStyle::Mixed || ctx.capitalized(i);
             let big = e.place <= 3000
@@ -1271,7 +1896,14 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 && !(i > 0 && in_list(TITLES, ctx.word(i - 1)));
             if capital_ok && (big || cue) {
                 mark(&mut is_place, i, i);
-                push(spans, ctx, i, i, Kind::Location, if cue { 0.75 } else { 0.6 });
+                push(
+                    spans,
+                    ctx,
+                    i,
+                    i,
+                    Kind::Location,
+                    if cue { 0.75 } else { 0.6 },
+                );
             }
         }
     }
@@ -1282,7 +1914,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && (r.end == b.len() || !b[r.end].is_ascii_alphanumeric());
         let phrase = &ctx.text[r.clone()];
         let capital_ok = ctx.style != CaseStyle::Mixed
-            || phrase.split([' ', '-']).all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+            || phrase
+                .split([' ', '-'])
+                .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
         if bounded && capital_ok {
             spans.push(Span {
                 start: r.start,
@@ -1302,7 +1936,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         }
         let phrase = &ctx.text[r.clone()];
         let capital_ok = ctx.style != CaseStyle::Mixed
-            || phrase.split(' ').all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
+            || phrase
+                .split(' ')
+                .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
         let has_name = phrase.split(' ').any(|w| {
             let e = lexicon.lookup(w);
             !e.word && !e.clinical
@@ -1333,13 +1969,60 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
 
 /// Verbs of moving or living somewhere: the place after them names a facility or town.
 const MOVES: &[&str] = &[
-    "transfer", "transferred", "transfered", "trans", "xfer", "xferred", "admitted", "adm",
-    "readmitted", "sent", "taken", "went", "go", "going", "goes", "came", "come", "coming",
-    "arrived", "arrives", "presented", "discharged", "dc'd", "transported", "received",
-    "recieved", "accepted", "excepted", "back", "brought", "returned", "return", "returns",
-    "seen", "screened", "followed", "lives", "living", "live", "lived", "resides", "works",
-    "worked", "employed", "hospitalized", "born", "moved", "stay", "stayed", "visiting",
-    "flown", "flew", "drove", "driven",
+    "transfer",
+    "transferred",
+    "transfered",
+    "trans",
+    "xfer",
+    "xferred",
+    "admitted",
+    "adm",
+    "readmitted",
+    "sent",
+    "taken",
+    "went",
+    "go",
+    "going",
+    "goes",
+    "came",
+    "come",
+    "coming",
+    "arrived",
+    "arrives",
+    "presented",
+    "discharged",
+    "dc'd",
+    "transported",
+    "received",
+    "recieved",
+    "accepted",
+    "excepted",
+    "back",
+    "brought",
+    "returned",
+    "return",
+    "returns",
+    "seen",
+    "screened",
+    "followed",
+    "lives",
+    "living",
+    "live",
+    "lived",
+    "resides",
+    "works",
+    "worked",
+    "employed",
+    "hospitalized",
+    "born",
+    "moved",
+    "stay",
+    "stayed",
+    "visiting",
+    "flown",
+    "flew",
+    "drove",
+    "driven",
 ];
 
 /// Drug names end like this; a word after "to" or "on" that does is no place.
@@ -1357,23 +2040,119 @@ const NAMED_FACILITY_WORDS: &[&str] = &["memorial", "regional", "general", "coun
 
 /// Words that never start a facility's name ("the hospital", "outside hospital").
 const NOT_PLACE_WORDS: &[&str] = &[
-    "the", "a", "an", "outside", "other", "another", "this", "that", "same", "local", "home",
-    "osh", "prior", "previous", "referring", "rehab", "new", "old", "his", "her", "their", "our",
-    "your", "my", "community", "state", "mental", "behavioral", "primary", "urgent", "medical",
-    "health", "nursing", "cardiac", "pulmonary", "dialysis", "hd", "day", "care", "skilled",
-    "acute", "chronic", "long", "term", "ny", "us", "trauma", "teaching", "va", "children",
-    "psychiatric", "psych", "rehabilitation", "assisted", "senior", "adult",
+    "the",
+    "a",
+    "an",
+    "outside",
+    "other",
+    "another",
+    "this",
+    "that",
+    "same",
+    "local",
+    "home",
+    "osh",
+    "prior",
+    "previous",
+    "referring",
+    "rehab",
+    "new",
+    "old",
+    "his",
+    "her",
+    "their",
+    "our",
+    "your",
+    "my",
+    "community",
+    "state",
+    "mental",
+    "behavioral",
+    "primary",
+    "urgent",
+    "medical",
+    "health",
+    "nursing",
+    "cardiac",
+    "pulmonary",
+    "dialysis",
+    "hd",
+    "day",
+    "care",
+    "skilled",
+    "acute",
+    "chronic",
+    "long",
+    "term",
+    "ny",
+    "us",
+    "trauma",
+    "teaching",
+    "va",
+    "children",
+    "psychiatric",
+    "psych",
+    "rehabilitation",
+    "assisted",
+    "senior",
+    "adult",
 ];
 
 fn is_state(word: &str) -> bool {
     const STATES: &[&str] = &[
-        "alabama", "alaska", "arizona", "arkansas", "california", "colorado", "connecticut",
-        "delaware", "florida", "georgia", "hawaii", "idaho", "illinois", "indiana", "iowa",
-        "kansas", "kentucky", "louisiana", "maine", "maryland", "massachusetts", "michigan",
-        "minnesota", "mississippi", "missouri", "montana", "nebraska", "nevada", "ohio",
-        "oklahoma", "oregon", "pennsylvania", "tennessee", "texas", "utah", "vermont", "virginia",
-        "washington", "wisconsin", "wyoming", "md", "ma", "pa", "va", "ny", "nj", "ct", "ri",
-        "nh", "vt", "me", "de", "dc",
+        "alabama",
+        "alaska",
+        "arizona",
+        "arkansas",
+        "california",
+        "colorado",
+        "connecticut",
+        "delaware",
+        "florida",
+        "georgia",
+        "hawaii",
+        "idaho",
+        "illinois",
+        "indiana",
+        "iowa",
+        "kansas",
+        "kentucky",
+        "louisiana",
+        "maine",
+        "maryland",
+        "massachusetts",
+        "michigan",
+        "minnesota",
+        "mississippi",
+        "missouri",
+        "montana",
+        "nebraska",
+        "nevada",
+        "ohio",
+        "oklahoma",
+        "oregon",
+        "pennsylvania",
+        "tennessee",
+        "texas",
+        "utah",
+        "vermont",
+        "virginia",
+        "washington",
+        "wisconsin",
+        "wyoming",
+        "md",
+        "ma",
+        "pa",
+        "va",
+        "ny",
+        "nj",
+        "ct",
+        "ri",
+        "nh",
+        "vt",
+        "me",
+        "de",
+        "dc",
     ];
     in_list(STATES, word)
 }
@@ -1399,8 +2178,7 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
         if let Some(last) = out.last_mut() {
             let gap = text.get(last.end..s.start).unwrap_or("");
             let touching = s.start <= last.end
-                || s.kind == last.kind
-                    && (gap == "-" || gap == " " && s.kind == Kind::Location);
+                || s.kind == last.kind && (gap == "-" || gap == " " && s.kind == Kind::Location);
             if touching {
                 if s.end > last.end {
                     // the more specific kind wins: patterns before dictionary guesses

@@ -71,7 +71,11 @@ pub fn read_gold(reader: impl BufRead) -> Result<Vec<GoldNote>, GoldError> {
             reason: format!("{} at column {}", category(&e), e.column()),
         })?;
         let chars = note.text.chars().count();
-        if let Some(bad) = note.spans.iter().find(|s| s.start >= s.end || s.end > chars) {
+        if let Some(bad) = note
+            .spans
+            .iter()
+            .find(|s| s.start >= s.end || s.end > chars)
+        {
             return Err(GoldError::Line {
                 line: i + 1,
                 reason: format!("span {}..{} outside the text", bad.start, bad.end),
@@ -199,7 +203,10 @@ pub fn evaluate(notes: &[GoldNote], mut predict: impl FnMut(&str) -> Vec<Span>) 
                 continue;
             }
             let caught = word_ranges(text, r.clone()).all(|w| covered[w].iter().all(|&c| c));
-            for counts in [&mut ev.all, ev.by_type.entry((*kind).to_owned()).or_default()] {
+            for counts in [
+                &mut ev.all,
+                ev.by_type.entry((*kind).to_owned()).or_default(),
+            ] {
                 counts.gold += 1;
                 counts.caught += usize::from(caught);
             }
@@ -285,7 +292,10 @@ mod tests {
 
     #[test]
     fn optional_spans_are_neither_required_nor_false_positives() {
-        let notes = [note("MI in 1992, seen 3/4", &[(6, 10, "DATE", true), (17, 20, "DATE", false)])];
+        let notes = [note(
+            "MI in 1992, seen 3/4",
+            &[(6, 10, "DATE", true), (17, 20, "DATE", false)],
+        )];
         let ev = evaluate(&notes, |_| vec![span(6, 10), span(17, 20), span(0, 2)]);
         assert_eq!(ev.all.gold, 1);
         assert_eq!(ev.all.caught, 1);
@@ -311,7 +321,8 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains("line 2"), "{msg}");
         assert!(!msg.contains("SECRET"), "{msg}");
-        let out_of_range = "{\"id\":\"1\",\"text\":\"Ann\",\"spans\":[{\"start\":1,\"end\":9,\"type\":\"NAME\"}]}";
+        let out_of_range =
+            "{\"id\":\"1\",\"text\":\"Ann\",\"spans\":[{\"start\":1,\"end\":9,\"type\":\"NAME\"}]}";
         assert!(read_gold(out_of_range.as_bytes()).is_err());
     }
 }

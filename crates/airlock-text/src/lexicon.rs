@@ -104,8 +104,8 @@ impl Lexicon {
         let rare = unpack(include_bytes!("../data/rare-words.txt.zst"));
         for w in rare.lines() {
             let e = words.entry(w.into()).or_default();
-            let common_name = (1..=COMMON_FIRST).contains(&e.first)
-                || (1..=COMMON_LAST).contains(&e.last);
+            let common_name =
+                (1..=COMMON_FIRST).contains(&e.first) || (1..=COMMON_LAST).contains(&e.last);
             e.word |= !common_name;
             e.rare = true;
         }

@@ -11,6 +11,9 @@ pub mod detect;
 pub mod eval;
 pub mod kind;
 pub mod lexicon;
+pub mod scrubber;
+pub mod textdate;
 
 pub use detect::Detector;
 pub use kind::{Kind, Span};
+pub use scrubber::TextEngine;

@@ -5,7 +5,8 @@ use std::path::Path;
 use airlock_core::keys::{Purpose, WorkspaceSecret};
 use airlock_core::policy::Policy;
 use airlock_core::table::Format;
-use airlock_deid::{DeidJob, PatternScrubber};
+use airlock_deid::DeidJob;
+use airlock_text::TextEngine;
 
 use crate::ExitStatus;
 use crate::cli::DeidArgs;
@@ -31,7 +32,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         // Nothing in this policy is keyed; a throwaway key is never used for output.
         WorkspaceSecret::generate()?
     };
-    let scrubber = PatternScrubber::new(secret.derive(Purpose::Surrogate));
+    let scrubber = TextEngine::new(secret.derive(Purpose::Surrogate));
     let job = DeidJob {
         input: args.input.clone(),
         input_format,

@@ -16,7 +16,12 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ));
     }
     let bar = report::progress_bar(None, json);
-    let r = run_demo(&args.dir, rows, &mut |p| bar.set_position(p.input_bytes));
+    let r = run_demo(
+        &args.dir,
+        rows,
+        &|key| Box::new(airlock_text::TextEngine::new(key)),
+        &mut |p| bar.set_position(p.input_bytes),
+    );
     bar.finish_and_clear();
     let r = r?;
     let m = &r.deid.manifest;

@@ -1,0 +1,600 @@
+//! [`TextEngine`]: the detector behind the [`TextScrubber`] seam, with typed tags for
+//! `text_redact` and keyed, shape-keeping surrogates for `text_surrogate`.
+//!
+//! A surrogate is chosen by an HMAC of (patient, kind, original in lower case) under the
+//! workspace's `surrogate` key, so the same name of the same patient gets the same surrogate in
+//! every note and run, and nothing needs to be stored. Dates move by the patient's date shift.
+
+use std::fmt::Write as _;
+
+use rustc_hash::FxHashSet;
+
+use airlock_core::keys::PurposeKey;
+use airlock_core::text::{Finding, TextContext, TextMode, TextScrubber};
+use airlock_deid::dates::DateParser;
+
+use crate::detect::Detector;
+use crate::kind::{Kind, Span};
+use crate::textdate;
+
+/// Words that stay when a name or place is replaced: titles, facility words, connectors.
+const KEPT_WORDS: &[&str] = &[
+    "hospital",
+    "hosp",
+    "hospitals",
+    "memorial",
+    "clinic",
+    "rehab",
+    "rehabilitation",
+    "infirmary",
+    "campus",
+    "institute",
+    "center",
+    "centre",
+    "ctr",
+    "hospice",
+    "manor",
+    "university",
+    "univ",
+    "college",
+    "church",
+    "school",
+    "county",
+    "regional",
+    "general",
+    "healthcare",
+    "medical",
+    "nursing",
+    "health",
+    "home",
+    "of",
+    "the",
+    "st",
+    "saint",
+    "u",
+    "and",
+];
+
+/// The free-text detector and replacer airlock ships.
+pub struct TextEngine {
+    detector: Detector,
+    key: Option<PurposeKey>,
+    parser: DateParser,
+    surrogate_words: FxHashSet<String>,
+}
+
+impl std::fmt::Debug for TextEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TextEngine")
+            .field("keyed", &self.key.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TextEngine {
+    /// A detector that can write surrogates; `surrogate_key` is the workspace's `surrogate`
+    /// purpose key.
+    pub fn new(surrogate_key: PurposeKey) -> Self {
+        Self::build(Some(surrogate_key))
+    }
+
+    /// A detector without a key: it redacts and scans; asked for surrogates, it writes tags.
+    pub fn without_key() -> Self {
+        Self::build(None)
+    }
+
+    fn build(key: Option<PurposeKey>) -> Self {
+        let detector = Detector::new();
+        let lx = detector.lexicon();
+        let surrogate_words = lx
+            .surrogate_names
+            .iter()
+            .chain(&lx.surrogate_places)
+            .chain(&lx.surrogate_streets)
+            .flat_map(|v| v.split([' ', '-']))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        Self {
+            detector,
+            key,
+            parser: DateParser::new(),
+            surrogate_words,
+        }
+    }
+
+    /// The detector.
+    pub fn detector(&self) -> &Detector {
+        &self.detector
+    }
+
+    /// Every identifier in `text`.
+    pub fn detect(&self, text: &str) -> Vec<Span> {
+        self.detector.detect(text)
+    }
+
+    /// The keyed bytes behind one surrogate.
+    fn keyed(
+        &self,
+        key: &PurposeKey,
+        ctx: &TextContext<'_>,
+        kind: Kind,
+        original: &str,
+    ) -> [u8; 32] {
+        let folded = original.to_ascii_lowercase();
+        key.mac_parts(&[
+            ctx.patient.unwrap_or("").as_bytes(),
+            &[0],
+            kind.tag().as_bytes(),
+            &[0],
+            folded.as_bytes(),
+        ])
+    }
+
+    /// The days that dates of this text move: the patient's structured shift, or a keyed one
+    /// (±1..30 days, never 0) when the caller has none.
+    fn date_shift(&self, key: &PurposeKey, ctx: &TextContext<'_>) -> i32 {
+        if let Some(days) = ctx.date_shift_days {
+            return days;
+        }
+        let h = key.mac_parts(&[
+            b"text-date-shift",
+            &[0],
+            ctx.patient.unwrap_or("").as_bytes(),
+        ]);
+        let magnitude = 1 + i32::from(h[0]) % 30;
+        if h[1] & 1 == 0 { magnitude } else { -magnitude }
+    }
+
+    fn surrogate(
+        &self,
+        key: &PurposeKey,
+        kind: Kind,
+        original: &str,
+        ctx: &TextContext<'_>,
+        out: &mut String,
+    ) {
+        let h = self.keyed(key, ctx, kind, original);
+        let mut digits = h.iter().map(|b| char::from(b'0' + b % 10));
+        let mut next_digit = move || digits.next().unwrap_or('0');
+        let lx = self.detector.lexicon();
+        match kind {
+            Kind::Ssn => {
+                // Area 9xx was never issued: a surrogate cannot be someone's SSN.
+                let dashed = original.contains('-');
+                out.push('9');
+                for i in 0..8 {
+                    if dashed && (i == 2 || i == 4) {
+                        out.push('-');
+                    }
+                    out.push(next_digit());
+                }
+            }
+            Kind::Phone | Kind::Fax => {
+                // Keep the layout; fill in a fictional 555-01xx number.
+                let count = original.bytes().filter(u8::is_ascii_digit).count();
+                let area = [char::from(b'2' + h[20] % 8), next_digit(), next_digit()];
+                let local = ['5', '5', '5', '0', '1', next_digit(), next_digit()];
+                let fill: Vec<char> = match count {
+                    11 => std::iter::once('1').chain(area).chain(local).collect(),
+                    10 => area.into_iter().chain(local).collect(),
+                    7 => local.to_vec(),
+                    _ => (0..count).map(|_| next_digit()).collect(),
+                };
+                let mut fill = fill.into_iter();
+                for c in original.chars() {
+                    out.push(if c.is_ascii_digit() {
+                        fill.next().unwrap_or('0')
+                    } else {
+                        c
+                    });
+                }
+            }
+            Kind::Email => {
+                let name = lx.surrogate_names[usize::from(h[0]) % lx.surrogate_names.len()];
+                let _ = write!(
+                    out,
+                    "{}.{}{}@example.org",
+                    name.to_ascii_lowercase(),
+                    next_digit(),
+                    next_digit()
+                );
+            }
+            Kind::Url => {
+                let path = data_encoding::BASE32_NOPAD
+                    .encode(&h[..5])
+                    .to_ascii_lowercase();
+                let _ = write!(out, "https://example.org/{path}");
+            }
+            Kind::Ip => {
+                let _ = write!(out, "192.0.2.{}", 1 + h[0] % 254);
+            }
+            Kind::Date => {
+                let days = self.date_shift(key, ctx);
+                if !textdate::shift(&self.parser, original, days, out) {
+                    out.push_str("[DATE]");
+                }
+            }
+            Kind::Mrn
+            | Kind::HealthPlan
+            | Kind::Account
+            | Kind::License
+            | Kind::Vehicle
+            | Kind::Device
+            | Kind::Id => same_shape(original, &h, out),
+            Kind::Name => replace_words(original, &h, &lx.surrogate_names, false, out),
+            Kind::Location => replace_words(original, &h, &lx.surrogate_places, true, out),
+            Kind::Age => out.push_str("90+"),
+            Kind::Zip => {
+                // The Safe Harbor generalization of the same ZIP: its first three digits.
+                out.push_str(&original[..3.min(original.len())]);
+                out.push_str("00");
+            }
+            Kind::Address => {
+                let street = lx.surrogate_streets[usize::from(h[0]) % lx.surrogate_streets.len()];
+                let _ = write!(out, "{} {street}", 10 + u32::from(h[1]) * 7 % 990);
+            }
+        }
+    }
+
+    /// True for values airlock itself writes as surrogates or that are reserved for examples.
+    fn is_fictional(&self, kind: Kind, value: &str) -> bool {
+        let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+        match kind {
+            Kind::Ssn => {
+                digits.len() == 9
+                    && (digits.starts_with('9')
+                        || digits.starts_with("000")
+                        || digits.starts_with("666")
+                        || &digits[3..5] == "00")
+            }
+            Kind::Phone | Kind::Fax => {
+                digits.len() >= 7 && digits[digits.len() - 7..].starts_with("55501")
+            }
+            Kind::Email => {
+                is_example_host(&value.rsplit('@').next().unwrap_or("").to_ascii_lowercase())
+            }
+            Kind::Url => {
+                let lower = value.to_ascii_lowercase();
+                let host = lower
+                    .trim_start_matches("https://")
+                    .trim_start_matches("http://")
+                    .split(['/', ':', '?', '#'])
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                is_example_host(&host)
+            }
+            Kind::Ip => ["192.0.2.", "198.51.100.", "203.0.113."]
+                .iter()
+                .any(|p| value.starts_with(p)),
+            Kind::Name | Kind::Location => value
+                .split(|c: char| !c.is_ascii_alphabetic())
+                .filter(|w| w.len() > 1)
+                .all(|w| {
+                    let w = w.to_ascii_lowercase();
+                    self.surrogate_words.contains(&w) || KEPT_WORDS.contains(&w.as_str())
+                }),
+            Kind::Zip => digits.len() >= 5 && &digits[3..5] == "00",
+            Kind::Address => self
+                .detector
+                .lexicon()
+                .surrogate_streets
+                .iter()
+                .any(|s| value.ends_with(s)),
+            Kind::Age => value == "90",
+            Kind::Date
+            | Kind::Mrn
+            | Kind::HealthPlan
+            | Kind::Account
+            | Kind::License
+            | Kind::Vehicle
+            | Kind::Device
+            | Kind::Id => false,
+        }
+    }
+}
+
+/// Same length and character classes: digits for digits, letters for letters.
+fn same_shape(original: &str, h: &[u8; 32], out: &mut String) {
+    let mut bytes = h.iter().cycle();
+    for c in original.chars() {
+        let b = *bytes.next().unwrap_or(&0);
+        out.push(match c {
+            '0'..='9' => char::from(b'0' + b % 10),
+            'A'..='Z' => char::from(b'A' + b % 26),
+            'a'..='z' => char::from(b'a' + b % 26),
+            other => other,
+        });
+    }
+}
+
+/// Replaces each word of a name (or the name part of a place) with a surrogate in the same
+/// case; initials become other initials; titles, facility words and punctuation stay.
+fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: &mut String) {
+    let b = original.as_bytes();
+    let mut i = 0;
+    let mut word_index = 0usize;
+    let mut place_written = false;
+    while i < b.len() {
+        if !b[i].is_ascii_alphabetic() {
+            out.push(char::from(b[i]));
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < b.len()
+            && (b[i].is_ascii_alphabetic()
+                || b[i] == b'\''
+                    && i + 1 < b.len()
+                    && b[i + 1].is_ascii_alphabetic()
+                    && !(b[i + 1] == b's' && (i + 2 == b.len() || !b[i + 2].is_ascii_alphabetic())))
+        {
+            i += 1;
+        }
+        let word = &original[start..i];
+        if KEPT_WORDS.iter().any(|k| k.eq_ignore_ascii_case(word)) && (place || word.len() > 1) {
+            out.push_str(word);
+            continue;
+        }
+        if word.len() == 1 {
+            let letter = char::from(b'A' + h[(word_index + 7) % 32] % 26);
+            out.push(if word.as_bytes()[0].is_ascii_lowercase() {
+                letter.to_ascii_lowercase()
+            } else {
+                letter
+            });
+            word_index += 1;
+            continue;
+        }
+        if place {
+            // one surrogate for the whole name part of a place
+            if !place_written {
+                let pick = pool[usize::from(h[0]) % pool.len()];
+                push_in_case_of(word, pick, out);
+                place_written = true;
+            } else {
+                while out.ends_with([' ', '-']) {
+                    out.pop();
+                }
+            }
+            continue;
+        }
+        let pick = pool[usize::from(h[word_index % 32]) % pool.len()];
+        push_in_case_of(word, pick, out);
+        word_index += 1;
+    }
+}
+
+fn is_example_host(host: &str) -> bool {
+    let host = host.trim_start_matches("www.");
+    ["example.org", "example.com", "example.net"]
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        || [".example", ".test", ".invalid"]
+            .iter()
+            .any(|t| host.ends_with(t))
+}
+
+fn push_in_case_of(model: &str, word: &str, out: &mut String) {
+    let letters = model.chars().filter(char::is_ascii_alphabetic);
+    if model.len() > 1 && letters.clone().all(|c| c.is_ascii_uppercase()) {
+        out.push_str(&word.to_ascii_uppercase());
+    } else if letters.clone().all(|c| c.is_ascii_lowercase()) {
+        out.push_str(&word.to_ascii_lowercase());
+    } else {
+        out.push_str(word);
+    }
+}
+
+impl TextScrubber for TextEngine {
+    fn scrub(&self, text: &str, mode: TextMode, ctx: &TextContext<'_>, out: &mut String) -> usize {
+        let spans = self.detector.detect(text);
+        let mut last = 0;
+        for s in &spans {
+            out.push_str(&text[last..s.start]);
+            match (mode, &self.key) {
+                (TextMode::Surrogate, Some(key)) => {
+                    self.surrogate(key, s.kind, &text[s.range()], ctx, out)
+                }
+                _ => {
+                    out.push('[');
+                    out.push_str(s.kind.tag());
+                    out.push(']');
+                }
+            }
+            last = s.end;
+        }
+        out.push_str(&text[last..]);
+        spans.len()
+    }
+
+    fn scan(&self, text: &str, found: &mut dyn FnMut(Finding)) {
+        for s in self.detector.detect(text) {
+            if !self.is_fictional(s.kind, &text[s.range()]) {
+                found(Finding {
+                    span: s.range(),
+                    kind: s.kind.tag(),
+                });
+            }
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "airlock-text"
+    }
+
+    fn opaque_surrogate_kinds(&self) -> &'static [&'static str] {
+        &[
+            "DATE",
+            "MRN",
+            "HEALTH_PLAN",
+            "ACCOUNT",
+            "LICENSE",
+            "VEHICLE",
+            "DEVICE",
+            "ID",
+            "AGE",
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_core::keys::{Purpose, WorkspaceSecret};
+    use proptest::prelude::*;
+
+    fn engine() -> TextEngine {
+        TextEngine::new(WorkspaceSecret::from_bytes([5; 32]).derive(Purpose::Surrogate))
+    }
+
+    fn run(text: &str, mode: TextMode, patient: &str, days: Option<i32>) -> String {
+        let mut out = String::new();
+        let ctx = TextContext {
+            patient: Some(patient),
+            date_shift_days: days,
+        };
+        engine().scrub(text, mode, &ctx, &mut out);
+        out
+    }
+
+    #[test]
+    fn redaction_writes_typed_tags() {
+        let out = run(
+            "Seen by Dr. Halvorsen on 3/7/2021, call 617-555-1234, SSN 123-45-6789.",
+            TextMode::Redact,
+            "P1",
+            None,
+        );
+        assert_eq!(
+            out,
+            "Seen by Dr. [NAME] on [DATE], call [PHONE], SSN [SSN]."
+        );
+    }
+
+    #[test]
+    fn surrogates_keep_kind_shape_and_consistency() {
+        let text = "Dr. HALVORSEN saw Mrs. Okafor on 3/7. Daughter Veronica (617-555-1234) visited; MRN: AB123456.";
+        let a = run(text, TextMode::Surrogate, "P1", Some(10));
+        assert_eq!(
+            a,
+            run(text, TextMode::Surrogate, "P1", Some(10)),
+            "deterministic"
+        );
+        assert_ne!(
+            a,
+            run(text, TextMode::Surrogate, "P2", Some(10)),
+            "keyed by patient"
+        );
+        assert!(a.contains(" on 3/17."), "{a}");
+        assert!(a.contains("-555-01"), "{a}");
+        let dr = a
+            .split("Dr. ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .unwrap_or("");
+        assert!(
+            dr.chars().all(|c| c.is_ascii_uppercase()) && !dr.is_empty(),
+            "{a}"
+        );
+        let mrn = a.split("MRN: ").nth(1).unwrap_or("");
+        assert_eq!(mrn.len(), "AB123456.".len(), "{a}");
+        assert!(
+            mrn[..2].chars().all(|c| c.is_ascii_uppercase())
+                && mrn[2..8].chars().all(|c| c.is_ascii_digit()),
+            "{a}"
+        );
+        for original in [
+            "HALVORSEN",
+            "Okafor",
+            "Veronica",
+            "617-555-1234",
+            "AB123456",
+        ] {
+            assert!(!a.contains(original), "{original} in {a}");
+        }
+        // the same name of the same patient in another note gets the same surrogate
+        let b = run("Called Mrs. Okafor.", TextMode::Surrogate, "P1", Some(10));
+        let sur = |s: &str| {
+            s.split("Mrs. ")
+                .nth(1)
+                .and_then(|r| r.split(['.', ' ']).next())
+                .map(str::to_owned)
+        };
+        assert_eq!(sur(&a), sur(&b));
+    }
+
+    #[test]
+    fn surrogate_output_scans_clean_for_shaped_kinds() {
+        let text = "SSN 123-45-6789, call (617) 555-1234, mail jo.smith@mail.com, Dr. Halvorsen at Calvert Hospital";
+        let out = run(text, TextMode::Surrogate, "P1", Some(3));
+        let mut kinds = Vec::new();
+        engine().scan(&out, &mut |f| kinds.push((f.kind, out[f.span].to_owned())));
+        assert!(kinds.is_empty(), "{out} -> {kinds:?}");
+        let mut raw = Vec::new();
+        engine().scan(text, &mut |f| raw.push(f.kind));
+        for k in ["SSN", "PHONE", "EMAIL", "NAME", "LOCATION"] {
+            assert!(raw.contains(&k), "{k} not found in the raw text: {raw:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_key_surrogates_become_tags() {
+        let mut out = String::new();
+        TextEngine::without_key().scrub(
+            "Dr. Halvorsen",
+            TextMode::Surrogate,
+            &TextContext::default(),
+            &mut out,
+        );
+        assert_eq!(out, "Dr. [NAME]");
+    }
+
+    proptest! {
+        #[test]
+        fn surrogate_output_never_contains_the_original(
+            first in "(Veronica|Margaret|Thelma|Philomena|Ursula)",
+            last in "[A-Z][a-z]{5,9}(ski|berg|ston)",
+            phone in "[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}",
+            ssn in "[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}",
+            mrn in "[0-9]{8}",
+            email_user in "[a-z]{4,8}",
+        ) {
+            let text = format!(
+                "Pt seen with daughter {first} {last} (cell {phone}); Dr. {last} aware. SSN {ssn}, MRN: {mrn}, {email_user}@mail.com"
+            );
+            let out = run(&text, TextMode::Surrogate, "P9", Some(4));
+            for original in [&first, &last, &phone, &ssn, &mrn, &email_user] {
+                prop_assert!(!out.contains(original.as_str()), "{} in {}", original, out);
+            }
+        }
+
+        #[test]
+        fn surrogate_output_scans_clean_under_any_key(key in proptest::array::uniform32(any::<u8>()), patient in "[A-Z0-9]{1,8}") {
+            let engine = TextEngine::new(WorkspaceSecret::from_bytes(key).derive(Purpose::Surrogate));
+            let notes = [
+                "Ms. Kowalski seen 4/11/2019. Call 777-765-9723. Follow-up with Dr. Miller.",
+                "Mr. Jones, a 92 y/o man. MRN: 83774862. Daughter Veronica visited; wife Carol Buckley called.",
+                "Transferred from Calvert Hospital to GH on 3/7. Lives in Catonsville. Seen by B. Kargas, RN.",
+                "E-mail j.smith@mail.com about the 2022-11-23 visit; SSN 123-45-6789; IP 10.2.3.4.",
+            ];
+            let ctx = TextContext { patient: Some(&patient), date_shift_days: None };
+            let opaque = engine.opaque_surrogate_kinds();
+            for note in notes {
+                let mut out = String::new();
+                engine.scrub(note, TextMode::Surrogate, &ctx, &mut out);
+                let mut left = Vec::new();
+                engine.scan(&out, &mut |f| if !opaque.contains(&f.kind) { left.push((f.kind, out[f.span].to_owned())) });
+                prop_assert!(left.is_empty(), "{} -> {} -> {:?}", note, out, left);
+            }
+        }
+
+        #[test]
+        fn scrubbing_any_text_never_panics(text in "\\PC{0,300}") {
+            let mut out = String::new();
+            let e = engine();
+            e.scrub(&text, TextMode::Surrogate, &TextContext::default(), &mut out);
+            e.scan(&text, &mut |_| {});
+        }
+    }
+}
