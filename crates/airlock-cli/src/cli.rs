@@ -37,8 +37,78 @@ pub enum Command {
     Risk(RiskArgs),
     /// Find the least-lossy generalization that meets k / l / t / average risk, and write it
     Anonymize(AnonymizeArgs),
+    /// De-identify free text (clinical notes, letters, reports): stdin to stdout by default
+    #[command(subcommand)]
+    Text(TextCommand),
+    /// Residual-PHI scan of files and trees: tables, JSON, notebooks, logs and other text
+    Scan(ScanArgs),
+    /// Score the free-text detector against a gold corpus
+    #[command(subcommand)]
+    Eval(EvalCommand),
     /// Measure de-identification against a plain copy of the same generated table
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TextCommand {
+    /// Replace each identifier with a typed tag such as [NAME] or [DATE]
+    Redact(TextArgs),
+    /// Replace each identifier with a realistic, consistent surrogate (needs the workspace secret)
+    Surrogate(TextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    /// The text file to read, or - for standard input
+    #[arg(default_value = "-")]
+    pub input: PathBuf,
+    /// Write here instead of standard output (atomically)
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// The patient the text belongs to: surrogates are consistent per patient
+    #[arg(long)]
+    pub patient: Option<String>,
+    /// Move dates by this many days (default: a keyed shift per patient, 1 to 30 days)
+    #[arg(long, allow_negative_numbers = true)]
+    pub date_shift: Option<i32>,
+    /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Files or directories (searched recursively)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Findings tolerated before exiting with 1
+    #[arg(long, default_value_t = 0)]
+    pub max: u64,
+    /// Locations printed per file (all counts are always complete)
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Binary recall, precision and F2 of the text detector, overall and per type
+    Text(EvalTextArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EvalTextArgs {
+    /// Gold corpus, JSONL: {"id", "text", "spans": [{"start", "end", "type", "optional"?}]}
+    #[arg(long)]
+    pub gold: PathBuf,
+    /// Exit with 1 when binary recall is below this
+    #[arg(long)]
+    pub min_recall: Option<f64>,
+    /// Exit with 1 when precision is below this
+    #[arg(long)]
+    pub min_precision: Option<f64>,
 }
 
 /// Table formats on the command line.

@@ -168,6 +168,11 @@ impl<W: Write> Write for Digesting<W> {
     }
 }
 
+/// True when both paths name one existing file (after links and `..` are resolved).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
+}
+
 /// SHA-256 and length of a whole file.
 pub fn digest_file(path: &Path) -> Result<(String, u64)> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;

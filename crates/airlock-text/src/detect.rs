@@ -1139,7 +1139,7 @@ impl Ctx<'_> {
                 && (t.entry.first > 0
                     || t.entry.last > 0 && !t.entry.word
                     || self.unknown(j) && t.len() >= 3 && t.shape == Shape::Title
-                    || t.entry.rare && t.shape == Shape::Title && self.style == CaseStyle::Mixed
+                    || t.entry.rare && (t.shape == Shape::Title || self.style != CaseStyle::Mixed)
                     || t.entry == Entry::default()
                         && t.len() >= 4
                         && self.style == CaseStyle::Lower
@@ -1655,6 +1655,29 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 let end = ctx.extend_name(s, 1);
                 mark(&mut is_name, i, end);
                 push(spans, ctx, i, end, Kind::Name, 0.8);
+                continue;
+            }
+        }
+        // "SMITH, JOHN", "Okafor, Ada M.": last name, comma, first name
+        if i + 1 < n
+            && matches!(ctx.gap_before(i + 1), ", " | ",")
+            && (1..=20_000).contains(&toks[i].entry.last)
+            && (1..=1500).contains(&toks[i + 1].entry.first)
+            && !toks[i].entry.clinical
+            && !toks[i + 1].entry.clinical
+            && ctx.personish(i)
+            && ctx.personish(i + 1)
+        {
+            let s = i + 1;
+            let cased = ctx.style == CaseStyle::Mixed
+                && matches!(toks[i].shape, Shape::Title | Shape::Upper)
+                && toks[i].shape == toks[s].shape;
+            let plain =
+                ctx.style != CaseStyle::Mixed && (!toks[i].entry.word || !toks[s].entry.word);
+            if cased || plain {
+                let end = ctx.extend_name(s, 1);
+                mark(&mut is_name, i, end);
+                push(spans, ctx, i, end, Kind::Name, 0.75);
                 continue;
             }
         }
@@ -2194,4 +2217,180 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
         out.push(s);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(&'static str, String)> {
+        Detector::new()
+            .detect(text)
+            .into_iter()
+            .map(|s| (s.kind.tag(), text[s.range()].to_owned()))
+            .collect()
+    }
+
+    fn assert_finds(text: &str, kind: &str, value: &str) {
+        let f = found(text);
+        assert!(
+            f.iter().any(|(k, v)| *k == kind && v == value),
+            "expected {kind} {value:?} in {text:?}, found {f:?}"
+        );
+    }
+
+    #[test]
+    fn names_in_every_common_form() {
+        assert_finds("Seen by Dr. Halvorsen this am.", "NAME", "Halvorsen");
+        assert_finds("DR. PRICE CAME BY AND ORDERED LASIX", "NAME", "PRICE");
+        assert_finds("per dr healey, continue heparin", "NAME", "healey");
+        assert_finds(
+            "Daughter Veronica will be spokesperson.",
+            "NAME",
+            "Veronica",
+        );
+        assert_finds(
+            "his wife, Carol Buckley (201/324/1423) confirms",
+            "NAME",
+            "Carol Buckley",
+        );
+        assert_finds("Jean Hudson, RN", "NAME", "Jean Hudson");
+        assert_finds(
+            "CXR DONE AS PER B. KARGAS. NGT TO LCWS",
+            "NAME",
+            "B. KARGAS",
+        );
+        assert_finds(
+            "Dr. Retterer-Moore explained the plan",
+            "NAME",
+            "Retterer-Moore",
+        );
+        assert_finds("Mr. O'Rourke is awake", "NAME", "O'Rourke");
+        assert_finds(
+            "SONS SMOKEY, MORRIS AND ROGER IN TO VISIT",
+            "NAME",
+            "MORRIS",
+        );
+        assert_finds("SONS SMOKEY, MORRIS AND ROGER IN TO VISIT", "NAME", "ROGER");
+        assert_finds("SMITH, JOHN was admitted", "NAME", "SMITH, JOHN");
+        assert_finds("Mrs. Okafor's daughter called", "NAME", "Okafor's");
+    }
+
+    #[test]
+    fn dates_in_every_common_format() {
+        for (text, value) in [
+            ("extubated 3/8. diuresed", "3/8"),
+            ("seen 2021-03-04 at noon", "2021-03-04"),
+            ("on 03/04/21 the pt", "03/04/21"),
+            ("on March 7, 2021 at noon", "March 7, 2021"),
+            ("20th Oct, 1989 was the date", "20th Oct, 1989"),
+            ("admitted 12-Jan-2020 with", "12-Jan-2020"),
+            ("pelvic fx 4/97, arm fx", "4/97"),
+            ("home in september to rehab", "september"),
+            ("intubated 6/30-7/2 for CHF", "6/30-7/2"),
+            ("it's the 11th today", "11th"),
+        ] {
+            assert_finds(text, "DATE", value);
+        }
+    }
+
+    #[test]
+    fn shaped_identifiers() {
+        assert_finds("call 617-555-1234 today", "PHONE", "617-555-1234");
+        assert_finds("cell (617) 555-1234", "PHONE", "(617) 555-1234");
+        assert_finds("Pager #12345 for questions", "PHONE", "12345");
+        assert_finds("Fax: 617-555-9876", "FAX", "617-555-9876");
+        assert_finds("mail j.smith@mail.com now", "EMAIL", "j.smith@mail.com");
+        assert_finds("SSN 123-45-6789 on file", "SSN", "123-45-6789");
+        assert_finds("MRN: 00123456 admitted", "MRN", "00123456");
+        assert_finds("Acct # 99812345", "ACCOUNT", "99812345");
+        assert_finds("Medicaid ID: QX1234567", "HEALTH_PLAN", "QX1234567");
+        assert_finds("DEA: AB1234563", "LICENSE", "AB1234563");
+        assert_finds(
+            "VIN 1HGCM82633A004352 on the car",
+            "VEHICLE",
+            "1HGCM82633A004352",
+        );
+        assert_finds("pacemaker serial no: PJN123456", "DEVICE", "PJN123456");
+        assert_finds(
+            "see https://portal.hosp.org/x?id=4.",
+            "URL",
+            "https://portal.hosp.org/x?id=4",
+        );
+        assert_finds("login from 10.1.2.3 today", "IP", "10.1.2.3");
+        assert_finds("a 92 y/o woman", "AGE", "92");
+        assert_finds("Boston, MA 02139", "ZIP", "02139");
+        assert_finds("lives at 12 Oak Street.", "ADDRESS", "12 Oak Street.");
+        assert_finds("ref # 8336652 for the claim", "ID", "8336652");
+    }
+
+    #[test]
+    fn places_and_facilities() {
+        assert_finds(
+            "TRANSFERRED FROM CALVERT HOSPITAL FOR MGMT",
+            "LOCATION",
+            "CALVERT HOSPITAL",
+        );
+        assert_finds(
+            "pt married, lives in catonsville, husband",
+            "LOCATION",
+            "catonsville",
+        );
+        assert_finds("Sister called from Seattle", "LOCATION", "Seattle");
+        assert_finds(
+            "other family members in San Diego.",
+            "LOCATION",
+            "San Diego",
+        );
+        assert_finds(
+            "had a heart transplant at Holy Cross. This",
+            "LOCATION",
+            "Holy Cross",
+        );
+        assert_finds("Was accepted by St. Agnes but", "LOCATION", "St. Agnes");
+        assert_finds("PT TRANSFERRED TO GH FOR CATH", "LOCATION", "GH");
+        assert_finds("transfer to quartermain 2 today", "LOCATION", "quartermain");
+        assert_finds(
+            "recieved from University of Maryland hospital",
+            "LOCATION",
+            "University of Maryland hospital",
+        );
+    }
+
+    #[test]
+    fn hard_negatives_are_left_alone() {
+        for text in [
+            "BP 120/80, HR 72, RR 16, SpO2 98%",
+            "metoprolol 25 mg po bid, 1/2 tab, 5 1/2 units",
+            "GCS 15, Apgar 8/9, pain 3/10, strength 5/5",
+            "HbA1c 7.2%, K 4.1, Cr 1.0, INR 2.3",
+            "an 89 y/o man with CHF",
+            "Parkinson disease, Foley in place, Swan-Ganz catheter",
+            "crackles 1/3 up bilaterally",
+            "PEEP/PS 5/8, weaned to CPAP 10/5",
+            "on Coumadin and Lasix, Levophed gtt titrated",
+            "pt is awake, MAE, follows commands. Sinus brady.",
+            "ST elevations in V2-V4, NSR with occ PAC's",
+            "Plan: wean vent, f/u cultures, cont abx.",
+            "Pt in Trendelenburg; LIMA to LAD patent",
+            "Monday and Friday dialysis, speaks Spanish",
+            "Lives in Maryland; sister in California",
+        ] {
+            let f = found(text);
+            assert!(f.is_empty(), "{text:?} -> {f:?}");
+        }
+    }
+
+    #[test]
+    fn spans_are_sorted_and_disjoint_on_any_text() {
+        let det = Detector::new();
+        let text = "Dr. Smith and Dr. Jones saw Mrs. Okafor 3/4, 617-555-1234, at Calvert Hospital \u{e9}t\u{e9} Zo\u{eb} 3/4/2021";
+        let spans = det.detect(text);
+        for w in spans.windows(2) {
+            assert!(w[0].end <= w[1].start, "{spans:?}");
+        }
+        for s in &spans {
+            assert!(text.is_char_boundary(s.start) && text.is_char_boundary(s.end));
+        }
+    }
 }

@@ -11,6 +11,7 @@ pub mod detect;
 pub mod eval;
 pub mod kind;
 pub mod lexicon;
+pub mod scan;
 pub mod scrubber;
 pub mod textdate;
 

@@ -1,7 +1,5 @@
 //! `airlock deid`: de-identify a table under a policy.
 
-use std::path::Path;
-
 use airlock_core::keys::{Purpose, WorkspaceSecret};
 use airlock_core::policy::Policy;
 use airlock_core::table::Format;
@@ -19,7 +17,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let input_len = std::fs::metadata(&args.input)
         .map_err(|e| airlock_core::Error::io("read", &args.input, e))?
         .len();
-    if same_file(&args.input, &args.output) {
+    if airlock_core::output::same_file(&args.input, &args.output) {
         anyhow::bail!(
             "the output {} is the input; airlock never writes over its input",
             args.output.display()
@@ -141,8 +139,4 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     }
     report::out(&t);
     Ok(status)
-}
-
-fn same_file(input: &Path, output: &Path) -> bool {
-    matches!((input.canonicalize(), output.canonicalize()), (Ok(a), Ok(b)) if a == b)
 }

@@ -10,6 +10,7 @@ mod demo;
 mod init;
 mod profile;
 mod risk;
+mod text;
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -20,6 +21,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Deid(args) => deid::run(args, cli.json),
         Command::Risk(args) => risk::run_risk(args, cli.json),
         Command::Anonymize(args) => risk::run_anonymize(args, cli.json),
+        Command::Text(cmd) => text::run_text(cmd, cli.json),
+        Command::Scan(args) => text::run_scan(args, cli.json),
+        Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
         Command::Bench(args) => bench::run(args, cli.json),
     }
 }

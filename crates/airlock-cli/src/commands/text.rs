@@ -1,0 +1,267 @@
+//! `airlock text`, `airlock scan` and `airlock eval text`: free text through the detector.
+
+use std::io::Read;
+use std::path::Path;
+
+use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::text::{TextContext, TextMode, TextScrubber};
+use airlock_text::TextEngine;
+use airlock_text::eval::{evaluate_detector, read_gold};
+use airlock_text::scan::{Location, scan_paths};
+
+use crate::ExitStatus;
+use crate::cli::{EvalTextArgs, ScanArgs, TextCommand};
+use crate::report::{self, thousands};
+
+pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
+    let (args, mode) = match cmd {
+        TextCommand::Redact(a) => (a, TextMode::Redact),
+        TextCommand::Surrogate(a) => (a, TextMode::Surrogate),
+    };
+    let engine = match mode {
+        TextMode::Redact => TextEngine::without_key(),
+        TextMode::Surrogate => {
+            let path = WorkspaceSecret::locate(args.key_file.as_deref())?;
+            TextEngine::new(WorkspaceSecret::load(&path)?.derive(Purpose::Surrogate))
+        }
+    };
+    let stdin = args.input == Path::new("-");
+    let mut text = String::new();
+    let read = if stdin {
+        std::io::stdin().read_to_string(&mut text)
+    } else {
+        std::fs::File::open(&args.input).and_then(|mut f| f.read_to_string(&mut text))
+    };
+    read.map_err(|e| {
+        let what = if stdin {
+            Path::new("standard input")
+        } else {
+            args.input.as_path()
+        };
+        if e.kind() == std::io::ErrorKind::InvalidData {
+            anyhow::anyhow!("{} is not UTF-8 text", what.display())
+        } else {
+            airlock_core::Error::io("read", what, e).into()
+        }
+    })?;
+    let ctx = TextContext {
+        patient: args.patient.as_deref(),
+        date_shift_days: args.date_shift,
+    };
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    let replaced = engine.scrub(&text, mode, &ctx, &mut out);
+    match &args.output {
+        None => report::out(&out),
+        Some(path) => {
+            if !stdin && airlock_core::output::same_file(&args.input, path) {
+                anyhow::bail!(
+                    "the output {} is the input; airlock never writes over its input",
+                    path.display()
+                );
+            }
+            airlock_core::output::write_atomic(path, out.as_bytes(), args.force)?;
+            if json {
+                report::json(&serde_json::json!({
+                    "status": "ok",
+                    "output": path,
+                    "identifiers_replaced": replaced,
+                    "detector": engine.name(),
+                }));
+            } else {
+                report::out(&format!(
+                    "{} identifiers {} in {} -> {}\n",
+                    thousands(replaced as u64),
+                    if mode == TextMode::Redact {
+                        "redacted"
+                    } else {
+                        "replaced by surrogates"
+                    },
+                    if stdin {
+                        "standard input".to_owned()
+                    } else {
+                        args.input.display().to_string()
+                    },
+                    path.display()
+                ));
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+fn where_(l: &Location) -> String {
+    let mut s = String::new();
+    if let Some(cell) = l.cell {
+        s.push_str(&format!("cell {cell} "));
+    }
+    if let Some(line) = l.line {
+        s.push_str(&format!("line {line} "));
+    }
+    if let Some(row) = l.row {
+        s.push_str(&format!("row {row} "));
+    }
+    if let Some(col) = &l.column {
+        s.push_str(&format!(
+            "{} ",
+            if col.starts_with('/') {
+                col.clone()
+            } else {
+                format!("column \"{col}\"")
+            }
+        ));
+    }
+    s.push_str(&format!("at {}+{}", l.offset, l.length));
+    s
+}
+
+pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let engine = TextEngine::without_key();
+    let started = std::time::Instant::now();
+    let report = scan_paths(&args.paths, &engine)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let status = ExitStatus::from_findings(report.total, args.max);
+    if json {
+        report::json(&serde_json::json!({
+            "status": status.label(),
+            "seconds": seconds,
+            "report": report,
+        }));
+        return Ok(status);
+    }
+    let mut s = String::new();
+    for f in &report.files {
+        let kinds: Vec<String> = f
+            .by_kind
+            .iter()
+            .map(|(k, n)| format!("{k} {}", thousands(*n)))
+            .collect();
+        s.push_str(&format!(
+            "{} ({}): {} findings{}\n",
+            f.path.display(),
+            f.read_as,
+            thousands(f.findings),
+            if kinds.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", kinds.join(", "))
+            }
+        ));
+        if !f.skipped_columns.is_empty() {
+            s.push_str(&format!(
+                "  not scanned (transformed by airlock deid, per its manifest): {}\n",
+                f.skipped_columns.join(", ")
+            ));
+        }
+        for l in f.locations.iter().take(args.show) {
+            s.push_str(&format!("  {:<11} {}\n", l.kind, where_(l)));
+        }
+        if f.findings as usize > args.show.min(f.locations.len()) && args.show > 0 {
+            s.push_str(&format!(
+                "  ... {} more (--show N, or --json for the first {})\n",
+                thousands(f.findings - args.show.min(f.locations.len()) as u64),
+                airlock_text::scan::MAX_LOCATIONS
+            ));
+        }
+    }
+    for (p, why) in &report.skipped {
+        s.push_str(&format!("skipped {}: {why}\n", p.display()));
+    }
+    let kinds: Vec<String> = report
+        .by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {}", thousands(*n)))
+        .collect();
+    s.push_str(&format!(
+        "\n{} findings{} in {} files ({:.1} MB in {:.2} s); values are never shown\n",
+        thousands(report.total),
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", kinds.join(", "))
+        },
+        report.files.len(),
+        report.bytes as f64 / 1e6,
+        seconds
+    ));
+    if status == ExitStatus::Findings {
+        s.push_str(&format!("more than --max {} findings: exit 1\n", args.max));
+    }
+    report::out(&s);
+    Ok(status)
+}
+
+pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let file = std::fs::File::open(&args.gold)
+        .map_err(|e| airlock_core::Error::io("read", &args.gold, e))?;
+    let notes = read_gold(std::io::BufReader::new(file))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.gold.display()))?;
+    let engine = TextEngine::without_key();
+    // build the dictionaries before the clock starts
+    let _ = engine.detect("warm up");
+    let started = std::time::Instant::now();
+    let ev = evaluate_detector(&notes, engine.detector());
+    let seconds = started.elapsed().as_secs_f64();
+    let mb_per_s = ev.bytes as f64 / 1e6 / seconds.max(1e-9);
+    let below = args.min_recall.is_some_and(|r| ev.all.recall() < r)
+        || args.min_precision.is_some_and(|p| ev.all.precision() < p);
+    let status = if below {
+        ExitStatus::Findings
+    } else {
+        ExitStatus::Success
+    };
+    if json {
+        report::json(&serde_json::json!({
+            "status": if below { "below_threshold" } else { "ok" },
+            "gold": args.gold,
+            "recall": ev.all.recall(),
+            "precision": ev.all.precision(),
+            "f2": ev.all.f2(),
+            "token_recall": ev.tokens.recall(),
+            "token_precision": ev.tokens.precision(),
+            "seconds": seconds,
+            "mb_per_second": mb_per_s,
+            "evaluation": ev,
+        }));
+        return Ok(status);
+    }
+    let mut s = format!(
+        "{}: {} notes, {:.2} MB, {} required gold spans\n\n  binary recall {:.4}   precision {:.4}   F2 {:.4}\n  token recall  {:.4}   token precision {:.4}\n\n  {:<9} {:>6} {:>7} {:>7}   {:>9} {:>7} {:>9}\n",
+        args.gold.display(),
+        thousands(ev.notes as u64),
+        ev.bytes as f64 / 1e6,
+        thousands(ev.all.gold as u64),
+        ev.all.recall(),
+        ev.all.precision(),
+        ev.all.f2(),
+        ev.tokens.recall(),
+        ev.tokens.precision(),
+        "type",
+        "gold",
+        "caught",
+        "recall",
+        "predicted",
+        "right",
+        "precision"
+    );
+    for (k, c) in &ev.by_type {
+        s.push_str(&format!(
+            "  {:<9} {:>6} {:>7} {:>7.3}   {:>9} {:>7} {:>9.3}\n",
+            k,
+            c.gold,
+            c.caught,
+            c.recall(),
+            c.predicted,
+            c.correct,
+            c.precision()
+        ));
+    }
+    s.push_str(&format!(
+        "\n  detection {:.1} MB/s on one core ({:.2} s)\n",
+        mb_per_s, seconds
+    ));
+    if below {
+        s.push_str("below --min-recall / --min-precision: exit 1\n");
+    }
+    report::out(&s);
+    Ok(status)
+}

@@ -1,0 +1,542 @@
+//! `airlock scan`: the residual-PHI scanner for files and trees. Tables (CSV, JSONL, Parquet)
+//! cell by cell, JSON documents and Jupyter notebooks string by string (cell sources and
+//! outputs; numbers are not scanned), and any other text file (logs, notes, HTML, Markdown) line by line. Findings are
+//! counted per kind and located by file and row and column, JSON path, notebook cell, or line;
+//! the text found is never kept.
+//!
+//! A table written by `airlock deid` carries a manifest beside it; when that manifest's hash
+//! matches the file, the scan reads each column's action from it, as the run's own residual
+//! scan does: transformed columns (tokens, shifted dates) are not scanned, and surrogate text
+//! columns skip the kinds whose surrogates look real.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use arrow_array::Array;
+use arrow_array::cast::AsArray;
+use arrow_schema::DataType;
+use serde::Serialize;
+
+use airlock_core::error::{Error, InputProblem, Result};
+use airlock_core::manifest::Manifest;
+use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
+use airlock_core::text::TextScrubber;
+
+/// Where a finding is, never what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Location {
+    /// The kind tag (`NAME`, `SSN`, ...).
+    pub kind: &'static str,
+    /// 1-based line of a text or JSONL file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    /// 1-based data row of a table.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<u64>,
+    /// Column of a table, or the JSON path (`/entry/0/note`) of a JSON value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// 0-based notebook cell.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cell: Option<usize>,
+    /// Byte offset of the finding within its line, cell or value.
+    pub offset: usize,
+    /// Byte length of the finding.
+    pub length: usize,
+}
+
+/// What one file held.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileScan {
+    /// The file.
+    pub path: PathBuf,
+    /// How it was read: `csv`, `jsonl`, `parquet`, `json`, `notebook`, `text`.
+    pub read_as: &'static str,
+    /// All findings in the file.
+    pub findings: u64,
+    /// Findings per kind.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// The first [`MAX_LOCATIONS`] locations.
+    pub locations: Vec<Location>,
+    /// Columns not scanned because `airlock deid` transformed them (from the manifest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_columns: Vec<String>,
+}
+
+/// Locations kept per file (counts are always complete).
+pub const MAX_LOCATIONS: usize = 1000;
+
+/// The whole scan.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ScanReport {
+    /// Which detector scanned.
+    pub scanner: &'static str,
+    /// Files scanned, in path order.
+    pub files: Vec<FileScan>,
+    /// Files left out, with why (binary content, hidden workspace folders).
+    pub skipped: Vec<(PathBuf, &'static str)>,
+    /// All findings.
+    pub total: u64,
+    /// Findings per kind over all files.
+    pub by_kind: BTreeMap<&'static str, u64>,
+    /// Bytes read.
+    pub bytes: u64,
+}
+
+/// Scans every path (files, and directories recursively; `.git` and `.airlock` folders and
+/// symbolic links are not followed).
+pub fn scan_paths(paths: &[PathBuf], scrubber: &dyn TextScrubber) -> Result<ScanReport> {
+    let mut files = Vec::new();
+    let mut report = ScanReport {
+        scanner: scrubber.name(),
+        ..ScanReport::default()
+    };
+    for p in paths {
+        collect(p, &mut files, &mut report.skipped)?;
+    }
+    for path in files {
+        match scan_file(&path, scrubber)? {
+            Some(f) => {
+                report.total += f.findings;
+                for (k, n) in &f.by_kind {
+                    *report.by_kind.entry(k).or_default() += n;
+                }
+                report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+                report.files.push(f);
+            }
+            None => report.skipped.push((path, "binary content")),
+        }
+    }
+    Ok(report)
+}
+
+fn collect(
+    path: &Path,
+    files: &mut Vec<PathBuf>,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> Result<()> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| Error::io("read", path, e))?;
+    if meta.file_type().is_symlink() {
+        skipped.push((path.to_path_buf(), "symbolic link (not followed)"));
+    } else if meta.is_dir() {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
+            .map_err(|e| Error::io("list", path, e))?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io("list", path, e))?;
+        entries.sort();
+        for e in entries {
+            let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if name == ".git" || name == ".airlock" {
+                skipped.push((e, "workspace or version-control folder"));
+                continue;
+            }
+            collect(&e, files, skipped)?;
+        }
+    } else if meta.is_file() {
+        files.push(path.to_path_buf());
+    }
+    Ok(())
+}
+
+struct Counter<'a> {
+    file: &'a mut FileScan,
+    skip: &'a [&'static str],
+}
+
+impl Counter<'_> {
+    fn scan(
+        &mut self,
+        scrubber: &dyn TextScrubber,
+        text: &str,
+        at: impl Fn(&'static str, usize, usize) -> Location,
+    ) {
+        scrubber.scan(text, &mut |f| {
+            if self.skip.contains(&f.kind) {
+                return;
+            }
+            self.file.findings += 1;
+            *self.file.by_kind.entry(f.kind).or_default() += 1;
+            if self.file.locations.len() < MAX_LOCATIONS {
+                self.file
+                    .locations
+                    .push(at(f.kind, f.span.start, f.span.len()));
+            }
+        });
+    }
+}
+
+/// Scans one file; `None` when it is binary.
+pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<FileScan>> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    let mut file = FileScan {
+        path: path.to_path_buf(),
+        ..FileScan::default()
+    };
+    match ext.as_str() {
+        "csv" | "tsv" => scan_table(path, Format::Csv, scrubber, &mut file)?,
+        "parquet" | "pq" => scan_table(path, Format::Parquet, scrubber, &mut file)?,
+        "jsonl" | "ndjson" => {
+            file.read_as = "jsonl";
+            let Some(text) = read_text(path)? else {
+                return Ok(None);
+            };
+            let mut c = Counter {
+                file: &mut file,
+                skip: &[],
+            };
+            for (i, line) in text.lines().enumerate() {
+                let line_no = i as u64 + 1;
+                match serde_json::from_str::<serde_json::Value>(line) {
+                    Ok(v) => walk_json(&v, &mut String::new(), &mut |ptr, s| {
+                        c.scan(scrubber, s, |kind, offset, length| Location {
+                            kind,
+                            line: Some(line_no),
+                            row: None,
+                            column: Some(ptr.to_owned()),
+                            cell: None,
+                            offset,
+                            length,
+                        });
+                    }),
+                    Err(_) => c.scan(scrubber, line, |kind, offset, length| {
+                        text_location(kind, line_no, offset, length)
+                    }),
+                }
+            }
+        }
+        "json" | "ipynb" => {
+            let Some(text) = read_text(path)? else {
+                return Ok(None);
+            };
+            let value: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::Input {
+                    file: path.to_path_buf(),
+                    row: Some(e.line() as u64),
+                    column: None,
+                    problem: InputProblem::InvalidJson,
+                })?;
+            let cells = (ext == "ipynb")
+                .then(|| value.get("cells").and_then(|c| c.as_array()))
+                .flatten();
+            let mut c = Counter {
+                file: &mut file,
+                skip: &[],
+            };
+            if let Some(cells) = cells {
+                c.file.read_as = "notebook";
+                for (n, cell) in cells.iter().enumerate() {
+                    walk_json(cell, &mut String::new(), &mut |ptr, s| {
+                        c.scan(scrubber, s, |kind, offset, length| Location {
+                            kind,
+                            line: None,
+                            row: None,
+                            column: Some(ptr.to_owned()),
+                            cell: Some(n),
+                            offset,
+                            length,
+                        });
+                    });
+                }
+            } else {
+                c.file.read_as = "json";
+                walk_json(&value, &mut String::new(), &mut |ptr, s| {
+                    c.scan(scrubber, s, |kind, offset, length| Location {
+                        kind,
+                        line: None,
+                        row: None,
+                        column: Some(ptr.to_owned()),
+                        cell: None,
+                        offset,
+                        length,
+                    });
+                });
+            }
+        }
+        _ => {
+            file.read_as = "text";
+            let Some(text) = read_text(path)? else {
+                return Ok(None);
+            };
+            let mut c = Counter {
+                file: &mut file,
+                skip: &[],
+            };
+            for (i, line) in text.lines().enumerate() {
+                let line_no = i as u64 + 1;
+                c.scan(scrubber, line, |kind, offset, length| {
+                    text_location(kind, line_no, offset, length)
+                });
+            }
+        }
+    }
+    Ok(Some(file))
+}
+
+fn text_location(kind: &'static str, line: u64, offset: usize, length: usize) -> Location {
+    Location {
+        kind,
+        line: Some(line),
+        row: None,
+        column: None,
+        cell: None,
+        offset,
+        length,
+    }
+}
+
+/// The file as text, or `None` when it looks binary (a NUL byte, or not UTF-8).
+fn read_text(path: &Path) -> Result<Option<String>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| BufReader::new(f).read_to_end(&mut bytes))
+        .map_err(|e| Error::io("read", path, e))?;
+    if bytes.iter().take(8192).any(|&b| b == 0) {
+        return Ok(None);
+    }
+    Ok(String::from_utf8(bytes).ok())
+}
+
+/// Calls `f` with the JSON pointer and text of every string in `v`. Numbers are counts and
+/// measurements far more often than identifiers, and are not scanned.
+fn walk_json(v: &serde_json::Value, ptr: &mut String, f: &mut dyn FnMut(&str, &str)) {
+    match v {
+        serde_json::Value::String(s) => f(ptr, s),
+        serde_json::Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                let len = ptr.len();
+                ptr.push('/');
+                ptr.push_str(&i.to_string());
+                walk_json(item, ptr, f);
+                ptr.truncate(len);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (k, item) in map {
+                let len = ptr.len();
+                ptr.push('/');
+                ptr.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                walk_json(item, ptr, f);
+                ptr.truncate(len);
+            }
+        }
+        serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null => {}
+    }
+}
+
+/// What the residual scan does with a column, from the action `airlock deid` recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    All,
+    SkipOpaque,
+    No,
+}
+
+fn scope_of(action: &str) -> Scope {
+    match action.split_whitespace().next().unwrap_or("") {
+        "keep" | "suppress_rare" | "text_redact" => Scope::All,
+        "text_surrogate" => Scope::SkipOpaque,
+        _ => Scope::No,
+    }
+}
+
+/// Column scopes from a manifest beside the table, when it describes this very file.
+fn manifest_scopes(path: &Path) -> Option<BTreeMap<String, Scope>> {
+    let mut name = path.file_name()?.to_os_string();
+    name.push(".manifest.json");
+    let manifest = Manifest::read(&path.with_file_name(name)).ok()?;
+    let (sha, _) = airlock_core::output::digest_file(path).ok()?;
+    (manifest.output.sha256 == sha).then(|| {
+        manifest
+            .columns
+            .iter()
+            .filter(|c| c.in_output)
+            .map(|c| (c.name.clone(), scope_of(&c.action)))
+            .collect()
+    })
+}
+
+fn scan_table(
+    path: &Path,
+    format: Format,
+    scrubber: &dyn TextScrubber,
+    file: &mut FileScan,
+) -> Result<()> {
+    file.read_as = format.as_str();
+    let scopes = manifest_scopes(path);
+    let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE)?;
+    let schema = reader.schema();
+    let column_scope: Vec<Scope> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            scopes.as_ref().map_or(Scope::All, |s| {
+                s.get(f.name()).copied().unwrap_or(Scope::All)
+            })
+        })
+        .collect();
+    file.skipped_columns = schema
+        .fields()
+        .iter()
+        .zip(&column_scope)
+        .filter(|(_, s)| **s == Scope::No)
+        .map(|(f, _)| f.name().clone())
+        .collect();
+    let opaque = scrubber.opaque_surrogate_kinds();
+    let mut row0 = 0u64;
+    while let Some(batch) = reader.next_batch()? {
+        for ((field, column), scope) in schema
+            .fields()
+            .iter()
+            .zip(batch.columns())
+            .zip(&column_scope)
+        {
+            if *scope == Scope::No
+                || matches!(
+                    field.data_type(),
+                    DataType::Binary | DataType::LargeBinary | DataType::Boolean
+                )
+            {
+                continue;
+            }
+            let text = if let Some(s) = column.as_string_opt::<i32>() {
+                s.clone()
+            } else {
+                match arrow_cast::cast(column, &DataType::Utf8) {
+                    Ok(c) => c.as_string::<i32>().clone(),
+                    Err(_) => continue,
+                }
+            };
+            let skip: &[&'static str] = if *scope == Scope::SkipOpaque {
+                opaque
+            } else {
+                &[]
+            };
+            let mut c = Counter {
+                file: &mut *file,
+                skip,
+            };
+            for (i, v) in text.iter().enumerate() {
+                let Some(v) = v else { continue };
+                if text.is_null(i) {
+                    continue;
+                }
+                let row = row0 + i as u64 + 1;
+                c.scan(scrubber, v, |kind, offset, length| Location {
+                    kind,
+                    line: None,
+                    row: Some(row),
+                    column: Some(field.name().clone()),
+                    cell: None,
+                    offset,
+                    length,
+                });
+            }
+        }
+        row0 += batch.num_rows() as u64;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::TextEngine;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn every_format_is_scanned_and_located_without_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(
+            d,
+            "a.csv",
+            "id,note\n1,Call 617-555-1234 now\n2,nothing here\n3,SSN 123-45-6789\n",
+        );
+        write(
+            d,
+            "b.jsonl",
+            "{\"note\":\"seen 3/4/2021\"}\nnot json but Dr. Halvorsen\n",
+        );
+        write(
+            d,
+            "c.json",
+            "{\"patients\":[{\"contact\":\"jo@mail.com\"}]}",
+        );
+        write(
+            d,
+            "d.ipynb",
+            r#"{"cells":[{"cell_type":"code","source":["x = 1\n"],"outputs":[]},{"cell_type":"code","source":["df.head()"],"outputs":[{"output_type":"stream","text":["MRN: 12345678\n"]}]}]}"#,
+        );
+        write(d, "e.log", "ok\nuser from 10.1.2.3 logged in\n");
+        std::fs::write(d.join("f.bin"), [0u8, 1, 2, 3, 0, 9]).unwrap();
+        std::fs::create_dir(d.join(".airlock")).unwrap();
+        write(&d.join(".airlock"), "secret", "SSN 123-45-6789");
+        let engine = TextEngine::without_key();
+        let report = scan_paths(&[d.to_path_buf()], &engine).unwrap();
+        let by_file: BTreeMap<_, _> = report
+            .files
+            .iter()
+            .map(|f| (f.path.file_name().unwrap().to_str().unwrap().to_owned(), f))
+            .collect();
+        let a = by_file["a.csv"];
+        assert_eq!(a.by_kind.get("PHONE"), Some(&1));
+        assert_eq!(a.by_kind.get("SSN"), Some(&1));
+        assert_eq!(a.locations[0].row, Some(1));
+        assert_eq!(a.locations[0].column.as_deref(), Some("note"));
+        assert_eq!(a.locations[1].row, Some(3));
+        let b = by_file["b.jsonl"];
+        assert_eq!(b.by_kind.get("DATE"), Some(&1));
+        assert_eq!(b.by_kind.get("NAME"), Some(&1));
+        assert_eq!(b.locations[1].line, Some(2));
+        assert_eq!(
+            by_file["c.json"].locations[0].column.as_deref(),
+            Some("/patients/0/contact")
+        );
+        let nb = by_file["d.ipynb"];
+        assert_eq!(nb.read_as, "notebook");
+        assert_eq!(nb.locations[0].cell, Some(1));
+        assert_eq!(nb.locations[0].kind, "MRN");
+        assert_eq!(by_file["e.log"].locations[0].line, Some(2));
+        assert!(
+            report
+                .skipped
+                .iter()
+                .any(|(p, why)| p.ends_with("f.bin") && *why == "binary content")
+        );
+        assert!(report.skipped.iter().any(|(p, _)| p.ends_with(".airlock")));
+        assert_eq!(report.total, 7, "{:?}", report.by_kind);
+        let json = serde_json::to_string(&report).unwrap();
+        for value in [
+            "617-555-1234",
+            "123-45-6789",
+            "Halvorsen",
+            "jo@mail.com",
+            "12345678",
+            "10.1.2.3",
+        ] {
+            assert!(!json.contains(value), "{value} leaked into the report");
+        }
+    }
+
+    #[test]
+    fn broken_json_names_the_file_and_line_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "x.json", "{\n\"ssn\": \"123-45-6789\",\n");
+        let err = scan_paths(&[p], &TextEngine::without_key())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("x.json") && err.contains("row 3"), "{err}");
+        assert!(!err.contains("123-45"), "{err}");
+    }
+}
