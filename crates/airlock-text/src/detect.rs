@@ -5,6 +5,7 @@
 
 use regex_automata::meta::Regex;
 use regex_automata::util::syntax;
+use rustc_hash::FxHashMap;
 
 use crate::kind::{Kind, Span};
 use crate::lexicon::{Entry, Lexicon};
@@ -755,6 +756,46 @@ const NOT_SURNAMES: &[&str] = &[
     "friends",
 ];
 
+const R_TITLES: u16 = 1 << 0;
+const R_WEAK_TITLES: u16 = 1 << 1;
+const R_RELATIONS: u16 = 1 << 2;
+const R_STRONG_RELATIONS: u16 = 1 << 3;
+const R_CREDENTIALS: u16 = 1 << 4;
+const R_FACILITY_WORDS: u16 = 1 << 5;
+const R_PLACE_CUES: u16 = 1 << 6;
+const R_NOT_SURNAMES: u16 = 1 << 7;
+const R_NOT_PLACE_WORDS: u16 = 1 << 8;
+const R_MOVES: u16 = 1 << 9;
+const R_REPORTING_VERBS: u16 = 1 << 10;
+const R_NAMED_FACILITY_WORDS: u16 = 1 << 11;
+
+/// Each context word and the lists it is on, built once.
+fn roles() -> &'static FxHashMap<&'static str, u16> {
+    static ROLES: std::sync::OnceLock<FxHashMap<&'static str, u16>> = std::sync::OnceLock::new();
+    ROLES.get_or_init(|| {
+        let mut map: FxHashMap<&'static str, u16> = FxHashMap::default();
+        for (list, role) in [
+            (TITLES, R_TITLES),
+            (WEAK_TITLES, R_WEAK_TITLES),
+            (RELATIONS, R_RELATIONS),
+            (STRONG_RELATIONS, R_STRONG_RELATIONS),
+            (CREDENTIALS, R_CREDENTIALS),
+            (FACILITY_WORDS, R_FACILITY_WORDS),
+            (PLACE_CUES, R_PLACE_CUES),
+            (NOT_SURNAMES, R_NOT_SURNAMES),
+            (NOT_PLACE_WORDS, R_NOT_PLACE_WORDS),
+            (MOVES, R_MOVES),
+            (REPORTING_VERBS, R_REPORTING_VERBS),
+            (NAMED_FACILITY_WORDS, R_NAMED_FACILITY_WORDS),
+        ] {
+            for w in list {
+                *map.entry(w).or_default() |= role;
+            }
+        }
+        map
+    })
+}
+
 fn in_list(list: &[&str], word: &str) -> bool {
     list.iter().any(|w| w.eq_ignore_ascii_case(word))
 }
@@ -775,6 +816,8 @@ struct Token {
     end: usize,
     shape: Shape,
     entry: Entry,
+    /// The context lists (`R_*`) this word is on.
+    roles: u16,
 }
 
 impl Token {
@@ -826,6 +869,7 @@ fn shape_of(word: &str) -> Shape {
 }
 
 fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
+    let roles = roles();
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
@@ -856,16 +900,25 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
         }
         let end = start + word.len();
         let shape = shape_of(word);
-        let entry = if matches!(shape, Shape::Number | Shape::Alnum) {
-            Entry::default()
+        let (entry, roles) = if matches!(shape, Shape::Number | Shape::Alnum) || word.len() > 48 {
+            (Entry::default(), 0)
         } else {
-            lexicon.lookup(word)
+            let mut buf = [0u8; 48];
+            let lower = &mut buf[..word.len()];
+            lower.copy_from_slice(word.as_bytes());
+            lower.make_ascii_lowercase();
+            let lower = std::str::from_utf8(lower).unwrap_or("");
+            (
+                lexicon.lookup_lower(lower),
+                roles.get(lower).copied().unwrap_or(0),
+            )
         };
         out.push(Token {
             start,
             end,
             shape,
             entry,
+            roles,
         });
     }
 }
@@ -961,7 +1014,7 @@ impl Ctx<'_> {
     }
 
     fn after_title(&self, i: usize) -> bool {
-        i > 0 && in_list(TITLES, self.word(i - 1)) && self.title_gap(i - 1)
+        i > 0 && self.is(i - 1, R_TITLES) && self.title_gap(i - 1)
     }
 
     fn is_initial(&self, i: usize) -> bool {
@@ -983,6 +1036,11 @@ impl Ctx<'_> {
             && (self.style != CaseStyle::Mixed || t.shape == Shape::Title)
             // "S. ... O. ... A. ... P." sections of a SOAP note
             && !(line_start && in_list(&["s", "o", "a", "p", "r", "d", "i", "e"], self.word(i)))
+    }
+
+    /// Token `i` is on the lists in `role`.
+    fn is(&self, i: usize, role: u16) -> bool {
+        self.toks[i].roles & role != 0
     }
 
     /// A title is followed by a name on the same line: "Dr. X", "DR.X", "dr x".
@@ -1009,13 +1067,12 @@ impl Ctx<'_> {
     /// Any word that is not a function word, a credential or a facility word.
     fn personish(&self, i: usize) -> bool {
         let t = &self.toks[i];
-        let w = self.word(i);
         t.alpha()
-            && !in_list(NOT_SURNAMES, w)
-            && !in_list(CREDENTIALS, w)
-            && !in_list(FACILITY_WORDS, w)
-            && !in_list(TITLES, w)
-            && !in_list(STRONG_RELATIONS, w)
+            && !self.is(i, R_NOT_SURNAMES)
+            && !self.is(i, R_CREDENTIALS)
+            && !self.is(i, R_FACILITY_WORDS)
+            && !self.is(i, R_TITLES)
+            && !self.is(i, R_STRONG_RELATIONS)
     }
 
     /// The word after a title: a surname or first name, an initial, even a clinical eponym
@@ -1165,14 +1222,14 @@ impl Ctx<'_> {
             && t.entry.is_name()
             && !t.entry.word
             && !t.entry.clinical
-            && !in_list(NOT_SURNAMES, self.word(i))
+            && !self.is(i, R_NOT_SURNAMES)
             && self.case_allows(i)
     }
 
     /// A word after which a facility's name stands: "Hospital", "Memorial", "Medical Center".
     fn facility_word(&self, i: usize) -> bool {
         let w = self.word(i);
-        if !in_list(FACILITY_WORDS, w) {
+        if !self.is(i, R_FACILITY_WORDS) {
             return false;
         }
         if in_list(&["medical", "health", "nursing"], w) {
@@ -1189,12 +1246,11 @@ impl Ctx<'_> {
     /// A word that can be part of a place's name.
     fn place_word(&self, i: usize) -> bool {
         let t = &self.toks[i];
-        let w = self.word(i);
         t.alpha()
-            && !in_list(PLACE_CUES, w)
-            && !in_list(NOT_SURNAMES, w)
-            && !in_list(NOT_PLACE_WORDS, w)
-            && !in_list(MOVES, w)
+            && !self.is(i, R_PLACE_CUES)
+            && !self.is(i, R_NOT_SURNAMES)
+            && !self.is(i, R_NOT_PLACE_WORDS)
+            && !self.is(i, R_MOVES)
             && !t.entry.clinical
             && (self.style != CaseStyle::Mixed || self.capitalized(i) || !t.entry.word)
     }
@@ -1507,8 +1563,8 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     while i < n {
         let w = ctx.word(i);
         // "Dr. Smith", "MRS. JONES", "dr healey", "Dr. John A. Smith", "NP Carol"
-        let strong_title = in_list(TITLES, w);
-        let weak_title = in_list(WEAK_TITLES, w);
+        let strong_title = ctx.is(i, R_TITLES);
+        let weak_title = ctx.is(i, R_WEAK_TITLES);
         if (strong_title || weak_title) && ctx.title_gap(i) {
             let j = i + 1;
             let first_ok = if strong_title {
@@ -1554,8 +1610,8 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             }
         }
         // "daughter Veronica", "wife, Carol Buckley", "sons Smokey, Morris and Roger"
-        let strong = in_list(STRONG_RELATIONS, w);
-        if (strong || in_list(RELATIONS, w)) && i + 1 < n {
+        let strong = ctx.is(i, R_STRONG_RELATIONS);
+        if (strong || ctx.is(i, R_RELATIONS)) && i + 1 < n {
             let mut j = i + 1;
             let gap = ctx.gap_before(j);
             let mut found = false;
@@ -1595,7 +1651,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     for i in 0..n {
         let w = ctx.word(i);
         // "Jean Hudson, RN", "lander rrt", "Bernard Foley CRT", "B. KARGAS PA"
-        if in_list(CREDENTIALS, w) && i > 0 {
+        if ctx.is(i, R_CREDENTIALS) && i > 0 {
             let gap = ctx.gap_before(i);
             let g = gap.trim_matches([' ', '\t']);
             if matches!(g, "" | "," | "-" | "(" | ", (") && !gap.contains('\n') {
@@ -1706,7 +1762,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && ctx.case_allows(i)
             && i + 1 < n
             && ctx.gap_before(i + 1) == " "
-            && in_list(REPORTING_VERBS, ctx.word(i + 1))
+            && ctx.is(i + 1, R_REPORTING_VERBS)
         {
             is_name[i] = true;
             push(spans, ctx, i, i, Kind::Name, 0.7);
@@ -1777,8 +1833,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
                 });
                 let cued = s > 0
-                    && (in_list(PLACE_CUES, ctx.word(s - 1)) || in_list(MOVES, ctx.word(s - 1)))
-                    && (s..i).all(|k| in_list(NAMED_FACILITY_WORDS, ctx.word(k)));
+                    && (ctx.is(s - 1, R_PLACE_CUES) || ctx.is(s - 1, R_MOVES))
+                    && (s..i).all(|k| ctx.is(k, R_NAMED_FACILITY_WORDS));
                 if named || cued {
                     let end = i;
                     mark(&mut is_place, s, end);
@@ -1802,22 +1858,20 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             push(spans, ctx, i, i + 1, Kind::Location, 0.8);
         }
         // "transferred to Quartermain 3", "from kernan", "admitted to GH", "at Holy Cross"
-        if (in_list(PLACE_CUES, w)
+        if (ctx.is(i, R_PLACE_CUES)
             || w.eq_ignore_ascii_case("by")
             || w.eq_ignore_ascii_case("leave"))
             && i + 1 < n
             && !ctx.gap_before(i + 1).contains('\n')
         {
-            let moved = i > 0 && in_list(MOVES, ctx.word(i - 1))
-                || i > 1
-                    && ctx.word(i - 1).eq_ignore_ascii_case("back")
-                    && in_list(MOVES, ctx.word(i - 2));
+            let moved = i > 0 && ctx.is(i - 1, R_MOVES)
+                || i > 1 && ctx.word(i - 1).eq_ignore_ascii_case("back") && ctx.is(i - 2, R_MOVES);
             let mut j = i + 1;
             if ctx.word(j).eq_ignore_ascii_case("the") && j + 1 < n {
                 j += 1;
             }
             let mut end = None;
-            let only_initials = !in_list(PLACE_CUES, w);
+            let only_initials = !ctx.is(i, R_PLACE_CUES);
             if is_hospital_initials(ctx, j) {
                 end = Some(j);
             } else if only_initials {
@@ -1899,8 +1953,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && !in_list(NOT_DATE_AFTER, &word_after(ctx.text, toks[i + 1].end))
             && !ctx.text[toks[i + 1].end..].starts_with(['/', '.', ':', '%', '-'])
             && i > 0
-            && (in_list(PLACE_CUES, ctx.word(i - 1))
-                || in_list(MOVES, ctx.word(i - 1))
+            && (ctx.is(i - 1, R_PLACE_CUES)
+                || ctx.is(i - 1, R_MOVES)
                 || ctx.word(i - 1).eq_ignore_ascii_case("on"))
         {
             mark(&mut is_place, i, i);
@@ -1910,13 +1964,12 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         let e = toks[i].entry;
         if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
             let cue = i > 0
-                && (in_list(PLACE_CUES, ctx.word(i - 1))
-                    || ctx.word(i - 1).eq_ignore_ascii_case("of"))
+                && (ctx.is(i - 1, R_PLACE_CUES) || ctx.word(i - 1).eq_ignore_ascii_case("of"))
                 && !ctx.gap_before(i).contains('\n');
             let capital_ok = ctx.style != CaseStyle::Mixed || ctx.capitalized(i);
             let big = e.place <= 3000
                 && (!e.is_name() || e.place <= 600 || e.last > 2000 && e.first == 0)
-                && !(i > 0 && in_list(TITLES, ctx.word(i - 1)));
+                && !(i > 0 && ctx.is(i - 1, R_TITLES));
             if capital_ok && (big || cue) {
                 mark(&mut is_place, i, i);
                 push(
@@ -1950,30 +2003,31 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         }
     }
     // multi-word places: "San Diego", "Ellicott City"
-    for r in lexicon.multi_word_places(ctx.text) {
-        let b = ctx.text.as_bytes();
-        let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphanumeric())
-            && (r.end == b.len() || !b[r.end].is_ascii_alphanumeric());
-        if !bounded {
+    let mut phrase = String::new();
+    for i in 0..n {
+        if !toks[i].entry.phrase_start || !toks[i].alpha() {
             continue;
         }
-        let phrase = &ctx.text[r.clone()];
-        let capital_ok = ctx.style != CaseStyle::Mixed
-            || phrase
-                .split(' ')
-                .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
-        let has_name = phrase.split(' ').any(|w| {
-            let e = lexicon.lookup(w);
-            !e.word && !e.clinical
-        });
-        let cue = in_list(PLACE_CUES, &word_before(ctx.text, r.start));
+        phrase.clear();
+        phrase.push_str(&ctx.word(i).to_ascii_lowercase());
+        let mut found = None;
+        for k in i + 1..n.min(i + 4) {
+            if ctx.gap_before(k) != " " || !toks[k].alpha() {
+                break;
+            }
+            phrase.push(' ');
+            phrase.push_str(&ctx.word(k).to_ascii_lowercase());
+            if lexicon.is_place_phrase(&phrase) {
+                found = Some(k);
+            }
+        }
+        let Some(end) = found else { continue };
+        let capital_ok = ctx.style != CaseStyle::Mixed || (i..=end).all(|k| ctx.capitalized(k));
+        let has_name = (i..=end).any(|k| !toks[k].entry.word && !toks[k].entry.clinical);
+        let cue = i > 0 && ctx.is(i - 1, R_PLACE_CUES);
         if capital_ok && (has_name || cue) {
-            spans.push(Span {
-                start: r.start,
-                end: r.end,
-                kind: Kind::Location,
-                confidence: 0.7,
-            });
+            mark(&mut is_place, i, end);
+            push(spans, ctx, i, end, Kind::Location, 0.7);
         }
     }
     // a place found once is a place everywhere in the text

@@ -4,9 +4,9 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use airlock_deid::surrogate_lists;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What the dictionaries know about one lower-case word.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -23,6 +23,8 @@ pub struct Entry {
     pub clinical: bool,
     /// 1-based rank by population among single-word US places (0: not a place).
     pub place: u32,
+    /// The first word of a multi-word US place ("san" of "san diego").
+    pub phrase_start: bool,
 }
 
 impl Entry {
@@ -39,9 +41,11 @@ const COMMON_LAST: u32 = 5_000;
 
 /// All dictionaries, built once.
 pub struct Lexicon {
-    words: FxHashMap<Box<str>, Entry>,
-    /// Multi-word US places ("san diego", "ellicott city"), matched case-insensitively.
-    places: AhoCorasick,
+    /// Keyed by [`key`] of the lower-case word: no string compare, no pointer to chase.
+    words: FxHashMap<u64, Entry>,
+    /// Multi-word US places ("san diego", "ellicott city"), by [`key`] of the lower-case
+    /// words joined with single spaces.
+    phrases: FxHashSet<u64>,
     /// Well-known hospital and health-system names ("holy cross", "johns hopkins").
     facilities: AhoCorasick,
     /// Invented surrogate values, one list per kind.
@@ -54,9 +58,19 @@ impl std::fmt::Debug for Lexicon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Lexicon")
             .field("words", &self.words.len())
-            .field("places", &self.places.patterns_len())
+            .field("places", &self.phrases.len())
             .finish_non_exhaustive()
     }
+}
+
+/// A 64-bit SipHash of a word (fixed keys, so the same in every process). Two of the half
+/// million dictionary words colliding, or a text word hitting one it is not, has odds below
+/// one in ten billion.
+pub fn key(word: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    word.hash(&mut h);
+    h.finish()
 }
 
 fn unpack(bytes: &[u8]) -> String {
@@ -79,31 +93,31 @@ impl Lexicon {
     }
 
     fn build() -> Self {
-        let mut words: FxHashMap<Box<str>, Entry> = FxHashMap::default();
+        let mut words: FxHashMap<u64, Entry> = FxHashMap::default();
         let first = unpack(include_bytes!("../data/first-names.txt.zst"));
         for (rank, name) in first.lines().enumerate() {
-            let e = words.entry(name.into()).or_default();
+            let e = words.entry(key(name)).or_default();
             e.first = u32::try_from(rank + 1).unwrap_or(u32::MAX);
         }
         let last = unpack(include_bytes!("../data/last-names.txt.zst"));
         for (rank, name) in last.lines().enumerate() {
-            let e = words.entry(name.into()).or_default();
+            let e = words.entry(key(name)).or_default();
             e.last = u32::try_from(rank + 1).unwrap_or(u32::MAX);
         }
         let english = unpack(include_bytes!("../data/english-words.txt.zst"));
         for w in english.lines() {
-            words.entry(w.into()).or_default().word = true;
+            words.entry(key(w)).or_default().word = true;
         }
         for w in data_lines(include_str!("../data/common-words.txt"))
             .chain(data_lines(include_str!("../data/proper-nouns.txt")))
         {
-            words.entry(w.to_ascii_lowercase().into()).or_default().word = true;
+            words.entry(key(&w.to_ascii_lowercase())).or_default().word = true;
         }
         // Words of the large list count as words unless they are a common name too: the
         // large list has "veronica" (a plant) and "ann", which are far more often names.
         let rare = unpack(include_bytes!("../data/rare-words.txt.zst"));
         for w in rare.lines() {
-            let e = words.entry(w.into()).or_default();
+            let e = words.entry(key(w)).or_default();
             let common_name =
                 (1..=COMMON_FIRST).contains(&e.first) || (1..=COMMON_LAST).contains(&e.last);
             e.word |= !common_name;
@@ -111,28 +125,23 @@ impl Lexicon {
         }
         for w in data_lines(include_str!("../data/clinical-terms.txt")) {
             words
-                .entry(w.to_ascii_lowercase().into())
+                .entry(key(&w.to_ascii_lowercase()))
                 .or_default()
                 .clinical = true;
         }
         let places_text = unpack(include_bytes!("../data/us-places.txt.zst"));
-        let mut multi = Vec::new();
+        let mut phrases = FxHashSet::default();
         for (rank, p) in places_text.lines().enumerate() {
-            if p.contains(' ') {
-                multi.push(p.to_owned());
+            if let Some((first, _)) = p.split_once(' ') {
+                phrases.insert(key(p));
+                words.entry(key(first)).or_default().phrase_start = true;
             } else {
-                let e = words.entry(p.into()).or_default();
+                let e = words.entry(key(p)).or_default();
                 if e.place == 0 {
                     e.place = u32::try_from(rank + 1).unwrap_or(u32::MAX);
                 }
             }
         }
-        let places = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::LeftmostLongest)
-            .kind(Some(AhoCorasickKind::DFA))
-            .build(&multi)
-            .expect("place patterns build");
         let facility_names: Vec<String> = data_lines(include_str!("../data/facility-names.txt"))
             .map(str::to_ascii_lowercase)
             .collect();
@@ -143,12 +152,22 @@ impl Lexicon {
             .expect("facility patterns build");
         Self {
             words,
-            places,
+            phrases,
             facilities,
             surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
             surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
             surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
         }
+    }
+
+    /// What the dictionaries say of a word already in lower case.
+    pub fn lookup_lower(&self, lower: &str) -> Entry {
+        self.words.get(&key(lower)).copied().unwrap_or_default()
+    }
+
+    /// Whether `lower` (lower-case words joined by single spaces) is a multi-word US place.
+    pub fn is_place_phrase(&self, lower: &str) -> bool {
+        self.phrases.contains(&key(lower))
     }
 
     /// What the dictionaries say of `word` (any case; ASCII folding only).
@@ -161,9 +180,7 @@ impl Lexicon {
         lower.copy_from_slice(word.as_bytes());
         lower.make_ascii_lowercase();
         std::str::from_utf8(lower)
-            .ok()
-            .and_then(|w| self.words.get(w))
-            .copied()
+            .map(|w| self.lookup_lower(w))
             .unwrap_or_default()
     }
 
@@ -173,14 +190,6 @@ impl Lexicon {
         text: &'a str,
     ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
         self.facilities.find_iter(text).map(|m| m.range())
-    }
-
-    /// Byte ranges of multi-word US places in `text` (not checked for word boundaries).
-    pub fn multi_word_places<'a>(
-        &'a self,
-        text: &'a str,
-    ) -> impl Iterator<Item = std::ops::Range<usize>> + 'a {
-        self.places.find_iter(text).map(|m| m.range())
     }
 }
 
@@ -199,8 +208,8 @@ mod tests {
         assert!(lx.lookup("foley").clinical);
         assert!(lx.lookup("catonsville").place > 0);
         assert_eq!(lx.lookup("qzxv"), Entry::default());
-        let text = "moved to San Diego last year";
-        let found: Vec<_> = lx.multi_word_places(text).map(|r| &text[r]).collect();
-        assert!(found.contains(&"San Diego"), "{found:?}");
+        assert!(lx.lookup("San").phrase_start);
+        assert!(lx.is_place_phrase("san diego"));
+        assert!(!lx.is_place_phrase("san francisco diego"));
     }
 }
