@@ -2011,8 +2011,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         phrase.clear();
         phrase.push_str(&ctx.word(i).to_ascii_lowercase());
         let mut found = None;
-        for k in i + 1..n.min(i + 4) {
-            if ctx.gap_before(k) != " " || !toks[k].alpha() {
+        for (k, t) in toks.iter().enumerate().take(n.min(i + 4)).skip(i + 1) {
+            if ctx.gap_before(k) != " " || !t.alpha() {
                 break;
             }
             phrase.push(' ');
