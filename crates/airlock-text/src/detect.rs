@@ -34,8 +34,14 @@ enum Check {
     MonthAlone,
     /// A labelled number: at least four characters.
     MinLen4,
+    /// A number after `#`: four digits or more, not a range ("#20fr", "pa# 63-70").
+    IdValue,
     /// A long bare number: not part of a decimal or a larger number.
     BareNumber,
+    /// "the 11th" alone, not "the 1st step" or "the 4th ventricle".
+    OrdinalAlone,
+    /// A full date not followed by `%` ("10/5/50%" is a ventilator setting).
+    NotPercent,
 }
 
 struct Rule {
@@ -120,7 +126,7 @@ fn rules() -> Vec<Rule> {
         rule(
             K::Date,
             T::Whole,
-            C::None,
+            C::NotPercent,
             0.95,
             r"\b(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12][0-9]|3[01])[/-](?:(?:19|20)[0-9]{2}|[0-9]{2})\b",
         ),
@@ -232,7 +238,7 @@ fn rules() -> Vec<Rule> {
         rule(
             K::Id,
             T::AfterLabel,
-            C::MinLen4,
+            C::IdValue,
             0.8,
             r"#\s*[A-Za-z]{0,3}[0-9][A-Za-z0-9-]{3,}\b",
         ),
@@ -276,7 +282,7 @@ fn rules() -> Vec<Rule> {
         rule(
             K::Date,
             T::AfterLabel,
-            C::None,
+            C::OrdinalAlone,
             0.7,
             r"(?i:\b(?:the|on)\s+)(?:[12]?[0-9]|3[01])(?:st|nd|rd|th)\b",
         ),
@@ -1454,15 +1460,6 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
         return false;
     }
     let next = word_after(text, r.end);
-    // "5/10 pain", "8/10 CP": a score out of ten
-    if d == 10 && m <= 10 && in_list(&["pain", "cp", "ha", "h/a", "cpain", "discomfort"], &next) {
-        return false;
-    }
-    // "1/3 up", "2/4 bottles": a fraction of something
-    if d <= 6 && in_list(FRACTION_OF, &next) {
-        return false;
-    }
-    // a ventilator setting: a vent word just before ("PEEP/PS 5/8", "CPAP 10/5")
     let line_start = text[..r.start].rfind('\n').map_or(0, |i| i + 1);
     let window = &text[line_start..r.start];
     let near: Vec<&str> = window
@@ -1471,11 +1468,61 @@ fn month_day(text: &str, r: std::ops::Range<usize>) -> bool {
         .rev()
         .take(2)
         .collect();
+    // "5/10 pain", "CP to 3/10": a score out of ten
+    const PAIN: &[&str] = &[
+        "pain",
+        "cp",
+        "ha",
+        "h/a",
+        "cpain",
+        "discomfort",
+        "angina",
+        "headache",
+    ];
+    if d == 10
+        && m <= 10
+        && (in_list(PAIN, &next) || near.iter().any(|w| in_list(PAIN, w)) || before == Some(b'#'))
+    {
+        return false;
+    }
+    // "1/2 amp", "gave 1/2": a common fraction, unless a date word says otherwise
+    let cued = in_list(DATE_CUES, &word_before(text, r.start));
+    if matches!((m, d), (1, 2) | (1, 3) | (2, 3) | (1, 4) | (3, 4)) && !cued {
+        return false;
+    }
+    // "1/3 up", "2/4 bottles": a fraction of something
+    if d <= 6 && in_list(FRACTION_OF, &next) {
+        return false;
+    }
+    // a ventilator setting: a vent word just before ("PEEP/PS 5/8", "CPAP 10/5")
     if near.iter().any(|w| in_list(VENT_WORDS, w)) && d <= 20 {
         return false;
     }
     !in_list(NOT_DATE_BEFORE, &word_before(text, r.start)) && !in_list(NOT_DATE_AFTER, &next)
 }
+
+/// Words before a date that say it is one ("on 1/2", "since 3/4").
+const DATE_CUES: &[&str] = &[
+    "on",
+    "since",
+    "until",
+    "till",
+    "from",
+    "by",
+    "after",
+    "before",
+    "through",
+    "thru",
+    "dated",
+    "date",
+    "dos",
+    "starting",
+    "effective",
+    "admitted",
+    "discharged",
+    "extubated",
+    "intubated",
+];
 
 /// Words after a small `m/d` that make it a fraction ("1/3 up", "2/4 bottles").
 const FRACTION_OF: &[&str] = &[
@@ -1487,7 +1534,18 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
     let value = &text[r.clone()];
     match check {
         Check::None => true,
-        Check::MinLen4 => value.len() >= 4 && value.bytes().any(|b| b.is_ascii_digit()),
+        Check::MinLen4 => {
+            let digits = value.bytes().filter(u8::is_ascii_digit).count();
+            value.len() >= 4 && (digits >= 3 || digits >= 2 && !value.contains('-'))
+        }
+        Check::IdValue => {
+            let digits = value.bytes().filter(u8::is_ascii_digit).count();
+            let range = value.split('-').count() == 2
+                && value
+                    .split('-')
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+            digits >= 4 && !range
+        }
         Check::BareNumber => {
             let before = text[..r.start].bytes().next_back();
             let after = text[r.end..].bytes().next();
@@ -1497,6 +1555,13 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
                     && !text[r.end + 1..].starts_with(|c: char| c.is_ascii_digit())
         }
         Check::MonthDay => month_day(text, r),
+        Check::OrdinalAlone => {
+            let next = word_after(text, r.end);
+            next.is_empty()
+                || in_list(&["of", "at", "and", "or", "to"], &next)
+                || next.bytes().all(|b| b.is_ascii_digit())
+        }
+        Check::NotPercent => text.as_bytes().get(r.end) != Some(&b'%'),
         Check::MonthAlone => {
             let lower = value.to_ascii_lowercase();
             let before = word_before(text, r.start);
@@ -1836,7 +1901,14 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     && (ctx.is(s - 1, R_PLACE_CUES) || ctx.is(s - 1, R_MOVES))
                     && (s..i).all(|k| ctx.is(k, R_NAMED_FACILITY_WORDS));
                 if named || cued {
-                    let end = i;
+                    // "Sacred Heart Memorial", "Baltimore Rehab" keep the word; the gold
+                    // standards and the surrogates leave "Hospital" outside the name
+                    let end =
+                        if ctx.is(i, R_NAMED_FACILITY_WORDS) || w.eq_ignore_ascii_case("rehab") {
+                            i
+                        } else {
+                            i - 1
+                        };
                     mark(&mut is_place, s, end);
                     push(spans, ctx, s, end, Kind::Location, 0.85);
                 }
