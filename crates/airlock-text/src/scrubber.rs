@@ -558,7 +558,7 @@ mod tests {
             phone in "[2-9][0-9]{2}-[2-9][0-9]{2}-[0-9]{4}",
             ssn in "[0-8][0-9]{2}-[0-9]{2}-[0-9]{4}",
             mrn in "[0-9]{8}",
-            email_user in "[a-z]{4,8}",
+            email_user in "[a-z]{4,8}[0-9]{2}",
         ) {
             let text = format!(
                 "Pt seen with daughter {first} {last} (cell {phone}); Dr. {last} aware. SSN {ssn}, MRN: {mrn}, {email_user}@mail.com"
