@@ -1980,7 +1980,19 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 }
                 let run = end.map_or(0, |e| e + 1 - j);
                 let unknown_word = (j..j + run).any(|k| !toks[k].entry.word);
-                if !unknown_word || run == 1 && !moved && toks[j].entry.is_name() {
+                let named = (j..j + run).any(|k| {
+                    let e = toks[k].entry;
+                    (1..=5000).contains(&e.last) || (1..=1500).contains(&e.first) || e.place > 0
+                });
+                // "sent to Warren Grant", "went to Harbor", "at Kessler"
+                let keep = if run >= 2 {
+                    unknown_word || named
+                } else {
+                    run == 1
+                        && (unknown_word && !(toks[j].entry.is_name() && !moved)
+                            || moved && named && !toks[j].entry.clinical)
+                };
+                if !keep {
                     end = None;
                 }
             }
@@ -2020,7 +2032,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             let t = &toks[j];
             let state_or_place = t.alpha()
                 && t.len() >= 2
-                && (ctx.style != CaseStyle::Mixed || ctx.capitalized(j))
+                && (ctx.style != CaseStyle::Mixed || ctx.capitalized(j) || j > i + 1 && is_state(ctx.word(j)))
                 && (t.entry.place > 0 || is_state(ctx.word(j)) || ctx.unknown(j))
                 && (j > i + 1 || w.len() > 1 || is_state(ctx.word(j)));
             if state_or_place {
@@ -2039,14 +2051,45 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && toks[i + 1].shape == Shape::Number
             && toks[i + 1].len() <= 2
             && !in_list(NOT_DATE_AFTER, &word_after(ctx.text, toks[i + 1].end))
-            && !ctx.text[toks[i + 1].end..].starts_with(['/', '.', ':', '%', '-'])
+            && !ctx.text[toks[i + 1].end..].starts_with(['/', ':', '%', '-'])
+            && !(ctx.text[toks[i + 1].end..].starts_with('.')
+                && ctx.text[toks[i + 1].end + 1..].starts_with(|c: char| c.is_ascii_digit()))
             && i > 0
             && (ctx.is(i - 1, R_PLACE_CUES)
                 || ctx.is(i - 1, R_MOVES)
-                || ctx.word(i - 1).eq_ignore_ascii_case("on"))
+                || in_list(&["on", "per", "plan", "from"], ctx.word(i - 1)))
         {
             mark(&mut is_place, i, i);
             push(spans, ctx, i, i, Kind::Location, 0.65);
+        }
+        // "works for IBM", "CEO of Genentech", "his business Acme": an employer
+        if i + 1 < n && employer_cue(ctx, i) && !ctx.gap_before(i + 1).contains('\n') {
+            let j = i + 1;
+            let t = &toks[j];
+            let ok = t.alpha()
+                && t.len() >= 2
+                && !t.entry.clinical
+                && ctx.personish(j)
+                && !ctx.is(j, R_PLACE_CUES)
+                && (matches!(t.shape, Shape::Upper | Shape::Title | Shape::Mixed) && (!t.entry.word || t.entry.rare)
+                    || ctx.style != CaseStyle::Mixed && !t.entry.word);
+            if ok {
+                let mut end = j;
+                if end + 1 < n && ctx.gap_before(end + 1) == " " && ctx.facility_word(end + 1) {
+                    end += 1;
+                }
+                mark(&mut is_place, j, end);
+                push(spans, ctx, j, end, Kind::Location, 0.7);
+            }
+        }
+        // "GH EW", "VAMC ER": a hospital's initials before its emergency ward
+        if is_hospital_initials(ctx, i)
+            && i + 1 < n
+            && ctx.gap_before(i + 1) == " "
+            && in_list(&["er", "ew", "ed", "ccu", "icu", "micu", "cath", "lab", "clinic", "hospital"], ctx.word(i + 1))
+        {
+            mark(&mut is_place, i, i);
+            push(spans, ctx, i, i, Kind::Location, 0.7);
         }
         // a single-word place: no English word and a big place, or after a cue
         let e = toks[i].entry;
@@ -2118,12 +2161,20 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             push(spans, ctx, i, end, Kind::Location, 0.7);
         }
     }
-    // a place found once is a place everywhere in the text
+    // a place found once is a place everywhere in the text (also "QUARTERMAIN7")
     for i in 0..n {
         if is_place[i] && !toks[i].entry.word && toks[i].len() >= 2 {
             let w = ctx.word(i);
             for k in 0..n {
-                if !is_place[k] && ctx.word(k).eq_ignore_ascii_case(w) && toks[k].alpha() {
+                let other = ctx.word(k);
+                let same = other.eq_ignore_ascii_case(w) && toks[k].alpha()
+                    || w.len() >= 5
+                        && toks[k].shape == Shape::Alnum
+                        && other.len() > w.len()
+                        && other.is_char_boundary(w.len())
+                        && other[..w.len()].eq_ignore_ascii_case(w)
+                        && other[w.len()..].bytes().all(|b| b.is_ascii_digit());
+                if !is_place[k] && same {
                     is_place[k] = true;
                     push(spans, ctx, k, k, Kind::Location, 0.65);
                 }
@@ -2262,6 +2313,17 @@ const NOT_PLACE_WORDS: &[&str] = &[
     "senior",
     "adult",
 ];
+
+/// "works for", "employed by", "CEO of", "business": an employer's name follows.
+fn employer_cue(ctx: &Ctx<'_>, i: usize) -> bool {
+    let w = ctx.word(i);
+    let prev = if i > 0 { ctx.word(i - 1) } else { "" };
+    in_list(&["business", "company", "firm", "employer"], w)
+        || in_list(&["for", "at", "by", "from"], w)
+            && in_list(&["works", "worked", "working", "employed", "retired", "work"], prev)
+        || w.eq_ignore_ascii_case("of")
+            && in_list(&["ceo", "president", "owner", "founder", "director", "partner", "chairman"], prev)
+}
 
 fn is_state(word: &str) -> bool {
     const STATES: &[&str] = &[
