@@ -40,6 +40,8 @@ enum Check {
     BareNumber,
     /// "the 11th" alone, not "the 1st step" or "the 4th ventricle".
     OrdinalAlone,
+    /// Not followed by another number, a slash or a percent sign ("on 7-8", not "3-5/10").
+    NothingNumericAfter,
     /// A full date not followed by `%` ("10/5/50%" is a ventilator setting).
     NotPercent,
 }
@@ -128,7 +130,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::NotPercent,
             0.95,
-            r"\b(?:0?[1-9]|1[0-2])[/-](?:0?[1-9]|[12][0-9]|3[01])[/-](?:(?:19|20)[0-9]{2}|[0-9]{2})\b",
+            r"\b(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/(?:(?:1[89]|20)[0-9]{2}|[0-9]{2})\b|\b(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12][0-9]|3[01])-(?:(?:1[89]|20)[0-9]{2}|[0-9]{2})\b",
         ),
         rule(
             K::Date,
@@ -150,7 +152,7 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.9,
             format!(
-                r"(?i:\b{MONTHS}\.?\s+[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?\s+(?:19|20)[0-9]{{2}}\b)?)"
+                r"(?i:\b{MONTHS}\.?\s+[0-3]?[0-9](?:st|nd|rd|th)?\b(?:,?\s+(?:1[89]|20)[0-9]{{2}}\b)?)"
             ),
         ),
         rule(
@@ -182,7 +184,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.9,
-            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b",
+            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b(?:\s?(?:x|ext\.?)\s?[0-9]{1,5}\b)?",
         ),
         rule(
             K::Phone,
@@ -263,6 +265,14 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.9,
             r"(?i:\b(?:age|aged)\s*:?\s*)(?:9[0-9]|1[01][0-9])\b",
+        ),
+        // "on 7-8", "from 3-5": month-day with a hyphen, only after a date word
+        rule(
+            K::Date,
+            T::AfterLabel,
+            C::NothingNumericAfter,
+            0.6,
+            r"(?i:\b(?:on|since|until|from|dated)\s+)(?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12][0-9]|3[01])\b",
         ),
         // the rest of the dates
         rule(
@@ -1094,6 +1104,19 @@ impl Ctx<'_> {
         let mut end = j;
         while end + 1 < self.toks.len() && end < j + more {
             let next = end + 1;
+            // "Dr. Art White", "Dr. Arthur Wilson": a capitalized surname after a titled
+            // first name, even an English word or an eponym
+            let titled_first = end == j
+                && self.after_title(j)
+                && self.toks[j].entry.first > 0
+                && self.style == CaseStyle::Mixed
+                && self.gap_before(next) == " "
+                && self.toks[next].shape == Shape::Title
+                && self.personish(next);
+            if titled_first {
+                end = next;
+                continue;
+            }
             let t = &self.toks[next];
             // "Retterer-Moore", "williams-nuzzo"
             if self.gap_before(next) == "-" && t.alpha() && t.len() >= 2 && !t.entry.clinical {
@@ -1578,6 +1601,12 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             next.is_empty() || in_list(AFTER_DAY, &next) || next.bytes().all(|b| b.is_ascii_digit())
         }
         Check::NotPercent => text.as_bytes().get(r.end) != Some(&b'%'),
+        Check::NothingNumericAfter => {
+            let b = text.as_bytes();
+            !matches!(b.get(r.end), Some(b'-' | b'/' | b'%'))
+                && !(b.get(r.end) == Some(&b'.') && b.get(r.end + 1).is_some_and(u8::is_ascii_digit))
+                && !in_list(NOT_DATE_AFTER, &word_after(text, r.end))
+        }
         Check::MonthAlone => {
             let lower = value.to_ascii_lowercase();
             let before = word_before(text, r.start);
@@ -1837,7 +1866,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         }
         // "JOHN STATES", "Bill called": a common first name before a verb of speaking or
         // coming
-        if (1..=500).contains(&toks[i].entry.first)
+        if (1..=1500).contains(&toks[i].entry.first)
             && !toks[i].entry.clinical
             && ctx.personish(i)
             && ctx.case_allows(i)
