@@ -40,6 +40,8 @@ enum Check {
     BareNumber,
     /// "the 11th" alone, not "the 1st step" or "the 4th ventricle".
     OrdinalAlone,
+    /// "74'" (a year) but not "70's" (a decade or a range of values).
+    NotPossessive,
     /// Not followed by another number, a slash or a percent sign ("on 7-8", not "3-5/10").
     NothingNumericAfter,
     /// A full date not followed by `%` ("10/5/50%" is a ventilator setting).
@@ -299,6 +301,7 @@ fn rules() -> Vec<Rule> {
         // a year written '92 or 92' in a history: only the year, kept by Safe Harbor, but
         // flagged where notes use it for a whole date
         rule(K::Date, T::Whole, C::None, 0.4, r"'[0-9]{2}\b"),
+        rule(K::Date, T::Whole, C::NotPossessive, 0.4, r"\b[0-9]{2}'"),
         rule(
             K::Date,
             T::Whole,
@@ -1054,6 +1057,11 @@ impl Ctx<'_> {
             && !(line_start && in_list(&["s", "o", "a", "p", "r", "d", "i", "e"], self.word(i)))
     }
 
+    /// What the dictionaries say of any word.
+    fn lexicon_entry(&self, word: &str) -> Entry {
+        Lexicon::get().lookup(word)
+    }
+
     /// Token `i` is on the lists in `role`.
     fn is(&self, i: usize, role: u16) -> bool {
         self.toks[i].roles & role != 0
@@ -1221,7 +1229,7 @@ impl Ctx<'_> {
                 || t.entry.first > 0 && !t.entry.word
                 || t.entry == Entry::default() && t.len() >= 4;
             capital_ok
-                && !t.entry.clinical
+                && (!t.entry.clinical || t.entry.first > 0 && t.shape == Shape::Title)
                 && (t.entry.first > 0
                     || t.entry.last > 0 && !t.entry.word
                     || self.unknown(j) && t.len() >= 3 && t.shape == Shape::Title
@@ -1601,6 +1609,7 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             next.is_empty() || in_list(AFTER_DAY, &next) || next.bytes().all(|b| b.is_ascii_digit())
         }
         Check::NotPercent => text.as_bytes().get(r.end) != Some(&b'%'),
+        Check::NotPossessive => !text.as_bytes().get(r.end).is_some_and(u8::is_ascii_alphanumeric),
         Check::NothingNumericAfter => {
             let b = text.as_bytes();
             !matches!(b.get(r.end), Some(b'-' | b'/' | b'%'))
@@ -1885,6 +1894,58 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         }
     }
 
+    // "Both Suzette and Hank", "Drs Ferullo and Saeed": a name after "and" that follows one
+    for i in 0..n.saturating_sub(2) {
+        if !is_name[i] || is_name[i + 2] || !(ctx.word(i + 1).eq_ignore_ascii_case("and") || ctx.word(i + 1) == "&") {
+            continue;
+        }
+        let j = i + 2;
+        let t = &toks[j];
+        let first = (1..=1500).contains(&t.entry.first)
+            && !t.entry.clinical
+            && ctx.personish(j)
+            && (!t.entry.word || ctx.style == CaseStyle::Mixed && t.shape == Shape::Title);
+        let unknown = t.entry == Entry::default()
+            && t.alpha()
+            && t.len() >= 3
+            && (ctx.style != CaseStyle::Mixed || t.shape == Shape::Title);
+        if first || unknown {
+            is_name[j] = true;
+            push(spans, ctx, j, j, Kind::Name, 0.7);
+        }
+    }
+    // "Lopie Certusi": two capitalized words no dictionary knows, in a mixed-case note
+    if ctx.style == CaseStyle::Mixed {
+        for i in 0..n.saturating_sub(1) {
+            let (a, b) = (&toks[i], &toks[i + 1]);
+            if a.shape == Shape::Title
+                && b.shape == Shape::Title
+                && a.entry == Entry::default()
+                && b.entry == Entry::default()
+                && a.len() >= 4
+                && b.len() >= 4
+                && ctx.gap_before(i + 1) == " "
+                && !looks_like_drug(ctx.word(i))
+                && !looks_like_drug(ctx.word(i + 1))
+            {
+                is_name[i] = true;
+                is_name[i + 1] = true;
+                push(spans, ctx, i, i + 1, Kind::Name, 0.5);
+            }
+        }
+    }
+    // "J SMITH ORDERED", "E WELSH AWARE": an initial, a surname and what clinicians do
+    for i in 0..n.saturating_sub(2) {
+        if !is_name[i + 1]
+            && ctx.bare_initial(i)
+            && toks[i + 1].entry.last > 0
+            && in_list(&["aware", "ordered", "notified", "informed", "paged", "called", "made", "at", "in", "here"], ctx.word(i + 2))
+        {
+            is_name[i] = true;
+            is_name[i + 1] = true;
+            push(spans, ctx, i, i + 1, Kind::Name, 0.7);
+        }
+    }
     // a name found once is a name everywhere in the text
     let mut known: Vec<&str> = Vec::new();
     for i in 0..n {
@@ -1942,8 +2003,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     let e = toks[k].entry;
                     !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
                 });
-                let cued = s > 0
-                    && (ctx.is(s - 1, R_PLACE_CUES) || ctx.is(s - 1, R_MOVES))
+                let cue_at = if s > 1 && ctx.word(s - 1).eq_ignore_ascii_case("the") { s - 1 } else { s };
+                let cued = cue_at > 0
+                    && (ctx.is(cue_at - 1, R_PLACE_CUES) || ctx.is(cue_at - 1, R_MOVES))
                     && (s..i).all(|k| ctx.is(k, R_NAMED_FACILITY_WORDS));
                 if named || cued {
                     // "Sacred Heart Memorial", "Baltimore Rehab" keep the word; the gold
@@ -2025,6 +2087,18 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     end = None;
                 }
             }
+            // "admitted to QUARTERMAIN7": a ward and floor written as one word
+            if end.is_none() && moved && toks[j].shape == Shape::Alnum {
+                let w = ctx.word(j);
+                let letters = w.trim_end_matches(|c: char| c.is_ascii_digit());
+                if letters.len() >= 5
+                    && w.len() - letters.len() <= 2
+                    && letters.bytes().all(|b| b.is_ascii_alphabetic())
+                    && ctx.lexicon_entry(letters) == Entry::default()
+                {
+                    end = Some(j);
+                }
+            }
             if end.is_none() && moved && !only_initials {
                 // "transferred to quartermain", "from KERNAN"
                 let mut k = j;
@@ -2101,7 +2175,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 && ctx.personish(j)
                 && !ctx.is(j, R_PLACE_CUES)
                 && (matches!(t.shape, Shape::Upper | Shape::Title | Shape::Mixed) && (!t.entry.word || t.entry.rare)
-                    || ctx.style != CaseStyle::Mixed && !t.entry.word);
+                    || ctx.style != CaseStyle::Mixed && !t.entry.word
+                    || j + 1 < n && ctx.gap_before(j + 1) == " " && ctx.facility_word(j + 1));
             if ok {
                 let mut end = j;
                 if end + 1 < n && ctx.gap_before(end + 1) == " " && ctx.facility_word(end + 1) {
@@ -2148,12 +2223,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         let b = ctx.text.as_bytes();
         let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphanumeric())
             && (r.end == b.len() || !b[r.end].is_ascii_alphanumeric());
-        let phrase = &ctx.text[r.clone()];
-        let capital_ok = ctx.style != CaseStyle::Mixed
-            || phrase
-                .split([' ', '-'])
-                .all(|w| w.starts_with(|c: char| c.is_ascii_uppercase()));
-        if bounded && capital_ok {
+        // the names on the list are long and specific: any case will do
+        if bounded {
             spans.push(Span {
                 start: r.start,
                 end: r.end,
