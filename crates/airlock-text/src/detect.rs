@@ -773,6 +773,23 @@ const NOT_SURNAMES: &[&str] = &[
     "step",
     "law",
     "friends",
+    "given",
+    "noted",
+    "started",
+    "received",
+    "placed",
+    "held",
+    "continued",
+    "increased",
+    "decreased",
+    "changed",
+    "taken",
+    "sent",
+    "drawn",
+    "high",
+    "low",
+    "max",
+    "min",
 ];
 
 const R_TITLES: u16 = 1 << 0;
@@ -927,10 +944,16 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
             lower.copy_from_slice(word.as_bytes());
             lower.make_ascii_lowercase();
             let lower = std::str::from_utf8(lower).unwrap_or("");
-            (
-                lexicon.lookup_lower(lower),
-                roles.get(lower).copied().unwrap_or(0),
-            )
+            let mut entry = lexicon.lookup_lower(lower);
+            // "I'm", "don't", "she'll": contractions are words
+            if lower.contains('\'')
+                && ["'m", "'ve", "'ll", "'re", "n't", "'d"]
+                    .iter()
+                    .any(|c| lower.ends_with(c))
+            {
+                entry.word = true;
+            }
+            (entry, roles.get(lower).copied().unwrap_or(0))
         };
         out.push(Token {
             start,
@@ -1102,9 +1125,15 @@ impl Ctx<'_> {
     /// The word after a title: a surname or first name, an initial, even a clinical eponym
     /// ("Dr. Foley") or an English word ("Dr. Price").
     fn after_title_ok(&self, i: usize) -> bool {
+        // "Dr. o rourke": O'Rourke written with a blank
+        let o_name = self.word(i).eq_ignore_ascii_case("o")
+            && i + 1 < self.toks.len()
+            && self.gap_before(i + 1) == " "
+            && self.toks[i + 1].alpha()
+            && self.toks[i + 1].len() >= 3;
         i < self.toks.len()
             && self.personish(i)
-            && (self.toks[i].len() >= 2 || self.is_initial(i) || self.bare_initial(i))
+            && (self.toks[i].len() >= 2 || self.is_initial(i) || self.bare_initial(i) || o_name)
     }
 
     /// Extends a name that starts at `j` over up to `more` further name words on the line.
@@ -1117,7 +1146,7 @@ impl Ctx<'_> {
             let titled_first = end == j
                 && self.after_title(j)
                 && self.toks[j].entry.first > 0
-                && self.style == CaseStyle::Mixed
+                && self.style != CaseStyle::Upper
                 && self.gap_before(next) == " "
                 && self.toks[next].shape == Shape::Title
                 && self.personish(next);
@@ -1136,6 +1165,10 @@ impl Ctx<'_> {
                 || t.entry.clinical
             {
                 break;
+            }
+            if end == j && self.word(j).eq_ignore_ascii_case("o") && t.alpha() && t.len() >= 3 {
+                end = next;
+                continue;
             }
             let after_first =
                 self.toks[end].entry.first > 0 || self.is_initial(end) || self.bare_initial(end);
@@ -1236,6 +1269,7 @@ impl Ctx<'_> {
                     || t.entry.rare && (t.shape == Shape::Title || self.style != CaseStyle::Mixed)
                     || t.entry == Entry::default()
                         && t.len() >= 4
+                        && !looks_like_verb(self.word(j))
                         && self.style == CaseStyle::Lower
                     || self.unknown(j) && t.len() >= 4 && self.style == CaseStyle::Upper)
         } else {
@@ -1609,11 +1643,15 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             next.is_empty() || in_list(AFTER_DAY, &next) || next.bytes().all(|b| b.is_ascii_digit())
         }
         Check::NotPercent => text.as_bytes().get(r.end) != Some(&b'%'),
-        Check::NotPossessive => !text.as_bytes().get(r.end).is_some_and(u8::is_ascii_alphanumeric),
+        Check::NotPossessive => !text
+            .as_bytes()
+            .get(r.end)
+            .is_some_and(u8::is_ascii_alphanumeric),
         Check::NothingNumericAfter => {
             let b = text.as_bytes();
             !matches!(b.get(r.end), Some(b'-' | b'/' | b'%'))
-                && !(b.get(r.end) == Some(&b'.') && b.get(r.end + 1).is_some_and(u8::is_ascii_digit))
+                && !(b.get(r.end) == Some(&b'.')
+                    && b.get(r.end + 1).is_some_and(u8::is_ascii_digit))
                 && !in_list(NOT_DATE_AFTER, &word_after(text, r.end))
         }
         Check::MonthAlone => {
@@ -1707,6 +1745,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                         || in_list(&["md", "ho", "pcp"], w)
                             && (1..=3000).contains(&toks[j].entry.last)
                             && ctx.capitalized(j))
+                    && !ctx.gap_before(j).contains('.')
             };
             if first_ok {
                 let mut end = ctx.extend_name(j, 2);
@@ -1734,7 +1773,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             let mut j = i + 1;
             let gap = ctx.gap_before(j);
             let mut found = false;
-            if gap.len() <= 3 && !gap.contains('\n') {
+            if gap.len() <= 3 && !gap.contains(['\n', '.']) {
                 while j < n && ctx.relation_name(j, strong) {
                     let end = ctx.extend_name(j, 2);
                     mark(&mut is_name, j, end);
@@ -1779,6 +1818,7 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 loop {
                     let ok = ctx.is_initial(k)
                         || ctx.personish(k)
+                            && !toks[k].entry.clinical
                             && (toks[k].entry.is_name() || ctx.unknown(k) || !toks[k].entry.word);
                     if !ok {
                         break;
@@ -1896,18 +1936,22 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
 
     // "Both Suzette and Hank", "Drs Ferullo and Saeed": a name after "and" that follows one
     for i in 0..n.saturating_sub(2) {
-        if !is_name[i] || is_name[i + 2] || !(ctx.word(i + 1).eq_ignore_ascii_case("and") || ctx.word(i + 1) == "&") {
+        if !is_name[i]
+            || is_name[i + 2]
+            || !(ctx.word(i + 1).eq_ignore_ascii_case("and") || ctx.word(i + 1) == "&")
+        {
             continue;
         }
         let j = i + 2;
         let t = &toks[j];
-        let first = (1..=1500).contains(&t.entry.first)
+        let first = t.entry.first > 0
             && !t.entry.clinical
             && ctx.personish(j)
             && (!t.entry.word || ctx.style == CaseStyle::Mixed && t.shape == Shape::Title);
         let unknown = t.entry == Entry::default()
             && t.alpha()
             && t.len() >= 3
+            && ctx.personish(j)
             && (ctx.style != CaseStyle::Mixed || t.shape == Shape::Title);
         if first || unknown {
             is_name[j] = true;
@@ -1939,7 +1983,13 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         if !is_name[i + 1]
             && ctx.bare_initial(i)
             && toks[i + 1].entry.last > 0
-            && in_list(&["aware", "ordered", "notified", "informed", "paged", "called", "made", "at", "in", "here"], ctx.word(i + 2))
+            && in_list(
+                &[
+                    "aware", "ordered", "notified", "informed", "paged", "called", "made", "at",
+                    "in", "here",
+                ],
+                ctx.word(i + 2),
+            )
         {
             is_name[i] = true;
             is_name[i + 1] = true;
@@ -2003,7 +2053,11 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     let e = toks[k].entry;
                     !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
                 });
-                let cue_at = if s > 1 && ctx.word(s - 1).eq_ignore_ascii_case("the") { s - 1 } else { s };
+                let cue_at = if s > 1 && ctx.word(s - 1).eq_ignore_ascii_case("the") {
+                    s - 1
+                } else {
+                    s
+                };
                 let cued = cue_at > 0
                     && (ctx.is(cue_at - 1, R_PLACE_CUES) || ctx.is(cue_at - 1, R_MOVES))
                     && (s..i).all(|k| ctx.is(k, R_NAMED_FACILITY_WORDS));
@@ -2135,7 +2189,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             let t = &toks[j];
             let state_or_place = t.alpha()
                 && t.len() >= 2
-                && (ctx.style != CaseStyle::Mixed || ctx.capitalized(j) || j > i + 1 && is_state(ctx.word(j)))
+                && (ctx.style != CaseStyle::Mixed
+                    || ctx.capitalized(j)
+                    || j > i + 1 && is_state(ctx.word(j)))
                 && (t.entry.place > 0 || is_state(ctx.word(j)) || ctx.unknown(j))
                 && (j > i + 1 || w.len() > 1 || is_state(ctx.word(j)));
             if state_or_place {
@@ -2174,12 +2230,18 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 && !t.entry.clinical
                 && ctx.personish(j)
                 && !ctx.is(j, R_PLACE_CUES)
-                && (matches!(t.shape, Shape::Upper | Shape::Title | Shape::Mixed) && (!t.entry.word || t.entry.rare)
+                && (matches!(t.shape, Shape::Upper | Shape::Title | Shape::Mixed)
+                    && (!t.entry.word || t.entry.rare)
                     || ctx.style != CaseStyle::Mixed && !t.entry.word
-                    || j + 1 < n && ctx.gap_before(j + 1) == " " && ctx.facility_word(j + 1));
+                    || j + 1 < n
+                        && ctx.gap_before(j + 1) == " "
+                        && ctx.is(j + 1, R_FACILITY_WORDS));
             if ok {
                 let mut end = j;
-                if end + 1 < n && ctx.gap_before(end + 1) == " " && ctx.facility_word(end + 1) {
+                if end + 1 < n
+                    && ctx.gap_before(end + 1) == " "
+                    && ctx.is(end + 1, R_FACILITY_WORDS)
+                {
                     end += 1;
                 }
                 mark(&mut is_place, j, end);
@@ -2190,7 +2252,12 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         if is_hospital_initials(ctx, i)
             && i + 1 < n
             && ctx.gap_before(i + 1) == " "
-            && in_list(&["er", "ew", "ed", "ccu", "icu", "micu", "cath", "lab", "clinic", "hospital"], ctx.word(i + 1))
+            && in_list(
+                &[
+                    "er", "ew", "ed", "ccu", "icu", "micu", "cath", "lab", "clinic", "hospital",
+                ],
+                ctx.word(i + 1),
+            )
         {
             mark(&mut is_place, i, i);
             push(spans, ctx, i, i, Kind::Location, 0.7);
@@ -2341,6 +2408,14 @@ const MOVES: &[&str] = &[
     "driven",
 ];
 
+/// A misspelled verb ("visisted", "agress") is no name after "husband".
+fn looks_like_verb(word: &str) -> bool {
+    let lower = word.to_ascii_lowercase();
+    ["ed", "ing", "es", "ss", "ly"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+}
+
 /// Drug names end like this; a word after "to" or "on" that does is no place.
 fn looks_like_drug(word: &str) -> bool {
     const ENDINGS: &[&str] = &[
@@ -2420,9 +2495,23 @@ fn employer_cue(ctx: &Ctx<'_>, i: usize) -> bool {
     let prev = if i > 0 { ctx.word(i - 1) } else { "" };
     in_list(&["business", "company", "firm", "employer"], w)
         || in_list(&["for", "at", "by", "from"], w)
-            && in_list(&["works", "worked", "working", "employed", "retired", "work"], prev)
+            && in_list(
+                &["works", "worked", "working", "employed", "retired", "work"],
+                prev,
+            )
         || w.eq_ignore_ascii_case("of")
-            && in_list(&["ceo", "president", "owner", "founder", "director", "partner", "chairman"], prev)
+            && in_list(
+                &[
+                    "ceo",
+                    "president",
+                    "owner",
+                    "founder",
+                    "director",
+                    "partner",
+                    "chairman",
+                ],
+                prev,
+            )
 }
 
 fn is_state(word: &str) -> bool {
