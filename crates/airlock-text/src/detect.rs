@@ -1649,10 +1649,10 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             .is_some_and(u8::is_ascii_alphanumeric),
         Check::NothingNumericAfter => {
             let b = text.as_bytes();
-            !matches!(b.get(r.end), Some(b'-' | b'/' | b'%'))
-                && !(b.get(r.end) == Some(&b'.')
-                    && b.get(r.end + 1).is_some_and(u8::is_ascii_digit))
-                && !in_list(NOT_DATE_AFTER, &word_after(text, r.end))
+            let decimal =
+                b.get(r.end) == Some(&b'.') && b.get(r.end + 1).is_some_and(u8::is_ascii_digit);
+            let numeric = matches!(b.get(r.end), Some(b'-' | b'/' | b'%'));
+            !(numeric || decimal || in_list(NOT_DATE_AFTER, &word_after(text, r.end)))
         }
         Check::MonthAlone => {
             let lower = value.to_ascii_lowercase();
