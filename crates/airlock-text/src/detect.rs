@@ -2134,7 +2134,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                     unknown_word || named
                 } else {
                     run == 1
-                        && (unknown_word && !(toks[j].entry.is_name() && !moved)
+                        && (unknown_word && (moved || !toks[j].entry.is_name())
                             || moved && named && !toks[j].entry.clinical)
                 };
                 if !keep {
