@@ -9,19 +9,8 @@ use std::process::Command as StdCommand;
 use assert_cmd::Command;
 use predicates::prelude::*;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
-}
-
-/// The binary in a clean environment, run from `dir`.
-fn airlock(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("airlock").unwrap();
-    cmd.current_dir(dir)
-        .env_remove("AIRLOCK_KEY_FILE")
-        .env_remove("NO_COLOR")
-        .env("HOME", dir);
-    cmd
-}
+mod common;
+use common::{airlock, fixtures, golden, set_mode};
 
 /// A temp dir with the fixtures copied in and a private key file.
 struct Workspace {
@@ -90,28 +79,6 @@ impl Workspace {
         v.sort();
         v
     }
-}
-
-fn set_mode(path: &Path, mode: u32) {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
-    }
-    let _ = (path, mode);
-}
-
-/// Compares with a golden file, or writes it when AIRLOCK_BLESS=1.
-fn golden(name: &str, actual: &str) {
-    let path = fixtures().join("golden").join(name);
-    if std::env::var_os("AIRLOCK_BLESS").is_some() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, actual).unwrap();
-        return;
-    }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
-    assert_eq!(actual, expected, "output differs from {}", path.display());
 }
 
 /// A table file as CSV text, whatever its format (through the library's reader and writer).

@@ -1,0 +1,43 @@
+//! Helpers shared by the end-to-end test files.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// The binary in a clean environment, run from `dir`.
+pub fn airlock(dir: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("airlock").unwrap();
+    cmd.current_dir(dir)
+        .env_remove("AIRLOCK_KEY_FILE")
+        .env_remove("NO_COLOR")
+        .env("HOME", dir);
+    cmd
+}
+
+pub fn set_mode(path: &Path, mode: u32) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    let _ = (path, mode);
+}
+
+/// Compares with a golden file, or writes it when AIRLOCK_BLESS=1.
+pub fn golden(name: &str, actual: &str) {
+    let path = fixtures().join("golden").join(name);
+    if std::env::var_os("AIRLOCK_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
+    assert_eq!(actual, expected, "output differs from {}", path.display());
+}
