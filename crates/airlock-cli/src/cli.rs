@@ -205,8 +205,9 @@ pub struct DeidArgs {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// What to measure: `deid` (de-identification against a plain copy) or `risk` (metrics and
-    /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of it)
+    /// What to measure: `deid` (de-identification against a plain copy), `risk` (metrics and
+    /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of
+    /// it) or `text` (free-text detection, redaction and surrogates on one core)
     #[arg(long, value_enum, default_value = "deid")]
     pub suite: BenchSuite,
     /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
@@ -222,12 +223,17 @@ pub struct BenchArgs {
     /// crates/airlock-risk/tests/data/adult, else ../shared/data/adult)
     #[arg(long)]
     pub adult: Option<PathBuf>,
+    /// Notes to run the text suite on: a gold corpus in the common JSONL format, or any text
+    /// file (default: ../shared/data/notes-dev/physionet-deid-gold.jsonl)
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BenchSuite {
     Deid,
     Risk,
+    Text,
 }
 
 /// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.

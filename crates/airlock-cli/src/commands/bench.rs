@@ -22,8 +22,10 @@ struct Sample {
 }
 
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    if args.suite == BenchSuite::Risk {
-        return super::bench_risk::run(&args, json);
+    match args.suite {
+        BenchSuite::Risk => return super::bench_risk::run(&args, json),
+        BenchSuite::Text => return super::bench_text::run(&args, json),
+        BenchSuite::Deid => {}
     }
     let tmp;
     let dir: PathBuf = match &args.dir {

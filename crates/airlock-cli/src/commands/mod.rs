@@ -5,6 +5,7 @@ use crate::cli::{Cli, Command};
 
 mod bench;
 mod bench_risk;
+mod bench_text;
 mod deid;
 mod demo;
 mod init;
