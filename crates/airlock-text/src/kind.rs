@@ -46,11 +46,14 @@ pub enum Kind {
     Ip,
     /// (R) any other unique identifying number or code.
     Id,
+    /// An occupation ("retired iron worker"): not a Safe Harbor identifier, but a rare one
+    /// narrows a patient down, and i2b2-style gold standards mark it.
+    Profession,
 }
 
 impl Kind {
     /// Every kind, in tag order.
-    pub const ALL: [Kind; 19] = [
+    pub const ALL: [Kind; 20] = [
         Kind::Name,
         Kind::Address,
         Kind::Location,
@@ -70,6 +73,7 @@ impl Kind {
         Kind::Url,
         Kind::Ip,
         Kind::Id,
+        Kind::Profession,
     ];
 
     /// The tag written by `text_redact` and used in reports: `NAME`, `DATE`, ...
@@ -94,6 +98,7 @@ impl Kind {
             Kind::Url => "URL",
             Kind::Ip => "IP",
             Kind::Id => "ID",
+            Kind::Profession => "PROFESSION",
         }
     }
 
@@ -113,6 +118,7 @@ impl Kind {
             | Kind::Vehicle
             | Kind::Device
             | Kind::Id => "ID",
+            Kind::Profession => "PROFESSION",
         }
     }
 }

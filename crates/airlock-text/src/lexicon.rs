@@ -25,6 +25,8 @@ pub struct Entry {
     pub place: u32,
     /// The first word of a multi-word US place ("san" of "san diego").
     pub phrase_start: bool,
+    /// The head noun of an occupation ("teacher", "worker").
+    pub profession: bool,
 }
 
 impl Entry {
@@ -52,6 +54,8 @@ pub struct Lexicon {
     pub surrogate_names: Vec<&'static str>,
     pub surrogate_places: Vec<&'static str>,
     pub surrogate_streets: Vec<&'static str>,
+    /// Occupations, for surrogates of a profession.
+    pub professions: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -142,6 +146,12 @@ impl Lexicon {
                 }
             }
         }
+        let professions: Vec<&'static str> =
+            data_lines(include_str!("../data/professions.txt")).collect();
+        for p in &professions {
+            let head = p.rsplit(' ').next().unwrap_or(p);
+            words.entry(key(head)).or_default().profession = true;
+        }
         let facility_names: Vec<String> = data_lines(include_str!("../data/facility-names.txt"))
             .map(str::to_ascii_lowercase)
             .collect();
@@ -157,6 +167,7 @@ impl Lexicon {
             surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
             surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
             surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
+            professions,
         }
     }
 

@@ -224,6 +224,10 @@ impl TextEngine {
             Kind::Name => replace_words(original, &h, &lx.surrogate_names, false, out),
             Kind::Location => replace_words(original, &h, &lx.surrogate_places, true, out),
             Kind::Age => out.push_str("90+"),
+            Kind::Profession => {
+                let pick = lx.professions[usize::from(h[0]) % lx.professions.len()];
+                push_in_case_of(original, pick, out);
+            }
             Kind::Zip => {
                 // The Safe Harbor generalization of the same ZIP: its first three digits.
                 out.push_str(&original[..3.min(original.len())]);
@@ -289,7 +293,8 @@ impl TextEngine {
             | Kind::License
             | Kind::Vehicle
             | Kind::Device
-            | Kind::Id => false,
+            | Kind::Id
+            | Kind::Profession => false,
         }
     }
 }
@@ -434,6 +439,7 @@ impl TextScrubber for TextEngine {
             "DEVICE",
             "ID",
             "AGE",
+            "PROFESSION",
         ]
     }
 }
