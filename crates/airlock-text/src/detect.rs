@@ -3020,6 +3020,41 @@ mod tests {
     }
 
     #[test]
+    fn headers_professions_holidays_and_web_addresses() {
+        assert_finds("Attending: Carol Smith, M.D.", "NAME", "Carol Smith");
+        assert_finds("Dictated by: OKAFOR, ADA", "NAME", "OKAFOR, ADA");
+        assert_finds(
+            "Retired iron worker, lives alone",
+            "PROFESSION",
+            "iron worker",
+        );
+        assert_finds("she works as a truck driver", "PROFESSION", "truck driver");
+        assert_finds("went home for Christmas", "DATE", "Christmas");
+        assert_finds(
+            "log in at mychart.example-health.org/login.",
+            "URL",
+            "mychart.example-health.org/login",
+        );
+        assert_finds(
+            "Lives at 12 Oak Street, Apt 4B.",
+            "ADDRESS",
+            "12 Oak Street, Apt 4B",
+        );
+    }
+
+    #[test]
+    fn eponyms_are_not_names() {
+        for text in [
+            "Bell's palsy on the left, Baker's cyst behind the knee",
+            "Stevens-Johnson syndrome ruled out",
+            "Hodgkin lymphoma in remission; Barrett esophagus on EGD",
+        ] {
+            let f = found(text);
+            assert!(f.iter().all(|(k, _)| *k != "NAME"), "{text:?} -> {f:?}");
+        }
+    }
+
+    #[test]
     fn hard_negatives_are_left_alone() {
         for text in [
             "BP 120/80, HR 72, RR 16, SpO2 98%",
