@@ -651,7 +651,7 @@ const EPONYM_NOUNS: &[&str] = &[
     "deformity",
     "dystrophy",
 ];
-const FACILITY_WORDS: &[&str] = &[
+pub(crate) const FACILITY_WORDS: &[&str] = &[
     "hospital",
     "hosp",
     "hospitals",

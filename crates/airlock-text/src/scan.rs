@@ -181,35 +181,6 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
     match ext.as_str() {
         "csv" | "tsv" => scan_table(path, Format::Csv, scrubber, &mut file)?,
         "parquet" | "pq" => scan_table(path, Format::Parquet, scrubber, &mut file)?,
-        "jsonl" | "ndjson" => {
-            file.read_as = "jsonl";
-            let Some(text) = read_text(path)? else {
-                return Ok(None);
-            };
-            let mut c = Counter {
-                file: &mut file,
-                skip: &[],
-            };
-            for (i, line) in text.lines().enumerate() {
-                let line_no = i as u64 + 1;
-                match serde_json::from_str::<serde_json::Value>(line) {
-                    Ok(v) => walk_json(&v, &mut String::new(), &mut |ptr, s| {
-                        c.scan(scrubber, s, |kind, offset, length| Location {
-                            kind,
-                            line: Some(line_no),
-                            row: None,
-                            column: Some(ptr.to_owned()),
-                            cell: None,
-                            offset,
-                            length,
-                        });
-                    }),
-                    Err(_) => c.scan(scrubber, line, |kind, offset, length| {
-                        text_location(kind, line_no, offset, length)
-                    }),
-                }
-            }
-        }
         "json" | "ipynb" => {
             let Some(text) = read_text(path)? else {
                 return Ok(None);
@@ -259,7 +230,10 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
             }
         }
         _ => {
-            file.read_as = "text";
+            // JSONL line by line as JSON (a line that is not JSON is read as text); any other
+            // file line by line as text
+            let jsonl = matches!(ext.as_str(), "jsonl" | "ndjson");
+            file.read_as = if jsonl { "jsonl" } else { "text" };
             let Some(text) = read_text(path)? else {
                 return Ok(None);
             };
@@ -269,9 +243,27 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
             };
             for (i, line) in text.lines().enumerate() {
                 let line_no = i as u64 + 1;
-                c.scan(scrubber, line, |kind, offset, length| {
-                    text_location(kind, line_no, offset, length)
-                });
+                let parsed = if jsonl {
+                    serde_json::from_str::<serde_json::Value>(line).ok()
+                } else {
+                    None
+                };
+                match parsed {
+                    Some(v) => walk_json(&v, &mut String::new(), &mut |ptr, s| {
+                        c.scan(scrubber, s, |kind, offset, length| Location {
+                            kind,
+                            line: Some(line_no),
+                            row: None,
+                            column: Some(ptr.to_owned()),
+                            cell: None,
+                            offset,
+                            length,
+                        });
+                    }),
+                    None => c.scan(scrubber, line, |kind, offset, length| {
+                        text_location(kind, line_no, offset, length)
+                    }),
+                }
             }
         }
     }

@@ -18,42 +18,15 @@ use crate::kind::{Kind, Span};
 use crate::textdate;
 
 /// Words that stay when a name or place is replaced: titles, facility words, connectors.
-const KEPT_WORDS: &[&str] = &[
-    "hospital",
-    "hosp",
-    "hospitals",
-    "memorial",
-    "clinic",
-    "rehab",
-    "rehabilitation",
-    "infirmary",
-    "campus",
-    "institute",
-    "center",
-    "centre",
-    "ctr",
-    "hospice",
-    "manor",
-    "university",
-    "univ",
-    "college",
-    "church",
-    "school",
-    "county",
-    "regional",
-    "general",
-    "healthcare",
-    "medical",
-    "nursing",
-    "health",
-    "home",
-    "of",
-    "the",
-    "st",
-    "saint",
-    "u",
-    "and",
-];
+const KEPT_WORDS: &[&str] = &["univ", "home", "of", "the", "st", "saint", "u", "and"];
+
+/// A facility word ("Hospital", "Memorial") or a connector: kept when a name or place is replaced.
+fn kept(word: &str) -> bool {
+    KEPT_WORDS
+        .iter()
+        .chain(crate::detect::FACILITY_WORDS)
+        .any(|k| k.eq_ignore_ascii_case(word))
+}
 
 /// The free-text detector and replacer airlock ships.
 pub struct TextEngine {
@@ -276,7 +249,7 @@ impl TextEngine {
                 .filter(|w| w.len() > 1)
                 .all(|w| {
                     let w = w.to_ascii_lowercase();
-                    self.surrogate_words.contains(&w) || KEPT_WORDS.contains(&w.as_str())
+                    self.surrogate_words.contains(&w) || kept(&w)
                 }),
             Kind::Zip => digits.len() >= 5 && &digits[3..5] == "00",
             Kind::Address => self
@@ -286,15 +259,8 @@ impl TextEngine {
                 .iter()
                 .any(|s| value.ends_with(s)),
             Kind::Age => value == "90",
-            Kind::Date
-            | Kind::Mrn
-            | Kind::HealthPlan
-            | Kind::Account
-            | Kind::License
-            | Kind::Vehicle
-            | Kind::Device
-            | Kind::Id
-            | Kind::Profession => false,
+            // dates, record numbers and occupations look real whoever wrote them
+            _ => false,
         }
     }
 }
@@ -337,7 +303,7 @@ fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: 
             i += 1;
         }
         let word = &original[start..i];
-        if KEPT_WORDS.iter().any(|k| k.eq_ignore_ascii_case(word)) && (place || word.len() > 1) {
+        if kept(word) && (place || word.len() > 1) {
             out.push_str(word);
             continue;
         }
