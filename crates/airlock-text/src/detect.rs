@@ -1293,9 +1293,12 @@ impl Ctx<'_> {
                 end = next;
                 continue;
             }
+            // an eponym ends a name ("Smith Foley catheter"), unless a title opened the name and
+            // the word is capitalized like one ("Ms. Nguyen Jackson")
+            let titled = self.after_title(j) && self.case_allows(next) && t.shape != Shape::Lower;
             if !self.joined(end)
                 || self.gap_before(next).contains('.') && !self.is_initial(end)
-                || t.entry.clinical
+                || t.entry.clinical && !titled
             {
                 break;
             }
@@ -1866,7 +1869,10 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 let e = toks[j].entry;
                 let doctor = in_list(&["dr", "doctor", "drs"], w);
                 // "ms" is also morphine sulfate and mental status
-                let strict = w.eq_ignore_ascii_case("ms") && (e.word || e.clinical);
+                let strict = w.eq_ignore_ascii_case("ms")
+                    && w != "Ms"
+                    && !ctx.gap_before(j).starts_with('.')
+                    && (e.word || e.clinical);
                 ctx.after_title_ok(j)
                     && (e.is_name()
                         || !e.word
