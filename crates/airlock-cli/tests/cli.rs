@@ -709,10 +709,18 @@ fn canaries_never_leak_into_messages_or_manifests() {
     );
     for c in canaries
         .iter()
-        .chain(&["Canaryfield", "CANARYLAB", "CANARYAGE", "9876"])
+        .chain(&["Canaryfield", "CANARYLAB", "CANARYAGE"])
     {
         assert!(!all.contains(c), "canary {c} leaked:\n{all}");
     }
+    // the SSN's last four digits, as a number of their own (not inside a timing figure)
+    let standalone = all.match_indices("9876").any(|(i, _)| {
+        let before = all[..i].chars().next_back();
+        let after = all[i + 4..].chars().next();
+        !before.is_some_and(|c| c.is_ascii_digit() || c == '.')
+            && !after.is_some_and(|c| c.is_ascii_digit())
+    });
+    assert!(!standalone, "canary 9876 leaked:\n{all}");
     // The output itself holds no direct identifier either.
     let out = std::fs::read_to_string(ws.path("o1.csv")).unwrap();
     for c in &canaries {
