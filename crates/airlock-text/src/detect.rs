@@ -652,6 +652,8 @@ const EPONYM_NOUNS: &[&str] = &[
     "dystrophy",
 ];
 pub(crate) const FACILITY_WORDS: &[&str] = &[
+    "practice",
+    "associates",
     "hospital",
     "hosp",
     "hospitals",
@@ -1453,9 +1455,10 @@ impl Ctx<'_> {
     /// A word that can be part of a place's name.
     fn place_word(&self, i: usize) -> bool {
         let t = &self.toks[i];
+        let capital_in_mixed = self.style == CaseStyle::Mixed && t.shape == Shape::Title;
         t.alpha()
             && !self.is(i, R_PLACE_CUES)
-            && !self.is(i, R_NOT_SURNAMES)
+            && (!self.is(i, R_NOT_SURNAMES) || capital_in_mixed)
             && !self.is(i, R_NOT_PLACE_WORDS)
             && !self.is(i, R_MOVES)
             && !t.entry.clinical
@@ -2439,9 +2442,47 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             mark(&mut is_place, i, i);
             push(spans, ctx, i, i, Kind::Location, 0.7);
         }
+        // "Worcester, MA", "Ellicott City, MD 21043": a town before a state's postal code
+        if i + 2 < n
+            && ctx.gap_before(i + 1) == ", "
+            && toks[i + 1].shape == Shape::Upper
+            && toks[i + 1].len() == 2
+            && is_state(ctx.word(i + 1))
+        {
+            let mut start = None;
+            let mut k = i;
+            loop {
+                let t = &toks[k];
+                let ok = t.alpha()
+                    && matches!(t.shape, Shape::Title | Shape::Upper)
+                    && !t.entry.clinical
+                    && ctx.place_word(k)
+                    && (t.entry.place > 0
+                        || t.entry.phrase_start
+                        || ctx.unknown(k)
+                        || start.is_some());
+                if !ok {
+                    break;
+                }
+                start = Some(k);
+                if k == 0 || i - k >= 2 || ctx.gap_before(k) != " " {
+                    break;
+                }
+                k -= 1;
+            }
+            if let Some(s0) = start {
+                mark(&mut is_place, s0, i);
+                push(spans, ctx, s0, i, Kind::Location, 0.85);
+            }
+        }
         // a single-word place: no English word and a big place, or after a cue
         let e = toks[i].entry;
-        if e.place > 0 && toks[i].alpha() && toks[i].len() >= 4 && !e.clinical && !e.word {
+        if e.place > 0
+            && toks[i].alpha()
+            && toks[i].len() >= 4
+            && !e.clinical
+            && (!e.word || e.rare)
+        {
             let cue = i > 0
                 && (ctx.is(i - 1, R_PLACE_CUES) || ctx.word(i - 1).eq_ignore_ascii_case("of"))
                 && !ctx.gap_before(i).contains('\n');
@@ -2473,7 +2514,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 start: r.start,
                 end: r.end,
                 kind: Kind::Location,
-                confidence: 0.8,
+                confidence: 0.9,
             });
         }
     }
