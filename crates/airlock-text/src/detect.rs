@@ -2448,6 +2448,8 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && toks[i + 1].shape == Shape::Upper
             && toks[i + 1].len() == 2
             && is_state(ctx.word(i + 1))
+            && state_code_stands(ctx, i + 1)
+            && !ctx.gap_before(i).ends_with('-')
         {
             let mut start = None;
             let mut k = i;
@@ -2732,6 +2734,26 @@ fn employer_cue(ctx: &Ctx<'_>, i: usize) -> bool {
             )
 }
 
+/// A two-letter state code that is also a word or an abbreviation ("PA" view, "MD", "OR")
+/// counts only before a ZIP or the end of a clause.
+fn state_code_stands(ctx: &Ctx<'_>, i: usize) -> bool {
+    const AMBIGUOUS: &[&str] = &[
+        "PA", "MD", "ME", "OR", "IN", "OK", "DE", "CO", "HI", "LA", "AL", "MS", "MA", "VA", "CT",
+        "ID", "NE", "RI", "SC", "SD", "ND", "NH", "GA", "MO", "MT", "WA", "IA",
+    ];
+    if !AMBIGUOUS.contains(&ctx.word(i)) {
+        return true;
+    }
+    let rest = ctx.text[ctx.toks[i].end..].trim_start_matches([' ', '\t']);
+    rest.is_empty()
+        || rest.starts_with(['.', ',', ';', ')', '\n'])
+        || rest.starts_with(|c: char| c.is_ascii_digit())
+        || in_list(
+            &["who", "and", "with", "where", "for", "to", "in", "on", "at"],
+            &word_after(rest, 0),
+        )
+}
+
 fn is_state(word: &str) -> bool {
     const STATES: &[&str] = &[
         "alabama",
@@ -2897,7 +2919,13 @@ fn drop_eponyms(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 break;
             }
         }
-        !in_list(EPONYM_NOUNS, &word_after(rest, 0))
+        let first = word_after(rest, 0);
+        let second = rest
+            .trim_start()
+            .get(first.len()..)
+            .map(|r| word_after(r, 0))
+            .unwrap_or_default();
+        !in_list(EPONYM_NOUNS, &first) && !in_list(EPONYM_NOUNS, &second)
     });
 }
 
