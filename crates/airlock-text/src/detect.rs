@@ -2443,8 +2443,9 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             push(spans, ctx, i, i, Kind::Location, 0.7);
         }
         // "Worcester, MA", "Ellicott City, MD 21043": a town before a state's postal code
+        let zip_after = i + 2 < n && toks[i + 2].shape == Shape::Number && toks[i + 2].len() == 5;
         if i + 2 < n
-            && ctx.gap_before(i + 1) == ", "
+            && (ctx.gap_before(i + 1) == ", " || ctx.gap_before(i + 1) == " " && zip_after)
             && toks[i + 1].shape == Shape::Upper
             && toks[i + 1].len() == 2
             && is_state(ctx.word(i + 1))
@@ -2474,7 +2475,7 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             }
             if let Some(s0) = start {
                 mark(&mut is_place, s0, i);
-                push(spans, ctx, s0, i, Kind::Location, 0.85);
+                push(spans, ctx, s0, i, Kind::Location, 0.9);
             }
         }
         // a single-word place: no English word and a big place, or after a cue
@@ -2941,7 +2942,7 @@ fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
                 || s.kind == last.kind && (gap == "-" || gap == " " && s.kind == Kind::Location);
             if touching {
                 // the surer rule names the kind of a span both found
-                if s.confidence > last.confidence && s.start <= last.start && s.end >= last.end {
+                if s.confidence > last.confidence && s.start <= last.start {
                     last.kind = s.kind;
                 }
                 if s.end > last.end {
