@@ -923,6 +923,12 @@ const R_REPORTING_VERBS: u16 = 1 << 10;
 const R_NAMED_FACILITY_WORDS: u16 = 1 << 11;
 const R_NAME_LABELS: u16 = 1 << 12;
 const R_PROFESSION_CUES: u16 = 1 << 13;
+const R_EMPLOYER_CUES: u16 = 1 << 14;
+
+/// Words that open an employer's name ("works for", "business", "CEO of").
+const EMPLOYER_CUES: &[&str] = &[
+    "business", "company", "firm", "employer", "for", "at", "by", "from", "of",
+];
 
 /// Words that open an occupation ("retired", "occupation:").
 const PROFESSION_CUES: &[&str] = &[
@@ -939,10 +945,10 @@ const PROFESSION_CUES: &[&str] = &[
 ];
 
 /// Each context word and the lists it is on, built once.
-fn roles() -> &'static FxHashMap<&'static str, u16> {
-    static ROLES: std::sync::OnceLock<FxHashMap<&'static str, u16>> = std::sync::OnceLock::new();
+fn roles() -> &'static FxHashMap<u64, u16> {
+    static ROLES: std::sync::OnceLock<FxHashMap<u64, u16>> = std::sync::OnceLock::new();
     ROLES.get_or_init(|| {
-        let mut map: FxHashMap<&'static str, u16> = FxHashMap::default();
+        let mut map: FxHashMap<u64, u16> = FxHashMap::default();
         for (list, role) in [
             (TITLES, R_TITLES),
             (WEAK_TITLES, R_WEAK_TITLES),
@@ -958,9 +964,10 @@ fn roles() -> &'static FxHashMap<&'static str, u16> {
             (NAMED_FACILITY_WORDS, R_NAMED_FACILITY_WORDS),
             (NAME_LABELS, R_NAME_LABELS),
             (PROFESSION_CUES, R_PROFESSION_CUES),
+            (EMPLOYER_CUES, R_EMPLOYER_CUES),
         ] {
             for w in list {
-                *map.entry(w).or_default() |= role;
+                *map.entry(crate::lexicon::key(w)).or_default() |= role;
             }
         }
         map
@@ -1039,7 +1046,7 @@ fn shape_of(word: &str) -> Shape {
     }
 }
 
-fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
+fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>, facility_start: &mut bool) {
     let roles = roles();
     let b = text.as_bytes();
     let mut i = 0;
@@ -1078,17 +1085,20 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>) {
             let lower = &mut buf[..word.len()];
             lower.copy_from_slice(word.as_bytes());
             lower.make_ascii_lowercase();
-            let lower = std::str::from_utf8(lower).unwrap_or("");
-            let mut entry = lexicon.lookup_lower(lower);
+            let k = crate::lexicon::key_bytes(lower);
+            let mut entry = lexicon.lookup_key(k);
             // "I'm", "don't", "she'll": contractions are words
-            if lower.contains('\'')
-                && ["'m", "'ve", "'ll", "'re", "n't", "'d"]
+            if lower.contains(&b'\'')
+                && [&b"'m"[..], b"'ve", b"'ll", b"'re", b"n't", b"'d"]
                     .iter()
                     .any(|c| lower.ends_with(c))
             {
                 entry.word = true;
             }
-            (entry, roles.get(lower).copied().unwrap_or(0))
+            if lexicon.starts_facility(k) {
+                *facility_start = true;
+            }
+            (entry, roles.get(&k).copied().unwrap_or(0))
         };
         out.push(Token {
             start,
@@ -1144,6 +1154,8 @@ struct Ctx<'a> {
     text: &'a str,
     toks: &'a [Token],
     style: CaseStyle,
+    /// Some word could start a well-known facility name.
+    facility_start: bool,
 }
 
 impl Ctx<'_> {
@@ -1196,6 +1208,9 @@ impl Ctx<'_> {
 
     fn is_initial(&self, i: usize) -> bool {
         let t = &self.toks[i];
+        if t.len() != 1 || !self.text[t.end..].starts_with('.') {
+            return false;
+        }
         let line_start = self.text[..t.start]
             .trim_end_matches([' ', '\t'])
             .ends_with('\n')
@@ -1511,19 +1526,27 @@ impl Detector {
 
     /// Every identifier in `text`, sorted by start, not overlapping.
     pub fn detect(&self, text: &str) -> Vec<Span> {
+        if text.len() < 2 {
+            return Vec::new();
+        }
         let mut toks = Vec::with_capacity(text.len() / 5);
-        tokenize(text, self.lexicon, &mut toks);
+        let mut facility_start = false;
+        tokenize(text, self.lexicon, &mut toks, &mut facility_start);
         let ctx = Ctx {
             text,
             toks: &toks,
             style: case_style(text),
+            facility_start,
         };
         let mut spans = Vec::new();
         self.patterns(&ctx, &mut spans);
-        names(&ctx, &mut spans);
-        places(&ctx, self.lexicon, &mut spans);
-        professions(&ctx, &mut spans);
-        drop_eponyms(&ctx, &mut spans);
+        // names, places and occupations need a word of two letters or more
+        if toks.iter().any(|t| t.alpha() && t.len() >= 2) {
+            names(&ctx, &mut spans);
+            places(&ctx, self.lexicon, &mut spans);
+            professions(&ctx, &mut spans);
+            drop_eponyms(&ctx, &mut spans);
+        }
         merge(text, spans)
     }
 
@@ -2507,7 +2530,12 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
         }
     }
     // well-known facility names: "Holy Cross", "Sacred Heart", "Johns Hopkins"
-    for r in lexicon.facilities(ctx.text) {
+    let facilities = if ctx.facility_start {
+        lexicon.facilities(ctx.text).collect()
+    } else {
+        Vec::new()
+    };
+    for r in facilities {
         let b = ctx.text.as_bytes();
         let bounded = (r.start == 0 || !b[r.start - 1].is_ascii_alphanumeric())
             && (r.end == b.len() || !b[r.end].is_ascii_alphanumeric());
@@ -2712,6 +2740,9 @@ const NOT_PLACE_WORDS: &[&str] = &[
 
 /// "works for", "employed by", "CEO of", "business": an employer's name follows.
 fn employer_cue(ctx: &Ctx<'_>, i: usize) -> bool {
+    if !ctx.is(i, R_EMPLOYER_CUES) {
+        return false;
+    }
     let w = ctx.word(i);
     let prev = if i > 0 { ctx.word(i - 1) } else { "" };
     in_list(&["business", "company", "firm", "employer"], w)
@@ -2816,12 +2847,15 @@ fn is_state(word: &str) -> bool {
 
 fn is_hospital_initials(ctx: &Ctx<'_>, i: usize) -> bool {
     let t = &ctx.toks[i];
-    let w = ctx.word(i).to_ascii_uppercase();
+    if !(2..=5).contains(&t.len()) || !t.alpha() {
+        return false;
+    }
     let caps_ok = t.shape == Shape::Upper || ctx.style != CaseStyle::Mixed;
+    let w = ctx.word(i).as_bytes();
+    let last = w[w.len() - 1].to_ascii_uppercase();
+    let last2 = [w[w.len() - 2].to_ascii_uppercase(), last];
     caps_ok
-        && (2..=5).contains(&w.len())
-        && w.bytes().all(|b| b.is_ascii_uppercase())
-        && (w.ends_with('H') || w.ends_with("MC") || w.ends_with("HC") || w.ends_with("MH"))
+        && (last == b'H' || matches!(&last2, b"MC" | b"HC"))
         && !t.entry.clinical
         && !t.entry.word
 }

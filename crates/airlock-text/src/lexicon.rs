@@ -50,6 +50,8 @@ pub struct Lexicon {
     phrases: FxHashSet<u64>,
     /// Well-known hospital and health-system names ("holy cross", "johns hopkins").
     facilities: AhoCorasick,
+    /// Keys of their first words: the automaton runs only on texts that have one.
+    facility_starts: FxHashSet<u64>,
     /// Invented surrogate values, one list per kind.
     pub surrogate_names: Vec<&'static str>,
     pub surrogate_places: Vec<&'static str>,
@@ -71,9 +73,14 @@ impl std::fmt::Debug for Lexicon {
 /// million dictionary words colliding, or a text word hitting one it is not, has odds below
 /// one in ten billion.
 pub fn key(word: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
+    key_bytes(word.as_bytes())
+}
+
+/// [`key`] of a word given as bytes.
+pub fn key_bytes(word: &[u8]) -> u64 {
+    use std::hash::Hasher;
     let mut h = std::hash::DefaultHasher::new();
-    word.hash(&mut h);
+    h.write(word);
     h.finish()
 }
 
@@ -155,6 +162,10 @@ impl Lexicon {
         let facility_names: Vec<String> = data_lines(include_str!("../data/facility-names.txt"))
             .map(str::to_ascii_lowercase)
             .collect();
+        let facility_starts = facility_names
+            .iter()
+            .map(|f| key(f.split([' ', '-']).next().unwrap_or(f)))
+            .collect();
         let facilities = AhoCorasickBuilder::new()
             .ascii_case_insensitive(true)
             .match_kind(MatchKind::LeftmostLongest)
@@ -164,6 +175,7 @@ impl Lexicon {
             words,
             phrases,
             facilities,
+            facility_starts,
             surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
             surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
             surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
@@ -173,7 +185,17 @@ impl Lexicon {
 
     /// What the dictionaries say of a word already in lower case.
     pub fn lookup_lower(&self, lower: &str) -> Entry {
-        self.words.get(&key(lower)).copied().unwrap_or_default()
+        self.lookup_key(key(lower))
+    }
+
+    /// What the dictionaries say of the word with this [`key`].
+    pub fn lookup_key(&self, key: u64) -> Entry {
+        self.words.get(&key).copied().unwrap_or_default()
+    }
+
+    /// Whether any well-known facility name can start at a word with this [`key`].
+    pub fn starts_facility(&self, key: u64) -> bool {
+        self.facility_starts.contains(&key)
     }
 
     /// Whether `lower` (lower-case words joined by single spaces) is a multi-word US place.
