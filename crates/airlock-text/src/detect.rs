@@ -989,16 +989,20 @@ enum Shape {
 }
 
 #[derive(Debug, Clone, Copy)]
-struct Token {
+struct Token<'t> {
     start: usize,
     end: usize,
     shape: Shape,
     entry: Entry,
     /// The context lists (`R_*`) this word is on.
     roles: u16,
+    /// The text between the previous token (or the start) and this one.
+    gap: &'t str,
+    /// The word itself.
+    text: &'t str,
 }
 
-impl Token {
+impl Token<'_> {
     fn alpha(&self) -> bool {
         matches!(
             self.shape,
@@ -1046,7 +1050,12 @@ fn shape_of(word: &str) -> Shape {
     }
 }
 
-fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>, facility_start: &mut bool) {
+fn tokenize<'t>(
+    text: &'t str,
+    lexicon: &Lexicon,
+    out: &mut Vec<Token<'t>>,
+    facility_start: &mut bool,
+) {
     let roles = roles();
     let b = text.as_bytes();
     let mut i = 0;
@@ -1100,7 +1109,10 @@ fn tokenize(text: &str, lexicon: &Lexicon, out: &mut Vec<Token>, facility_start:
             }
             (entry, roles.get(&k).copied().unwrap_or(0))
         };
+        let gap_from = out.last().map_or(0, |t: &Token<'_>| t.end);
         out.push(Token {
+            gap: &text[gap_from..start],
+            text: word,
             start,
             end,
             shape,
@@ -1152,7 +1164,7 @@ impl Default for Detector {
 
 struct Ctx<'a> {
     text: &'a str,
-    toks: &'a [Token],
+    toks: &'a [Token<'a>],
     style: CaseStyle,
     /// Some word could start a well-known facility name.
     facility_start: bool,
@@ -1160,13 +1172,12 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn word(&self, i: usize) -> &str {
-        &self.text[self.toks[i].start..self.toks[i].end]
+        self.toks[i].text
     }
 
     /// The characters between token `i - 1` and token `i`.
     fn gap_before(&self, i: usize) -> &str {
-        let from = if i == 0 { 0 } else { self.toks[i - 1].end };
-        &self.text[from..self.toks[i].start]
+        self.toks[i].gap
     }
 
     /// Tokens `i` and `i + 1` are on one line, separated by blanks (and at most a period

@@ -188,9 +188,25 @@ impl Lexicon {
         self.lookup_key(key(lower))
     }
 
-    /// What the dictionaries say of the word with this [`key`].
+    /// What the dictionaries say of the word with this [`key`]. The half-million-word table
+    /// does not fit in a cache; a small per-thread table of recent words in front of it does,
+    /// and notes repeat their words.
     pub fn lookup_key(&self, key: u64) -> Entry {
-        self.words.get(&key).copied().unwrap_or_default()
+        const SLOTS: usize = 1 << 13;
+        thread_local! {
+            static RECENT: std::cell::RefCell<Vec<(u64, Entry)>> =
+                std::cell::RefCell::new(vec![(0, Entry::default()); SLOTS]);
+        }
+        RECENT.with(|recent| {
+            let mut recent = recent.borrow_mut();
+            let slot = &mut recent[(key as usize) & (SLOTS - 1)];
+            if slot.0 == key && key != 0 {
+                return slot.1;
+            }
+            let entry = self.words.get(&key).copied().unwrap_or_default();
+            *slot = (key, entry);
+            entry
+        })
     }
 
     /// Whether any well-known facility name can start at a word with this [`key`].
