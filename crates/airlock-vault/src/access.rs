@@ -1,0 +1,228 @@
+//! `access.toml`: which role may read, write or shred which zone, and for which purposes
+//! (minimum necessary). An optional `[actors]` table limits which roles a person may claim.
+//! Nothing here authenticates anyone; every decision, refusals included, goes to the audit log.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::Zone;
+use crate::error::{Result, VaultError};
+
+/// The rules `airlock init` writes.
+pub const DEFAULT: &str = r#"# airlock access rules: which role may read, write or shred which zone, for which purposes.
+# A person runs commands as one role (--role) for one purpose (--purpose); every decision is
+# in the audit log. Purposes "*" allows any.
+
+[roles.steward]
+read = ["raw", "deid", "dev", "staging", "prod"]
+write = ["raw", "deid", "dev", "staging", "prod"]
+shred = ["raw", "deid", "dev", "staging", "prod"]
+purposes = ["*"]
+
+[roles.engineer]
+read = ["deid", "dev"]
+write = ["dev"]
+shred = []
+purposes = ["research", "model-training", "quality"]
+
+[roles.analyst]
+read = ["deid"]
+write = []
+shred = []
+purposes = ["research", "quality"]
+
+# Limit who may act as which role (absent: anyone may claim any role):
+# [actors]
+# alice = ["steward"]
+# bob = ["engineer", "analyst"]
+"#;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Role {
+    #[serde(default)]
+    read: Vec<String>,
+    #[serde(default)]
+    write: Vec<String>,
+    #[serde(default)]
+    shred: Vec<String>,
+    #[serde(default)]
+    purposes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    roles: BTreeMap<String, Role>,
+    actors: Option<BTreeMap<String, Vec<String>>>,
+}
+
+/// The access rules of a workspace.
+#[derive(Debug, Clone)]
+pub struct Access {
+    file: File,
+}
+
+/// Who is acting, as which role, for which purpose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub role: String,
+    pub purpose: String,
+}
+
+/// What an actor wants to do to a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Read,
+    Write,
+    Shred,
+}
+
+impl Action {
+    /// The audit log's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "get",
+            Action::Write => "put",
+            Action::Shred => "shred",
+        }
+    }
+}
+
+/// The logged-in user's name, for audit events that no actor was named for.
+pub fn current_user() -> String {
+    std::env::var("AIRLOCK_ACTOR")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("USERNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+impl Access {
+    /// Loads `access.toml`; a missing file allows nothing but is not an error.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(VaultError::io("read", path, e)),
+        };
+        Self::parse(&text, path)
+    }
+
+    /// Parses access rules.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let file: File = toml::from_str(text).map_err(|e| VaultError::Access {
+            path: path.to_path_buf(),
+            reason: e.message().to_owned(),
+        })?;
+        for (name, role) in &file.roles {
+            for z in role.read.iter().chain(&role.write).chain(&role.shred) {
+                Zone::parse(z).map_err(|_| VaultError::Access {
+                    path: path.to_path_buf(),
+                    reason: format!("role {name} names unknown zone {z}"),
+                })?;
+            }
+        }
+        Ok(Self { file })
+    }
+
+    /// Whether `who` may do `action` in `zone`.
+    pub fn check(&self, who: &Actor, action: Action, zone: Zone) -> Result<()> {
+        let denied = || VaultError::Denied {
+            actor: who.name.clone(),
+            role: who.role.clone(),
+            action: action.as_str(),
+            zone: zone.to_string(),
+            purpose: who.purpose.clone(),
+        };
+        let role = self.file.roles.get(&who.role).ok_or_else(denied)?;
+        if let Some(actors) = &self.file.actors
+            && !actors
+                .get(&who.name)
+                .is_some_and(|roles| roles.contains(&who.role))
+        {
+            return Err(denied());
+        }
+        let zones = match action {
+            Action::Read => &role.read,
+            Action::Write => &role.write,
+            Action::Shred => &role.shred,
+        };
+        let zone_ok = zones.iter().any(|z| z.eq_ignore_ascii_case(zone.as_str()));
+        let purpose_ok = role.purposes.iter().any(|p| p == "*" || p == &who.purpose);
+        if zone_ok && purpose_ok {
+            Ok(())
+        } else {
+            Err(denied())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(name: &str, role: &str, purpose: &str) -> Actor {
+        Actor {
+            name: name.into(),
+            role: role.into(),
+            purpose: purpose.into(),
+        }
+    }
+
+    #[test]
+    fn default_rules_keep_raw_data_to_stewards() {
+        let a = Access::parse(DEFAULT, Path::new("access.toml")).unwrap();
+        assert!(
+            a.check(&actor("s", "steward", "audit"), Action::Read, Zone::Raw)
+                .is_ok()
+        );
+        assert!(
+            a.check(&actor("e", "engineer", "research"), Action::Read, Zone::Raw)
+                .is_err()
+        );
+        assert!(
+            a.check(&actor("e", "engineer", "research"), Action::Read, Zone::Dev)
+                .is_ok()
+        );
+        assert!(
+            a.check(
+                &actor("e", "engineer", "marketing"),
+                Action::Read,
+                Zone::Dev
+            )
+            .is_err()
+        );
+        assert!(
+            a.check(
+                &actor("a", "analyst", "research"),
+                Action::Write,
+                Zone::Deid
+            )
+            .is_err()
+        );
+        assert!(
+            a.check(&actor("x", "nobody", "research"), Action::Read, Zone::Deid)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn actors_limit_the_roles_they_may_claim_and_bad_files_are_refused() {
+        let text = format!("{DEFAULT}\n[actors]\nalice = [\"steward\"]\n");
+        let a = Access::parse(&text, Path::new("a.toml")).unwrap();
+        assert!(
+            a.check(&actor("alice", "steward", "x"), Action::Read, Zone::Raw)
+                .is_ok()
+        );
+        assert!(
+            a.check(&actor("mallory", "steward", "x"), Action::Read, Zone::Raw)
+                .is_err()
+        );
+        assert!(Access::parse("[roles.x]\nread = [\"attic\"]\n", Path::new("a.toml")).is_err());
+        assert!(Access::parse("[roles.x]\nreed = []\n", Path::new("a.toml")).is_err());
+    }
+}

@@ -1,0 +1,419 @@
+//! Governance: the workspace vault. Datasets live in zones (raw, deid, dev, staging, prod),
+//! each encrypted at rest under its own data key ([`seal`]); a SQLite catalog holds the
+//! wrapped keys and what each dataset is; every operation appends to the tamper-evident
+//! [`audit`] log; `access.toml` says which role may read or write which zone, for which
+//! purposes. Shredding a dataset destroys its wrapped key: the object cannot be opened again.
+//!
+//! Depends on `airlock-core` only. Never prints.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod access;
+pub mod audit;
+pub mod error;
+pub mod seal;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::output::AtomicOutput;
+
+pub use access::{Access, Actor};
+pub use audit::{AuditLog, Event};
+pub use error::{Result, VaultError};
+use seal::DataKey;
+
+/// The zones, from raw PHI to production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Zone {
+    Raw,
+    Deid,
+    Dev,
+    Staging,
+    Prod,
+}
+
+impl Zone {
+    /// Every zone, in promotion order.
+    pub const ALL: [Zone; 5] = [Zone::Raw, Zone::Deid, Zone::Dev, Zone::Staging, Zone::Prod];
+
+    /// The zone's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Zone::Raw => "raw",
+            Zone::Deid => "deid",
+            Zone::Dev => "dev",
+            Zone::Staging => "staging",
+            Zone::Prod => "prod",
+        }
+    }
+
+    /// The zone with this name.
+    pub fn parse(name: &str) -> Result<Self> {
+        Zone::ALL
+            .into_iter()
+            .find(|z| z.as_str().eq_ignore_ascii_case(name))
+            .ok_or_else(|| VaultError::UnknownZone(name.to_owned()))
+    }
+}
+
+impl fmt::Display for Zone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the catalog knows of a dataset (never its contents).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Dataset {
+    pub id: String,
+    pub name: String,
+    pub zone: String,
+    /// SHA-256 of the plaintext, hex.
+    pub sha256: String,
+    pub bytes: u64,
+    pub created_at: String,
+    pub created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shredded_at: Option<String>,
+}
+
+/// File names inside `.airlock/`.
+pub const CATALOG_FILE: &str = "catalog.db";
+pub const AUDIT_FILE: &str = "audit.log";
+pub const ACCESS_FILE: &str = "access.toml";
+pub const OBJECTS_DIR: &str = "objects";
+
+/// An open workspace vault.
+pub struct Vault {
+    dir: PathBuf,
+    secret: WorkspaceSecret,
+    catalog: Connection,
+    audit: AuditLog,
+    access: Access,
+}
+
+impl fmt::Debug for Vault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Vault")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Vault {
+    /// Creates what is missing of a vault in the workspace folder `dir` (`.airlock/`): the
+    /// catalog, the objects folder, the audit log and default access rules. An existing file
+    /// is left as it is.
+    pub fn init(dir: &Path, secret: WorkspaceSecret) -> Result<Self> {
+        let objects = dir.join(OBJECTS_DIR);
+        std::fs::create_dir_all(&objects).map_err(|e| VaultError::io("create", &objects, e))?;
+        let access = dir.join(ACCESS_FILE);
+        if !access.exists() {
+            std::fs::write(&access, access::DEFAULT)
+                .map_err(|e| VaultError::io("write", &access, e))?;
+        }
+        let vault = Self::open(dir, secret)?;
+        if !vault.audit.path().exists()
+            || std::fs::metadata(vault.audit.path()).is_ok_and(|m| m.len() == 0)
+        {
+            vault.record(&[Event {
+                actor: access::current_user(),
+                role: "steward".into(),
+                purpose: "administration".into(),
+                action: "init".into(),
+                outcome: "ok".into(),
+                ..Event::default()
+            }])?;
+        }
+        Ok(vault)
+    }
+
+    /// Opens the vault in `dir` (`.airlock/`).
+    pub fn open(dir: &Path, secret: WorkspaceSecret) -> Result<Self> {
+        let path = dir.join(CATALOG_FILE);
+        let cat = |source| VaultError::Catalog {
+            path: path.clone(),
+            source,
+        };
+        let catalog = Connection::open(&path).map_err(cat)?;
+        catalog
+            .execute_batch(
+                "PRAGMA journal_mode = WAL;
+                 PRAGMA synchronous = FULL;
+                 PRAGMA secure_delete = ON;
+                 PRAGMA busy_timeout = 10000;
+                 CREATE TABLE IF NOT EXISTS datasets (
+                     id TEXT PRIMARY KEY,
+                     name TEXT NOT NULL,
+                     zone TEXT NOT NULL,
+                     sha256 TEXT NOT NULL,
+                     bytes INTEGER NOT NULL,
+                     object TEXT NOT NULL,
+                     wrapped_key BLOB,
+                     created_at TEXT NOT NULL,
+                     created_by TEXT NOT NULL,
+                     shredded_at TEXT
+                 );
+                 CREATE TABLE IF NOT EXISTS audit_head (
+                     id INTEGER PRIMARY KEY CHECK (id = 1),
+                     seq INTEGER NOT NULL,
+                     hash TEXT NOT NULL
+                 );",
+            )
+            .map_err(cat)?;
+        let audit = AuditLog::new(
+            dir.join(AUDIT_FILE),
+            &secret.derive(Purpose::ManifestSigning),
+        );
+        let access = Access::load(&dir.join(ACCESS_FILE))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            secret,
+            catalog,
+            audit,
+            access,
+        })
+    }
+
+    fn cat_err(&self, source: rusqlite::Error) -> VaultError {
+        VaultError::Catalog {
+            path: self.dir.join(CATALOG_FILE),
+            source,
+        }
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Appends events (and a checkpoint) to the audit log and records its new head.
+    pub fn record(&self, events: &[Event]) -> Result<()> {
+        let (seq, hash) = self.audit.append(events)?;
+        self.catalog
+            .execute(
+                "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash
+                 WHERE excluded.seq > audit_head.seq",
+                params![seq as i64, hash],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        Ok(())
+    }
+
+    /// Verifies the audit log: the chain, every checkpoint's signature, and that it still
+    /// ends where the catalog last saw it end. Returns the number of entries.
+    pub fn verify_audit(&self) -> Result<u64> {
+        let head: Option<(i64, String)> = self
+            .catalog
+            .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
+            .map_err(|e| self.cat_err(e))?;
+        let pk = audit::public_key(&self.audit.public_key_hex()).ok_or(VaultError::Crypto)?;
+        self.audit
+            .verify(&pk, head.as_ref().map(|(s, h)| (*s as u64, h.as_str())))
+    }
+
+    fn event(
+        who: &Actor,
+        action: &str,
+        dataset: Option<&str>,
+        sha: Option<&str>,
+        outcome: &str,
+    ) -> Event {
+        Event {
+            actor: who.name.clone(),
+            role: who.role.clone(),
+            purpose: who.purpose.clone(),
+            action: action.into(),
+            dataset: dataset.map(str::to_owned),
+            object_sha256: sha.map(str::to_owned),
+            outcome: outcome.into(),
+        }
+    }
+
+    /// Checks `who` may `action` in `zone`; a refusal is recorded in the audit log.
+    fn allow(
+        &self,
+        who: &Actor,
+        action: access::Action,
+        zone: Zone,
+        dataset: Option<&str>,
+    ) -> Result<()> {
+        if let Err(e) = self.access.check(who, action, zone) {
+            self.record(&[Self::event(who, action.as_str(), dataset, None, "denied")])?;
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Encrypts `file` into `zone` under a fresh data key and catalogs it.
+    pub fn put(&self, file: &Path, zone: Zone, name: Option<&str>, who: &Actor) -> Result<Dataset> {
+        self.allow(who, access::Action::Write, zone, None)?;
+        let id = new_id()?;
+        let key = DataKey::generate()?;
+        let wrapped = key.wrap(&self.secret.derive(Purpose::DataEncryption), &id)?;
+        let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
+        let mut input = std::fs::File::open(file).map_err(|e| VaultError::io("read", file, e))?;
+        let out = AtomicOutput::create(&object, false)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
+        let sealed = seal::seal(&key, &id, &mut input, &mut w)?;
+        w.into_inner()
+            .map_err(|e| VaultError::Write(e.into_error()))?
+            .sync_all()
+            .map_err(VaultError::Write)?;
+        out.commit()?;
+        let name = name.map_or_else(
+            || {
+                file.file_name()
+                    .and_then(|n| n.to_str())
+                    .unwrap_or("dataset")
+                    .to_owned()
+            },
+            str::to_owned,
+        );
+        let ds = Dataset {
+            id: id.clone(),
+            name,
+            zone: zone.to_string(),
+            sha256: sealed.sha256.clone(),
+            bytes: sealed.bytes,
+            created_at: airlock_core::manifest::now_rfc3339(),
+            created_by: who.name.clone(),
+            shredded_at: None,
+        };
+        // the object is in place before the catalog names it: a crash in between leaves an
+        // object no key opens, never a catalog entry without its object
+        self.catalog
+            .execute(
+                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        self.record(&[Self::event(who, "put", Some(&id), Some(&ds.sha256), "ok")])?;
+        Ok(ds)
+    }
+
+    fn row(&self, id: &str) -> Result<(Dataset, String, Option<Vec<u8>>)> {
+        self.catalog
+            .query_row(
+                "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key FROM datasets WHERE id = ?1",
+                params![id],
+                |r| {
+                    Ok((
+                        Dataset {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            zone: r.get(2)?,
+                            sha256: r.get(3)?,
+                            bytes: r.get::<_, i64>(4)? as u64,
+                            created_at: r.get(5)?,
+                            created_by: r.get(6)?,
+                            shredded_at: r.get(7)?,
+                        },
+                        r.get(8)?,
+                        r.get(9)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.cat_err(e))?
+            .ok_or_else(|| VaultError::UnknownDataset(id.to_owned()))
+    }
+
+    /// Decrypts dataset `id` to `output` (atomically) for `who`, if the access rules allow.
+    pub fn get(&self, id: &str, output: &Path, force: bool, who: &Actor) -> Result<Dataset> {
+        let (ds, object, wrapped) = self.row(id)?;
+        self.allow(who, access::Action::Read, Zone::parse(&ds.zone)?, Some(id))?;
+        let Some(wrapped) = wrapped else {
+            self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
+            return Err(VaultError::Shredded(id.to_owned()));
+        };
+        let key = DataKey::unwrap(&self.secret.derive(Purpose::DataEncryption), id, &wrapped)?;
+        let path = self.dir.join(OBJECTS_DIR).join(object);
+        let mut input = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(&path).map_err(|e| VaultError::io("read", &path, e))?,
+        );
+        let out = AtomicOutput::create(output, force)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
+        let result = seal::open(&key, id, &mut input, &mut w);
+        let opened = match result {
+            Ok(s) => s,
+            Err(e) => {
+                // the temporary output is dropped, never renamed: no plaintext is left
+                drop(w);
+                drop(out);
+                self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
+                return Err(e);
+            }
+        };
+        w.into_inner()
+            .map_err(|e| VaultError::Write(e.into_error()))?
+            .sync_all()
+            .map_err(VaultError::Write)?;
+        if opened.sha256 != ds.sha256 {
+            drop(out);
+            self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
+            return Err(VaultError::Tampered);
+        }
+        out.commit()?;
+        self.record(&[Self::event(who, "get", Some(id), Some(&ds.sha256), "ok")])?;
+        Ok(ds)
+    }
+
+    /// Every dataset in the catalog, shredded ones included (nothing is decrypted).
+    pub fn list(&self) -> Result<Vec<Dataset>> {
+        let mut stmt = self
+            .catalog
+            .prepare("SELECT id FROM datasets ORDER BY created_at, id")
+            .map_err(|e| self.cat_err(e))?;
+        let ids: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(|e| self.cat_err(e))?
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| self.cat_err(e))?;
+        ids.iter().map(|id| self.row(id).map(|r| r.0)).collect()
+    }
+
+    /// Destroys dataset `id`'s data key (and deletes its object): it can never be opened again.
+    pub fn shred(&self, id: &str, who: &Actor) -> Result<Dataset> {
+        let (mut ds, object, _) = self.row(id)?;
+        self.allow(who, access::Action::Shred, Zone::parse(&ds.zone)?, Some(id))?;
+        let now = airlock_core::manifest::now_rfc3339();
+        // secure_delete zeroes the freed page content of the old key
+        self.catalog
+            .execute(
+                "UPDATE datasets SET wrapped_key = NULL, shredded_at = COALESCE(shredded_at, ?2) WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        let path = self.dir.join(OBJECTS_DIR).join(object);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(VaultError::io("delete", &path, e));
+        }
+        self.record(&[Self::event(who, "shred", Some(id), Some(&ds.sha256), "ok")])?;
+        ds.shredded_at = Some(ds.shredded_at.unwrap_or(now));
+        Ok(ds)
+    }
+}
+
+fn new_id() -> Result<String> {
+    let mut b = [0u8; 10];
+    getrandom::fill(&mut b).map_err(|_| VaultError::Random)?;
+    Ok(format!(
+        "ds-{}",
+        data_encoding::BASE32_NOPAD.encode(&b).to_ascii_lowercase()
+    ))
+}
