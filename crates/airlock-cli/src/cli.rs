@@ -45,8 +45,106 @@ pub enum Command {
     /// Score the free-text detector against a gold corpus
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Encrypted zones for datasets: put, get, ls, shred (every operation audited)
+    #[command(subcommand)]
+    Vault(VaultCommand),
+    /// The tamper-evident audit log: verify it, show it, export its public key
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// Measure de-identification against a plain copy of the same generated table
     Bench(BenchArgs),
+}
+
+/// Who is acting, as which role, for which purpose (recorded in the audit log).
+#[derive(Debug, Args)]
+pub struct ActorArgs {
+    /// Your name in the audit log (default: AIRLOCK_ACTOR, then the login name)
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// The role you act as, from .airlock/access.toml (default: AIRLOCK_ROLE)
+    #[arg(long, env = "AIRLOCK_ROLE")]
+    pub role: String,
+    /// Why: the declared purpose, checked against the role's purposes (default: AIRLOCK_PURPOSE)
+    #[arg(long, env = "AIRLOCK_PURPOSE")]
+    pub purpose: String,
+    /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum VaultCommand {
+    /// Encrypt a file into a zone under a fresh data key
+    Put {
+        /// The zone: raw, deid, dev, staging or prod
+        #[arg(long)]
+        zone: String,
+        /// The file to store
+        file: PathBuf,
+        /// A name for the dataset (default: the file name)
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// Decrypt a dataset to a file, if your role and purpose may read its zone
+    Get {
+        /// The dataset id (from `airlock vault ls`)
+        dataset: String,
+        /// Where to write it
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Replace an existing output file
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// List the datasets without decrypting anything
+    Ls {
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Destroy a dataset's data key: it can never be decrypted again
+    Shred {
+        /// The dataset id
+        dataset: String,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check every entry's hash chain and every checkpoint's signature; exit 1 at the first bad entry
+    Verify {
+        /// Verify with this public key (hex) instead of the workspace's own
+        #[arg(long)]
+        public_key: Option<String>,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Print entries, filtered by actor, dataset and time
+    Show {
+        #[arg(long)]
+        actor: Option<String>,
+        #[arg(long)]
+        dataset: Option<String>,
+        /// Only entries at or after this time (RFC 3339, or a date like 2026-11-01)
+        #[arg(long)]
+        since: Option<String>,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Print the public key that verifies this workspace's checkpoints
+    Pubkey {
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

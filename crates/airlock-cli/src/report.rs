@@ -32,6 +32,10 @@ pub fn error(err: &anyhow::Error, as_json: bool) {
                 c.downcast_ref::<airlock_risk::RiskError>()
                     .and_then(airlock_risk::RiskError::hint)
             })
+            .or_else(|| {
+                c.downcast_ref::<airlock_vault::VaultError>()
+                    .and_then(airlock_vault::VaultError::hint)
+            })
     });
     if as_json {
         json(&serde_json::json!({

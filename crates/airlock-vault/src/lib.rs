@@ -371,8 +371,14 @@ impl Vault {
         Ok(ds)
     }
 
-    /// Every dataset in the catalog, shredded ones included (nothing is decrypted).
-    pub fn list(&self) -> Result<Vec<Dataset>> {
+    /// Every dataset in the catalog, shredded ones included (nothing is decrypted); the
+    /// listing itself is audited.
+    pub fn list(&self, who: &Actor) -> Result<Vec<Dataset>> {
+        self.record(&[Self::event(who, "ls", None, None, "ok")])?;
+        self.datasets()
+    }
+
+    fn datasets(&self) -> Result<Vec<Dataset>> {
         let mut stmt = self
             .catalog
             .prepare("SELECT id FROM datasets ORDER BY created_at, id")

@@ -14,15 +14,20 @@ pub fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitStatus> {
             path.display()
         );
     }
-    WorkspaceSecret::create(&path)?;
+    let secret = WorkspaceSecret::create(&path)?;
+    let dir = args.dir.join(WORKSPACE_DIR);
+    airlock_vault::Vault::init(&dir, secret)?;
     if json {
-        report::json(&serde_json::json!({ "status": "ok", "secret": path }));
+        report::json(&serde_json::json!({ "status": "ok", "secret": path, "workspace": dir }));
     } else {
         report::out(&format!(
             "created workspace secret {} (mode 0600)\n\
              keep it private and backed up: tokens and date shifts are keyed by it, and losing it\n\
-             makes them unlinkable for good (which is also how you crypto-shred a release).\n",
-            path.display()
+             makes them unlinkable for good (which is also how you crypto-shred a release).\n\
+             vault: {}/catalog.db, objects/, audit.log (hash-chained, signed checkpoints) and\n\
+             access.toml (which role may read or write which zone; edit it)\n",
+            path.display(),
+            dir.display()
         ));
     }
     Ok(ExitStatus::Success)

@@ -12,6 +12,7 @@ mod init;
 mod profile;
 mod risk;
 mod text;
+mod vault;
 
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
@@ -25,6 +26,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Text(cmd) => text::run_text(cmd, cli.json),
         Command::Scan(args) => text::run_scan(args, cli.json),
         Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
+        Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
+        Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
         Command::Bench(args) => bench::run(args, cli.json),
     }
 }

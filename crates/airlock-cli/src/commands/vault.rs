@@ -1,0 +1,230 @@
+//! `airlock vault` and `airlock audit`: the workspace's encrypted zones and its audit log.
+
+use std::path::{Path, PathBuf};
+
+use airlock_core::keys::WorkspaceSecret;
+use airlock_vault::{Actor, Vault, Zone};
+
+use crate::ExitStatus;
+use crate::cli::{ActorArgs, AuditCommand, VaultCommand};
+use crate::report::{self, thousands};
+
+/// The vault of the workspace whose secret `key_file` (or the usual search) finds.
+fn open(key_file: Option<&Path>) -> anyhow::Result<Vault> {
+    let secret_path = WorkspaceSecret::locate(key_file)?;
+    let secret = WorkspaceSecret::load(&secret_path)?;
+    let dir: PathBuf = secret_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if !dir.join(airlock_vault::CATALOG_FILE).exists() {
+        anyhow::bail!(
+            "no vault in {} (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)",
+            dir.display()
+        );
+    }
+    Ok(Vault::open(&dir, secret)?)
+}
+
+fn actor(who: &ActorArgs) -> Actor {
+    Actor {
+        name: who
+            .actor
+            .clone()
+            .unwrap_or_else(airlock_vault::access::current_user),
+        role: who.role.clone(),
+        purpose: who.purpose.clone(),
+    }
+}
+
+pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        VaultCommand::Put {
+            zone,
+            file,
+            name,
+            who,
+        } => {
+            let zone = Zone::parse(&zone)?;
+            let vault = open(who.key_file.as_deref())?;
+            let ds = vault.put(&file, zone, name.as_deref(), &actor(&who))?;
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "dataset": ds }));
+            } else {
+                report::out(&format!(
+                    "stored {} as {} in zone {} ({} bytes, sha256 {}), encrypted under its own key\n",
+                    file.display(),
+                    ds.id,
+                    ds.zone,
+                    thousands(ds.bytes),
+                    &ds.sha256[..12]
+                ));
+            }
+        }
+        VaultCommand::Get {
+            dataset,
+            output,
+            force,
+            who,
+        } => {
+            let vault = open(who.key_file.as_deref())?;
+            let ds = vault.get(&dataset, &output, force, &actor(&who))?;
+            if json {
+                report::json(
+                    &serde_json::json!({ "status": "ok", "dataset": ds, "output": output }),
+                );
+            } else {
+                report::out(&format!(
+                    "decrypted {} ({}, zone {}, {} bytes) to {}; the SHA-256 matches the catalog\n",
+                    ds.id,
+                    ds.name,
+                    ds.zone,
+                    thousands(ds.bytes),
+                    output.display()
+                ));
+            }
+        }
+        VaultCommand::Ls { key_file } => {
+            let vault = open(key_file.as_deref())?;
+            let who = Actor {
+                name: airlock_vault::access::current_user(),
+                role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
+                purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
+            };
+            let all = vault.list(&who)?;
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "datasets": all }));
+            } else {
+                let mut s = format!(
+                    "{:<20} {:<8} {:>14}  {:<20}  {}\n",
+                    "dataset", "zone", "bytes", "created", "name"
+                );
+                for d in &all {
+                    s.push_str(&format!(
+                        "{:<20} {:<8} {:>14}  {:<20}  {}{}\n",
+                        d.id,
+                        d.zone,
+                        thousands(d.bytes),
+                        &d.created_at[..d.created_at.len().min(19)],
+                        d.name,
+                        if d.shredded_at.is_some() {
+                            "  (shredded)"
+                        } else {
+                            ""
+                        }
+                    ));
+                }
+                s.push_str(&format!("{} datasets\n", all.len()));
+                report::out(&s);
+            }
+        }
+        VaultCommand::Shred { dataset, who } => {
+            let vault = open(who.key_file.as_deref())?;
+            let ds = vault.shred(&dataset, &actor(&who))?;
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "dataset": ds }));
+            } else {
+                report::out(&format!(
+                    "shredded {} ({}): its data key is destroyed and its object deleted; the catalog and the audit log keep the record\n",
+                    ds.id, ds.name
+                ));
+            }
+        }
+    }
+    Ok(ExitStatus::Success)
+}
+
+pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        AuditCommand::Verify {
+            public_key,
+            key_file,
+        } => {
+            let vault = open(key_file.as_deref())?;
+            let result = match public_key {
+                Some(hex) => {
+                    let pk = airlock_vault::audit::public_key(&hex).ok_or_else(|| {
+                        anyhow::anyhow!("--public-key is not an ed25519 public key (64 hex digits)")
+                    })?;
+                    vault.audit().verify(&pk, None)
+                }
+                None => vault.verify_audit(),
+            };
+            match result {
+                Ok(n) => {
+                    if json {
+                        report::json(&serde_json::json!({ "status": "ok", "entries": n }));
+                    } else {
+                        report::out(&format!(
+                            "audit log {} verifies: {} entries, hash chain intact, every checkpoint signed\n",
+                            vault.audit().path().display(),
+                            thousands(n)
+                        ));
+                    }
+                    Ok(ExitStatus::Success)
+                }
+                Err(e @ airlock_vault::VaultError::AuditBroken { .. }) => {
+                    if json {
+                        report::json(
+                            &serde_json::json!({ "status": "tampered", "message": e.to_string() }),
+                        );
+                    } else {
+                        report::out(&format!("{e}\n"));
+                    }
+                    Ok(ExitStatus::Findings)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        AuditCommand::Show {
+            actor,
+            dataset,
+            since,
+            key_file,
+        } => {
+            let vault = open(key_file.as_deref())?;
+            let entries: Vec<_> = vault
+                .audit()
+                .entries()?
+                .into_iter()
+                .filter(|e| actor.as_ref().is_none_or(|a| &e.event.actor == a))
+                .filter(|e| {
+                    dataset
+                        .as_ref()
+                        .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
+                })
+                .filter(|e| since.as_ref().is_none_or(|s| e.time.as_str() >= s.as_str()))
+                .collect();
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "entries": entries }));
+            } else {
+                let mut s = String::new();
+                for e in &entries {
+                    s.push_str(&format!(
+                        "{:>6} {} {:<10} {:<10} {:<12} {:<10} {:<22} {}\n",
+                        e.seq,
+                        &e.time[..e.time.len().min(19)],
+                        e.event.actor,
+                        e.event.role,
+                        e.event.purpose,
+                        e.event.action,
+                        e.event.dataset.as_deref().unwrap_or("-"),
+                        e.event.outcome
+                    ));
+                }
+                s.push_str(&format!("{} entries\n", entries.len()));
+                report::out(&s);
+            }
+            Ok(ExitStatus::Success)
+        }
+        AuditCommand::Pubkey { key_file } => {
+            let vault = open(key_file.as_deref())?;
+            let pk = vault.audit().public_key_hex();
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "public_key": pk }));
+            } else {
+                report::out(&format!("{pk}\n"));
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}

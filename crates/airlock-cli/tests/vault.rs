@@ -1,0 +1,289 @@
+//! End-to-end tests of `airlock init`, `airlock vault` and `airlock audit`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+
+use predicates::prelude::*;
+
+mod common;
+use common::{airlock, set_mode};
+
+const SECRET_ROW: &str = "Ann Okafor,123-45-6789";
+
+fn workspace() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    airlock(dir.path()).arg("init").assert().success();
+    std::fs::write(
+        dir.path().join("raw.csv"),
+        format!("name,ssn\n{SECRET_ROW}\n"),
+    )
+    .unwrap();
+    dir
+}
+
+fn put(dir: &Path, zone: &str) -> String {
+    let out = airlock(dir)
+        .args([
+            "vault",
+            "put",
+            "--zone",
+            zone,
+            "raw.csv",
+            "--role",
+            "steward",
+            "--purpose",
+            "ingest",
+            "--json",
+        ])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    v["dataset"]["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn init_creates_the_vault_and_objects_are_encrypted() {
+    let ws = workspace();
+    let d = ws.path();
+    for f in [
+        "secret",
+        "catalog.db",
+        "audit.log",
+        "access.toml",
+        "objects",
+    ] {
+        assert!(d.join(".airlock").join(f).exists(), "{f}");
+    }
+    let id = put(d, "raw");
+    let object = std::fs::read(d.join(".airlock/objects").join(format!("{id}.alv"))).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&object).contains("Okafor"),
+        "objects are ciphertext"
+    );
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &id,
+            "-o",
+            "back.csv",
+            "--role",
+            "steward",
+            "--purpose",
+            "audit",
+        ])
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(d.join("back.csv"))
+            .unwrap()
+            .contains(SECRET_ROW)
+    );
+    airlock(d)
+        .args(["vault", "ls"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(&id))
+        .stdout(predicate::str::contains("Okafor").not());
+}
+
+#[test]
+fn roles_and_purposes_are_enforced_and_refusals_audited() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &id,
+            "-o",
+            "x.csv",
+            "--role",
+            "analyst",
+            "--purpose",
+            "research",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("may not get zone raw"))
+        .stderr(predicate::str::contains("access.toml"));
+    assert!(!d.join("x.csv").exists());
+    airlock(d)
+        .args([
+            "vault",
+            "put",
+            "--zone",
+            "prod",
+            "raw.csv",
+            "--role",
+            "engineer",
+            "--purpose",
+            "research",
+        ])
+        .assert()
+        .code(2);
+    let out = airlock(d)
+        .args(["audit", "show", "--dataset", &id, "--json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let outcomes: Vec<&str> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert!(outcomes.contains(&"denied"), "{outcomes:?}");
+    let log = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    assert!(
+        !log.contains("Okafor") && !log.contains("123-45"),
+        "no data in the log"
+    );
+}
+
+#[test]
+fn shredded_datasets_are_gone_for_good() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "deid");
+    airlock(d)
+        .args([
+            "vault",
+            "shred",
+            &id,
+            "--role",
+            "steward",
+            "--purpose",
+            "retention",
+        ])
+        .assert()
+        .success();
+    assert!(
+        !d.join(".airlock/objects")
+            .join(format!("{id}.alv"))
+            .exists()
+    );
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &id,
+            "-o",
+            "y.csv",
+            "--role",
+            "steward",
+            "--purpose",
+            "audit",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("shredded"));
+    airlock(d)
+        .args(["vault", "ls"])
+        .assert()
+        .stdout(predicate::str::contains("(shredded)"));
+}
+
+#[test]
+fn tampered_objects_and_wrong_secrets_give_no_plaintext() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    let object = d.join(".airlock/objects").join(format!("{id}.alv"));
+    let original = std::fs::read(&object).unwrap();
+    // truncated
+    std::fs::write(&object, &original[..original.len() - 3]).unwrap();
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &id,
+            "-o",
+            "t.csv",
+            "--role",
+            "steward",
+            "--purpose",
+            "audit",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("failed authentication"));
+    assert!(!d.join("t.csv").exists(), "no plaintext output on failure");
+    std::fs::write(&object, &original).unwrap();
+    // another workspace secret
+    let other = d.join("other.key");
+    std::fs::write(&other, [7u8; 32]).unwrap();
+    set_mode(&other, 0o600);
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &id,
+            "-o",
+            "t.csv",
+            "--role",
+            "steward",
+            "--purpose",
+            "audit",
+            "--key-file",
+        ])
+        .arg(&other)
+        .assert()
+        .code(2);
+    assert!(!d.join("t.csv").exists());
+}
+
+#[test]
+fn audit_verify_names_the_first_bad_entry() {
+    let ws = workspace();
+    let d = ws.path();
+    put(d, "raw");
+    put(d, "deid");
+    airlock(d)
+        .args(["audit", "verify"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verifies"));
+    let log = d.join(".airlock/audit.log");
+    let text = std::fs::read_to_string(&log).unwrap();
+    // an edit in the third entry: the actor's role changed
+    let lines: Vec<&str> = text.lines().collect();
+    let mut edited: Vec<String> = lines.iter().map(|l| (*l).to_owned()).collect();
+    edited[2] = edited[2].replace("\"steward\"", "\"analyst\"");
+    assert_ne!(edited[2], lines[2]);
+    std::fs::write(&log, edited.join("\n") + "\n").unwrap();
+    airlock(d)
+        .args(["audit", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("entry 4").or(predicate::str::contains("entry 3")));
+    // truncation of the tail is caught against the catalog's record of the head
+    std::fs::write(&log, lines[..lines.len() - 2].join("\n") + "\n").unwrap();
+    airlock(d)
+        .args(["audit", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("cut"));
+    // the public key verifies elsewhere
+    std::fs::write(&log, text).unwrap();
+    let pk = airlock(d).args(["audit", "pubkey"]).assert().success();
+    let pk = String::from_utf8(pk.get_output().stdout.clone()).unwrap();
+    airlock(d)
+        .args(["audit", "verify", "--public-key", pk.trim()])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_world_readable_secret_is_refused() {
+    let ws = workspace();
+    let d = ws.path();
+    set_mode(&d.join(".airlock/secret"), 0o644);
+    airlock(d)
+        .args(["vault", "ls"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("can be read by other users"));
+}
