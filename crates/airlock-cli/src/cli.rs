@@ -305,7 +305,8 @@ pub struct DeidArgs {
 pub struct BenchArgs {
     /// What to measure: `deid` (de-identification against a plain copy), `risk` (metrics and
     /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of
-    /// it) or `text` (free-text detection, redaction and surrogates on one core)
+    /// it), `text` (free-text detection, redaction and surrogates on one core) or `vault`
+    /// (encrypted put and get against a plain file copy, on one core)
     #[arg(long, value_enum, default_value = "deid")]
     pub suite: BenchSuite,
     /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
@@ -332,6 +333,7 @@ pub enum BenchSuite {
     Deid,
     Risk,
     Text,
+    Vault,
 }
 
 /// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.

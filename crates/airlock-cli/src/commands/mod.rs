@@ -6,6 +6,7 @@ use crate::cli::{Cli, Command};
 mod bench;
 mod bench_risk;
 mod bench_text;
+mod bench_vault;
 mod deid;
 mod demo;
 mod init;
