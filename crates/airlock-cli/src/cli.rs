@@ -106,6 +106,45 @@ pub enum VaultCommand {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
+    /// De-identify a raw dataset under a policy into the deid zone (the only way data enters it)
+    Deid {
+        /// The raw dataset id
+        dataset: String,
+        /// The policy file (TOML)
+        #[arg(short, long)]
+        policy: PathBuf,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// Move a dataset one zone toward production, if its gate passes (a clean residual scan
+    /// into dev, approvals from distinct actors into staging and prod)
+    Promote {
+        /// The dataset id
+        dataset: String,
+        /// The zone to move it to
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// Approve a dataset's promotion into a zone (one approval per actor)
+    Approve {
+        /// The dataset id
+        dataset: String,
+        /// The zone it may enter
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// Shred every dataset older than its zone's retention (access.toml [retention], days)
+    Retention {
+        /// Only list what would be shredded
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
     /// Destroy a dataset's data key: it can never be decrypted again
     Shred {
         /// The dataset id

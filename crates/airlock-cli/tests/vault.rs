@@ -147,7 +147,7 @@ fn roles_and_purposes_are_enforced_and_refusals_audited() {
 fn shredded_datasets_are_gone_for_good() {
     let ws = workspace();
     let d = ws.path();
-    let id = put(d, "deid");
+    let id = put(d, "dev");
     airlock(d)
         .args([
             "vault",
@@ -240,7 +240,7 @@ fn audit_verify_names_the_first_bad_entry() {
     let ws = workspace();
     let d = ws.path();
     put(d, "raw");
-    put(d, "deid");
+    put(d, "dev");
     airlock(d)
         .args(["audit", "verify"])
         .assert()
@@ -286,4 +286,108 @@ fn a_world_readable_secret_is_refused() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("can be read by other users"));
+}
+
+fn steward(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
+    airlock(dir)
+        .args(args)
+        .env("AIRLOCK_ROLE", "steward")
+        .env("AIRLOCK_PURPOSE", "release")
+        .assert()
+}
+
+#[test]
+fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
+    let ws = workspace();
+    let d = ws.path();
+    for f in ["patients.csv", "policy.toml"] {
+        std::fs::copy(common::fixtures().join(f), d.join(f)).unwrap();
+    }
+    let out = steward(
+        d,
+        &["vault", "put", "--zone", "raw", "patients.csv", "--json"],
+    )
+    .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let raw = v["dataset"]["id"].as_str().unwrap().to_owned();
+    // nothing enters deid except through a deid run
+    steward(d, &["vault", "put", "--zone", "deid", "patients.csv"])
+        .code(2)
+        .stderr(predicate::str::contains("airlock vault deid"));
+    steward(d, &["vault", "promote", &raw, "--to", "deid"]).code(2);
+    let out = steward(
+        d,
+        &["vault", "deid", &raw, "--policy", "policy.toml", "--json"],
+    )
+    .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let de = v["dataset"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(v["dataset"]["zone"], "deid");
+    assert_eq!(v["manifest"]["findings"]["total"], 0);
+    // one zone at a time; the scan gate into dev passes on a clean deid output
+    steward(d, &["vault", "promote", &de, "--to", "staging"])
+        .code(2)
+        .stderr(predicate::str::contains("one zone at a time"));
+    steward(d, &["vault", "promote", &de, "--to", "dev"]).success();
+    // approvals from distinct actors
+    steward(d, &["vault", "promote", &de, "--to", "staging"])
+        .code(2)
+        .stderr(predicate::str::contains("needs 1 approvals"));
+    steward(
+        d,
+        &["vault", "approve", &de, "--to", "staging", "--actor", "bob"],
+    )
+    .success();
+    steward(d, &["vault", "promote", &de, "--to", "staging"]).success();
+    steward(
+        d,
+        &["vault", "approve", &de, "--to", "prod", "--actor", "alice"],
+    )
+    .success();
+    steward(
+        d,
+        &["vault", "approve", &de, "--to", "prod", "--actor", "alice"],
+    )
+    .success();
+    steward(d, &["vault", "promote", &de, "--to", "prod"])
+        .code(2)
+        .stderr(predicate::str::contains("it has 1"));
+    steward(
+        d,
+        &["vault", "approve", &de, "--to", "prod", "--actor", "carol"],
+    )
+    .success();
+    steward(d, &["vault", "promote", &de, "--to", "prod"]).success();
+    // a policy that keeps phone numbers leaves identifiers: nothing is stored in deid
+    let policy = std::fs::read_to_string(d.join("policy.toml")).unwrap();
+    let leaky = policy.replacen("[fields.phone]\nclass = \"direct_identifier\"\naction = \"redact\"\nreplacement = \"[PHONE]\"", "[fields.phone]\nclass = \"operational\"\naction = \"keep\"", 1);
+    assert_ne!(leaky, policy, "the fixture policy redacts phones");
+    std::fs::write(d.join("leaky.toml"), leaky).unwrap();
+    steward(d, &["vault", "deid", &raw, "--policy", "leaky.toml"])
+        .code(1)
+        .stdout(predicate::str::contains("nothing was stored"));
+    airlock(d).args(["audit", "verify"]).assert().success();
+}
+
+#[test]
+fn retention_shreds_what_has_expired() {
+    let ws = workspace();
+    let d = ws.path();
+    let rules = std::fs::read_to_string(d.join(".airlock/access.toml")).unwrap();
+    std::fs::write(
+        d.join(".airlock/access.toml"),
+        rules.replace("raw = 365", "raw = 0"),
+    )
+    .unwrap();
+    let id = put(d, "raw");
+    let keep = put(d, "dev");
+    steward(d, &["vault", "retention", "--dry-run"])
+        .success()
+        .stdout(predicate::str::contains(format!("would shred {id}")));
+    steward(d, &["vault", "get", &id, "-o", "a.csv"]).success();
+    steward(d, &["vault", "retention"])
+        .success()
+        .stdout(predicate::str::contains(format!("shredded {id}")));
+    steward(d, &["vault", "get", &id, "-o", "b.csv"]).code(2);
+    steward(d, &["vault", "get", &keep, "-o", "c.csv"]).success();
 }

@@ -19,12 +19,14 @@ pub const DEFAULT: &str = r#"# airlock access rules: which role may read, write 
 read = ["raw", "deid", "dev", "staging", "prod"]
 write = ["raw", "deid", "dev", "staging", "prod"]
 shred = ["raw", "deid", "dev", "staging", "prod"]
+approve = ["staging", "prod"]
 purposes = ["*"]
 
 [roles.engineer]
-read = ["deid", "dev"]
-write = ["dev"]
+read = ["deid", "dev", "staging"]
+write = ["dev", "staging"]
 shred = []
+approve = ["staging"]
 purposes = ["research", "model-training", "quality"]
 
 [roles.analyst]
@@ -32,6 +34,15 @@ read = ["deid"]
 write = []
 shred = []
 purposes = ["research", "quality"]
+
+# Approvals from distinct actors a dataset needs to enter staging and prod.
+[promotion]
+staging_approvals = 1
+prod_approvals = 2
+
+# Days a dataset may stay in a zone; `airlock retention apply` shreds what has expired.
+[retention]
+raw = 365
 
 # Limit who may act as which role (absent: anyone may claim any role):
 # [actors]
@@ -48,6 +59,9 @@ struct Role {
     write: Vec<String>,
     #[serde(default)]
     shred: Vec<String>,
+    /// Zones this role may approve promotions into.
+    #[serde(default)]
+    approve: Vec<String>,
     #[serde(default)]
     purposes: Vec<String>,
 }
@@ -58,6 +72,37 @@ struct File {
     #[serde(default)]
     roles: BTreeMap<String, Role>,
     actors: Option<BTreeMap<String, Vec<String>>>,
+    #[serde(default)]
+    promotion: Promotion,
+    /// Days a dataset may stay in each zone before `airlock retention apply` shreds it.
+    #[serde(default)]
+    retention: BTreeMap<String, u32>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Promotion {
+    #[serde(default = "one")]
+    staging_approvals: u64,
+    #[serde(default = "two")]
+    prod_approvals: u64,
+}
+
+impl Default for Promotion {
+    fn default() -> Self {
+        Self {
+            staging_approvals: one(),
+            prod_approvals: two(),
+        }
+    }
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn two() -> u64 {
+    2
 }
 
 /// The access rules of a workspace.
@@ -80,6 +125,7 @@ pub enum Action {
     Read,
     Write,
     Shred,
+    Approve,
 }
 
 impl Action {
@@ -89,6 +135,7 @@ impl Action {
             Action::Read => "get",
             Action::Write => "put",
             Action::Shred => "shred",
+            Action::Approve => "approve",
         }
     }
 }
@@ -119,14 +166,44 @@ impl Access {
             reason: e.message().to_owned(),
         })?;
         for (name, role) in &file.roles {
-            for z in role.read.iter().chain(&role.write).chain(&role.shred) {
+            for z in role
+                .read
+                .iter()
+                .chain(&role.write)
+                .chain(&role.shred)
+                .chain(&role.approve)
+            {
                 Zone::parse(z).map_err(|_| VaultError::Access {
                     path: path.to_path_buf(),
                     reason: format!("role {name} names unknown zone {z}"),
                 })?;
             }
         }
+        for z in file.retention.keys() {
+            Zone::parse(z).map_err(|_| VaultError::Access {
+                path: path.to_path_buf(),
+                reason: format!("[retention] names unknown zone {z}"),
+            })?;
+        }
         Ok(Self { file })
+    }
+
+    /// Distinct approvals a promotion into `zone` needs.
+    pub fn approvals_needed(&self, zone: Zone) -> u64 {
+        match zone {
+            Zone::Staging => self.file.promotion.staging_approvals,
+            Zone::Prod => self.file.promotion.prod_approvals,
+            _ => 0,
+        }
+    }
+
+    /// Days datasets may stay in `zone`, if limited.
+    pub fn retention_days(&self, zone: Zone) -> Option<u32> {
+        self.file
+            .retention
+            .iter()
+            .find(|(z, _)| z.eq_ignore_ascii_case(zone.as_str()))
+            .map(|(_, d)| *d)
     }
 
     /// Whether `who` may do `action` in `zone`.
@@ -150,6 +227,7 @@ impl Access {
             Action::Read => &role.read,
             Action::Write => &role.write,
             Action::Shred => &role.shred,
+            Action::Approve => &role.approve,
         };
         let zone_ok = zones.iter().any(|z| z.eq_ignore_ascii_case(zone.as_str()));
         let purpose_ok = role.purposes.iter().any(|p| p == "*" || p == &who.purpose);

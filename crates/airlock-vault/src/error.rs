@@ -66,6 +66,9 @@ pub enum VaultError {
     /// An unknown zone name.
     #[error("unknown zone {0} (zones: raw, deid, dev, staging, prod)")]
     UnknownZone(String),
+    /// A promotion gate refused.
+    #[error("dataset {dataset} {why}")]
+    Gate { dataset: String, why: String },
     /// A workspace file failed (atomic output, keys).
     #[error(transparent)]
     Core(#[from] airlock_core::Error),

@@ -158,15 +158,33 @@ impl Vault {
                      wrapped_key BLOB,
                      created_at TEXT NOT NULL,
                      created_by TEXT NOT NULL,
-                     shredded_at TEXT
+                     shredded_at TEXT,
+                     source TEXT,
+                     manifest TEXT
                  );
                  CREATE TABLE IF NOT EXISTS audit_head (
                      id INTEGER PRIMARY KEY CHECK (id = 1),
                      seq INTEGER NOT NULL,
                      hash TEXT NOT NULL
+                 );
+                 CREATE TABLE IF NOT EXISTS approvals (
+                     dataset TEXT NOT NULL,
+                     zone TEXT NOT NULL,
+                     actor TEXT NOT NULL,
+                     role TEXT NOT NULL,
+                     time TEXT NOT NULL,
+                     PRIMARY KEY (dataset, zone, actor)
                  );",
             )
             .map_err(cat)?;
+        // catalogs made before lineage columns existed
+        for column in ["source TEXT", "manifest TEXT"] {
+            match catalog.execute(&format!("ALTER TABLE datasets ADD COLUMN {column}"), []) {
+                Ok(_) => {}
+                Err(e) if e.to_string().contains("duplicate column") => {}
+                Err(e) => return Err(cat(e)),
+            }
+        }
         let audit = AuditLog::new(
             dir.join(AUDIT_FILE),
             &secret.derive(Purpose::ManifestSigning),
@@ -257,6 +275,62 @@ impl Vault {
 
     /// Encrypts `file` into `zone` under a fresh data key and catalogs it.
     pub fn put(&self, file: &Path, zone: Zone, name: Option<&str>, who: &Actor) -> Result<Dataset> {
+        if zone == Zone::Deid {
+            // the deid zone holds only what an `airlock deid` run wrote (`put_derived`)
+            self.record(&[Self::event(who, "put", None, None, "refused")])?;
+            return Err(VaultError::Gate {
+                dataset: name.map_or_else(|| file.display().to_string(), str::to_owned),
+                why: "cannot be stored in zone deid: it takes only the output of an airlock deid run (airlock vault deid DATASET --policy P)".into(),
+            });
+        }
+        self.put_inner(file, zone, name, who, None, None, "put")
+    }
+
+    /// Stores the output of a de-identification run of dataset `source` in the deid zone,
+    /// with the run's manifest (lineage).
+    pub fn put_derived(
+        &self,
+        file: &Path,
+        name: &str,
+        who: &Actor,
+        source: &str,
+        manifest: &str,
+    ) -> Result<Dataset> {
+        self.put_inner(
+            file,
+            Zone::Deid,
+            Some(name),
+            who,
+            Some(source),
+            Some(manifest),
+            "deid",
+        )
+    }
+
+    /// The source dataset and manifest of a dataset written by a deid run.
+    pub fn lineage(&self, id: &str) -> Result<(Option<String>, Option<String>)> {
+        self.catalog
+            .query_row(
+                "SELECT source, manifest FROM datasets WHERE id = ?1",
+                params![id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.cat_err(e))?
+            .ok_or_else(|| VaultError::UnknownDataset(id.to_owned()))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn put_inner(
+        &self,
+        file: &Path,
+        zone: Zone,
+        name: Option<&str>,
+        who: &Actor,
+        source: Option<&str>,
+        manifest: Option<&str>,
+        action: &str,
+    ) -> Result<Dataset> {
         self.allow(who, access::Action::Write, zone, None)?;
         let id = new_id()?;
         let key = DataKey::generate()?;
@@ -294,12 +368,12 @@ impl Vault {
         // object no key opens, never a catalog entry without its object
         self.catalog
             .execute(
-                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by],
+                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest],
             )
             .map_err(|e| self.cat_err(e))?;
-        self.record(&[Self::event(who, "put", Some(&id), Some(&ds.sha256), "ok")])?;
+        self.record(&[Self::event(who, action, Some(&id), Some(&ds.sha256), "ok")])?;
         Ok(ds)
     }
 
@@ -393,8 +467,13 @@ impl Vault {
 
     /// Destroys dataset `id`'s data key (and deletes its object): it can never be opened again.
     pub fn shred(&self, id: &str, who: &Actor) -> Result<Dataset> {
-        let (mut ds, object, _) = self.row(id)?;
+        let (ds, _, _) = self.row(id)?;
         self.allow(who, access::Action::Shred, Zone::parse(&ds.zone)?, Some(id))?;
+        self.shred_unchecked(id, who, "shred")
+    }
+
+    fn shred_unchecked(&self, id: &str, who: &Actor, action: &str) -> Result<Dataset> {
+        let (mut ds, object, _) = self.row(id)?;
         let now = airlock_core::manifest::now_rfc3339();
         // secure_delete zeroes the freed page content of the old key
         self.catalog
@@ -409,10 +488,212 @@ impl Vault {
         {
             return Err(VaultError::io("delete", &path, e));
         }
-        self.record(&[Self::event(who, "shred", Some(id), Some(&ds.sha256), "ok")])?;
+        self.record(&[Self::event(who, action, Some(id), Some(&ds.sha256), "ok")])?;
         ds.shredded_at = Some(ds.shredded_at.unwrap_or(now));
         Ok(ds)
     }
+}
+
+/// What a promotion checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Promotion {
+    pub dataset: String,
+    pub from: String,
+    pub to: String,
+    /// Residual-scan findings in the decrypted data (deid to dev).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub findings: Option<u64>,
+    /// Distinct approvals recorded for the target zone (to staging and prod).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<u64>,
+}
+
+/// A dataset retention would shred, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expired {
+    pub dataset: String,
+    pub zone: String,
+    pub created_at: String,
+    pub retention_days: u32,
+}
+
+impl Vault {
+    /// Records `who`'s approval of dataset `id` for zone `to` (one per actor).
+    pub fn approve(&self, id: &str, to: Zone, who: &Actor) -> Result<u64> {
+        let (ds, _, _) = self.row(id)?;
+        if ds.shredded_at.is_some() {
+            return Err(VaultError::Shredded(id.to_owned()));
+        }
+        self.allow(who, access::Action::Approve, to, Some(id))?;
+        self.catalog
+            .execute(
+                "INSERT OR IGNORE INTO approvals (dataset, zone, actor, role, time) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![id, to.as_str(), who.name, who.role, airlock_core::manifest::now_rfc3339()],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        self.record(&[Self::event(
+            who,
+            &format!("approve:{to}"),
+            Some(id),
+            Some(&ds.sha256),
+            "ok",
+        )])?;
+        self.approvals(id, to)
+    }
+
+    fn approvals(&self, id: &str, to: Zone) -> Result<u64> {
+        self.catalog
+            .query_row(
+                "SELECT COUNT(DISTINCT actor) FROM approvals WHERE dataset = ?1 AND zone = ?2",
+                params![id, to.as_str()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.cat_err(e))
+    }
+
+    /// Moves dataset `id` one zone toward production, if its gate passes: raw data reaches
+    /// deid only through `airlock deid`; deid to dev needs a clean residual scan of the
+    /// decrypted data (`scan` is given the path of a temporary plaintext copy and returns its
+    /// findings); staging and prod need the approvals `access.toml` asks for, from distinct
+    /// actors. Every attempt is audited.
+    pub fn promote(
+        &self,
+        id: &str,
+        to: Zone,
+        who: &Actor,
+        scan: &dyn Fn(&Path) -> Result<u64>,
+    ) -> Result<Promotion> {
+        let (ds, _, _) = self.row(id)?;
+        if ds.shredded_at.is_some() {
+            return Err(VaultError::Shredded(id.to_owned()));
+        }
+        let from = Zone::parse(&ds.zone)?;
+        let refuse = |why: String| -> Result<Promotion> {
+            self.record(&[Self::event(
+                who,
+                &format!("promote:{to}"),
+                Some(id),
+                Some(&ds.sha256),
+                "refused",
+            )])?;
+            Err(VaultError::Gate {
+                dataset: id.to_owned(),
+                why: format!("cannot be promoted: {why}"),
+            })
+        };
+        let next = Zone::ALL
+            .iter()
+            .position(|z| *z == from)
+            .and_then(|i| Zone::ALL.get(i + 1))
+            .copied();
+        if next != Some(to) {
+            return refuse(format!(
+                "it is in zone {from}; a dataset moves one zone at a time"
+            ));
+        }
+        self.allow(who, access::Action::Write, to, Some(id))?;
+        let mut promotion = Promotion {
+            dataset: id.to_owned(),
+            from: from.to_string(),
+            to: to.to_string(),
+            findings: None,
+            approvals: None,
+        };
+        match to {
+            Zone::Raw => unreachable_zone()?,
+            Zone::Deid => {
+                return refuse("raw data reaches the deid zone only through an `airlock deid` run (airlock vault deid)".into());
+            }
+            Zone::Dev => {
+                let tmp = self.dir.join("tmp");
+                std::fs::create_dir_all(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
+                let plain = tmp.join(format!("{id}-{}", ds.name));
+                // the deid run's manifest beside the plaintext tells the scan which columns
+                // that run transformed
+                let beside = tmp.join(format!("{id}-{}.manifest.json", ds.name));
+                if let (_, Some(manifest)) = self.lineage(id)? {
+                    std::fs::write(&beside, manifest)
+                        .map_err(|e| VaultError::io("write", &beside, e))?;
+                }
+                let found = self.get(id, &plain, true, who).and_then(|_| scan(&plain));
+                let _ = std::fs::remove_file(&plain);
+                let _ = std::fs::remove_file(&beside);
+                let found = found?;
+                promotion.findings = Some(found);
+                if found > 0 {
+                    return refuse(format!("the residual scan found {found} identifiers in it"));
+                }
+            }
+            Zone::Staging | Zone::Prod => {
+                let needed = self.access.approvals_needed(to);
+                let have = self.approvals(id, to)?;
+                promotion.approvals = Some(have);
+                if have < needed {
+                    return refuse(format!(
+                        "zone {to} needs {needed} approvals from distinct actors (`airlock approve`); it has {have}"
+                    ));
+                }
+            }
+        }
+        self.catalog
+            .execute(
+                "UPDATE datasets SET zone = ?2 WHERE id = ?1",
+                params![id, to.as_str()],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        self.record(&[Self::event(
+            who,
+            &format!("promote:{to}"),
+            Some(id),
+            Some(&ds.sha256),
+            "ok",
+        )])?;
+        Ok(promotion)
+    }
+
+    /// Datasets older than their zone's retention (`access.toml` `[retention]`, in days);
+    /// unless `dry_run`, each is shredded and the shredding audited.
+    pub fn apply_retention(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+        dry_run: bool,
+        who: &Actor,
+    ) -> Result<Vec<Expired>> {
+        let mut expired = Vec::new();
+        for ds in self.datasets()? {
+            if ds.shredded_at.is_some() {
+                continue;
+            }
+            let Some(days) = self.access.retention_days(Zone::parse(&ds.zone)?) else {
+                continue;
+            };
+            let Ok(created) = chrono::DateTime::parse_from_rfc3339(&ds.created_at) else {
+                continue;
+            };
+            if now.signed_duration_since(created) >= chrono::Duration::days(i64::from(days)) {
+                expired.push(Expired {
+                    dataset: ds.id.clone(),
+                    zone: ds.zone.clone(),
+                    created_at: ds.created_at.clone(),
+                    retention_days: days,
+                });
+                if !dry_run {
+                    self.shred_unchecked(&ds.id, who, "retention")?;
+                }
+            }
+        }
+        if dry_run {
+            self.record(&[Self::event(who, "retention:dry-run", None, None, "ok")])?;
+        }
+        Ok(expired)
+    }
+}
+
+fn unreachable_zone() -> Result<()> {
+    Err(VaultError::UnknownZone(
+        "raw (nothing is promoted into raw)".into(),
+    ))
 }
 
 fn new_id() -> Result<String> {

@@ -117,6 +117,68 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 report::out(&s);
             }
         }
+        VaultCommand::Deid {
+            dataset,
+            policy,
+            who,
+        } => return deid(&dataset, &policy, &who, json),
+        VaultCommand::Promote { dataset, to, who } => {
+            let to = Zone::parse(&to)?;
+            let vault = open(who.key_file.as_deref())?;
+            let engine = airlock_text::TextEngine::without_key();
+            let scan = |path: &Path| -> airlock_vault::Result<u64> {
+                airlock_text::scan::scan_file(path, &engine)
+                    .map(|f| f.map_or(0, |f| f.findings))
+                    .map_err(airlock_vault::VaultError::from)
+            };
+            let p = vault.promote(&dataset, to, &actor(&who), &scan)?;
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "promotion": p }));
+            } else {
+                report::out(&format!(
+                    "promoted {} from {} to {}\n",
+                    p.dataset, p.from, p.to
+                ));
+            }
+        }
+        VaultCommand::Approve { dataset, to, who } => {
+            let to = Zone::parse(&to)?;
+            let vault = open(who.key_file.as_deref())?;
+            let n = vault.approve(&dataset, to, &actor(&who))?;
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "approvals": n }));
+            } else {
+                report::out(&format!(
+                    "approved {dataset} for {to}: {n} approvals from distinct actors so far\n"
+                ));
+            }
+        }
+        VaultCommand::Retention { dry_run, who } => {
+            let vault = open(who.key_file.as_deref())?;
+            let expired = vault.apply_retention(chrono::Utc::now(), dry_run, &actor(&who))?;
+            if json {
+                report::json(
+                    &serde_json::json!({ "status": "ok", "dry_run": dry_run, "expired": expired }),
+                );
+            } else {
+                let mut s = String::new();
+                for e in &expired {
+                    s.push_str(&format!(
+                        "{} {} (zone {}, stored {}, kept {} days)\n",
+                        if dry_run { "would shred" } else { "shredded" },
+                        e.dataset,
+                        e.zone,
+                        &e.created_at[..e.created_at.len().min(19)],
+                        e.retention_days
+                    ));
+                }
+                s.push_str(&format!(
+                    "{} datasets past their retention\n",
+                    expired.len()
+                ));
+                report::out(&s);
+            }
+        }
         VaultCommand::Shred { dataset, who } => {
             let vault = open(who.key_file.as_deref())?;
             let ds = vault.shred(&dataset, &actor(&who))?;
@@ -227,4 +289,97 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             Ok(ExitStatus::Success)
         }
     }
+}
+
+/// `airlock vault deid`: decrypt a raw dataset to a private temporary folder, de-identify it
+/// under the policy with the workspace's own key, and store the result and its manifest in
+/// the deid zone. Nothing is stored when residual identifiers remain.
+fn deid(
+    dataset: &str,
+    policy_path: &Path,
+    args: &ActorArgs,
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
+    use airlock_core::keys::Purpose;
+    use airlock_core::table::Format;
+
+    let vault = open(args.key_file.as_deref())?;
+    let who = actor(args);
+    let policy = airlock_core::policy::Policy::load(policy_path)?;
+    let secret_path = WorkspaceSecret::locate(args.key_file.as_deref())?;
+    let secret = WorkspaceSecret::load(&secret_path)?;
+    let record = vault
+        .list(&who)?
+        .into_iter()
+        .find(|d| d.id == dataset)
+        .ok_or_else(|| airlock_vault::VaultError::UnknownDataset(dataset.to_owned()))?;
+    if record.zone != "raw" {
+        anyhow::bail!(
+            "dataset {dataset} is in zone {}, not raw: only raw datasets are de-identified into deid",
+            record.zone
+        );
+    }
+    let work = secret_path
+        .parent()
+        .map_or_else(|| PathBuf::from(".airlock"), Path::to_path_buf)
+        .join("tmp");
+    std::fs::create_dir_all(&work)?;
+    let tmp = tempfile::tempdir_in(&work)?;
+    let name = Path::new(&record.name);
+    let format = Format::from_path(name).unwrap_or(Format::Csv);
+    let input = tmp.path().join(format!("input.{}", format.as_str()));
+    vault.get(dataset, &input, true, &who)?;
+    let output = tmp.path().join(format!("output.{}", format.as_str()));
+    let engine = airlock_text::TextEngine::new(secret.derive(Purpose::Surrogate));
+    let job = airlock_deid::DeidJob {
+        input: input.clone(),
+        input_format: format,
+        output: output.clone(),
+        output_format: format,
+        force: true,
+        batch_size: airlock_core::table::DEFAULT_BATCH_SIZE,
+        scan: true,
+        write_manifest: true,
+        threads: airlock_deid::engine::default_threads(),
+    };
+    let report = match airlock_risk::policy::run(&job, &policy, &secret, &engine, &mut |_| {})? {
+        airlock_risk::policy::Outcome::Done(r) => *r,
+        airlock_risk::policy::Outcome::NoSolution { .. } => {
+            anyhow::bail!(
+                "the policy's [risk] block cannot be met on dataset {dataset}; nothing was stored"
+            )
+        }
+    };
+    if report.manifest.findings.total > 0 {
+        if json {
+            report::json(
+                &serde_json::json!({ "status": "findings", "findings": report.manifest.findings }),
+            );
+        } else {
+            report::out(&format!(
+                "{} residual identifiers remain after de-identification; nothing was stored in the deid zone\n",
+                thousands(report.manifest.findings.total)
+            ));
+        }
+        return Ok(ExitStatus::Findings);
+    }
+    let manifest = std::fs::read_to_string(&report.manifest_path)?;
+    let stem = name
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("dataset");
+    let out_name = format!("{stem}.deid.{}", format.as_str());
+    let ds = vault.put_derived(&output, &out_name, &who, dataset, &manifest)?;
+    if json {
+        report::json(
+            &serde_json::json!({ "status": "ok", "source": dataset, "dataset": ds, "manifest": serde_json::from_str::<serde_json::Value>(&manifest)? }),
+        );
+    } else {
+        report::out(&format!(
+            "de-identified {dataset} into {} (zone deid, {} rows, 0 residual findings); its manifest is kept with it\n",
+            ds.id,
+            thousands(report.manifest.output.rows)
+        ));
+    }
+    Ok(ExitStatus::Success)
 }
