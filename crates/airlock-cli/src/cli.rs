@@ -51,8 +51,34 @@ pub enum Command {
     /// The tamper-evident audit log: verify it, show it, export its public key
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Signed lineage of outputs: verify a statement, or walk an output back to its raw data
+    #[command(subcommand)]
+    Lineage(LineageCommand),
     /// Measure de-identification against a plain copy of the same generated table
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LineageCommand {
+    /// Check OUTPUT.intoto.json: the workspace's signature and the output's SHA-256
+    Verify {
+        /// The output file
+        output: PathBuf,
+        /// Verify with this public key (hex, from `airlock audit pubkey`) instead of the workspace's
+        #[arg(long)]
+        public_key: Option<String>,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Walk an output back through its signed statements to the raw data
+    Show {
+        /// The output file
+        output: PathBuf,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
 }
 
 /// Who is acting, as which role, for which purpose (recorded in the audit log).

@@ -391,3 +391,69 @@ fn retention_shreds_what_has_expired() {
     steward(d, &["vault", "get", &id, "-o", "b.csv"]).code(2);
     steward(d, &["vault", "get", &keep, "-o", "c.csv"]).success();
 }
+
+#[test]
+fn deid_outputs_carry_a_signed_statement_that_walks_back_to_raw() {
+    let ws = workspace();
+    let d = ws.path();
+    for f in ["patients.csv", "policy.toml"] {
+        std::fs::copy(common::fixtures().join(f), d.join(f)).unwrap();
+    }
+    steward(d, &["vault", "put", "--zone", "raw", "patients.csv"]).success();
+    airlock(d)
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "patients.csv",
+            "-o",
+            "out.csv",
+        ])
+        .assert()
+        .success();
+    let statement = std::fs::read_to_string(d.join("out.csv.intoto.json")).unwrap();
+    assert!(statement.contains("application/vnd.in-toto+json"));
+    assert!(!statement.contains("123-45"), "no data in the statement");
+    airlock(d)
+        .args(["lineage", "verify", "out.csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("verifies"));
+    airlock(d)
+        .args(["lineage", "show", "out.csv"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("patients.csv"))
+        .stdout(predicate::str::contains("in zone raw"));
+    // the audit log has the run
+    airlock(d)
+        .args(["audit", "show"])
+        .assert()
+        .stdout(predicate::str::contains("deid"));
+    // another workspace's key does not verify it
+    airlock(d)
+        .args([
+            "lineage",
+            "verify",
+            "out.csv",
+            "--public-key",
+            &"ab".repeat(32),
+        ])
+        .assert()
+        .code(predicate::in_iter([1, 2]));
+    // an edited output or an edited statement fails
+    let original = std::fs::read(d.join("out.csv")).unwrap();
+    std::fs::write(d.join("out.csv"), [&original[..], b"x"].concat()).unwrap();
+    airlock(d)
+        .args(["lineage", "verify", "out.csv"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("does not match"));
+    std::fs::write(d.join("out.csv"), &original).unwrap();
+    let forged = statement.replacen("\"sig\": \"", "\"sig\": \"AAAA", 1);
+    std::fs::write(d.join("out.csv.intoto.json"), forged).unwrap();
+    airlock(d)
+        .args(["lineage", "verify", "out.csv"])
+        .assert()
+        .code(1);
+}

@@ -11,10 +11,10 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+pub use ed25519_dalek::VerifyingKey;
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
 use airlock_core::keys::PurposeKey;
 
@@ -71,10 +71,9 @@ fn signed_message(seq: u64, prev: &str) -> Vec<u8> {
 impl AuditLog {
     /// The log at `path`, signing checkpoints with a key derived from `signing_purpose`.
     pub fn new(path: impl Into<PathBuf>, signing_purpose: &PurposeKey) -> Self {
-        let seed = Zeroizing::new(signing_purpose.mac(b"airlock/v1/audit-checkpoint-key"));
         Self {
             path: path.into(),
-            signing: SigningKey::from_bytes(&seed),
+            signing: crate::lineage::signing_key(signing_purpose),
         }
     }
 

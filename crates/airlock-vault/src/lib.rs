@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod error;
+pub mod lineage;
 pub mod seal;
 
 use std::fmt;
@@ -305,6 +306,15 @@ impl Vault {
             Some(manifest),
             "deid",
         )
+    }
+
+    /// Datasets whose plaintext has this SHA-256 (to place a file in the vault's lineage).
+    pub fn find_by_sha256(&self, sha256: &str) -> Result<Vec<Dataset>> {
+        Ok(self
+            .datasets()?
+            .into_iter()
+            .filter(|d| d.sha256 == sha256)
+            .collect())
     }
 
     /// The source dataset and manifest of a dataset written by a deid run.

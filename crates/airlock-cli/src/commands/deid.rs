@@ -72,10 +72,23 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     };
     let m = &report.manifest;
     let status = ExitStatus::from_findings(m.findings.total, args.max_findings);
+    // inside a workspace: a signed lineage statement beside the output, and an audit event
+    let lineage = super::vault::after_run(
+        args.key_file.as_deref(),
+        "deid",
+        Some(m),
+        &args.output,
+        if status == ExitStatus::Success {
+            "ok"
+        } else {
+            "findings"
+        },
+    )?;
     if json {
         report::json(&serde_json::json!({
             "status": status.label(),
             "manifest_path": report.manifest_path,
+            "lineage": lineage,
             "manifest": m,
             "unused_fields": report.unused_fields,
             "peak_rss_bytes": report::peak_rss_bytes(),

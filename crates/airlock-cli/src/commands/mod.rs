@@ -29,6 +29,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
         Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
         Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
+        Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),
         Command::Bench(args) => bench::run(args, cli.json),
     }
 }

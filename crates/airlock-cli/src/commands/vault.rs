@@ -6,7 +6,7 @@ use airlock_core::keys::WorkspaceSecret;
 use airlock_vault::{Actor, Vault, Zone};
 
 use crate::ExitStatus;
-use crate::cli::{ActorArgs, AuditCommand, VaultCommand};
+use crate::cli::{ActorArgs, AuditCommand, LineageCommand, VaultCommand};
 use crate::report::{self, thousands};
 
 /// The vault of the workspace whose secret `key_file` (or the usual search) finds.
@@ -382,4 +382,188 @@ fn deid(
         ));
     }
     Ok(ExitStatus::Success)
+}
+
+/// The workspace's public key: given as hex, or derived from the workspace secret.
+fn public_key(
+    hex: Option<&str>,
+    key_file: Option<&Path>,
+) -> anyhow::Result<airlock_vault::audit::VerifyingKey> {
+    if let Some(hex) = hex {
+        return airlock_vault::audit::public_key(hex).ok_or_else(|| {
+            anyhow::anyhow!("--public-key is not an ed25519 public key (64 hex digits)")
+        });
+    }
+    let secret = WorkspaceSecret::load(&WorkspaceSecret::locate(key_file)?)?;
+    Ok(airlock_vault::lineage::signing_key(
+        &secret.derive(airlock_core::keys::Purpose::ManifestSigning),
+    )
+    .verifying_key())
+}
+
+pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus> {
+    match cmd {
+        LineageCommand::Verify {
+            output,
+            public_key: hex,
+            key_file,
+        } => {
+            let pk = public_key(hex.as_deref(), key_file.as_deref())?;
+            match airlock_vault::lineage::verify(&output, &pk)? {
+                Ok(statement) => {
+                    if json {
+                        report::json(
+                            &serde_json::json!({ "status": "ok", "statement": statement }),
+                        );
+                    } else {
+                        report::out(&format!(
+                            "{}: signed statement verifies; SHA-256 {} matches; made from {} under policy {}\n",
+                            output.display(),
+                            &statement["subject"][0]["digest"]["sha256"]
+                                .as_str()
+                                .unwrap_or("")[..12],
+                            statement["predicate"]["materials"][0]["name"]
+                                .as_str()
+                                .unwrap_or("?"),
+                            statement["predicate"]["policy"]["name"]
+                                .as_str()
+                                .unwrap_or("?"),
+                        ));
+                    }
+                    Ok(ExitStatus::Success)
+                }
+                Err(problem) => {
+                    if json {
+                        report::json(
+                            &serde_json::json!({ "status": "failed", "problem": problem.to_string() }),
+                        );
+                    } else {
+                        report::out(&format!("{} {problem}\n", output.display()));
+                    }
+                    Ok(ExitStatus::Findings)
+                }
+            }
+        }
+        LineageCommand::Show { output, key_file } => {
+            let pk = public_key(None, key_file.as_deref())?;
+            let vault = open(key_file.as_deref()).ok();
+            let mut steps = Vec::new();
+            let mut current = output.clone();
+            for _ in 0..32 {
+                let Ok(statement) = airlock_vault::lineage::verify(&current, &pk)? else {
+                    let (sha, _) = airlock_core::output::digest_file(&current)?;
+                    let in_vault = vault
+                        .as_ref()
+                        .and_then(|v| v.find_by_sha256(&sha).ok())
+                        .unwrap_or_default();
+                    steps.push(serde_json::json!({
+                        "file": current,
+                        "sha256": sha,
+                        "signed": false,
+                        "vault": in_vault,
+                    }));
+                    break;
+                };
+                let material = statement["predicate"]["materials"][0]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_owned();
+                steps.push(serde_json::json!({
+                    "file": current,
+                    "sha256": statement["subject"][0]["digest"]["sha256"],
+                    "signed": true,
+                    "policy": statement["predicate"]["policy"],
+                    "findings": statement["predicate"]["findings"]["total"],
+                    "made_from": material,
+                }));
+                let next = current.with_file_name(&material);
+                if material.is_empty() || !next.exists() {
+                    break;
+                }
+                current = next;
+            }
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "lineage": steps }));
+            } else {
+                let mut s = String::new();
+                for (i, step) in steps.iter().enumerate() {
+                    let file = step["file"].as_str().unwrap_or("?");
+                    let sha = &step["sha256"].as_str().unwrap_or("")
+                        [..12.min(step["sha256"].as_str().unwrap_or("").len())];
+                    if step["signed"] == true {
+                        s.push_str(&format!(
+                            "{}{} (sha256 {sha}) <- deid under {} ({} residual findings) <- {}\n",
+                            "  ".repeat(i),
+                            file,
+                            step["policy"]["name"].as_str().unwrap_or("?"),
+                            step["findings"],
+                            step["made_from"].as_str().unwrap_or("?")
+                        ));
+                    } else {
+                        let vault_note = step["vault"]
+                            .as_array()
+                            .and_then(|v| v.first())
+                            .map(|d| {
+                                format!(
+                                    "vault dataset {} in zone {}",
+                                    d["id"].as_str().unwrap_or("?"),
+                                    d["zone"].as_str().unwrap_or("?")
+                                )
+                            })
+                            .unwrap_or_else(|| {
+                                "no signed statement: the start of the chain".into()
+                            });
+                        s.push_str(&format!(
+                            "{}{} (sha256 {sha}): {vault_note}\n",
+                            "  ".repeat(i),
+                            file
+                        ));
+                    }
+                }
+                report::out(&s);
+            }
+            Ok(ExitStatus::Success)
+        }
+    }
+}
+
+/// After a `deid`, `scan` or `risk` run: when a workspace secret is found, sign a lineage
+/// statement for the output (deid) and, when the workspace has a vault, append an audit event.
+/// Returns the statement's path. Outside a workspace it does nothing.
+pub fn after_run(
+    key_file: Option<&Path>,
+    action: &str,
+    manifest: Option<&airlock_core::manifest::Manifest>,
+    output: &Path,
+    outcome: &str,
+) -> anyhow::Result<Option<PathBuf>> {
+    let Ok(secret_path) = WorkspaceSecret::locate(key_file) else {
+        return Ok(None);
+    };
+    let secret = WorkspaceSecret::load(&secret_path)?;
+    let mut statement = None;
+    if let Some(m) = manifest {
+        let key = airlock_vault::lineage::signing_key(
+            &secret.derive(airlock_core::keys::Purpose::ManifestSigning),
+        );
+        let st = airlock_vault::lineage::statement(m);
+        // the statement describes this output: a stale one from an earlier run is replaced
+        statement = Some(airlock_vault::lineage::sign(output, &st, &key, true)?);
+    }
+    let dir = secret_path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    if dir.join(airlock_vault::CATALOG_FILE).exists() {
+        let vault = Vault::open(&dir, secret)?;
+        vault.record(&[airlock_vault::Event {
+            actor: airlock_vault::access::current_user(),
+            role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
+            purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
+            action: action.into(),
+            dataset: None,
+            object_sha256: manifest.map(|m| m.output.sha256.clone()),
+            outcome: outcome.into(),
+        }])?;
+    }
+    Ok(statement)
 }
