@@ -22,8 +22,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Init(args) => init::run(args, cli.json),
         Command::Profile(args) => profile::run(args, cli.json),
         Command::Deid(args) => deid::run(args, cli.json),
-        Command::Risk(args) => risk::run_risk(args, cli.json),
-        Command::Anonymize(args) => risk::run_anonymize(args, cli.json),
+        Command::Risk(args) => audited("risk", risk::run_risk(args, cli.json)),
+        Command::Anonymize(args) => audited("anonymize", risk::run_anonymize(args, cli.json)),
         Command::Text(cmd) => text::run_text(cmd, cli.json),
         Command::Scan(args) => text::run_scan(args, cli.json),
         Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
@@ -32,4 +32,17 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),
         Command::Bench(args) => bench::run(args, cli.json),
     }
+}
+
+/// Appends an audit event for a finished run when it ran inside a workspace with a vault.
+fn audited(action: &str, result: anyhow::Result<ExitStatus>) -> anyhow::Result<ExitStatus> {
+    let status = result?;
+    vault::after_run(
+        None,
+        action,
+        None,
+        std::path::Path::new("."),
+        status.label(),
+    )?;
+    Ok(status)
 }
