@@ -54,8 +54,33 @@ pub enum Command {
     /// Signed lineage of outputs: verify a statement, or walk an output back to its raw data
     #[command(subcommand)]
     Lineage(LineageCommand),
+    /// Approve a dataset's promotion into staging or prod (one approval per actor)
+    Approve {
+        /// The dataset id
+        dataset: String,
+        /// The zone it may enter
+        #[arg(long)]
+        to: String,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
+    /// Retention: shred what has stayed in a zone longer than access.toml [retention] allows
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Measure de-identification against a plain copy of the same generated table
     Bench(BenchArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Shred every dataset older than its zone's retention (days), and record it
+    Apply {
+        /// Only list what would be shredded
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        who: ActorArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -150,24 +175,6 @@ pub enum VaultCommand {
         /// The zone to move it to
         #[arg(long)]
         to: String,
-        #[command(flatten)]
-        who: ActorArgs,
-    },
-    /// Approve a dataset's promotion into a zone (one approval per actor)
-    Approve {
-        /// The dataset id
-        dataset: String,
-        /// The zone it may enter
-        #[arg(long)]
-        to: String,
-        #[command(flatten)]
-        who: ActorArgs,
-    },
-    /// Shred every dataset older than its zone's retention (access.toml [retention], days)
-    Retention {
-        /// Only list what would be shredded
-        #[arg(long)]
-        dry_run: bool,
         #[command(flatten)]
         who: ActorArgs,
     },

@@ -333,30 +333,14 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
     steward(d, &["vault", "promote", &de, "--to", "staging"])
         .code(2)
         .stderr(predicate::str::contains("needs 1 approvals"));
-    steward(
-        d,
-        &["vault", "approve", &de, "--to", "staging", "--actor", "bob"],
-    )
-    .success();
+    steward(d, &["approve", &de, "--to", "staging", "--actor", "bob"]).success();
     steward(d, &["vault", "promote", &de, "--to", "staging"]).success();
-    steward(
-        d,
-        &["vault", "approve", &de, "--to", "prod", "--actor", "alice"],
-    )
-    .success();
-    steward(
-        d,
-        &["vault", "approve", &de, "--to", "prod", "--actor", "alice"],
-    )
-    .success();
+    steward(d, &["approve", &de, "--to", "prod", "--actor", "alice"]).success();
+    steward(d, &["approve", &de, "--to", "prod", "--actor", "alice"]).success();
     steward(d, &["vault", "promote", &de, "--to", "prod"])
         .code(2)
         .stderr(predicate::str::contains("it has 1"));
-    steward(
-        d,
-        &["vault", "approve", &de, "--to", "prod", "--actor", "carol"],
-    )
-    .success();
+    steward(d, &["approve", &de, "--to", "prod", "--actor", "carol"]).success();
     steward(d, &["vault", "promote", &de, "--to", "prod"]).success();
     // a policy that keeps phone numbers leaves identifiers: nothing is stored in deid
     let policy = std::fs::read_to_string(d.join("policy.toml")).unwrap();
@@ -381,11 +365,11 @@ fn retention_shreds_what_has_expired() {
     .unwrap();
     let id = put(d, "raw");
     let keep = put(d, "dev");
-    steward(d, &["vault", "retention", "--dry-run"])
+    steward(d, &["retention", "apply", "--dry-run"])
         .success()
         .stdout(predicate::str::contains(format!("would shred {id}")));
     steward(d, &["vault", "get", &id, "-o", "a.csv"]).success();
-    steward(d, &["vault", "retention"])
+    steward(d, &["retention", "apply"])
         .success()
         .stdout(predicate::str::contains(format!("shredded {id}")));
     steward(d, &["vault", "get", &id, "-o", "b.csv"]).code(2);

@@ -30,6 +30,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
         Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
         Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),
+        Command::Approve { dataset, to, who } => vault::approve(&dataset, &to, &who, cli.json),
+        Command::Retention(crate::cli::RetentionCommand::Apply { dry_run, who }) => {
+            vault::retention(dry_run, &who, cli.json)
+        }
         Command::Bench(args) => bench::run(args, cli.json),
     }
 }

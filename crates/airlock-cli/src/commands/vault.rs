@@ -141,44 +141,6 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 ));
             }
         }
-        VaultCommand::Approve { dataset, to, who } => {
-            let to = Zone::parse(&to)?;
-            let vault = open(who.key_file.as_deref())?;
-            let n = vault.approve(&dataset, to, &actor(&who))?;
-            if json {
-                report::json(&serde_json::json!({ "status": "ok", "approvals": n }));
-            } else {
-                report::out(&format!(
-                    "approved {dataset} for {to}: {n} approvals from distinct actors so far\n"
-                ));
-            }
-        }
-        VaultCommand::Retention { dry_run, who } => {
-            let vault = open(who.key_file.as_deref())?;
-            let expired = vault.apply_retention(chrono::Utc::now(), dry_run, &actor(&who))?;
-            if json {
-                report::json(
-                    &serde_json::json!({ "status": "ok", "dry_run": dry_run, "expired": expired }),
-                );
-            } else {
-                let mut s = String::new();
-                for e in &expired {
-                    s.push_str(&format!(
-                        "{} {} (zone {}, stored {}, kept {} days)\n",
-                        if dry_run { "would shred" } else { "shredded" },
-                        e.dataset,
-                        e.zone,
-                        &e.created_at[..e.created_at.len().min(19)],
-                        e.retention_days
-                    ));
-                }
-                s.push_str(&format!(
-                    "{} datasets past their retention\n",
-                    expired.len()
-                ));
-                report::out(&s);
-            }
-        }
         VaultCommand::Shred { dataset, who } => {
             let vault = open(who.key_file.as_deref())?;
             let ds = vault.shred(&dataset, &actor(&who))?;
@@ -566,4 +528,48 @@ pub fn after_run(
         }])?;
     }
     Ok(statement)
+}
+
+/// `airlock approve`: one actor's approval of a dataset for staging or prod.
+pub fn approve(dataset: &str, to: &str, who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let to = Zone::parse(to)?;
+    let vault = open(who.key_file.as_deref())?;
+    let n = vault.approve(dataset, to, &actor(who))?;
+    if json {
+        report::json(&serde_json::json!({ "status": "ok", "approvals": n }));
+    } else {
+        report::out(&format!(
+            "approved {dataset} for {to}: {n} approvals from distinct actors so far\n"
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
+
+/// `airlock retention apply`: shred what has outlived its zone's retention.
+pub fn retention(dry_run: bool, who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let vault = open(who.key_file.as_deref())?;
+    let expired = vault.apply_retention(chrono::Utc::now(), dry_run, &actor(who))?;
+    if json {
+        report::json(
+            &serde_json::json!({ "status": "ok", "dry_run": dry_run, "expired": expired }),
+        );
+    } else {
+        let mut s = String::new();
+        for e in &expired {
+            s.push_str(&format!(
+                "{} {} (zone {}, stored {}, kept {} days)\n",
+                if dry_run { "would shred" } else { "shredded" },
+                e.dataset,
+                e.zone,
+                &e.created_at[..e.created_at.len().min(19)],
+                e.retention_days
+            ));
+        }
+        s.push_str(&format!(
+            "{} datasets past their retention\n",
+            expired.len()
+        ));
+        report::out(&s);
+    }
+    Ok(ExitStatus::Success)
 }
