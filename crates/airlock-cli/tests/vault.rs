@@ -324,6 +324,36 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
     let de = v["dataset"]["id"].as_str().unwrap().to_owned();
     assert_eq!(v["dataset"]["zone"], "deid");
     assert_eq!(v["manifest"]["findings"]["total"], 0);
+    // an analyst reads the deid zone, but never the note column (deny_columns)
+    airlock(d)
+        .args([
+            "vault",
+            "get",
+            &de,
+            "-o",
+            "analyst.csv",
+            "--role",
+            "analyst",
+            "--purpose",
+            "research",
+        ])
+        .assert()
+        .success();
+    let header = std::fs::read_to_string(d.join("analyst.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(
+        header.contains("hba1c") && !header.contains("note"),
+        "{header}"
+    );
+    steward(d, &["vault", "get", &de, "-o", "steward.csv"]).success();
+    assert!(
+        std::fs::read_to_string(d.join("steward.csv"))
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .contains("note")
+    );
     // one zone at a time; the scan gate into dev passes on a clean deid output
     steward(d, &["vault", "promote", &de, "--to", "staging"])
         .code(2)

@@ -33,6 +33,8 @@ purposes = ["research", "model-training", "quality"]
 read = ["deid"]
 write = []
 shred = []
+# columns an analyst never receives, even de-identified (minimum necessary)
+deny_columns = ["note"]
 purposes = ["research", "quality"]
 
 # Approvals from distinct actors a dataset needs to enter staging and prod.
@@ -62,6 +64,9 @@ struct Role {
     /// Zones this role may approve promotions into.
     #[serde(default)]
     approve: Vec<String>,
+    /// Columns this role never receives from a table (minimum necessary).
+    #[serde(default)]
+    deny_columns: Vec<String>,
     #[serde(default)]
     purposes: Vec<String>,
 }
@@ -186,6 +191,14 @@ impl Access {
             })?;
         }
         Ok(Self { file })
+    }
+
+    /// Columns `who`'s role may not receive.
+    pub fn denied_columns(&self, who: &Actor) -> &[String] {
+        self.file
+            .roles
+            .get(&who.role)
+            .map_or(&[][..], |r| r.deny_columns.as_slice())
     }
 
     /// Distinct approvals a promotion into `zone` needs.

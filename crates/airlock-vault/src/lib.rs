@@ -424,35 +424,62 @@ impl Vault {
         };
         let key = DataKey::unwrap(&self.secret.derive(Purpose::DataEncryption), id, &wrapped)?;
         let path = self.dir.join(OBJECTS_DIR).join(object);
-        let mut input = std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(&path).map_err(|e| VaultError::io("read", &path, e))?,
-        );
-        let out = AtomicOutput::create(output, force)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
-        let result = seal::open(&key, id, &mut input, &mut w);
-        let opened = match result {
-            Ok(s) => s,
-            Err(e) => {
-                // the temporary output is dropped, never renamed: no plaintext is left
-                drop(w);
-                drop(out);
+        let denied = self.access.denied_columns(who).to_vec();
+        if denied.is_empty() {
+            self.decrypt_to(&key, &ds, &path, output, force, who)?;
+        } else {
+            // decrypt privately, then hand over only the columns the role may have
+            let tmp = self.dir.join("tmp");
+            std::fs::create_dir_all(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
+            let plain = tmp.join(format!("{id}-{}", ds.name));
+            let result = self
+                .decrypt_to(&key, &ds, &path, &plain, true, who)
+                .and_then(|()| project(&plain, Path::new(&ds.name), output, force, &denied));
+            let _ = std::fs::remove_file(&plain);
+            if let Err(e) = result {
                 self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
                 return Err(e);
             }
+        }
+        self.record(&[Self::event(who, "get", Some(id), Some(&ds.sha256), "ok")])?;
+        Ok(ds)
+    }
+
+    /// Decrypts an object to `output` atomically and checks its SHA-256 against the catalog;
+    /// on any failure nothing is left at `output` and the failure is audited.
+    fn decrypt_to(
+        &self,
+        key: &DataKey,
+        ds: &Dataset,
+        object: &Path,
+        output: &Path,
+        force: bool,
+        who: &Actor,
+    ) -> Result<()> {
+        let mut input = std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(object).map_err(|e| VaultError::io("read", object, e))?,
+        );
+        let out = AtomicOutput::create(output, force)?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
+        let fail = |e: VaultError| -> Result<()> {
+            self.record(&[Self::event(who, "get", Some(&ds.id), None, "failed")])?;
+            Err(e)
+        };
+        let opened = match seal::open(key, &ds.id, &mut input, &mut w) {
+            Ok(s) => s,
+            // the temporary output is dropped, never renamed: no plaintext is left
+            Err(e) => return fail(e),
         };
         w.into_inner()
             .map_err(|e| VaultError::Write(e.into_error()))?
             .sync_all()
             .map_err(VaultError::Write)?;
         if opened.sha256 != ds.sha256 {
-            drop(out);
-            self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
-            return Err(VaultError::Tampered);
+            return fail(VaultError::Tampered);
         }
         out.commit()?;
-        self.record(&[Self::event(who, "get", Some(id), Some(&ds.sha256), "ok")])?;
-        Ok(ds)
+        Ok(())
     }
 
     /// Every dataset in the catalog, shredded ones included (nothing is decrypted); the
@@ -704,6 +731,38 @@ fn unreachable_zone() -> Result<()> {
     Err(VaultError::UnknownZone(
         "raw (nothing is promoted into raw)".into(),
     ))
+}
+
+/// Copies the table at `plain` to `output` without the `denied` columns.
+fn project(plain: &Path, name: &Path, output: &Path, force: bool, denied: &[String]) -> Result<()> {
+    use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter};
+    let Some(format) = Format::from_path(name) else {
+        return Err(VaultError::Gate {
+            dataset: name.display().to_string(),
+            why: "is not a table, and this role may receive only some columns of it".into(),
+        });
+    };
+    let mut reader = TableReader::open(plain, format, DEFAULT_BATCH_SIZE)?;
+    let schema = reader.schema();
+    let keep: Vec<usize> = (0..schema.fields().len())
+        .filter(|&i| !denied.iter().any(|d| d == schema.field(i).name()))
+        .collect();
+    let projected = std::sync::Arc::new(
+        schema
+            .project(&keep)
+            .map_err(|e| VaultError::Write(std::io::Error::other(e)))?,
+    );
+    let out = AtomicOutput::create(output, force)?;
+    let mut writer = TableWriter::new(out.file()?, output, format, projected)?;
+    while let Some(batch) = reader.next_batch()? {
+        let batch = batch
+            .project(&keep)
+            .map_err(|e| VaultError::Write(std::io::Error::other(e)))?;
+        writer.write(&batch)?;
+    }
+    writer.finish()?;
+    out.commit()?;
+    Ok(())
 }
 
 fn new_id() -> Result<String> {
