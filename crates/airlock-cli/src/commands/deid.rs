@@ -78,11 +78,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         "deid",
         Some(m),
         &args.output,
-        if status == ExitStatus::Success {
-            "ok"
-        } else {
-            "findings"
-        },
+        status.label(),
     )?;
     if json {
         report::json(&serde_json::json!({

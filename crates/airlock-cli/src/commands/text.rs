@@ -120,17 +120,7 @@ pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let report = scan_paths(&args.paths, &engine)?;
     let seconds = started.elapsed().as_secs_f64();
     let status = ExitStatus::from_findings(report.total, args.max);
-    super::vault::after_run(
-        None,
-        "scan",
-        None,
-        Path::new("."),
-        if status == ExitStatus::Success {
-            "ok"
-        } else {
-            "findings"
-        },
-    )?;
+    super::vault::after_run(None, "scan", None, Path::new("."), status.label())?;
     if json {
         report::json(&serde_json::json!({
             "status": status.label(),
