@@ -27,7 +27,8 @@ pub struct Cli {
 pub enum Command {
     /// Generate a synthetic hospital extract, de-identify it, scan the result, print a summary
     Demo(DemoArgs),
-    /// Create a workspace secret (.airlock/secret, mode 0600) in a directory
+    /// Create a workspace in a directory: .airlock/ with the secret (0600), the vault catalog,
+    /// the audit log and access rules
     Init(InitArgs),
     /// Draft a policy from a sample of a table: class, action, confidence and evidence per column
     Profile(ProfileArgs),
@@ -45,7 +46,7 @@ pub enum Command {
     /// Score the free-text detector against a gold corpus
     #[command(subcommand)]
     Eval(EvalCommand),
-    /// Encrypted zones for datasets: put, get, ls, shred (every operation audited)
+    /// Encrypted zones for datasets: put, get, ls, deid, promote, shred (every operation audited)
     #[command(subcommand)]
     Vault(VaultCommand),
     /// The tamper-evident audit log: verify it, show it, export its public key
@@ -67,7 +68,7 @@ pub enum Command {
     /// Retention: shred what has stayed in a zone longer than access.toml [retention] allows
     #[command(subcommand)]
     Retention(RetentionCommand),
-    /// Measure de-identification against a plain copy of the same generated table
+    /// Benchmarks: de-identification, risk, free text, vault (--suite)
     Bench(BenchArgs),
 }
 
