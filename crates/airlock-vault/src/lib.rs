@@ -308,6 +308,11 @@ impl Vault {
         )
     }
 
+    /// What the catalog knows of dataset `id` (not audited: nothing is decrypted).
+    pub fn dataset(&self, id: &str) -> Result<Dataset> {
+        self.row(id).map(|r| r.0)
+    }
+
     /// Datasets whose plaintext has this SHA-256 (to place a file in the vault's lineage).
     pub fn find_by_sha256(&self, sha256: &str) -> Result<Vec<Dataset>> {
         Ok(self
@@ -432,11 +437,11 @@ impl Vault {
             let tmp = self.dir.join("tmp");
             std::fs::create_dir_all(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
             let plain = tmp.join(format!("{id}-{}", ds.name));
-            let result = self
-                .decrypt_to(&key, &ds, &path, &plain, true, who)
-                .and_then(|()| project(&plain, Path::new(&ds.name), output, force, &denied));
+            // decrypt_to audits its own failures; a failed projection is audited here
+            self.decrypt_to(&key, &ds, &path, &plain, true, who)?;
+            let projected = project(&plain, Path::new(&ds.name), output, force, &denied);
             let _ = std::fs::remove_file(&plain);
-            if let Err(e) = result {
+            if let Err(e) = projected {
                 self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
                 return Err(e);
             }

@@ -270,11 +270,7 @@ fn deid(
     let policy = airlock_core::policy::Policy::load(policy_path)?;
     let secret_path = WorkspaceSecret::locate(args.key_file.as_deref())?;
     let secret = WorkspaceSecret::load(&secret_path)?;
-    let record = vault
-        .list(&who)?
-        .into_iter()
-        .find(|d| d.id == dataset)
-        .ok_or_else(|| airlock_vault::VaultError::UnknownDataset(dataset.to_owned()))?;
+    let record = vault.dataset(dataset)?;
     if record.zone != "raw" {
         anyhow::bail!(
             "dataset {dataset} is in zone {}, not raw: only raw datasets are de-identified into deid",
