@@ -2263,9 +2263,13 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
                 k -= 1;
             }
             if let Some(s) = start {
+                // "Cardiology Clinic", "Surgical Center": a specialty is no name
                 let named = (s..i).any(|k| {
                     let e = toks[k].entry;
-                    !e.word || e.place > 0 || ctx.style == CaseStyle::Mixed && ctx.capitalized(k)
+                    !in_list(SPECIALTIES, ctx.word(k))
+                        && (!e.word
+                            || e.place > 0
+                            || ctx.style == CaseStyle::Mixed && ctx.capitalized(k))
                 });
                 let cue_at = if s > 1 && ctx.word(s - 1).eq_ignore_ascii_case("the") {
                     s - 1
@@ -2688,6 +2692,66 @@ fn looks_like_drug(word: &str) -> bool {
 }
 /// Words after a facility's name that are part of the name ("Sacred Heart Memorial").
 const NAMED_FACILITY_WORDS: &[&str] = &["memorial", "regional", "general", "county", "university"];
+
+/// Medical specialties and services: "Cardiology Clinic" names no place.
+const SPECIALTIES: &[&str] = &[
+    "cardiology",
+    "oncology",
+    "neurology",
+    "nephrology",
+    "pulmonary",
+    "pulmonology",
+    "gastroenterology",
+    "dermatology",
+    "urology",
+    "orthopedic",
+    "orthopedics",
+    "orthopaedic",
+    "pediatric",
+    "pediatrics",
+    "psychiatry",
+    "psychiatric",
+    "surgical",
+    "surgery",
+    "medical",
+    "internal",
+    "family",
+    "primary",
+    "urgent",
+    "emergency",
+    "women's",
+    "children's",
+    "cancer",
+    "heart",
+    "eye",
+    "dental",
+    "wound",
+    "pain",
+    "sleep",
+    "dialysis",
+    "infusion",
+    "imaging",
+    "radiology",
+    "rehabilitation",
+    "rehab",
+    "endocrine",
+    "diabetes",
+    "vascular",
+    "transplant",
+    "maternity",
+    "obstetric",
+    "geriatric",
+    "hematology",
+    "rheumatology",
+    "ent",
+    "ambulatory",
+    "outpatient",
+    "inpatient",
+    "specialty",
+    "multispecialty",
+    "anticoagulation",
+    "coumadin",
+];
 
 /// Words that never start a facility's name ("the hospital", "outside hospital").
 const NOT_PLACE_WORDS: &[&str] = &[
@@ -3143,6 +3207,16 @@ mod tests {
     #[test]
     fn headers_professions_holidays_and_web_addresses() {
         assert_finds("Attending: Carol Smith, M.D.", "NAME", "Carol Smith");
+        assert_finds(
+            "Seen at Lakeside Cardiology Clinic today",
+            "LOCATION",
+            "Lakeside Cardiology",
+        );
+        assert_finds(
+            "Lakeside Medical Center, Ridgecrest, CA 93555",
+            "LOCATION",
+            "Ridgecrest",
+        );
         assert_finds("Dictated by: OKAFOR, ADA", "NAME", "OKAFOR, ADA");
         assert_finds(
             "Retired iron worker, lives alone",
@@ -3193,6 +3267,7 @@ mod tests {
             "Pt in Trendelenburg; LIMA to LAD patent",
             "Monday and Friday dialysis, speaks Spanish",
             "Lives in Maryland; sister in California",
+            "CARDIOLOGY CLINIC NOTE. Wound Clinic follow-up.",
         ] {
             let f = found(text);
             assert!(f.is_empty(), "{text:?} -> {f:?}");
