@@ -305,3 +305,40 @@ fn notes_dev_recall_and_precision_hold() {
         v["recall"], v["precision"]
     );
 }
+
+#[test]
+fn scan_reads_parquet_cell_by_cell() {
+    use airlock_core::table::{Format, TableReader, TableWriter};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // the fixture table, as Parquet, through the library's own reader and writer
+    let mut reader =
+        TableReader::open(&fixtures().join("patients.csv"), Format::Csv, 1024).unwrap();
+    let path = d.join("patients.parquet");
+    let mut writer = TableWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        &path,
+        Format::Parquet,
+        reader.schema(),
+    )
+    .unwrap();
+    while let Some(batch) = reader.next_batch().unwrap() {
+        writer.write(&batch).unwrap();
+    }
+    writer.finish().unwrap();
+    let out = airlock(d)
+        .args(["scan", "patients.parquet", "--json"])
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let file = &v["report"]["files"][0];
+    assert_eq!(file["read_as"], "parquet");
+    assert!(file["by_kind"]["SSN"].as_u64().unwrap() >= 1, "{file}");
+    assert!(
+        file["locations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["column"] == "ssn" && l["row"].as_u64().is_some())
+    );
+}
