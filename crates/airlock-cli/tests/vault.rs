@@ -544,3 +544,28 @@ fn sigkill_during_put_leaves_catalog_and_objects_consistent() {
     // the vault still works
     steward(d, &["vault", "put", "--zone", "raw", "raw.csv"]).success();
 }
+
+#[test]
+fn orphans_of_killed_puts_are_swept_once_old() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    let objects = d.join(".airlock/objects");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for name in ["ds-orphan.alv", ".ds-x.alv.123.airlock-tmp"] {
+        let f = std::fs::File::create(objects.join(name)).unwrap();
+        f.set_modified(old).unwrap();
+    }
+    std::fs::write(objects.join("ds-young.alv"), b"in progress").unwrap();
+    airlock(d).args(["vault", "ls"]).assert().success();
+    assert!(!objects.join("ds-orphan.alv").exists());
+    assert!(!objects.join(".ds-x.alv.123.airlock-tmp").exists());
+    assert!(
+        objects.join("ds-young.alv").exists(),
+        "a young file may be a put in progress"
+    );
+    assert!(
+        objects.join(format!("{id}.alv")).exists(),
+        "catalogued objects stay"
+    );
+}

@@ -191,13 +191,45 @@ impl Vault {
             &secret.derive(Purpose::ManifestSigning),
         );
         let access = Access::load(&dir.join(ACCESS_FILE))?;
-        Ok(Self {
+        let vault = Self {
             dir: dir.to_path_buf(),
             secret,
             catalog,
             audit,
             access,
-        })
+        };
+        vault.sweep_orphans()?;
+        Ok(vault)
+    }
+
+    /// Deletes what a killed `put` or `get` left in `objects/`: objects the catalog never
+    /// named (no key opens them) and temporary files, once they are ten minutes old (a put
+    /// in progress elsewhere is younger).
+    fn sweep_orphans(&self) -> Result<usize> {
+        let objects = self.dir.join(OBJECTS_DIR);
+        let Ok(entries) = std::fs::read_dir(&objects) else {
+            return Ok(0);
+        };
+        let known: std::collections::HashSet<String> = self
+            .datasets()?
+            .into_iter()
+            .map(|d| format!("{}.alv", d.id))
+            .collect();
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+        let mut swept = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let orphan =
+                name.ends_with(".alv") && !known.contains(&name) || name.ends_with(".airlock-tmp");
+            let aged = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < old);
+            if orphan && aged && std::fs::remove_file(entry.path()).is_ok() {
+                swept += 1;
+            }
+        }
+        Ok(swept)
     }
 
     fn cat_err(&self, source: rusqlite::Error) -> VaultError {
