@@ -287,9 +287,20 @@ fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: 
     let mut word_index = 0usize;
     let mut place_written = false;
     while i < b.len() {
+        // a possessive stays as written: "Okafor's" -> "Avery's"
+        if b[i] == b'\''
+            && matches!(b.get(i + 1), Some(b's' | b'S'))
+            && b.get(i + 2).is_none_or(|c| !c.is_ascii_alphabetic())
+        {
+            out.push_str(&original[i..i + 2]);
+            i += 2;
+            continue;
+        }
         if !b[i].is_ascii_alphabetic() {
-            out.push(char::from(b[i]));
-            i += 1;
+            // whole characters, not bytes: a span may hold non-ASCII punctuation
+            let c = original[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8().max(1);
             continue;
         }
         let start = i;
@@ -508,6 +519,24 @@ mod tests {
         for k in ["SSN", "PHONE", "EMAIL", "NAME", "LOCATION"] {
             assert!(raw.contains(&k), "{k} not found in the raw text: {raw:?}");
         }
+    }
+
+    #[test]
+    fn possessives_and_non_ascii_survive_replacement() {
+        let out = run(
+            "Mrs. Okafor's daughter; St. Mary's Hospital",
+            TextMode::Surrogate,
+            "P1",
+            Some(1),
+        );
+        assert!(
+            out.contains("'s daughter") && out.contains("'s Hospital"),
+            "{out}"
+        );
+        assert!(!out.contains("Okafor") && !out.contains("Mary"), "{out}");
+        let mut o = String::new();
+        replace_words("Zo\u{eb} \u{2019}Lee", &[7; 32], &["Avery"], false, &mut o);
+        assert!(o.contains('\u{2019}'), "{o}");
     }
 
     #[test]
