@@ -251,7 +251,8 @@ fn shift_words(s: &str, days: i32, out: &mut String) -> bool {
             }
             i = end;
         } else {
-            i += 1;
+            // whole characters: a slice must never cut one
+            i += s[i..].chars().next().map_or(1, char::len_utf8);
             pieces.push((start, i, 0));
         }
     }
@@ -328,6 +329,7 @@ mod tests {
     fn unreadable_dates_append_nothing() {
         assert_eq!(moved("13/45/2021", 1), None);
         assert_eq!(moved("soon", 1), None);
+        assert_eq!(moved("March\u{a0}7", 1).as_deref(), Some("March\u{a0}8"));
         let mut out = String::from("kept");
         assert!(!shift(&DateParser::new(), "99/99", 3, &mut out));
         assert_eq!(out, "kept");
