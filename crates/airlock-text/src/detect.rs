@@ -3274,6 +3274,23 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Note-shaped text from tricky pieces (titles, initials, possessives, dates, ranges,
+        /// non-ASCII punctuation): no panic, spans sorted, disjoint and on character boundaries.
+        #[test]
+        fn note_shaped_text_never_breaks_the_detector(
+            text in "((Dr\\.|Mr|MRS|St\\.|'s|O'|[A-Z][a-z]{2,7}|[A-Z]{2,6}|[a-z]{2,6}|[0-9]{1,5}|/|-|, |\\. |\n|\u{2019}|\u{e9}|#|:|\\(| ){0,80})"
+        ) {
+            let spans = Detector::new().detect(&text);
+            for w in spans.windows(2) {
+                proptest::prop_assert!(w[0].end <= w[1].start);
+            }
+            for sp in &spans {
+                proptest::prop_assert!(sp.start < sp.end && text.is_char_boundary(sp.start) && text.is_char_boundary(sp.end));
+            }
+        }
+    }
+
     #[test]
     fn spans_are_sorted_and_disjoint_on_any_text() {
         let det = Detector::new();

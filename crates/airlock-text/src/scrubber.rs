@@ -591,6 +591,18 @@ mod tests {
         }
 
         #[test]
+        fn scrubbing_note_shaped_text_never_panics(
+            text in "((Dr\\.|Mr|MRS|St\\.|'s|O'|[A-Z][a-z]{2,7}|[A-Z]{2,6}|[a-z]{2,6}|[0-9]{1,5}|/|-|, |\\. |\n|\u{2019}|\u{e9}|#|:|\\(| ){0,60})"
+        ) {
+            let e = engine();
+            for mode in [TextMode::Redact, TextMode::Surrogate] {
+                let mut out = String::new();
+                e.scrub(&text, mode, &TextContext { patient: Some("P"), date_shift_days: Some(-3) }, &mut out);
+                e.scan(&out, &mut |_| {});
+            }
+        }
+
+        #[test]
         fn scrubbing_any_text_never_panics(text in "\\PC{0,300}") {
             let mut out = String::new();
             let e = engine();
