@@ -83,11 +83,16 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let exe = invocation();
     t.push_str(&format!(
         "\nnext: compare a raw and a de-identified row:\n  head -3 {} {}\n\
+         scan the whole folder for identifiers left anywhere (exit 1 if any):\n  \
+         {exe} scan {}\n\
+         de-identify a clinical note:\n  \
+         echo \"Seen by Dr. Halvorsen on 3/7; call 617-555-1234\" | {exe} text redact\n\
          then draft a policy for your own table and de-identify it:\n  \
          {exe} profile YOUR.csv -o policy.toml\n  \
          {exe} deid --policy policy.toml YOUR.csv -o YOUR.deid.csv\n",
         r.raw.display(),
-        r.output.display()
+        r.output.display(),
+        r.output.parent().unwrap_or(&r.output).display()
     ));
     report::out(&t);
     Ok(status)
