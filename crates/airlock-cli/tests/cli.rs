@@ -10,7 +10,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 
 mod common;
-use common::{airlock, fixtures, golden, set_mode};
+use common::{airlock, convert_table, fixtures, golden, set_mode};
 
 /// A temp dir with the fixtures copied in and a private key file.
 struct Workspace {
@@ -83,21 +83,9 @@ impl Workspace {
 
 /// A table file as CSV text, whatever its format (through the library's reader and writer).
 fn as_csv(path: &Path) -> String {
-    use airlock_core::table::{Format, TableReader, TableWriter};
-    let format = Format::from_path(path).unwrap();
-    let mut reader = TableReader::open(path, format, 1024).unwrap();
+    let format = airlock_core::table::Format::from_path(path).unwrap();
     let out = tempfile::NamedTempFile::new().unwrap();
-    let mut writer = TableWriter::new(
-        out.reopen().unwrap(),
-        out.path(),
-        Format::Csv,
-        reader.schema(),
-    )
-    .unwrap();
-    while let Some(b) = reader.next_batch().unwrap() {
-        writer.write(&b).unwrap();
-    }
-    writer.finish().unwrap();
+    convert_table(path, format, out.path(), airlock_core::table::Format::Csv);
     std::fs::read_to_string(out.path()).unwrap()
 }
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use predicates::prelude::*;
 
 mod common;
-use common::{airlock, fixtures, golden, set_mode};
+use common::{airlock, convert_table, fixtures, golden, set_mode};
 
 /// Identifiers in `tests/fixtures/note.txt` that no output may show.
 const NOTE_VALUES: &[&str] = &[
@@ -308,24 +308,16 @@ fn notes_dev_recall_and_precision_hold() {
 
 #[test]
 fn scan_reads_parquet_cell_by_cell() {
-    use airlock_core::table::{Format, TableReader, TableWriter};
+    use airlock_core::table::Format;
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // the fixture table, as Parquet, through the library's own reader and writer
-    let mut reader =
-        TableReader::open(&fixtures().join("patients.csv"), Format::Csv, 1024).unwrap();
-    let path = d.join("patients.parquet");
-    let mut writer = TableWriter::new(
-        std::fs::File::create(&path).unwrap(),
-        &path,
+    convert_table(
+        &fixtures().join("patients.csv"),
+        Format::Csv,
+        &d.join("patients.parquet"),
         Format::Parquet,
-        reader.schema(),
-    )
-    .unwrap();
-    while let Some(batch) = reader.next_batch().unwrap() {
-        writer.write(&batch).unwrap();
-    }
-    writer.finish().unwrap();
+    );
     let out = airlock(d)
         .args(["scan", "patients.parquet", "--json"])
         .assert()

@@ -384,13 +384,7 @@ impl Vault {
         let wrapped = key.wrap(&self.secret.derive(Purpose::DataEncryption), &id)?;
         let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
         let mut input = std::fs::File::open(file).map_err(|e| VaultError::io("read", file, e))?;
-        let out = AtomicOutput::create(&object, false)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
-        let sealed = seal::seal(&key, &id, &mut input, &mut w)?;
-        w.into_inner()
-            .map_err(|e| VaultError::Write(e.into_error()))?
-            .sync_all()
-            .map_err(VaultError::Write)?;
+        let (out, sealed) = stream_to(&object, false, |w| seal::seal(&key, &id, &mut input, w))?;
         out.commit()?;
         let name = name.map_or_else(
             || {
@@ -497,21 +491,16 @@ impl Vault {
             1 << 20,
             std::fs::File::open(object).map_err(|e| VaultError::io("read", object, e))?,
         );
-        let out = AtomicOutput::create(output, force)?;
-        let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
         let fail = |e: VaultError| -> Result<()> {
             self.record(&[Self::event(who, "get", Some(&ds.id), None, "failed")])?;
             Err(e)
         };
-        let opened = match seal::open(key, &ds.id, &mut input, &mut w) {
-            Ok(s) => s,
-            // the temporary output is dropped, never renamed: no plaintext is left
-            Err(e) => return fail(e),
-        };
-        w.into_inner()
-            .map_err(|e| VaultError::Write(e.into_error()))?
-            .sync_all()
-            .map_err(VaultError::Write)?;
+        // on failure the temporary output is dropped, never renamed: no plaintext is left
+        let (out, opened) =
+            match stream_to(output, force, |w| seal::open(key, &ds.id, &mut input, w)) {
+                Ok(done) => done,
+                Err(e) => return fail(e),
+            };
         if opened.sha256 != ds.sha256 {
             return fail(VaultError::Tampered);
         }
@@ -768,6 +757,21 @@ fn unreachable_zone() -> Result<()> {
     Err(VaultError::UnknownZone(
         "raw (nothing is promoted into raw)".into(),
     ))
+}
+
+/// Streams `write`'s bytes into a temporary file beside `target` and flushes them; the caller
+/// commits (which syncs and renames) or drops it (which deletes it).
+fn stream_to<T>(
+    target: &Path,
+    force: bool,
+    write: impl FnOnce(&mut dyn std::io::Write) -> Result<T>,
+) -> Result<(AtomicOutput, T)> {
+    let out = AtomicOutput::create(target, force)?;
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, out.file()?);
+    let value = write(&mut w)?;
+    w.into_inner()
+        .map_err(|e| VaultError::Write(e.into_error()))?;
+    Ok((out, value))
 }
 
 /// Copies the table at `plain` to `output` without the `denied` columns.

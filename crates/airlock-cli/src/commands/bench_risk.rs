@@ -62,7 +62,8 @@ fn load(table: &Path, dir: &Path) -> anyhow::Result<Dataset> {
     )?)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+/// The median of timings (the upper one of an even count).
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

@@ -11,6 +11,7 @@ use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_text::TextEngine;
 use airlock_text::eval::read_gold;
 
+use super::bench_risk::median;
 use crate::ExitStatus;
 use crate::cli::BenchArgs;
 use crate::report::{self, thousands};
@@ -32,11 +33,6 @@ fn load(path: &Path) -> anyhow::Result<Vec<(String, String)>> {
         .enumerate()
         .map(|(i, p)| (i.to_string(), p.to_owned()))
         .collect())
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {

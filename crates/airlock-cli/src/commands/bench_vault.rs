@@ -10,14 +10,10 @@ use anyhow::Context;
 use airlock_core::keys::WorkspaceSecret;
 use airlock_vault::{Actor, Vault, Zone};
 
+use super::bench_risk::median;
 use crate::ExitStatus;
 use crate::cli::BenchArgs;
 use crate::report::{self, thousands};
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
 
 pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let tmp = tempfile::tempdir().context("cannot create a temporary directory")?;

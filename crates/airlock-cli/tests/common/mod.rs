@@ -41,3 +41,20 @@ pub fn golden(name: &str, actual: &str) {
         .unwrap_or_else(|_| panic!("missing golden file {}", path.display()));
     assert_eq!(actual, expected, "output differs from {}", path.display());
 }
+
+/// Copies a table into another file and format through the library's own reader and writer.
+pub fn convert_table(
+    input: &Path,
+    from: airlock_core::table::Format,
+    output: &Path,
+    to: airlock_core::table::Format,
+) {
+    use airlock_core::table::{TableReader, TableWriter};
+    let mut reader = TableReader::open(input, from, 1024).unwrap();
+    let file = std::fs::File::create(output).unwrap();
+    let mut writer = TableWriter::new(file, output, to, reader.schema()).unwrap();
+    while let Some(batch) = reader.next_batch().unwrap() {
+        writer.write(&batch).unwrap();
+    }
+    writer.finish().unwrap();
+}
