@@ -270,24 +270,26 @@ pub fn profile(path: &Path, format: Format, sample_rows: u64) -> Result<Profile>
     })
 }
 
-#[derive(Default)]
-struct Hints {
-    ssn: bool,
-    record_number: bool,
-    name: bool,
-    birth: bool,
-    date: bool,
-    zip: bool,
-    age: bool,
-    phone: bool,
-    email: bool,
-    street: bool,
-    place: bool,
-    text: bool,
-    demographic: bool,
+/// What a column's name suggests it holds (by whole words of the name, any case).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Hints {
+    pub ssn: bool,
+    pub record_number: bool,
+    pub name: bool,
+    pub birth: bool,
+    pub date: bool,
+    pub zip: bool,
+    pub age: bool,
+    pub phone: bool,
+    pub email: bool,
+    pub street: bool,
+    pub place: bool,
+    pub text: bool,
+    pub demographic: bool,
 }
 
-fn hints(column: &str) -> Hints {
+/// What the column name `column` suggests it holds.
+pub fn hints(column: &str) -> Hints {
     let lower = column.to_ascii_lowercase();
     let words: Vec<&str> = lower
         .split(|c: char| !c.is_ascii_alphanumeric())

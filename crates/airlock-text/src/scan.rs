@@ -87,14 +87,11 @@ pub struct ScanReport {
 /// Scans every path (files, and directories recursively; `.git` and `.airlock` folders and
 /// symbolic links are not followed).
 pub fn scan_paths(paths: &[PathBuf], scrubber: &dyn TextScrubber) -> Result<ScanReport> {
-    let mut files = Vec::new();
     let mut report = ScanReport {
         scanner: scrubber.name(),
         ..ScanReport::default()
     };
-    for p in paths {
-        collect(p, &mut files, &mut report.skipped)?;
-    }
+    let files = collect_files(paths, &[".git", ".airlock"], &mut report.skipped)?;
     for path in files {
         match scan_file(&path, scrubber)? {
             Some(f) => {
@@ -111,8 +108,23 @@ pub fn scan_paths(paths: &[PathBuf], scrubber: &dyn TextScrubber) -> Result<Scan
     Ok(report)
 }
 
+/// The files under `paths` in path order (directories recursively; symbolic links are not
+/// followed and folders named in `skip_dirs` are left out, both listed in `skipped`).
+pub fn collect_files(
+    paths: &[PathBuf],
+    skip_dirs: &[&str],
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, skip_dirs, &mut files, skipped)?;
+    }
+    Ok(files)
+}
+
 fn collect(
     path: &Path,
+    skip_dirs: &[&str],
     files: &mut Vec<PathBuf>,
     skipped: &mut Vec<(PathBuf, &'static str)>,
 ) -> Result<()> {
@@ -128,11 +140,11 @@ fn collect(
         entries.sort();
         for e in entries {
             let name = e.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if name == ".git" || name == ".airlock" {
+            if skip_dirs.contains(&name) && e.is_dir() {
                 skipped.push((e, "workspace or version-control folder"));
                 continue;
             }
-            collect(&e, files, skipped)?;
+            collect(&e, skip_dirs, files, skipped)?;
         }
     } else if meta.is_file() {
         files.push(path.to_path_buf());

@@ -1,0 +1,667 @@
+//! `airlock canary plant`: add canary patients to a raw table.
+//!
+//! Two passes over the input: the first learns each column's shape (a few values to imitate)
+//! and the years its date columns span; the second copies the table with the canary rows
+//! inserted at random places. Each canary gets new values in every column the policy marks
+//! identifying (direct and quasi-identifiers, dates), written in the shape the column uses
+//! (`(603) 482-1193` or `603-482-1193`, `1956-02-17` or `2/17/1956`, "Last, First"), a note
+//! with every kind of identifier in every free-text column, and values copied from real rows
+//! elsewhere. Canary dates fall outside the years the data spans (by more than the policy's
+//! date shift), so that no real date, shifted or not, can be mistaken for one.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::{ArrayRef, RecordBatch, StringArray};
+use arrow_cast::CastOptions;
+use arrow_schema::{DataType, SchemaRef};
+use chrono::{Datelike, NaiveDate};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use serde::Serialize;
+
+use airlock_core::error::{Error, Result};
+use airlock_core::output::AtomicOutput;
+use airlock_core::policy::{Action, FieldClass, Policy, Unclassified};
+use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter};
+use airlock_deid::dates::{DateParser, DateStyle, push_date, year_of_text};
+use airlock_deid::profile::hints;
+
+use crate::identity::{Identity, digits};
+use crate::{Canary, CanaryFile, FileRef, Planted, ValueKind};
+
+/// How many canaries, and the seed (random when none).
+#[derive(Debug, Clone)]
+pub struct PlantOptions {
+    pub count: usize,
+    pub seed: Option<u64>,
+    pub force: bool,
+}
+
+impl Default for PlantOptions {
+    fn default() -> Self {
+        Self {
+            count: 10,
+            seed: None,
+            force: false,
+        }
+    }
+}
+
+/// What a canary row holds in one column.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnPlan {
+    /// A value copied from a real row (not identifying).
+    Copy,
+    /// A canary note with every kind of identifier.
+    FreeText,
+    /// A canary date, in the column's layout.
+    Date,
+    /// A new identifier of this kind, in the column's shape.
+    Value(ValueKind),
+}
+
+/// What `plant_table` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PlantReport {
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub canary_file: PathBuf,
+    pub input_rows: u64,
+    pub output_rows: u64,
+    pub canaries: usize,
+    /// Values recorded, and how many of them will be searched.
+    pub values: usize,
+    pub searched: usize,
+    /// Per column: what the canary rows hold there.
+    pub columns: Vec<(String, ColumnPlan)>,
+    /// The years canary dates were drawn from.
+    pub date_years: (i32, i32),
+}
+
+/// What the first pass learned.
+struct Survey {
+    rows: u64,
+    /// Up to [`DONORS`] non-empty values per column, as text.
+    donors: Vec<Vec<String>>,
+    /// The smallest and largest year in any date column.
+    years: Option<(i32, i32)>,
+}
+
+const DONORS: usize = 64;
+
+fn as_text(column: &ArrayRef) -> Option<ArrayRef> {
+    arrow_cast::cast(column, &DataType::Utf8).ok()
+}
+
+fn survey(
+    reader: &mut TableReader,
+    policy: &Policy,
+    schema: &SchemaRef,
+    parser: &DateParser,
+) -> Result<Survey> {
+    let mut s = Survey {
+        rows: 0,
+        donors: vec![Vec::new(); schema.fields().len()],
+        years: None,
+    };
+    let is_date: Vec<bool> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            policy
+                .fields
+                .get(f.name())
+                .is_some_and(|fl| fl.class == FieldClass::Date)
+        })
+        .collect();
+    while let Some(batch) = reader.next_batch()? {
+        s.rows += batch.num_rows() as u64;
+        for (i, column) in batch.columns().iter().enumerate() {
+            if s.donors[i].len() >= DONORS && !is_date[i] {
+                continue;
+            }
+            let Some(text) = as_text(column) else {
+                continue;
+            };
+            for v in text.as_string::<i32>().iter().flatten() {
+                if s.donors[i].len() < DONORS && !v.trim().is_empty() {
+                    s.donors[i].push(v.to_owned());
+                }
+                if is_date[i]
+                    && let Some(y) = year_of_text(parser, v)
+                {
+                    s.years = Some(s.years.map_or((y, y), |(lo, hi)| (lo.min(y), hi.max(y))));
+                }
+            }
+        }
+    }
+    Ok(s)
+}
+
+/// Decides what canary rows hold in a column, from the policy, the column's name and a value
+/// from it.
+pub fn plan_column(
+    name: &str,
+    policy: &Policy,
+    donor: Option<&str>,
+    parser: &DateParser,
+) -> ColumnPlan {
+    let Some(field) = policy.fields.get(name) else {
+        return ColumnPlan::Copy;
+    };
+    match field.class {
+        FieldClass::FreeText => return ColumnPlan::FreeText,
+        FieldClass::Date => return ColumnPlan::Date,
+        FieldClass::Clinical | FieldClass::Operational | FieldClass::Sensitive => {
+            return ColumnPlan::Copy;
+        }
+        FieldClass::DirectIdentifier | FieldClass::QuasiIdentifier => {}
+    }
+    let h = hints(name);
+    let lower = name.to_ascii_lowercase();
+    let kind = if policy.patient_id.as_deref() == Some(name) || h.record_number {
+        ValueKind::Mrn
+    } else if h.ssn {
+        ValueKind::Ssn
+    } else if h.phone {
+        if lower.contains("fax") {
+            ValueKind::Fax
+        } else {
+            ValueKind::Phone
+        }
+    } else if h.email {
+        ValueKind::Email
+    } else if h.zip {
+        ValueKind::Zip
+    } else if h.age {
+        ValueKind::Age
+    } else if h.street || h.place {
+        ValueKind::Address
+    } else if h.name {
+        ValueKind::Name
+    } else if h.birth || h.date || donor.is_some_and(|d| parser.parse(d.trim()).is_some()) {
+        return ColumnPlan::Date;
+    } else if h.demographic {
+        return ColumnPlan::Copy;
+    } else if donor.is_some_and(|d| d.contains('@')) {
+        ValueKind::Email
+    } else if donor.is_some_and(|d| d.starts_with("http") || d.starts_with("www.")) {
+        ValueKind::Url
+    } else if donor.is_some_and(|d| {
+        d.split('.').count() == 4 && d.split('.').all(|p| p.parse::<u8>().is_ok())
+    }) {
+        ValueKind::Ip
+    } else if field.class == FieldClass::QuasiIdentifier
+        && field.action == Action::Keep
+        && donor.is_none_or(|d| d.chars().count() <= 3)
+    {
+        // a small coded domain (sex, state): a new value would stand out, not blend in
+        return ColumnPlan::Copy;
+    } else {
+        ValueKind::Id
+    };
+    ColumnPlan::Value(kind)
+}
+
+/// Replaces the digits of `shape` in order with `digits` when their counts match (an
+/// eleven-digit `1-603-...` shape keeps its leading 1); otherwise `None`.
+fn render_digits(shape: &str, digits: &str) -> Option<String> {
+    let n = shape.chars().filter(char::is_ascii_digit).count();
+    let skip = match n.checked_sub(digits.len())? {
+        0 => 0,
+        1 if shape.trim_start_matches(['+', ' ']).starts_with('1') => 1,
+        _ => return None,
+    };
+    let mut ds = digits.chars();
+    let mut seen = 0;
+    Some(
+        shape
+            .chars()
+            .map(|c| {
+                if c.is_ascii_digit() {
+                    seen += 1;
+                    if seen > skip {
+                        return ds.next().unwrap_or(c);
+                    }
+                }
+                c
+            })
+            .collect(),
+    )
+}
+
+/// A new value in the shape of `shape`: each digit and letter replaced by a random one of the
+/// same class and case, everything else kept.
+fn imitate(shape: &str, rng: &mut impl Rng) -> String {
+    shape
+        .chars()
+        .map(|c| {
+            if c.is_ascii_digit() {
+                char::from(b'0' + rng.random_range(0..10u8))
+            } else if c.is_ascii_uppercase() {
+                char::from(b'A' + rng.random_range(0..26u8))
+            } else if c.is_ascii_lowercase() {
+                char::from(b'a' + rng.random_range(0..26u8))
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// The date in the layout of `shape` (and whatever follows it there, such as a time).
+fn render_date(date: NaiveDate, shape: Option<&str>, parser: &DateParser) -> String {
+    let mut out = String::new();
+    match shape.map(str::trim).and_then(|s| parser.parse(s).map(|d| (s, d))) {
+        Some((s, found)) => {
+            push_date(date, found.style, &mut out);
+            out.push_str(&s[found.len..]);
+        }
+        None if shape.is_some_and(|s| s.trim().len() == 4) => {
+            out = date.year().to_string();
+        }
+        None => push_date(date, DateStyle::Iso, &mut out),
+    }
+    out
+}
+
+struct Row {
+    values: Vec<Option<String>>,
+    canary: Canary,
+}
+
+fn build_row(
+    number: usize,
+    schema: &SchemaRef,
+    plans: &[ColumnPlan],
+    survey: &Survey,
+    identity: &Identity,
+    parser: &DateParser,
+    rng: &mut impl Rng,
+) -> Row {
+    let mut values = Vec::with_capacity(plans.len());
+    let mut planted: Vec<Planted> = Vec::new();
+    let mut mrn = identity.mrn.clone();
+    let mut notes = Vec::new();
+    for (i, (field, plan)) in schema.fields().iter().zip(plans).enumerate() {
+        let donors = &survey.donors[i];
+        let donor = (!donors.is_empty()).then(|| donors[rng.random_range(0..donors.len())].as_str());
+        let column = Some(field.name().clone());
+        let mut record = |kind, value: &str, search| {
+            planted.push(Planted {
+                column: column.clone(),
+                kind,
+                value: value.to_owned(),
+                search,
+            });
+        };
+        let value = match plan {
+            ColumnPlan::Copy => donor.map(str::to_owned),
+            ColumnPlan::FreeText => {
+                notes.push(i);
+                None // written once every column's identifiers are known
+            }
+            ColumnPlan::Date => {
+                let h = hints(field.name());
+                let date = if h.birth { identity.birth } else { identity.admit };
+                let v = render_date(date, donor, parser);
+                record(ValueKind::Date, &v, v.len() > 4);
+                Some(v)
+            }
+            ColumnPlan::Value(kind) => {
+                let v = match kind {
+                    ValueKind::Mrn | ValueKind::Id => {
+                        let v = donor.map_or_else(|| identity.mrn.clone(), |d| imitate(d, rng));
+                        if *kind == ValueKind::Mrn {
+                            mrn = v.clone();
+                        }
+                        v
+                    }
+                    ValueKind::Ssn => donor
+                        .and_then(|d| render_digits(d, &digits_only(&identity.ssn)))
+                        .unwrap_or_else(|| identity.ssn.clone()),
+                    ValueKind::Phone => donor
+                        .and_then(|d| render_digits(d, &digits_only(&identity.phone)))
+                        .unwrap_or_else(|| identity.phone.clone()),
+                    ValueKind::Fax => donor
+                        .and_then(|d| render_digits(d, &digits_only(&identity.fax)))
+                        .unwrap_or_else(|| identity.fax.clone()),
+                    ValueKind::Zip => match donor {
+                        Some(d) if d.len() == 10 && d.as_bytes()[5] == b'-' => {
+                            format!("{}-{}", identity.zip, digits(rng, 4))
+                        }
+                        _ => identity.zip.clone(),
+                    },
+                    ValueKind::Age => identity.age.to_string(),
+                    ValueKind::Email => identity.email.clone(),
+                    ValueKind::Url => identity.url.clone(),
+                    ValueKind::Ip => identity.ip.clone(),
+                    ValueKind::Address => {
+                        let h = hints(field.name());
+                        if h.place && !h.street {
+                            identity.city.clone()
+                        } else {
+                            identity.street.clone()
+                        }
+                    }
+                    ValueKind::Name => {
+                        let lower = field.name().to_ascii_lowercase();
+                        if lower.contains("first") || lower.contains("given") {
+                            identity.first.clone()
+                        } else if ["last", "family", "surname"].iter().any(|w| lower.contains(w)) {
+                            identity.last.clone()
+                        } else if donor.is_some_and(|d| d.contains(',')) {
+                            format!("{}, {}", identity.last, identity.first)
+                        } else {
+                            identity.name()
+                        }
+                    }
+                    _ => identity.mrn.clone(),
+                };
+                record(*kind, &v, true);
+                Some(v)
+            }
+        };
+        values.push(value);
+    }
+    if !notes.is_empty() {
+        let mut who = identity.clone();
+        who.mrn = mrn;
+        let note = who.note(number);
+        for &i in &notes {
+            planted.push(Planted {
+                column: Some(schema.field(i).name().clone()),
+                kind: ValueKind::FreeText,
+                value: note.clone(),
+                search: false,
+            });
+            values[i] = Some(note.clone());
+        }
+        let d = |date: NaiveDate| {
+            let mut s = String::new();
+            push_date(date, DateStyle::Iso, &mut s);
+            s
+        };
+        let in_note = [
+            (ValueKind::Name, who.name()),
+            (ValueKind::Name, who.doctor.clone()),
+            (ValueKind::Address, who.street.clone()),
+            (ValueKind::Address, who.street_word.clone()),
+            (ValueKind::Address, who.city.clone()),
+            (ValueKind::Zip, who.zip.clone()),
+            (ValueKind::Date, d(who.birth)),
+            (ValueKind::Date, d(who.admit)),
+            (ValueKind::Phone, who.phone.clone()),
+            (ValueKind::Fax, who.fax.clone()),
+            (ValueKind::Email, who.email.clone()),
+            (ValueKind::Ssn, who.ssn.clone()),
+            (ValueKind::Mrn, who.mrn.clone()),
+            (ValueKind::HealthPlan, who.health_plan.clone()),
+            (ValueKind::Account, who.account.clone()),
+            (ValueKind::License, who.license.clone()),
+            (ValueKind::Vehicle, who.vehicle.clone()),
+            (ValueKind::Device, who.device.clone()),
+            (ValueKind::Url, who.url.clone()),
+            (ValueKind::Ip, who.ip.clone()),
+            (ValueKind::Biometric, who.biometric.clone()),
+            (ValueKind::Photo, who.photo.clone()),
+        ];
+        for (kind, value) in in_note {
+            if planted.iter().any(|p| p.value == value) {
+                continue;
+            }
+            planted.push(Planted {
+                column: None,
+                kind,
+                value,
+                search: true,
+            });
+        }
+    }
+    Row {
+        values,
+        canary: Canary {
+            id: format!("canary-{:02}", number + 1),
+            row: None,
+            values: planted,
+        },
+    }
+}
+
+fn digits_only(s: &str) -> String {
+    s.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A one-row batch of `values`, each cast to its column's type.
+fn row_batch(schema: &SchemaRef, values: &[Option<String>]) -> Result<RecordBatch> {
+    let options = CastOptions {
+        safe: false,
+        ..CastOptions::default()
+    };
+    let columns = schema
+        .fields()
+        .iter()
+        .zip(values)
+        .map(|(f, v)| {
+            let text: ArrayRef = Arc::new(StringArray::from(vec![v.as_deref()]));
+            arrow_cast::cast_with_options(&text, f.data_type(), &options).map_err(|_| {
+                Error::TypeMismatch {
+                    column: f.name().clone(),
+                    action: "canary plant",
+                    data_type: f.data_type().to_string(),
+                }
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| Error::Write {
+        path: PathBuf::from("canary row"),
+        reason: e.to_string(),
+    })
+}
+
+/// Years for canary dates: below every year the data spans (and this year), by more than the
+/// policy's largest date shift; above them when that would fall before 1900.
+fn canary_years(years: Option<(i32, i32)>, shift_days: u32) -> (i32, i32) {
+    let now = chrono::Utc::now().year();
+    let (lo, hi) = years.map_or((now, now), |(lo, hi)| (lo.min(now), hi.max(now)));
+    let margin = (shift_days as i32 + 364) / 365 + 1;
+    let top = lo - margin - 1;
+    if top >= 1910 {
+        ((top - 40).max(1900), top)
+    } else {
+        (hi + margin + 1, hi + margin + 41)
+    }
+}
+
+/// Plants `opts.count` canaries in `input` and writes the result to `output` and the canary
+/// record to `canary_path`. The input is read twice and never written; both outputs are
+/// written atomically.
+#[allow(clippy::too_many_arguments)]
+pub fn plant_table(
+    input: &Path,
+    input_format: Format,
+    output: &Path,
+    output_format: Format,
+    policy: &Policy,
+    canary_path: &Path,
+    opts: &PlantOptions,
+) -> Result<PlantReport> {
+    let parser = DateParser::new();
+    let mut reader = TableReader::open(input, input_format, DEFAULT_BATCH_SIZE)?;
+    let schema = reader.schema();
+    if policy.unclassified == Unclassified::Fail {
+        let missing: Vec<String> = schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .filter(|n| !policy.fields.contains_key(n))
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Unclassified {
+                file: input.to_path_buf(),
+                policy: policy.path.clone(),
+                columns: missing,
+            });
+        }
+    }
+    let survey = survey(&mut reader, policy, &schema, &parser)?;
+    let (input_sha, _) = reader.digest();
+    let plans: Vec<ColumnPlan> = schema
+        .fields()
+        .iter()
+        .zip(&survey.donors)
+        .map(|(f, d)| plan_column(f.name(), policy, d.first().map(String::as_str), &parser))
+        .collect();
+    let seed = match opts.seed {
+        Some(s) => s,
+        None => getrandom::u64().map_err(|e| Error::Write {
+            path: canary_path.to_path_buf(),
+            reason: format!("no randomness from the operating system: {e}"),
+        })?,
+    };
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    let (y0, y1) = canary_years(survey.years, policy.date_shift_days);
+    let birth_years = y0..=y0 + 5;
+    let admit_years = y1 - 3..=y1;
+    // insert before these input rows (the row count itself appends)
+    let mut at: Vec<u64> = (0..opts.count)
+        .map(|_| rng.random_range(0..=survey.rows))
+        .collect();
+    at.sort_unstable();
+    let mut rows: Vec<Row> = (0..opts.count)
+        .map(|n| {
+            let identity = Identity::generate(&mut rng, birth_years.clone(), admit_years.clone());
+            build_row(n, &schema, &plans, &survey, &identity, &parser, &mut rng)
+        })
+        .collect();
+    for (k, (row, &pos)) in rows.iter_mut().zip(&at).enumerate() {
+        row.canary.row = Some(pos + k as u64 + 1);
+    }
+
+    let out = AtomicOutput::create(output, opts.force)?;
+    let mut writer = TableWriter::new(out.file()?, output, output_format, schema.clone())?;
+    let mut reader = TableReader::open(input, input_format, DEFAULT_BATCH_SIZE)?;
+    let mut offset = 0u64;
+    let mut next = 0usize;
+    let write_until = |batch: &RecordBatch, offset: u64, limit: u64, next: &mut usize| {
+        let mut pieces = Vec::new();
+        let mut from = 0u64;
+        while *next < rows.len() && at[*next] < limit {
+            let cut = at[*next] - offset;
+            pieces.push(batch.slice(from as usize, (cut - from) as usize));
+            pieces.push(row_batch(&schema, &rows[*next].values)?);
+            from = cut;
+            *next += 1;
+        }
+        pieces.push(batch.slice(from as usize, batch.num_rows() - from as usize));
+        arrow_select::concat::concat_batches(&schema, &pieces).map_err(|e| Error::Write {
+            path: output.to_path_buf(),
+            reason: e.to_string(),
+        })
+    };
+    while let Some(batch) = reader.next_batch()? {
+        let n = batch.num_rows() as u64;
+        let merged = write_until(&batch, offset, offset + n, &mut next)?;
+        writer.write(&merged)?;
+        offset += n;
+    }
+    let empty = RecordBatch::new_empty(schema.clone());
+    let tail = write_until(&empty, offset, u64::MAX, &mut next)?;
+    if tail.num_rows() > 0 {
+        writer.write(&tail)?;
+    }
+    let (again, _) = reader.digest();
+    if again != input_sha {
+        return Err(Error::Write {
+            path: input.to_path_buf(),
+            reason: "the input changed while canaries were planted; nothing was written".into(),
+        });
+    }
+    let summary = writer.finish()?;
+    let mut file = CanaryFile::new(rows.into_iter().map(|r| r.canary).collect());
+    file.created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    file.tool = format!("airlock {}", env!("CARGO_PKG_VERSION"));
+    file.input = Some(FileRef {
+        path: input.to_path_buf(),
+        sha256: input_sha,
+    });
+    file.output = Some(FileRef {
+        path: output.to_path_buf(),
+        sha256: summary.sha256.clone(),
+    });
+    file.policy_sha256 = Some(policy.sha256.clone());
+    file.save(canary_path, opts.force)?;
+    out.commit()?;
+    let values = file.canaries.iter().map(|c| c.values.len()).sum();
+    let searched = crate::check::Searcher::new(&file)?;
+    Ok(PlantReport {
+        input: input.to_path_buf(),
+        output: output.to_path_buf(),
+        canary_file: canary_path.to_path_buf(),
+        input_rows: survey.rows,
+        output_rows: summary.rows,
+        canaries: file.canaries.len(),
+        values,
+        searched: searched.targets() - searched.not_searchable.len(),
+        columns: schema
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .zip(plans)
+            .collect(),
+        date_years: (y0, y1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_render_into_the_columns_shape() {
+        assert_eq!(
+            render_digits("(617) 555-0100", "6034821193").as_deref(),
+            Some("(603) 482-1193")
+        );
+        assert_eq!(
+            render_digits("1-617-555-0100", "6034821193").as_deref(),
+            Some("1-603-482-1193")
+        );
+        assert_eq!(render_digits("617-5550", "6034821193"), None);
+        assert_eq!(
+            render_digits("123-45-6789", "528419930").as_deref(),
+            Some("528-41-9930")
+        );
+    }
+
+    #[test]
+    fn dates_take_the_columns_layout_and_leave_the_datas_years() {
+        let p = DateParser::new();
+        let d = NaiveDate::from_ymd_opt(1915, 2, 7).unwrap();
+        assert_eq!(render_date(d, Some("2021-03-04"), &p), "1915-02-07");
+        assert_eq!(render_date(d, Some("3/4/2021"), &p), "2/7/1915");
+        assert_eq!(
+            render_date(d, Some("2021-03-04T10:22:00"), &p),
+            "1915-02-07T10:22:00"
+        );
+        assert_eq!(render_date(d, None, &p), "1915-02-07");
+        let (lo, hi) = canary_years(Some((1922, 2025)), 365);
+        assert!(hi < 1922 - 2 && lo >= 1900, "{lo}..{hi}");
+        let (lo, _) = canary_years(Some((1901, 2025)), 365);
+        assert!(lo > 2026, "{lo}");
+    }
+
+    #[test]
+    fn imitation_keeps_shape_and_changes_content() {
+        let mut rng = ChaCha20Rng::seed_from_u64(3);
+        let v = imitate("MR-0012345a", &mut rng);
+        assert_eq!(v.len(), 11);
+        assert_eq!(&v[2..3], "-");
+        assert!(v[..2].bytes().all(|b| b.is_ascii_uppercase()));
+        assert!(v[3..10].bytes().all(|b| b.is_ascii_digit()));
+        assert_ne!(v, "MR-0012345a");
+    }
+}
