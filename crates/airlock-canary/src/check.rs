@@ -653,7 +653,10 @@ mod tests {
         assert_eq!(forms(&v, "+1 6034821193"), [(K::Phone, DigitsOnly)]);
         assert_eq!(forms(&v, "ssn=528419930;"), [(K::Ssn, DigitsOnly)]);
         assert_eq!(forms(&v, "born 02/17/1956"), [(K::Date, OtherDateLayout)]);
-        assert_eq!(forms(&v, "born February 17, 1956"), [(K::Date, OtherDateLayout)]);
+        assert_eq!(
+            forms(&v, "born February 17, 1956"),
+            [(K::Date, OtherDateLayout)]
+        );
         assert_eq!(forms(&v, "19560217"), [(K::Date, DigitsOnly)]);
         // the first name inside the address is a leak of its own
         assert_eq!(
@@ -670,7 +673,10 @@ mod tests {
 
     #[test]
     fn digit_runs_must_be_whole_and_short_values_are_not_searched() {
-        let v = [(ValueKind::Phone, "603-482-1193"), (ValueKind::Zip, "03812")];
+        let v = [
+            (ValueKind::Phone, "603-482-1193"),
+            (ValueKind::Zip, "03812"),
+        ];
         assert!(forms(&v, "id 96034821193").is_empty());
         assert!(forms(&v, "60348211934").is_empty());
         assert!(forms(&v, "zip 03812").is_empty());

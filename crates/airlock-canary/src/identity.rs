@@ -118,9 +118,8 @@ fn nanp(rng: &mut impl Rng) -> (String, String, String) {
 fn date_in(rng: &mut impl Rng, years: std::ops::RangeInclusive<i32>) -> NaiveDate {
     let year = rng.random_range(years);
     let day = rng.random_range(0..365);
-    NaiveDate::from_yo_opt(year, day + 1).unwrap_or_else(|| {
-        NaiveDate::from_ymd_opt(year, 6, 15).unwrap_or(NaiveDate::MIN)
-    })
+    NaiveDate::from_yo_opt(year, day + 1)
+        .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 6, 15).unwrap_or(NaiveDate::MIN))
 }
 
 impl Identity {
@@ -154,10 +153,7 @@ impl Identity {
                 lower(&last),
                 rng.random_range(10..100)
             ),
-            url: format!(
-                "https://portal.{domain}.org/patients/{}",
-                digits(rng, 7)
-            ),
+            url: format!("https://portal.{domain}.org/patients/{}", digits(rng, 7)),
             photo: format!(
                 "https://images.{domain}.org/faces/{}{}.jpg",
                 lower(&last),
@@ -275,7 +271,7 @@ impl Identity {
                 self.doctor,
             ),
             _ => format!(
-                "{last}, {first} - MR# {} - DOB {}\n\
+                "Name: {last}, {first}   MR# {}   DOB {}\n\
                  Admitted {} with pneumonia. {first} lives in {}, {} at {} (zip {}). \
                  Tel: {}. Fax: {}. {}. Social security number {}. Health plan: {}. \
                  Acct: {}. Medical license: {}. Vehicle: {}. Implant serial: {}. \

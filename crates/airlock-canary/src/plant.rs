@@ -190,9 +190,9 @@ pub fn plan_column(
         ValueKind::Email
     } else if donor.is_some_and(|d| d.starts_with("http") || d.starts_with("www.")) {
         ValueKind::Url
-    } else if donor.is_some_and(|d| {
-        d.split('.').count() == 4 && d.split('.').all(|p| p.parse::<u8>().is_ok())
-    }) {
+    } else if donor
+        .is_some_and(|d| d.split('.').count() == 4 && d.split('.').all(|p| p.parse::<u8>().is_ok()))
+    {
         ValueKind::Ip
     } else if field.class == FieldClass::QuasiIdentifier
         && field.action == Action::Keep
@@ -255,7 +255,10 @@ fn imitate(shape: &str, rng: &mut impl Rng) -> String {
 /// The date in the layout of `shape` (and whatever follows it there, such as a time).
 fn render_date(date: NaiveDate, shape: Option<&str>, parser: &DateParser) -> String {
     let mut out = String::new();
-    match shape.map(str::trim).and_then(|s| parser.parse(s).map(|d| (s, d))) {
+    match shape
+        .map(str::trim)
+        .and_then(|s| parser.parse(s).map(|d| (s, d)))
+    {
         Some((s, found)) => {
             push_date(date, found.style, &mut out);
             out.push_str(&s[found.len..]);
@@ -288,7 +291,8 @@ fn build_row(
     let mut notes = Vec::new();
     for (i, (field, plan)) in schema.fields().iter().zip(plans).enumerate() {
         let donors = &survey.donors[i];
-        let donor = (!donors.is_empty()).then(|| donors[rng.random_range(0..donors.len())].as_str());
+        let donor =
+            (!donors.is_empty()).then(|| donors[rng.random_range(0..donors.len())].as_str());
         let column = Some(field.name().clone());
         let mut record = |kind, value: &str, search| {
             planted.push(Planted {
@@ -306,7 +310,11 @@ fn build_row(
             }
             ColumnPlan::Date => {
                 let h = hints(field.name());
-                let date = if h.birth { identity.birth } else { identity.admit };
+                let date = if h.birth {
+                    identity.birth
+                } else {
+                    identity.admit
+                };
                 let v = render_date(date, donor, parser);
                 record(ValueKind::Date, &v, v.len() > 4);
                 Some(v)
@@ -351,7 +359,10 @@ fn build_row(
                         let lower = field.name().to_ascii_lowercase();
                         if lower.contains("first") || lower.contains("given") {
                             identity.first.clone()
-                        } else if ["last", "family", "surname"].iter().any(|w| lower.contains(w)) {
+                        } else if ["last", "family", "surname"]
+                            .iter()
+                            .any(|w| lower.contains(w))
+                        {
                             identity.last.clone()
                         } else if donor.is_some_and(|d| d.contains(',')) {
                             format!("{}, {}", identity.last, identity.first)

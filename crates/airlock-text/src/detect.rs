@@ -18,6 +18,8 @@ enum Trim {
     Whole,
     /// After the last space, colon or `#`.
     AfterLabel,
+    /// From the first digit, `(` or `+` (a number after a label, spaces and all).
+    Number,
     /// The leading digits.
     LeadingDigits,
     /// Without trailing sentence punctuation.
@@ -176,7 +178,7 @@ fn rules() -> Vec<Rule> {
         // phones before bare dates: 301-555-1234 must not become a date
         rule(
             K::Fax,
-            T::AfterLabel,
+            T::Number,
             C::None,
             0.95,
             r"(?i:\bfax\s*(?:#|no\.?|number)?\s*[:#]?\s*)(?:\+?1[-. ]?)?\(?[2-9][0-9]{2}\)?[-. /]{0,2}[0-9]{3}[-. ]{0,2}[0-9]{4}\b",
@@ -1563,12 +1565,21 @@ impl Detector {
 
     fn patterns(&self, ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         let text = ctx.text;
-        for m in self.regex.find_iter(text) {
+        let mut at = 0;
+        while at < text.len() {
+            let input = regex_automata::Input::new(text).range(at..);
+            let Some(m) = self.regex.search(&input) else {
+                break;
+            };
             let (kind, trim, check, confidence) = self.rules[m.pattern().as_usize()];
             let r = trim_span(text, m.range(), trim);
             if r.is_empty() || !passes(check, text, r.clone()) {
+                // a rejected match must not hide one that starts inside it ("on file: 310
+                // Oak Road" is no file number, but it holds an address)
+                at = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
                 continue;
             }
+            at = m.end().max(m.start() + 1);
             spans.push(Span {
                 start: r.start,
                 end: r.end,
@@ -1586,6 +1597,10 @@ fn trim_span(text: &str, r: std::ops::Range<usize>, trim: Trim) -> std::ops::Ran
         Trim::AfterLabel => {
             let cut = s.rfind([' ', ':', '#', '\t', '\n']).map_or(0, |i| i + 1);
             r.start + cut..r.end
+        }
+        Trim::Number => {
+            let cut = s.find(|c: char| c.is_ascii_digit() || c == '(' || c == '+');
+            r.start + cut.unwrap_or(0)..r.end
         }
         Trim::LeadingDigits => {
             let n = s.bytes().take_while(u8::is_ascii_digit).count();
@@ -2903,19 +2918,59 @@ fn is_state(word: &str) -> bool {
         "washington",
         "wisconsin",
         "wyoming",
-        "md",
-        "ma",
-        "pa",
-        "va",
-        "ny",
-        "nj",
+        // postal codes of the states, DC and Puerto Rico
+        "al",
+        "ak",
+        "az",
+        "ar",
+        "ca",
+        "co",
         "ct",
-        "ri",
-        "nh",
-        "vt",
-        "me",
         "de",
         "dc",
+        "fl",
+        "ga",
+        "hi",
+        "id",
+        "il",
+        "in",
+        "ia",
+        "ks",
+        "ky",
+        "la",
+        "me",
+        "md",
+        "ma",
+        "mi",
+        "mn",
+        "ms",
+        "mo",
+        "mt",
+        "ne",
+        "nv",
+        "nh",
+        "nj",
+        "nm",
+        "ny",
+        "nc",
+        "nd",
+        "oh",
+        "ok",
+        "or",
+        "pa",
+        "pr",
+        "ri",
+        "sc",
+        "sd",
+        "tn",
+        "tx",
+        "ut",
+        "vt",
+        "va",
+        "wa",
+        "wv",
+        "wi",
+        "wy",
     ];
     in_list(STATES, word)
 }
@@ -3147,6 +3202,12 @@ mod tests {
         assert_finds("cell (617) 555-1234", "PHONE", "(617) 555-1234");
         assert_finds("Pager #12345 for questions", "PHONE", "12345");
         assert_finds("Fax: 617-555-9876", "FAX", "617-555-9876");
+        assert_finds("Fax (267) 944-6408.", "FAX", "(267) 944-6408");
+        assert_finds(
+            "Lives at 24 Oak Road, Lulebal, NE 07997.",
+            "LOCATION",
+            "Lulebal",
+        );
         assert_finds("mail j.smith@mail.com now", "EMAIL", "j.smith@mail.com");
         assert_finds("SSN 123-45-6789 on file", "SSN", "123-45-6789");
         assert_finds("MRN: 00123456 admitted", "MRN", "00123456");
