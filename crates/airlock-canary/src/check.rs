@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use aho_corasick::{AhoCorasick, MatchKind};
 use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -130,8 +130,21 @@ fn parse_date(parser: &DateParser, value: &str) -> Option<NaiveDate> {
 }
 
 /// The date in the layouts people and programs write, as (needle text, digits-only?).
+/// Day-first digit layouts are left out (3/4 and 4/3 would be one needle), and so is the
+/// unpadded one where it reads two ways (1/11 and 11/1 are both 111).
 fn date_layouts(d: NaiveDate) -> Vec<(String, bool)> {
-    let digit_layouts = ["%Y%m%d", "%m%d%Y", "%-m%-d%Y", "%d%m%Y", "%-d%-m%Y"];
+    let md = format!("{}{}", d.month(), d.day());
+    let reads = |m: &str, day: &str| {
+        !m.starts_with('0')
+            && !day.starts_with('0')
+            && m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+            && day.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+    };
+    let ambiguous = md.len() == 3 && reads(&md[..1], &md[1..]) && reads(&md[..2], &md[2..]);
+    let mut digit_layouts = vec!["%Y%m%d", "%m%d%Y"];
+    if !ambiguous {
+        digit_layouts.push("%-m%-d%Y");
+    }
     let word_layouts = ["%B%-d%Y", "%b%-d%Y", "%-d%B%Y", "%-d%b%Y"];
     digit_layouts
         .iter()
@@ -658,6 +671,11 @@ mod tests {
             [(K::Date, OtherDateLayout)]
         );
         assert_eq!(forms(&v, "19560217"), [(K::Date, DigitsOnly)]);
+        assert_eq!(forms(&v, "on 2/17/56"), []);
+        let jan11 = [(ValueKind::Date, "1956-01-11")];
+        assert_eq!(forms(&jan11, "01/11/1956"), [(K::Date, OtherDateLayout)]);
+        // 1/11/1956 and 11/1/1956 are both 1111956: that layout is not searched
+        assert_eq!(forms(&jan11, "11/1/1956"), []);
         // the first name inside the address is a leak of its own
         assert_eq!(
             forms(&v, "Vorandel.Q48@BrenMail.net"),

@@ -38,6 +38,8 @@ pub struct Identity {
     pub biometric: String,
     pub photo: String,
     pub doctor: String,
+    /// Whether the dates are far enough from the data's and the other canaries' to search.
+    pub dates_searched: bool,
 }
 
 const ONSETS: [&str; 24] = [
@@ -194,6 +196,7 @@ impl Identity {
             ),
             biometric: format!("FP-{}-{}", digits(rng, 4), letters(rng, 4)),
             doctor: invented_word(rng),
+            dates_searched: true,
             first,
             last,
         }

@@ -316,7 +316,7 @@ fn build_row(
                     identity.admit
                 };
                 let v = render_date(date, donor, parser);
-                record(ValueKind::Date, &v, v.len() > 4);
+                record(ValueKind::Date, &v, identity.dates_searched && v.len() > 4);
                 Some(v)
             }
             ColumnPlan::Value(kind) => {
@@ -428,7 +428,7 @@ fn build_row(
                 column: None,
                 kind,
                 value,
-                search: true,
+                search: kind != ValueKind::Date || who.dates_searched,
             });
         }
     }
@@ -474,16 +474,62 @@ fn row_batch(schema: &SchemaRef, values: &[Option<String>]) -> Result<RecordBatc
 }
 
 /// Years for canary dates: below every year the data spans (and this year), by more than the
-/// policy's largest date shift; above them when that would fall before 1900.
+/// policy's largest date shift, back to 1800; after them when that leaves too few years.
 fn canary_years(years: Option<(i32, i32)>, shift_days: u32) -> (i32, i32) {
     let now = chrono::Utc::now().year();
     let (lo, hi) = years.map_or((now, now), |(lo, hi)| (lo.min(now), hi.max(now)));
     let margin = (shift_days as i32 + 364) / 365 + 1;
     let top = lo - margin - 1;
-    if top >= 1910 {
-        ((top - 40).max(1900), top)
+    if top >= 1860 {
+        (1800, top)
     } else {
-        (hi + margin + 1, hi + margin + 41)
+        (hi + margin + 1, hi + margin + 120)
+    }
+}
+
+/// Canary dates more than the date shift apart from each other, so that no canary's shifted
+/// date can be another canary's date.
+struct DateAllocator {
+    gap: i64,
+    taken: Vec<NaiveDate>,
+}
+
+impl DateAllocator {
+    fn take(&mut self, rng: &mut impl Rng, from: NaiveDate, to: NaiveDate) -> Option<NaiveDate> {
+        let span = (to - from).num_days();
+        if span < 0 {
+            return None;
+        }
+        for _ in 0..1000 {
+            let d = from + chrono::Days::new(rng.random_range(0..=span) as u64);
+            if self
+                .taken
+                .iter()
+                .all(|t| (d - *t).num_days().abs() > self.gap)
+            {
+                self.taken.push(d);
+                return Some(d);
+            }
+        }
+        None
+    }
+
+    /// Gives `who` a birth date and an admission 10 to 90 years later in `y0..=y1`; false
+    /// when no date far enough from the others was left (its dates are then not searched).
+    fn date(&mut self, rng: &mut impl Rng, who: &mut Identity, y0: i32, y1: i32) -> bool {
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap_or(NaiveDate::MIN);
+        let Some(birth) = self.take(rng, ymd(y0, 1, 1), ymd(y1 - 12, 12, 31)) else {
+            return false;
+        };
+        let from = ymd(birth.year() + 10, birth.month(), 1);
+        let to = ymd((birth.year() + 90).min(y1), 12, 31);
+        let Some(admit) = self.take(rng, from, to) else {
+            return false;
+        };
+        who.birth = birth;
+        who.admit = admit;
+        who.age = admit.years_since(birth).unwrap_or(0);
+        true
     }
 }
 
@@ -535,8 +581,10 @@ pub fn plant_table(
     };
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let (y0, y1) = canary_years(survey.years, policy.date_shift_days);
-    let birth_years = y0..=y0 + 5;
-    let admit_years = y1 - 3..=y1;
+    let mut dates = DateAllocator {
+        gap: i64::from(policy.date_shift_days) + 1,
+        taken: Vec::new(),
+    };
     // insert before these input rows (the row count itself appends)
     let mut at: Vec<u64> = (0..opts.count)
         .map(|_| rng.random_range(0..=survey.rows))
@@ -544,7 +592,8 @@ pub fn plant_table(
     at.sort_unstable();
     let mut rows: Vec<Row> = (0..opts.count)
         .map(|n| {
-            let identity = Identity::generate(&mut rng, birth_years.clone(), admit_years.clone());
+            let mut identity = Identity::generate(&mut rng, y0..=y0 + 5, y1 - 3..=y1);
+            identity.dates_searched = dates.date(&mut rng, &mut identity, y0, y1);
             build_row(n, &schema, &plans, &survey, &identity, &parser, &mut rng)
         })
         .collect();
@@ -660,9 +709,25 @@ mod tests {
         );
         assert_eq!(render_date(d, None, &p), "1915-02-07");
         let (lo, hi) = canary_years(Some((1922, 2025)), 365);
-        assert!(hi < 1922 - 2 && lo >= 1900, "{lo}..{hi}");
-        let (lo, _) = canary_years(Some((1901, 2025)), 365);
+        assert!(hi < 1922 - 2 && lo >= 1800, "{lo}..{hi}");
+        let (lo, _) = canary_years(Some((1851, 2025)), 365);
         assert!(lo > 2026, "{lo}");
+        // ten canaries' dates stay further apart than the shift
+        let mut rng = ChaCha20Rng::seed_from_u64(9);
+        let mut dates = DateAllocator {
+            gap: 366,
+            taken: Vec::new(),
+        };
+        for _ in 0..10 {
+            let mut who = Identity::generate(&mut rng, 1800..=1805, 1900..=1910);
+            assert!(dates.date(&mut rng, &mut who, 1800, 1919));
+            assert!(who.admit.years_since(who.birth).unwrap() >= 9);
+        }
+        for (i, a) in dates.taken.iter().enumerate() {
+            for b in &dates.taken[i + 1..] {
+                assert!((*a - *b).num_days().abs() > 366);
+            }
+        }
     }
 
     #[test]

@@ -46,6 +46,10 @@ pub enum Command {
     /// Score the free-text detector against a gold corpus
     #[command(subcommand)]
     Eval(EvalCommand),
+    /// Canary patients: plant synthetic patients in raw data, then prove no trace of them
+    /// reached any output, log or report
+    #[command(subcommand)]
+    Canary(CanaryCommand),
     /// Encrypted zones for datasets: put, get, ls, deid, promote, shred (every operation audited)
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -258,6 +262,60 @@ pub struct ScanArgs {
     /// Findings tolerated before exiting with 1
     #[arg(long, default_value_t = 0)]
     pub max: u64,
+    /// Locations printed per file (all counts are always complete)
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CanaryCommand {
+    /// Add synthetic canary patients to a raw table: new values in every identifying column,
+    /// a note with every kind of identifier in every free-text column, recorded in a canary
+    /// file (keep it with the raw data)
+    Plant(CanaryPlantArgs),
+    /// Search files and trees for any trace of the canaries (as written, reformatted, digits
+    /// only, other date layouts, unkeyed SHA-256 / MD5); exit 1 with locations on any hit
+    Check(CanaryCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryPlantArgs {
+    /// The policy the table will be de-identified with (it says which columns identify)
+    #[arg(short, long)]
+    pub policy: PathBuf,
+    /// The raw table (CSV, JSONL or Parquet); it is read, never written
+    pub input: PathBuf,
+    /// Where to write the table with the canaries in it
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The canary file (default: beside the output, NAME.canaries.json)
+    #[arg(long)]
+    pub canaries: Option<PathBuf>,
+    /// How many canary patients
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=10_000))]
+    pub count: u16,
+    /// Seed for a reproducible plant (default: random)
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Input format (default: from the extension)
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+    /// Output format (default: from the output's extension)
+    #[arg(long, value_enum)]
+    pub output_format: Option<FormatArg>,
+    /// Replace an existing output and canary file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryCheckArgs {
+    /// The canary file written by `airlock canary plant`
+    #[arg(long)]
+    pub canaries: PathBuf,
+    /// Files or directories to search (recursively; every file, as bytes, and Parquet cells)
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
     /// Locations printed per file (all counts are always complete)
     #[arg(long, default_value_t = 20)]
     pub show: usize,

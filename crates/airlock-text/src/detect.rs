@@ -1579,7 +1579,12 @@ impl Detector {
                 at = m.start() + text[m.start()..].chars().next().map_or(1, char::len_utf8);
                 continue;
             }
-            at = m.end().max(m.start() + 1);
+            // after a label, go on from the value: "on file: 8542 Oak Court" holds an address
+            // that starts where the file number does (overlaps are merged below)
+            at = match trim {
+                Trim::AfterLabel | Trim::Number if r.start > m.start() => r.start,
+                _ => m.end().max(m.start() + 1),
+            };
             spans.push(Span {
                 start: r.start,
                 end: r.end,

@@ -194,8 +194,16 @@ impl TextEngine {
             | Kind::Vehicle
             | Kind::Device
             | Kind::Id => same_shape(original, &h, out),
-            Kind::Name => replace_words(original, &h, &lx.surrogate_names, false, out),
-            Kind::Location => replace_words(original, &h, &lx.surrogate_places, true, out),
+            // each word of a name keyed on its own: "Ms. Okafor" and "Ada Okafor" of one
+            // patient get the same surname, and "OKAFOR, ADA" two different words
+            Kind::Name => replace_words(
+                original,
+                &|w| self.keyed(key, ctx, kind, w),
+                &lx.surrogate_names,
+                false,
+                out,
+            ),
+            Kind::Location => replace_words(original, &|_| h, &lx.surrogate_places, true, out),
             Kind::Age => out.push_str("90+"),
             Kind::Profession => {
                 let pick = lx.professions[usize::from(h[0]) % lx.professions.len()];
@@ -281,10 +289,17 @@ fn same_shape(original: &str, h: &[u8; 32], out: &mut String) {
 
 /// Replaces each word of a name (or the name part of a place) with a surrogate in the same
 /// case; initials become other initials; titles, facility words and punctuation stay.
-fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: &mut String) {
+/// Replaces the words of a name (each by its own keyed hash) or of a place (the whole place
+/// by one pick) with words from `pool`, keeping case, punctuation, possessives and kept words.
+fn replace_words(
+    original: &str,
+    hash: &dyn Fn(&str) -> [u8; 32],
+    pool: &[&str],
+    place: bool,
+    out: &mut String,
+) {
     let b = original.as_bytes();
     let mut i = 0;
-    let mut word_index = 0usize;
     let mut place_written = false;
     while i < b.len() {
         // a possessive stays as written: "Okafor's" -> "Avery's"
@@ -318,14 +333,14 @@ fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: 
             out.push_str(word);
             continue;
         }
+        let h = hash(word);
         if word.len() == 1 {
-            let letter = char::from(b'A' + h[(word_index + 7) % 32] % 26);
+            let letter = char::from(b'A' + h[7] % 26);
             out.push(if word.as_bytes()[0].is_ascii_lowercase() {
                 letter.to_ascii_lowercase()
             } else {
                 letter
             });
-            word_index += 1;
             continue;
         }
         if place {
@@ -341,9 +356,8 @@ fn replace_words(original: &str, h: &[u8; 32], pool: &[&str], place: bool, out: 
             }
             continue;
         }
-        let pick = pool[usize::from(h[word_index % 32]) % pool.len()];
+        let pick = pool[usize::from(u16::from_le_bytes([h[0], h[1]])) % pool.len()];
         push_in_case_of(word, pick, out);
-        word_index += 1;
     }
 }
 
@@ -442,6 +456,25 @@ mod tests {
     }
 
     #[test]
+    fn each_word_of_a_name_keeps_its_surrogate_across_spans() {
+        let out = run(
+            "Name: Vafodur, Wostuquu\nMr. Vafodur Wostuquu and Ms. Wostuquu.",
+            TextMode::Surrogate,
+            "P1",
+            None,
+        );
+        let words: Vec<&str> = out
+            .split(|c: char| !c.is_ascii_alphabetic())
+            .filter(|w| w.len() > 3 && !["Name", "and"].contains(w))
+            .collect();
+        assert_eq!(words.len(), 5, "{out}");
+        let (first, last) = (words[0], words[1]);
+        assert_ne!(first, last, "{out}");
+        assert_eq!(&words[2..], [first, last, last], "{out}");
+        assert!(!out.contains("Vafodur") && !out.contains("Wostuquu"));
+    }
+
+    #[test]
     fn redaction_writes_typed_tags() {
         let out = run(
             "Seen by Dr. Halvorsen on 3/7/2021, call 617-555-1234, SSN 123-45-6789.",
@@ -535,7 +568,13 @@ mod tests {
         );
         assert!(!out.contains("Okafor") && !out.contains("Mary"), "{out}");
         let mut o = String::new();
-        replace_words("Zo\u{eb} \u{2019}Lee", &[7; 32], &["Avery"], false, &mut o);
+        replace_words(
+            "Zo\u{eb} \u{2019}Lee",
+            &|_| [7; 32],
+            &["Avery"],
+            false,
+            &mut o,
+        );
         assert!(o.contains('\u{2019}'), "{o}");
     }
 

@@ -7,6 +7,7 @@ mod bench;
 mod bench_risk;
 mod bench_text;
 mod bench_vault;
+mod canary;
 mod deid;
 mod demo;
 mod init;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Text(cmd) => text::run_text(cmd, cli.json),
         Command::Scan(args) => text::run_scan(args, cli.json),
         Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
+        Command::Canary(cmd) => canary::run(cmd, cli.json),
         Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
         Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
         Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),
