@@ -381,12 +381,18 @@ pub struct DemoReport {
     pub total_seconds: f64,
 }
 
-/// Runs the whole path on `rows` synthetic encounters in `dir`: generate, write the policy,
-/// create a workspace key if there is none, de-identify, and scan input and output.
+/// What the caller does to the generated extract before it is de-identified (such as planting
+/// canary patients): given the extract and the policy, it returns the table to de-identify.
+pub type Prepare<'a> = dyn FnMut(&Path, &Policy) -> Result<PathBuf> + 'a;
+
+/// Runs the whole path on `rows` synthetic encounters in `dir`: generate `raw/extract.csv`,
+/// write the policy, create a workspace key if there is none, `prepare` the raw table,
+/// de-identify it, and scan input and output.
 pub fn run_demo(
     dir: &Path,
     rows: u64,
     scrubber_for: &dyn Fn(PurposeKey) -> Box<dyn TextScrubber>,
+    prepare: &mut Prepare<'_>,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<DemoReport> {
     let start = Instant::now();
@@ -394,8 +400,8 @@ pub fn run_demo(
     for sub in ["raw", "deid"] {
         std::fs::create_dir_all(dir.join(sub)).map_err(|e| io("create", &dir.join(sub), e))?;
     }
-    let raw = dir.join("raw").join("encounters.csv");
-    write_encounters(&raw, Format::Csv, rows, DEMO_SEED)?;
+    let extract = dir.join("raw").join("extract.csv");
+    write_encounters(&extract, Format::Csv, rows, DEMO_SEED)?;
     let generate_seconds = start.elapsed().as_secs_f64();
     let policy_path = dir.join("policy.toml");
     airlock_core::output::write_atomic(&policy_path, DEMO_POLICY.as_bytes(), true)?;
@@ -409,6 +415,7 @@ pub fn run_demo(
         WorkspaceSecret::create(&key)?
     };
     let scrubber = scrubber_for(secret.derive(Purpose::Surrogate));
+    let raw = prepare(&extract, &policy)?;
     let output = dir.join("deid").join("encounters.csv");
     let job = DeidJob {
         input: raw.clone(),

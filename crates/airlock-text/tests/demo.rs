@@ -13,6 +13,7 @@ fn demo_runs_end_to_end_and_nothing_identifying_survives() {
             dir.path(),
             2000,
             &|key| Box::new(TextEngine::new(key)),
+            &mut |extract, _| Ok(extract.to_path_buf()),
             &mut |_| {},
         )
         .unwrap();

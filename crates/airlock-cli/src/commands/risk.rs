@@ -404,3 +404,28 @@ fn write_report(
     airlock_core::output::write_atomic(path, html.as_bytes(), true)?;
     Ok(())
 }
+
+/// Measures risk over the quasi-identifiers `qi` of `input` and writes the HTML report to
+/// `report` (the demo's report of its own output).
+pub fn risk_report(
+    input: &std::path::Path,
+    qi: &[&str],
+    report: &std::path::Path,
+) -> anyhow::Result<RiskSummary> {
+    let args = QiArgs {
+        input: input.to_path_buf(),
+        qi: qi.iter().map(|q| (*q).to_owned()).collect(),
+        sensitive: None,
+        hierarchies: Vec::new(),
+        threshold: 0.2,
+        sensitive_hierarchy: None,
+        report: Some(report.to_path_buf()),
+        format: None,
+    };
+    let ds = load(&args)?;
+    let bottom = classes::bottom(&ds)?;
+    let table = distribution(&bottom);
+    let s = summary_of(&ds, &bottom, &[], &table, args.threshold);
+    write_report(&args, &s, None)?;
+    Ok(s)
+}
