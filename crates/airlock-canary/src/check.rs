@@ -64,7 +64,7 @@ impl Form {
 
 /// Shortest needle of letters and digits (with at least one letter) that is searched.
 pub const MIN_LETTERS: usize = 6;
-/// Fewest digits for a digits-only needle.
+/// Fewest digits for a digits-only needle (six for a date in another layout).
 pub const MIN_DIGITS: usize = 7;
 /// Locations kept per file (counts are complete).
 pub const MAX_LOCATIONS: usize = 1000;
@@ -88,9 +88,9 @@ struct Needle {
 pub struct Searcher {
     targets: Vec<Target>,
     letters: AhoCorasick,
-    letter_needles: Vec<Needle>,
+    letter_needles: Vec<Vec<Needle>>,
     digits: AhoCorasick,
-    digit_needles: Vec<Needle>,
+    digit_needles: Vec<Vec<Needle>>,
     /// Values with no needle long enough to search.
     pub not_searchable: Vec<(String, Option<String>, ValueKind)>,
 }
@@ -145,7 +145,24 @@ fn date_layouts(d: NaiveDate) -> Vec<(String, bool)> {
     if !ambiguous {
         digit_layouts.push("%-m%-d%Y");
     }
-    let word_layouts = ["%B%-d%Y", "%b%-d%Y", "%-d%B%Y", "%-d%b%Y"];
+    let day = d.day();
+    let th = match (day % 10, day) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    let word_layouts = [
+        "%B%-d%Y".to_owned(),
+        "%b%-d%Y".to_owned(),
+        "%-d%B%Y".to_owned(),
+        "%-d%b%Y".to_owned(),
+        format!("%B%-d{th}%Y"),
+        format!("%b%-d{th}%Y"),
+        format!("%-d{th}%B%Y"),
+        format!("%-d{th}of%B%Y"),
+    ];
     digit_layouts
         .iter()
         .map(|f| (d.format(f).to_string(), true))
@@ -157,40 +174,66 @@ fn date_layouts(d: NaiveDate) -> Vec<(String, bool)> {
         .collect()
 }
 
+/// The patterns of one automaton; a pattern shared by values of different canaries (two
+/// patients with one surname) reports each of them.
+#[derive(Default)]
+struct Patterns {
+    pats: Vec<String>,
+    needles: Vec<Vec<Needle>>,
+    index: HashMap<String, usize>,
+}
+
+impl Patterns {
+    fn add(&mut self, p: String, needle: Needle, targets: &[Target], canary: &str) {
+        match self.index.get(&p) {
+            Some(&i) => {
+                let list = &mut self.needles[i];
+                if !list.iter().any(|n| targets[n.target].canary == canary) {
+                    list.push(needle);
+                }
+            }
+            None => {
+                self.index.insert(p.clone(), self.pats.len());
+                self.pats.push(p);
+                self.needles.push(vec![needle]);
+            }
+        }
+    }
+
+    fn build(&self) -> Result<AhoCorasick> {
+        AhoCorasick::builder()
+            .match_kind(MatchKind::Standard)
+            .build(&self.pats)
+            .map_err(|e| Error::Write {
+                path: PathBuf::from("canary search"),
+                reason: e.to_string(),
+            })
+    }
+}
+
 impl Searcher {
     /// Compiles the needles of every searched value of `file`.
     pub fn new(file: &CanaryFile) -> Result<Self> {
         let parser = DateParser::new();
-        let mut targets = Vec::new();
-        let mut letter_pats: Vec<String> = Vec::new();
-        let mut letter_needles = Vec::new();
-        let mut digit_pats: Vec<String> = Vec::new();
-        let mut digit_needles = Vec::new();
-        let mut seen_letters: HashMap<String, ()> = HashMap::new();
-        let mut seen_digits: HashMap<String, ()> = HashMap::new();
+        let mut targets: Vec<Target> = Vec::new();
+        let mut letters = Patterns::default();
+        let mut digits = Patterns::default();
         let mut not_searchable = Vec::new();
         for (canary, planted) in file.searched() {
             let t = targets.len();
-            let before = letter_pats.len() + digit_pats.len();
-            let mut add_letters = |p: String, form: Form| {
-                if p.len() >= MIN_LETTERS
-                    && p.bytes().any(|b| b.is_ascii_alphabetic())
-                    && seen_letters.insert(p.clone(), ()).is_none()
-                {
-                    letter_pats.push(p);
-                    letter_needles.push(Needle { target: t, form });
-                }
-            };
+            targets.push(Target {
+                canary: canary.id.clone(),
+                column: planted.column.clone(),
+                kind: planted.kind,
+                value: planted.value.clone(),
+            });
             let value = planted.value.as_str();
-            add_letters(letters_of(value), Form::Reformatted);
+            let mut letter_forms = vec![(letters_of(value), Form::Reformatted)];
             if planted.kind == ValueKind::Name {
                 for part in value.split([' ', ',', '.']) {
-                    add_letters(letters_of(part), Form::NamePart);
+                    letter_forms.push((letters_of(part), Form::NamePart));
                 }
             }
-            let date = (planted.kind == ValueKind::Date)
-                .then(|| parse_date(&parser, value))
-                .flatten();
             let mut digit_forms = Vec::new();
             let d = digits_of(value);
             if d.len() >= MIN_DIGITS {
@@ -199,63 +242,55 @@ impl Searcher {
             if matches!(planted.kind, ValueKind::Phone | ValueKind::Fax) && d.len() == 10 {
                 digit_forms.push((format!("1{d}"), Form::DigitsOnly)); // +1 (603) ...
             }
-            if let Some(date) = date {
+            if planted.kind == ValueKind::Date
+                && let Some(date) = parse_date(&parser, value)
+            {
                 for (layout, numeric) in date_layouts(date) {
                     if numeric {
-                        if layout.len() >= MIN_DIGITS {
-                            digit_forms.push((layout, Form::OtherDateLayout));
-                        }
+                        digit_forms.push((layout, Form::OtherDateLayout));
                     } else {
-                        add_letters(layout, Form::OtherDateLayout);
+                        letter_forms.push((layout, Form::OtherDateLayout));
                     }
                 }
+            }
+            letter_forms.retain(|(p, _)| {
+                p.len() >= MIN_LETTERS && p.bytes().any(|b| b.is_ascii_alphabetic())
+            });
+            // a date's digits are a whole run of their own ("2/9/2023" is |292023|): six do
+            digit_forms.retain(|(p, form)| {
+                p.len() >= MIN_DIGITS || *form == Form::OtherDateLayout && p.len() >= 6
+            });
+            if letter_forms.is_empty() && digit_forms.is_empty() {
+                // too short to tell from real data; a hash of it would find only itself
+                not_searchable.push((canary.id.clone(), planted.column.clone(), planted.kind));
+                continue;
             }
             let mut hashed = vec![value.to_owned(), value.trim().to_lowercase()];
             if d.len() >= MIN_DIGITS {
                 hashed.push(d);
             }
             for h in hashed {
-                add_letters(hex_sha256(&h), Form::Sha256);
-                add_letters(hex_md5(&h), Form::Md5);
+                letter_forms.push((hex_sha256(&h), Form::Sha256));
+                letter_forms.push((hex_md5(&h), Form::Md5));
+            }
+            for (p, form) in letter_forms {
+                letters.add(p, Needle { target: t, form }, &targets, &canary.id);
             }
             for (p, form) in digit_forms {
-                let p = format!("|{p}|");
-                if seen_digits.insert(p.clone(), ()).is_none() {
-                    digit_pats.push(p);
-                    digit_needles.push(Needle { target: t, form });
-                }
+                digits.add(
+                    format!("|{p}|"),
+                    Needle { target: t, form },
+                    &targets,
+                    &canary.id,
+                );
             }
-            // the hashes always give needles; a value is searchable when something else does
-            let hashes = 6;
-            if letter_pats.len() + digit_pats.len() <= before + hashes
-                && letters_of(value).len() < MIN_LETTERS
-                && digits_of(value).len() < MIN_DIGITS
-                && date.is_none()
-            {
-                not_searchable.push((canary.id.clone(), planted.column.clone(), planted.kind));
-            }
-            targets.push(Target {
-                canary: canary.id.clone(),
-                column: planted.column.clone(),
-                kind: planted.kind,
-                value: planted.value.clone(),
-            });
         }
-        let build = |pats: &[String]| {
-            AhoCorasick::builder()
-                .match_kind(MatchKind::Standard)
-                .build(pats)
-                .map_err(|e| Error::Write {
-                    path: PathBuf::from("canary search"),
-                    reason: e.to_string(),
-                })
-        };
         Ok(Self {
-            letters: build(&letter_pats)?,
-            digits: build(&digit_pats)?,
+            letters: letters.build()?,
+            digits: digits.build()?,
+            letter_needles: letters.needles,
+            digit_needles: digits.needles,
             targets,
-            letter_needles,
-            digit_needles,
             not_searchable,
         })
     }
@@ -267,7 +302,8 @@ impl Searcher {
 
     /// Needles searched (all forms of all values).
     pub fn needles(&self) -> usize {
-        self.letter_needles.len() + self.digit_needles.len()
+        self.letter_needles.iter().map(Vec::len).sum::<usize>()
+            + self.digit_needles.iter().map(Vec::len).sum::<usize>()
     }
 
     /// Searches `data`; `starts_clean` says whether a digit run may start at its first byte
@@ -283,17 +319,19 @@ impl Searcher {
         scratch.fill(data, starts_clean, ends_clean);
         let mut found = Vec::new();
         for m in self.letters.find_overlapping_iter(&scratch.letters[..]) {
-            let needle = self.letter_needles[m.pattern().as_usize()];
             let start = scratch.letter_pos[m.start()] as usize;
             let end = scratch.letter_pos[m.end() - 1] as usize + 1;
-            found.push((needle, start, end));
+            for needle in &self.letter_needles[m.pattern().as_usize()] {
+                found.push((*needle, start, end));
+            }
         }
         for m in self.digits.find_overlapping_iter(&scratch.digits[..]) {
-            let needle = self.digit_needles[m.pattern().as_usize()];
             // the pattern is |digits|: the hit is the digits between the bounds
             let start = scratch.digit_pos[m.start() + 1] as usize;
             let end = scratch.digit_pos[m.end() - 2] as usize + 1;
-            found.push((needle, start, end));
+            for needle in &self.digit_needles[m.pattern().as_usize()] {
+                found.push((*needle, start, end));
+            }
         }
         // one hit per value and place: the longest form found there
         found.sort_by_key(|(n, s, e)| (n.target, *s, std::cmp::Reverse(*e)));

@@ -75,7 +75,7 @@ fn label_rule(kind: Kind, labels: &str) -> Rule {
         Check::MinLen4,
         0.9,
         format!(
-            r"(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]"
+            r"(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)(?:[A-Za-z]{{1,4}}-)*[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]"
         ),
     )
 }
@@ -3219,6 +3219,7 @@ mod tests {
         assert_finds("Acct # 99812345", "ACCOUNT", "99812345");
         assert_finds("Medicaid ID: QX1234567", "HEALTH_PLAN", "QX1234567");
         assert_finds("DEA: AB1234563", "LICENSE", "AB1234563");
+        assert_finds("license number MA-RN-2290173,", "LICENSE", "MA-RN-2290173");
         assert_finds(
             "VIN 1HGCM82633A004352 on the car",
             "VEHICLE",
