@@ -586,12 +586,18 @@ fn demo_runs_the_whole_path_and_scans_clean() {
         .stdout(predicate::str::contains(
             "residual scan of the output:      0 findings",
         ))
-        .stdout(predicate::str::contains("de-identified 800 rows"));
+        // 800 generated rows and 10 canary patients
+        .stdout(predicate::str::contains("de-identified 810 rows"))
+        .stdout(predicate::str::contains(": 0 canary leaks ("));
     for f in [
+        "d/raw/extract.csv",
         "d/raw/encounters.csv",
+        "d/raw/encounters.canaries.json",
         "d/policy.toml",
         "d/deid/encounters.csv",
         "d/deid/encounters.csv.manifest.json",
+        "d/reports/risk.html",
+        "d/logs/demo.log",
     ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
