@@ -8,6 +8,8 @@ use rand::Rng;
 
 use airlock_text::lexicon::Lexicon;
 
+use crate::ValueKind;
+
 /// One synthetic patient and every kind of identifier Safe Harbor names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -207,99 +209,93 @@ impl Identity {
         format!("{} {}", self.first, self.last)
     }
 
+    /// Every identifier of this patient, each with its kind (the ISO form of the dates).
+    pub fn identifiers(&self) -> Vec<(ValueKind, String)> {
+        let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        vec![
+            (ValueKind::Name, self.name()),
+            (ValueKind::Name, self.doctor.clone()),
+            (ValueKind::Address, self.street.clone()),
+            (ValueKind::Address, self.street_word.clone()),
+            (ValueKind::Address, self.city.clone()),
+            (ValueKind::Zip, self.zip.clone()),
+            (ValueKind::Date, iso(self.birth)),
+            (ValueKind::Date, iso(self.admit)),
+            (ValueKind::Phone, self.phone.clone()),
+            (ValueKind::Fax, self.fax.clone()),
+            (ValueKind::Email, self.email.clone()),
+            (ValueKind::Ssn, self.ssn.clone()),
+            (ValueKind::Mrn, self.mrn.clone()),
+            (ValueKind::HealthPlan, self.health_plan.clone()),
+            (ValueKind::Account, self.account.clone()),
+            (ValueKind::License, self.license.clone()),
+            (ValueKind::Vehicle, self.vehicle.clone()),
+            (ValueKind::Device, self.device.clone()),
+            (ValueKind::Url, self.url.clone()),
+            (ValueKind::Ip, self.ip.clone()),
+            (ValueKind::Biometric, self.biometric.clone()),
+            (ValueKind::Photo, self.photo.clone()),
+        ]
+    }
+
     /// A clinical note about this patient that carries every kind of identifier, written the
     /// way registration and discharge notes write them. `variant` picks one of the layouts.
     pub fn note(&self, variant: usize) -> String {
         let title = if self.female { "Ms." } else { "Mr." };
+        let Self {
+            first,
+            last,
+            ssn,
+            mrn,
+            phone,
+            fax,
+            email,
+            street,
+            city,
+            state,
+            zip,
+            age,
+            health_plan: plan,
+            account,
+            license,
+            vehicle,
+            device,
+            url,
+            ip,
+            biometric: bio,
+            photo,
+            doctor,
+            ..
+        } = self;
         let us = |d: NaiveDate| format!("{}/{}/{}", d.month(), d.day(), d.year());
         let month = |d: NaiveDate| d.format("%B %-d, %Y").to_string();
-        let (first, last) = (&self.first, &self.last);
+        let (birth_us, admit_us) = (us(self.birth), us(self.admit));
+        let (birth_month, admit_month) = (month(self.birth), month(self.admit));
         match variant % 3 {
             0 => format!(
-                "Patient: {first} {last}   MRN: {}   DOB: {}\n\
-                 {title} {last} is a {} y/o admitted on {} for chest pain. Lives at {}, {}, {} {}. \
-                 Phone {}. Fax {}. E-mail {}. SSN {}. Insurance member ID: {}. Account # {}. \
-                 Driver's license: {}. License plate: {}. Pacemaker serial no: {}. \
-                 Portal: {}. Last login from IP {}. Fingerprint template ID: {}. Photo: {}. \
-                 Seen by Dr. {}.",
-                self.mrn,
-                us(self.birth),
-                self.age,
-                month(self.admit),
-                self.street,
-                self.city,
-                self.state,
-                self.zip,
-                self.phone,
-                self.fax,
-                self.email,
-                self.ssn,
-                self.health_plan,
-                self.account,
-                self.license,
-                self.vehicle,
-                self.device,
-                self.url,
-                self.ip,
-                self.biometric,
-                self.photo,
-                self.doctor,
+                "Patient: {first} {last}   MRN: {mrn}   DOB: {birth_us}\n\
+                 {title} {last} is a {age} y/o admitted on {admit_month} for chest pain. Lives at \
+                 {street}, {city}, {state} {zip}. Phone {phone}. Fax {fax}. E-mail {email}. \
+                 SSN {ssn}. Insurance member ID: {plan}. Account # {account}. Driver's license: \
+                 {license}. License plate: {vehicle}. Pacemaker serial no: {device}. Portal: {url}. \
+                 Last login from IP {ip}. Fingerprint template ID: {bio}. Photo: {photo}. \
+                 Seen by Dr. {doctor}."
             ),
             1 => format!(
-                "Discharge summary for {title} {first} {last} (MRN {}), born {}, admitted {}. \
-                 Address on file: {}, {} {} {}; call {} or fax {}; email {}. \
-                 SSN: {}. Medicaid ID: {}. Billing account: {}. DEA: {}. VIN: {}. \
-                 Device ID: {}. Results at {} (IP {}). Biometric ID: {}. Photo {}. \
-                 Follow up with Dr. {} next week; {title} {last} agrees with the plan.",
-                self.mrn,
-                month(self.birth),
-                us(self.admit),
-                self.street,
-                self.city,
-                self.state,
-                self.zip,
-                self.phone,
-                self.fax,
-                self.email,
-                self.ssn,
-                self.health_plan,
-                self.account,
-                self.license,
-                self.vehicle,
-                self.device,
-                self.url,
-                self.ip,
-                self.biometric,
-                self.photo,
-                self.doctor,
+                "Discharge summary for {title} {first} {last} (MRN {mrn}), born {birth_month}, \
+                 admitted {admit_us}. Address on file: {street}, {city} {state} {zip}; call {phone} \
+                 or fax {fax}; email {email}. SSN: {ssn}. Medicaid ID: {plan}. Billing account: \
+                 {account}. DEA: {license}. VIN: {vehicle}. Device ID: {device}. Results at {url} \
+                 (IP {ip}). Biometric ID: {bio}. Photo {photo}. Follow up with Dr. {doctor} next \
+                 week; {title} {last} agrees with the plan."
             ),
             _ => format!(
-                "Name: {last}, {first}   MR# {}   DOB {}\n\
-                 Admitted {} with pneumonia. {first} lives in {}, {} at {} (zip {}). \
-                 Tel: {}. Fax: {}. {}. Social security number {}. Health plan: {}. \
-                 Acct: {}. Medical license: {}. Vehicle: {}. Implant serial: {}. \
-                 {} from {}. Identifier: {}. Image: {}. Attending: Dr. {}.",
-                self.mrn,
-                us(self.birth),
-                us(self.admit),
-                self.city,
-                self.state,
-                self.street,
-                self.zip,
-                self.phone,
-                self.fax,
-                self.email,
-                self.ssn,
-                self.health_plan,
-                self.account,
-                self.license,
-                self.vehicle,
-                self.device,
-                self.url,
-                self.ip,
-                self.biometric,
-                self.photo,
-                self.doctor,
+                "Name: {last}, {first}   MR# {mrn}   DOB {birth_us}\n\
+                 Admitted {admit_us} with pneumonia. {first} lives in {city}, {state} at {street} \
+                 (zip {zip}). Tel: {phone}. Fax: {fax}. {email}. Social security number {ssn}. \
+                 Health plan: {plan}. Acct: {account}. Medical license: {license}. Vehicle: \
+                 {vehicle}. Implant serial: {device}. {url} from {ip}. Identifier: {bio}. \
+                 Image: {photo}. Attending: Dr. {doctor}."
             ),
         }
     }

@@ -391,35 +391,7 @@ fn build_row(
             });
             values[i] = Some(note.clone());
         }
-        let d = |date: NaiveDate| {
-            let mut s = String::new();
-            push_date(date, DateStyle::Iso, &mut s);
-            s
-        };
-        let in_note = [
-            (ValueKind::Name, who.name()),
-            (ValueKind::Name, who.doctor.clone()),
-            (ValueKind::Address, who.street.clone()),
-            (ValueKind::Address, who.street_word.clone()),
-            (ValueKind::Address, who.city.clone()),
-            (ValueKind::Zip, who.zip.clone()),
-            (ValueKind::Date, d(who.birth)),
-            (ValueKind::Date, d(who.admit)),
-            (ValueKind::Phone, who.phone.clone()),
-            (ValueKind::Fax, who.fax.clone()),
-            (ValueKind::Email, who.email.clone()),
-            (ValueKind::Ssn, who.ssn.clone()),
-            (ValueKind::Mrn, who.mrn.clone()),
-            (ValueKind::HealthPlan, who.health_plan.clone()),
-            (ValueKind::Account, who.account.clone()),
-            (ValueKind::License, who.license.clone()),
-            (ValueKind::Vehicle, who.vehicle.clone()),
-            (ValueKind::Device, who.device.clone()),
-            (ValueKind::Url, who.url.clone()),
-            (ValueKind::Ip, who.ip.clone()),
-            (ValueKind::Biometric, who.biometric.clone()),
-            (ValueKind::Photo, who.photo.clone()),
-        ];
+        let in_note = who.identifiers();
         for (kind, value) in in_note {
             if planted.iter().any(|p| p.value == value) {
                 continue;

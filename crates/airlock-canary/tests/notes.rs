@@ -11,33 +11,11 @@ use airlock_text::TextEngine;
 use rand::SeedableRng;
 
 fn canary_of(who: &Identity) -> CanaryFile {
-    let d = |x: chrono::NaiveDate| x.format("%Y-%m-%d").to_string();
-    let values = [
-        (ValueKind::Name, who.name()),
-        (ValueKind::Name, who.doctor.clone()),
-        (ValueKind::Address, who.street.clone()),
-        (ValueKind::Address, who.city.clone()),
-        (ValueKind::Date, d(who.birth)),
-        (ValueKind::Date, d(who.admit)),
-        (ValueKind::Phone, who.phone.clone()),
-        (ValueKind::Fax, who.fax.clone()),
-        (ValueKind::Email, who.email.clone()),
-        (ValueKind::Ssn, who.ssn.clone()),
-        (ValueKind::Mrn, who.mrn.clone()),
-        (ValueKind::HealthPlan, who.health_plan.clone()),
-        (ValueKind::Account, who.account.clone()),
-        (ValueKind::License, who.license.clone()),
-        (ValueKind::Vehicle, who.vehicle.clone()),
-        (ValueKind::Device, who.device.clone()),
-        (ValueKind::Url, who.url.clone()),
-        (ValueKind::Ip, who.ip.clone()),
-        (ValueKind::Biometric, who.biometric.clone()),
-        (ValueKind::Photo, who.photo.clone()),
-    ];
     CanaryFile::new(vec![Canary {
         id: "canary-01".into(),
         row: None,
-        values: values
+        values: who
+            .identifiers()
             .into_iter()
             .map(|(kind, value)| Planted {
                 column: None,
@@ -62,7 +40,13 @@ fn every_identifier_in_a_canary_note_is_removed_and_found_before() {
         let who = Identity::generate(&mut rng, 1900..=1905, 1915..=1919);
         let file = canary_of(&who);
         let searcher = Searcher::new(&file).unwrap();
-        assert_eq!(searcher.not_searchable.len(), 0);
+        // a five-digit ZIP is the one identifier too short to tell from other numbers
+        assert!(
+            searcher
+                .not_searchable
+                .iter()
+                .all(|v| v.2 == ValueKind::Zip)
+        );
         let note = who.note(n);
         let before = check_text(&searcher, &note);
         assert!(

@@ -19,6 +19,19 @@ impl Planted {
         self.dir.path().join(p)
     }
 
+    /// The first canary's value of `kind`.
+    fn first(&self, kind: &str) -> String {
+        self.canaries["canaries"][0]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["kind"] == kind)
+            .unwrap()["value"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// Every searchable canary value (synthetic: safe to compare against output).
     fn values(&self) -> Vec<String> {
         self.canaries["canaries"]
@@ -68,6 +81,19 @@ fn setup() -> Planted {
     }
     let canaries = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
     Planted { dir, canaries }
+}
+
+/// `airlock canary check` of `path` with the planted canary file.
+fn check(p: &Planted, path: &str) -> assert_cmd::Command {
+    let mut cmd = airlock(p.dir.path());
+    cmd.args([
+        "canary",
+        "check",
+        "--canaries",
+        "raw/planted.canaries.json",
+        path,
+    ]);
+    cmd
 }
 
 fn deid(p: &Planted, policy: &str, out: &str) {
@@ -134,28 +160,12 @@ fn a_sound_policy_leaves_no_trace_and_a_leaky_one_is_caught_without_values() {
     let p = setup();
     std::fs::create_dir(p.path("out")).unwrap();
     deid(&p, "policy.toml", "out/sound.csv");
-    airlock(p.dir.path())
-        .args([
-            "canary",
-            "check",
-            "--canaries",
-            "raw/planted.canaries.json",
-            "out",
-        ])
+    check(&p, "out")
         .assert()
         .success()
         .stdout(predicate::str::ends_with("0 canary leaks\n"));
     // the raw file holds every canary: the check is not vacuous
-    airlock(p.dir.path())
-        .args([
-            "canary",
-            "check",
-            "--canaries",
-            "raw/planted.canaries.json",
-            "raw",
-        ])
-        .assert()
-        .code(1);
+    check(&p, "raw").assert().code(1);
     // misclassify the phone as clinical (kept), and log a canary's name and health plan number from its note
     let leaky = std::fs::read_to_string(p.path("policy.toml"))
         .unwrap()
@@ -165,40 +175,14 @@ fn a_sound_policy_leaves_no_trace_and_a_leaky_one_is_caught_without_values() {
         );
     std::fs::write(p.path("leaky.toml"), leaky).unwrap();
     deid(&p, "leaky.toml", "out/leaky.csv");
-    let name = p.canaries["canaries"][0]["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["kind"] == "name")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_uppercase()
-        .replace(' ', "_");
-    let plan = p.canaries["canaries"][0]["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|v| v["kind"] == "health_plan")
-        .unwrap()["value"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let name = p.first("name").to_uppercase().replace(' ', "_");
+    let plan = p.first("health_plan");
     std::fs::write(
         p.path("out/job.log"),
         format!("processing {name}\nplan {plan}\n"),
     )
     .unwrap();
-    let out = airlock(p.dir.path())
-        .args([
-            "canary",
-            "check",
-            "--canaries",
-            "raw/planted.canaries.json",
-            "out",
-        ])
-        .output()
-        .unwrap();
+    let out = check(&p, "out").output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("out/leaky.csv (bytes):"), "{text}");
@@ -246,14 +230,7 @@ fn parquet_cells_are_searched() {
     );
     std::fs::create_dir(p.path("pq")).unwrap();
     std::fs::rename(p.path("raw/planted.parquet"), p.path("pq/planted.parquet")).unwrap();
-    airlock(p.dir.path())
-        .args([
-            "canary",
-            "check",
-            "--canaries",
-            "raw/planted.canaries.json",
-            "pq",
-        ])
+    check(&p, "pq")
         .args(["--show", "1000"])
         .assert()
         .code(1)
