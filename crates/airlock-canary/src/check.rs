@@ -203,6 +203,7 @@ impl Patterns {
     fn build(&self) -> Result<AhoCorasick> {
         AhoCorasick::builder()
             .match_kind(MatchKind::Standard)
+            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
             .build(&self.pats)
             .map_err(|e| Error::Write {
                 path: PathBuf::from("canary search"),
