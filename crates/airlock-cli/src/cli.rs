@@ -50,6 +50,9 @@ pub enum Command {
     /// reached any output, log or report
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// DICOM de-identification (PS3.15 Annex E Basic Profile and options)
+    #[command(subcommand)]
+    Dicom(DicomCommand),
     /// Encrypted zones for datasets: put, get, ls, deid, promote, shred (every operation audited)
     #[command(subcommand)]
     Vault(VaultCommand),
@@ -263,6 +266,50 @@ pub struct ScanArgs {
     #[arg(long, default_value_t = 0)]
     pub max: u64,
     /// Locations printed per file (all counts are always complete)
+    #[arg(long, default_value_t = 20)]
+    pub show: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DicomCommand {
+    /// De-identify a DICOM file, or a tree of them (same layout out; non-DICOM files and
+    /// DICOMDIR are not copied), under PS3.15 Table E.1-1 and the options given
+    Deid(DicomDeidArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DicomDeidArgs {
+    /// A DICOM file or a directory
+    pub input: PathBuf,
+    /// The output file or directory (written in full or not at all)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// The profile (only the Basic Application Level Confidentiality Profile exists)
+    #[arg(long, default_value = "basic", value_parser = ["basic"])]
+    pub profile: String,
+    /// An option of Table E.1-1 (repeatable): retain-safe-private, retain-uids,
+    /// retain-device-identity, retain-institution-identity, retain-patient-characteristics,
+    /// retain-long-full-dates, retain-long-modified-dates, clean-descriptors,
+    /// clean-structured-content, clean-graphics
+    #[arg(long = "option", value_name = "OPTION")]
+    pub options: Vec<String>,
+    /// Blank a pixel region X,Y,WIDTH,HEIGHT in every frame of images that may carry burned-in
+    /// text (uncompressed pixel data; repeatable); Burned In Annotation then becomes NO
+    #[arg(long, value_name = "X,Y,W,H")]
+    pub blank: Vec<String>,
+    /// A private attribute kept under retain-safe-private, as CREATOR/GGGG/EE (repeatable)
+    #[arg(long, value_name = "CREATOR/GGGG/EE")]
+    pub safe_private: Vec<String>,
+    /// Largest date shift in days under retain-long-modified-dates (per patient, keyed)
+    #[arg(long, default_value_t = 365)]
+    pub date_shift_days: u32,
+    /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Replace an existing output
+    #[arg(long)]
+    pub force: bool,
+    /// Files listed per kind of finding (all counts are always complete)
     #[arg(long, default_value_t = 20)]
     pub show: usize,
 }

@@ -117,7 +117,10 @@ impl fmt::Display for Location<'_> {
 /// What is wrong with an input at a location. Carries no value from the data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InputProblem {
-    WrongFieldCount { expected: u64, found: u64 },
+    WrongFieldCount {
+        expected: u64,
+        found: u64,
+    },
     InvalidUtf8,
     MalformedCsv,
     InvalidJson,
@@ -129,7 +132,11 @@ pub enum InputProblem {
     NoHeader,
     NotParquet,
     ParquetDecode,
-    UnsupportedType { data_type: String },
+    UnsupportedType {
+        data_type: String,
+    },
+    /// A DICOM file dicom-rs cannot read (the reader's own message may quote data: not kept).
+    MalformedDicom,
 }
 
 impl fmt::Display for InputProblem {
@@ -154,6 +161,9 @@ impl fmt::Display for InputProblem {
             Self::NotParquet => f.write_str("is not a readable Parquet file"),
             Self::ParquetDecode => {
                 f.write_str("could not be decoded (corrupt or unsupported Parquet data)")
+            }
+            Self::MalformedDicom => {
+                f.write_str("is not a readable DICOM file (truncated, or not DICOM Part 10)")
             }
             Self::UnsupportedType { data_type } => write!(
                 f,
