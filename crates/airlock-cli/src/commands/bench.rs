@@ -26,6 +26,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
         BenchSuite::Risk => return super::bench_risk::run(&args, json),
         BenchSuite::Text => return super::bench_text::run(&args, json),
         BenchSuite::Vault => return super::bench_vault::run(&args, json),
+        BenchSuite::Dicom => return super::bench_dicom::run(&args, json),
         BenchSuite::Deid => {}
     }
     let tmp;

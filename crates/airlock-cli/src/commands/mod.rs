@@ -4,6 +4,7 @@ use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
 mod bench;
+mod bench_dicom;
 mod bench_risk;
 mod bench_text;
 mod bench_vault;
