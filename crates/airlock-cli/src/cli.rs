@@ -50,6 +50,9 @@ pub enum Command {
     /// reached any output, log or report
     #[command(subcommand)]
     Canary(CanaryCommand),
+    /// FHIR R4 de-identification (resources, Bundles, bulk NDJSON)
+    #[command(subcommand)]
+    Fhir(FhirCommand),
     /// DICOM de-identification (PS3.15 Annex E Basic Profile and options)
     #[command(subcommand)]
     Dicom(DicomCommand),
@@ -268,6 +271,33 @@ pub struct ScanArgs {
     /// Locations printed per file (all counts are always complete)
     #[arg(long, default_value_t = 20)]
     pub show: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FhirCommand {
+    /// De-identify a FHIR R4 resource or Bundle (.json) or bulk export (.ndjson, streamed):
+    /// airlock's Safe Harbor configuration by default, or a Microsoft anonymizer configuration
+    Deid(FhirDeidArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FhirDeidArgs {
+    /// A .json resource or Bundle, or an .ndjson file (one resource a line)
+    pub input: PathBuf,
+    /// The output file (written in full or not at all)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// A configuration in the format of Microsoft's Tools for Health Data Anonymization
+    /// (fhirPathRules and parameters); default: airlock's Safe Harbor configuration
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// The workspace secret, which keys ids, references and per-patient date shifts when the
+    /// configuration leaves its keys empty (default: AIRLOCK_KEY_FILE, then .airlock/secret)
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// Replace an existing output
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -251,11 +251,15 @@ impl Engine {
 
     /// The patient a resource is about: its subject, patient or beneficiary reference.
     fn patient_of(&self, v: &Value) -> Option<String> {
-        for key in ["subject", "patient", "beneficiary", "individual"] {
-            let r = v
-                .get(key)
-                .and_then(|r| r.get("reference"))
-                .and_then(Value::as_str)?;
+        let refs = ["subject", "patient", "beneficiary", "individual", "target"]
+            .iter()
+            .filter_map(|k| v.get(*k))
+            .flat_map(|r| match r {
+                Value::Array(a) => a.iter().collect::<Vec<_>>(),
+                r => vec![r],
+            })
+            .filter_map(|r| r.get("reference").and_then(Value::as_str));
+        for r in refs {
             if let Some(id) = r
                 .rsplit_once("Patient/")
                 .map(|(_, id)| id.split('/').next().unwrap_or(id))
@@ -474,24 +478,63 @@ impl Engine {
             }
             Method::RedactText => {
                 for d in todo {
+                    let xhtml = index.nodes[d].ty == "xhtml" || index.nodes[d].name == "div";
                     let Some(slot) = at_mut(v, &index.nodes[d].ptr) else {
                         continue;
                     };
                     let Some(s) = slot.as_str().map(str::to_owned) else {
                         continue;
                     };
-                    let mut out = String::with_capacity(s.len());
-                    if self
-                        .text
-                        .scrub(&s, TextMode::Redact, &TextContext::default(), &mut out)
-                        > 0
-                    {
+                    let (out, n) = if xhtml {
+                        self.scrub_xhtml(&s)
+                    } else {
+                        self.scrub(&s)
+                    };
+                    if n > 0 || out != s {
                         *slot = Value::String(out);
                         labels.insert(0);
                     }
                 }
             }
         }
+    }
+
+    fn scrub(&self, s: &str) -> (String, usize) {
+        let mut out = String::with_capacity(s.len());
+        let n = self
+            .text
+            .scrub(s, TextMode::Redact, &TextContext::default(), &mut out);
+        (out, n)
+    }
+
+    /// Narrative XHTML: the text between tags through the detector; tags kept as written but
+    /// for link targets, which become `#` (a link can name a patient's page).
+    fn scrub_xhtml(&self, s: &str) -> (String, usize) {
+        let mut out = String::with_capacity(s.len());
+        let mut n = 0;
+        let mut rest = s;
+        while !rest.is_empty() {
+            match rest.find('<') {
+                Some(0) => {
+                    let end = rest.find('>').map_or(rest.len(), |i| i + 1);
+                    out.push_str(&neutral_links(&rest[..end]));
+                    rest = &rest[end..];
+                }
+                Some(i) => {
+                    let (text, k) = self.scrub(&rest[..i]);
+                    out.push_str(&text);
+                    n += k;
+                    rest = &rest[i..];
+                }
+                None => {
+                    let (text, k) = self.scrub(rest);
+                    out.push_str(&text);
+                    n += k;
+                    rest = "";
+                }
+            }
+        }
+        (out, n)
     }
 
     fn hash(&self, s: &str) -> String {
@@ -572,6 +615,26 @@ impl Engine {
             .unwrap_or_else(|| NaiveDate::from_ymd_opt(year, 12, 31).unwrap_or(NaiveDate::MAX));
         self.today.years_since(date).is_some_and(|a| a > 89)
     }
+}
+
+/// A tag with its `href` and `src` values replaced by `#`.
+fn neutral_links(tag: &str) -> String {
+    let mut out = String::with_capacity(tag.len());
+    let mut rest = tag;
+    loop {
+        let found = ["href=\"", "src=\""]
+            .iter()
+            .filter_map(|a| rest.find(a).map(|i| (i, a.len())))
+            .filter(|&(i, _)| i == 0 || rest.as_bytes()[i - 1].is_ascii_whitespace())
+            .min();
+        let Some((i, len)) = found else { break };
+        out.push_str(&rest[..i + len]);
+        let after = &rest[i + len..];
+        out.push('#');
+        rest = &after[after.find('"').unwrap_or(after.len())..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Whether node `d` is inside an Age of 89 years or less.
@@ -805,5 +868,11 @@ mod tests {
         );
         assert_eq!(partial_zip("12345", &["036".into()]), "12300");
         assert_eq!(partial_zip("03601", &["036".into()]), "00000");
+        assert_eq!(
+            neutral_links("<a href=\"https://x.org/Patient/Jane\" class=\"h\">"),
+            "<a href=\"#\" class=\"h\">"
+        );
+        let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\">";
+        assert_eq!(neutral_links(div), div);
     }
 }

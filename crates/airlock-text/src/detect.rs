@@ -211,6 +211,14 @@ fn rules() -> Vec<Rule> {
             0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b",
         ),
+        // international layouts after a phone label: "Work: (03) 5555 6473", "+44 20 7946 0958"
+        rule(
+            K::Phone,
+            T::Number,
+            C::None,
+            0.85,
+            r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact)\s*(?:#|no\.?)?\s*[:#]?\s*)(?:\+[0-9]{1,3}[ .-]?)?\(?[0-9]{1,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}\b",
+        ),
         rule(
             K::Phone,
             T::AfterLabel,
@@ -3208,6 +3216,7 @@ mod tests {
         assert_finds("Pager #12345 for questions", "PHONE", "12345");
         assert_finds("Fax: 617-555-9876", "FAX", "617-555-9876");
         assert_finds("Fax (267) 944-6408.", "FAX", "(267) 944-6408");
+        assert_finds("Work: (03) 5555 6473", "PHONE", "(03) 5555 6473");
         assert_finds(
             "Lives at 24 Oak Road, Lulebal, NE 07997.",
             "LOCATION",

@@ -12,6 +12,7 @@ mod canary;
 mod deid;
 mod demo;
 mod dicom;
+mod fhir;
 mod init;
 mod profile;
 mod risk;
@@ -32,6 +33,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Eval(crate::cli::EvalCommand::Text(args)) => text::run_eval(args, cli.json),
         Command::Canary(cmd) => canary::run(cmd, cli.json),
         Command::Dicom(crate::cli::DicomCommand::Deid(args)) => dicom::run(args, cli.json),
+        Command::Fhir(crate::cli::FhirCommand::Deid(args)) => fhir::run(args, cli.json),
         Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
         Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
         Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),

@@ -1,0 +1,70 @@
+//! `airlock fhir deid`.
+
+use airlock_core::keys::WorkspaceSecret;
+use airlock_fhir::{Config, Engine, SAFE_HARBOR, deid_file};
+
+use crate::ExitStatus;
+use crate::cli::FhirDeidArgs;
+use crate::report::{self, thousands};
+
+pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    if airlock_core::output::same_file(&args.input, &args.output) {
+        anyhow::bail!(
+            "the output {} is the input; airlock never writes over its input",
+            args.output.display()
+        );
+    }
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::parse(SAFE_HARBOR, "airlock safe-harbor (built in)")?,
+    };
+    let rules = config.rules.len();
+    let source = config.source.clone();
+    let secret = match WorkspaceSecret::locate(args.key_file.as_deref()) {
+        Ok(path) if path.exists() || args.key_file.is_some() => Some(WorkspaceSecret::load(&path)?),
+        _ => None,
+    };
+    if secret.is_none() && args.config.is_none() {
+        anyhow::bail!(
+            "the Safe Harbor configuration keys ids and date shifts with the workspace secret, and none was found; run `airlock init`, or pass --key-file"
+        );
+    }
+    let mut engine = Engine::new(config, secret.as_ref())?;
+    let bar = report::progress_bar(None, json);
+    let r = deid_file(&mut engine, &args.input, &args.output, args.force);
+    bar.finish_and_clear();
+    let mut r = r?;
+    r.config = source;
+    r.rules = rules;
+    super::vault::after_run(
+        args.key_file.as_deref(),
+        "fhir-deid",
+        None,
+        &args.output,
+        "ok",
+    )?;
+    if json {
+        report::json(&serde_json::json!({ "status": "ok", "report": r }));
+        return Ok(ExitStatus::Success);
+    }
+    let methods: Vec<String> = r
+        .counts
+        .by_method
+        .iter()
+        .map(|(m, n)| format!("{m} {}", thousands(*n)))
+        .collect();
+    report::out(&format!(
+        "de-identified {} resources ({} lines, {:.1} MB) in {:.2} s ({:.1} MB/s)\n  input   {}\n  output  {}\n  config  {} ({} rules)\n  nodes by method: {}\n",
+        thousands(r.counts.resources),
+        thousands(r.lines),
+        r.bytes_in as f64 / 1e6,
+        r.seconds,
+        r.bytes_in as f64 / 1e6 / r.seconds.max(1e-9),
+        r.input.display(),
+        r.output.display(),
+        r.config,
+        r.rules,
+        methods.join(", "),
+    ));
+    Ok(ExitStatus::Success)
+}
