@@ -514,8 +514,9 @@ pub struct BenchArgs {
     /// What to measure: `deid` (de-identification against a plain copy), `risk` (metrics and
     /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of
     /// it), `text` (free-text detection, redaction and surrogates on one core), `vault`
-    /// (encrypted put and get against a plain file copy, on one core) or `dicom` (`dicom deid`
+    /// (encrypted put and get against a plain file copy, on one core), `dicom` (`dicom deid`
     /// of a tree of small images against a plain copy, on one core; --rows is the file count)
+    /// or `fhir` (`fhir deid` of an NDJSON export against a plain parse; --rows is MB)
     #[arg(long, value_enum, default_value = "deid")]
     pub suite: BenchSuite,
     /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
@@ -544,6 +545,7 @@ pub enum BenchSuite {
     Text,
     Vault,
     Dicom,
+    Fhir,
 }
 
 /// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.

@@ -228,7 +228,7 @@ impl Engine {
             Shifting::Workspace(s) => i64::from(s.offset(patient.as_deref().unwrap_or(&id))),
         };
         let mut visited = vec![false; index.nodes.len()];
-        let rules = self.config.rules.clone();
+        let rules = std::mem::take(&mut self.config.rules);
         for rule in &rules {
             for n in rule.path.select(&index, v) {
                 if visited[n] {
@@ -242,6 +242,7 @@ impl Engine {
                 }
             }
         }
+        self.config.rules = rules;
         prune(v);
         if labelled && !labels.is_empty() {
             add_labels(v, &labels);
@@ -413,7 +414,7 @@ impl Engine {
                 for d in todo {
                     let node = &index.nodes[d];
                     if !matches!(
-                        node.ty.as_str(),
+                        &*node.ty,
                         "decimal" | "integer" | "positiveInt" | "unsignedInt"
                     ) {
                         continue;
@@ -432,15 +433,15 @@ impl Engine {
                     } else {
                         0.0
                     };
-                    let places = round_to.unwrap_or(if node.ty == "decimal" { 2 } else { 0 });
+                    let places = round_to.unwrap_or(if &*node.ty == "decimal" { 2 } else { 0 });
                     let f = 10f64.powi(places as i32);
                     let rounded = (noisy * f).round() / f;
-                    *slot = if node.ty == "decimal" {
+                    *slot = if &*node.ty == "decimal" {
                         serde_json::Number::from_f64(rounded).map_or(Value::Null, Value::Number)
                     } else {
-                        json!(rounded.max(if node.ty == "positiveInt" {
+                        json!(rounded.max(if &*node.ty == "positiveInt" {
                             1.0
-                        } else if node.ty == "unsignedInt" {
+                        } else if &*node.ty == "unsignedInt" {
                             0.0
                         } else {
                             f64::MIN
@@ -478,7 +479,7 @@ impl Engine {
             }
             Method::RedactText => {
                 for d in todo {
-                    let xhtml = index.nodes[d].ty == "xhtml" || index.nodes[d].name == "div";
+                    let xhtml = &*index.nodes[d].ty == "xhtml" || index.nodes[d].name == "div";
                     let Some(slot) = at_mut(v, &index.nodes[d].ptr) else {
                         continue;
                     };
@@ -642,7 +643,7 @@ fn in_young_age(v: &Value, index: &Index, d: usize) -> bool {
     let mut cur = Some(d);
     while let Some(c) = cur {
         let node = &index.nodes[c];
-        if node.ty == "Age" {
+        if &*node.ty == "Age" {
             let age = at(v, &node.ptr)
                 .and_then(|a| a.get("value"))
                 .and_then(Value::as_f64);

@@ -4,6 +4,8 @@
 //! their own. A primitive's `_name` extension object belongs to the primitive's node, as in
 //! FHIR's element model.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::types::{TypeModel, is_primitive};
@@ -22,9 +24,9 @@ pub struct Node {
     /// The JSON key (`valueDateTime` for a choice element).
     pub name: String,
     /// The FHIR type (`date`, `HumanName`, `BackboneElement`, the resource type at the root).
-    pub ty: String,
+    pub ty: Arc<str>,
     /// The element path its children continue from.
-    pub path: String,
+    pub path: Arc<str>,
     pub parent: Option<usize>,
     pub children: Vec<usize>,
 }
@@ -41,6 +43,10 @@ pub struct Index {
     pub nodes: Vec<Node>,
     /// Pointers to the resources nested in this one.
     pub nested: Vec<Vec<Seg>>,
+    /// Every node below the root by type and by name (most rules start with
+    /// `nodesByType` at the root: one lookup instead of a walk per rule).
+    pub by_type: std::collections::HashMap<Arc<str>, Vec<usize>>,
+    pub by_name: std::collections::HashMap<String, Vec<usize>>,
 }
 
 /// The value at `ptr`.
@@ -71,12 +77,16 @@ impl Index {
         index.nodes.push(Node {
             ptr: Vec::new(),
             name: ty.clone(),
-            path: ty.clone(),
-            ty,
+            path: ty.as_str().into(),
+            ty: ty.into(),
             parent: None,
             children: Vec::new(),
         });
         index.walk_object(resource, 0, &[]);
+        for (i, n) in index.nodes.iter().enumerate().skip(1) {
+            index.by_type.entry(n.ty.clone()).or_default().push(i);
+            index.by_name.entry(n.name.clone()).or_default().push(i);
+        }
         index
     }
 
@@ -130,7 +140,7 @@ impl Index {
             );
             let (ty, path) = model
                 .child(&path, &pty, key)
-                .unwrap_or_else(|| ("Element".into(), format!("{path}.{key}")));
+                .unwrap_or_else(|| ("Element".into(), format!("{path}.{key}").into()));
             let mut ptr = base.to_vec();
             ptr.push(Seg::Key(key.clone()));
             let ext = map.get(&format!("_{key}"));
@@ -143,7 +153,7 @@ impl Index {
                 if let Some(i) = i {
                     p.push(Seg::Index(i));
                 }
-                if ty == "Resource" || item.get("resourceType").is_some() && !is_primitive(&ty) {
+                if &*ty == "Resource" || item.get("resourceType").is_some() && !is_primitive(&ty) {
                     self.nested.push(p);
                     continue;
                 }
@@ -225,7 +235,7 @@ mod tests {
             ix.nodes
                 .iter()
                 .filter(|n| n.name == name)
-                .map(|n| (n.ty.as_str(), n.ptr.len()))
+                .map(|n| (&*n.ty, n.ptr.len()))
                 .collect::<Vec<_>>()
         };
         assert_eq!(find("birthDate"), [("date", 1)]);
@@ -233,9 +243,9 @@ mod tests {
         assert_eq!(find("given"), [("string", 4), ("string", 4)]);
         // the birth time extension hangs under birthDate, typed
         let vdt = ix.nodes.iter().find(|n| n.name == "valueDateTime").unwrap();
-        assert_eq!(vdt.ty, "dateTime");
+        assert_eq!(&*vdt.ty, "dateTime");
         let ext = vdt.parent.unwrap();
-        assert_eq!(ix.nodes[ext].ty, "Extension");
+        assert_eq!(&*ix.nodes[ext].ty, "Extension");
         assert_eq!(ix.nodes[ix.nodes[ext].parent.unwrap()].name, "birthDate");
         assert_eq!(at(&patient, &vdt.ptr).unwrap(), "1961-03-05T10:00:00Z");
         let given_ext = ix.nodes.iter().find(|n| n.name == "valueString").unwrap();

@@ -131,9 +131,9 @@ impl Path {
                     let ok = match r.as_str() {
                         "Resource" => true,
                         "DomainResource" => {
-                            !matches!(root.ty.as_str(), "Bundle" | "Binary" | "Parameters")
+                            !matches!(&*root.ty, "Bundle" | "Binary" | "Parameters")
                         }
-                        t => root.ty == t,
+                        t => &*root.ty == t,
                     };
                     if !ok || i > 0 {
                         return Vec::new();
@@ -154,13 +154,19 @@ impl Path {
                         }));
                     }
                 }
+                Step::NodesByType(t) if set == [0] => {
+                    next = index.by_type.get(t.as_str()).cloned().unwrap_or_default();
+                }
+                Step::NodesByName(name) if set == [0] => {
+                    next = index.by_name.get(name).cloned().unwrap_or_default();
+                }
                 Step::NodesByType(t) => {
                     for &n in &set {
                         next.extend(
                             index
                                 .descendants(n)
                                 .into_iter()
-                                .filter(|&d| index.nodes[d].ty == *t),
+                                .filter(|&d| *index.nodes[d].ty == **t),
                         );
                     }
                 }

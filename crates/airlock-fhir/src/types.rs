@@ -2,7 +2,7 @@
 //! every element path, elements defined elsewhere, and each type's parent.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 /// The element types of R4.
 pub struct TypeModel {
@@ -71,13 +71,37 @@ impl TypeModel {
     /// The type of child `key` of an element whose own path is `path` (`Patient.contact`)
     /// and whose type is `ty` (`BackboneElement`). Backbone elements continue their parent's
     /// path; other types start from their own name (`HumanName.period`). Returns the child's
-    /// type and the path its own children continue from.
-    pub fn child(&self, path: &str, ty: &str, key: &str) -> Option<(String, String)> {
+    /// type and the path its own children continue from. Answers are remembered per thread:
+    /// the same few hundred questions come back for every resource.
+    pub fn child(&self, path: &str, ty: &str, key: &str) -> Option<(Arc<str>, Arc<str>)> {
+        type Memo = HashMap<String, HashMap<String, Option<(Arc<str>, Arc<str>)>>>;
+        thread_local! {
+            static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(HashMap::new());
+        }
         let base = if matches!(ty, "BackboneElement" | "Element") || self.is_resource(ty) {
-            path.to_owned()
+            path
         } else {
-            ty.to_owned()
+            ty
         };
+        MEMO.with(|m| {
+            let mut m = m.borrow_mut();
+            if let Some(hit) = m.get(base).and_then(|inner| inner.get(key)) {
+                return hit.clone();
+            }
+            let found = self
+                .lookup(base, key)
+                .map(|(t, p)| (Arc::from(t.as_str()), Arc::from(p.as_str())));
+            if m.len() > 100_000 {
+                m.clear();
+            }
+            m.entry(base.to_owned())
+                .or_default()
+                .insert(key.to_owned(), found.clone());
+            found
+        })
+    }
+
+    fn lookup(&self, base: &str, key: &str) -> Option<(String, String)> {
         let mut candidates = vec![format!("{base}.{key}")];
         // inherited elements: Age.value is Quantity.value, Patient.id is Resource.id
         let mut t = base.split('.').next().unwrap_or("").to_owned();
@@ -119,7 +143,7 @@ mod tests {
     #[test]
     fn elements_get_their_types() {
         let m = TypeModel::get();
-        let ty = |path: &str, t: &str, k: &str| m.child(path, t, k).map(|(ty, _)| ty);
+        let ty = |path: &str, t: &str, k: &str| m.child(path, t, k).map(|(ty, _)| ty.to_string());
         assert_eq!(
             ty("Patient", "Patient", "birthDate").as_deref(),
             Some("date")

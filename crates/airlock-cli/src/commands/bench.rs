@@ -27,6 +27,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
         BenchSuite::Text => return super::bench_text::run(&args, json),
         BenchSuite::Vault => return super::bench_vault::run(&args, json),
         BenchSuite::Dicom => return super::bench_dicom::run(&args, json),
+        BenchSuite::Fhir => return super::bench_fhir::run(&args, json),
         BenchSuite::Deid => {}
     }
     let tmp;

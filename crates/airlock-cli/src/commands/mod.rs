@@ -5,6 +5,7 @@ use crate::cli::{Cli, Command};
 
 mod bench;
 mod bench_dicom;
+mod bench_fhir;
 mod bench_risk;
 mod bench_text;
 mod bench_vault;
