@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use airlock_core::error::{Error, InputProblem, Result};
 
+use crate::expr::Expr;
 use crate::path::Path as FhirPath;
 
 /// What a rule does to the nodes it selects.
@@ -25,6 +26,11 @@ pub enum Method {
         proportional: bool,
         round_to: Option<u32>,
     },
+    /// The first case whose condition holds gives the new value; others are kept or redacted.
+    Generalize {
+        cases: Vec<(Expr, Expr)>,
+        keep_others: bool,
+    },
     /// airlock: free text (and narrative XHTML) through the text detector, identifiers tagged.
     RedactText,
 }
@@ -39,6 +45,7 @@ impl Method {
             Self::Encrypt => "encrypt",
             Self::Substitute(_) => "substitute",
             Self::Perturb { .. } => "perturb",
+            Self::Generalize { .. } => "generalize",
             Self::RedactText => "redactText",
         }
     }
@@ -202,11 +209,46 @@ impl Config {
                     }
                 }
                 "generalize" => {
-                    return Err(invalid(
-                        source,
-                        Some(i),
-                        "generalize is not supported yet (its cases are FHIRPath expressions beyond the subset airlock evaluates)".into(),
-                    ));
+                    let Some(cases) = r.get("cases").and_then(Value::as_object) else {
+                        return Err(invalid(source, Some(i), "generalize needs cases".into()));
+                    };
+                    let mut parsed = Vec::new();
+                    for (cond, out) in cases {
+                        let out_text = out
+                            .as_str()
+                            .map(str::to_owned)
+                            .unwrap_or_else(|| out.to_string());
+                        let (Some(c), Some(o)) = (Expr::parse(cond), Expr::parse(&out_text)) else {
+                            return Err(invalid(
+                                source,
+                                Some(i),
+                                format!(
+                                    "the case \"{cond}\" is outside the FHIRPath subset airlock evaluates"
+                                ),
+                            ));
+                        };
+                        parsed.push((c, o));
+                    }
+                    let keep_others = match r
+                        .get("otherValues")
+                        .and_then(Value::as_str)
+                        .map(str::to_ascii_lowercase)
+                        .as_deref()
+                    {
+                        None | Some("redact") => false,
+                        Some("keep") => true,
+                        Some(o) => {
+                            return Err(invalid(
+                                source,
+                                Some(i),
+                                format!("otherValues {o} is not redact or keep"),
+                            ));
+                        }
+                    };
+                    Method::Generalize {
+                        cases: parsed,
+                        keep_others,
+                    }
                 }
                 other => {
                     return Err(invalid(

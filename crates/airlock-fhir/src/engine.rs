@@ -26,6 +26,7 @@ use airlock_deid::dates::DateShifter;
 use airlock_text::TextEngine;
 
 use crate::config::{Config, Method};
+use crate::expr::Val;
 use crate::index::{Index, Seg, at, at_mut};
 
 /// The labels, in the order they are written.
@@ -476,6 +477,45 @@ impl Engine {
                     }
                 }
                 labels.insert(5);
+            }
+            Method::Generalize { cases, keep_others } => {
+                for d in todo {
+                    let node = &index.nodes[d];
+                    let Some(slot) = at_mut(v, &node.ptr) else {
+                        continue;
+                    };
+                    let this = match &*slot {
+                        Value::String(s) if date_ty(&node.ty) || &*node.ty == "time" => {
+                            Val::Date(s.clone())
+                        }
+                        Value::String(s) => Val::Str(s.clone()),
+                        Value::Number(n) => Val::Num(n.as_f64().unwrap_or(0.0)),
+                        Value::Bool(b) => Val::Bool(*b),
+                        _ => continue,
+                    };
+                    let hit = cases
+                        .iter()
+                        .find(|(cond, _)| cond.eval(&this) == Some(Val::Bool(true)));
+                    match hit.and_then(|(_, out)| out.eval(&this)) {
+                        Some(new) => {
+                            *slot = match new {
+                                Val::Str(s) | Val::Date(s) => Value::String(s),
+                                Val::Num(n) if n.fract() == 0.0 && !node.ty.contains("decimal") => {
+                                    json!(n as i64)
+                                }
+                                Val::Num(n) => json!(n),
+                                Val::Bool(b) => Value::Bool(b),
+                                Val::List(_) => Value::Null,
+                            };
+                            labels.insert(6);
+                        }
+                        None if *keep_others => {}
+                        None => {
+                            *slot = Value::Null;
+                            labels.insert(0);
+                        }
+                    }
+                }
             }
             Method::RedactText => {
                 for d in todo {

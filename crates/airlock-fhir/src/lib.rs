@@ -11,6 +11,7 @@
 pub mod config;
 pub mod crypto;
 pub mod engine;
+pub mod expr;
 pub mod index;
 pub mod path;
 pub mod types;
