@@ -195,7 +195,17 @@ impl Engine {
         }
         let r = self.resource(resource, true, None);
         self.patients_by_url.clear();
-        r.map(|_| ())
+        match r {
+            Ok(_) => Ok(()),
+            // processingErrors: skip: the resource is emptied and labelled, as Microsoft's tool does
+            Err(_) if self.config.skip_errors => {
+                let ty = resource["resourceType"].clone();
+                *resource = json!({ "resourceType": ty });
+                add_labels(resource, &BTreeSet::from([0]));
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Processes one resource and those nested in it; returns the labels of every operation
@@ -237,7 +247,23 @@ impl Engine {
                 }
                 *self.counts.by_method.entry(rule.method.name()).or_default() += 1;
                 self.counts.nodes_processed += 1;
-                self.apply(v, &index, n, &rule.method, &visited, offset, &mut labels);
+                if self
+                    .apply(v, &index, n, &rule.method, &visited, offset, &mut labels)
+                    .is_err()
+                {
+                    let message = format!(
+                        "rule \"{}\" ({}) cannot process a {} element (a processing error; processingErrors: skip empties such resources instead)",
+                        rule.path.text,
+                        rule.method.name(),
+                        index.nodes[n].ty
+                    );
+                    self.config.rules = rules;
+                    return Err(Error::PolicyInvalid {
+                        path: self.config.source.clone().into(),
+                        line: None,
+                        message,
+                    });
+                }
                 for d in index.subtree(n) {
                     visited[d] = true;
                 }
@@ -285,7 +311,7 @@ impl Engine {
         visited: &[bool],
         offset: i64,
         labels: &mut BTreeSet<usize>,
-    ) {
+    ) -> std::result::Result<(), ()> {
         let todo: Vec<usize> = index
             .subtree(n)
             .into_iter()
@@ -391,7 +417,7 @@ impl Engine {
             }
             Method::Encrypt => {
                 let Some(key) = self.encrypt_key.clone() else {
-                    return;
+                    return Ok(());
                 };
                 for d in todo {
                     let Some(slot) = at_mut(v, &index.nodes[d].ptr) else {
@@ -493,10 +519,19 @@ impl Engine {
                         Value::Bool(b) => Val::Bool(*b),
                         _ => continue,
                     };
-                    let hit = cases
-                        .iter()
-                        .find(|(cond, _)| cond.eval(&this) == Some(Val::Bool(true)));
-                    match hit.and_then(|(_, out)| out.eval(&this)) {
+                    let mut hit = None;
+                    for (cond, out) in cases {
+                        match cond.eval(&this) {
+                            Some(Val::Bool(true)) => {
+                                hit = Some(out);
+                                break;
+                            }
+                            Some(_) => {}
+                            // comparing values that do not compare (a name with a number)
+                            None => return Err(()),
+                        }
+                    }
+                    match hit.and_then(|out| out.eval(&this)) {
                         Some(new) => {
                             *slot = match new {
                                 Val::Str(s) | Val::Date(s) => Value::String(s),
@@ -538,6 +573,7 @@ impl Engine {
                 }
             }
         }
+        Ok(())
     }
 
     fn scrub(&self, s: &str) -> (String, usize) {

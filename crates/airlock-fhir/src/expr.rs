@@ -314,8 +314,10 @@ impl Expr {
             Self::Bin(op, l, r) => {
                 let (a, b) = (l.eval(this), r.eval(this));
                 match *op {
-                    "and" => Val::Bool(truthy(&a) && truthy(&b)),
-                    "or" => Val::Bool(truthy(&a) || truthy(&b)),
+                    // an operand that could not be evaluated (a name compared with a number)
+                    // is an error for the whole condition, not a false
+                    "and" => Val::Bool(truthy(&a?) && truthy(&b?)),
+                    "or" => Val::Bool(truthy(&a?) || truthy(&b?)),
                     "|" => {
                         let mut v = list(a);
                         v.extend(list(b));
@@ -339,8 +341,8 @@ impl Expr {
     }
 }
 
-fn truthy(v: &Option<Val>) -> bool {
-    matches!(v, Some(Val::Bool(true)))
+fn truthy(v: &Val) -> bool {
+    matches!(v, Val::Bool(true))
 }
 
 fn list(v: Option<Val>) -> Vec<Val> {
@@ -441,7 +443,8 @@ mod tests {
         );
         assert_eq!(
             ev("$this>=0 and $this<20", s("Family")),
-            Some(Val::Bool(false))
+            None,
+            "an error, not false"
         );
         assert_eq!(ev("true", Val::Num(3.0)), Some(Val::Bool(true)));
         assert_eq!(

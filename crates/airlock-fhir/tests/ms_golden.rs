@@ -173,6 +173,32 @@ fn generalization() {
 }
 
 #[test]
+fn processing_errors_are_raised_or_skipped() {
+    // generalize compares a family name with numbers: a processing error
+    check(
+        "patient-basic.json",
+        "configuration-skip-processing-error.json",
+        "patient-empty.json",
+    );
+    check(
+        "bundle-basic.json",
+        "configuration-skip-processing-error.json",
+        "bundle-empty.json",
+    );
+    check(
+        "contained-basic.json",
+        "configuration-skip-processing-error.json",
+        "condition-empty.json",
+    );
+    let cfg = Config::load(&dir().join("configuration-raise-processing-error.json")).unwrap();
+    let mut engine = Engine::new(cfg, None).unwrap();
+    let mut v = read("patient-basic.json");
+    let e = engine.anonymize(&mut v).unwrap_err().to_string();
+    assert!(e.contains("processing error"), "{e}");
+    assert!(!e.contains("Family"), "{e}");
+}
+
+#[test]
 fn the_sample_configuration_loads() {
     let c = Config::load(&dir().join("configuration-sample.json")).unwrap();
     assert_eq!(c.rules.len(), 193);
