@@ -115,6 +115,23 @@ pub struct FileReport {
     pub burned_in: BurnedIn,
 }
 
+impl FileReport {
+    /// An empty report for one file.
+    pub fn new(input: &std::path::Path, output: &std::path::Path) -> Self {
+        Self {
+            input: input.to_path_buf(),
+            output: output.to_path_buf(),
+            modality: String::new(),
+            actions: BTreeMap::new(),
+            private_removed: 0,
+            uids_replaced: 0,
+            texts_cleaned: 0,
+            dates_shifted: 0,
+            burned_in: BurnedIn::No,
+        }
+    }
+}
+
 /// The de-identifier: keys, options and the text engine, shared by every file of a run.
 pub struct Deidentifier {
     opts: DicomOptions,

@@ -79,17 +79,7 @@ fn malformed(path: &Path) -> Error {
 /// De-identifies one file into `out` (a writer that owns the temporary file).
 fn one(d: &Deidentifier, input: &Path, output: &Path, file: std::fs::File) -> Result<FileReport> {
     let mut obj = dicom_object::open_file(input).map_err(|_| malformed(input))?;
-    let mut report = FileReport {
-        input: input.to_path_buf(),
-        output: output.to_path_buf(),
-        modality: String::new(),
-        actions: Default::default(),
-        private_removed: 0,
-        uids_replaced: 0,
-        texts_cleaned: 0,
-        dates_shifted: 0,
-        burned_in: BurnedIn::No,
-    };
+    let mut report = FileReport::new(input, output);
     d.deidentify(&mut obj, &mut report);
     obj.write_all(std::io::BufWriter::new(file))
         .map_err(|e| Error::Write {

@@ -95,17 +95,7 @@ fn object(patient: &str, sop: &str, refers: &str) -> FileDicomObject<InMemDicomO
 }
 
 fn report() -> FileReport {
-    FileReport {
-        input: PathBuf::new(),
-        output: PathBuf::new(),
-        modality: String::new(),
-        actions: Default::default(),
-        private_removed: 0,
-        uids_replaced: 0,
-        texts_cleaned: 0,
-        dates_shifted: 0,
-        burned_in: BurnedIn::No,
-    }
+    FileReport::new(Path::new(""), Path::new(""))
 }
 
 fn run(obj: &mut FileDicomObject<InMemDicomObject>, opts: DicomOptions) -> FileReport {
