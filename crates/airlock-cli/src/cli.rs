@@ -25,7 +25,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Generate a synthetic hospital extract, de-identify it, scan the result, print a summary
+    /// Generate a synthetic hospital extract, plant canary patients, de-identify it, scan and
+    /// canary-check everything written, print a summary
     Demo(DemoArgs),
     /// Create a workspace in a directory: .airlock/ with the secret (0600), the vault catalog,
     /// the audit log and access rules
@@ -78,7 +79,7 @@ pub enum Command {
     /// Retention: shred what has stayed in a zone longer than access.toml [retention] allows
     #[command(subcommand)]
     Retention(RetentionCommand),
-    /// Benchmarks: de-identification, risk, free text, vault (--suite)
+    /// Benchmarks: de-identification, risk, free text, vault, DICOM, FHIR (--suite)
     Bench(BenchArgs),
 }
 

@@ -56,6 +56,7 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             args.output.display()
         );
     }
+    std::fs::metadata(&args.input).map_err(|e| airlock_core::Error::io("read", &args.input, e))?;
     let secret = WorkspaceSecret::load(&WorkspaceSecret::locate(args.key_file.as_deref())?)?;
     let job = DicomJob {
         input: args.input.clone(),

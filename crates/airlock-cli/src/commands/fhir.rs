@@ -14,6 +14,7 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             args.output.display()
         );
     }
+    std::fs::metadata(&args.input).map_err(|e| airlock_core::Error::io("read", &args.input, e))?;
     let config = match &args.config {
         Some(path) => Config::load(path)?,
         None => Config::parse(SAFE_HARBOR, "airlock safe-harbor (built in)")?,
