@@ -105,4 +105,29 @@ fn bad_input_exits_2_and_writes_nothing() {
         .code(2)
         .stderr(predicate::str::contains("outside the FHIRPath subset"));
     assert!(!d.join("x.json").exists());
+    // JSON that is no resource, and a rule that fails on a resource (processingErrors: raise)
+    std::fs::write(
+        d.join("odd.ndjson"),
+        "{\"resourceType\": \"Patient\"}\n{\"family\": \"Zed\"}\n",
+    )
+    .unwrap();
+    airlock(d)
+        .args(["fhir", "deid", "--config"])
+        .arg(ms().join("common-config.json"))
+        .args(["odd.ndjson", "-o", "odd.out.ndjson"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "odd.ndjson row 2: is not a FHIR resource",
+        ));
+    airlock(d)
+        .args(["fhir", "deid", "--config"])
+        .arg(ms().join("configuration-raise-processing-error.json"))
+        .arg(ms().join("patient-basic.json"))
+        .args(["-o", "x.json"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("processing error"))
+        .stderr(predicate::str::contains("Family").not());
+    assert!(!d.join("x.json").exists() && !d.join("odd.out.ndjson").exists());
 }

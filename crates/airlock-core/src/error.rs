@@ -137,6 +137,8 @@ pub enum InputProblem {
     },
     /// A DICOM file dicom-rs cannot read (the reader's own message may quote data: not kept).
     MalformedDicom,
+    /// JSON that is not a FHIR resource (no `resourceType`).
+    NotFhirResource,
 }
 
 impl fmt::Display for InputProblem {
@@ -162,6 +164,7 @@ impl fmt::Display for InputProblem {
             Self::ParquetDecode => {
                 f.write_str("could not be decoded (corrupt or unsupported Parquet data)")
             }
+            Self::NotFhirResource => f.write_str("is not a FHIR resource (it has no resourceType)"),
             Self::MalformedDicom => {
                 f.write_str("is not a readable DICOM file (truncated, or not DICOM Part 10)")
             }

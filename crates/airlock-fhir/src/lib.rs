@@ -51,6 +51,18 @@ fn bad_json(file: &Path, line: u64) -> Error {
     }
 }
 
+fn check_resource(v: &Value, file: &Path, line: u64) -> Result<()> {
+    if v.get("resourceType").and_then(Value::as_str).is_some() {
+        return Ok(());
+    }
+    Err(Error::Input {
+        file: file.to_path_buf(),
+        row: Some(line),
+        column: None,
+        problem: InputProblem::NotFhirResource,
+    })
+}
+
 /// Whether a path is bulk NDJSON (by its extension).
 pub fn is_ndjson(path: &Path) -> bool {
     matches!(
@@ -106,7 +118,8 @@ pub fn deid_file(
         let text = std::io::read_to_string(file).map_err(|e| Error::io("read", input, e))?;
         let mut v: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
             .map_err(|e| bad_json(input, e.line() as u64))?;
-        engine.anonymize(&mut v).map_err(|_| bad_json(input, 1))?;
+        check_resource(&v, input, 1)?;
+        engine.anonymize(&mut v)?;
         lines = 1;
         serde_json::to_writer_pretty(&mut w, &v).map_err(|e| werr(e.into()))?;
         w.write_all(b"\n").map_err(werr)?;
