@@ -108,9 +108,8 @@ pub fn deid_file(
                 continue;
             }
             let mut v: Value = serde_json::from_str(text).map_err(|_| bad_json(input, lines))?;
-            engine
-                .anonymize(&mut v)
-                .map_err(|_| bad_json(input, lines))?;
+            check_resource(&v, input, lines)?;
+            engine.anonymize(&mut v)?;
             serde_json::to_writer(&mut w, &v).map_err(|e| werr(e.into()))?;
             w.write_all(b"\n").map_err(werr)?;
         }
