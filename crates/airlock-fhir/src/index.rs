@@ -112,23 +112,13 @@ impl Index {
             })
             .collect();
         let absent = Value::Null;
-        let members = map
-            .iter()
-            .map(|(k, v)| (k.clone(), v))
-            .chain(orphans.into_iter().map(|(k, v)| {
-                let placeholder = match v {
-                    Value::Array(a) => a.iter().map(|_| &absent).collect::<Vec<_>>(),
-                    _ => vec![&absent],
-                };
-                (
-                    k,
-                    if placeholder.len() == 1 && !v.is_array() {
-                        &absent
-                    } else {
-                        v
-                    },
-                )
-            }));
+        // an orphan's value is absent; an array of them keeps its length (the items are only
+        // counted: the value of a primitive is read at its own pointer, which holds nothing)
+        let members = map.iter().map(|(k, v)| (k.clone(), v)).chain(
+            orphans
+                .into_iter()
+                .map(|(k, v)| (k, if v.is_array() { v } else { &absent })),
+        );
         for (key, value) in members {
             let key = &key;
             if key == "resourceType" || key.starts_with('_') {
