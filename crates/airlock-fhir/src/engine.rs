@@ -90,10 +90,10 @@ pub struct Engine {
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn hmac_hex(key: &[u8], value: &str) -> String {
+fn hmac(key: &[u8], value: &str) -> [u8; 32] {
     let mut mac = HmacSha256::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(value.as_bytes());
-    data_encoding::HEXLOWER.encode(&mac.finalize().into_bytes())
+    mac.finalize().into_bytes().into()
 }
 
 /// Microsoft's date offset: fold `prefix + key` bytes with `o = (o*131 + b) % 101`, minus 50.
@@ -614,23 +614,21 @@ impl Engine {
         (out, n)
     }
 
-    fn hash(&self, s: &str) -> String {
+    /// The keyed MAC of a value: HMAC-SHA256 under the configuration's key, or the workspace's.
+    fn mac(&self, s: &str) -> [u8; 32] {
         match &self.hashing {
-            Hashing::Shared(key) => hmac_hex(key, s),
-            Hashing::Workspace(key) => data_encoding::HEXLOWER.encode(&key.mac(s.as_bytes())),
+            Hashing::Shared(key) => hmac(key, s),
+            Hashing::Workspace(key) => key.mac(s.as_bytes()),
         }
+    }
+
+    fn hash(&self, s: &str) -> String {
+        data_encoding::HEXLOWER.encode(&self.mac(s))
     }
 
     /// A UUID-shaped keyed id, so that `urn:uuid:` references stay valid.
     fn uuid(&self, s: &str) -> String {
-        let h = match &self.hashing {
-            Hashing::Workspace(key) => key.mac(s.as_bytes()).to_vec(),
-            Hashing::Shared(key) => {
-                let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
-                mac.update(s.as_bytes());
-                mac.finalize().into_bytes().to_vec()
-            }
-        };
+        let h = self.mac(s);
         let mut b = [0u8; 16];
         b.copy_from_slice(&h[..16]);
         b[6] = (b[6] & 0x0f) | 0x40; // version 4 layout, variant 1
@@ -923,7 +921,7 @@ mod tests {
         assert_eq!(ms_offset("example", "123"), 41);
         assert_eq!(ms_offset("", "dummy"), -21);
         assert_eq!(
-            hmac_hex(b"123", "abc"),
+            data_encoding::HEXLOWER.encode(&hmac(b"123", "abc")),
             "8f16771f9f8851b26f4d460fa17de93e2711c7e51337cb8a608a0f81e1c1b6ae"
         );
         let d = NaiveDate::from_ymd_opt(2015, 1, 17).unwrap();
