@@ -283,9 +283,10 @@ pub enum FhirCommand {
 
 #[derive(Debug, Args)]
 pub struct FhirDeidArgs {
-    /// A .json resource or Bundle, or an .ndjson file (one resource a line)
+    /// A .json resource or Bundle, an .ndjson file (one resource a line), or a directory of
+    /// them (a bulk export: same layout out)
     pub input: PathBuf,
-    /// The output file (written in full or not at all)
+    /// The output file or directory (written in full or not at all)
     #[arg(short, long)]
     pub output: PathBuf,
     /// A configuration in the format of Microsoft's Tools for Health Data Anonymization

@@ -111,6 +111,71 @@ fn sync_dir(dir: &Path) {
     }
 }
 
+/// A directory being written beside its target (a hidden temporary directory), renamed into
+/// place by [`AtomicDir::commit`] once every file in it is written. Dropped without a commit,
+/// it is deleted with its contents: a failed run over a tree leaves nothing at the target.
+pub struct AtomicDir {
+    target: PathBuf,
+    tmp: tempfile::TempDir,
+    force: bool,
+}
+
+impl AtomicDir {
+    /// Starts a directory output at `target`; an existing target needs `force`.
+    pub fn create(target: &Path, force: bool) -> Result<Self> {
+        if !force && target.exists() {
+            return Err(Error::OutputExists {
+                path: target.to_path_buf(),
+            });
+        }
+        let dir = parent_dir(target);
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".airlock-tmp")
+            .tempdir_in(dir)
+            .map_err(|e| Error::io("create a temporary directory in", dir, e))?;
+        Ok(Self {
+            target: target.to_path_buf(),
+            tmp,
+            force,
+        })
+    }
+
+    /// Where the files go until the commit.
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    /// Syncs the files written under [`AtomicDir::path`] (`written`, relative to it), then
+    /// replaces the target with the directory.
+    pub fn commit(self, written: &[PathBuf]) -> Result<()> {
+        for rel in written {
+            let p = self.tmp.path().join(rel);
+            File::open(&p)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io("sync", &p, e))?;
+        }
+        let target = self.target;
+        if target.exists() {
+            if !self.force {
+                return Err(Error::OutputExists { path: target });
+            }
+            std::fs::remove_dir_all(&target).map_err(|e| Error::io("replace", &target, e))?;
+        }
+        let staged = self.tmp.keep();
+        std::fs::rename(&staged, &target).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&staged);
+            Error::io("rename into", &target, e)
+        })?;
+        sync_dir(parent_dir(&target));
+        Ok(())
+    }
+}
+
 /// A reader or writer that computes the SHA-256 and length of every byte that passes.
 pub struct Digesting<T> {
     inner: T,

@@ -21,7 +21,7 @@ use serde::Serialize;
 
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::WorkspaceSecret;
-use airlock_core::output::AtomicOutput;
+use airlock_core::output::{AtomicDir, AtomicOutput};
 
 pub use deid::{BurnedIn, Deidentifier, DicomOptions, FileReport, Region, SafePrivate};
 pub use table::{Action, AnnexE, DeidOption};
@@ -131,25 +131,7 @@ pub fn deid_paths(
         report.bytes_in = meta.len();
         report.files.push(r);
     } else {
-        if job.output.exists() && !job.force {
-            return Err(Error::OutputExists {
-                path: job.output.clone(),
-            });
-        }
-        let parent = match job.output.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        let name = job
-            .output
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "dicom".into());
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".airlock-tmp")
-            .tempdir_in(&parent)
-            .map_err(|e| Error::io("create a temporary directory in", &parent, e))?;
+        let staged = AtomicDir::create(&job.output, job.force)?;
         let files = airlock_text::scan::collect_files(
             std::slice::from_ref(&job.input),
             &[".git", ".airlock"],
@@ -170,7 +152,7 @@ pub fn deid_paths(
                     .push((path, "not a DICOM Part 10 file: not copied"));
                 continue;
             }
-            let target = tmp.path().join(&rel);
+            let target = staged.path().join(&rel);
             if let Some(dir) = target.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
             }
@@ -183,23 +165,17 @@ pub fn deid_paths(
             progress(report.files.len());
         }
         // every file is written: sync them, then move the whole tree into place
-        for r in &report.files {
-            let p = tmp
-                .path()
-                .join(r.output.strip_prefix(&job.output).unwrap_or(&r.output));
-            std::fs::File::open(&p)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| Error::io("sync", &p, e))?;
-        }
-        let staged = tmp.keep();
-        if job.output.exists() {
-            std::fs::remove_dir_all(&job.output)
-                .map_err(|e| Error::io("replace", &job.output, e))?;
-        }
-        std::fs::rename(&staged, &job.output).map_err(|e| {
-            let _ = std::fs::remove_dir_all(&staged);
-            Error::io("rename into", &job.output, e)
-        })?;
+        let written: Vec<PathBuf> = report
+            .files
+            .iter()
+            .map(|r| {
+                r.output
+                    .strip_prefix(&job.output)
+                    .unwrap_or(&r.output)
+                    .to_path_buf()
+            })
+            .collect();
+        staged.commit(&written)?;
     }
     for f in &report.files {
         match f.burned_in {

@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use airlock_core::error::{Error, InputProblem, Result};
-use airlock_core::output::AtomicOutput;
+use airlock_core::output::{AtomicDir, AtomicOutput};
 
 pub use config::{Config, SAFE_HARBOR};
 pub use engine::{Counts, Engine};
@@ -36,8 +36,12 @@ pub struct FhirReport {
     pub output: PathBuf,
     pub config: String,
     pub rules: usize,
+    /// Files written (one for a file input).
+    pub files: u64,
     pub lines: u64,
     pub bytes_in: u64,
+    /// Files of a directory input not copied, with why.
+    pub skipped: Vec<(PathBuf, &'static str)>,
     pub counts: Counts,
     pub seconds: f64,
 }
@@ -74,22 +78,21 @@ pub fn is_ndjson(path: &Path) -> bool {
     )
 }
 
-/// De-identifies `input` into `output` with `engine`.
-pub fn deid_file(
+/// De-identifies one file into `file` (opened for writing at `output`); returns the lines
+/// read and the bytes of the input.
+fn deid_one(
     engine: &mut Engine,
     input: &Path,
     output: &Path,
-    force: bool,
-) -> Result<FhirReport> {
-    let start = Instant::now();
-    let file = std::fs::File::open(input).map_err(|e| Error::io("read", input, e))?;
-    let bytes_in = file.metadata().map_or(0, |m| m.len());
-    let out = AtomicOutput::create(output, force)?;
-    let mut w = BufWriter::new(out.file()?);
+    file: std::fs::File,
+) -> Result<(u64, u64)> {
+    let src = std::fs::File::open(input).map_err(|e| Error::io("read", input, e))?;
+    let bytes_in = src.metadata().map_or(0, |m| m.len());
+    let mut w = BufWriter::new(file);
     let werr = |e| Error::io("write", output, e);
     let mut lines = 0u64;
     if is_ndjson(input) {
-        let mut reader = BufReader::new(file);
+        let mut reader = BufReader::new(src);
         let mut line = String::new();
         loop {
             line.clear();
@@ -114,7 +117,7 @@ pub fn deid_file(
             w.write_all(b"\n").map_err(werr)?;
         }
     } else {
-        let text = std::io::read_to_string(file).map_err(|e| Error::io("read", input, e))?;
+        let text = std::io::read_to_string(src).map_err(|e| Error::io("read", input, e))?;
         let mut v: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
             .map_err(|e| bad_json(input, e.line() as u64))?;
         check_resource(&v, input, 1)?;
@@ -124,16 +127,78 @@ pub fn deid_file(
         w.write_all(b"\n").map_err(werr)?;
     }
     w.flush().map_err(werr)?;
-    drop(w);
-    out.commit()?;
-    Ok(FhirReport {
+    Ok((lines, bytes_in))
+}
+
+fn is_fhir_file(path: &Path) -> bool {
+    is_ndjson(path)
+        || path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+}
+
+/// De-identifies `input` into `output` with `engine`: a file into a file, or a directory (a
+/// bulk export: every `.ndjson`, `.jsonl` and `.json` file, same layout; other files are not
+/// copied and are listed) into a directory written in full or not at all.
+pub fn deid_file(
+    engine: &mut Engine,
+    input: &Path,
+    output: &Path,
+    force: bool,
+) -> Result<FhirReport> {
+    let start = Instant::now();
+    let mut report = FhirReport {
         input: input.to_path_buf(),
         output: output.to_path_buf(),
         config: String::new(),
         rules: 0,
-        lines,
-        bytes_in,
-        counts: engine.counts.clone(),
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        files: 0,
+        lines: 0,
+        bytes_in: 0,
+        skipped: Vec::new(),
+        counts: Counts::default(),
+        seconds: 0.0,
+    };
+    let meta = std::fs::metadata(input).map_err(|e| Error::io("read", input, e))?;
+    if meta.is_dir() {
+        let staged = AtomicDir::create(output, force)?;
+        let files = airlock_text::scan::collect_files(
+            &[input.to_path_buf()],
+            &[".git", ".airlock"],
+            &mut report.skipped,
+        )?;
+        let mut written = Vec::new();
+        for path in files {
+            if !is_fhir_file(&path) {
+                report
+                    .skipped
+                    .push((path, "not .ndjson or .json: not copied"));
+                continue;
+            }
+            let rel = path.strip_prefix(input).unwrap_or(&path).to_path_buf();
+            let target = staged.path().join(&rel);
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io("create", dir, e))?;
+            }
+            let file =
+                std::fs::File::create(&target).map_err(|e| Error::io("create", &target, e))?;
+            let (lines, bytes) = deid_one(engine, &path, &output.join(&rel), file)?;
+            report.lines += lines;
+            report.bytes_in += bytes;
+            report.files += 1;
+            written.push(rel);
+        }
+        staged.commit(&written)?;
+    } else {
+        let out = AtomicOutput::create(output, force)?;
+        let (lines, bytes) = deid_one(engine, input, output, out.file()?)?;
+        out.commit()?;
+        report.lines = lines;
+        report.bytes_in = bytes;
+        report.files = 1;
+    }
+    report.counts = engine.counts.clone();
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
 }

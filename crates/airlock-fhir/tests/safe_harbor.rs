@@ -271,6 +271,48 @@ fn ndjson_streams_and_a_bad_line_is_named_and_writes_nothing() {
 }
 
 #[test]
+fn a_bulk_export_directory_keeps_patients_linked_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    let patient = json!({"resourceType": "Patient", "id": "123", "name": [{"family": "Okafor"}], "birthDate": "1961-03-05"});
+    let obs = json!({"resourceType": "Observation", "id": "o1", "status": "final",
+        "code": {"text": "HbA1c"}, "subject": {"reference": "Patient/123"}, "effectiveDateTime": "1961-03-05"});
+    std::fs::write(export.join("Patient.ndjson"), format!("{patient}\n")).unwrap();
+    std::fs::write(export.join("Observation.ndjson"), format!("{obs}\n")).unwrap();
+    std::fs::write(export.join("manifest.txt"), "not a resource").unwrap();
+    let secret = WorkspaceSecret::from_bytes([7; 32]);
+    let out = dir.path().join("deid");
+    let r = deid_file(&mut engine(&secret), &export, &out, false).unwrap();
+    assert_eq!((r.files, r.lines, r.skipped.len()), (2, 2, 1));
+    let read = |name: &str| -> Value {
+        serde_json::from_str(std::fs::read_to_string(out.join(name)).unwrap().trim()).unwrap()
+    };
+    let (p, o) = (read("Patient.ndjson"), read("Observation.ndjson"));
+    assert_eq!(
+        o["subject"]["reference"],
+        format!("Patient/{}", p["id"].as_str().unwrap())
+    );
+    // the same day in both files moved by the patient's one offset
+    assert_eq!(
+        p["birthDate"].as_str().unwrap(),
+        &o["effectiveDateTime"].as_str().unwrap()[..10]
+    );
+    assert_ne!(p["birthDate"], "1961-03-05");
+    assert!(!out.join("manifest.txt").exists());
+    // a bad file anywhere: no output directory at all
+    std::fs::write(export.join("Bad.ndjson"), "{not json\n").unwrap();
+    let again = dir.path().join("again");
+    assert!(deid_file(&mut engine(&secret), &export, &again, false).is_err());
+    assert!(!again.exists());
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left.len(), 2, "{left:?}");
+}
+
+#[test]
 fn synthea_bundles_when_present() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fhir/synthea");

@@ -54,9 +54,14 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         .iter()
         .map(|(m, n)| format!("{m} {}", thousands(*n)))
         .collect();
+    let mut skipped = String::new();
+    for (p, why) in &r.skipped {
+        skipped.push_str(&format!("  skipped {}: {why}\n", p.display()));
+    }
     report::out(&format!(
-        "de-identified {} resources ({} lines, {:.1} MB) in {:.2} s ({:.1} MB/s)\n  input   {}\n  output  {}\n  config  {} ({} rules)\n  nodes by method: {}\n",
+        "de-identified {} resources ({} files, {} lines, {:.1} MB) in {:.2} s ({:.1} MB/s)\n  input   {}\n  output  {}\n  config  {} ({} rules)\n  nodes by method: {}\n{skipped}",
         thousands(r.counts.resources),
+        thousands(r.files),
         thousands(r.lines),
         r.bytes_in as f64 / 1e6,
         r.seconds,
