@@ -27,19 +27,10 @@ impl AtomicOutput {
     /// before any work is done, and again at the rename (no clobbering a file that appeared
     /// meanwhile).
     pub fn create(target: &Path, force: bool) -> Result<Self> {
-        if !force && target.exists() {
-            return Err(Error::OutputExists {
-                path: target.to_path_buf(),
-            });
-        }
         let dir = parent_dir(target);
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "output".into());
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".airlock-tmp")
+            .prefix(&staging_prefix(target, force)?)
+            .suffix(TMP_SUFFIX)
             .tempfile_in(dir)
             .map_err(|e| Error::io("create a temporary file in", dir, e))?;
         Ok(Self {
@@ -97,6 +88,24 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> Result<()> {
     out.commit()
 }
 
+/// The name prefix of the hidden temporary beside `target` (`.NAME.`; the suffix is
+/// [`TMP_SUFFIX`]), after the no-clobber check.
+fn staging_prefix(target: &Path, force: bool) -> Result<String> {
+    if !force && target.exists() {
+        return Err(Error::OutputExists {
+            path: target.to_path_buf(),
+        });
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    Ok(format!(".{name}."))
+}
+
+/// The suffix of every temporary airlock writes beside a target.
+const TMP_SUFFIX: &str = ".airlock-tmp";
+
 fn parent_dir(path: &Path) -> &Path {
     match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -123,19 +132,10 @@ pub struct AtomicDir {
 impl AtomicDir {
     /// Starts a directory output at `target`; an existing target needs `force`.
     pub fn create(target: &Path, force: bool) -> Result<Self> {
-        if !force && target.exists() {
-            return Err(Error::OutputExists {
-                path: target.to_path_buf(),
-            });
-        }
         let dir = parent_dir(target);
-        let name = target
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "output".into());
         let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".airlock-tmp")
+            .prefix(&staging_prefix(target, force)?)
+            .suffix(TMP_SUFFIX)
             .tempdir_in(dir)
             .map_err(|e| Error::io("create a temporary directory in", dir, e))?;
         Ok(Self {
