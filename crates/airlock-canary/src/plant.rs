@@ -522,11 +522,12 @@ pub fn plant_table(
     let mut reader = TableReader::open(input, input_format, DEFAULT_BATCH_SIZE)?;
     let schema = reader.schema();
     if policy.unclassified == Unclassified::Fail {
-        let missing: Vec<String> = schema
+        let missing: Vec<(usize, String)> = schema
             .fields()
             .iter()
-            .map(|f| f.name().clone())
-            .filter(|n| !policy.fields.contains_key(n))
+            .enumerate()
+            .map(|(i, f)| (i + 1, f.name().clone()))
+            .filter(|(_, n)| !policy.fields.contains_key(n))
             .collect();
         if !missing.is_empty() {
             return Err(Error::Unclassified {

@@ -234,19 +234,35 @@ pub enum AuditCommand {
 #[derive(Debug, Subcommand)]
 pub enum TextCommand {
     /// Replace each identifier with a typed tag such as [NAME] or [DATE]
-    Redact(TextArgs),
+    Redact(RedactArgs),
     /// Replace each identifier with a realistic, consistent surrogate (needs the workspace secret)
     Surrogate(TextArgs),
 }
 
+/// Where `text redact` and `text surrogate` read and write.
 #[derive(Debug, Args)]
-pub struct TextArgs {
+pub struct TextIo {
     /// The text file to read, or - for standard input
     #[arg(default_value = "-")]
     pub input: PathBuf,
     /// Write here instead of standard output (atomically)
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Replace an existing output file
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    #[command(flatten)]
+    pub io: TextIo,
+}
+
+#[derive(Debug, Args)]
+pub struct TextArgs {
+    #[command(flatten)]
+    pub io: TextIo,
     /// The patient the text belongs to: surrogates are consistent per patient
     #[arg(long)]
     pub patient: Option<String>,
@@ -256,9 +272,6 @@ pub struct TextArgs {
     /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
     #[arg(long)]
     pub key_file: Option<PathBuf>,
-    /// Replace an existing output file
-    #[arg(long)]
-    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -473,6 +486,33 @@ pub struct ProfileArgs {
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
+    #[command(flatten)]
+    pub read: ReadArgs,
+}
+
+/// How a table is read: its header and the limits that stop a hostile shape.
+#[derive(Debug, Clone, Args)]
+pub struct ReadArgs {
+    /// The CSV has no header row: every row is data (a first row that looks like data is
+    /// refused without this)
+    #[arg(long)]
+    pub no_header: bool,
+    /// Names for the columns of a --no-header CSV, comma-separated (default: column_1,
+    /// column_2, ...)
+    #[arg(long, value_delimiter = ',', requires = "no_header")]
+    pub columns: Option<Vec<String>>,
+    /// Refuse a table with more columns than this
+    #[arg(long, default_value_t = airlock_core::table::Limits::DEFAULT_MAX_COLUMNS as u64,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_columns: u64,
+    /// Refuse a cell larger than this many bytes
+    #[arg(long, default_value_t = airlock_core::table::Limits::DEFAULT_MAX_CELL_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 31)))]
+    pub max_cell_bytes: u64,
+    /// Refuse a row (a CSV record, a JSONL line) larger than this many bytes
+    #[arg(long, default_value_t = airlock_core::table::Limits::DEFAULT_MAX_ROW_BYTES as u64,
+          value_parser = clap::value_parser!(u64).range(1..=(1 << 32)))]
+    pub max_row_bytes: u64,
 }
 
 #[derive(Debug, Args)]
@@ -509,6 +549,8 @@ pub struct DeidArgs {
     /// Rows per record batch
     #[arg(long, default_value_t = airlock_core::table::DEFAULT_BATCH_SIZE, hide = true)]
     pub batch_size: usize,
+    #[command(flatten)]
+    pub read: ReadArgs,
 }
 
 #[derive(Debug, Args)]

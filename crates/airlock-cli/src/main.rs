@@ -13,6 +13,33 @@ mod cli;
 mod commands;
 mod report;
 
+/// SIGINT, SIGTERM and SIGHUP: remove the temporaries of unfinished outputs, then exit.
+mod interrupts {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::iterator::Signals;
+
+    /// Starts a thread that waits for a signal. Without one (the handler cannot be set), an
+    /// interrupted run may leave a temporary, which the next run of the same target removes.
+    pub fn watch() {
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        let _ = std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                if let Some(signal) = signals.forever().next() {
+                    let removed = airlock_core::output::remove_live_temporaries();
+                    eprintln!(
+                        "\ninterrupted: {removed} unfinished output{} removed",
+                        if removed == 1 { "" } else { "s" }
+                    );
+                    #[allow(clippy::exit)]
+                    std::process::exit(128 + signal);
+                }
+            });
+    }
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -52,9 +79,20 @@ impl From<ExitStatus> for ExitCode {
 
 fn main() -> ExitCode {
     report::install_panic_hook();
-    let cli = cli::Cli::parse();
+    let cli = match cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return report::usage_error(&e),
+    };
     let json = cli.json;
-    match std::panic::catch_unwind(move || commands::run(cli)) {
+    interrupts::watch();
+    let result = std::panic::catch_unwind(move || commands::run(cli));
+    for stale in airlock_core::output::take_stale_removed() {
+        eprintln!(
+            "note: removed {}, a temporary left by an earlier run that was killed",
+            airlock_core::shown::path(&stale)
+        );
+    }
+    match result {
         Ok(Ok(status)) => status.into(),
         Ok(Err(err)) => {
             report::error(&err, json);

@@ -37,14 +37,19 @@ pub fn error(err: &anyhow::Error, as_json: bool) {
                     .and_then(airlock_vault::VaultError::hint)
             })
     });
+    // Messages name files, columns and keys, which may be data: escaped and capped whole.
+    let cap = |s: &str| airlock_core::shown::escape(s, airlock_core::shown::MESSAGE_CAP);
+    let causes: Vec<String> = causes.iter().map(|c| cap(c)).collect();
+    let hint = hint.map(|h| cap(&h));
+    let message = cap(&err.to_string());
     if as_json {
         json(&serde_json::json!({
             "status": "error",
-            "error": { "message": err.to_string(), "causes": causes, "hint": hint },
+            "error": { "message": message, "causes": causes, "hint": hint },
         }));
         return;
     }
-    let mut e = format!("error: {err}\n");
+    let mut e = format!("error: {message}\n");
     for c in causes {
         for (i, line) in c.lines().enumerate() {
             e.push_str(if i == 0 { "  cause: " } else { "         " });
@@ -56,6 +61,38 @@ pub fn error(err: &anyhow::Error, as_json: bool) {
         e.push_str(&format!("  hint: {h}\n"));
     }
     let _ = std::io::stderr().write_all(e.as_bytes());
+}
+
+/// A command line clap refused: help and version as clap prints them; anything else as one
+/// JSON object on stdout when `--json` is among the arguments, as escaped text on stderr
+/// otherwise (the message quotes the arguments, which may be file names or values). Exit 2.
+pub fn usage_error(e: &clap::Error) -> std::process::ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let _ = e.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    let text = e.render().to_string();
+    let as_json = std::env::args_os().skip(1).any(|a| a == "--json");
+    if as_json {
+        let message = text
+            .lines()
+            .find_map(|l| l.strip_prefix("error: "))
+            .unwrap_or(text.trim());
+        json(&serde_json::json!({
+            "status": "error",
+            "error": {
+                "kind": "usage",
+                "message": airlock_core::shown::escape(message, airlock_core::shown::MESSAGE_CAP),
+                "usage": airlock_core::shown::escape_message(text.trim(), airlock_core::shown::MESSAGE_CAP),
+            },
+        }));
+    } else {
+        let _ = std::io::stderr().write_all(
+            airlock_core::shown::escape_message(&text, airlock_core::shown::MESSAGE_CAP).as_bytes(),
+        );
+    }
+    std::process::ExitCode::from(2)
 }
 
 /// A panic message can hold anything, data included: print where, never what.
@@ -109,19 +146,23 @@ pub fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
 
 /// The per-column table of a manifest.
 pub fn columns_table(columns: &[ColumnRecord]) -> String {
-    let w = name_width(columns.iter().map(|c| c.name.as_str()));
+    let names: Vec<String> = columns
+        .iter()
+        .map(|c| airlock_core::shown::Shown(&c.name).to_string())
+        .collect();
+    let w = name_width(names.iter().map(String::as_str));
     let mut t = format!(
         "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}\n",
         "column", "class", "action", "cells", "changed", "nulled"
     );
-    for c in columns {
+    for (c, name) in columns.iter().zip(&names) {
         let action = match &c.rule {
             Some(r) => format!("{} {r}", c.action),
             None => c.action.clone(),
         };
         let mut line = format!(
             "  {:w$}  {:17}  {:22}  {:>10}  {:>10}  {:>8}",
-            c.name,
+            name,
             c.class,
             action,
             thousands(c.cells),

@@ -12,6 +12,7 @@ pub mod keys;
 pub mod manifest;
 pub mod output;
 pub mod policy;
+pub mod shown;
 pub mod table;
 pub mod text;
 

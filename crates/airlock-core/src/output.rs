@@ -20,6 +20,7 @@ pub struct AtomicOutput {
     target: PathBuf,
     tmp: NamedTempFile,
     force: bool,
+    _live: Registered,
 }
 
 impl AtomicOutput {
@@ -35,6 +36,7 @@ impl AtomicOutput {
             .map_err(|e| Error::io("create a temporary file in", dir, e))?;
         Ok(Self {
             target: target.to_path_buf(),
+            _live: Registered::new(tmp.path()),
             tmp,
             force,
         })
@@ -55,15 +57,19 @@ impl AtomicOutput {
 
     /// Syncs the data, renames it over the target and syncs the directory.
     pub fn commit(self) -> Result<()> {
-        let target = self.target;
-        self.tmp
-            .as_file()
+        let Self {
+            target,
+            tmp,
+            force,
+            _live,
+        } = self;
+        tmp.as_file()
             .sync_all()
             .map_err(|e| Error::io("sync", &target, e))?;
-        let persisted = if self.force {
-            self.tmp.persist(&target)
+        let persisted = if force {
+            tmp.persist(&target)
         } else {
-            self.tmp.persist_noclobber(&target)
+            tmp.persist_noclobber(&target)
         };
         persisted.map_err(|e| {
             if e.error.kind() == io::ErrorKind::AlreadyExists {
@@ -88,8 +94,9 @@ pub fn write_atomic(target: &Path, bytes: &[u8], force: bool) -> Result<()> {
     out.commit()
 }
 
-/// The name prefix of the hidden temporary beside `target` (`.NAME.`; the suffix is
-/// [`TMP_SUFFIX`]), after the no-clobber check.
+/// The name prefix of the hidden temporary beside `target` (`.NAME.PID.`; the suffix is
+/// [`TMP_SUFFIX`]), after the no-clobber check. Temporaries of the same target left by a
+/// process that no longer runs (a run killed with SIGKILL) are removed first.
 fn staging_prefix(target: &Path, force: bool) -> Result<String> {
     if !force && target.exists() {
         return Err(Error::OutputExists {
@@ -100,7 +107,91 @@ fn staging_prefix(target: &Path, force: bool) -> Result<String> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    Ok(format!(".{name}."))
+    remove_stale(parent_dir(target), &format!(".{name}."));
+    Ok(format!(".{name}.{}.", std::process::id()))
+}
+
+/// Temporaries beside a target whose process is gone: removed, and listed for
+/// [`take_stale_removed`]. One whose process may still run (or whose name carries no process
+/// id) is left alone.
+fn remove_stale(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file_name = entry.file_name();
+        let Some(name) = file_name.to_str() else {
+            continue;
+        };
+        let Some(rest) = name
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(TMP_SUFFIX))
+        else {
+            continue;
+        };
+        let Some(pid) = rest.split('.').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == std::process::id() || process_may_run(pid) {
+            continue;
+        }
+        let path = entry.path();
+        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        if removed.is_ok() {
+            lock(&STALE_REMOVED).push(path);
+        }
+    }
+}
+
+/// Whether a process with this id may still run: true unless `/proc` says it does not (so
+/// where there is no `/proc`, nothing is ever taken for stale).
+fn process_may_run(pid: u32) -> bool {
+    let proc_root = Path::new("/proc/self");
+    !proc_root.exists() || Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// Temporaries of this process not yet committed or dropped (removed by
+/// [`remove_live_temporaries`] when the process is interrupted).
+static LIVE: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// Stale temporaries this process removed.
+static STALE_REMOVED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn lock<T>(m: &'static std::sync::Mutex<T>) -> std::sync::MutexGuard<'static, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn register(path: &Path) {
+    lock(&LIVE).push(path.to_path_buf());
+}
+
+fn unregister(path: &Path) {
+    lock(&LIVE).retain(|p| p != path);
+}
+
+/// Removes every temporary this process is writing. For a signal handler: the process is about
+/// to exit, and no output of its may be left half-written beside its target.
+pub fn remove_live_temporaries() -> usize {
+    let live = std::mem::take(&mut *lock(&LIVE));
+    let mut removed = 0;
+    for path in live {
+        let gone = if path.is_dir() {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed += usize::from(gone.is_ok());
+    }
+    removed
+}
+
+/// The stale temporaries (of earlier, killed runs) removed so far, for the caller to report.
+pub fn take_stale_removed() -> Vec<PathBuf> {
+    std::mem::take(&mut *lock(&STALE_REMOVED))
 }
 
 /// The suffix of every temporary airlock writes beside a target.
@@ -127,6 +218,7 @@ pub struct AtomicDir {
     target: PathBuf,
     tmp: tempfile::TempDir,
     force: bool,
+    _live: Registered,
 }
 
 impl AtomicDir {
@@ -140,6 +232,7 @@ impl AtomicDir {
             .map_err(|e| Error::io("create a temporary directory in", dir, e))?;
         Ok(Self {
             target: target.to_path_buf(),
+            _live: Registered::new(tmp.path()),
             tmp,
             force,
         })
@@ -173,6 +266,26 @@ impl AtomicDir {
         })?;
         sync_dir(parent_dir(&target));
         Ok(())
+    }
+}
+
+/// A temporary's entry in the live list, taken out when this is dropped (after a commit, or
+/// when the temporary itself is dropped and deleted). Also for a caller's own temporary
+/// directory (decrypted inputs), so that an interrupt removes it too.
+pub struct Registered(PathBuf);
+
+impl Registered {
+    /// Puts `path` (a file or directory this process is writing and will delete or rename)
+    /// on the list that [`remove_live_temporaries`] clears when the process is interrupted.
+    pub fn new(path: &Path) -> Self {
+        register(path);
+        Self(path.to_path_buf())
+    }
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        unregister(&self.0);
     }
 }
 

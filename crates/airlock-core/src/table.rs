@@ -21,12 +21,158 @@ use parquet::file::properties::WriterProperties;
 
 use crate::error::{Error, InputProblem, Result};
 use crate::output::{Digesting, digest_file};
+use crate::text::TextScrubber;
 
 /// Rows per record batch unless a caller says otherwise.
 pub const DEFAULT_BATCH_SIZE: usize = 8192;
 
 /// Rows a JSONL reader looks at to learn the column names.
 pub const JSONL_SCHEMA_ROWS: usize = 1000;
+
+/// Bounds on what one table may hold, so a hostile shape (millions of columns on one line, one
+/// cell of gigabytes, a quote that never closes) ends in a clear error instead of all of memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Columns in the header (CSV), keys (JSONL) or fields (Parquet).
+    pub max_columns: usize,
+    /// Bytes of one cell (CSV, JSONL).
+    pub max_cell_bytes: usize,
+    /// Bytes of one row: a CSV record (which may run over lines), a JSONL line.
+    pub max_row_bytes: usize,
+}
+
+impl Limits {
+    pub const DEFAULT_MAX_COLUMNS: usize = 4096;
+    pub const DEFAULT_MAX_CELL_BYTES: usize = 8 << 20;
+    pub const DEFAULT_MAX_ROW_BYTES: usize = 32 << 20;
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_columns: Self::DEFAULT_MAX_COLUMNS,
+            max_cell_bytes: Self::DEFAULT_MAX_CELL_BYTES,
+            max_row_bytes: Self::DEFAULT_MAX_ROW_BYTES,
+        }
+    }
+}
+
+/// Whether a CSV file's first row names its columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Header {
+    /// The first row is the header, and is refused when it looks like data.
+    #[default]
+    FirstRow,
+    /// Every row is data; the columns are named by the caller, or `column_1`, `column_2`, ...
+    Absent { names: Option<Vec<String>> },
+}
+
+/// How a table is read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// Rows per record batch.
+    pub batch_size: usize,
+    pub header: Header,
+    pub limits: Limits,
+}
+
+impl ReadOptions {
+    /// The defaults with this batch size.
+    pub fn new(batch_size: usize) -> Self {
+        Self {
+            batch_size,
+            header: Header::FirstRow,
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        Self::new(DEFAULT_BATCH_SIZE)
+    }
+}
+
+/// The name a headerless table gives its column at 0-based `index`.
+pub fn positional_name(index: usize) -> String {
+    format!("column_{}", index + 1)
+}
+
+/// Whether a column name looks like a value rather than a name: a number, a date or time, an
+/// e-mail address or URL, five digits in a row or seven in all, more than 100 characters, or (with a detector)
+/// any identifier the detector finds in it. Real headers (`patient_id`, `Patient Name`,
+/// `date_of_birth`, `zip5`, `icd10_code`) pass; `Ada Quillfeather`, `1956-02-17`,
+/// `603-482-1193` do not.
+pub fn name_looks_like_data(name: &str, detector: Option<&dyn TextScrubber>) -> bool {
+    let name = name.trim();
+    if name.chars().count() > 100 {
+        return true;
+    }
+    let digits = name.bytes().filter(u8::is_ascii_digit).count();
+    let longest_run = name
+        .as_bytes()
+        .split(|b| !b.is_ascii_digit())
+        .map(<[u8]>::len)
+        .max()
+        .unwrap_or(0);
+    if longest_run >= 5 || digits >= 7 {
+        return true;
+    }
+    if digits > 0
+        && name
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_punctuation() || c.is_whitespace())
+    {
+        return true; // 42, 3.5, -1, 12/03, 10:45
+    }
+    // digits, a date or time separator, digits: 3/12, 10:45, 2021-03
+    let b = name.as_bytes();
+    if b.windows(3).any(|w| {
+        w[0].is_ascii_digit() && matches!(w[1], b'/' | b'-' | b'.' | b':') && w[2].is_ascii_digit()
+    }) {
+        return true;
+    }
+    if let Some(at) = name.find('@')
+        && name[at..].contains('.')
+    {
+        return true;
+    }
+    let lower = name.to_ascii_lowercase();
+    if lower.contains("://") || lower.starts_with("www.") {
+        return true;
+    }
+    let Some(d) = detector else {
+        return false;
+    };
+    let mut found = false;
+    d.scan(name, &mut |_| found = true);
+    // "LAST, FIRST" alone gives the detector little to go on: ask about "First Last" too.
+    if !found && let Some((last, first)) = name.split_once(", ") {
+        let word = |w: &str| w.len() > 1 && w.chars().all(char::is_alphabetic);
+        if word(last) && word(first.trim()) {
+            let title = |w: &str| {
+                let lower = w.to_lowercase();
+                let mut c = lower.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                    .unwrap_or_default()
+            };
+            d.scan(
+                &format!("{} {}", title(first.trim()), title(last)),
+                &mut |_| found = true,
+            );
+        }
+    }
+    found
+}
+
+/// The 1-based position of the first of `names` that looks like data.
+fn first_data_like(names: &[String], detector: Option<&dyn TextScrubber>) -> Option<usize> {
+    names
+        .iter()
+        .position(|n| name_looks_like_data(n, detector))
+        .map(|i| i + 1)
+}
 
 /// A table file format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,18 +238,52 @@ enum Source {
 }
 
 impl TableReader {
-    /// Opens `path` and reads its header (CSV), first rows (JSONL) or footer (Parquet).
+    /// Opens `path` with the default [`ReadOptions`] and no detector for its column names
+    /// (their shape is still checked).
     pub fn open(path: &Path, format: Format, batch_size: usize) -> Result<Self> {
-        let batch_size = batch_size.max(1);
+        Self::open_with(path, format, &ReadOptions::new(batch_size), None)
+    }
+
+    /// Opens `path` and reads its header (CSV), first rows (JSONL) or footer (Parquet). Column
+    /// names that look like data ([`name_looks_like_data`], with `detector` when given) are
+    /// refused before anything can show or use them.
+    pub fn open_with(
+        path: &Path,
+        format: Format,
+        options: &ReadOptions,
+        detector: Option<&dyn TextScrubber>,
+    ) -> Result<Self> {
+        let batch_size = options.batch_size.max(1);
+        let limits = options.limits;
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let (schema, source) = match format {
-            Format::Csv => CsvSource::open(path, file)?,
-            Format::Jsonl => JsonlSource::open(path, file)?,
+            Format::Csv => CsvSource::open(path, file, options, detector)?,
+            Format::Jsonl => JsonlSource::open(path, file, limits, detector)?,
             Format::Parquet => {
                 let (sha256, bytes) = digest_file(path)?;
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|_| input_error(path, None, None, InputProblem::NotParquet))?;
-                let schema = builder.schema().clone();
+                let mut schema = builder.schema().clone();
+                check_width(path, schema.fields().len(), limits)?;
+                let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+                let trust_names = options.header == Header::FirstRow;
+                if !trust_names {
+                    // The caller does not trust the file's names: they become positions.
+                    let fields: Vec<Field> = schema
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, f)| f.as_ref().clone().with_name(positional_name(i)))
+                        .collect();
+                    schema = Arc::new(Schema::new(fields));
+                } else if let Some(column) = first_data_like(&names, detector) {
+                    return Err(input_error(
+                        path,
+                        None,
+                        None,
+                        InputProblem::NameLooksLikeData { column },
+                    ));
+                }
                 for field in schema.fields() {
                     if field.data_type().is_nested() {
                         return Err(input_error(
@@ -162,7 +342,7 @@ impl TableReader {
     /// Input bytes consumed so far (for progress).
     pub fn bytes_read(&self) -> u64 {
         match &self.source {
-            Source::Csv(s) => s.reader.get_ref().byte_count(),
+            Source::Csv(s) => s.reader.get_ref().inner.byte_count(),
             Source::Jsonl(s) => s.lines.get_ref().byte_count(),
             Source::Parquet { bytes, .. } => {
                 // The Parquet reader does not say; estimate from rows is not worth it.
@@ -174,7 +354,10 @@ impl TableReader {
     /// The input's SHA-256 and size. Complete once the reader has returned `None`.
     pub fn digest(&self) -> (String, u64) {
         match &self.source {
-            Source::Csv(s) => (s.reader.get_ref().sha256(), s.reader.get_ref().byte_count()),
+            Source::Csv(s) => {
+                let d = &s.reader.get_ref().inner;
+                (d.sha256(), d.byte_count())
+            }
             Source::Jsonl(s) => (s.lines.get_ref().sha256(), s.lines.get_ref().byte_count()),
             Source::Parquet { sha256, bytes, .. } => (sha256.clone(), *bytes),
         }
@@ -188,14 +371,21 @@ impl TableReader {
             Source::Jsonl(s) => s.next_batch(&self.path, &self.schema, self.batch_size)?,
             Source::Parquet { reader, .. } => match reader.next() {
                 None => None,
-                Some(Ok(b)) => Some(b.with_schema(self.schema.clone()).map_err(|_| {
-                    input_error(
-                        &self.path,
-                        Some(first_row),
-                        None,
-                        InputProblem::ParquetDecode,
+                Some(Ok(b)) => Some(
+                    RecordBatch::try_new_with_options(
+                        self.schema.clone(),
+                        b.columns().to_vec(),
+                        &RecordBatchOptions::new().with_row_count(Some(b.num_rows())),
                     )
-                })?),
+                    .map_err(|_| {
+                        input_error(
+                            &self.path,
+                            Some(first_row),
+                            None,
+                            InputProblem::ParquetDecode,
+                        )
+                    })?,
+                ),
                 Some(Err(_)) => {
                     return Err(input_error(
                         &self.path,
@@ -244,9 +434,26 @@ fn text_schema(names: &[String]) -> SchemaRef {
     ))
 }
 
+fn check_width(path: &Path, found: usize, limits: Limits) -> Result<()> {
+    if found > limits.max_columns {
+        return Err(input_error(
+            path,
+            None,
+            None,
+            InputProblem::TooManyColumns {
+                found: found as u64,
+                limit: limits.max_columns as u64,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// Empty and duplicated names are refused; a duplicate is named by position, since a name that
+/// appears twice is often a value (two patients with one surname in a headerless file).
 fn check_names(path: &Path, names: &[String]) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
-    for name in names {
+    for (i, name) in names.iter().enumerate() {
         if name.trim().is_empty() {
             return Err(input_error(
                 path,
@@ -259,7 +466,7 @@ fn check_names(path: &Path, names: &[String]) -> Result<()> {
             return Err(input_error(
                 path,
                 Some(0),
-                Some(name),
+                Some(&positional_name(i)),
                 InputProblem::DuplicateColumn,
             ));
         }
@@ -300,10 +507,51 @@ impl TextBuilders {
 }
 
 struct CsvSource {
-    reader: csv::Reader<Digesting<File>>,
+    reader: csv::Reader<RowBound>,
     record: csv::ByteRecord,
     names: Vec<String>,
     bytes_hint: usize,
+    delimiter: u8,
+    limits: Limits,
+    /// Byte offset and line where the last record read (or the header) starts.
+    last_start: (u64, u64),
+}
+
+/// The CSV input with a bound on how far the csv reader may read past the end of the last
+/// complete record: one record larger than the limit (a quote that never closes, a line of
+/// millions of fields) stops with [`RowTooLarge`] instead of filling memory.
+struct RowBound {
+    inner: Digesting<File>,
+    /// Where the last complete record ended.
+    mark: u64,
+    limit: u64,
+}
+
+/// The I/O error [`RowBound`] raises, recognised when the csv reader hands it back.
+#[derive(Debug)]
+struct RowTooLarge;
+
+impl std::fmt::Display for RowTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("row too large")
+    }
+}
+
+impl std::error::Error for RowTooLarge {}
+
+/// The csv reader's buffer: it reads this far ahead of the record it is parsing.
+const CSV_BUFFER: usize = 1 << 16;
+
+impl std::io::Read for RowBound {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.inner.byte_count() > self.mark + self.limit + CSV_BUFFER as u64 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                RowTooLarge,
+            ));
+        }
+        self.inner.read(buf)
+    }
 }
 
 /// The field separator of a CSV file, told from its header line: the most frequent of `,`, `;`
@@ -339,35 +587,129 @@ fn sniff_delimiter(path: &Path) -> Result<u8> {
 }
 
 impl CsvSource {
-    fn open(path: &Path, file: File) -> Result<(SchemaRef, Source)> {
+    fn open(
+        path: &Path,
+        file: File,
+        options: &ReadOptions,
+        detector: Option<&dyn TextScrubber>,
+    ) -> Result<(SchemaRef, Source)> {
         let delimiter = sniff_delimiter(path)?;
+        let limits = options.limits;
+        let has_header = options.header == Header::FirstRow;
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
-            .has_headers(true)
+            .has_headers(has_header)
             .flexible(false)
-            .buffer_capacity(1 << 16)
-            .from_reader(Digesting::new(file));
-        let header = reader.byte_headers().map_err(|e| csv_error(path, e, &[]))?;
+            .buffer_capacity(CSV_BUFFER)
+            .from_reader(RowBound {
+                inner: Digesting::new(file),
+                mark: 0,
+                limit: limits.max_row_bytes as u64,
+            });
+        // Without a header this is the first record, peeked and not consumed.
+        let header = reader
+            .byte_headers()
+            .map_err(|e| csv_error(path, e, &[], limits))?;
         if header.is_empty() {
             return Err(input_error(path, None, None, InputProblem::NoHeader));
         }
-        let mut names = Vec::with_capacity(header.len());
-        for field in header.iter() {
-            let name = std::str::from_utf8(field)
-                .map_err(|_| input_error(path, Some(0), None, InputProblem::InvalidUtf8))?;
-            names.push(name.to_owned());
-        }
+        check_width(path, header.len(), limits)?;
+        let width = header.len();
+        let names = match &options.header {
+            Header::FirstRow => {
+                let mut names = Vec::with_capacity(width);
+                for field in header.iter() {
+                    let name = std::str::from_utf8(field)
+                        .map_err(|_| input_error(path, Some(0), None, InputProblem::InvalidUtf8))?;
+                    names.push(name.to_owned());
+                }
+                if let Some(column) = first_data_like(&names, detector) {
+                    return Err(input_error(
+                        path,
+                        None,
+                        None,
+                        InputProblem::HeaderLooksLikeData { column },
+                    ));
+                }
+                names
+            }
+            Header::Absent { names: Some(names) } => {
+                if names.len() != width {
+                    return Err(input_error(
+                        path,
+                        None,
+                        None,
+                        InputProblem::ColumnNamesMismatch {
+                            given: names.len() as u64,
+                            found: width as u64,
+                        },
+                    ));
+                }
+                names.clone()
+            }
+            Header::Absent { names: None } => (0..width).map(positional_name).collect(),
+        };
         check_names(path, &names)?;
         let schema = text_schema(&names);
-        Ok((
-            schema,
-            Source::Csv(Self {
-                reader,
-                record: csv::ByteRecord::new(),
-                names,
-                bytes_hint: 1024,
-            }),
-        ))
+        let mut source = Self {
+            reader,
+            record: csv::ByteRecord::new(),
+            names,
+            bytes_hint: 1024,
+            delimiter,
+            limits,
+            last_start: (0, 1),
+        };
+        if has_header {
+            source.mark_record_end();
+        }
+        Ok((schema, Source::Csv(source)))
+    }
+
+    /// Moves the row bound's mark to where the reader stands (the end of the last record).
+    fn mark_record_end(&mut self) {
+        let at = self.reader.position().byte();
+        self.reader.get_mut().mark = at;
+    }
+
+    /// At the end of the file: an error when the last record (or the header) ends inside a
+    /// quoted field. The csv reader takes the rest of the file into that field without a word,
+    /// so the tail is parsed again with a line added after it: a closed record leaves that
+    /// line a record of its own, an open quote swallows it.
+    fn check_closed(&self, path: &Path) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let (start, line) = self.last_start;
+        let mut tail = Vec::new();
+        let mut file = File::open(path).map_err(|e| Error::io("read", path, e))?;
+        file.seek(SeekFrom::Start(start))
+            .and_then(|_| {
+                file.take(self.limits.max_row_bytes as u64 + 1)
+                    .read_to_end(&mut tail)
+            })
+            .map_err(|e| Error::io("read", path, e))?;
+        if !tail.contains(&b'"') {
+            return Ok(());
+        }
+        tail.extend_from_slice(b"\nx\n");
+        let mut check = csv::ReaderBuilder::new()
+            .delimiter(self.delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(tail.as_slice());
+        let mut record = csv::ByteRecord::new();
+        let mut records = 0;
+        while let Ok(true) = check.read_byte_record(&mut record) {
+            records += 1;
+        }
+        if records < 2 {
+            return Err(input_error(
+                path,
+                None,
+                None,
+                InputProblem::UnclosedQuote { line },
+            ));
+        }
+        Ok(())
     }
 
     fn next_batch(
@@ -380,16 +722,35 @@ impl CsvSource {
         let mut rows = 0;
         while rows < batch_size {
             match self.reader.read_byte_record(&mut self.record) {
-                Ok(false) => break,
+                Ok(false) => {
+                    self.check_closed(path)?;
+                    break;
+                }
                 Ok(true) => {}
-                Err(e) => return Err(csv_error(path, e, &self.names)),
+                Err(e) => {
+                    return Err(self.quote_or(csv_error(path, e, &self.names, self.limits)));
+                }
             }
+            if let Some(p) = self.record.position() {
+                self.last_start = (p.byte(), p.line());
+            }
+            self.mark_record_end();
             let row = self.record.position().map_or(0, |p| p.record());
             for (i, (field, builder)) in self.record.iter().zip(&mut builders.builders).enumerate()
             {
                 if field.is_empty() {
                     builder.append_null();
                     continue;
+                }
+                if field.len() > self.limits.max_cell_bytes {
+                    return Err(input_error(
+                        path,
+                        Some(row),
+                        Some(&self.names[i]),
+                        InputProblem::CellTooLarge {
+                            limit: self.limits.max_cell_bytes as u64,
+                        },
+                    ));
                 }
                 let value = std::str::from_utf8(field).map_err(|_| {
                     input_error(
@@ -412,9 +773,61 @@ impl CsvSource {
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error, names: &[String]) -> Error {
+impl CsvSource {
+    /// A wrong field count in a record that runs over several lines is most likely a quote
+    /// opened and not closed on its first line: say so, naming the line.
+    fn quote_or(&self, e: Error) -> Error {
+        let Error::Input {
+            file,
+            row,
+            problem: InputProblem::WrongFieldCount { expected, found },
+            ..
+        } = &e
+        else {
+            return e;
+        };
+        let breaks = self
+            .record
+            .iter()
+            .map(|f| f.iter().filter(|&&b| b == b'\n').count() as u64)
+            .sum::<u64>();
+        let Some(line) = self.record.position().map(|p| p.line()) else {
+            return e;
+        };
+        if breaks == 0 {
+            return e;
+        }
+        Error::Input {
+            file: file.clone(),
+            row: *row,
+            column: None,
+            problem: InputProblem::UnbalancedQuote {
+                line,
+                lines: breaks + 1,
+                expected: *expected,
+                found: *found,
+            },
+        }
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error, names: &[String], limits: Limits) -> Error {
     let row = e.position().map(|p| p.record());
     match e.into_kind() {
+        csv::ErrorKind::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.downcast_ref::<RowTooLarge>().is_some()) =>
+        {
+            input_error(
+                path,
+                row,
+                None,
+                InputProblem::RowTooLarge {
+                    limit: limits.max_row_bytes as u64,
+                },
+            )
+        }
         csv::ErrorKind::Io(io) => Error::io("read", path, io),
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..
@@ -445,10 +858,16 @@ struct JsonlSource {
     index: HashMap<String, usize>,
     buf: String,
     row: Vec<Option<String>>,
+    limits: Limits,
 }
 
 impl JsonlSource {
-    fn open(path: &Path, file: File) -> Result<(SchemaRef, Source)> {
+    fn open(
+        path: &Path,
+        file: File,
+        limits: Limits,
+        detector: Option<&dyn TextScrubber>,
+    ) -> Result<(SchemaRef, Source)> {
         let mut source = Self {
             lines: BufReader::with_capacity(1 << 16, Digesting::new(file)),
             line_no: 0,
@@ -457,6 +876,7 @@ impl JsonlSource {
             index: HashMap::new(),
             buf: String::new(),
             row: Vec::new(),
+            limits,
         };
         while source.pending.len() < JSONL_SCHEMA_ROWS {
             let Some((line_no, line)) = source.read_line(path)? else {
@@ -469,10 +889,19 @@ impl JsonlSource {
                     source.names.push(key.clone());
                 }
             }
+            check_width(path, source.names.len(), limits)?;
             source.pending.push_back((line_no, line));
         }
         if source.names.is_empty() {
             return Err(input_error(path, None, None, InputProblem::NoHeader));
+        }
+        if let Some(column) = first_data_like(&source.names, detector) {
+            return Err(input_error(
+                path,
+                None,
+                None,
+                InputProblem::NameLooksLikeData { column },
+            ));
         }
         check_names(path, &source.names)?;
         source.row = vec![None; source.names.len()];
@@ -483,22 +912,33 @@ impl JsonlSource {
     fn read_line(&mut self, path: &Path) -> Result<Option<(u64, String)>> {
         loop {
             self.buf.clear();
-            let n = self.lines.read_line(&mut self.buf).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::InvalidData {
-                    input_error(
-                        path,
-                        Some(self.line_no + 1),
-                        None,
-                        InputProblem::InvalidUtf8,
-                    )
-                } else {
-                    Error::io("read", path, e)
-                }
-            })?;
+            let limit = self.limits.max_row_bytes as u64;
+            let n = std::io::Read::take(&mut self.lines, limit + 1)
+                .read_line(&mut self.buf)
+                .map_err(|e| {
+                    if e.kind() == std::io::ErrorKind::InvalidData {
+                        input_error(
+                            path,
+                            Some(self.line_no + 1),
+                            None,
+                            InputProblem::InvalidUtf8,
+                        )
+                    } else {
+                        Error::io("read", path, e)
+                    }
+                })?;
             if n == 0 {
                 return Ok(None);
             }
             self.line_no += 1;
+            if n as u64 > limit {
+                return Err(input_error(
+                    path,
+                    Some(self.line_no),
+                    None,
+                    InputProblem::RowTooLarge { limit },
+                ));
+            }
             if !self.buf.trim().is_empty() {
                 return Ok(Some((self.line_no, std::mem::take(&mut self.buf))));
             }
@@ -523,15 +963,26 @@ impl JsonlSource {
             self.row.iter_mut().for_each(|v| *v = None);
             for (key, value) in object {
                 let Some(&i) = self.index.get(&key) else {
+                    // The key is data until shown otherwise: named by position only.
                     return Err(input_error(
                         path,
                         Some(line_no),
-                        Some(&key),
+                        Some(&positional_name(self.names.len())),
                         InputProblem::UnknownKey,
                     ));
                 };
                 self.row[i] = match value {
                     serde_json::Value::Null => None,
+                    serde_json::Value::String(s) if s.len() > self.limits.max_cell_bytes => {
+                        return Err(input_error(
+                            path,
+                            Some(line_no),
+                            Some(&self.names[i]),
+                            InputProblem::CellTooLarge {
+                                limit: self.limits.max_cell_bytes as u64,
+                            },
+                        ));
+                    }
                     serde_json::Value::String(s) => Some(s),
                     serde_json::Value::Bool(b) => Some(b.to_string()),
                     serde_json::Value::Number(n) => Some(n.to_string()),
@@ -828,6 +1279,258 @@ mod tests {
                 .unwrap(),
             Format::Csv
         );
+    }
+
+    fn write(dir: &Path, name: &str, body: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, body).unwrap();
+        p
+    }
+
+    fn problem(r: Result<Vec<RecordBatch>>) -> InputProblem {
+        match r {
+            Err(Error::Input { problem, .. }) => problem,
+            other => panic!("expected an input error, got {:?}", other.map(|b| b.len())),
+        }
+    }
+
+    fn read_with(path: &Path, format: Format, options: &ReadOptions) -> Result<Vec<RecordBatch>> {
+        TableReader::open_with(path, format, options, None)?.collect()
+    }
+
+    /// Header names of real schemas (OMOP CDM, MIMIC-IV, Synthea CSV, common exports): none
+    /// may be taken for data by the shape rules.
+    #[test]
+    fn real_headers_are_not_data() {
+        for name in [
+            "person_id",
+            "year_of_birth",
+            "month_of_birth",
+            "visit_start_date",
+            "care_site_name",
+            "subject_id",
+            "hadm_id",
+            "admittime",
+            "dischtime",
+            "icd9_code",
+            "icd10_code",
+            "Id",
+            "BIRTHDATE",
+            "DEATHDATE",
+            "SSN",
+            "DRIVERS",
+            "PASSPORT",
+            "PREFIX",
+            "FIRST",
+            "LAST",
+            "MAIDEN",
+            "MARITAL",
+            "RACE",
+            "ZIP",
+            "LAT",
+            "LON",
+            "HEALTHCARE_EXPENSES",
+            "Patient Name",
+            "date_of_birth",
+            "zip5",
+            "address_line_1",
+            "phone #",
+            "e-mail",
+            "Q1 2020",
+            "hba1c_pct",
+            "bp_sys",
+            "O2 sat (%)",
+            "weight (kg)",
+        ] {
+            assert!(!name_looks_like_data(name, None), "{name}");
+        }
+        for value in [
+            "1956-02-17",
+            "2/17/1956",
+            "603-482-1193",
+            "123-45-6789",
+            "42",
+            "3.5",
+            "-1",
+            "10:45",
+            "ada@example.org",
+            "https://x.org/a",
+            "MRN 0012345",
+            &"note ".repeat(30),
+        ] {
+            assert!(name_looks_like_data(value, None), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_header_that_looks_like_data_is_refused_and_never_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "a.csv",
+            "Quillfeather,1956-02-17,603-482-1193\nStone,1960-01-01,603-111-2222\n",
+        );
+        let e = read_all(&p, Format::Csv).unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("looks like data (column 2)"), "{text}");
+        assert!(
+            !text.contains("Quillfeather") && !text.contains("1956"),
+            "{text}"
+        );
+        // read as data, with names given or by position
+        let named = ReadOptions {
+            header: Header::Absent {
+                names: Some(vec!["name".into(), "dob".into(), "phone".into()]),
+            },
+            ..ReadOptions::new(10)
+        };
+        let b = read_with(&p, Format::Csv, &named).unwrap();
+        assert_eq!(b[0].num_rows(), 2);
+        assert_eq!(b[0].schema().field(1).name(), "dob");
+        assert_eq!(b[0].column(0).as_string::<i32>().value(0), "Quillfeather");
+        let positional = ReadOptions {
+            header: Header::Absent { names: None },
+            ..ReadOptions::new(10)
+        };
+        let b = read_with(&p, Format::Csv, &positional).unwrap();
+        assert_eq!(b[0].schema().field(2).name(), "column_3");
+        let wrong = ReadOptions {
+            header: Header::Absent {
+                names: Some(vec!["a".into()]),
+            },
+            ..ReadOptions::new(10)
+        };
+        assert_eq!(
+            problem(read_with(&p, Format::Csv, &wrong)),
+            InputProblem::ColumnNamesMismatch { given: 1, found: 3 }
+        );
+        // a duplicated header cell is named by position, not by its text
+        let d = write(dir.path(), "d.csv", "Okafor,Okafor\n1,2\n");
+        let text = read_all(&d, Format::Csv).unwrap_err().to_string();
+        assert!(
+            text.contains("column_2") && !text.contains("Okafor"),
+            "{text}"
+        );
+        // JSONL keys and Parquet names are vetted too
+        let j = write(
+            dir.path(),
+            "k.jsonl",
+            "{\"id\":\"1\",\"603-482-1193\":\"x\"}\n",
+        );
+        assert_eq!(
+            problem(read_all(&j, Format::Jsonl)),
+            InputProblem::NameLooksLikeData { column: 2 }
+        );
+    }
+
+    #[test]
+    fn hostile_shapes_end_in_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = ReadOptions {
+            limits: Limits {
+                max_columns: 10,
+                max_cell_bytes: 100,
+                max_row_bytes: 1000,
+            },
+            ..ReadOptions::new(4)
+        };
+        let wide = write(
+            dir.path(),
+            "w.csv",
+            &format!(
+                "{}\n",
+                (0..50)
+                    .map(|i| format!("c{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            ),
+        );
+        assert_eq!(
+            problem(read_with(&wide, Format::Csv, &small)),
+            InputProblem::TooManyColumns {
+                found: 50,
+                limit: 10
+            }
+        );
+        let cell = write(
+            dir.path(),
+            "c.csv",
+            &format!("id,note\n1,{}\n", "a".repeat(101)),
+        );
+        assert_eq!(
+            problem(read_with(&cell, Format::Csv, &small)),
+            InputProblem::CellTooLarge { limit: 100 }
+        );
+        // one record far over the row limit (a quote that never closes): refused while
+        // reading, before it is all in memory
+        let row = write(
+            dir.path(),
+            "r.csv",
+            &format!("id,note\n1,\"{}\n", "b\n".repeat(200_000)),
+        );
+        assert_eq!(
+            problem(read_with(&row, Format::Csv, &small)),
+            InputProblem::RowTooLarge { limit: 1000 }
+        );
+        let line = write(
+            dir.path(),
+            "l.jsonl",
+            &format!("{{\"a\":\"{}\"}}\n", "x".repeat(5000)),
+        );
+        assert_eq!(
+            problem(read_with(&line, Format::Jsonl, &small)),
+            InputProblem::RowTooLarge { limit: 1000 }
+        );
+        let jcell = write(
+            dir.path(),
+            "j.jsonl",
+            &format!("{{\"a\":\"{}\"}}\n", "x".repeat(500)),
+        );
+        assert_eq!(
+            problem(read_with(&jcell, Format::Jsonl, &small)),
+            InputProblem::CellTooLarge { limit: 100 }
+        );
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        // truncated inside a quoted field: the last field would swallow the rest
+        let t = write(dir.path(), "t.csv", "id,note\n1,ok\n2,\"hello, trunc");
+        assert_eq!(
+            problem(read_all(&t, Format::Csv)),
+            InputProblem::UnclosedQuote { line: 3 }
+        );
+        let t = write(dir.path(), "t2.csv", "id,note\n1,\"a\n2,b\n3,c\n");
+        assert_eq!(
+            problem(read_all(&t, Format::Csv)),
+            InputProblem::UnclosedQuote { line: 2 }
+        );
+        // mid-file: named as a quote, with the line it opens on
+        let m = write(
+            dir.path(),
+            "m.csv",
+            "id,note,z\n1,\"hello,2\n2,ok,3\n3,x,4\n",
+        );
+        let p = problem(read_all(&m, Format::Csv));
+        assert!(
+            matches!(
+                p,
+                InputProblem::UnbalancedQuote {
+                    line: 2,
+                    expected: 3,
+                    ..
+                }
+            ),
+            "{p:?}"
+        );
+        // closed quotes, inch marks in unquoted fields and multi-line notes are fine
+        let ok = write(
+            dir.path(),
+            "ok.csv",
+            "id,note,h\n1,\"two\nlines, \"\"quoted\"\"\",5'10\"\n2,plain,6'\n",
+        );
+        assert_eq!(read_all(&ok, Format::Csv).unwrap()[0].num_rows(), 2);
     }
 
     proptest::proptest! {

@@ -22,7 +22,9 @@ use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::manifest::Findings;
 use airlock_core::output::AtomicOutput;
 use airlock_core::policy::Policy;
-use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter, WriteSummary};
+use airlock_core::table::{
+    DEFAULT_BATCH_SIZE, Format, ReadOptions, TableReader, TableWriter, WriteSummary,
+};
 use airlock_core::text::TextScrubber;
 
 use crate::engine::{
@@ -423,7 +425,7 @@ pub fn run_demo(
         output: output.clone(),
         output_format: Format::Csv,
         force: true,
-        batch_size: DEFAULT_BATCH_SIZE,
+        read: ReadOptions::default(),
         scan: true,
         write_manifest: true,
         threads: default_threads(),

@@ -21,7 +21,7 @@ use airlock_core::manifest::{
 };
 use airlock_core::output::AtomicOutput;
 use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclassified};
-use airlock_core::table::{Format, TableReader, TableWriter};
+use airlock_core::table::{Format, ReadOptions, TableReader, TableWriter};
 use airlock_core::text::{TextMode, TextScrubber};
 
 use crate::dates::{DateParser, DateShifter};
@@ -37,7 +37,8 @@ pub struct DeidJob {
     pub output_format: Format,
     /// Replace an existing output.
     pub force: bool,
-    pub batch_size: usize,
+    /// Batch size, header mode and limits of the input reader.
+    pub read: ReadOptions,
     /// Scan kept and free-text output columns for residual identifiers.
     pub scan: bool,
     /// Write `OUTPUT.manifest.json` (a caller that post-processes the output writes its own).
@@ -142,7 +143,7 @@ impl Plan {
                     hierarchy: None,
                 },
                 None => {
-                    unclassified.push(name);
+                    unclassified.push((index + 1, name));
                     continue;
                 }
             };
@@ -437,7 +438,9 @@ pub fn run(
     let started_at = now_rfc3339();
     let start = Instant::now();
     let keys = RunKeys::derive(secret);
-    let mut reader = TableReader::open(&job.input, job.input_format, job.batch_size)?;
+    // The detector vets the column names before the plan can print or use them.
+    let mut reader =
+        TableReader::open_with(&job.input, job.input_format, &job.read, Some(scrubber))?;
     let mut plan = Plan::compile(policy, &reader.schema(), &job.input, &keys, job.scan)?;
     let manifest_path = Manifest::path_for(&job.output);
     // Fail before any work if either target exists.
@@ -446,7 +449,8 @@ pub fn run(
     }
     let out = AtomicOutput::create(&job.output, job.force)?;
     if plan.needs_counts() {
-        let mut first = TableReader::open(&job.input, job.input_format, job.batch_size)?;
+        let mut first =
+            TableReader::open_with(&job.input, job.input_format, &job.read, Some(scrubber))?;
         while let Some(batch) = first.next_batch()? {
             plan.observe(&batch)?;
         }

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 use airlock_core::error::Result;
 use airlock_core::policy::{FieldClass, Rule};
-use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
+use airlock_core::table::{Format, ReadOptions, TableReader};
+use airlock_core::text::TextScrubber;
 
 use crate::dates::DateParser;
 use crate::transform::as_text;
@@ -190,12 +191,19 @@ impl Classifier {
 }
 
 /// Reads up to `sample_rows` rows of `path` and drafts a classification for every column.
-pub fn profile(path: &Path, format: Format, sample_rows: u64) -> Result<Profile> {
-    let mut reader = TableReader::open(
-        path,
-        format,
-        DEFAULT_BATCH_SIZE.min(sample_rows.max(1) as usize),
-    )?;
+/// Column names go through `detector` (and the shape checks) before they can reach the draft.
+pub fn profile(
+    path: &Path,
+    format: Format,
+    sample_rows: u64,
+    read: &ReadOptions,
+    detector: Option<&dyn TextScrubber>,
+) -> Result<Profile> {
+    let options = ReadOptions {
+        batch_size: read.batch_size.min(sample_rows.max(1) as usize),
+        ..read.clone()
+    };
+    let mut reader = TableReader::open_with(path, format, &options, detector)?;
     let schema = reader.schema();
     let classifier = Classifier::new();
     let n = schema.fields().len();
@@ -600,7 +608,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("e.csv");
         crate::demo::write_encounters(&path, Format::Csv, 3000, 1).unwrap();
-        let p = profile(&path, Format::Csv, 2000).unwrap();
+        let p = profile(&path, Format::Csv, 2000, &ReadOptions::default(), None).unwrap();
         assert_eq!(p.rows_sampled, 2000);
         assert_eq!(p.patient_id.as_deref(), Some("mrn"));
         let action = |c: &str| {

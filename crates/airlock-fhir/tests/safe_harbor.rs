@@ -317,6 +317,12 @@ fn synthea_bundles_when_present() {
     let dir =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/fhir/synthea");
     let Ok(entries) = std::fs::read_dir(&dir) else {
+        // CI runs beside a copy of shared/: there, a missing corpus is a failure, not a skip.
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{} is missing on CI",
+            dir.display()
+        );
         eprintln!("skipped: {} is absent", dir.display());
         return;
     };

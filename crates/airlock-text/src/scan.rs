@@ -20,7 +20,9 @@ use serde::Serialize;
 
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::manifest::Manifest;
-use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
+use airlock_core::table::{
+    Format, Header, ReadOptions, TableReader, name_looks_like_data, positional_name,
+};
 use airlock_core::text::TextScrubber;
 
 /// Where a finding is, never what.
@@ -62,6 +64,10 @@ pub struct FileScan {
     /// Columns not scanned because `airlock deid` transformed them (from the manifest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_columns: Vec<String>,
+    /// The table's column names looked like data: the CSV header was scanned as data row 1,
+    /// Parquet names as row 0, and columns are reported by position (`column_3`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub header_as_data: bool,
 }
 
 /// Locations kept per file (counts are always complete).
@@ -190,6 +196,7 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
         path: path.to_path_buf(),
         ..FileScan::default()
     };
+    let shown = |k: &str| key_is_shown(k, scrubber);
     match ext.as_str() {
         "csv" | "tsv" => scan_table(path, Format::Csv, scrubber, &mut file)?,
         "parquet" | "pq" => scan_table(path, Format::Parquet, scrubber, &mut file)?,
@@ -214,7 +221,7 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
             if let Some(cells) = cells {
                 c.file.read_as = "notebook";
                 for (n, cell) in cells.iter().enumerate() {
-                    walk_json(cell, &mut String::new(), &mut |ptr, s| {
+                    walk_json(cell, &mut String::new(), &shown, &mut |ptr, s| {
                         c.scan(scrubber, s, |kind, offset, length| Location {
                             kind,
                             line: None,
@@ -228,7 +235,7 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
                 }
             } else {
                 c.file.read_as = "json";
-                walk_json(&value, &mut String::new(), &mut |ptr, s| {
+                walk_json(&value, &mut String::new(), &shown, &mut |ptr, s| {
                     c.scan(scrubber, s, |kind, offset, length| Location {
                         kind,
                         line: None,
@@ -261,7 +268,7 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
                     None
                 };
                 match parsed {
-                    Some(v) => walk_json(&v, &mut String::new(), &mut |ptr, s| {
+                    Some(v) => walk_json(&v, &mut String::new(), &shown, &mut |ptr, s| {
                         c.scan(scrubber, s, |kind, offset, length| Location {
                             kind,
                             line: Some(line_no),
@@ -306,9 +313,17 @@ fn read_text(path: &Path) -> Result<Option<String>> {
     Ok(String::from_utf8(bytes).ok())
 }
 
-/// Calls `f` with the JSON pointer and text of every string in `v`. Numbers are counts and
-/// measurements far more often than identifiers, and are not scanned.
-fn walk_json(v: &serde_json::Value, ptr: &mut String, f: &mut dyn FnMut(&str, &str)) {
+/// Calls `f` with the JSON pointer and text of every string in `v`, object keys included (a
+/// key is data too: `{"patients": {"ZQXWV-4417": ...}}`). A key appears in a reported pointer
+/// only when [`key_is_shown`]; otherwise it is written `[key N]` (its 1-based place in its
+/// object). Numbers are counts and measurements far more often than identifiers, and are not
+/// scanned.
+fn walk_json(
+    v: &serde_json::Value,
+    ptr: &mut String,
+    shown: &dyn Fn(&str) -> bool,
+    f: &mut dyn FnMut(&str, &str),
+) {
     match v {
         serde_json::Value::String(s) => f(ptr, s),
         serde_json::Value::Array(items) => {
@@ -316,21 +331,36 @@ fn walk_json(v: &serde_json::Value, ptr: &mut String, f: &mut dyn FnMut(&str, &s
                 let len = ptr.len();
                 ptr.push('/');
                 ptr.push_str(&i.to_string());
-                walk_json(item, ptr, f);
+                walk_json(item, ptr, shown, f);
                 ptr.truncate(len);
             }
         }
         serde_json::Value::Object(map) => {
-            for (k, item) in map {
+            for (i, (k, item)) in map.iter().enumerate() {
                 let len = ptr.len();
                 ptr.push('/');
-                ptr.push_str(&k.replace('~', "~0").replace('/', "~1"));
-                walk_json(item, ptr, f);
+                if shown(k) {
+                    ptr.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                } else {
+                    ptr.push_str(&format!("[key {}]", i + 1));
+                    f(ptr, k);
+                }
+                walk_json(item, ptr, shown, f);
                 ptr.truncate(len);
             }
         }
         serde_json::Value::Number(_) | serde_json::Value::Bool(_) | serde_json::Value::Null => {}
     }
+}
+
+/// Whether an object key may appear in a reported JSON pointer: short, at most three digits
+/// (so no record number, date or phone), nothing [`name_looks_like_data`] refuses, and nothing
+/// the detector finds in it. Anything else is data.
+pub fn key_is_shown(key: &str, scrubber: &dyn TextScrubber) -> bool {
+    key.chars().count() <= 64
+        && key.bytes().filter(u8::is_ascii_digit).count() <= 3
+        && !key.chars().any(char::is_control)
+        && !name_looks_like_data(key, Some(scrubber))
 }
 
 /// What the residual scan does with a column, from the action `airlock deid` recorded.
@@ -373,7 +403,52 @@ fn scan_table(
 ) -> Result<()> {
     file.read_as = format.as_str();
     let scopes = manifest_scopes(path);
-    let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE)?;
+    // Column names are vetted by the detector. A CSV header that looks like data is read as
+    // the first data row (and scanned); Parquet names that look like data are scanned as such
+    // and the columns reported by position.
+    let trusted = ReadOptions::default();
+    let untrusted = ReadOptions {
+        header: Header::Absent { names: None },
+        ..ReadOptions::default()
+    };
+    let mut reader = match TableReader::open_with(path, format, &trusted, Some(scrubber)) {
+        Err(Error::Input {
+            problem:
+                InputProblem::HeaderLooksLikeData { .. } | InputProblem::NameLooksLikeData { .. },
+            ..
+        }) => {
+            if format == Format::Parquet {
+                let names = TableReader::open(path, format, 1)
+                    .map(|r| r.schema())
+                    .map_err(|_| Error::Input {
+                        file: path.to_path_buf(),
+                        row: None,
+                        column: None,
+                        problem: InputProblem::NotParquet,
+                    });
+                if let Ok(schema) = names {
+                    let mut c = Counter {
+                        file: &mut *file,
+                        skip: &[],
+                    };
+                    for (i, f) in schema.fields().iter().enumerate() {
+                        c.scan(scrubber, f.name(), |kind, offset, length| Location {
+                            kind,
+                            line: None,
+                            row: Some(0),
+                            column: Some(positional_name(i)),
+                            cell: None,
+                            offset,
+                            length,
+                        });
+                    }
+                }
+            }
+            file.header_as_data = true;
+            TableReader::open_with(path, format, &untrusted, None)?
+        }
+        other => other?,
+    };
     let schema = reader.schema();
     let column_scope: Vec<Scope> = schema
         .fields()

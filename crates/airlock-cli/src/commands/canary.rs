@@ -39,8 +39,8 @@ fn plant(args: CanaryPlantArgs, json: bool) -> anyhow::Result<ExitStatus> {
         if airlock_core::output::same_file(a, b) || a == b {
             anyhow::bail!(
                 "{what} {} would overwrite {}; airlock never writes over its input",
-                b.display(),
-                a.display()
+                airlock_core::shown::path(b),
+                airlock_core::shown::path(a)
             );
         }
     }
@@ -66,10 +66,10 @@ fn plant(args: CanaryPlantArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let mut t = format!(
         "planted {} canary patients in {} ({} rows -> {} rows)\n  canary file  {} (keep it with the raw data, never with outputs)\n  canary dates {}..{} (outside the years of the data and its date shift)\n\n",
         r.canaries,
-        r.output.display(),
+        airlock_core::shown::path(&r.output),
         thousands(r.input_rows),
         thousands(r.output_rows),
-        r.canary_file.display(),
+        airlock_core::shown::path(&r.canary_file),
         r.date_years.0,
         r.date_years.1,
     );
@@ -88,7 +88,7 @@ fn plant(args: CanaryPlantArgs, json: bool) -> anyhow::Result<ExitStatus> {
         "\n{} values recorded, {} of them searchable; after de-identifying, run:\n  airlock canary check --canaries {} OUTPUT_DIR ...\n",
         thousands(r.values as u64),
         thousands(r.searched as u64),
-        r.canary_file.display()
+        airlock_core::shown::path(&r.canary_file)
     ));
     report::out(&t);
     Ok(ExitStatus::Success)
@@ -137,7 +137,7 @@ pub fn render_check(r: &CheckReport, show: usize, seconds: f64) -> String {
     for f in &r.files {
         s.push_str(&format!(
             "{} ({}): {} hits\n",
-            f.path.display(),
+            airlock_core::shown::path(&f.path),
             f.read_as,
             thousands(f.hits)
         ));
@@ -163,7 +163,10 @@ pub fn render_check(r: &CheckReport, show: usize, seconds: f64) -> String {
         }
     }
     for (p, why) in &r.skipped {
-        s.push_str(&format!("skipped {}: {why}\n", p.display()));
+        s.push_str(&format!(
+            "skipped {}: {why}\n",
+            airlock_core::shown::path(p)
+        ));
     }
     s.push_str(&format!(
         "\nsearched {} files ({:.1} MB in {:.2} s) for {} canaries: {} values in {} forms{}; values are never shown\n",

@@ -20,7 +20,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if airlock_core::output::same_file(&args.input, &args.output) {
         anyhow::bail!(
             "the output {} is the input; airlock never writes over its input",
-            args.output.display()
+            airlock_core::shown::path(&args.output)
         );
     }
     let secret = if policy.needs_key() {
@@ -37,7 +37,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         output: args.output.clone(),
         output_format,
         force: args.force,
-        batch_size: args.batch_size.max(1),
+        read: super::read_options(&args.read, args.batch_size),
         scan: !args.no_scan,
         write_manifest: true,
         threads: args
@@ -97,10 +97,10 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         m.timing.total_ms as f64 / 1000.0,
         thousands(m.timing.rows_per_second as u64),
         m.timing.input_mb_per_second,
-        m.input.path.display(),
-        m.output.path.display(),
-        report.manifest_path.display(),
-        m.policy.path.display(),
+        airlock_core::shown::path(&m.input.path),
+        airlock_core::shown::path(&m.output.path),
+        airlock_core::shown::path(&report.manifest_path),
+        airlock_core::shown::path(&m.policy.path),
         &m.policy.sha256[..12],
     );
     t.push_str(&report::columns_table(&m.columns));

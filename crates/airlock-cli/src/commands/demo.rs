@@ -18,7 +18,7 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
         report::out(&format!(
             "airlock demo: generating {} synthetic encounters in {}, planting {CANARIES} canary patients and de-identifying them...\n",
             thousands(rows),
-            args.dir.display()
+            airlock_core::shown::path(&args.dir)
         ));
     }
     let bar = report::progress_bar(None, json);
@@ -65,31 +65,34 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
 
     let mut t = format!(
         "\n  raw data   {} ({} rows x {} columns: names, MRN, SSN, birth date, address, ZIP, phone, e-mail, visits, labs, notes)\n",
-        r.raw.display(),
+        airlock_core::shown::path(&r.raw),
         thousands(m.input.rows),
         ENCOUNTER_COLUMNS.len()
     );
     t.push_str(&format!(
         "  canaries   {} synthetic patients planted in it (every identifier new), recorded in {}\n",
         planted.canaries,
-        planted.canary_file.display()
+        airlock_core::shown::path(&planted.canary_file)
     ));
     t.push_str(&format!(
         "  policy     {} (every column classified; an unclassified column stops the run)\n",
-        r.policy.display()
+        airlock_core::shown::path(&r.policy)
     ));
     t.push_str(&format!(
         "  key        {} (mode 0600; tokens, date shifts and surrogates are keyed by it)\n",
-        r.key.display()
+        airlock_core::shown::path(&r.key)
     ));
-    t.push_str(&format!("  output     {}\n", r.output.display()));
+    t.push_str(&format!(
+        "  output     {}\n",
+        airlock_core::shown::path(&r.output)
+    ));
     t.push_str(&format!(
         "  manifest   {}\n",
-        r.deid.manifest_path.display()
+        airlock_core::shown::path(&r.deid.manifest_path)
     ));
     t.push_str(&format!(
         "  report     {} (risk over sex, age, ZIP: k = {}, {} unique records, average prosecutor risk {:.4})\n\n",
-        risk_path.display(),
+        airlock_core::shown::path(&risk_path),
         risk.k,
         thousands(risk.sample_uniques),
         risk.average_prosecutor_risk
@@ -126,9 +129,9 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let verdict = format!(
         "  canary check of {} files in {}, {} and {}: {} canary leaks ({} values of {} canaries, in {} forms)\n",
         check.files_searched,
-        output_dir.display(),
-        reports.display(),
-        logs.display(),
+        airlock_core::shown::path(&output_dir),
+        airlock_core::shown::path(&reports),
+        airlock_core::shown::path(&logs),
         thousands(check.hits),
         thousands(check.values_searched as u64),
         check.canaries,
@@ -177,13 +180,13 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
          then draft a policy for your own table and de-identify it:\n  \
          {exe} profile YOUR.csv -o policy.toml\n  \
          {exe} deid --policy policy.toml YOUR.csv -o YOUR.deid.csv\n",
-        r.raw.display(),
-        r.output.display(),
-        output_dir.display(),
-        planted.canary_file.display(),
-        output_dir.display(),
-        reports.display(),
-        logs.display(),
+        airlock_core::shown::path(&r.raw),
+        airlock_core::shown::path(&r.output),
+        airlock_core::shown::path(&output_dir),
+        airlock_core::shown::path(&planted.canary_file),
+        airlock_core::shown::path(&output_dir),
+        airlock_core::shown::path(&reports),
+        airlock_core::shown::path(&logs),
     ));
     report::out(&t);
     Ok(status)

@@ -53,7 +53,7 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     {
         anyhow::bail!(
             "the output {} is inside the input; airlock never writes over its input",
-            args.output.display()
+            airlock_core::shown::path(&args.output)
         );
     }
     std::fs::metadata(&args.input).map_err(|e| airlock_core::Error::io("read", &args.input, e))?;
@@ -97,8 +97,8 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         } else {
             format!(" + {}", r.options.join(", "))
         },
-        r.input.display(),
-        r.output.display(),
+        airlock_core::shown::path(&r.input),
+        airlock_core::shown::path(&r.output),
     );
     let mut actions = std::collections::BTreeMap::new();
     for f in &r.files {
@@ -134,7 +134,10 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ));
     }
     for (p, why) in &r.skipped {
-        t.push_str(&format!("  skipped {}: {why}\n", p.display()));
+        t.push_str(&format!(
+            "  skipped {}: {why}\n",
+            airlock_core::shown::path(p)
+        ));
     }
     if r.burned_in_flagged > 0 {
         t.push_str(&format!(
@@ -143,7 +146,10 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ));
         for f in r.files.iter().take(args.show) {
             if let BurnedIn::Flagged(why) = f.burned_in {
-                t.push_str(&format!("  {}: {why}\n", f.output.display()));
+                t.push_str(&format!(
+                    "  {}: {why}\n",
+                    airlock_core::shown::path(&f.output)
+                ));
             }
         }
         t.push_str(

@@ -11,7 +11,7 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if airlock_core::output::same_file(&args.input, &args.output) {
         anyhow::bail!(
             "the output {} is the input; airlock never writes over its input",
-            args.output.display()
+            airlock_core::shown::path(&args.output)
         );
     }
     std::fs::metadata(&args.input).map_err(|e| airlock_core::Error::io("read", &args.input, e))?;
@@ -56,7 +56,10 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         .collect();
     let mut skipped = String::new();
     for (p, why) in &r.skipped {
-        skipped.push_str(&format!("  skipped {}: {why}\n", p.display()));
+        skipped.push_str(&format!(
+            "  skipped {}: {why}\n",
+            airlock_core::shown::path(p)
+        ));
     }
     report::out(&format!(
         "de-identified {} resources ({} files, {} lines, {:.1} MB) in {:.2} s ({:.1} MB/s)\n  input   {}\n  output  {}\n  config  {} ({} rules)\n  nodes by method: {}\n{skipped}",
@@ -66,8 +69,8 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         r.bytes_in as f64 / 1e6,
         r.seconds,
         r.bytes_in as f64 / 1e6 / r.seconds.max(1e-9),
-        r.input.display(),
-        r.output.display(),
+        airlock_core::shown::path(&r.input),
+        airlock_core::shown::path(&r.output),
         r.config,
         r.rules,
         methods.join(", "),

@@ -11,7 +11,7 @@ pub fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if path.exists() {
         anyhow::bail!(
             "a workspace secret already exists at {} (airlock never replaces one: tokens made with it would become unlinkable)",
-            path.display()
+            airlock_core::shown::path(&path)
         );
     }
     let secret = WorkspaceSecret::create(&path)?;
@@ -26,8 +26,8 @@ pub fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitStatus> {
              makes them unlinkable for good (which is also how you crypto-shred a release).\n\
              vault: {}/catalog.db, objects/, audit.log (hash-chained, signed checkpoints) and\n\
              access.toml (which role may read or write which zone; edit it)\n",
-            path.display(),
-            dir.display()
+            airlock_core::shown::path(&path),
+            airlock_core::shown::path(&dir)
         ));
     }
     Ok(ExitStatus::Success)

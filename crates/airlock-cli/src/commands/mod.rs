@@ -46,6 +46,29 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     }
 }
 
+/// The library's read options from the command line's.
+fn read_options(
+    args: &crate::cli::ReadArgs,
+    batch_size: usize,
+) -> airlock_core::table::ReadOptions {
+    use airlock_core::table::{Header, Limits, ReadOptions};
+    ReadOptions {
+        batch_size: batch_size.max(1),
+        header: if args.no_header {
+            Header::Absent {
+                names: args.columns.clone(),
+            }
+        } else {
+            Header::FirstRow
+        },
+        limits: Limits {
+            max_columns: usize::try_from(args.max_columns).unwrap_or(usize::MAX),
+            max_cell_bytes: usize::try_from(args.max_cell_bytes).unwrap_or(usize::MAX),
+            max_row_bytes: usize::try_from(args.max_row_bytes).unwrap_or(usize::MAX),
+        },
+    }
+}
+
 /// Appends an audit event for a finished run when it ran inside a workspace with a vault.
 fn audited(action: &str, result: anyhow::Result<ExitStatus>) -> anyhow::Result<ExitStatus> {
     let status = result?;

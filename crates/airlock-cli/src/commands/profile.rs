@@ -10,7 +10,15 @@ use crate::report::{self, thousands};
 
 pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let format = Format::resolve(args.format.map(Into::into), &args.input)?;
-    let profile = profile(&args.input, format, args.sample.max(1))?;
+    let read = super::read_options(&args.read, airlock_core::table::DEFAULT_BATCH_SIZE);
+    let detector = airlock_text::TextEngine::without_key();
+    let profile = profile(
+        &args.input,
+        format,
+        args.sample.max(1),
+        &read,
+        Some(&detector),
+    )?;
     let name = args.name.clone().unwrap_or_else(|| {
         args.input
             .file_stem()
@@ -33,18 +41,23 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
         report::out(&draft);
         return Ok(ExitStatus::Success);
     };
-    let w = report::name_width(profile.columns.iter().map(|c| c.name.as_str()));
+    let names: Vec<String> = profile
+        .columns
+        .iter()
+        .map(|c| airlock_core::shown::Shown(&c.name).to_string())
+        .collect();
+    let w = report::name_width(names.iter().map(String::as_str));
     let mut t = format!(
         "profiled {} rows of {} ({} columns)\n\n  {:w$}  {:17}  {:22}  {:>5}  evidence (cells)\n",
         thousands(profile.rows_sampled),
-        args.input.display(),
+        airlock_core::shown::path(&args.input),
         profile.columns.len(),
         "column",
         "class",
         "action",
         "conf"
     );
-    for c in &profile.columns {
+    for (c, name) in profile.columns.iter().zip(&names) {
         let action = match c.suggestion.rule {
             Some(r) => format!("{} {r}", c.suggestion.action),
             None => c.suggestion.action.to_owned(),
@@ -58,7 +71,7 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
             .collect();
         t.push_str(&format!(
             "  {:w$}  {:17}  {:22}  {:>5.2}  {}\n",
-            c.name,
+            name,
             c.suggestion.class.as_str(),
             action,
             c.suggestion.confidence,
@@ -71,9 +84,9 @@ pub fn run(args: ProfileArgs, json: bool) -> anyhow::Result<ExitStatus> {
     }
     t.push_str(&format!(
         "\ndraft policy written to {} — review it (look for REVIEW), then run\n  airlock deid --policy {} {} -o OUTPUT\n",
-        out.display(),
-        out.display(),
-        args.input.display()
+        airlock_core::shown::path(out),
+        airlock_core::shown::path(out),
+        airlock_core::shown::path(&args.input)
     ));
     report::out(&t);
     Ok(ExitStatus::Success)

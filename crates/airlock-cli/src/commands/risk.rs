@@ -88,7 +88,10 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if let Some(path) = &args.qi.report {
         write_report(&args.qi, &s, None)?;
         if !json {
-            report::out(&format!("report written to {}\n", path.display()));
+            report::out(&format!(
+                "report written to {}\n",
+                airlock_core::shown::path(path)
+            ));
         }
     }
     if json {
@@ -106,7 +109,7 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     }
     let mut t = format!(
         "risk of {} ({} records; quasi-identifiers: {}{})\n",
-        args.qi.input.display(),
+        airlock_core::shown::path(&args.qi.input),
         thousands(s.records),
         args.qi.qi.join(", "),
         args.qi
@@ -120,7 +123,7 @@ pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if let Some(j) = &journalist {
         t.push_str(&format!(
             "\n  journalist risk (population table {}): average {:.6}, maximum {:.6}, records above {}: {} ({:.2}%)\n",
-            args.population_table.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            args.population_table.as_ref().map(|p| airlock_core::shown::path(p).to_string()).unwrap_or_default(),
             j.average,
             j.maximum,
             args.qi.threshold,
@@ -307,11 +310,14 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     t.push_str(&summary_lines(&[("before", &before), ("after", &after)]));
     t.push_str(&format!(
         "\nwrote {} ({} rows)\n",
-        args.output.display(),
+        airlock_core::shown::path(&args.output),
         thousands(written.rows)
     ));
     if let Some(path) = &args.qi.report {
-        t.push_str(&format!("report written to {}\n", path.display()));
+        t.push_str(&format!(
+            "report written to {}\n",
+            airlock_core::shown::path(path)
+        ));
     }
     report::out(&t);
     Ok(ExitStatus::Success)
@@ -385,7 +391,7 @@ fn write_report(
     let Some(path) = &args.report else {
         return Ok(());
     };
-    let input = args.input.display().to_string();
+    let input = airlock_core::shown::path(&args.input).to_string();
     let created = airlock_core::manifest::now_rfc3339();
     let html = render(&ReportInput {
         title: if after.is_some() {

@@ -4,6 +4,7 @@ use std::io::Read;
 use std::path::Path;
 
 use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::shown;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_text::TextEngine;
 use airlock_text::eval::{evaluate_detector, read_gold};
@@ -14,17 +15,20 @@ use crate::cli::{EvalTextArgs, ScanArgs, TextCommand};
 use crate::report::{self, thousands};
 
 pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
-    let (args, mode) = match cmd {
-        TextCommand::Redact(a) => (a, TextMode::Redact),
-        TextCommand::Surrogate(a) => (a, TextMode::Surrogate),
-    };
-    let engine = match mode {
-        TextMode::Redact => TextEngine::without_key(),
-        TextMode::Surrogate => {
-            let path = WorkspaceSecret::locate(args.key_file.as_deref())?;
-            TextEngine::new(WorkspaceSecret::load(&path)?.derive(Purpose::Surrogate))
+    let (args, mode, engine, ctx_args) = match cmd {
+        TextCommand::Redact(a) => (a.io, TextMode::Redact, TextEngine::without_key(), None),
+        TextCommand::Surrogate(a) => {
+            let path = WorkspaceSecret::locate(a.key_file.as_deref())?;
+            let engine = TextEngine::new(WorkspaceSecret::load(&path)?.derive(Purpose::Surrogate));
+            (
+                a.io,
+                TextMode::Surrogate,
+                engine,
+                Some((a.patient, a.date_shift)),
+            )
         }
     };
+    let (patient, date_shift) = ctx_args.unwrap_or((None, None));
     let stdin = args.input == Path::new("-");
     let mut text = String::new();
     let read = if stdin {
@@ -39,14 +43,14 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
             args.input.as_path()
         };
         if e.kind() == std::io::ErrorKind::InvalidData {
-            anyhow::anyhow!("{} is not UTF-8 text", what.display())
+            anyhow::anyhow!("{} is not UTF-8 text", shown::path(what))
         } else {
             airlock_core::Error::io("read", what, e).into()
         }
     })?;
     let ctx = TextContext {
-        patient: args.patient.as_deref(),
-        date_shift_days: args.date_shift,
+        patient: patient.as_deref(),
+        date_shift_days: date_shift,
     };
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let replaced = engine.scrub(&text, mode, &ctx, &mut out);
@@ -56,7 +60,7 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
             if !stdin && airlock_core::output::same_file(&args.input, path) {
                 anyhow::bail!(
                     "the output {} is the input; airlock never writes over its input",
-                    path.display()
+                    airlock_core::shown::path(path)
                 );
             }
             airlock_core::output::write_atomic(path, out.as_bytes(), args.force)?;
@@ -79,9 +83,9 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     if stdin {
                         "standard input".to_owned()
                     } else {
-                        args.input.display().to_string()
+                        airlock_core::shown::path(&args.input).to_string()
                     },
-                    path.display()
+                    airlock_core::shown::path(path)
                 ));
             }
         }
@@ -104,9 +108,9 @@ fn where_(l: &Location) -> String {
         s.push_str(&format!(
             "{} ",
             if col.starts_with('/') {
-                col.clone()
+                shown::escape(col, 4 * shown::NAME_CAP)
             } else {
-                format!("column \"{col}\"")
+                format!("column \"{}\"", shown::Shown(col))
             }
         ));
     }
@@ -138,7 +142,7 @@ pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
             .collect();
         s.push_str(&format!(
             "{} ({}): {} findings{}\n",
-            f.path.display(),
+            airlock_core::shown::path(&f.path),
             f.read_as,
             thousands(f.findings),
             if kinds.is_empty() {
@@ -165,7 +169,10 @@ pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
         }
     }
     for (p, why) in &report.skipped {
-        s.push_str(&format!("skipped {}: {why}\n", p.display()));
+        s.push_str(&format!(
+            "skipped {}: {why}\n",
+            airlock_core::shown::path(p)
+        ));
     }
     let kinds: Vec<String> = report
         .by_kind
@@ -195,7 +202,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let file = std::fs::File::open(&args.gold)
         .map_err(|e| airlock_core::Error::io("read", &args.gold, e))?;
     let notes = read_gold(std::io::BufReader::new(file))
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.gold.display()))?;
+        .map_err(|e| anyhow::anyhow!("{}: {e}", airlock_core::shown::path(&args.gold)))?;
     let engine = TextEngine::without_key();
     // build the dictionaries before the clock starts
     let _ = engine.detect("warm up");
@@ -227,7 +234,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
     }
     let mut s = format!(
         "{}: {} notes, {:.2} MB, {} required gold spans\n\n  binary recall {:.4}   precision {:.4}   F2 {:.4}\n  token recall  {:.4}   token precision {:.4}\n\n  {:<9} {:>6} {:>7} {:>7}   {:>9} {:>7} {:>9}\n",
-        args.gold.display(),
+        airlock_core::shown::path(&args.gold),
         thousands(ev.notes as u64),
         ev.bytes as f64 / 1e6,
         thousands(ev.all.gold as u64),

@@ -19,7 +19,7 @@ fn open(key_file: Option<&Path>) -> anyhow::Result<Vault> {
     if !dir.join(airlock_vault::CATALOG_FILE).exists() {
         anyhow::bail!(
             "no vault in {} (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)",
-            dir.display()
+            airlock_core::shown::path(&dir)
         );
     }
     Ok(Vault::open(&dir, secret)?)
@@ -52,7 +52,7 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             } else {
                 report::out(&format!(
                     "stored {} as {} in zone {} ({} bytes, sha256 {}), encrypted under its own key\n",
-                    file.display(),
+                    airlock_core::shown::path(&file),
                     ds.id,
                     ds.zone,
                     thousands(ds.bytes),
@@ -79,7 +79,7 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     ds.name,
                     ds.zone,
                     thousands(ds.bytes),
-                    output.display()
+                    airlock_core::shown::path(&output)
                 ));
             }
         }
@@ -180,7 +180,7 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     } else {
                         report::out(&format!(
                             "audit log {} verifies: {} entries, hash chain intact, every checkpoint signed\n",
-                            vault.audit().path().display(),
+                            airlock_core::shown::path(vault.audit().path()),
                             thousands(n)
                         ));
                     }
@@ -283,6 +283,8 @@ fn deid(
         .join("tmp");
     std::fs::create_dir_all(&work)?;
     let tmp = tempfile::tempdir_in(&work)?;
+    // The decrypted input lives here: an interrupt removes it as well.
+    let _live = airlock_core::output::Registered::new(tmp.path());
     let name = Path::new(&record.name);
     let format = Format::from_path(name).unwrap_or(Format::Csv);
     let input = tmp.path().join(format!("input.{}", format.as_str()));
@@ -295,7 +297,7 @@ fn deid(
         output: output.clone(),
         output_format: format,
         force: true,
-        batch_size: airlock_core::table::DEFAULT_BATCH_SIZE,
+        read: airlock_core::table::ReadOptions::default(),
         scan: true,
         write_manifest: true,
         threads: airlock_deid::engine::default_threads(),
@@ -376,7 +378,7 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
                     } else {
                         report::out(&format!(
                             "{}: signed statement verifies; SHA-256 {} matches; made from {} under policy {}\n",
-                            output.display(),
+                            airlock_core::shown::path(&output),
                             &statement["subject"][0]["digest"]["sha256"]
                                 .as_str()
                                 .unwrap_or("")[..12],
@@ -396,7 +398,10 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
                             &serde_json::json!({ "status": "failed", "problem": problem.to_string() }),
                         );
                     } else {
-                        report::out(&format!("{} {problem}\n", output.display()));
+                        report::out(&format!(
+                            "{} {problem}\n",
+                            airlock_core::shown::path(&output)
+                        ));
                     }
                     Ok(ExitStatus::Findings)
                 }
