@@ -379,3 +379,89 @@ fn an_interrupted_run_leaves_no_temporary_and_a_killed_one_is_cleaned_next_time(
         ));
     assert_eq!(temporaries(d), Vec::<String>::new());
 }
+
+#[test]
+fn fhir_fails_closed_on_what_r4_does_not_know() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    key(d);
+    // a typo in resourceType: an input error naming the line, nothing written
+    std::fs::write(
+        d.join("typo.ndjson"),
+        "{\"resourceType\":\"Patient\",\"id\":\"1\"}\n{\"resourceType\":\"Patinet\",\"id\":\"2\",\"name\":[{\"family\":\"Quillfeather\"}]}\n",
+    )
+    .unwrap();
+    airlock(d)
+        .args([
+            "fhir",
+            "deid",
+            "typo.ndjson",
+            "-o",
+            "o.ndjson",
+            "--key-file",
+            "key.hex",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("typo.ndjson row 2"))
+        .stderr(predicate::str::contains("a type FHIR R4 does not define"))
+        .stderr(predicate::str::contains("Quillfeather").not());
+    assert!(!d.join("o.ndjson").exists());
+    // unknown elements and values of the wrong type are removed and counted
+    std::fs::write(
+        d.join("p.json"),
+        r#"{"resourceType":"Patient","id":"1","unknownField":"Ada Quillfeather, SSN 123-45-6789",
+            "birthDate":19560217,"gender":"female","managingOrganization":{"display":"x","note":"Quillfeather"}}"#,
+    )
+    .unwrap();
+    let out = airlock(d)
+        .args([
+            "--json",
+            "fhir",
+            "deid",
+            "p.json",
+            "-o",
+            "p.out.json",
+            "--key-file",
+            "key.hex",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let removed = &v["report"]["counts"]["removed"];
+    assert_eq!(removed["unknown_elements"], 2, "{removed}");
+    assert_eq!(removed["wrong_type"], 1, "{removed}");
+    let written = std::fs::read_to_string(d.join("p.out.json")).unwrap();
+    assert!(
+        !written.contains("Quillfeather") && !written.contains("1956"),
+        "{written}"
+    );
+    assert!(
+        !written.contains("unknownField") && written.contains("female"),
+        "{written}"
+    );
+    // a date with a non-ASCII character is removed, not a panic
+    std::fs::write(
+        d.join("e.json"),
+        r#"{"resourceType":"Patient","birthDate":"199é"}"#,
+    )
+    .unwrap();
+    airlock(d)
+        .args([
+            "fhir",
+            "deid",
+            "e.json",
+            "-o",
+            "e.out.json",
+            "--key-file",
+            "key.hex",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("1 values of the wrong type"));
+}

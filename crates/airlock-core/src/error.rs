@@ -166,6 +166,8 @@ pub enum InputProblem {
     MalformedDicom,
     /// JSON that is not a FHIR resource (no `resourceType`).
     NotFhirResource,
+    /// A FHIR resource whose `resourceType` R4 does not define.
+    UnknownFhirResource,
     /// A CSV header row whose cell (1-based column) has the shape of a value, or in which the
     /// text detector finds an identifier: the file likely has no header row.
     HeaderLooksLikeData {
@@ -231,6 +233,9 @@ impl fmt::Display for InputProblem {
                 f.write_str("could not be decoded (corrupt or unsupported Parquet data)")
             }
             Self::NotFhirResource => f.write_str("is not a FHIR resource (it has no resourceType)"),
+            Self::UnknownFhirResource => f.write_str(
+                "is a resource of a type FHIR R4 does not define (a typo?); set \"unknownResources\": \"remove\" in the configuration to drop such resources instead",
+            ),
             Self::MalformedDicom => {
                 f.write_str("is not a readable DICOM file (truncated, or not DICOM Part 10)")
             }

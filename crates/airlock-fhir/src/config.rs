@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::strict::UnknownResources;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -80,6 +81,11 @@ struct RawConfig {
     fhir_version: Option<String>,
     #[serde(default, alias = "processingError")]
     processing_errors: Option<String>,
+    /// airlock's own: `keep` (Microsoft's behaviour, the default for their configurations),
+    /// `error` or `remove`; `error` and `remove` also remove unknown elements and values of
+    /// the wrong type.
+    #[serde(default)]
+    unknown_resources: Option<String>,
     fhir_path_rules: Vec<serde_json::Map<String, Value>>,
     #[serde(default)]
     parameters: Option<Parameters>,
@@ -92,6 +98,8 @@ pub struct Config {
     pub parameters: Parameters,
     /// `processingErrors: skip`: a resource that fails becomes empty with a REDACTED label.
     pub skip_errors: bool,
+    /// `unknownResources`: what happens to what the R4 model does not know (see [`crate::strict`]).
+    pub unknown_resources: UnknownResources,
     /// Where it came from (for messages).
     pub source: String,
 }
@@ -151,6 +159,26 @@ impl Config {
                     source,
                     None,
                     format!("processingErrors {other} is not raise or skip"),
+                ));
+            }
+        };
+        let unknown_resources = match raw
+            .unknown_resources
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("keep") => UnknownResources::Keep,
+            Some("error") => UnknownResources::Error,
+            Some("remove") => UnknownResources::Remove,
+            Some(other) => {
+                return Err(invalid(
+                    source,
+                    None,
+                    format!(
+                        "unknownResources {} is not keep, error or remove",
+                        airlock_core::shown::Shown(other)
+                    ),
                 ));
             }
         };
@@ -264,6 +292,7 @@ impl Config {
             rules,
             parameters: raw.parameters.unwrap_or_default(),
             skip_errors,
+            unknown_resources,
             source: source.to_owned(),
         })
     }

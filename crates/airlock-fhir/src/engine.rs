@@ -19,10 +19,12 @@ use rand::Rng;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-use airlock_core::error::{Error, Result};
+use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::DateShifter;
+
+use crate::strict::{self, UnknownResources, Verdict};
 use airlock_text::TextEngine;
 
 use crate::config::{Config, Method};
@@ -73,6 +75,8 @@ pub struct Counts {
     pub resources: u64,
     pub nodes_processed: u64,
     pub by_method: std::collections::BTreeMap<&'static str, u64>,
+    /// What the fail-closed sweep removed before the rules ran.
+    pub removed: crate::strict::Removed,
 }
 
 /// The anonymizer for one configuration.
@@ -179,6 +183,8 @@ impl Engine {
     }
 
     /// Anonymizes one top-level resource (a Bundle's entries and contained resources too).
+    /// Under `unknownResources` `error` or `remove`, what the R4 model does not know is swept
+    /// first; a removed top-level resource is left as JSON `null` for the caller to drop.
     pub fn anonymize(&mut self, resource: &mut Value) -> Result<()> {
         if resource
             .get("resourceType")
@@ -189,6 +195,24 @@ impl Engine {
                 path: "FHIR resource".into(),
                 reason: "a resource without resourceType".into(),
             });
+        }
+        let mode = self.config.unknown_resources;
+        if mode != UnknownResources::Keep {
+            match strict::sweep(resource, mode, &mut self.counts.removed) {
+                Verdict::Keep => {}
+                Verdict::Remove => {
+                    *resource = Value::Null;
+                    return Ok(());
+                }
+                Verdict::Refuse => {
+                    return Err(Error::Input {
+                        file: "FHIR resource".into(),
+                        row: None,
+                        column: None,
+                        problem: InputProblem::UnknownFhirResource,
+                    });
+                }
+            }
         }
         if resource["resourceType"] == "Bundle" {
             self.patients_by_url = bundle_patients(resource);

@@ -14,6 +14,7 @@ pub mod engine;
 pub mod expr;
 pub mod index;
 pub mod path;
+pub mod strict;
 pub mod types;
 
 use std::io::{BufRead, BufReader, BufWriter, Write};
@@ -67,6 +68,24 @@ fn check_resource(v: &Value, file: &Path, line: u64) -> Result<()> {
     })
 }
 
+/// An engine's input error, placed at the file and line it came from.
+fn locate(e: Error, file: &Path, line: u64) -> Error {
+    match e {
+        Error::Input {
+            row: None,
+            column,
+            problem,
+            ..
+        } => Error::Input {
+            file: file.to_path_buf(),
+            row: Some(line),
+            column,
+            problem,
+        },
+        other => other,
+    }
+}
+
 /// Whether a path is bulk NDJSON (by its extension).
 pub fn is_ndjson(path: &Path) -> bool {
     matches!(
@@ -112,7 +131,12 @@ fn deid_one(
             }
             let mut v: Value = serde_json::from_str(text).map_err(|_| bad_json(input, lines))?;
             check_resource(&v, input, lines)?;
-            engine.anonymize(&mut v)?;
+            engine
+                .anonymize(&mut v)
+                .map_err(|e| locate(e, input, lines))?;
+            if v.is_null() {
+                continue; // removed: of a type R4 does not define
+            }
             serde_json::to_writer(&mut w, &v).map_err(|e| werr(e.into()))?;
             w.write_all(b"\n").map_err(werr)?;
         }
@@ -121,7 +145,19 @@ fn deid_one(
         let mut v: Value = serde_json::from_str(text.trim_start_matches('\u{feff}'))
             .map_err(|e| bad_json(input, e.line() as u64))?;
         check_resource(&v, input, 1)?;
-        engine.anonymize(&mut v)?;
+        engine.anonymize(&mut v).map_err(|e| locate(e, input, 1))?;
+        if v.is_null() {
+            return Err(locate(
+                Error::Input {
+                    file: input.to_path_buf(),
+                    row: None,
+                    column: None,
+                    problem: InputProblem::UnknownFhirResource,
+                },
+                input,
+                1,
+            ));
+        }
         lines = 1;
         serde_json::to_writer_pretty(&mut w, &v).map_err(|e| werr(e.into()))?;
         w.write_all(b"\n").map_err(werr)?;

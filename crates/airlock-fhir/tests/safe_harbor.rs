@@ -335,7 +335,15 @@ fn synthea_bundles_when_present() {
         }
         let before: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let mut after = before.clone();
-        engine(&secret).anonymize(&mut after).unwrap();
+        let mut e = engine(&secret);
+        e.anonymize(&mut after).unwrap();
+        // real R4 data: the fail-closed sweep has nothing to remove
+        assert_eq!(
+            e.counts.removed,
+            airlock_fhir::strict::Removed::default(),
+            "{}",
+            path.display()
+        );
         assert_references_resolve(&after);
         let patient = before["entry"]
             .as_array()

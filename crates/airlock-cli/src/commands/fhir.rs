@@ -61,6 +61,15 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             airlock_core::shown::path(p)
         ));
     }
+    let removed = &r.counts.removed;
+    if removed.unknown_resources + removed.unknown_elements + removed.wrong_type > 0 {
+        skipped.push_str(&format!(
+            "  removed before the rules (unknown to FHIR R4): {} resources of unknown types, {} unknown elements, {} values of the wrong type\n",
+            thousands(removed.unknown_resources),
+            thousands(removed.unknown_elements),
+            thousands(removed.wrong_type)
+        ));
+    }
     report::out(&format!(
         "de-identified {} resources ({} files, {} lines, {:.1} MB) in {:.2} s ({:.1} MB/s)\n  input   {}\n  output  {}\n  config  {} ({} rules)\n  nodes by method: {}\n{skipped}",
         thousands(r.counts.resources),
