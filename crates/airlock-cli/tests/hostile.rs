@@ -465,3 +465,41 @@ fn fhir_fails_closed_on_what_r4_does_not_know() {
         .success()
         .stdout(predicate::str::contains("1 values of the wrong type"));
 }
+
+#[test]
+fn safe_harbor_aggregates_birth_years_of_people_over_89() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    key(d);
+    std::fs::write(
+        d.join("p.csv"),
+        "patient_id,dob,age,note\nP1,1921-03-14,104,\"DOB 03/14/1921, seen 3/2/2024\"\nP2,1961-07-02,63,\"DOB 7/2/1961\"\nP3,1935-12-31,89,x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("policy.toml"),
+        "[dataset]\nname = \"x\"\npatient_id = \"patient_id\"\n[defaults]\npreset = \"safe-harbor\"\nreference_year = 2025\n\
+         [fields.patient_id]\nclass = \"direct_identifier\"\n[fields.dob]\nclass = \"date\"\n\
+         [fields.age]\nclass = \"quasi_identifier\"\nrule = \"age_90_plus\"\n[fields.note]\nclass = \"free_text\"\naction = \"text_surrogate\"\n",
+    )
+    .unwrap();
+    airlock(d)
+        .args([
+            "deid",
+            "--policy",
+            "policy.toml",
+            "p.csv",
+            "-o",
+            "o.csv",
+            "--key-file",
+            "key.hex",
+        ])
+        .assert()
+        .success();
+    let out = std::fs::read_to_string(d.join("o.csv")).unwrap();
+    let rows: Vec<&str> = out.lines().collect();
+    assert!(rows[1].contains(",<=1935,90+,"), "{out}");
+    assert!(rows[2].contains(",1961,63,"), "{out}");
+    assert!(rows[3].contains(",<=1935,89,"), "{out}");
+    assert!(!out.contains("1921") && !out.contains("03/14"), "{out}");
+}

@@ -273,6 +273,9 @@ pub struct Policy {
     /// Per-patient shifts are drawn from ±this many days, never 0.
     pub date_shift_days: u32,
     pub preset: Option<Preset>,
+    /// The year ages are reckoned at (`defaults.reference_year`; default: the year of the
+    /// run). Years of birth that may belong to someone over 89 then are aggregated.
+    pub reference_year: Option<i32>,
     pub fields: BTreeMap<String, Field>,
     /// The `[risk]` block, if any.
     pub risk: Option<RiskSpec>,
@@ -300,6 +303,15 @@ impl Policy {
             line,
             message,
         };
+        let reference_year = raw.defaults.reference_year;
+        if let Some(y) = reference_year
+            && !(1900..=2200).contains(&y)
+        {
+            return Err(invalid(
+                None,
+                format!("defaults.reference_year must be between 1900 and 2200 (got {y})"),
+            ));
+        }
         let date_shift_days = raw.defaults.date_shift_days.unwrap_or(365);
         if date_shift_days == 0 || date_shift_days > Self::MAX_DATE_SHIFT_DAYS {
             return Err(invalid(
@@ -329,6 +341,7 @@ impl Policy {
             unclassified: raw.defaults.unclassified,
             date_shift_days,
             preset: raw.defaults.preset,
+            reference_year,
             fields,
             risk: None,
         };
@@ -487,6 +500,7 @@ struct RawDefaults {
     unclassified: Unclassified,
     date_shift_days: Option<u32>,
     preset: Option<Preset>,
+    reference_year: Option<i32>,
 }
 
 #[derive(Deserialize)]

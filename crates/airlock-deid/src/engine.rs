@@ -133,6 +133,11 @@ impl Plan {
     ) -> Result<Self> {
         let mut unclassified = Vec::new();
         let mut columns = Vec::new();
+        let age_top = crate::transform::age_top_year(
+            policy
+                .reference_year
+                .unwrap_or_else(|| chrono::Datelike::year(&chrono::Utc::now())),
+        );
         for (index, f) in schema.fields().iter().enumerate() {
             let name = f.name().clone();
             let field = match policy.fields.get(&name) {
@@ -155,7 +160,7 @@ impl Plan {
                 )),
                 _ => None,
             };
-            let kernel = Kernel::for_action(&field.action, tokenizer);
+            let kernel = Kernel::for_action(&field.action, tokenizer, age_top);
             if let Some(k) = &kernel {
                 k.check_type(&name, f.data_type())?;
             }

@@ -57,7 +57,11 @@ pub enum Kernel {
     },
     Tokenize(Tokenizer),
     DateShift,
-    YearOnly,
+    /// The year alone; years at or before `top` (those of people who may be over 89 at the
+    /// reference date) are aggregated into `<=top` (text) or removed (typed columns).
+    YearOnly {
+        top: i32,
+    },
     Zip3,
     Age90Plus,
     SuppressRare {
@@ -84,8 +88,13 @@ enum Outcome {
 }
 
 impl Kernel {
-    /// The kernel for an action (`None` for drop). `tokenizer` is used by `tokenize`.
-    pub fn for_action(action: &Action, tokenizer: Option<Tokenizer>) -> Option<Self> {
+    /// The kernel for an action (`None` for drop). `tokenizer` is used by `tokenize`;
+    /// `age_top_year` by `year_only` ([`age_top_year`]).
+    pub fn for_action(
+        action: &Action,
+        tokenizer: Option<Tokenizer>,
+        age_top_year: i32,
+    ) -> Option<Self> {
         Some(match action {
             Action::Drop => return None,
             Action::Keep => Self::Keep,
@@ -99,7 +108,7 @@ impl Kernel {
             },
             Action::Tokenize(_) => Self::Tokenize(tokenizer.expect("tokenize has a tokenizer")),
             Action::DateShift => Self::DateShift,
-            Action::YearOnly => Self::YearOnly,
+            Action::YearOnly => Self::YearOnly { top: age_top_year },
             Action::Generalize(Rule::Zip3) => Self::Zip3,
             Action::Generalize(Rule::Age90Plus) => Self::Age90Plus,
             Action::SuppressRare { k } => Self::SuppressRare {
@@ -118,7 +127,7 @@ impl Kernel {
             Self::Mask { .. } => "mask",
             Self::Tokenize(_) => "tokenize",
             Self::DateShift => "date_shift",
-            Self::YearOnly => "year_only",
+            Self::YearOnly { .. } => "year_only",
             Self::Zip3 => "generalize zip3",
             Self::Age90Plus => "generalize age_90_plus",
             Self::SuppressRare { .. } => "suppress_rare",
@@ -134,9 +143,10 @@ impl Kernel {
                 Self::DateShift,
                 t @ (DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)),
             ) => t.clone(),
-            (Self::YearOnly, DataType::Date32 | DataType::Date64 | DataType::Timestamp(..)) => {
-                DataType::Int32
-            }
+            (
+                Self::YearOnly { .. },
+                DataType::Date32 | DataType::Date64 | DataType::Timestamp(..),
+            ) => DataType::Int32,
             _ => DataType::Utf8,
         }
     }
@@ -149,7 +159,7 @@ impl Kernel {
         );
         let ok = match self {
             Self::Keep => true,
-            Self::DateShift | Self::YearOnly => temporal || is_text(input),
+            Self::DateShift | Self::YearOnly { .. } => temporal || is_text(input),
             _ => is_text(input) || castable_to_text(input),
         };
         if ok {
@@ -191,93 +201,98 @@ impl Kernel {
         if let Self::Keep = self {
             return Ok(array.clone());
         }
-        if let Self::DateShift | Self::YearOnly = self
+        if let Self::DateShift | Self::YearOnly { .. } = self
             && let Some(out) = self.apply_temporal(array, rows, stats)?
         {
             return Ok(out);
         }
         let text = as_text(column, self.name(), array)?;
-        let out = match self {
-            Self::Keep => return Ok(array.clone()),
-            Self::Redact(replacement) => map_text(&text, stats, |_, _, out| {
-                out.push_str(replacement);
-                Outcome::Changed
-            }),
-            Self::Mask {
-                keep_last,
-                mask_char,
-            } => map_text(&text, stats, |_, v, out| {
-                mask(v, *keep_last, *mask_char, out);
-                Outcome::Changed
-            }),
-            Self::Tokenize(t) => map_text(&text, stats, |_, v, out| {
-                t.push_token(v, out);
-                Outcome::Changed
-            }),
-            Self::DateShift => {
-                // No patient column means no consistent shift: every date fails closed.
-                let offsets = rows.offsets.unwrap_or(&[]);
-                map_text(&text, stats, |i, v, out| {
-                    match offsets.get(i).copied().flatten() {
-                        Some(days) if dates::shift_text(rows.dates, v, days, out) => {
+        let out =
+            match self {
+                Self::Keep => return Ok(array.clone()),
+                Self::Redact(replacement) => map_text(&text, stats, |_, _, out| {
+                    out.push_str(replacement);
+                    Outcome::Changed
+                }),
+                Self::Mask {
+                    keep_last,
+                    mask_char,
+                } => map_text(&text, stats, |_, v, out| {
+                    mask(v, *keep_last, *mask_char, out);
+                    Outcome::Changed
+                }),
+                Self::Tokenize(t) => map_text(&text, stats, |_, v, out| {
+                    t.push_token(v, out);
+                    Outcome::Changed
+                }),
+                Self::DateShift => {
+                    // No patient column means no consistent shift: every date fails closed.
+                    let offsets = rows.offsets.unwrap_or(&[]);
+                    map_text(&text, stats, |i, v, out| {
+                        match offsets.get(i).copied().flatten() {
+                            Some(days) if dates::shift_text(rows.dates, v, days, out) => {
+                                Outcome::Changed
+                            }
+                            _ => Outcome::Null,
+                        }
+                    })
+                }
+                Self::YearOnly { top } => map_text(&text, stats, |_, v, out| {
+                    match dates::year_of_text(rows.dates, v) {
+                        Some(y) if y <= *top => {
+                            out.push_str(&format!("<={top}"));
                             Outcome::Changed
                         }
-                        _ => Outcome::Null,
+                        Some(y) => {
+                            out.push_str(&y.to_string());
+                            Outcome::Changed
+                        }
+                        None => Outcome::Null,
                     }
-                })
-            }
-            Self::YearOnly => map_text(&text, stats, |_, v, out| {
-                match dates::year_of_text(rows.dates, v) {
-                    Some(y) => {
-                        out.push_str(&y.to_string());
+                }),
+                Self::Zip3 => map_text(&text, stats, |_, v, out| match zip3(v) {
+                    Some(z) => {
+                        out.push_str(z.as_str());
                         Outcome::Changed
                     }
                     None => Outcome::Null,
-                }
-            }),
-            Self::Zip3 => map_text(&text, stats, |_, v, out| match zip3(v) {
-                Some(z) => {
-                    out.push_str(z.as_str());
-                    Outcome::Changed
-                }
-                None => Outcome::Null,
-            }),
-            Self::Age90Plus => map_text(&text, stats, |_, v, out| match age_90_plus(v) {
-                Some(AgeOutcome::Kept) => Outcome::Same,
-                Some(AgeOutcome::Top) => {
-                    out.push_str("90+");
-                    Outcome::Changed
-                }
-                None => Outcome::Null,
-            }),
-            Self::SuppressRare { k, counts } => map_text(&text, stats, |_, v, _| {
-                if counts.get(v).copied().unwrap_or(0) < u64::from(*k) {
-                    Outcome::Null
-                } else {
-                    Outcome::Same
-                }
-            }),
-            Self::Text(mode) => {
-                let mut spans = 0u64;
-                let out = map_text(&text, stats, |i, v, out| {
-                    let ctx = TextContext {
-                        patient: rows
-                            .patients
-                            .and_then(|p| p.is_valid(i).then(|| p.value(i))),
-                        date_shift_days: rows.offsets.and_then(|o| o[i]),
-                    };
-                    let n = rows.scrubber.scrub(v, *mode, &ctx, out);
-                    spans += n as u64;
-                    if n == 0 {
-                        Outcome::Same
-                    } else {
+                }),
+                Self::Age90Plus => map_text(&text, stats, |_, v, out| match age_90_plus(v) {
+                    Some(AgeOutcome::Kept) => Outcome::Same,
+                    Some(AgeOutcome::Top) => {
+                        out.push_str("90+");
                         Outcome::Changed
                     }
-                });
-                stats.spans += spans;
-                out
-            }
-        };
+                    None => Outcome::Null,
+                }),
+                Self::SuppressRare { k, counts } => map_text(&text, stats, |_, v, _| {
+                    if counts.get(v).copied().unwrap_or(0) < u64::from(*k) {
+                        Outcome::Null
+                    } else {
+                        Outcome::Same
+                    }
+                }),
+                Self::Text(mode) => {
+                    let mut spans = 0u64;
+                    let out = map_text(&text, stats, |i, v, out| {
+                        let ctx = TextContext {
+                            patient: rows
+                                .patients
+                                .and_then(|p| p.is_valid(i).then(|| p.value(i))),
+                            date_shift_days: rows.offsets.and_then(|o| o[i]),
+                        };
+                        let n = rows.scrubber.scrub(v, *mode, &ctx, out);
+                        spans += n as u64;
+                        if n == 0 {
+                            Outcome::Same
+                        } else {
+                            Outcome::Changed
+                        }
+                    });
+                    stats.spans += spans;
+                    out
+                }
+            };
         Ok(Arc::new(out))
     }
 
@@ -289,6 +304,10 @@ impl Kernel {
     ) -> Result<Option<ArrayRef>> {
         const DAY_MS: i64 = 86_400_000;
         let shift = matches!(self, Self::DateShift);
+        let top = match self {
+            Self::YearOnly { top } => *top,
+            _ => i32::MIN,
+        };
         let offsets = rows.offsets;
         let out: ArrayRef = match array.data_type() {
             DataType::Date32 => {
@@ -299,7 +318,7 @@ impl Kernel {
                         v.checked_add(d as i32)
                     }))
                 } else {
-                    Arc::new(years(a.iter().map(|v| v.and_then(date32_year))))
+                    Arc::new(years(a.iter().map(|v| v.and_then(date32_year)), top))
                 }
             }
             DataType::Date64 => {
@@ -308,7 +327,7 @@ impl Kernel {
                     let offsets = offsets.expect("date_shift has offsets");
                     Arc::new(shift_primitive(a, offsets, DAY_MS, stats, i64::checked_add))
                 } else {
-                    Arc::new(years(a.iter().map(|v| v.and_then(millis_year))))
+                    Arc::new(years(a.iter().map(|v| v.and_then(millis_year)), top))
                 }
             }
             DataType::Timestamp(unit, _) => {
@@ -320,17 +339,17 @@ impl Kernel {
                 };
                 match unit {
                     TimeUnit::Second => {
-                        timestamp::<TimestampSecondType>(array, shift, per_day, offsets, stats)
+                        timestamp::<TimestampSecondType>(array, shift, top, per_day, offsets, stats)
                     }
-                    TimeUnit::Millisecond => {
-                        timestamp::<TimestampMillisecondType>(array, shift, per_day, offsets, stats)
-                    }
-                    TimeUnit::Microsecond => {
-                        timestamp::<TimestampMicrosecondType>(array, shift, per_day, offsets, stats)
-                    }
-                    TimeUnit::Nanosecond => {
-                        timestamp::<TimestampNanosecondType>(array, shift, per_day, offsets, stats)
-                    }
+                    TimeUnit::Millisecond => timestamp::<TimestampMillisecondType>(
+                        array, shift, top, per_day, offsets, stats,
+                    ),
+                    TimeUnit::Microsecond => timestamp::<TimestampMicrosecondType>(
+                        array, shift, top, per_day, offsets, stats,
+                    ),
+                    TimeUnit::Nanosecond => timestamp::<TimestampNanosecondType>(
+                        array, shift, top, per_day, offsets, stats,
+                    ),
                 }
             }
             _ => return Ok(None),
@@ -346,6 +365,7 @@ impl Kernel {
 fn timestamp<T: ArrowTimestampType>(
     array: &ArrayRef,
     shift: bool,
+    top: i32,
     per_day: i64,
     offsets: Option<&[Option<i32>]>,
     stats: &mut ColumnStats,
@@ -361,15 +381,18 @@ fn timestamp<T: ArrowTimestampType>(
         Arc::new(shifted.with_timezone_opt(tz))
     } else {
         let per_ms = per_day / 86_400_000;
-        Arc::new(years(a.iter().map(|v| {
-            v.and_then(|t| {
-                if per_day == 86_400 {
-                    DateTime::from_timestamp(t, 0).map(|d| d.year())
-                } else {
-                    millis_year(t / per_ms.max(1))
-                }
-            })
-        })))
+        Arc::new(years(
+            a.iter().map(|v| {
+                v.and_then(|t| {
+                    if per_day == 86_400 {
+                        DateTime::from_timestamp(t, 0).map(|d| d.year())
+                    } else {
+                        millis_year(t / per_ms.max(1))
+                    }
+                })
+            }),
+            top,
+        ))
     }
 }
 
@@ -404,8 +427,15 @@ where
     out
 }
 
-fn years(values: impl Iterator<Item = Option<i32>>) -> Int32Array {
-    values.collect()
+/// Years, with those at or before `top` removed (a typed column cannot hold `<=top`).
+fn years(values: impl Iterator<Item = Option<i32>>, top: i32) -> Int32Array {
+    values.map(|y| y.filter(|y| *y > top)).collect()
+}
+
+/// The last birth year that may belong to someone over 89 on `reference` (its year minus 90):
+/// Safe Harbor aggregates the ages over 89 and every date element that reveals one.
+pub fn age_top_year(reference_year: i32) -> i32 {
+    reference_year - 90
 }
 
 fn date32_year(days: i32) -> Option<i32> {
@@ -595,7 +625,7 @@ mod tests {
 
     #[test]
     fn suppress_rare_nulls_values_seen_fewer_than_k_times() {
-        let mut k = Kernel::for_action(&Action::SuppressRare { k: 2 }, None).unwrap();
+        let mut k = Kernel::for_action(&Action::SuppressRare { k: 2 }, None, 1935).unwrap();
         let col = text(&[Some("a"), Some("b"), Some("a"), None, Some("c")]);
         k.observe("c", &col).unwrap();
         let (out, stats) = run(&k, col, None);
@@ -613,6 +643,7 @@ mod tests {
                 replacement: "[X]".into(),
             },
             None,
+            1935,
         )
         .unwrap();
         let (out, stats) = run(&k, text(&[Some("Ann"), None]), None);
@@ -643,8 +674,13 @@ mod tests {
         let shifted = out.as_primitive::<TimestampMillisecondType>().value(0);
         assert_eq!(shifted, 1_700_000_000_000 - 2 * 86_400_000);
 
-        let (years, _) = run(&Kernel::YearOnly, ts, None);
+        let (years, _) = run(&Kernel::YearOnly { top: 1935 }, ts.clone(), None);
         assert_eq!(years.as_primitive::<Int32Type>().value(0), 2023);
+        let (years, _) = run(&Kernel::YearOnly { top: 2023 }, ts, None);
+        assert!(
+            years.is_null(0),
+            "a year that reveals an age over 89 is removed"
+        );
     }
 
     #[test]

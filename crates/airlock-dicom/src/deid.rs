@@ -88,6 +88,26 @@ pub struct DicomOptions {
     pub date_shift_days: u32,
 }
 
+/// Whether an Age String (`nnnD`, `nnnW`, `nnnM`, `nnnY`) is over 89 years; an age that
+/// cannot be read counts as over (it is then written as `090Y`: fail closed).
+fn age_over_89(age: &str) -> bool {
+    if age.is_empty() {
+        return false;
+    }
+    let (n, unit) = age.split_at(age.len().saturating_sub(1));
+    let Ok(n) = n.parse::<u32>() else {
+        return true;
+    };
+    let years = match unit {
+        "D" => n / 365,
+        "W" => n * 7 / 365,
+        "M" => n / 12,
+        "Y" => n,
+        _ => return true,
+    };
+    years >= 90
+}
+
 /// Whether an image may show identifying text in its pixels.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "state", content = "why")]
@@ -112,6 +132,8 @@ pub struct FileReport {
     pub uids_replaced: u64,
     pub texts_cleaned: u64,
     pub dates_shifted: u64,
+    /// Patient's Age values over 89 written as `090Y` (under Retain Patient Characteristics).
+    pub ages_top_coded: u64,
     pub burned_in: BurnedIn,
 }
 
@@ -127,6 +149,7 @@ impl FileReport {
             uids_replaced: 0,
             texts_cleaned: 0,
             dates_shifted: 0,
+            ages_top_coded: 0,
             burned_in: BurnedIn::No,
         }
     }
@@ -429,6 +452,16 @@ impl Deidentifier {
             };
         }
         match action {
+            // kept under Retain Patient Characteristics: Safe Harbor still top-codes at 90
+            Action::Keep if tag == tags::PATIENT_AGE => {
+                let age = strings(&elem).join("");
+                if age_over_89(age.trim()) {
+                    ctx.report.ages_top_coded += 1;
+                    Some(with_strings(tag, vr, vec!["090Y".into()]))
+                } else {
+                    Some(elem)
+                }
+            }
             Action::Keep => Some(elem),
             Action::Remove => None,
             Action::Zero => Some(DataElement::new(tag, vr, PrimitiveValue::Empty)),
@@ -668,5 +701,22 @@ mod tests {
             a,
             other.new_uid("1.2.840.113619.2.1.1.322987881.621.736170080.681")
         );
+    }
+
+    #[test]
+    fn ages_over_89_are_told_in_every_unit() {
+        for (age, over) in [
+            ("089Y", false),
+            ("090Y", true),
+            ("104Y", true),
+            ("999M", false),
+            ("999W", false),
+            ("1080M", true),
+            ("045D", false),
+            ("", false),
+            ("9XY", true),
+        ] {
+            assert_eq!(age_over_89(age), over, "{age}");
+        }
     }
 }

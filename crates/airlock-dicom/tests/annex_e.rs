@@ -287,6 +287,14 @@ fn options_change_only_their_attributes() {
         Some("SN-4471209")
     );
     assert_eq!(text(&c, tags::PATIENT_SEX).as_deref(), Some("F"));
+    // patient characteristics are kept, but an age over 89 is top-coded (Safe Harbor)
+    for (age, expect, coded) in [("097Y", "090Y", 1), ("045Y", "045Y", 0)] {
+        let mut d = object("MRN-8", SOP_A, SOP_B);
+        d.put(s(tags::PATIENT_AGE, VR::AS, age));
+        let r = run(&mut d, opts(vec![DeidOption::RetainPatientCharacteristics]));
+        assert_eq!(text(&d, tags::PATIENT_AGE).as_deref(), Some(expect));
+        assert_eq!(r.ages_top_coded, coded);
+    }
     // clean descriptors: the description stays, its identifiers do not
     let desc = text(&c, tags::STUDY_DESCRIPTION).unwrap();
     assert!(

@@ -34,6 +34,16 @@ pub struct TextEngine {
     key: Option<PurposeKey>,
     parser: DateParser,
     surrogate_words: FxHashSet<String>,
+    /// Dates in years up to this one may reveal an age over 89: surrogates aggregate them.
+    age_top_year: i32,
+}
+
+/// Whether a date as written has a four-digit year at or before `top` (and after 1000).
+fn reveals_age_over_89(date: &str, top: i32) -> bool {
+    date.split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() == 4)
+        .filter_map(|run| run.parse::<i32>().ok())
+        .any(|y| (1000..=top).contains(&y))
 }
 
 impl std::fmt::Debug for TextEngine {
@@ -72,7 +82,16 @@ impl TextEngine {
             key,
             parser: DateParser::new(),
             surrogate_words,
+            age_top_year: airlock_deid::transform::age_top_year(chrono::Datelike::year(
+                &chrono::Utc::now(),
+            )),
         }
+    }
+
+    /// Reckons ages at `year` instead of the current year (a policy's `reference_year`).
+    pub fn with_reference_year(mut self, year: i32) -> Self {
+        self.age_top_year = airlock_deid::transform::age_top_year(year);
+        self
     }
 
     /// The detector.
@@ -183,8 +202,16 @@ impl TextEngine {
             }
             Kind::Date => {
                 let days = self.date_shift(key, ctx);
+                let mark = out.len();
                 if !textdate::shift(&self.parser, original, days, out) {
                     out.push_str("[DATE]");
+                } else if reveals_age_over_89(original, self.age_top_year)
+                    || reveals_age_over_89(&out[mark..], self.age_top_year)
+                {
+                    // a date of birth of someone over 89: Safe Harbor removes every element,
+                    // the year included, or aggregates it
+                    out.truncate(mark);
+                    let _ = write!(out, "<={}", self.age_top_year);
                 }
             }
             Kind::Mrn
@@ -472,6 +499,30 @@ mod tests {
         assert_ne!(first, last, "{out}");
         assert_eq!(&words[2..], [first, last, last], "{out}");
         assert!(!out.contains("Vafodur") && !out.contains("Wostuquu"));
+    }
+
+    #[test]
+    fn surrogates_aggregate_dates_that_reveal_an_age_over_89() {
+        let e = engine().with_reference_year(2025);
+        let ctx = TextContext {
+            patient: Some("P1"),
+            date_shift_days: Some(3),
+        };
+        let mut out = String::new();
+        e.scrub(
+            "DOB: 03/14/1921. Admitted 03/14/2024. Born March 2, 1935; sister born 1/5/1936.",
+            TextMode::Surrogate,
+            &ctx,
+            &mut out,
+        );
+        assert_eq!(out.matches("<=1935").count(), 2, "{out}");
+        let rest = out.replace("<=1935", "");
+        assert!(!rest.contains("1921") && !rest.contains("1935"), "{out}");
+        assert!(!rest.contains("03/14") && !rest.contains("March"), "{out}");
+        assert!(
+            out.contains("03/17/2024") && out.contains("1/8/1936"),
+            "{out}"
+        );
     }
 
     #[test]

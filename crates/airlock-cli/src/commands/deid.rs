@@ -30,7 +30,10 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         // Nothing in this policy is keyed; a throwaway key is never used for output.
         WorkspaceSecret::generate()?
     };
-    let scrubber = TextEngine::new(secret.derive(Purpose::Surrogate));
+    let mut scrubber = TextEngine::new(secret.derive(Purpose::Surrogate));
+    if let Some(year) = policy.reference_year {
+        scrubber = scrubber.with_reference_year(year);
+    }
     let job = DeidJob {
         input: args.input.clone(),
         input_format,
