@@ -270,6 +270,15 @@ fn usage_errors_speak_json_when_asked() {
         .code(2)
         .stdout("")
         .stderr(predicate::str::contains("unexpected argument"));
+    // text to stdout is JSON too
+    let out = airlock(dir.path())
+        .args(["--json", "text", "redact"])
+        .write_stdin("Seen by Dr. Okafor on 3/7/2021.")
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["text"], "Seen by Dr. [NAME] on [DATE].");
+    assert_eq!(v["identifiers_replaced"], 2);
     // redact lists what redact uses
     airlock(dir.path())
         .args(["text", "redact", "--help"])

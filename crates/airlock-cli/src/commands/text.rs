@@ -55,6 +55,12 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let replaced = engine.scrub(&text, mode, &ctx, &mut out);
     match &args.output {
+        None if json => report::json(&serde_json::json!({
+            "status": "ok",
+            "text": out,
+            "identifiers_replaced": replaced,
+            "detector": engine.name(),
+        })),
         None => report::out(&out),
         Some(path) => {
             if !stdin && airlock_core::output::same_file(&args.input, path) {
