@@ -13,15 +13,16 @@ mod cli;
 mod commands;
 mod report;
 
-/// SIGINT, SIGTERM and SIGHUP: remove the temporaries of unfinished outputs, then exit.
+/// SIGINT and SIGTERM: remove the temporaries of unfinished outputs, then exit. (SIGHUP is
+/// left alone, so that a run under `nohup` keeps running.)
 mod interrupts {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook::iterator::Signals;
 
     /// Starts a thread that waits for a signal. Without one (the handler cannot be set), an
     /// interrupted run may leave a temporary, which the next run of the same target removes.
     pub fn watch() {
-        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+        let Ok(mut signals) = Signals::new([SIGINT, SIGTERM]) else {
             return;
         };
         let _ = std::thread::Builder::new()

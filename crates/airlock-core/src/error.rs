@@ -224,7 +224,7 @@ impl fmt::Display for InputProblem {
             Self::NestedValue => f.write_str(
                 "holds a nested object or array (tables must be flat; use `airlock fhir` for FHIR)",
             ),
-            Self::UnknownKey => f.write_str("is a key that the first rows did not have"),
+            Self::UnknownKey => f.write_str("has a key that the first rows did not have"),
             Self::DuplicateColumn => f.write_str("appears twice in the header"),
             Self::EmptyColumnName => f.write_str("has an empty column name in the header"),
             Self::NoHeader => f.write_str("has no header row"),

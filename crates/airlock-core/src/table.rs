@@ -963,11 +963,11 @@ impl JsonlSource {
             self.row.iter_mut().for_each(|v| *v = None);
             for (key, value) in object {
                 let Some(&i) = self.index.get(&key) else {
-                    // The key is data until shown otherwise: named by position only.
+                    // The key is data until shown otherwise: not named.
                     return Err(input_error(
                         path,
                         Some(line_no),
-                        Some(&positional_name(self.names.len())),
+                        None,
                         InputProblem::UnknownKey,
                     ));
                 };
