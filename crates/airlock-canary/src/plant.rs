@@ -24,7 +24,7 @@ use serde::Serialize;
 use airlock_core::error::{Error, Result};
 use airlock_core::output::AtomicOutput;
 use airlock_core::policy::{Action, FieldClass, Policy, Unclassified};
-use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter};
+use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, ReadOptions, TableReader, TableWriter};
 use airlock_deid::dates::{DateParser, DateStyle, push_date, year_of_text};
 use airlock_deid::profile::hints;
 
@@ -519,7 +519,14 @@ pub fn plant_table(
     opts: &PlantOptions,
 ) -> Result<PlantReport> {
     let parser = DateParser::new();
-    let mut reader = TableReader::open(input, input_format, DEFAULT_BATCH_SIZE)?;
+    // column names are vetted by the detector before they reach the canary file or an error
+    let detector = airlock_text::TextEngine::without_key();
+    let mut reader = TableReader::open_with(
+        input,
+        input_format,
+        &ReadOptions::default(),
+        Some(&detector),
+    )?;
     let schema = reader.schema();
     if policy.unclassified == Unclassified::Fail {
         let missing: Vec<(usize, String)> = schema

@@ -366,11 +366,10 @@ impl Engine {
                     }
                     if date_ty(&node.ty)
                         && p.enable_partial_dates_for_redact
-                        && let Some(s) = &s
-                        && s.len() >= 4
-                        && !self.over_89(s)
+                        && let Some(year) = s.as_deref().and_then(|s| s.get(..4))
+                        && !self.over_89(s.as_deref().unwrap_or(""))
                     {
-                        *slot = Value::String(s[..4].to_owned());
+                        *slot = Value::String(year.to_owned());
                         labels.insert(0);
                         continue;
                     }
@@ -402,10 +401,9 @@ impl Engine {
                         }
                         _ => {
                             // no day, or an age over 89: redacted (the year kept when allowed)
-                            *slot = if partial && !over && s.len() >= 4 {
-                                Value::String(s[..4].to_owned())
-                            } else {
-                                Value::Null
+                            *slot = match s.get(..4) {
+                                Some(year) if partial && !over => Value::String(year.to_owned()),
+                                _ => Value::Null,
                             };
                             labels.insert(0);
                         }

@@ -104,7 +104,7 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         airlock_core::shown::path(&m.output.path),
         airlock_core::shown::path(&report.manifest_path),
         airlock_core::shown::path(&m.policy.path),
-        &m.policy.sha256[..12],
+        m.policy.sha256.get(..12).unwrap_or("?"),
     );
     t.push_str(&report::columns_table(&m.columns));
     if !report.unused_fields.is_empty() {

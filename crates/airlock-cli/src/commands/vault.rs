@@ -56,7 +56,7 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     ds.id,
                     ds.zone,
                     thousands(ds.bytes),
-                    &ds.sha256[..12]
+                    ds.sha256.get(..12).unwrap_or("?")
                 ));
             }
         }
@@ -381,7 +381,9 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
                             airlock_core::shown::path(&output),
                             &statement["subject"][0]["digest"]["sha256"]
                                 .as_str()
-                                .unwrap_or("")[..12],
+                                .unwrap_or("")
+                                .get(..12)
+                                .unwrap_or("?"),
                             statement["predicate"]["materials"][0]["name"]
                                 .as_str()
                                 .unwrap_or("?"),
