@@ -98,6 +98,12 @@ pub enum Error {
     #[error("cannot tell the format of {} from its extension", shown_path(path))]
     UnknownFormat { path: PathBuf },
 
+    /// A bug: code panicked where it should not (its message, which may hold data, is not kept).
+    #[error(
+        "internal error in {place} (a bug; its message is withheld because it may hold data); nothing was written"
+    )]
+    Internal { place: &'static str },
+
     /// A writer failed for a reason that is not I/O (the message never holds data).
     #[error("cannot write {}: {reason}", shown_path(path))]
     Write { path: PathBuf, reason: String },

@@ -572,8 +572,16 @@ fn transform_all(
                 loop {
                     let next = work_rx.lock().map(|rx| rx.recv());
                     let Ok(Ok((seq, batch))) = next else { break };
-                    let out = shared.apply(&batch, scrubber, &mut cache);
-                    if done_tx.send((seq, out)).is_err() {
+                    // A panic answers its batch with an error, so the run stops with exit 2
+                    // instead of waiting for an answer that never comes.
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        shared.apply(&batch, scrubber, &mut cache)
+                    }));
+                    let failed = out.is_err();
+                    let out = out.unwrap_or(Err(Error::Internal {
+                        place: "a transform worker",
+                    }));
+                    if done_tx.send((seq, out)).is_err() || failed {
                         break;
                     }
                 }
