@@ -606,34 +606,149 @@ impl Engine {
         (out, n)
     }
 
-    /// Narrative XHTML: the text between tags through the detector; tags kept as written but
-    /// for link targets, which become `#` (a link can name a patient's page).
+    /// Narrative XHTML through quick-xml: every text node and every attribute value through
+    /// the detector, URL-bearing attributes written `#`, scripts, styles, comments, processing
+    /// instructions and elements outside FHIR's narrative set dropped (their text kept and
+    /// scrubbed unless they are scripts or styles). Narrative that is not well-formed XHTML is
+    /// replaced whole: nothing of it passes unread.
     fn scrub_xhtml(&self, s: &str) -> (String, usize) {
+        match self.scrub_xhtml_events(s) {
+            Some(done) => done,
+            None => (
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\">[narrative removed: not well-formed XHTML]</div>".into(),
+                1,
+            ),
+        }
+    }
+
+    fn scrub_xhtml_events(&self, s: &str) -> Option<(String, usize)> {
+        use quick_xml::events::{BytesStart, Event};
+        let mut reader = quick_xml::Reader::from_str(s);
+        reader.config_mut().check_end_names = true;
         let mut out = String::with_capacity(s.len());
         let mut n = 0;
-        let mut rest = s;
-        while !rest.is_empty() {
-            match rest.find('<') {
-                Some(0) => {
-                    let end = rest.find('>').map_or(rest.len(), |i| i + 1);
-                    out.push_str(&neutral_links(&rest[..end]));
-                    rest = &rest[end..];
+        let mut text = String::new();
+        // depth inside a dropped script or style, and the names of open elements (None: its
+        // tag is not written)
+        let mut hidden = 0usize;
+        let mut open: Vec<Option<String>> = Vec::new();
+        let flush = |text: &mut String, out: &mut String, n: &mut usize| {
+            if !text.is_empty() {
+                let (clean, k) = self.scrub(text);
+                out.push_str(&quick_xml::escape::escape(clean.as_str()));
+                *n += k;
+                text.clear();
+            }
+        };
+        let tag = |e: &BytesStart<'_>, n: &mut usize| -> Option<(String, String)> {
+            let name = std::str::from_utf8(e.name().as_ref()).ok()?.to_owned();
+            let mut written = format!("<{name}");
+            for a in e.attributes() {
+                let a = a.ok()?;
+                let key = std::str::from_utf8(a.key.as_ref())
+                    .ok()?
+                    .to_ascii_lowercase();
+                let value = a.unescape_value().ok()?;
+                if URL_ATTRIBUTES.contains(&key.as_str()) {
+                    written.push_str(&format!(" {key}=\"#\""));
+                } else if key == "xmlns" || key.starts_with("xmlns:") {
+                    written.push_str(&format!(
+                        " {key}=\"{}\"",
+                        quick_xml::escape::escape(value.as_ref())
+                    ));
+                } else if SAFE_ATTRIBUTES.contains(&key.as_str()) {
+                    let (clean, k) = self.scrub(&value);
+                    *n += k;
+                    written.push_str(&format!(
+                        " {key}=\"{}\"",
+                        quick_xml::escape::escape(clean.as_str())
+                    ));
                 }
-                Some(i) => {
-                    let (text, k) = self.scrub(&rest[..i]);
-                    out.push_str(&text);
-                    n += k;
-                    rest = &rest[i..];
+                // anything else (event handlers, style, unknown attributes): dropped
+            }
+            Some((name, written))
+        };
+        loop {
+            match reader.read_event().ok()? {
+                Event::Eof => break,
+                Event::Text(t) => {
+                    if hidden == 0 {
+                        text.push_str(&t.xml10_content().ok()?);
+                    }
                 }
-                None => {
-                    let (text, k) = self.scrub(rest);
-                    out.push_str(&text);
-                    n += k;
-                    rest = "";
+                Event::CData(t) => {
+                    if hidden == 0 {
+                        text.push_str(&t.xml10_content().ok()?);
+                    }
                 }
+                Event::GeneralRef(r) => {
+                    if hidden == 0 {
+                        match r.resolve_char_ref().ok()? {
+                            Some(c) => text.push(c),
+                            None => {
+                                let name = r.decode().ok()?;
+                                let entity = format!("&{name};");
+                                match quick_xml::escape::unescape(&entity) {
+                                    Ok(c) => text.push_str(&c),
+                                    Err(_) => text.push(' '),
+                                }
+                            }
+                        }
+                    }
+                }
+                Event::Start(e) => {
+                    flush(&mut text, &mut out, &mut n);
+                    let (name, written) = tag(&e, &mut n)?;
+                    let local = name
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or(&name)
+                        .to_ascii_lowercase();
+                    if hidden > 0 || DROPPED_ELEMENTS.contains(&local.as_str()) {
+                        hidden += 1;
+                        open.push(None);
+                    } else if NARRATIVE_ELEMENTS.contains(&local.as_str()) {
+                        out.push_str(&written);
+                        out.push('>');
+                        open.push(Some(name));
+                    } else {
+                        open.push(None);
+                    }
+                }
+                Event::Empty(e) => {
+                    flush(&mut text, &mut out, &mut n);
+                    let (name, written) = tag(&e, &mut n)?;
+                    let local = name
+                        .rsplit(':')
+                        .next()
+                        .unwrap_or(&name)
+                        .to_ascii_lowercase();
+                    if hidden == 0 && NARRATIVE_ELEMENTS.contains(&local.as_str()) {
+                        out.push_str(&written);
+                        out.push_str("/>");
+                    }
+                }
+                Event::End(_) => {
+                    flush(&mut text, &mut out, &mut n);
+                    match open.pop()? {
+                        Some(name) => {
+                            out.push_str("</");
+                            out.push_str(&name);
+                            out.push('>');
+                        }
+                        None if hidden > 0 => hidden -= 1,
+                        None => {}
+                    }
+                }
+                // comments, processing instructions, declarations, doctypes: dropped
+                Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_) => {}
             }
         }
-        (out, n)
+        if !open.is_empty() {
+            return None;
+        }
+        flush(&mut text, &mut out, &mut n);
+        Some((out, n))
     }
 
     /// The keyed MAC of a value: HMAC-SHA256 under the configuration's key, or the workspace's.
@@ -714,25 +829,121 @@ impl Engine {
     }
 }
 
-/// A tag with its `href` and `src` values replaced by `#`.
-fn neutral_links(tag: &str) -> String {
-    let mut out = String::with_capacity(tag.len());
-    let mut rest = tag;
-    loop {
-        let found = ["href=\"", "src=\""]
-            .iter()
-            .filter_map(|a| rest.find(a).map(|i| (i, a.len())))
-            .filter(|&(i, _)| i == 0 || rest.as_bytes()[i - 1].is_ascii_whitespace())
-            .min();
-        let Some((i, len)) = found else { break };
-        out.push_str(&rest[..i + len]);
-        let after = &rest[i + len..];
-        out.push('#');
-        rest = &after[after.find('"').unwrap_or(after.len())..];
-    }
-    out.push_str(rest);
-    out
-}
+/// Attributes whose value is a URL (a link can name a patient's page): written `#`.
+const URL_ATTRIBUTES: &[&str] = &[
+    "href",
+    "src",
+    "action",
+    "formaction",
+    "cite",
+    "background",
+    "poster",
+    "longdesc",
+    "usemap",
+    "data",
+    "codebase",
+    "srcset",
+    "ping",
+    "manifest",
+    "profile",
+    "xlink:href",
+    "lowsrc",
+    "dynsrc",
+];
+
+/// Attributes kept, their values through the detector. Anything else is dropped.
+const SAFE_ATTRIBUTES: &[&str] = &[
+    "id",
+    "class",
+    "title",
+    "alt",
+    "lang",
+    "xml:lang",
+    "dir",
+    "name",
+    "colspan",
+    "rowspan",
+    "width",
+    "height",
+    "border",
+    "align",
+    "valign",
+    "span",
+    "scope",
+    "headers",
+    "abbr",
+    "summary",
+    "cellpadding",
+    "cellspacing",
+    "char",
+    "charoff",
+    "frame",
+    "rules",
+    "start",
+    "type",
+    "value",
+    "accesskey",
+    "tabindex",
+];
+
+/// Elements dropped with everything inside them.
+const DROPPED_ELEMENTS: &[&str] = &[
+    "script", "style", "object", "embed", "iframe", "frame", "frameset", "applet", "form", "input",
+    "button", "select", "textarea", "base", "link", "meta", "head", "title", "svg", "math",
+];
+
+/// The elements FHIR narrative allows (R4, narrative rules); other elements lose their tags
+/// and keep their (scrubbed) text.
+const NARRATIVE_ELEMENTS: &[&str] = &[
+    "a",
+    "abbr",
+    "acronym",
+    "b",
+    "big",
+    "blockquote",
+    "br",
+    "caption",
+    "cite",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "dfn",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "ol",
+    "p",
+    "pre",
+    "q",
+    "samp",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "ul",
+    "var",
+];
 
 /// Whether node `d` is inside an Age of 89 years or less.
 fn in_young_age(v: &Value, index: &Index, d: usize) -> bool {
@@ -965,11 +1176,5 @@ mod tests {
         );
         assert_eq!(partial_zip("12345", &["036".into()]), "12300");
         assert_eq!(partial_zip("03601", &["036".into()]), "00000");
-        assert_eq!(
-            neutral_links("<a href=\"https://x.org/Patient/Jane\" class=\"h\">"),
-            "<a href=\"#\" class=\"h\">"
-        );
-        let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\">";
-        assert_eq!(neutral_links(div), div);
     }
 }

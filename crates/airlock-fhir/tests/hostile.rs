@@ -63,3 +63,75 @@ proptest! {
         }
     }
 }
+
+fn narrative(div: &str) -> String {
+    let secret = WorkspaceSecret::from_bytes([3; 32]);
+    let mut engine = Engine::new(
+        Config::parse(SAFE_HARBOR, "safe-harbor").unwrap(),
+        Some(&secret),
+    )
+    .unwrap();
+    let mut r = json!({
+        "resourceType": "Observation", "id": "o1", "status": "final",
+        "code": {"text": "x"},
+        "text": {"status": "generated", "div": div},
+    });
+    engine.anonymize(&mut r).unwrap();
+    r["text"]["div"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn narrative_attributes_scripts_and_entities_are_scrubbed() {
+    let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Seen <a href='mailto:jh@example.net' \
+               title=\"John Halvorsen, SSN 123-45-6789\" onclick=\"steal()\">here</a> by \
+               Dr.&#32;Hal&#x76;orsen on 3/14/2021.</p><script>var ssn='123-45-6789';</script>\
+               <style>p{background:url(https://x.net/Halvorsen)}</style><!-- MRN 4417 Halvorsen -->\
+               <img src=\"https://x.net/okafor.png\" alt=\"photo of Jane Okafor\"/>\
+               <blink>Call 617-555-1234</blink></div>";
+    let out = narrative(div);
+    for leak in [
+        "Halvorsen",
+        "Halvorsen",
+        "123-45-6789",
+        "jh@example",
+        "mailto",
+        "steal",
+        "onclick",
+        "x.net",
+        "4417",
+        "Okafor",
+        "617-555-1234",
+        "3/14/2021",
+        "<script",
+        "<style",
+        "blink",
+    ] {
+        assert!(!out.contains(leak), "{leak} in {out}");
+    }
+    assert!(
+        out.starts_with("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>"),
+        "{out}"
+    );
+    assert!(
+        out.contains("href=\"#\"") && out.contains("src=\"#\""),
+        "{out}"
+    );
+    assert!(out.contains("[NAME]") && out.contains("[PHONE]"), "{out}");
+    // the output is well-formed XHTML
+    let mut reader = quick_xml::Reader::from_str(&out);
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) => break,
+            Ok(_) => {}
+            Err(e) => panic!("not well-formed: {e} in {out}"),
+        }
+    }
+}
+
+#[test]
+fn malformed_narrative_is_replaced_whole() {
+    let out =
+        narrative("<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Jane Okafor <b>unclosed</div>");
+    assert!(!out.contains("Okafor"), "{out}");
+    assert!(out.contains("not well-formed"), "{out}");
+}
