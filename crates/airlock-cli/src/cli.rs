@@ -263,12 +263,18 @@ pub struct RedactArgs {
 pub struct TextArgs {
     #[command(flatten)]
     pub io: TextIo,
-    /// The patient the text belongs to: surrogates are consistent per patient
+    /// The patient the text belongs to: surrogates are consistent per patient, and dates move
+    /// by the patient's offset on the workspace clock (without a patient or --date-shift,
+    /// dates become [DATE])
     #[arg(long)]
     pub patient: Option<String>,
-    /// Move dates by this many days (default: a keyed shift per patient, 1 to 30 days)
+    /// Move dates by this many days instead (-3650 to 3650, not 0)
     #[arg(long, allow_negative_numbers = true)]
-    pub date_shift: Option<i32>,
+    pub date_shift: Option<i64>,
+    /// Largest per-patient date shift in days (1 to 3650; the policy's date_shift_days for a
+    /// patient to move as in its tables)
+    #[arg(long, default_value_t = airlock_core::clock::DEFAULT_SHIFT_DAYS)]
+    pub date_shift_days: u32,
     /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
     #[arg(long)]
     pub key_file: Option<PathBuf>,
@@ -310,6 +316,10 @@ pub struct FhirDeidArgs {
     /// configuration leaves its keys empty (default: AIRLOCK_KEY_FILE, then .airlock/secret)
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    /// Largest per-patient date shift in days when the workspace keys it (1 to 3650; use the
+    /// policy's date_shift_days for a patient to move as in its tables)
+    #[arg(long, default_value_t = airlock_core::clock::DEFAULT_SHIFT_DAYS)]
+    pub date_shift_days: u32,
     /// Replace an existing output
     #[arg(long)]
     pub force: bool,
@@ -345,8 +355,9 @@ pub struct DicomDeidArgs {
     /// A private attribute kept under retain-safe-private, as CREATOR/GGGG/EE (repeatable)
     #[arg(long, value_name = "CREATOR/GGGG/EE")]
     pub safe_private: Vec<String>,
-    /// Largest date shift in days under retain-long-modified-dates (per patient, keyed)
-    #[arg(long, default_value_t = 365)]
+    /// Largest date shift in days under retain-long-modified-dates (per patient, keyed by the
+    /// workspace clock; 1 to 3650, as a policy's date_shift_days)
+    #[arg(long, default_value_t = airlock_core::clock::DEFAULT_SHIFT_DAYS)]
     pub date_shift_days: u32,
     /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
     #[arg(long)]

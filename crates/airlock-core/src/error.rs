@@ -104,6 +104,10 @@ pub enum Error {
     )]
     Internal { place: &'static str },
 
+    /// An option or setting outside what airlock accepts (`what` names it).
+    #[error("{}: {why}", Shown(what))]
+    Invalid { what: String, why: String },
+
     /// A writer failed for a reason that is not I/O (the message never holds data).
     #[error("cannot write {}: {reason}", shown_path(path))]
     Write { path: PathBuf, reason: String },

@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod clock;
 pub mod error;
 pub mod keys;
 pub mod manifest;

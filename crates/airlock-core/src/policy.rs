@@ -282,8 +282,8 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The largest allowed `date_shift_days` (ten years).
-    pub const MAX_DATE_SHIFT_DAYS: u32 = 3650;
+    /// The largest allowed `date_shift_days` (ten years; the patient clock's bound).
+    pub const MAX_DATE_SHIFT_DAYS: u32 = crate::clock::MAX_SHIFT_DAYS;
 
     /// Reads and validates a policy file.
     pub fn load(path: &Path) -> Result<Self> {
@@ -312,15 +312,12 @@ impl Policy {
                 format!("defaults.reference_year must be between 1900 and 2200 (got {y})"),
             ));
         }
-        let date_shift_days = raw.defaults.date_shift_days.unwrap_or(365);
-        if date_shift_days == 0 || date_shift_days > Self::MAX_DATE_SHIFT_DAYS {
-            return Err(invalid(
-                None,
-                format!(
-                    "defaults.date_shift_days must be between 1 and {} (got {date_shift_days})",
-                    Self::MAX_DATE_SHIFT_DAYS
-                ),
-            ));
+        let date_shift_days = raw
+            .defaults
+            .date_shift_days
+            .unwrap_or(crate::clock::DEFAULT_SHIFT_DAYS);
+        if let Err(e) = crate::clock::ShiftRange::new(date_shift_days, "defaults.date_shift_days") {
+            return Err(invalid(None, e.to_string()));
         }
         let patient_id = raw.dataset.patient_id.filter(|p| !p.is_empty());
         let mut fields = BTreeMap::new();

@@ -1,47 +1,16 @@
 //! Per-patient date shifting and year extraction, keeping each value's own format.
 //!
-//! A patient's offset is drawn from ±N days (never 0) by HMAC of the patient identifier under
-//! the workspace's `date-shift` key: every date of one patient moves by the same amount, so
-//! intervals (length of stay, age at admission in days) survive, and no table of offsets is
-//! stored. Text dates are recognized in three shapes, each written back in the same shape:
+//! A patient's offset comes from the one patient clock ([`DateShifter`], in `airlock-core`):
+//! every date of one patient moves by the same amount, so intervals (length of stay, age at
+//! admission in days) survive, and no table of offsets is stored. Text dates are recognized in three shapes, each written back in the same shape:
 //! ISO `2024-03-07` (optionally followed by a time), US `3/7/2024` or `03/07/2024`, and compact
 //! `20240307`. Anything else is not a date to this module, and the caller fails closed.
 
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, Days, NaiveDate};
 
-use airlock_core::keys::PurposeKey;
-
-/// Draws per-patient offsets.
-#[derive(Debug, Clone)]
-pub struct DateShifter {
-    key: PurposeKey,
-    max_days: u32,
-}
-
-impl DateShifter {
-    /// Offsets within ±`max_days` (at least 1) under the `date-shift` purpose key.
-    pub fn new(key: PurposeKey, max_days: u32) -> Self {
-        Self {
-            key,
-            max_days: max_days.max(1),
-        }
-    }
-
-    /// The offset in days for a patient: in `[-max, -1] ∪ [1, max]`, the same every time.
-    pub fn offset(&self, patient: &str) -> i32 {
-        let mac = self.key.mac(patient.as_bytes());
-        let r = u64::from_le_bytes(mac[..8].try_into().expect("8 bytes of a 32-byte MAC"));
-        let max = u64::from(self.max_days);
-        let pick = r % (2 * max);
-        let days = if pick < max {
-            -((max - pick) as i64)
-        } else {
-            (pick - max + 1) as i64
-        };
-        i32::try_from(days).expect("max_days fits in i32")
-    }
-}
+/// The one patient clock lives in `airlock-core` (every modality draws from it).
+pub use airlock_core::clock::{DateShifter, ShiftRange};
 
 /// How a text date was written, so that the shifted one can be written the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -186,7 +155,7 @@ mod tests {
     fn shifter(max: u32) -> DateShifter {
         DateShifter::new(
             WorkspaceSecret::from_bytes([9; 32]).derive(Purpose::DateShift),
-            max,
+            ShiftRange::new(max, "test").unwrap(),
         )
     }
 
@@ -261,7 +230,7 @@ mod tests {
         }
 
         #[test]
-        fn offset_is_never_zero_and_within_range(patient in "[A-Z0-9]{1,12}", max in 1u32..4000) {
+        fn offset_is_never_zero_and_within_range(patient in "[A-Z0-9]{1,12}", max in 1u32..=3650) {
             let s = shifter(max);
             let d = s.offset(&patient);
             prop_assert!(d != 0);

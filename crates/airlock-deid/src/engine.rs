@@ -24,7 +24,7 @@ use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclas
 use airlock_core::table::{Format, ReadOptions, TableReader, TableWriter};
 use airlock_core::text::{TextMode, TextScrubber};
 
-use crate::dates::{DateParser, DateShifter};
+use crate::dates::{DateParser, DateShifter, ShiftRange};
 use crate::token::Tokenizer;
 use crate::transform::{ColumnStats, Kernel, Rows, as_text};
 
@@ -245,7 +245,10 @@ impl Plan {
             output_schema: Arc::new(Schema::new(output_fields)),
             patient_index,
             needs_offsets,
-            shifter: DateShifter::new(keys.date_shift.clone(), policy.date_shift_days),
+            shifter: DateShifter::new(
+                keys.date_shift.clone(),
+                ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?,
+            ),
             dates: DateParser::new(),
             unused_fields,
         })

@@ -16,7 +16,7 @@ use serde::Serialize;
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::policy::Tokenize;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
-use airlock_deid::dates::{DateShifter, shift};
+use airlock_deid::dates::{DateShifter, ShiftRange, shift};
 use airlock_deid::token::Tokenizer;
 use airlock_text::TextEngine;
 
@@ -85,7 +85,7 @@ pub struct DicomOptions {
     pub safe_private: Vec<SafePrivate>,
     /// Largest date shift in days under `retain-long-modified-dates` (as a policy's
     /// `date_shift_days`: the same patient moves by the same days in tables, notes and images).
-    pub date_shift_days: u32,
+    pub date_shift: ShiftRange,
 }
 
 /// Whether an Age String (`nnnD`, `nnnW`, `nnnM`, `nnnY`) is over 89 years; an age that
@@ -258,10 +258,7 @@ impl Deidentifier {
                     length: 20,
                 },
             ),
-            dates: DateShifter::new(
-                secret.derive(Purpose::DateShift),
-                opts.date_shift_days.max(1),
-            ),
+            dates: DateShifter::for_workspace(secret, opts.date_shift),
             text: TextEngine::without_key(),
             opts,
         }

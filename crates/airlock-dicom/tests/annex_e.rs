@@ -249,7 +249,7 @@ fn each_action_code_of_the_basic_profile() {
 fn options_change_only_their_attributes() {
     let opts = |o: Vec<DeidOption>| DicomOptions {
         options: o,
-        date_shift_days: 365,
+        date_shift: airlock_core::clock::ShiftRange::default(),
         ..DicomOptions::default()
     };
     // modified dates: shifted by the patient's keyed offset, the same in every file

@@ -22,7 +22,7 @@ use sha2::Sha256;
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
-use airlock_deid::dates::DateShifter;
+use airlock_deid::dates::{DateShifter, ShiftRange};
 
 use crate::strict::{self, UnknownResources, Verdict};
 use airlock_text::TextEngine;
@@ -122,6 +122,17 @@ impl Engine {
     /// An engine for `config`. Empty keys in the configuration are filled from `secret`
     /// (airlock's way); without a secret they must be given.
     pub fn new(config: Config, secret: Option<&WorkspaceSecret>) -> Result<Self> {
+        Self::with_range(config, secret, ShiftRange::default())
+    }
+
+    /// [`Engine::new`] with the workspace clock's range (used when the configuration leaves
+    /// its date-shift key empty): a patient's resources move by the same days as the
+    /// patient's tables, notes and DICOM studies under the same range.
+    pub fn with_range(
+        config: Config,
+        secret: Option<&WorkspaceSecret>,
+        range: ShiftRange,
+    ) -> Result<Self> {
         let p = &config.parameters;
         // an empty key: the workspace's (airlock), or a random one (as Microsoft's tool does)
         let random_key = || {
@@ -142,9 +153,7 @@ impl Engine {
             p.date_shift_key.is_empty() && p.date_shift_fixed_offset_in_days.is_none(),
             secret,
         ) {
-            (true, Some(s)) => {
-                Shifting::Workspace(DateShifter::new(s.derive(Purpose::DateShift), 365))
-            }
+            (true, Some(s)) => Shifting::Workspace(DateShifter::for_workspace(s, range)),
             (true, None) => Shifting::Shared {
                 key: random_key()?,
                 fixed: None,

@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 
 use rustc_hash::FxHashSet;
 
-use airlock_core::keys::PurposeKey;
+use airlock_core::clock::{DateShifter, ShiftRange};
+use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{Finding, TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::DateParser;
 
@@ -36,6 +37,8 @@ pub struct TextEngine {
     surrogate_words: FxHashSet<String>,
     /// Dates in years up to this one may reveal an age over 89: surrogates aggregate them.
     age_top_year: i32,
+    /// The workspace's patient clock, for texts whose caller gives a patient but no shift.
+    clock: Option<DateShifter>,
 }
 
 /// Whether a date as written has a four-digit year at or before `top` (and after 1000).
@@ -85,7 +88,17 @@ impl TextEngine {
             age_top_year: airlock_deid::transform::age_top_year(chrono::Datelike::year(
                 &chrono::Utc::now(),
             )),
+            clock: None,
         }
+    }
+
+    /// The engine of a workspace: surrogates keyed by its secret, and dates of a patient moved
+    /// by the workspace's patient clock (the same offset as the patient's tables, FHIR
+    /// resources and DICOM studies under the same range).
+    pub fn for_workspace(secret: &WorkspaceSecret, range: ShiftRange) -> Self {
+        let mut engine = Self::new(secret.derive(Purpose::Surrogate));
+        engine.clock = Some(DateShifter::for_workspace(secret, range));
+        engine
     }
 
     /// Reckons ages at `year` instead of the current year (a policy's `reference_year`).
@@ -122,19 +135,14 @@ impl TextEngine {
         ])
     }
 
-    /// The days that dates of this text move: the patient's structured shift, or a keyed one
-    /// (±1..30 days, never 0) when the caller has none.
-    fn date_shift(&self, key: &PurposeKey, ctx: &TextContext<'_>) -> i32 {
+    /// The days that dates of this text move: the caller's (the patient's structured shift),
+    /// else the patient's offset on the workspace clock; `None` without either (dates are then
+    /// written `[DATE]`: no consistent shift, no surrogate).
+    fn date_shift(&self, ctx: &TextContext<'_>) -> Option<i32> {
         if let Some(days) = ctx.date_shift_days {
-            return days;
+            return Some(days);
         }
-        let h = key.mac_parts(&[
-            b"text-date-shift",
-            &[0],
-            ctx.patient.unwrap_or("").as_bytes(),
-        ]);
-        let magnitude = 1 + i32::from(h[0]) % 30;
-        if h[1] & 1 == 0 { magnitude } else { -magnitude }
+        Some(self.clock.as_ref()?.offset(ctx.patient?))
     }
 
     fn surrogate(
@@ -201,9 +209,11 @@ impl TextEngine {
                 let _ = write!(out, "192.0.2.{}", 1 + h[0] % 254);
             }
             Kind::Date => {
-                let days = self.date_shift(key, ctx);
                 let mark = out.len();
-                if !textdate::shift(&self.parser, original, days, out) {
+                let shifted = self
+                    .date_shift(ctx)
+                    .is_some_and(|days| textdate::shift(&self.parser, original, days, out));
+                if !shifted {
                     out.push_str("[DATE]");
                 } else if reveals_age_over_89(original, self.age_top_year)
                     || reveals_age_over_89(&out[mark..], self.age_top_year)

@@ -1,6 +1,6 @@
 //! `airlock deid`: de-identify a table under a policy.
 
-use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::keys::WorkspaceSecret;
 use airlock_core::policy::Policy;
 use airlock_core::table::Format;
 use airlock_deid::DeidJob;
@@ -30,7 +30,8 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         // Nothing in this policy is keyed; a throwaway key is never used for output.
         WorkspaceSecret::generate()?
     };
-    let mut scrubber = TextEngine::new(secret.derive(Purpose::Surrogate));
+    let range = airlock_core::clock::ShiftRange::new(policy.date_shift_days, "date_shift_days")?;
+    let mut scrubber = TextEngine::for_workspace(&secret, range);
     if let Some(year) = policy.reference_year {
         scrubber = scrubber.with_reference_year(year);
     }

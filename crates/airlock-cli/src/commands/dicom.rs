@@ -8,6 +8,8 @@ use crate::cli::DicomDeidArgs;
 use crate::report::{self, thousands};
 
 pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let date_shift =
+        airlock_core::clock::ShiftRange::new(args.date_shift_days, "--date-shift-days")?;
     let mut options = Vec::new();
     for name in &args.options {
         let Some(o) = DeidOption::parse(name) else {
@@ -66,7 +68,7 @@ pub fn run(args: DicomDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             options,
             blank,
             safe_private,
-            date_shift_days: args.date_shift_days,
+            date_shift,
         },
     };
     let bar = report::progress_bar(None, json);

@@ -8,6 +8,7 @@ use crate::cli::FhirDeidArgs;
 use crate::report::{self, thousands};
 
 pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let range = airlock_core::clock::ShiftRange::new(args.date_shift_days, "--date-shift-days")?;
     if airlock_core::output::same_file(&args.input, &args.output) {
         anyhow::bail!(
             "the output {} is the input; airlock never writes over its input",
@@ -30,7 +31,7 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "the Safe Harbor configuration keys ids and date shifts with the workspace secret, and none was found; run `airlock init`, or pass --key-file"
         );
     }
-    let mut engine = Engine::new(config, secret.as_ref())?;
+    let mut engine = Engine::with_range(config, secret.as_ref(), range)?;
     let bar = report::progress_bar(None, json);
     let r = deid_file(&mut engine, &args.input, &args.output, args.force);
     bar.finish_and_clear();

@@ -3,7 +3,8 @@
 use std::io::Read;
 use std::path::Path;
 
-use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::clock::ShiftRange;
+use airlock_core::keys::WorkspaceSecret;
 use airlock_core::shown;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_text::TextEngine;
@@ -18,14 +19,14 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
     let (args, mode, engine, ctx_args) = match cmd {
         TextCommand::Redact(a) => (a.io, TextMode::Redact, TextEngine::without_key(), None),
         TextCommand::Surrogate(a) => {
+            let range = ShiftRange::new(a.date_shift_days, "--date-shift-days")?;
+            let shift = a
+                .date_shift
+                .map(|d| ShiftRange::check_offset(d, "--date-shift"))
+                .transpose()?;
             let path = WorkspaceSecret::locate(a.key_file.as_deref())?;
-            let engine = TextEngine::new(WorkspaceSecret::load(&path)?.derive(Purpose::Surrogate));
-            (
-                a.io,
-                TextMode::Surrogate,
-                engine,
-                Some((a.patient, a.date_shift)),
-            )
+            let engine = TextEngine::for_workspace(&WorkspaceSecret::load(&path)?, range);
+            (a.io, TextMode::Surrogate, engine, Some((a.patient, shift)))
         }
     };
     let (patient, date_shift) = ctx_args.unwrap_or((None, None));

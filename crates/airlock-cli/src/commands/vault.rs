@@ -262,7 +262,6 @@ fn deid(
     args: &ActorArgs,
     json: bool,
 ) -> anyhow::Result<ExitStatus> {
-    use airlock_core::keys::Purpose;
     use airlock_core::table::Format;
 
     let vault = open(args.key_file.as_deref())?;
@@ -290,7 +289,10 @@ fn deid(
     let input = tmp.path().join(format!("input.{}", format.as_str()));
     vault.get(dataset, &input, true, &who)?;
     let output = tmp.path().join(format!("output.{}", format.as_str()));
-    let engine = airlock_text::TextEngine::new(secret.derive(Purpose::Surrogate));
+    let engine = airlock_text::TextEngine::for_workspace(
+        &secret,
+        airlock_core::clock::ShiftRange::new(policy.date_shift_days, "date_shift_days")?,
+    );
     let job = airlock_deid::DeidJob {
         input: input.clone(),
         input_format: format,
