@@ -153,9 +153,17 @@ impl Plan {
                 }
             };
             let tokenizer = match &field.action {
+                // the dataset's patient column shares the patient namespace with FHIR and
+                // DICOM; every other column is its own namespace unless the policy names one
                 Action::Tokenize(t) => Some(Tokenizer::new(
                     &keys.tokenize,
-                    t.namespace.as_deref().unwrap_or(&name),
+                    t.namespace.as_deref().unwrap_or(
+                        if policy.patient_id.as_deref() == Some(name.as_str()) {
+                            crate::token::PATIENT_NAMESPACE
+                        } else {
+                            &name
+                        },
+                    ),
                     t,
                 )),
                 _ => None,

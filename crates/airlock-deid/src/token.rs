@@ -8,6 +8,11 @@
 use airlock_core::keys::PurposeKey;
 use airlock_core::policy::Tokenize;
 
+/// The namespace of patient identifiers: a dataset's `patient_id` column (tokenized without a
+/// namespace of its own), FHIR Patient ids and references to them, DICOM Patient ID. The same
+/// patient gets the same token in each, under one workspace secret.
+pub const PATIENT_NAMESPACE: &str = "patient";
+
 /// Tokens for one namespace.
 #[derive(Debug, Clone)]
 pub struct Tokenizer {
@@ -26,6 +31,11 @@ impl Tokenizer {
                 .length
                 .clamp(Tokenize::MIN_LENGTH, Tokenize::MAX_LENGTH),
         }
+    }
+
+    /// The patient token of a workspace: [`PATIENT_NAMESPACE`], no prefix, the default length.
+    pub fn patient(tokenize_key: &PurposeKey) -> Self {
+        Self::new(tokenize_key, PATIENT_NAMESPACE, &Tokenize::default())
     }
 
     /// Length of every token in bytes (prefix included).

@@ -14,7 +14,6 @@ use dicom_object::{FileDicomObject, InMemDicomObject};
 use serde::Serialize;
 
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
-use airlock_core::policy::Tokenize;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::{DateShifter, ShiftRange, shift};
 use airlock_deid::token::Tokenizer;
@@ -249,15 +248,8 @@ impl Deidentifier {
         Self {
             table: AnnexE::get(),
             uid_key: tokenize.subkey("dicom-uid"),
-            patient_ids: Tokenizer::new(
-                &tokenize,
-                "dicom-patient-id",
-                &Tokenize {
-                    namespace: None,
-                    prefix: "ANON-".into(),
-                    length: 20,
-                },
-            ),
+            // the workspace's patient token: the same as the patient's tables and FHIR ids
+            patient_ids: Tokenizer::patient(&tokenize),
             dates: DateShifter::for_workspace(secret, opts.date_shift),
             text: TextEngine::without_key(),
             opts,

@@ -142,7 +142,7 @@ fn each_action_code_of_the_basic_profile() {
     assert_eq!(text(&obj, tags::STUDY_DATE).as_deref(), Some(""));
     // Z/D on Patient ID: a keyed pseudonym, the same for the same patient
     let id = text(&obj, tags::PATIENT_ID).unwrap();
-    assert!(id.starts_with("ANON-") && !id.contains("0042"), "{id}");
+    assert!(id.len() == 24 && !id.contains("0042"), "{id}");
     let mut again = object("MRN-0042", SOP_B, SOP_A);
     run(&mut again, DicomOptions::default());
     assert_eq!(text(&again, tags::PATIENT_ID).unwrap(), id);

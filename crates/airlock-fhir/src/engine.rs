@@ -23,6 +23,7 @@ use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::{DateShifter, ShiftRange};
+use airlock_deid::token::Tokenizer;
 
 use crate::strict::{self, UnknownResources, Verdict};
 use airlock_text::TextEngine;
@@ -86,6 +87,9 @@ pub struct Engine {
     shifting: Shifting,
     encrypt_key: Option<Vec<u8>>,
     text: TextEngine,
+    /// The workspace's patient token (when ids are keyed by the workspace): Patient ids and
+    /// references to them get the token the patient has in tables and DICOM.
+    patient_tokens: Option<Tokenizer>,
     today: NaiveDate,
     /// Patient of each `urn:uuid` full URL of the Bundle being processed.
     patients_by_url: HashMap<String, String>,
@@ -163,6 +167,9 @@ impl Engine {
                 fixed: p.date_shift_fixed_offset_in_days,
             },
         };
+        let patient_tokens = secret
+            .filter(|_| p.crypto_hash_key.is_empty())
+            .map(|s| Tokenizer::patient(&s.derive(Purpose::Tokenize)));
         let encrypt_key = (!p.encrypt_key.is_empty()).then(|| p.encrypt_key.as_bytes().to_vec());
         if let Some(k) = &encrypt_key
             && ![16, 24, 32].contains(&k.len())
@@ -179,6 +186,7 @@ impl Engine {
             shifting,
             encrypt_key,
             text: TextEngine::without_key(),
+            patient_tokens,
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
             counts: Counts::default(),
@@ -437,10 +445,13 @@ impl Engine {
                     if s.is_empty() {
                         continue;
                     }
-                    let h = if reference {
-                        self.hash_reference(&s)
-                    } else {
-                        self.hash(&s)
+                    let patient_id = node.name == "id"
+                        && node.parent == Some(0)
+                        && index.nodes[0].name == "Patient";
+                    let h = match &self.patient_tokens {
+                        Some(t) if patient_id => t.token(&s),
+                        _ if reference => self.hash_reference(&s),
+                        _ => self.hash(&s),
                     };
                     *slot = Value::String(h);
                     labels.insert(2);
@@ -818,7 +829,11 @@ impl Engine {
         if let Some((head, id)) = body.rsplit_once('/') {
             let ty = head.rsplit('/').next().unwrap_or(head);
             if model.is_resource(ty) && !id.is_empty() {
-                return format!("{head}/{}{history}", self.hash(id));
+                let keyed = match &self.patient_tokens {
+                    Some(t) if ty == "Patient" => t.token(id),
+                    _ => self.hash(id),
+                };
+                return format!("{head}/{keyed}{history}");
             }
         }
         if workspace && model.is_resource(r) {
