@@ -36,6 +36,10 @@ pub fn error(err: &anyhow::Error, as_json: bool) {
                 c.downcast_ref::<airlock_vault::VaultError>()
                     .and_then(airlock_vault::VaultError::hint)
             })
+            .or_else(|| {
+                c.downcast_ref::<airlock_run::RunError>()
+                    .and_then(airlock_run::RunError::hint)
+            })
     });
     // Messages name files, columns and keys, which may be data: escaped and capped whole.
     let cap = |s: &str| airlock_core::shown::escape(s, airlock_core::shown::MESSAGE_CAP);

@@ -135,6 +135,11 @@ impl Vault {
         Ok(vault)
     }
 
+    /// The workspace secret the vault was opened with.
+    pub fn secret(&self) -> &WorkspaceSecret {
+        &self.secret
+    }
+
     /// Opens the vault in `dir` (`.airlock/`).
     pub fn open(dir: &Path, secret: WorkspaceSecret) -> Result<Self> {
         let path = dir.join(CATALOG_FILE);

@@ -1,10 +1,8 @@
 //! `airlock deid`: de-identify a table under a policy.
 
-use airlock_core::keys::WorkspaceSecret;
 use airlock_core::policy::Policy;
 use airlock_core::table::Format;
-use airlock_deid::DeidJob;
-use airlock_text::TextEngine;
+use airlock_run::{TableOutcome, TableRun, Workspace};
 
 use crate::ExitStatus;
 use crate::cli::DeidArgs;
@@ -17,25 +15,18 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let input_len = std::fs::metadata(&args.input)
         .map_err(|e| airlock_core::Error::io("read", &args.input, e))?
         .len();
-    if airlock_core::output::same_file(&args.input, &args.output) {
-        anyhow::bail!(
-            "the output {} is the input; airlock never writes over its input",
-            airlock_core::shown::path(&args.output)
-        );
-    }
-    let secret = if policy.needs_key() {
-        let path = WorkspaceSecret::locate(args.key_file.as_deref())?;
-        WorkspaceSecret::load(&path)?
+    // the library owns the run: guard, one key load, text engine, risk, lineage, audit
+    let workspace = if policy.needs_key() {
+        Workspace::open(args.key_file.as_deref())?
     } else {
-        // Nothing in this policy is keyed; a throwaway key is never used for output.
-        WorkspaceSecret::generate()?
+        // Nothing in this policy is keyed; outside a workspace a throwaway key is never used
+        // for output, and nothing is signed or audited.
+        match Workspace::find(args.key_file.as_deref())? {
+            Some(ws) => ws,
+            None => Workspace::ephemeral()?,
+        }
     };
-    let range = airlock_core::clock::ShiftRange::new(policy.date_shift_days, "date_shift_days")?;
-    let mut scrubber = TextEngine::for_workspace(&secret, range);
-    if let Some(year) = policy.reference_year {
-        scrubber = scrubber.with_reference_year(year);
-    }
-    let job = DeidJob {
+    let run = TableRun {
         input: args.input.clone(),
         input_format,
         output: args.output.clone(),
@@ -43,19 +34,24 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         force: args.force,
         read: super::read_options(&args.read, args.batch_size),
         scan: !args.no_scan,
-        write_manifest: true,
+        max_findings: args.max_findings,
         threads: args
             .threads
             .unwrap_or_else(airlock_deid::engine::default_threads),
+        record: true,
     };
     let bar = report::progress_bar(Some(input_len), json);
-    let result = airlock_risk::policy::run(&job, &policy, &secret, &scrubber, &mut |p| {
+    let result = airlock_run::deid_table(&run, &policy, &workspace, &mut |p| {
         bar.set_position(p.input_bytes)
     });
     bar.finish_and_clear();
-    let report = match result? {
-        airlock_risk::policy::Outcome::Done(report) => *report,
-        airlock_risk::policy::Outcome::NoSolution {
+    let (report, status, lineage) = match result? {
+        TableOutcome::Done {
+            report,
+            status,
+            lineage,
+        } => (*report, status, lineage),
+        TableOutcome::NoSolution {
             lattice_size,
             suppression_limit,
         } => {
@@ -74,16 +70,11 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             return Ok(ExitStatus::Findings);
         }
     };
+    let status = match status {
+        airlock_run::Status::Ok => ExitStatus::Success,
+        airlock_run::Status::Findings => ExitStatus::Findings,
+    };
     let m = &report.manifest;
-    let status = ExitStatus::from_findings(m.findings.total, args.max_findings);
-    // inside a workspace: a signed lineage statement beside the output, and an audit event
-    let lineage = super::vault::after_run(
-        args.key_file.as_deref(),
-        "deid",
-        Some(m),
-        &args.output,
-        status.label(),
-    )?;
     if json {
         report::json(&serde_json::json!({
             "status": status.label(),

@@ -264,11 +264,15 @@ fn deid(
 ) -> anyhow::Result<ExitStatus> {
     use airlock_core::table::Format;
 
-    let vault = open(args.key_file.as_deref())?;
-    let who = actor(args);
     let policy = airlock_core::policy::Policy::load(policy_path)?;
-    let secret_path = WorkspaceSecret::locate(args.key_file.as_deref())?;
-    let secret = WorkspaceSecret::load(&secret_path)?;
+    // one key load: the workspace holds the vault, and the run uses its secret
+    let workspace = airlock_run::Workspace::open(args.key_file.as_deref())?;
+    let (Some(vault), Some(dir)) = (workspace.vault(), workspace.dir()) else {
+        anyhow::bail!(
+            "no vault in this workspace (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)"
+        );
+    };
+    let who = actor(args);
     let record = vault.dataset(dataset)?;
     if record.zone != "raw" {
         anyhow::bail!(
@@ -276,10 +280,7 @@ fn deid(
             record.zone
         );
     }
-    let work = secret_path
-        .parent()
-        .map_or_else(|| PathBuf::from(".airlock"), Path::to_path_buf)
-        .join("tmp");
+    let work = dir.join("tmp");
     std::fs::create_dir_all(&work)?;
     let tmp = tempfile::tempdir_in(&work)?;
     // The decrypted input lives here: an interrupt removes it as well.
@@ -289,11 +290,7 @@ fn deid(
     let input = tmp.path().join(format!("input.{}", format.as_str()));
     vault.get(dataset, &input, true, &who)?;
     let output = tmp.path().join(format!("output.{}", format.as_str()));
-    let engine = airlock_text::TextEngine::for_workspace(
-        &secret,
-        airlock_core::clock::ShiftRange::new(policy.date_shift_days, "date_shift_days")?,
-    );
-    let job = airlock_deid::DeidJob {
+    let run = airlock_run::TableRun {
         input: input.clone(),
         input_format: format,
         output: output.clone(),
@@ -301,12 +298,14 @@ fn deid(
         force: true,
         read: airlock_core::table::ReadOptions::default(),
         scan: true,
-        write_manifest: true,
+        max_findings: 0,
         threads: airlock_deid::engine::default_threads(),
+        // the vault records this run's own events (get, put_derived)
+        record: false,
     };
-    let report = match airlock_risk::policy::run(&job, &policy, &secret, &engine, &mut |_| {})? {
-        airlock_risk::policy::Outcome::Done(r) => *r,
-        airlock_risk::policy::Outcome::NoSolution { .. } => {
+    let report = match airlock_run::deid_table(&run, &policy, &workspace, &mut |_| {})? {
+        airlock_run::TableOutcome::Done { report, .. } => *report,
+        airlock_run::TableOutcome::NoSolution { .. } => {
             anyhow::bail!(
                 "the policy's [risk] block cannot be met on dataset {dataset}; nothing was stored"
             )
@@ -504,35 +503,10 @@ pub fn after_run(
     output: &Path,
     outcome: &str,
 ) -> anyhow::Result<Option<PathBuf>> {
-    let Ok(secret_path) = WorkspaceSecret::locate(key_file) else {
+    let Some(workspace) = airlock_run::Workspace::find(key_file)? else {
         return Ok(None);
     };
-    let secret = WorkspaceSecret::load(&secret_path)?;
-    let mut statement = None;
-    if let Some(m) = manifest {
-        let key = airlock_vault::lineage::signing_key(
-            &secret.derive(airlock_core::keys::Purpose::ManifestSigning),
-        );
-        let st = airlock_vault::lineage::statement(m);
-        // the statement describes this output: a stale one from an earlier run is replaced
-        statement = Some(airlock_vault::lineage::sign(output, &st, &key, true)?);
-    }
-    let dir = secret_path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    if dir.join(airlock_vault::CATALOG_FILE).exists() {
-        let vault = Vault::open(&dir, secret)?;
-        vault.record(&[airlock_vault::Event {
-            actor: airlock_vault::access::current_user(),
-            role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
-            purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
-            action: action.into(),
-            dataset: None,
-            object_sha256: manifest.map(|m| m.output.sha256.clone()),
-            outcome: outcome.into(),
-        }])?;
-    }
-    Ok(statement)
+    Ok(workspace.record(action, manifest, output, outcome)?)
 }
 
 /// `airlock approve`: one actor's approval of a dataset for staging or prod.

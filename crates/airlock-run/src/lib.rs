@@ -1,0 +1,309 @@
+//! The library owns the run. One de-identification of a table, end to end, for every front
+//! door (the CLI's `deid` and `vault deid`, and the server, gateway and bindings to come):
+//! the never-over-the-input guard, the workspace secret loaded once, the text engine on the
+//! workspace's patient clock, field actions, free text, the policy's `[risk]` block, the
+//! residual scan and the manifest (in `airlock-deid` / `airlock-risk`), then the signed lineage
+//! statement beside the output and the audit event in the workspace's log. A front door parses
+//! its arguments, calls [`deid_table`] and prints what comes back.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+use std::path::{Path, PathBuf};
+
+use airlock_core::clock::ShiftRange;
+use airlock_core::keys::{Purpose, WorkspaceSecret};
+use airlock_core::manifest::Manifest;
+use airlock_core::policy::Policy;
+use airlock_core::table::{Format, ReadOptions};
+use airlock_deid::{DeidJob, DeidReport, Progress};
+use airlock_risk::RiskError;
+use airlock_text::TextEngine;
+use airlock_vault::{Vault, VaultError};
+
+/// Why a run failed. Like every airlock error, it names files and settings, never data.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Core(#[from] airlock_core::Error),
+    #[error(transparent)]
+    Risk(#[from] RiskError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    /// The output is the input (the same file by any path).
+    #[error("the output {} is the input; airlock never writes over its input", airlock_core::shown::path(.0))]
+    OutputIsInput(PathBuf),
+}
+
+impl RunError {
+    /// What the user can do about it, where airlock knows.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            Self::Core(e) => e.hint(),
+            Self::Risk(e) => e.hint(),
+            Self::Vault(e) => e.hint(),
+            Self::OutputIsInput(_) => Some("write the output to another path".into()),
+        }
+    }
+}
+
+/// Result with [`RunError`].
+pub type Result<T, E = RunError> = std::result::Result<T, E>;
+
+/// A workspace: its secret, loaded once per run, and the directory that holds it (where the
+/// vault's catalog and audit log live, if it has them).
+pub struct Workspace {
+    holder: Holder,
+    dir: Option<PathBuf>,
+}
+
+/// The secret alone, or the vault that holds it (a workspace made by `airlock init`).
+enum Holder {
+    Secret(WorkspaceSecret),
+    Vault(Box<Vault>),
+}
+
+impl Workspace {
+    /// The workspace whose secret `--key-file`, `AIRLOCK_KEY_FILE` or `.airlock/secret` (here or
+    /// above) names.
+    pub fn open(key_file: Option<&Path>) -> Result<Self> {
+        let path = WorkspaceSecret::locate(key_file)?;
+        let secret = WorkspaceSecret::load(&path)?;
+        let dir = path
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        let holder = if dir.join(airlock_vault::CATALOG_FILE).exists() {
+            Holder::Vault(Box::new(Vault::open(&dir, secret)?))
+        } else {
+            Holder::Secret(secret)
+        };
+        Ok(Self {
+            holder,
+            dir: Some(dir),
+        })
+    }
+
+    /// The workspace if one is found, else `None` (for runs that only record when they can).
+    pub fn find(key_file: Option<&Path>) -> Result<Option<Self>> {
+        match WorkspaceSecret::locate(key_file) {
+            Ok(_) => Self::open(key_file).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// A throwaway secret and no directory: for a policy that keys nothing (nothing keyed is
+    /// written, and nothing is signed or audited).
+    pub fn ephemeral() -> Result<Self> {
+        Ok(Self {
+            holder: Holder::Secret(WorkspaceSecret::generate()?),
+            dir: None,
+        })
+    }
+
+    /// A workspace from a secret already loaded (tests, servers that hold the key).
+    pub fn from_secret(secret: WorkspaceSecret, dir: Option<PathBuf>) -> Self {
+        Self {
+            holder: Holder::Secret(secret),
+            dir,
+        }
+    }
+
+    /// The workspace secret.
+    pub fn secret(&self) -> &WorkspaceSecret {
+        match &self.holder {
+            Holder::Secret(s) => s,
+            Holder::Vault(v) => v.secret(),
+        }
+    }
+
+    /// The folder that holds the secret (`.airlock/`), when the workspace has one.
+    pub fn dir(&self) -> Option<&Path> {
+        self.dir.as_deref()
+    }
+
+    /// The workspace's vault, when it has one.
+    pub fn vault(&self) -> Option<&Vault> {
+        match &self.holder {
+            Holder::Secret(_) => None,
+            Holder::Vault(v) => Some(v),
+        }
+    }
+
+    /// Signs a lineage statement for `output` (when a manifest describes it) and appends an
+    /// audit event to the workspace's log (when the workspace has a vault). Returns the
+    /// statement's path.
+    pub fn record(
+        &self,
+        action: &str,
+        manifest: Option<&Manifest>,
+        output: &Path,
+        outcome: &str,
+    ) -> Result<Option<PathBuf>> {
+        if self.dir.is_none() {
+            return Ok(None);
+        }
+        let mut statement = None;
+        if let Some(m) = manifest {
+            let key = airlock_vault::lineage::signing_key(
+                &self.secret().derive(Purpose::ManifestSigning),
+            );
+            let st = airlock_vault::lineage::statement(m);
+            // the statement describes this output: a stale one from an earlier run is replaced
+            statement = Some(airlock_vault::lineage::sign(output, &st, &key, true)?);
+        }
+        if let Some(vault) = self.vault() {
+            vault.record(&[airlock_vault::Event {
+                actor: airlock_vault::access::current_user(),
+                role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
+                purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
+                action: action.into(),
+                dataset: None,
+                object_sha256: manifest.map(|m| m.output.sha256.clone()),
+                outcome: outcome.into(),
+            }])?;
+        }
+        Ok(statement)
+    }
+}
+
+/// One table run: where from, where to, how.
+#[derive(Debug, Clone)]
+pub struct TableRun {
+    pub input: PathBuf,
+    pub input_format: Format,
+    pub output: PathBuf,
+    pub output_format: Format,
+    /// Replace an existing output and manifest.
+    pub force: bool,
+    /// Batch size, header mode and limits of the reader.
+    pub read: ReadOptions,
+    /// Scan kept and free-text output columns for residual identifiers.
+    pub scan: bool,
+    /// Residual findings tolerated before the run's status is [`Status::Findings`].
+    pub max_findings: u64,
+    /// Transform threads.
+    pub threads: usize,
+    /// Sign lineage and append the audit event (`vault deid` records its own events).
+    pub record: bool,
+}
+
+/// How a finished run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// More residual findings than tolerated (the output is written).
+    Findings,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Findings => "findings",
+        }
+    }
+}
+
+/// What a table run produced.
+#[derive(Debug)]
+pub enum TableOutcome {
+    Done {
+        report: Box<DeidReport>,
+        status: Status,
+        /// The signed lineage statement beside the output, inside a workspace.
+        lineage: Option<PathBuf>,
+    },
+    /// The policy's `[risk]` block cannot be met; nothing was written.
+    NoSolution {
+        lattice_size: usize,
+        suppression_limit: u64,
+    },
+}
+
+/// De-identifies a table under `policy` in `workspace`, end to end.
+pub fn deid_table(
+    run: &TableRun,
+    policy: &Policy,
+    workspace: &Workspace,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TableOutcome> {
+    if airlock_core::output::same_file(&run.input, &run.output) {
+        return Err(RunError::OutputIsInput(run.output.clone()));
+    }
+    let range = ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?;
+    let mut engine = TextEngine::for_workspace(workspace.secret(), range);
+    if let Some(year) = policy.reference_year {
+        engine = engine.with_reference_year(year);
+    }
+    let job = DeidJob {
+        input: run.input.clone(),
+        input_format: run.input_format,
+        output: run.output.clone(),
+        output_format: run.output_format,
+        force: run.force,
+        read: run.read.clone(),
+        scan: run.scan,
+        write_manifest: true,
+        threads: run.threads.max(1),
+    };
+    let report =
+        match airlock_risk::policy::run(&job, policy, workspace.secret(), &engine, progress)? {
+            airlock_risk::policy::Outcome::Done(report) => report,
+            airlock_risk::policy::Outcome::NoSolution {
+                lattice_size,
+                suppression_limit,
+            } => {
+                return Ok(TableOutcome::NoSolution {
+                    lattice_size,
+                    suppression_limit,
+                });
+            }
+        };
+    let status = if report.manifest.findings.total > run.max_findings {
+        Status::Findings
+    } else {
+        Status::Ok
+    };
+    let lineage = if run.record {
+        workspace.record("deid", Some(&report.manifest), &run.output, status.label())?
+    } else {
+        None
+    };
+    Ok(TableOutcome::Done {
+        report,
+        status,
+        lineage,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_output_is_never_the_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("a.csv");
+        std::fs::write(&input, "x\n1\n").unwrap();
+        let policy = Policy::parse(
+            "[dataset]\nname = \"x\"\n[fields.x]\nclass = \"clinical\"\naction = \"keep\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        let run = TableRun {
+            input: input.clone(),
+            input_format: Format::Csv,
+            output: dir.path().join(".").join("a.csv"),
+            output_format: Format::Csv,
+            force: true,
+            read: ReadOptions::default(),
+            scan: true,
+            max_findings: 0,
+            threads: 1,
+            record: false,
+        };
+        let ws = Workspace::ephemeral().unwrap();
+        let e = deid_table(&run, &policy, &ws, &mut |_| {}).unwrap_err();
+        assert!(matches!(e, RunError::OutputIsInput(_)), "{e}");
+        assert_eq!(std::fs::read_to_string(&input).unwrap(), "x\n1\n");
+    }
+}
