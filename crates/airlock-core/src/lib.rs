@@ -13,6 +13,7 @@ pub mod keys;
 pub mod manifest;
 pub mod output;
 pub mod policy;
+pub mod risk;
 pub mod shown;
 pub mod table;
 pub mod text;

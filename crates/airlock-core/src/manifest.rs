@@ -33,7 +33,7 @@ pub struct Manifest {
     /// The `[risk]` step, when the policy has one: criteria, chosen levels, suppression, Loss,
     /// and risk figures before and after (counts and ratios only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub risk: Option<serde_json::Value>,
+    pub risk: Option<crate::risk::RiskRecord>,
     pub timing: Timing,
 }
 

@@ -246,6 +246,9 @@ pub struct RiskSpec {
     pub t: Option<f64>,
     pub max_average_risk: Option<f64>,
     pub max_suppression: f64,
+    /// The prosecutor-risk threshold of the figures ("records above threshold"), 0.2 unless
+    /// the block says `risk_threshold`.
+    pub risk_threshold: f64,
 }
 
 /// What happens to input columns the policy does not name.
@@ -419,6 +422,7 @@ struct RawRisk {
     max_average_risk: Option<f64>,
     #[serde(default)]
     max_suppression: f64,
+    risk_threshold: Option<f64>,
 }
 
 impl RawRisk {
@@ -435,6 +439,10 @@ impl RawRisk {
         }
         if self.k == Some(0) || self.l == Some(0) {
             return Err("k and l must be at least 1".into());
+        }
+        let risk_threshold = self.risk_threshold.unwrap_or(0.2);
+        if !(risk_threshold > 0.0 && risk_threshold <= 1.0) {
+            return Err("risk_threshold is a probability in (0, 1]".into());
         }
         if (self.l.is_some() || self.t.is_some()) && self.sensitive.is_none() {
             return Err("l and t need `sensitive` (the sensitive column)".into());
@@ -479,6 +487,7 @@ impl RawRisk {
             t: self.t,
             max_average_risk: self.max_average_risk,
             max_suppression: self.max_suppression,
+            risk_threshold,
         })
     }
 }

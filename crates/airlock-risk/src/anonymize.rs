@@ -12,10 +12,13 @@ use arrow_schema::{DataType, Field, Schema};
 use airlock_core::output::AtomicOutput;
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter, WriteSummary};
 
-use crate::classes::{Classes, record_classes};
+use airlock_core::risk::{Criteria, LevelRecord, RiskRecord};
+
+use crate::classes::{self, Classes, record_classes};
 use crate::data::Dataset;
 use crate::error::RiskError;
-use crate::search::Evaluation;
+use crate::metrics::{distribution, non_uniform_entropy, summarize_dataset};
+use crate::search::{Evaluation, search_from};
 
 /// The value written for every QI of a suppressed record.
 pub const SUPPRESSED: &str = "*";
@@ -28,6 +31,83 @@ pub struct Target<'a> {
     pub output: &'a Path,
     pub output_format: Format,
     pub force: bool,
+}
+
+/// The one generalization step, for `airlock anonymize` and a policy's `[risk]` block: the
+/// figures before, the exact search, the table written at the optimal node, and the typed
+/// record of it all.
+#[derive(Debug)]
+pub enum Generalized {
+    Written {
+        record: Box<RiskRecord>,
+        written: WriteSummary,
+        /// Search statistics: nodes evaluated, pruned, and anonymous.
+        nodes: usize,
+        pruned: usize,
+        anonymous_nodes: usize,
+    },
+    /// No node meets the criteria within the suppression limit; nothing was written.
+    NoSolution {
+        lattice_size: usize,
+        suppression_limit: u64,
+        before: Box<airlock_core::risk::RiskSummary>,
+    },
+}
+
+/// Searches the optimal generalization of `ds` for `criteria` and writes `target` at it.
+/// `threshold` is the prosecutor-risk threshold of the figures.
+pub fn generalize(
+    ds: &Dataset,
+    criteria: &Criteria,
+    threshold: f64,
+    target: &Target<'_>,
+) -> Result<Generalized, RiskError> {
+    let bottom = classes::bottom(ds)?;
+    let table = distribution(&bottom);
+    let before = summarize_dataset(ds, &bottom, &[], &table, threshold);
+    let outcome = search_from(ds, &bottom, criteria)?;
+    let lattice_size = outcome.lattice_size();
+    let suppression_limit = criteria.suppression_limit(ds.rows);
+    let Some((best, best_classes)) = outcome.best else {
+        return Ok(Generalized::NoSolution {
+            lattice_size,
+            suppression_limit,
+            before: Box::new(before),
+        });
+    };
+    let after = summarize_dataset(ds, &best_classes, &best.suppressed, &table, threshold);
+    let written = write_transformed(ds, &best_classes, &best, target)?;
+    let record = RiskRecord {
+        criteria: criteria.clone(),
+        quasi_identifiers: ds.qis.iter().map(|q| q.name.clone()).collect(),
+        sensitive: ds.sensitive.as_ref().map(|s| s.name.clone()),
+        levels: ds
+            .qis
+            .iter()
+            .zip(&best.levels)
+            .map(|(q, &level)| LevelRecord {
+                column: q.name.clone(),
+                level,
+                max_level: q.max_level(),
+            })
+            .collect(),
+        lattice_size: lattice_size as u64,
+        suppressed_records: best.suppressed_records,
+        suppression_limit,
+        classes: best.classes,
+        loss: best.loss,
+        discernibility: best.discernibility,
+        non_uniform_entropy: non_uniform_entropy(ds, &best_classes, &best.suppressed)?,
+        before,
+        after,
+    };
+    Ok(Generalized::Written {
+        record: Box::new(record),
+        written,
+        nodes: outcome.nodes,
+        pruned: outcome.pruned,
+        anonymous_nodes: outcome.anonymous_nodes,
+    })
 }
 
 /// Writes `target.input` transformed to `node` (with `node`'s suppressed classes) to

@@ -3,52 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use crate::classes::Classes;
 
-/// Risk figures of a (transformed) table. Counts and ratios only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct RiskSummary {
-    pub records: u64,
-    pub suppressed_records: u64,
-    /// Classes of the records that are not suppressed.
-    pub classes: u64,
-    /// Smallest class.
-    pub k: u64,
-    /// Classes of size 1.
-    pub sample_uniques: u64,
-    pub sample_uniques_fraction: f64,
-    /// Mean over records of 1 / class size (= classes / records).
-    pub average_prosecutor_risk: f64,
-    pub maximum_prosecutor_risk: f64,
-    pub risk_threshold: f64,
-    /// Records whose prosecutor risk exceeds the threshold.
-    pub records_above_threshold: u64,
-    pub fraction_above_threshold: f64,
-    /// Expected share of records re-identified by an attacker who links every record.
-    pub marketer_risk: f64,
-    /// Fewest distinct sensitive values in a class.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub l_distinct: Option<u64>,
-    /// exp(lowest entropy of sensitive values in a class): entropy l-diversity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub l_entropy: Option<f64>,
-    /// Largest distance between a class's sensitive distribution and the table's (equal
-    /// ground distance: half the L1 distance).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub t_equal: Option<f64>,
-    /// The same with ordered distance.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub t_ordered: Option<f64>,
-    /// The same with hierarchical distance (when the sensitive attribute has a hierarchy).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub t_hierarchical: Option<f64>,
-    /// Discernibility: Σ class size², a suppressed record counting the number of records.
-    pub discernibility: f64,
-    /// Class size -> number of classes of that size.
-    pub class_sizes: BTreeMap<u32, u64>,
-}
+pub use airlock_core::risk::RiskSummary;
 
 /// The distribution of the sensitive attribute over a whole table.
 pub fn distribution(classes: &Classes) -> Vec<f64> {
@@ -75,18 +32,7 @@ pub fn t_equal(hist: &[u32], size: u32, table: &[f64]) -> f64 {
         .sum::<f64>()
 }
 
-/// How t-closeness measures the distance between two distributions of the sensitive attribute.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TDistance {
-    /// Every two values are at distance 1 (half the L1 distance).
-    #[default]
-    Equal,
-    /// Values in order (numbers, else text): EMD with distance |rank i − rank j| / (m − 1).
-    Ordered,
-    /// Values in a hierarchy: EMD with the height of the lowest common ancestor / the height.
-    Hierarchical,
-}
+pub use airlock_core::risk::TDistance;
 
 /// The class's distribution minus the table's, per code.
 fn extra(hist: &[u32], size: u32, table: &[f64]) -> Vec<f64> {
@@ -399,6 +345,22 @@ pub fn figure_rows(summaries: &[&RiskSummary]) -> Vec<(String, Vec<String>)> {
         });
     }
     rows
+}
+
+/// [`summarize`] of a dataset's classes with every t-distance its sensitive attribute allows
+/// (equal, ordered, and hierarchical when it has a hierarchy).
+pub fn summarize_dataset(
+    ds: &crate::data::Dataset,
+    classes: &Classes,
+    suppressed: &[bool],
+    table: &[f64],
+    threshold: f64,
+) -> RiskSummary {
+    let mut s = summarize(classes, suppressed, Some(table), threshold);
+    if let Some(sensitive) = &ds.sensitive {
+        add_t_distances(&mut s, classes, suppressed, table, sensitive);
+    }
+    s
 }
 
 #[cfg(test)]

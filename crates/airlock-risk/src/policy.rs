@@ -8,17 +8,15 @@ use std::path::{Path, PathBuf};
 
 use airlock_core::keys::WorkspaceSecret;
 use airlock_core::manifest::{FileRecord, Manifest};
-use airlock_core::policy::{Policy, RiskSpec};
+use airlock_core::policy::Policy;
 use airlock_core::text::TextScrubber;
 use airlock_deid::{DeidJob, DeidReport, Progress};
 
-use crate::anonymize::{Target, write_transformed};
-use crate::classes;
+use crate::anonymize::{Generalized, Target, generalize};
 use crate::data::Dataset;
 use crate::error::RiskError;
 use crate::hierarchy::HierarchySpec;
-use crate::metrics::{distribution, summarize};
-use crate::search::{Criteria, search_from};
+use crate::search::Criteria;
 
 /// How a run with a `[risk]` block ended.
 #[derive(Debug)]
@@ -31,19 +29,6 @@ pub enum Outcome {
         lattice_size: usize,
         suppression_limit: u64,
     },
-}
-
-impl From<&RiskSpec> for Criteria {
-    fn from(r: &RiskSpec) -> Self {
-        Criteria {
-            k: r.k,
-            l_distinct: r.l,
-            t: r.t,
-            max_average_risk: r.max_average_risk,
-            max_suppression: r.max_suppression,
-            ..Criteria::default()
-        }
-    }
 }
 
 /// Deletes the stage file however the run ends.
@@ -105,31 +90,29 @@ pub fn run(
         &hierarchies,
         spec.sensitive.as_deref(),
     )?;
-    let criteria = Criteria::from(spec);
-    let bottom = classes::bottom(&ds)?;
-    let table = distribution(&bottom);
-    let before = summarize(&bottom, &[], Some(&table), 0.2);
-    let outcome = search_from(&ds, &bottom, &criteria)?;
-    let lattice_size = outcome.lattice_size();
-    let Some((best, best_classes)) = outcome.best else {
-        return Ok(Outcome::NoSolution {
-            lattice_size,
-            suppression_limit: criteria.suppression_limit(ds.rows),
-        });
+    let criteria = Criteria::from_spec(spec);
+    let target = Target {
+        input: &stage.0,
+        input_format: job.output_format,
+        output: &job.output,
+        output_format: job.output_format,
+        force: job.force,
     };
-    let after = summarize(&best_classes, &best.suppressed, Some(&table), 0.2);
-    let written = write_transformed(
-        &ds,
-        &best_classes,
-        &best,
-        &Target {
-            input: &stage.0,
-            input_format: job.output_format,
-            output: &job.output,
-            output_format: job.output_format,
-            force: job.force,
-        },
-    )?;
+    let (record, written) = match generalize(&ds, &criteria, spec.risk_threshold, &target)? {
+        Generalized::Written {
+            record, written, ..
+        } => (record, written),
+        Generalized::NoSolution {
+            lattice_size,
+            suppression_limit,
+            ..
+        } => {
+            return Ok(Outcome::NoSolution {
+                lattice_size,
+                suppression_limit,
+            });
+        }
+    };
     let m = &mut report.manifest;
     m.output = FileRecord {
         path: job.output.clone(),
@@ -138,23 +121,7 @@ pub fn run(
         bytes: written.bytes,
         rows: written.rows,
     };
-    m.risk = Some(serde_json::json!({
-        "criteria": criteria,
-        "quasi_identifiers": spec.quasi_identifiers,
-        "sensitive": spec.sensitive,
-        "levels": ds.qis.iter().zip(&best.levels).map(|(q, l)| serde_json::json!({
-            "column": q.name, "level": l, "max_level": q.max_level()
-        })).collect::<Vec<_>>(),
-        "lattice_size": lattice_size,
-        "suppressed_records": best.suppressed_records,
-        "suppression_limit": criteria.suppression_limit(ds.rows),
-        "classes": best.classes,
-        "loss": best.loss,
-        "discernibility": best.discernibility,
-        "non_uniform_entropy": crate::metrics::non_uniform_entropy(&ds, &best_classes, &best.suppressed)?,
-        "before": before,
-        "after": after,
-    }));
+    m.risk = Some(*record);
     m.write(&manifest_path, job.force)?;
     report.manifest_path = manifest_path;
     Ok(Outcome::Done(Box::new(report)))

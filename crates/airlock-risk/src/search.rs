@@ -18,61 +18,11 @@ use crate::metrics::{
     t_ordered,
 };
 
-/// What an anonymous node must meet.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Criteria {
-    pub k: Option<u32>,
-    /// Distinct l-diversity of the sensitive attribute.
-    pub l_distinct: Option<u32>,
-    /// t-closeness of the sensitive attribute, measured with `t_distance`.
-    pub t: Option<f64>,
-    pub t_distance: TDistance,
-    /// Recursive (c, l)-diversity of the sensitive attribute.
-    pub recursive_cl: Option<(f64, u32)>,
-    /// Largest average prosecutor risk; the smallest classes are suppressed first to reach it.
-    pub max_average_risk: Option<f64>,
-    /// Largest fraction of records that may be suppressed.
-    pub max_suppression: f64,
-    /// What the search minimizes.
-    pub metric: Metric,
-}
+pub use airlock_core::risk::{Criteria, Metric};
 
-/// The information-loss metric a search minimizes. Both are bounded from below, for a node and
-/// everything above it, by their value at the node with nothing suppressed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Metric {
-    /// ARX's Loss (generalization intensity, geometric mean over QIs).
-    #[default]
-    Loss,
-    /// Discernibility: Σ class size², a suppressed record costing the number of records.
-    Discernibility,
-}
-
-impl Default for Criteria {
-    fn default() -> Self {
-        Self {
-            k: None,
-            l_distinct: None,
-            t: None,
-            t_distance: TDistance::Equal,
-            recursive_cl: None,
-            max_average_risk: None,
-            max_suppression: 0.0,
-            metric: Metric::Loss,
-        }
-    }
-}
-
-impl Criteria {
-    /// Most records that may be suppressed out of `rows`.
-    pub fn suppression_limit(&self, rows: usize) -> u64 {
-        (self.max_suppression.clamp(0.0, 1.0) * rows as f64 + 1e-9).floor() as u64
-    }
-
-    fn needs_sensitive(&self) -> bool {
-        self.l_distinct.is_some() || self.t.is_some() || self.recursive_cl.is_some()
-    }
+/// Whether the criteria need a sensitive attribute.
+fn needs_sensitive(c: &Criteria) -> bool {
+    c.l_distinct.is_some() || c.t.is_some() || c.recursive_cl.is_some()
 }
 
 /// One node, evaluated.
@@ -225,7 +175,7 @@ pub fn search_from(
     bottom: &Classes,
     criteria: &Criteria,
 ) -> Result<Outcome, RiskError> {
-    if criteria.needs_sensitive() && ds.sensitive.is_none() {
+    if needs_sensitive(criteria) && ds.sensitive.is_none() {
         return Err(RiskError::Invalid(
             "l-diversity and t-closeness need a sensitive attribute (--sensitive)".into(),
         ));

@@ -106,31 +106,28 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ));
     }
     if let Some(r) = &m.risk {
-        let levels: Vec<String> = r["levels"]
-            .as_array()
-            .map(|ls| {
-                ls.iter()
-                    .map(|l| {
-                        format!(
-                            "{} {}/{}",
-                            l["column"].as_str().unwrap_or("?"),
-                            l["level"],
-                            l["max_level"]
-                        )
-                    })
-                    .collect()
+        let levels: Vec<String> = r
+            .levels
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} {}/{}",
+                    airlock_core::shown::Shown(&l.column),
+                    l.level,
+                    l.max_level
+                )
             })
-            .unwrap_or_default();
+            .collect();
         t.push_str(&format!(
             "\n[risk] generalized {} (suppressed {} records, {} classes, k {} -> {}, average risk {:.4} -> {:.4}, Loss {:.4})\n",
             levels.join(", "),
-            r["suppressed_records"],
-            r["classes"],
-            r["before"]["k"],
-            r["after"]["k"],
-            r["before"]["average_prosecutor_risk"].as_f64().unwrap_or(0.0),
-            r["after"]["average_prosecutor_risk"].as_f64().unwrap_or(0.0),
-            r["loss"].as_f64().unwrap_or(0.0)
+            r.suppressed_records,
+            r.classes,
+            r.before.k,
+            r.after.k,
+            r.before.average_prosecutor_risk,
+            r.after.average_prosecutor_risk,
+            r.loss
         ));
     }
     t.push_str(&format!(

@@ -4,12 +4,11 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use airlock_core::table::Format;
-use airlock_risk::anonymize::{Target, write_transformed};
+use airlock_risk::anonymize::{Generalized, Target, generalize};
 use airlock_risk::classes;
-use airlock_risk::metrics::{RiskSummary, distribution, summarize};
+use airlock_risk::metrics::{RiskSummary, distribution, summarize_dataset};
 use airlock_risk::population::{PopulationModel, estimate};
 use airlock_risk::report::{ReportInput, Transformation, render};
-use airlock_risk::search::search_from;
 use airlock_risk::{Criteria, Dataset, HierarchySpec, Metric, TDistance};
 
 use crate::ExitStatus;
@@ -44,27 +43,12 @@ fn load(args: &QiArgs) -> anyhow::Result<Dataset> {
     Ok(ds)
 }
 
-/// The risk summary of `classes`, with every t-closeness distance the data allows.
-fn summary_of(
-    ds: &Dataset,
-    classes: &airlock_risk::classes::Classes,
-    suppressed: &[bool],
-    table: &[f64],
-    threshold: f64,
-) -> RiskSummary {
-    let mut s = summarize(classes, suppressed, Some(table), threshold);
-    if let Some(sensitive) = &ds.sensitive {
-        airlock_risk::metrics::add_t_distances(&mut s, classes, suppressed, table, sensitive);
-    }
-    s
-}
-
 pub fn run_risk(args: RiskArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let start = Instant::now();
     let ds = load(&args.qi)?;
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
-    let s = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
+    let s = summarize_dataset(&ds, &bottom, &[], &table, args.qi.threshold);
     let population = match (args.population, args.sampling_fraction) {
         (Some(p), _) if p >= s.records as f64 => Some(PopulationModel { population_size: p }),
         (Some(_), _) => anyhow::bail!("--population must be at least the number of records"),
@@ -195,119 +179,110 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
             MetricArg::Discernibility => Metric::Discernibility,
         },
     };
-    let bottom = classes::bottom(&ds)?;
-    let table = distribution(&bottom);
-    let before = summary_of(&ds, &bottom, &[], &table, args.qi.threshold);
-    let outcome = search_from(&ds, &bottom, &criteria)?;
-    let search_seconds = start.elapsed().as_secs_f64();
-    let lattice_size = outcome.lattice_size();
-    let Some((best, best_classes)) = outcome.best else {
-        let msg = format!(
-            "no generalization of the {} quasi-identifiers meets the criteria with at most {} suppressed records ({} nodes searched)",
-            ds.qis.len(),
-            thousands(criteria.suppression_limit(ds.rows)),
-            thousands(lattice_size as u64)
-        );
-        if json {
-            report::json(
-                &serde_json::json!({ "status": "no_solution", "message": msg, "lattice_size": lattice_size }),
-            );
-        } else {
-            report::out(&format!(
-                "{msg}\nallow more suppression (--max-suppression), or relax k, l or t\n"
-            ));
-        }
-        return Ok(ExitStatus::Findings);
+    // the one generalization step (the same as a policy's [risk] block)
+    let target = Target {
+        input: &args.qi.input,
+        input_format,
+        output: &args.output,
+        output_format,
+        force: args.force,
     };
-    let after = summary_of(
-        &ds,
-        &best_classes,
-        &best.suppressed,
-        &table,
-        args.qi.threshold,
-    );
-    let nu_entropy =
-        airlock_risk::metrics::non_uniform_entropy(&ds, &best_classes, &best.suppressed)?;
-    let written = write_transformed(
-        &ds,
-        &best_classes,
-        &best,
-        &Target {
-            input: &args.qi.input,
-            input_format,
-            output: &args.output,
-            output_format,
-            force: args.force,
-        },
-    )?;
+    let generalized = generalize(&ds, &criteria, args.qi.threshold, &target)?;
+    let search_seconds = start.elapsed().as_secs_f64();
+    let (r, written, nodes, pruned, anonymous_nodes) = match generalized {
+        Generalized::Written {
+            record,
+            written,
+            nodes,
+            pruned,
+            anonymous_nodes,
+        } => (record, written, nodes, pruned, anonymous_nodes),
+        Generalized::NoSolution {
+            lattice_size,
+            suppression_limit,
+            ..
+        } => {
+            let msg = format!(
+                "no generalization of the {} quasi-identifiers meets the criteria with at most {} suppressed records ({} nodes searched)",
+                ds.qis.len(),
+                thousands(suppression_limit),
+                thousands(lattice_size as u64)
+            );
+            if json {
+                report::json(
+                    &serde_json::json!({ "status": "no_solution", "message": msg, "lattice_size": lattice_size }),
+                );
+            } else {
+                report::out(&format!(
+                    "{msg}\nallow more suppression (--max-suppression), or relax k, l or t\n"
+                ));
+            }
+            return Ok(ExitStatus::Findings);
+        }
+    };
     if args.qi.report.is_some() {
         let t = Transformation {
-            levels: ds
-                .qis
+            levels: r
+                .levels
                 .iter()
-                .zip(&best.levels)
-                .map(|(q, &l)| (q.name.clone(), l, q.max_level() as u8))
+                .map(|l| (l.column.clone(), l.level, l.max_level as u8))
                 .collect(),
             criteria: criteria_text(&criteria),
-            suppressed_records: best.suppressed_records,
-            suppression_limit: criteria.suppression_limit(ds.rows),
-            loss: best.loss,
+            suppressed_records: r.suppressed_records,
+            suppression_limit: r.suppression_limit,
+            loss: r.loss,
         };
-        write_report(&args.qi, &before, Some((&after, &t)))?;
+        write_report(&args.qi, &r.before, Some((&r.after, &t)))?;
     }
-    let levels: Vec<serde_json::Value> = ds
-        .qis
-        .iter()
-        .zip(&best.levels)
-        .map(|(q, &l)| serde_json::json!({ "column": q.name, "level": l, "max_level": q.max_level() }))
-        .collect();
     if json {
         report::json(&serde_json::json!({
             "status": "ok",
-            "criteria": criteria,
-            "lattice_size": lattice_size,
-            "nodes_evaluated": outcome.nodes,
-            "nodes_pruned": outcome.pruned,
-            "anonymous_nodes": outcome.anonymous_nodes,
-            "levels": levels,
-            "suppressed_records": best.suppressed_records,
-            "suppression_limit": criteria.suppression_limit(ds.rows),
-            "classes": best.classes,
-            "loss": best.loss,
-            "discernibility": best.discernibility,
-            "non_uniform_entropy": nu_entropy,
-            "before": before,
-            "after": after,
+            "criteria": r.criteria,
+            "lattice_size": r.lattice_size,
+            "nodes_evaluated": nodes,
+            "nodes_pruned": pruned,
+            "anonymous_nodes": anonymous_nodes,
+            "levels": r.levels,
+            "suppressed_records": r.suppressed_records,
+            "suppression_limit": r.suppression_limit,
+            "classes": r.classes,
+            "loss": r.loss,
+            "discernibility": r.discernibility,
+            "non_uniform_entropy": r.non_uniform_entropy,
+            "before": r.before,
+            "after": r.after,
             "output": args.output,
             "output_sha256": written.sha256,
             "search_seconds": search_seconds,
         }));
         return Ok(ExitStatus::Success);
     }
-    let chosen: Vec<String> = ds
-        .qis
+    let chosen: Vec<String> = r
+        .levels
         .iter()
-        .zip(&best.levels)
-        .map(|(q, l)| format!("{} {l}/{}", q.name, q.max_level()))
+        .map(|l| format!("{} {}/{}", l.column, l.level, l.max_level))
         .collect();
     let mut t = format!(
         "searched {} generalizations ({} evaluated, {} pruned by Loss, {} meet the criteria) in {:.2} s\n\
          chosen: {}\n\
          suppressed {} records ({:.2}%, limit {}); {} classes; Loss {:.6}; non-uniform entropy {:.0} bits\n\n",
-        thousands(lattice_size as u64),
-        thousands(outcome.nodes as u64),
-        thousands(outcome.pruned as u64),
-        thousands(outcome.anonymous_nodes as u64),
+        thousands(r.lattice_size),
+        thousands(nodes as u64),
+        thousands(pruned as u64),
+        thousands(anonymous_nodes as u64),
         search_seconds,
         chosen.join(", "),
-        thousands(best.suppressed_records),
-        100.0 * best.suppressed_records as f64 / ds.rows.max(1) as f64,
-        thousands(criteria.suppression_limit(ds.rows)),
-        thousands(best.classes),
-        best.loss,
-        nu_entropy
+        thousands(r.suppressed_records),
+        100.0 * r.suppressed_records as f64 / ds.rows.max(1) as f64,
+        thousands(r.suppression_limit),
+        thousands(r.classes),
+        r.loss,
+        r.non_uniform_entropy
     );
-    t.push_str(&summary_lines(&[("before", &before), ("after", &after)]));
+    t.push_str(&summary_lines(&[
+        ("before", &r.before),
+        ("after", &r.after),
+    ]));
     t.push_str(&format!(
         "\nwrote {} ({} rows)\n",
         airlock_core::shown::path(&args.output),
@@ -431,7 +406,7 @@ pub fn risk_report(
     let ds = load(&args)?;
     let bottom = classes::bottom(&ds)?;
     let table = distribution(&bottom);
-    let s = summary_of(&ds, &bottom, &[], &table, args.threshold);
+    let s = summarize_dataset(&ds, &bottom, &[], &table, args.threshold);
     write_report(&args, &s, None)?;
     Ok(s)
 }
