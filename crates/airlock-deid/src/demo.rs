@@ -18,18 +18,14 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use airlock_core::error::Result;
-use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
+use airlock_core::keys::WorkspaceSecret;
 use airlock_core::manifest::Findings;
 use airlock_core::output::AtomicOutput;
 use airlock_core::policy::Policy;
-use airlock_core::table::{
-    DEFAULT_BATCH_SIZE, Format, ReadOptions, TableReader, TableWriter, WriteSummary,
-};
+use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter, WriteSummary};
 use airlock_core::text::TextScrubber;
 
-use crate::engine::{
-    DeidJob, DeidReport, Progress, Scan, default_threads, run, scan_column, scan_scope,
-};
+use crate::engine::{Scan, scan_column, scan_scope};
 
 /// The columns of the demo encounters table, in order (15 columns).
 pub const ENCOUNTER_COLUMNS: [&str; 15] = [
@@ -366,37 +362,19 @@ pub fn scan_table(
     Ok(findings)
 }
 
-/// What `airlock demo` did and where it put things.
-#[derive(Debug)]
-pub struct DemoReport {
-    pub dir: PathBuf,
-    pub raw: PathBuf,
+/// The demo's inputs, written: the synthetic extract, the policy and the workspace key.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub extract: PathBuf,
     pub policy: PathBuf,
     pub key: PathBuf,
-    pub output: PathBuf,
-    pub deid: DeidReport,
-    /// Residual scan of the raw input (how much PHI there was to remove).
-    pub raw_findings: Findings,
-    /// Residual scan of the whole de-identified output.
-    pub output_findings: Findings,
     pub generate_seconds: f64,
-    pub total_seconds: f64,
 }
 
-/// What the caller does to the generated extract before it is de-identified (such as planting
-/// canary patients): given the extract and the policy, it returns the table to de-identify.
-pub type Prepare<'a> = dyn FnMut(&Path, &Policy) -> Result<PathBuf> + 'a;
-
-/// Runs the whole path on `rows` synthetic encounters in `dir`: generate `raw/extract.csv`,
-/// write the policy, create a workspace key if there is none, `prepare` the raw table,
-/// de-identify it, and scan input and output.
-pub fn run_demo(
-    dir: &Path,
-    rows: u64,
-    scrubber_for: &dyn Fn(PurposeKey) -> Box<dyn TextScrubber>,
-    prepare: &mut Prepare<'_>,
-    progress: &mut dyn FnMut(Progress),
-) -> Result<DemoReport> {
+/// Writes `rows` synthetic encounters to `dir/raw/extract.csv`, the demo policy to
+/// `dir/policy.toml`, and a workspace key to `dir/.airlock/secret` if there is none. The run
+/// itself is `airlock_run::demo`.
+pub fn prepare(dir: &Path, rows: u64) -> Result<Prepared> {
     let start = Instant::now();
     let io = |action, p: &Path, e| airlock_core::Error::io(action, p, e);
     for sub in ["raw", "deid"] {
@@ -405,45 +383,19 @@ pub fn run_demo(
     let extract = dir.join("raw").join("extract.csv");
     write_encounters(&extract, Format::Csv, rows, DEMO_SEED)?;
     let generate_seconds = start.elapsed().as_secs_f64();
-    let policy_path = dir.join("policy.toml");
-    airlock_core::output::write_atomic(&policy_path, DEMO_POLICY.as_bytes(), true)?;
-    let policy = Policy::load(&policy_path)?;
+    let policy = dir.join("policy.toml");
+    airlock_core::output::write_atomic(&policy, DEMO_POLICY.as_bytes(), true)?;
     let key = dir
         .join(airlock_core::keys::WORKSPACE_DIR)
         .join(airlock_core::keys::SECRET_FILE);
-    let secret = if key.exists() {
-        WorkspaceSecret::load(&key)?
-    } else {
-        WorkspaceSecret::create(&key)?
-    };
-    let scrubber = scrubber_for(secret.derive(Purpose::Surrogate));
-    let raw = prepare(&extract, &policy)?;
-    let output = dir.join("deid").join("encounters.csv");
-    let job = DeidJob {
-        input: raw.clone(),
-        input_format: Format::Csv,
-        output: output.clone(),
-        output_format: Format::Csv,
-        force: true,
-        read: ReadOptions::default(),
-        scan: true,
-        write_manifest: true,
-        threads: default_threads(),
-    };
-    let deid = run(&job, &policy, &secret, &*scrubber, progress)?;
-    let raw_findings = scan_table(&raw, Format::Csv, &*scrubber, None)?;
-    let output_findings = scan_table(&output, Format::Csv, &*scrubber, Some(&policy))?;
-    Ok(DemoReport {
-        dir: dir.to_path_buf(),
-        raw,
-        policy: policy_path,
+    if !key.exists() {
+        WorkspaceSecret::create(&key)?;
+    }
+    Ok(Prepared {
+        extract,
+        policy,
         key,
-        output,
-        deid,
-        raw_findings,
-        output_findings,
         generate_seconds,
-        total_seconds: start.elapsed().as_secs_f64(),
     })
 }
 

@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod demo;
+
 use std::path::{Path, PathBuf};
 
 use airlock_core::clock::ShiftRange;

@@ -3,7 +3,8 @@
 
 use airlock_canary::{CanaryFile, PlantOptions, PlantReport, check_paths, plant_table};
 use airlock_core::table::Format;
-use airlock_deid::demo::{ENCOUNTER_COLUMNS, run_demo};
+use airlock_deid::demo::ENCOUNTER_COLUMNS;
+use airlock_run::demo::run_demo;
 
 use crate::ExitStatus;
 use crate::cli::DemoArgs;
@@ -26,7 +27,6 @@ pub fn run(args: DemoArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let r = run_demo(
         &args.dir,
         rows,
-        &|key| Box::new(airlock_text::TextEngine::new(key)),
         &mut |extract, policy| {
             let raw = extract.with_file_name("encounters.csv");
             let canaries = super::canary::default_canary_path(&raw);

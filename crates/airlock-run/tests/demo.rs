@@ -1,8 +1,7 @@
 //! The demo hospital through the shipped text engine: raw notes are full of identifiers, the
 //! de-identified output scans clean, and no patient's name, SSN or phone survives in it.
 
-use airlock_deid::demo::run_demo;
-use airlock_text::TextEngine;
+use airlock_run::demo::run_demo;
 
 #[test]
 fn demo_runs_end_to_end_and_nothing_identifying_survives() {
@@ -12,7 +11,6 @@ fn demo_runs_end_to_end_and_nothing_identifying_survives() {
         let report = run_demo(
             dir.path(),
             2000,
-            &|key| Box::new(TextEngine::new(key)),
             &mut |extract, _| Ok(extract.to_path_buf()),
             &mut |_| {},
         )

@@ -1,0 +1,94 @@
+//! `airlock demo`'s run: the synthetic hospital of `airlock_deid::demo` prepared, handed to the
+//! caller (which plants canary patients in it), de-identified through [`crate::deid_table`]
+//! like any table, and both the raw and the de-identified table scanned.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use airlock_core::clock::ShiftRange;
+use airlock_core::keys::WorkspaceSecret;
+use airlock_core::manifest::Findings;
+use airlock_core::policy::Policy;
+use airlock_core::table::{Format, ReadOptions};
+use airlock_deid::demo::{prepare, scan_table};
+use airlock_deid::engine::default_threads;
+use airlock_deid::{DeidReport, Progress};
+use airlock_text::TextEngine;
+
+use crate::{Result, RunError, TableOutcome, TableRun, Workspace, deid_table};
+
+/// What `airlock demo` did and where it put things.
+#[derive(Debug)]
+pub struct DemoReport {
+    pub dir: PathBuf,
+    pub raw: PathBuf,
+    pub policy: PathBuf,
+    pub key: PathBuf,
+    pub output: PathBuf,
+    pub deid: DeidReport,
+    /// Residual scan of the raw input (how much PHI there was to remove).
+    pub raw_findings: Findings,
+    /// Residual scan of the whole de-identified output.
+    pub output_findings: Findings,
+    pub generate_seconds: f64,
+    pub total_seconds: f64,
+}
+
+/// What the caller does to the generated extract before it is de-identified (such as planting
+/// canary patients): given the extract and the policy, it returns the table to de-identify.
+pub type Prepare<'a> = dyn FnMut(&Path, &Policy) -> Result<PathBuf> + 'a;
+
+/// Runs the whole path on `rows` synthetic encounters in `dir`.
+pub fn run_demo(
+    dir: &Path,
+    rows: u64,
+    before_deid: &mut Prepare<'_>,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<DemoReport> {
+    let start = Instant::now();
+    let prepared = prepare(dir, rows)?;
+    let policy = Policy::load(&prepared.policy)?;
+    // the demo's own workspace: its outputs are not signed or audited anywhere else
+    let workspace = Workspace::from_secret(WorkspaceSecret::load(&prepared.key)?, None);
+    let raw = before_deid(&prepared.extract, &policy)?;
+    let output = dir.join("deid").join("encounters.csv");
+    let run = TableRun {
+        input: raw.clone(),
+        input_format: Format::Csv,
+        output: output.clone(),
+        output_format: Format::Csv,
+        force: true,
+        read: ReadOptions::default(),
+        scan: true,
+        max_findings: u64::MAX,
+        threads: default_threads(),
+        record: false,
+    };
+    let deid = match deid_table(&run, &policy, &workspace, progress)? {
+        TableOutcome::Done { report, .. } => *report,
+        TableOutcome::NoSolution { .. } => {
+            return Err(RunError::Core(airlock_core::Error::Invalid {
+                what: "the demo policy".into(),
+                why: "its [risk] block cannot be met".into(),
+            }));
+        }
+    };
+    let scanner = TextEngine::for_workspace(
+        workspace.secret(),
+        ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?,
+    );
+    let raw_findings = scan_table(&raw, Format::Csv, &scanner, None)?;
+    let output_findings = scan_table(&output, Format::Csv, &scanner, Some(&policy))?;
+    Ok(DemoReport {
+        dir: dir.to_path_buf(),
+        raw,
+        policy: prepared.policy,
+        key: prepared.key,
+        output,
+        deid,
+        raw_findings,
+        output_findings,
+        generate_seconds: prepared.generate_seconds,
+        total_seconds: start.elapsed().as_secs_f64(),
+    })
+}
