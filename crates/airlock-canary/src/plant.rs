@@ -518,6 +518,9 @@ pub fn plant_table(
     canary_path: &Path,
     opts: &PlantOptions,
 ) -> Result<PlantReport> {
+    for (from, to) in [(input, output), (input, canary_path), (output, canary_path)] {
+        airlock_core::output::refuse_overwrite(from, to)?;
+    }
     let parser = DateParser::new();
     // column names are vetted by the detector before they reach the canary file or an error
     let detector = airlock_text::TextEngine::without_key();

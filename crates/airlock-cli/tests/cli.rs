@@ -482,7 +482,7 @@ fn existing_output_needs_force_and_input_is_never_overwritten() {
         .arg("--force")
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("is the input"));
+        .stderr(predicate::str::contains("never writes over its input"));
     assert_eq!(std::fs::read(ws.path("patients.csv")).unwrap(), before);
 }
 

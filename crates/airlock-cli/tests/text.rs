@@ -124,7 +124,7 @@ fn surrogate_is_keyed_consistent_and_shape_keeping() {
         .args(["text", "redact", "note.txt", "-o", "note.txt", "--force"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("is the input"));
+        .stderr(predicate::str::contains("never writes over its input"));
 }
 
 #[test]

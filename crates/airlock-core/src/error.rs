@@ -104,6 +104,14 @@ pub enum Error {
     )]
     Internal { place: &'static str },
 
+    /// A run would write over (or into) its own input.
+    #[error(
+        "the output {} is or lies inside the input {}; airlock never writes over its input",
+        shown_path(output),
+        shown_path(input)
+    )]
+    OutputIsInput { output: PathBuf, input: PathBuf },
+
     /// An option or setting outside what airlock accepts (`what` names it).
     #[error("{}: {why}", Shown(what))]
     Invalid { what: String, why: String },

@@ -346,6 +346,29 @@ impl<W: Write> Write for Digesting<W> {
     }
 }
 
+/// The never-over-the-input guard every run calls before it writes: an error when `output` is
+/// `input` (by any path, links and `..` resolved), or lies inside `input` (a tree).
+pub fn refuse_overwrite(input: &Path, output: &Path) -> Result<()> {
+    let inside = || {
+        let (Ok(i), Some(parent)) = (input.canonicalize(), output.parent()) else {
+            return false;
+        };
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        i.is_dir() && parent.canonicalize().is_ok_and(|p| p.starts_with(&i))
+    };
+    if input == output || same_file(input, output) || inside() {
+        return Err(Error::OutputIsInput {
+            output: output.to_path_buf(),
+            input: input.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
 /// True when both paths name one existing file (after links and `..` are resolved).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b)
@@ -362,6 +385,19 @@ pub fn digest_file(path: &Path) -> Result<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn outputs_never_write_over_or_into_their_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.csv");
+        std::fs::write(&a, "x").unwrap();
+        assert!(refuse_overwrite(&a, &a).is_err());
+        assert!(refuse_overwrite(&a, &dir.path().join(".").join("a.csv")).is_err());
+        assert!(refuse_overwrite(dir.path(), &dir.path().join("out")).is_err());
+        assert!(refuse_overwrite(&a, &dir.path().join("b.csv")).is_ok());
+        let e = refuse_overwrite(&a, &a).unwrap_err().to_string();
+        assert!(e.contains("never writes over its input"), "{e}");
+    }
 
     #[test]
     fn uncommitted_output_leaves_nothing() {

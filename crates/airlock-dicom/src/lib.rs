@@ -106,6 +106,7 @@ pub fn deid_paths(
     secret: &WorkspaceSecret,
     progress: &mut dyn FnMut(usize),
 ) -> Result<RunReport> {
+    airlock_core::output::refuse_overwrite(&job.input, &job.output)?;
     let start = Instant::now();
     let d = Deidentifier::new(secret, job.options.clone());
     let mut report = RunReport {

@@ -183,6 +183,7 @@ pub fn deid_file(
     output: &Path,
     force: bool,
 ) -> Result<FhirReport> {
+    airlock_core::output::refuse_overwrite(input, output)?;
     let start = Instant::now();
     let mut report = FhirReport {
         input: input.to_path_buf(),

@@ -31,9 +31,6 @@ pub enum RunError {
     Risk(#[from] RiskError),
     #[error(transparent)]
     Vault(#[from] VaultError),
-    /// The output is the input (the same file by any path).
-    #[error("the output {} is the input; airlock never writes over its input", airlock_core::shown::path(.0))]
-    OutputIsInput(PathBuf),
 }
 
 impl RunError {
@@ -43,7 +40,6 @@ impl RunError {
             Self::Core(e) => e.hint(),
             Self::Risk(e) => e.hint(),
             Self::Vault(e) => e.hint(),
-            Self::OutputIsInput(_) => Some("write the output to another path".into()),
         }
     }
 }
@@ -228,9 +224,7 @@ pub fn deid_table(
     workspace: &Workspace,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TableOutcome> {
-    if airlock_core::output::same_file(&run.input, &run.output) {
-        return Err(RunError::OutputIsInput(run.output.clone()));
-    }
+    airlock_core::output::refuse_overwrite(&run.input, &run.output)?;
     let range = ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?;
     let mut engine = TextEngine::for_workspace(workspace.secret(), range);
     if let Some(year) = policy.reference_year {
@@ -305,7 +299,10 @@ mod tests {
         };
         let ws = Workspace::ephemeral().unwrap();
         let e = deid_table(&run, &policy, &ws, &mut |_| {}).unwrap_err();
-        assert!(matches!(e, RunError::OutputIsInput(_)), "{e}");
+        assert!(
+            matches!(e, RunError::Core(airlock_core::Error::OutputIsInput { .. })),
+            "{e}"
+        );
         assert_eq!(std::fs::read_to_string(&input).unwrap(), "x\n1\n");
     }
 }

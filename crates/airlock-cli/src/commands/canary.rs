@@ -31,19 +31,6 @@ fn plant(args: CanaryPlantArgs, json: bool) -> anyhow::Result<ExitStatus> {
         .canaries
         .clone()
         .unwrap_or_else(|| default_canary_path(&args.output));
-    for (a, b, what) in [
-        (&args.input, &args.output, "the output"),
-        (&args.input, &canaries, "the canary file"),
-        (&args.output, &canaries, "the canary file"),
-    ] {
-        if airlock_core::output::same_file(a, b) || a == b {
-            anyhow::bail!(
-                "{what} {} would overwrite {}; airlock never writes over its input",
-                airlock_core::shown::path(b),
-                airlock_core::shown::path(a)
-            );
-        }
-    }
     let opts = PlantOptions {
         count: usize::from(args.count),
         seed: args.seed,

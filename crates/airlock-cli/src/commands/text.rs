@@ -64,11 +64,8 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
         })),
         None => report::out(&out),
         Some(path) => {
-            if !stdin && airlock_core::output::same_file(&args.input, path) {
-                anyhow::bail!(
-                    "the output {} is the input; airlock never writes over its input",
-                    airlock_core::shown::path(path)
-                );
+            if !stdin {
+                airlock_core::output::refuse_overwrite(&args.input, path)?;
             }
             airlock_core::output::write_atomic(path, out.as_bytes(), args.force)?;
             if json {
