@@ -79,8 +79,6 @@ pub enum Command {
     /// Retention: shred what has stayed in a zone longer than access.toml [retention] allows
     #[command(subcommand)]
     Retention(RetentionCommand),
-    /// Benchmarks: de-identification, risk, free text, vault, DICOM, FHIR (--suite)
-    Bench(BenchArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -562,45 +560,6 @@ pub struct DeidArgs {
     pub batch_size: usize,
     #[command(flatten)]
     pub read: ReadArgs,
-}
-
-#[derive(Debug, Args)]
-pub struct BenchArgs {
-    /// What to measure: `deid` (de-identification against a plain copy), `risk` (metrics and
-    /// the optimal generalization search on the ARX adult table, and on a 1M-row resample of
-    /// it), `text` (free-text detection, redaction and surrogates on one core), `vault`
-    /// (encrypted put and get against a plain file copy, on one core), `dicom` (`dicom deid`
-    /// of a tree of small images against a plain copy, on one core; --rows is the file count)
-    /// or `fhir` (`fhir deid` of an NDJSON export against a plain parse; --rows is MB)
-    #[arg(long, value_enum, default_value = "deid")]
-    pub suite: BenchSuite,
-    /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
-    #[arg(long, default_value_t = 1_000_000)]
-    pub rows: u64,
-    /// Timed runs of each of the two commands (the median is reported)
-    #[arg(long, default_value_t = 3)]
-    pub runs: u32,
-    /// Work directory (default: a temporary directory, removed afterwards)
-    #[arg(long)]
-    pub dir: Option<PathBuf>,
-    /// The ARX adult table and hierarchies (risk suite; default: the copy vendored in
-    /// crates/airlock-risk/tests/data/adult, else ../shared/data/adult)
-    #[arg(long)]
-    pub adult: Option<PathBuf>,
-    /// Notes to run the text suite on: a gold corpus in the common JSONL format, or any text
-    /// file (default: ../shared/data/notes-dev/physionet-deid-gold.jsonl)
-    #[arg(long)]
-    pub corpus: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BenchSuite {
-    Deid,
-    Risk,
-    Text,
-    Vault,
-    Dicom,
-    Fhir,
 }
 
 /// Quasi-identifiers, sensitive attribute and hierarchies, shared by `risk` and `anonymize`.

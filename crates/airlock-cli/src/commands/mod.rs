@@ -3,12 +3,6 @@
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
-mod bench;
-mod bench_dicom;
-mod bench_fhir;
-mod bench_risk;
-mod bench_text;
-mod bench_vault;
 mod canary;
 mod deid;
 mod demo;
@@ -42,7 +36,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Retention(crate::cli::RetentionCommand::Apply { dry_run, who }) => {
             vault::retention(dry_run, &who, cli.json)
         }
-        Command::Bench(args) => bench::run(args, cli.json),
     }
 }
 

@@ -13,8 +13,8 @@ use airlock_core::table::Format;
 use airlock_deid::demo::{DEMO_POLICY, DEMO_SEED, ENCOUNTER_COLUMNS, write_encounters};
 
 use crate::ExitStatus;
-use crate::cli::{BenchArgs, BenchSuite};
 use crate::report::{self, thousands};
+use crate::{BenchArgs, BenchSuite};
 
 struct Sample {
     seconds: f64,
@@ -23,11 +23,11 @@ struct Sample {
 
 pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
     match args.suite {
-        BenchSuite::Risk => return super::bench_risk::run(&args, json),
-        BenchSuite::Text => return super::bench_text::run(&args, json),
-        BenchSuite::Vault => return super::bench_vault::run(&args, json),
-        BenchSuite::Dicom => return super::bench_dicom::run(&args, json),
-        BenchSuite::Fhir => return super::bench_fhir::run(&args, json),
+        BenchSuite::Risk => return crate::bench_risk::run(&args, json),
+        BenchSuite::Text => return crate::bench_text::run(&args, json),
+        BenchSuite::Vault => return crate::bench_vault::run(&args, json),
+        BenchSuite::Dicom => return crate::bench_dicom::run(&args, json),
+        BenchSuite::Fhir => return crate::bench_fhir::run(&args, json),
         BenchSuite::Deid => {}
     }
     let tmp;
@@ -69,7 +69,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
             args.runs
         ));
     }
-    let exe = std::env::current_exe().context("cannot find the airlock executable")?;
+    let exe = crate::airlock_exe()?;
     let mb = written.bytes as f64 / 1e6;
     let mut results = Vec::new();
     let mut thread_counts = vec![1, airlock_deid::engine::default_threads()];

@@ -14,9 +14,9 @@ use dicom_object::{FileMetaTableBuilder, InMemDicomObject};
 use airlock_core::keys::WorkspaceSecret;
 use airlock_dicom::{DicomJob, DicomOptions, deid_paths};
 
-use super::bench_risk::median;
+use crate::BenchArgs;
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
+use crate::bench_risk::median;
 use crate::report::{self, thousands};
 
 const MR_IMAGE: &str = "1.2.840.10008.5.1.4.1.1.4";

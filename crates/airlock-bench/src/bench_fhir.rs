@@ -14,9 +14,9 @@ use serde_json::Value;
 use airlock_core::keys::WorkspaceSecret;
 use airlock_fhir::{Config, Engine, SAFE_HARBOR, deid_file};
 
-use super::bench_risk::median;
+use crate::BenchArgs;
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
+use crate::bench_risk::median;
 use crate::report::{self, thousands};
 
 pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {

@@ -15,8 +15,8 @@ use airlock_core::table::Format;
 use airlock_risk::metrics::{distribution, summarize};
 use airlock_risk::{Criteria, Dataset, Hierarchy, HierarchySpec, classes, search};
 
+use crate::BenchArgs;
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
 use crate::report::{self, thousands};
 
 const QI8: [&str; 8] = [

@@ -10,9 +10,9 @@ use anyhow::Context;
 use airlock_core::keys::WorkspaceSecret;
 use airlock_vault::{Actor, Vault, Zone};
 
-use super::bench_risk::median;
+use crate::BenchArgs;
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
+use crate::bench_risk::median;
 use crate::report::{self, thousands};
 
 pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {

@@ -11,9 +11,9 @@ use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_text::TextEngine;
 use airlock_text::eval::read_gold;
 
-use super::bench_risk::median;
+use crate::BenchArgs;
 use crate::ExitStatus;
-use crate::cli::BenchArgs;
+use crate::bench_risk::median;
 use crate::report::{self, thousands};
 
 const DEFAULT_CORPUS: &str = "../shared/data/notes-dev/physionet-deid-gold.jsonl";
