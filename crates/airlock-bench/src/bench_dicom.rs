@@ -185,7 +185,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
 
 fn walk(dir: &std::path::Path) -> anyhow::Result<Vec<std::path::PathBuf>> {
     let mut skipped = Vec::new();
-    Ok(airlock_text::scan::collect_files(
+    Ok(airlock_core::walk::collect_files(
         &[dir.to_path_buf()],
         &[],
         &mut skipped,

@@ -510,7 +510,7 @@ pub fn check_paths(
             + searcher.not_searchable.len(),
         ..CheckReport::default()
     };
-    let files = airlock_text::scan::collect_files(paths, &[".git"], &mut report.skipped)?;
+    let files = airlock_core::walk::collect_files(paths, &[".git"], &mut report.skipped)?;
     let mut scratch = Scratch::default();
     for path in files {
         if exclude

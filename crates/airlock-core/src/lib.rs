@@ -17,5 +17,6 @@ pub mod risk;
 pub mod shown;
 pub mod table;
 pub mod text;
+pub mod walk;
 
 pub use error::{Error, InputProblem, KeyError, Result};

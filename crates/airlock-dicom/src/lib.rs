@@ -133,7 +133,7 @@ pub fn deid_paths(
         report.files.push(r);
     } else {
         let staged = AtomicDir::create(&job.output, job.force)?;
-        let files = airlock_text::scan::collect_files(
+        let files = airlock_core::walk::collect_files(
             std::slice::from_ref(&job.input),
             &[".git", ".airlock"],
             &mut report.skipped,

@@ -200,7 +200,7 @@ pub fn deid_file(
     let meta = std::fs::metadata(input).map_err(|e| Error::io("read", input, e))?;
     if meta.is_dir() {
         let staged = AtomicDir::create(output, force)?;
-        let files = airlock_text::scan::collect_files(
+        let files = airlock_core::walk::collect_files(
             &[input.to_path_buf()],
             &[".git", ".airlock"],
             &mut report.skipped,
