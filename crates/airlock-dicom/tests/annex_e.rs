@@ -505,3 +505,37 @@ fn a_malformed_file_stops_the_run_and_leaves_nothing() {
     let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
     assert_eq!(left.len(), 1, "a temporary directory was left behind");
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(12))]
+    /// A real file with bytes flipped, cut or appended anywhere: de-identified or refused as an
+    /// input error, never a panic, and nothing left at the target on refusal.
+    #[test]
+    fn mutated_files_never_panic(
+        flips in proptest::collection::vec((0usize..40_000, proptest::prelude::any::<u8>()), 0..24),
+        cut in proptest::option::of(0usize..40_000),
+        tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        source in proptest::sample::select(vec!["pydicom_CT_small.dcm", "pydicom_MR_small.dcm", "pydicom_nested_priv_SQ.dcm"]),
+    ) {
+        let mut bytes = std::fs::read(data().join(source)).unwrap();
+        for (at, b) in flips {
+            let n = bytes.len();
+            bytes[at % n] = b;
+        }
+        if let Some(c) = cut {
+            bytes.truncate(c % (bytes.len() + 1));
+        }
+        bytes.extend_from_slice(&tail);
+        let dir = tempfile::tempdir().unwrap();
+        let input = dir.path().join("in.dcm");
+        std::fs::write(&input, &bytes).unwrap();
+        let output = dir.path().join("out.dcm");
+        let r = std::panic::catch_unwind(|| {
+            deid_paths(&job(&input, &output, DicomOptions::default()), &secret(), &mut |_| {})
+        });
+        proptest::prop_assert!(r.is_ok(), "panicked on a mutated {source}");
+        if let Ok(Err(_)) = r {
+            proptest::prop_assert!(!output.exists());
+        }
+    }
+}
