@@ -552,12 +552,14 @@ pub struct DeidArgs {
     /// Residual findings tolerated before exiting with 1
     #[arg(long, default_value_t = 0)]
     pub max_findings: u64,
-    /// Threads that transform batches (default: one per core); output order never changes
-    #[arg(long)]
-    pub threads: Option<usize>,
-    /// Rows per record batch
-    #[arg(long, default_value_t = airlock_core::table::DEFAULT_BATCH_SIZE, hide = true)]
-    pub batch_size: usize,
+    /// Threads that transform batches (1 to 256; default: one per core); output order never
+    /// changes
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub threads: Option<u16>,
+    /// Rows per record batch (1 to 1,000,000)
+    #[arg(long, default_value_t = airlock_core::table::DEFAULT_BATCH_SIZE as u32, hide = true,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub batch_size: u32,
     #[command(flatten)]
     pub read: ReadArgs,
 }

@@ -15,6 +15,12 @@ pub const MAX_SHIFT_DAYS: u32 = 3650;
 /// The range when nothing names one.
 pub const DEFAULT_SHIFT_DAYS: u32 = 365;
 
+/// The last birth year that may belong to someone over 89 in `reference_year` (that year minus
+/// 90): Safe Harbor aggregates the ages over 89 and every date element that reveals one.
+pub fn age_top_year(reference_year: i32) -> i32 {
+    reference_year - 90
+}
+
 /// A validated date-shift range: offsets fall in `[-days, -1] ∪ [1, days]`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShiftRange(u32);

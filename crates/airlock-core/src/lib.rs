@@ -8,6 +8,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod clock;
+pub mod dates;
 pub mod error;
 pub mod keys;
 pub mod manifest;

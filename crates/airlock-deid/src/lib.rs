@@ -8,7 +8,8 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
-pub mod dates;
+/// Date parsing and shifting live in `airlock-core` (text uses them without this crate).
+pub use airlock_core::dates;
 pub mod demo;
 pub mod engine;
 pub mod profile;

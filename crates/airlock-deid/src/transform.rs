@@ -432,11 +432,7 @@ fn years(values: impl Iterator<Item = Option<i32>>, top: i32) -> Int32Array {
     values.map(|y| y.filter(|y| *y > top)).collect()
 }
 
-/// The last birth year that may belong to someone over 89 on `reference` (its year minus 90):
-/// Safe Harbor aggregates the ages over 89 and every date element that reveals one.
-pub fn age_top_year(reference_year: i32) -> i32 {
-    reference_year - 90
-}
+pub use airlock_core::clock::age_top_year;
 
 fn date32_year(days: i32) -> Option<i32> {
     NaiveDate::from_num_days_from_ce_opt(days.checked_add(719_163)?).map(|d| d.year())

@@ -10,9 +10,9 @@ use std::fmt::Write as _;
 use rustc_hash::FxHashSet;
 
 use airlock_core::clock::{DateShifter, ShiftRange};
+use airlock_core::dates::DateParser;
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{Finding, TextContext, TextMode, TextScrubber};
-use airlock_deid::dates::DateParser;
 
 use crate::detect::Detector;
 use crate::kind::{Kind, Span};
@@ -85,7 +85,7 @@ impl TextEngine {
             key,
             parser: DateParser::new(),
             surrogate_words,
-            age_top_year: airlock_deid::transform::age_top_year(chrono::Datelike::year(
+            age_top_year: airlock_core::clock::age_top_year(chrono::Datelike::year(
                 &chrono::Utc::now(),
             )),
             clock: None,
@@ -103,7 +103,7 @@ impl TextEngine {
 
     /// Reckons ages at `year` instead of the current year (a policy's `reference_year`).
     pub fn with_reference_year(mut self, year: i32) -> Self {
-        self.age_top_year = airlock_deid::transform::age_top_year(year);
+        self.age_top_year = airlock_core::clock::age_top_year(year);
         self
     }
 

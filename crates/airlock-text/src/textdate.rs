@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use chrono::{Datelike, NaiveDate};
 
-use airlock_deid::dates::{self, DateParser};
+use airlock_core::dates::{self, DateParser};
 
 const MONTHS: [&str; 12] = [
     "january",

@@ -32,12 +32,12 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         output: args.output.clone(),
         output_format,
         force: args.force,
-        read: super::read_options(&args.read, args.batch_size),
+        read: super::read_options(&args.read, args.batch_size as usize),
         scan: !args.no_scan,
         max_findings: args.max_findings,
         threads: args
             .threads
-            .unwrap_or_else(airlock_deid::engine::default_threads),
+            .map_or_else(airlock_deid::engine::default_threads, usize::from),
         record: true,
     };
     let bar = report::progress_bar(Some(input_len), json);

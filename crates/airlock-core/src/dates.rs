@@ -9,8 +9,8 @@
 use chrono::format::{Item, Parsed, StrftimeItems};
 use chrono::{Datelike, Days, NaiveDate};
 
-/// The one patient clock lives in `airlock-core` (every modality draws from it).
-pub use airlock_core::clock::{DateShifter, ShiftRange};
+/// The one patient clock (every modality draws from it).
+pub use crate::clock::{DateShifter, ShiftRange};
 
 /// How a text date was written, so that the shifted one can be written the same way.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub fn year_of_text(parser: &DateParser, value: &str) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use airlock_core::keys::{Purpose, WorkspaceSecret};
+    use crate::keys::{Purpose, WorkspaceSecret};
     use proptest::prelude::*;
 
     fn shifter(max: u32) -> DateShifter {
