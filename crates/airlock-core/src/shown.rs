@@ -92,6 +92,19 @@ impl fmt::Display for ShownPath<'_> {
     }
 }
 
+/// 1234567 -> "1,234,567".
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// A path shown with [`ShownPath`].
 pub fn path(p: &Path) -> ShownPath<'_> {
     ShownPath(p)
@@ -112,6 +125,14 @@ mod tests {
             "line 1\nline\\x072"
         );
         assert_eq!(escape("Zoë Ångström", 100), "Zoë Ångström");
+    }
+
+    #[test]
+    fn thousands_groups_digits() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(thousands(1234567), "1,234,567");
     }
 
     #[test]

@@ -689,7 +689,8 @@ impl Engine {
             Some((name, written))
         };
         loop {
-            match reader.read_event().ok()? {
+            let event = reader.read_event().ok()?;
+            match event {
                 Event::Eof => break,
                 Event::Text(t) => {
                     if hidden == 0 {
@@ -716,36 +717,24 @@ impl Engine {
                         }
                     }
                 }
-                Event::Start(e) => {
+                Event::Start(ref e) | Event::Empty(ref e) => {
                     flush(&mut text, &mut out, &mut n);
-                    let (name, written) = tag(&e, &mut n)?;
+                    let empty = matches!(event, Event::Empty(_));
+                    let (name, written) = tag(e, &mut n)?;
                     let local = name
                         .rsplit(':')
                         .next()
                         .unwrap_or(&name)
                         .to_ascii_lowercase();
-                    if hidden > 0 || DROPPED_ELEMENTS.contains(&local.as_str()) {
-                        hidden += 1;
-                        open.push(None);
-                    } else if NARRATIVE_ELEMENTS.contains(&local.as_str()) {
+                    let dropped = hidden > 0 || DROPPED_ELEMENTS.contains(&local.as_str());
+                    let shown = !dropped && NARRATIVE_ELEMENTS.contains(&local.as_str());
+                    if shown {
                         out.push_str(&written);
-                        out.push('>');
-                        open.push(Some(name));
-                    } else {
-                        open.push(None);
+                        out.push_str(if empty { "/>" } else { ">" });
                     }
-                }
-                Event::Empty(e) => {
-                    flush(&mut text, &mut out, &mut n);
-                    let (name, written) = tag(&e, &mut n)?;
-                    let local = name
-                        .rsplit(':')
-                        .next()
-                        .unwrap_or(&name)
-                        .to_ascii_lowercase();
-                    if hidden == 0 && NARRATIVE_ELEMENTS.contains(&local.as_str()) {
-                        out.push_str(&written);
-                        out.push_str("/>");
+                    if !empty {
+                        hidden += usize::from(dropped);
+                        open.push(shown.then_some(name));
                     }
                 }
                 Event::End(_) => {
