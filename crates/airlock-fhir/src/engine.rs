@@ -90,6 +90,9 @@ pub struct Engine {
     /// The workspace's patient token (when ids are keyed by the workspace): Patient ids and
     /// references to them get the token the patient has in tables and DICOM.
     patient_tokens: Option<Tokenizer>,
+    /// How deep in `contained` resources the engine is: a contained Patient keeps a keyed id,
+    /// since its local `#id` references cannot say that they point at a Patient.
+    contained_depth: usize,
     today: NaiveDate,
     /// Patient of each `urn:uuid` full URL of the Bundle being processed.
     patients_by_url: HashMap<String, String>,
@@ -187,6 +190,7 @@ impl Engine {
             encrypt_key,
             text: TextEngine::without_key(),
             patient_tokens,
+            contained_depth: 0,
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
             counts: Counts::default(),
@@ -271,7 +275,10 @@ impl Engine {
         for ptr in &index.nested {
             let contained = matches!(ptr.first(), Some(Seg::Key(k)) if k == "contained");
             if let Some(inner) = at_mut(v, ptr) {
-                labels.extend(self.resource(inner, !contained, patient.as_deref())?);
+                self.contained_depth += usize::from(contained);
+                let done = self.resource(inner, !contained, patient.as_deref());
+                self.contained_depth -= usize::from(contained);
+                labels.extend(done?);
             }
         }
         let offset = match &self.shifting {
@@ -447,7 +454,8 @@ impl Engine {
                     }
                     let patient_id = node.name == "id"
                         && node.parent == Some(0)
-                        && index.nodes[0].name == "Patient";
+                        && index.nodes[0].name == "Patient"
+                        && self.contained_depth == 0;
                     let h = match &self.patient_tokens {
                         Some(t) if patient_id => t.token(&s),
                         _ if reference => self.hash_reference(&s),

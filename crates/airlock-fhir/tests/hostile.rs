@@ -135,3 +135,22 @@ fn malformed_narrative_is_replaced_whole() {
     assert!(!out.contains("Okafor"), "{out}");
     assert!(out.contains("not well-formed"), "{out}");
 }
+
+#[test]
+fn a_contained_patient_keeps_its_local_reference() {
+    let secret = WorkspaceSecret::from_bytes([3; 32]);
+    let mut engine = Engine::new(
+        Config::parse(SAFE_HARBOR, "safe-harbor").unwrap(),
+        Some(&secret),
+    )
+    .unwrap();
+    let mut r = json!({
+        "resourceType": "Observation", "id": "o1", "status": "final", "code": {"text": "x"},
+        "contained": [{"resourceType": "Patient", "id": "p1"}],
+        "subject": {"reference": "#p1"},
+    });
+    engine.anonymize(&mut r).unwrap();
+    let id = r["contained"][0]["id"].as_str().unwrap();
+    assert_ne!(id, "p1");
+    assert_eq!(r["subject"]["reference"], format!("#{id}"), "{r}");
+}
