@@ -506,6 +506,10 @@ pub struct ReadArgs {
     /// refused without this)
     #[arg(long)]
     pub no_header: bool,
+    /// The header row's names are not identifiers, whatever they look like (skips the check
+    /// that refuses a header which looks like data; names are still escaped when shown)
+    #[arg(long, conflicts_with = "no_header")]
+    pub trust_header: bool,
     /// Names for the columns of a --no-header CSV, comma-separated (default: column_1,
     /// column_2, ...)
     #[arg(long, value_delimiter = ',', requires = "no_header")]

@@ -512,3 +512,24 @@ fn safe_harbor_aggregates_birth_years_of_people_over_89() {
     assert!(rows[3].contains(",<=1935,89,"), "{out}");
     assert!(!out.contains("1921") && !out.contains("03/14"), "{out}");
 }
+
+#[test]
+fn a_real_header_that_only_looks_like_data_can_be_vouched_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("kaiser.csv"), "Kaiser ID,visit_2020\n1,2\n").unwrap();
+    airlock(d)
+        .args(["profile", "kaiser.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--trust-header"));
+    airlock(d)
+        .args(["profile", "kaiser.csv", "--trust-header"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("[fields.\"Kaiser ID\"]"));
+    airlock(d)
+        .args(["profile", "kaiser.csv", "--trust-header", "--no-header"])
+        .assert()
+        .code(2);
+}

@@ -361,7 +361,7 @@ impl Error {
                 "use a .csv, .jsonl or .parquet extension, or name the format with --format (input) or --output-format".into(),
             ),
             Self::Input { problem: InputProblem::HeaderLooksLikeData { .. }, .. } => Some(
-                "pass --no-header and name the columns with --columns NAME,NAME,... (without --columns they are column_1, column_2, ...)".into(),
+                "pass --no-header and name the columns with --columns NAME,NAME,... (without --columns they are column_1, column_2, ...); if the first row is a header whose names only look like data, pass --trust-header".into(),
             ),
             Self::Input { problem: InputProblem::NameLooksLikeData { .. }, .. } => Some(
                 "rename the column in the source; airlock does not write identifiers into policies, reports or errors".into(),

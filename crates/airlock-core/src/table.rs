@@ -63,8 +63,18 @@ pub enum Header {
     /// The first row is the header, and is refused when it looks like data.
     #[default]
     FirstRow,
+    /// The first row is the header and the caller vouches for it (`--trust-header`): its names
+    /// are used unvetted (still escaped and capped wherever they are shown).
+    Trusted,
     /// Every row is data; the columns are named by the caller, or `column_1`, `column_2`, ...
     Absent { names: Option<Vec<String>> },
+}
+
+impl Header {
+    /// Whether the file's names are checked for data before use.
+    fn vets(&self) -> bool {
+        *self == Self::FirstRow
+    }
 }
 
 /// How a table is read.
@@ -258,7 +268,13 @@ impl TableReader {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let (schema, source) = match format {
             Format::Csv => CsvSource::open(path, file, options, detector)?,
-            Format::Jsonl => JsonlSource::open(path, file, limits, detector)?,
+            Format::Jsonl => JsonlSource::open(
+                path,
+                file,
+                limits,
+                options.header.vets().then_some(detector).flatten(),
+                options.header.vets(),
+            )?,
             Format::Parquet => {
                 let (sha256, bytes) = digest_file(path)?;
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -266,8 +282,7 @@ impl TableReader {
                 let mut schema = builder.schema().clone();
                 check_width(path, schema.fields().len(), limits)?;
                 let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
-                let trust_names = options.header == Header::FirstRow;
-                if !trust_names {
+                if matches!(options.header, Header::Absent { .. }) {
                     // The caller does not trust the file's names: they become positions.
                     let fields: Vec<Field> = schema
                         .fields()
@@ -276,7 +291,12 @@ impl TableReader {
                         .map(|(i, f)| f.as_ref().clone().with_name(positional_name(i)))
                         .collect();
                     schema = Arc::new(Schema::new(fields));
-                } else if let Some(column) = first_data_like(&names, detector) {
+                } else if let Some(column) = options
+                    .header
+                    .vets()
+                    .then(|| first_data_like(&names, detector))
+                    .flatten()
+                {
                     return Err(input_error(
                         path,
                         None,
@@ -595,7 +615,7 @@ impl CsvSource {
     ) -> Result<(SchemaRef, Source)> {
         let delimiter = sniff_delimiter(path)?;
         let limits = options.limits;
-        let has_header = options.header == Header::FirstRow;
+        let has_header = !matches!(options.header, Header::Absent { .. });
         let mut reader = csv::ReaderBuilder::new()
             .delimiter(delimiter)
             .has_headers(has_header)
@@ -616,14 +636,19 @@ impl CsvSource {
         check_width(path, header.len(), limits)?;
         let width = header.len();
         let names = match &options.header {
-            Header::FirstRow => {
+            Header::FirstRow | Header::Trusted => {
                 let mut names = Vec::with_capacity(width);
                 for field in header.iter() {
                     let name = std::str::from_utf8(field)
                         .map_err(|_| input_error(path, Some(0), None, InputProblem::InvalidUtf8))?;
                     names.push(name.to_owned());
                 }
-                if let Some(column) = first_data_like(&names, detector) {
+                if let Some(column) = options
+                    .header
+                    .vets()
+                    .then(|| first_data_like(&names, detector))
+                    .flatten()
+                {
                     return Err(input_error(
                         path,
                         None,
@@ -867,6 +892,7 @@ impl JsonlSource {
         file: File,
         limits: Limits,
         detector: Option<&dyn TextScrubber>,
+        vet: bool,
     ) -> Result<(SchemaRef, Source)> {
         let mut source = Self {
             lines: BufReader::with_capacity(1 << 16, Digesting::new(file)),
@@ -895,7 +921,10 @@ impl JsonlSource {
         if source.names.is_empty() {
             return Err(input_error(path, None, None, InputProblem::NoHeader));
         }
-        if let Some(column) = first_data_like(&source.names, detector) {
+        if let Some(column) = vet
+            .then(|| first_data_like(&source.names, detector))
+            .flatten()
+        {
             return Err(input_error(
                 path,
                 None,

@@ -51,6 +51,8 @@ fn read_options(
             Header::Absent {
                 names: args.columns.clone(),
             }
+        } else if args.trust_header {
+            Header::Trusted
         } else {
             Header::FirstRow
         },
