@@ -136,12 +136,7 @@ fn remove_stale(dir: &Path, prefix: &str) {
             continue;
         }
         let path = entry.path();
-        let removed = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        if removed.is_ok() {
+        if remove_temporary(&path).is_ok() {
             lock(&STALE_REMOVED).push(path);
         }
     }
@@ -165,28 +160,25 @@ fn lock<T>(m: &'static std::sync::Mutex<T>) -> std::sync::MutexGuard<'static, T>
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn register(path: &Path) {
-    lock(&LIVE).push(path.to_path_buf());
-}
-
-fn unregister(path: &Path) {
-    lock(&LIVE).retain(|p| p != path);
-}
-
 /// Removes every temporary this process is writing. For a signal handler: the process is about
 /// to exit, and no output of its may be left half-written beside its target.
 pub fn remove_live_temporaries() -> usize {
     let live = std::mem::take(&mut *lock(&LIVE));
     let mut removed = 0;
     for path in live {
-        let gone = if path.is_dir() {
-            std::fs::remove_dir_all(&path)
-        } else {
-            std::fs::remove_file(&path)
-        };
-        removed += usize::from(gone.is_ok());
+        removed += usize::from(remove_temporary(&path).is_ok());
     }
     removed
+}
+
+/// Removes a temporary file, or a temporary directory with everything in it (never following
+/// a link: a link is removed as a file).
+fn remove_temporary(path: &Path) -> io::Result<()> {
+    if std::fs::symlink_metadata(path)?.is_dir() {
+        std::fs::remove_dir_all(path)
+    } else {
+        std::fs::remove_file(path)
+    }
 }
 
 /// The stale temporaries (of earlier, killed runs) removed so far, for the caller to report.
@@ -278,14 +270,14 @@ impl Registered {
     /// Puts `path` (a file or directory this process is writing and will delete or rename)
     /// on the list that [`remove_live_temporaries`] clears when the process is interrupted.
     pub fn new(path: &Path) -> Self {
-        register(path);
+        lock(&LIVE).push(path.to_path_buf());
         Self(path.to_path_buf())
     }
 }
 
 impl Drop for Registered {
     fn drop(&mut self) {
-        unregister(&self.0);
+        lock(&LIVE).retain(|p| p != &self.0);
     }
 }
 

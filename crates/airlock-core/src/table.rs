@@ -70,13 +70,6 @@ pub enum Header {
     Absent { names: Option<Vec<String>> },
 }
 
-impl Header {
-    /// Whether the file's names are checked for data before use.
-    fn vets(&self) -> bool {
-        *self == Self::FirstRow
-    }
-}
-
 /// How a table is read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadOptions {
@@ -176,12 +169,22 @@ pub fn name_looks_like_data(name: &str, detector: Option<&dyn TextScrubber>) -> 
     found
 }
 
-/// The 1-based position of the first of `names` that looks like data.
-fn first_data_like(names: &[String], detector: Option<&dyn TextScrubber>) -> Option<usize> {
-    names
-        .iter()
-        .position(|n| name_looks_like_data(n, detector))
-        .map(|i| i + 1)
+/// Refuses `names` when the header is vetted ([`Header::FirstRow`]) and one of them looks like
+/// data: the error names its 1-based position only.
+fn vet_names(
+    path: &Path,
+    names: &[String],
+    header: &Header,
+    detector: Option<&dyn TextScrubber>,
+    problem: fn(usize) -> InputProblem,
+) -> Result<()> {
+    if *header != Header::FirstRow {
+        return Ok(());
+    }
+    match names.iter().position(|n| name_looks_like_data(n, detector)) {
+        Some(i) => Err(input_error(path, None, None, problem(i + 1))),
+        None => Ok(()),
+    }
 }
 
 /// A table file format.
@@ -268,20 +271,13 @@ impl TableReader {
         let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
         let (schema, source) = match format {
             Format::Csv => CsvSource::open(path, file, options, detector)?,
-            Format::Jsonl => JsonlSource::open(
-                path,
-                file,
-                limits,
-                options.header.vets().then_some(detector).flatten(),
-                options.header.vets(),
-            )?,
+            Format::Jsonl => JsonlSource::open(path, file, limits, &options.header, detector)?,
             Format::Parquet => {
                 let (sha256, bytes) = digest_file(path)?;
                 let builder = ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|_| input_error(path, None, None, InputProblem::NotParquet))?;
                 let mut schema = builder.schema().clone();
                 check_width(path, schema.fields().len(), limits)?;
-                let names: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
                 if matches!(options.header, Header::Absent { .. }) {
                     // The caller does not trust the file's names: they become positions.
                     let fields: Vec<Field> = schema
@@ -291,18 +287,12 @@ impl TableReader {
                         .map(|(i, f)| f.as_ref().clone().with_name(positional_name(i)))
                         .collect();
                     schema = Arc::new(Schema::new(fields));
-                } else if let Some(column) = options
-                    .header
-                    .vets()
-                    .then(|| first_data_like(&names, detector))
-                    .flatten()
-                {
-                    return Err(input_error(
-                        path,
-                        None,
-                        None,
-                        InputProblem::NameLooksLikeData { column },
-                    ));
+                } else {
+                    let names: Vec<String> =
+                        schema.fields().iter().map(|f| f.name().clone()).collect();
+                    vet_names(path, &names, &options.header, detector, |column| {
+                        InputProblem::NameLooksLikeData { column }
+                    })?;
                 }
                 for field in schema.fields() {
                     if field.data_type().is_nested() {
@@ -643,19 +633,9 @@ impl CsvSource {
                         .map_err(|_| input_error(path, Some(0), None, InputProblem::InvalidUtf8))?;
                     names.push(name.to_owned());
                 }
-                if let Some(column) = options
-                    .header
-                    .vets()
-                    .then(|| first_data_like(&names, detector))
-                    .flatten()
-                {
-                    return Err(input_error(
-                        path,
-                        None,
-                        None,
-                        InputProblem::HeaderLooksLikeData { column },
-                    ));
-                }
+                vet_names(path, &names, &options.header, detector, |column| {
+                    InputProblem::HeaderLooksLikeData { column }
+                })?;
                 names
             }
             Header::Absent { names: Some(names) } => {
@@ -796,9 +776,7 @@ impl CsvSource {
         self.bytes_hint = bytes + bytes / 8;
         Ok(Some(batch))
     }
-}
 
-impl CsvSource {
     /// A wrong field count in a record that runs over several lines is most likely a quote
     /// opened and not closed on its first line: say so, naming the line.
     fn quote_or(&self, e: Error) -> Error {
@@ -891,8 +869,8 @@ impl JsonlSource {
         path: &Path,
         file: File,
         limits: Limits,
+        header: &Header,
         detector: Option<&dyn TextScrubber>,
-        vet: bool,
     ) -> Result<(SchemaRef, Source)> {
         let mut source = Self {
             lines: BufReader::with_capacity(1 << 16, Digesting::new(file)),
@@ -921,17 +899,9 @@ impl JsonlSource {
         if source.names.is_empty() {
             return Err(input_error(path, None, None, InputProblem::NoHeader));
         }
-        if let Some(column) = vet
-            .then(|| first_data_like(&source.names, detector))
-            .flatten()
-        {
-            return Err(input_error(
-                path,
-                None,
-                None,
-                InputProblem::NameLooksLikeData { column },
-            ));
-        }
+        vet_names(path, &source.names, header, detector, |column| {
+            InputProblem::NameLooksLikeData { column }
+        })?;
         check_names(path, &source.names)?;
         source.row = vec![None; source.names.len()];
         Ok((text_schema(&source.names), Source::Jsonl(source)))

@@ -24,13 +24,12 @@ use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::{DateShifter, ShiftRange};
 use airlock_deid::token::Tokenizer;
-
-use crate::strict::{self, UnknownResources, Verdict};
 use airlock_text::TextEngine;
 
 use crate::config::{Config, Method};
 use crate::expr::Val;
 use crate::index::{Index, Seg, at, at_mut};
+use crate::strict::{self, UnknownResources, Verdict};
 
 /// The labels, in the order they are written.
 const LABELS: [(&str, &str, bool); 7] = [
@@ -80,6 +79,14 @@ pub struct Counts {
     pub removed: crate::strict::Removed,
 }
 
+/// What the rules need to know about the resource they run on.
+struct Here {
+    /// The resource's date shift in days.
+    offset: i64,
+    /// It is a contained resource (its id is referenced as `#id`).
+    contained: bool,
+}
+
 /// The anonymizer for one configuration.
 pub struct Engine {
     config: Config,
@@ -90,9 +97,6 @@ pub struct Engine {
     /// The workspace's patient token (when ids are keyed by the workspace): Patient ids and
     /// references to them get the token the patient has in tables and DICOM.
     patient_tokens: Option<Tokenizer>,
-    /// How deep in `contained` resources the engine is: a contained Patient keeps a keyed id,
-    /// since its local `#id` references cannot say that they point at a Patient.
-    contained_depth: usize,
     today: NaiveDate,
     /// Patient of each `urn:uuid` full URL of the Bundle being processed.
     patients_by_url: HashMap<String, String>,
@@ -190,7 +194,6 @@ impl Engine {
             encrypt_key,
             text: TextEngine::without_key(),
             patient_tokens,
-            contained_depth: 0,
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
             counts: Counts::default(),
@@ -275,16 +278,19 @@ impl Engine {
         for ptr in &index.nested {
             let contained = matches!(ptr.first(), Some(Seg::Key(k)) if k == "contained");
             if let Some(inner) = at_mut(v, ptr) {
-                self.contained_depth += usize::from(contained);
-                let done = self.resource(inner, !contained, patient.as_deref());
-                self.contained_depth -= usize::from(contained);
-                labels.extend(done?);
+                labels.extend(self.resource(inner, !contained, patient.as_deref())?);
             }
         }
         let offset = match &self.shifting {
             Shifting::Shared { fixed: Some(f), .. } => *f,
             Shifting::Shared { key, .. } => ms_offset(&id, key),
             Shifting::Workspace(s) => i64::from(s.offset(patient.as_deref().unwrap_or(&id))),
+        };
+        // a contained Patient keeps a keyed id: its local `#id` references cannot say that they
+        // point at a Patient, so it cannot take the patient token
+        let here = Here {
+            offset,
+            contained: !labelled,
         };
         let mut visited = vec![false; index.nodes.len()];
         let rules = std::mem::take(&mut self.config.rules);
@@ -296,7 +302,7 @@ impl Engine {
                 *self.counts.by_method.entry(rule.method.name()).or_default() += 1;
                 self.counts.nodes_processed += 1;
                 if self
-                    .apply(v, &index, n, &rule.method, &visited, offset, &mut labels)
+                    .apply(v, &index, n, &rule.method, &visited, &here, &mut labels)
                     .is_err()
                 {
                     let message = format!(
@@ -357,7 +363,7 @@ impl Engine {
         n: usize,
         method: &Method,
         visited: &[bool],
-        offset: i64,
+        here: &Here,
         labels: &mut BTreeSet<usize>,
     ) -> std::result::Result<(), ()> {
         let todo: Vec<usize> = index
@@ -419,7 +425,7 @@ impl Engine {
                     };
                     match full_date(&s) {
                         Some(date) if !over => {
-                            let moved = date + chrono::Duration::days(offset);
+                            let moved = date + chrono::Duration::days(here.offset);
                             *slot = Value::String(shifted(&s, moved, &node.ty));
                             labels.insert(4);
                         }
@@ -455,7 +461,7 @@ impl Engine {
                     let patient_id = node.name == "id"
                         && node.parent == Some(0)
                         && index.nodes[0].name == "Patient"
-                        && self.contained_depth == 0;
+                        && !here.contained;
                     let h = match &self.patient_tokens {
                         Some(t) if patient_id => t.token(&s),
                         _ if reference => self.hash_reference(&s),
