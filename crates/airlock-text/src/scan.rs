@@ -363,27 +363,25 @@ fn scan_table(
     // Column names are vetted by the detector. A CSV header that looks like data is read as
     // the first data row (and scanned); Parquet names that look like data are scanned as such
     // and the columns reported by position.
-    let trusted = ReadOptions::default();
-    let untrusted = ReadOptions {
-        header: Header::Absent { names: None },
+    let with = |header| ReadOptions {
+        header,
         ..ReadOptions::default()
     };
-    let mut reader = match TableReader::open_with(path, format, &trusted, Some(scrubber)) {
+    let mut reader = match TableReader::open_with(
+        path,
+        format,
+        &with(Header::FirstRow),
+        Some(scrubber),
+    ) {
         Err(Error::Input {
             problem:
                 InputProblem::HeaderLooksLikeData { .. } | InputProblem::NameLooksLikeData { .. },
             ..
         }) => {
             if format == Format::Parquet {
-                let names = TableReader::open(path, format, 1)
-                    .map(|r| r.schema())
-                    .map_err(|_| Error::Input {
-                        file: path.to_path_buf(),
-                        row: None,
-                        column: None,
-                        problem: InputProblem::NotParquet,
-                    });
-                if let Ok(schema) = names {
+                // the names as written (unvetted: they are scanned, never shown)
+                if let Ok(r) = TableReader::open_with(path, format, &with(Header::Trusted), None) {
+                    let schema = r.schema();
                     let mut c = Counter {
                         file: &mut *file,
                         skip: &[],
@@ -402,7 +400,7 @@ fn scan_table(
                 }
             }
             file.header_as_data = true;
-            TableReader::open_with(path, format, &untrusted, None)?
+            TableReader::open_with(path, format, &with(Header::Absent { names: None }), None)?
         }
         other => other?,
     };
@@ -563,6 +561,46 @@ mod tests {
         ] {
             assert!(!json.contains(value), "{value} leaked into the report");
         }
+    }
+
+    /// Parquet column names that are data: scanned as row 0 (those only the shape rules refuse
+    /// included) and the columns reported by position, never by name.
+    #[test]
+    fn parquet_names_that_are_data_are_scanned_not_shown() {
+        use airlock_core::table::TableWriter;
+        use arrow_array::{ArrayRef, RecordBatch, StringArray};
+        use std::sync::Arc;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.parquet");
+        let schema = Arc::new(arrow_schema::Schema::new(vec![
+            arrow_schema::Field::new("1956-02-17", DataType::Utf8, true),
+            arrow_schema::Field::new("note", DataType::Utf8, true),
+        ]));
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from(vec!["a"])),
+            Arc::new(StringArray::from(vec!["b"])),
+        ];
+        let batch = RecordBatch::try_new(schema.clone(), cols).unwrap();
+        let mut w = TableWriter::new(
+            std::fs::File::create(&p).unwrap(),
+            &p,
+            Format::Parquet,
+            schema,
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+        let f = scan_file(&p, &TextEngine::without_key()).unwrap().unwrap();
+        assert!(f.header_as_data);
+        assert!(
+            f.locations
+                .iter()
+                .any(|l| l.row == Some(0) && l.column.as_deref() == Some("column_1")),
+            "{:?}",
+            f.locations
+        );
+        let shown = serde_json::to_string(&f).unwrap();
+        assert!(!shown.contains("1956"), "{shown}");
     }
 
     #[test]
