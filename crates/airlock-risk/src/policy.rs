@@ -31,12 +31,16 @@ pub enum Outcome {
     },
 }
 
-/// Deletes the stage file however the run ends.
-struct Stage(PathBuf);
+/// Deletes the stage file however the run ends; while it lives, it is on the list of
+/// temporaries an interrupt removes.
+struct Stage {
+    path: PathBuf,
+    _live: airlock_core::output::Registered,
+}
 
 impl Drop for Stage {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 
@@ -59,12 +63,15 @@ pub fn run(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "output".into());
-    let stage = Stage(
-        job.output
-            .with_file_name(format!(".{name}.deid-stage.airlock-tmp")),
-    );
+    let stage_path = job
+        .output
+        .with_file_name(format!(".{name}.deid-stage.airlock-tmp"));
+    let stage = Stage {
+        _live: airlock_core::output::Registered::new(&stage_path),
+        path: stage_path,
+    };
     let staged = DeidJob {
-        output: stage.0.clone(),
+        output: stage.path.clone(),
         force: true,
         write_manifest: false,
         ..job.clone()
@@ -84,7 +91,7 @@ pub fn run(
         }
     }
     let ds = Dataset::load(
-        &stage.0,
+        &stage.path,
         job.output_format,
         &spec.quasi_identifiers,
         &hierarchies,
@@ -92,7 +99,7 @@ pub fn run(
     )?;
     let criteria = Criteria::from_spec(spec);
     let target = Target {
-        input: &stage.0,
+        input: &stage.path,
         input_format: job.output_format,
         output: &job.output,
         output_format: job.output_format,
