@@ -57,6 +57,12 @@ pub fn at<'a>(v: &'a Value, ptr: &[Seg]) -> Option<&'a Value> {
     })
 }
 
+/// Whether `item`, an element of type `ty`, is a resource of its own (`contained`,
+/// `Bundle.entry.resource`, `Parameters.parameter.resource`).
+pub fn is_nested_resource(ty: &str, item: &Value) -> bool {
+    ty == "Resource" || item.get("resourceType").is_some() && !is_primitive(ty)
+}
+
 /// The value at `ptr`, mutably.
 pub fn at_mut<'a>(v: &'a mut Value, ptr: &[Seg]) -> Option<&'a mut Value> {
     ptr.iter().try_fold(v, |v, s| match s {
@@ -143,7 +149,7 @@ impl Index {
                 if let Some(i) = i {
                     p.push(Seg::Index(i));
                 }
-                if &*ty == "Resource" || item.get("resourceType").is_some() && !is_primitive(&ty) {
+                if is_nested_resource(&ty, item) {
                     self.nested.push(p);
                     continue;
                 }

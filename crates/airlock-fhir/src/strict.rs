@@ -9,6 +9,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
 
+use crate::index::is_nested_resource;
 use crate::types::{TypeModel, is_primitive};
 
 /// What to do with a resource whose `resourceType` R4 does not define.
@@ -121,9 +122,7 @@ fn sweep_object(
             if extension && item.is_null() {
                 continue;
             }
-            let nested_resource = item_ty == "Resource"
-                || (item.get("resourceType").is_some() && !is_primitive(&item_ty));
-            if nested_resource {
+            if is_nested_resource(&item_ty, item) {
                 match sweep(item, mode, removed) {
                     Verdict::Keep => {}
                     Verdict::Remove => drop_items.push(i),

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use airlock_core::clock::ShiftRange;
 use airlock_core::keys::WorkspaceSecret;
 use airlock_core::manifest::Findings;
 use airlock_core::policy::Policy;
@@ -13,9 +12,8 @@ use airlock_core::table::{Format, ReadOptions};
 use airlock_deid::demo::{prepare, scan_table};
 use airlock_deid::engine::default_threads;
 use airlock_deid::{DeidReport, Progress};
-use airlock_text::TextEngine;
 
-use crate::{Result, RunError, TableOutcome, TableRun, Workspace, deid_table};
+use crate::{Result, RunError, TableOutcome, TableRun, Workspace, deid_table_with, text_engine};
 
 /// What `airlock demo` did and where it put things.
 #[derive(Debug)]
@@ -64,7 +62,9 @@ pub fn run_demo(
         threads: default_threads(),
         record: false,
     };
-    let deid = match deid_table(&run, &policy, &workspace, progress)? {
+    // one text engine for the run and both scans
+    let engine = text_engine(&policy, &workspace)?;
+    let deid = match deid_table_with(&run, &policy, &workspace, &engine, progress)? {
         TableOutcome::Done { report, .. } => *report,
         TableOutcome::NoSolution { .. } => {
             return Err(RunError::Core(airlock_core::Error::Invalid {
@@ -73,12 +73,8 @@ pub fn run_demo(
             }));
         }
     };
-    let scanner = TextEngine::for_workspace(
-        workspace.secret(),
-        ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?,
-    );
-    let raw_findings = scan_table(&raw, Format::Csv, &scanner, None)?;
-    let output_findings = scan_table(&output, Format::Csv, &scanner, Some(&policy))?;
+    let raw_findings = scan_table(&raw, Format::Csv, &engine, None)?;
+    let output_findings = scan_table(&output, Format::Csv, &engine, Some(&policy))?;
     Ok(DemoReport {
         dir: dir.to_path_buf(),
         raw,

@@ -64,8 +64,12 @@ impl Workspace {
     /// The workspace whose secret `--key-file`, `AIRLOCK_KEY_FILE` or `.airlock/secret` (here or
     /// above) names.
     pub fn open(key_file: Option<&Path>) -> Result<Self> {
-        let path = WorkspaceSecret::locate(key_file)?;
-        let secret = WorkspaceSecret::load(&path)?;
+        Self::load(&WorkspaceSecret::locate(key_file)?)
+    }
+
+    /// The workspace whose secret is the file at `path`.
+    fn load(path: &Path) -> Result<Self> {
+        let secret = WorkspaceSecret::load(path)?;
         let dir = path
             .parent()
             .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
@@ -83,7 +87,7 @@ impl Workspace {
     /// The workspace if one is found, else `None` (for runs that only record when they can).
     pub fn find(key_file: Option<&Path>) -> Result<Option<Self>> {
         match WorkspaceSecret::locate(key_file) {
-            Ok(_) => Self::open(key_file).map(Some),
+            Ok(path) => Self::load(&path).map(Some),
             Err(_) => Ok(None),
         }
     }
@@ -116,6 +120,14 @@ impl Workspace {
     /// The folder that holds the secret (`.airlock/`), when the workspace has one.
     pub fn dir(&self) -> Option<&Path> {
         self.dir.as_deref()
+    }
+
+    /// The workspace's vault, taken out of it, when it has one.
+    pub fn into_vault(self) -> Option<Vault> {
+        match self.holder {
+            Holder::Secret(_) => None,
+            Holder::Vault(v) => Some(*v),
+        }
     }
 
     /// The workspace's vault, when it has one.
@@ -224,12 +236,30 @@ pub fn deid_table(
     workspace: &Workspace,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TableOutcome> {
-    airlock_core::output::refuse_overwrite(&run.input, &run.output)?;
+    let engine = text_engine(policy, workspace)?;
+    deid_table_with(run, policy, workspace, &engine, progress)
+}
+
+/// The text engine of a run: keyed by the workspace, on its patient clock with the policy's
+/// range, reckoning ages at the policy's reference year.
+pub fn text_engine(policy: &Policy, workspace: &Workspace) -> Result<TextEngine> {
     let range = ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?;
-    let mut engine = TextEngine::for_workspace(workspace.secret(), range);
-    if let Some(year) = policy.reference_year {
-        engine = engine.with_reference_year(year);
-    }
+    let engine = TextEngine::for_workspace(workspace.secret(), range);
+    Ok(match policy.reference_year {
+        Some(year) => engine.with_reference_year(year),
+        None => engine,
+    })
+}
+
+/// [`deid_table`] with a text engine the caller built (with [`text_engine`]) and uses again.
+pub fn deid_table_with(
+    run: &TableRun,
+    policy: &Policy,
+    workspace: &Workspace,
+    engine: &TextEngine,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<TableOutcome> {
+    airlock_core::output::refuse_overwrite(&run.input, &run.output)?;
     let job = DeidJob {
         input: run.input.clone(),
         input_format: run.input_format,
@@ -242,7 +272,7 @@ pub fn deid_table(
         threads: run.threads.max(1),
     };
     let report =
-        match airlock_risk::policy::run(&job, policy, workspace.secret(), &engine, progress)? {
+        match airlock_risk::policy::run(&job, policy, workspace.secret(), engine, progress)? {
             airlock_risk::policy::Outcome::Done(report) => report,
             airlock_risk::policy::Outcome::NoSolution {
                 lattice_size,

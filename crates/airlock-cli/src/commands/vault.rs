@@ -9,20 +9,28 @@ use crate::ExitStatus;
 use crate::cli::{ActorArgs, AuditCommand, LineageCommand, VaultCommand};
 use crate::report::{self, thousands};
 
+/// The error for a workspace without a vault.
+fn no_vault(dir: Option<&Path>) -> anyhow::Error {
+    anyhow::anyhow!(
+        "no vault in {} (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)",
+        airlock_core::shown::path(dir.unwrap_or(Path::new(".")))
+    )
+}
+
+/// The workspace whose secret `key_file` (or the usual search) finds; it must have a vault.
+fn workspace(key_file: Option<&Path>) -> anyhow::Result<airlock_run::Workspace> {
+    let ws = airlock_run::Workspace::open(key_file)?;
+    if ws.vault().is_none() {
+        return Err(no_vault(ws.dir()));
+    }
+    Ok(ws)
+}
+
 /// The vault of the workspace whose secret `key_file` (or the usual search) finds.
 fn open(key_file: Option<&Path>) -> anyhow::Result<Vault> {
-    let secret_path = WorkspaceSecret::locate(key_file)?;
-    let secret = WorkspaceSecret::load(&secret_path)?;
-    let dir: PathBuf = secret_path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    if !dir.join(airlock_vault::CATALOG_FILE).exists() {
-        anyhow::bail!(
-            "no vault in {} (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)",
-            airlock_core::shown::path(&dir)
-        );
-    }
-    Ok(Vault::open(&dir, secret)?)
+    let ws = airlock_run::Workspace::open(key_file)?;
+    let dir = ws.dir().map(Path::to_path_buf);
+    ws.into_vault().ok_or_else(|| no_vault(dir.as_deref()))
 }
 
 fn actor(who: &ActorArgs) -> Actor {
@@ -266,11 +274,9 @@ fn deid(
 
     let policy = airlock_core::policy::Policy::load(policy_path)?;
     // one key load: the workspace holds the vault, and the run uses its secret
-    let workspace = airlock_run::Workspace::open(args.key_file.as_deref())?;
+    let workspace = workspace(args.key_file.as_deref())?;
     let (Some(vault), Some(dir)) = (workspace.vault(), workspace.dir()) else {
-        anyhow::bail!(
-            "no vault in this workspace (run `airlock init` in a new workspace, or `airlock vault` from the workspace that has one)"
-        );
+        return Err(no_vault(workspace.dir()));
     };
     let who = actor(args);
     let record = vault.dataset(dataset)?;
