@@ -107,8 +107,16 @@ fn names_are_escaped_and_messages_capped() {
     )
     .unwrap();
     std::fs::write(d.join("esc.csv"), "id\x1b[2J\x07,zip\nA,B\n").unwrap();
+    // a header with control characters is refused as data...
+    airlock(d)
+        .args(["deid", "--policy", "policy.toml", "esc.csv", "-o", "o.csv"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("looks like data (column 1)"));
+    // ...and when vouched for, its names are still escaped wherever they are shown
     let out = airlock(d)
         .args(["deid", "--policy", "policy.toml", "esc.csv", "-o", "o.csv"])
+        .arg("--trust-header")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -140,11 +148,16 @@ fn names_are_escaped_and_messages_capped() {
             "esc.csv",
             "-o",
             "o.csv",
+            "--trust-header",
         ])
         .output()
         .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(!v["error"]["message"].as_str().unwrap().contains('\x1b'));
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("id\\x1b[2J") && !message.contains('\x1b'),
+        "{message}"
+    );
 }
 
 #[test]

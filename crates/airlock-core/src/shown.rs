@@ -55,7 +55,7 @@ fn escape_keeping(s: &str, cap: usize, keep_lines: bool) -> String {
 
 /// Unicode format characters that change how the text around them is shown (bidirectional
 /// embeddings, overrides and isolates, zero-width joiners and marks).
-fn is_format_override(c: char) -> bool {
+pub(crate) fn is_format_override(c: char) -> bool {
     matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 

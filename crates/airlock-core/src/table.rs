@@ -111,6 +111,13 @@ pub fn name_looks_like_data(name: &str, detector: Option<&dyn TextScrubber>) -> 
     if name.chars().count() > 100 {
         return true;
     }
+    // control characters and bidirectional overrides: no header needs them, an attack does
+    if name
+        .chars()
+        .any(|c| c.is_control() || crate::shown::is_format_override(c))
+    {
+        return true;
+    }
     let digits = name.bytes().filter(u8::is_ascii_digit).count();
     let longest_run = name
         .as_bytes()
@@ -1354,6 +1361,8 @@ mod tests {
             "10:45",
             "ada@example.org",
             "https://x.org/a",
+            "id\u{202e}gpj.exe",
+            "id\x1b[2J",
             "MRN 0012345",
             &"note ".repeat(30),
         ] {
