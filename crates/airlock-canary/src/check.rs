@@ -22,11 +22,13 @@ use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use airlock_core::dates::DateParser;
 use airlock_core::error::{Error, Result};
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
-use airlock_deid::dates::DateParser;
 
-use crate::{CanaryFile, ValueKind};
+use airlock_core::phi::Location;
+
+use crate::{CanaryFile, Kind};
 
 /// How a value was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -74,7 +76,7 @@ pub const MAX_LOCATIONS: usize = 1000;
 struct Target {
     canary: String,
     column: Option<String>,
-    kind: ValueKind,
+    kind: Kind,
     value: String,
 }
 
@@ -92,7 +94,7 @@ pub struct Searcher {
     digits: AhoCorasick,
     digit_needles: Vec<Vec<Needle>>,
     /// Values with no needle long enough to search.
-    pub not_searchable: Vec<(String, Option<String>, ValueKind)>,
+    pub not_searchable: Vec<(String, Option<String>, Kind)>,
 }
 
 fn letters_of(s: &str) -> String {
@@ -220,17 +222,17 @@ impl Searcher {
         let mut letters = Patterns::default();
         let mut digits = Patterns::default();
         let mut not_searchable = Vec::new();
-        for (canary, planted) in file.searched() {
+        for (canary, planted, kind) in file.searched() {
             let t = targets.len();
             targets.push(Target {
                 canary: canary.id.clone(),
                 column: planted.column.clone(),
-                kind: planted.kind,
+                kind,
                 value: planted.value.clone(),
             });
             let value = planted.value.as_str();
             let mut letter_forms = vec![(letters_of(value), Form::Reformatted)];
-            if planted.kind == ValueKind::Name {
+            if kind == Kind::Name {
                 for part in value.split([' ', ',', '.']) {
                     letter_forms.push((letters_of(part), Form::NamePart));
                 }
@@ -240,10 +242,10 @@ impl Searcher {
             if d.len() >= MIN_DIGITS {
                 digit_forms.push((d.clone(), Form::DigitsOnly));
             }
-            if matches!(planted.kind, ValueKind::Phone | ValueKind::Fax) && d.len() == 10 {
+            if matches!(kind, Kind::Phone | Kind::Fax) && d.len() == 10 {
                 digit_forms.push((format!("1{d}"), Form::DigitsOnly)); // +1 (603) ...
             }
-            if planted.kind == ValueKind::Date
+            if kind == Kind::Date
                 && let Some(date) = parse_date(&parser, value)
             {
                 for (layout, numeric) in date_layouts(date) {
@@ -263,7 +265,7 @@ impl Searcher {
             });
             if letter_forms.is_empty() && digit_forms.is_empty() {
                 // too short to tell from real data; a hash of it would find only itself
-                not_searchable.push((canary.id.clone(), planted.column.clone(), planted.kind));
+                not_searchable.push((canary.id.clone(), planted.column.clone(), kind));
                 continue;
             }
             let mut hashed = vec![value.to_owned(), value.trim().to_lowercase()];
@@ -360,18 +362,19 @@ impl Searcher {
         }
     }
 
-    fn hit(&self, raw: &RawHit, at: Place) -> Hit {
+    /// The hit of `raw` in `place` (a line or cell), `offset` bytes into it.
+    fn hit(&self, raw: &RawHit, place: Location, offset: u64) -> Hit {
         let t = &self.targets[raw.target];
         Hit {
             canary: t.canary.clone(),
             field: t.column.clone(),
             kind: t.kind,
             form: raw.form,
-            line: at.line,
-            row: at.row,
-            column: at.column,
-            offset: at.offset,
-            length: (raw.end - raw.start) as u64,
+            at: Location {
+                offset,
+                length: (raw.end - raw.start) as u64,
+                ..place
+            },
         }
     }
 }
@@ -381,14 +384,6 @@ struct RawHit {
     form: Form,
     start: usize,
     end: usize,
-}
-
-#[derive(Default)]
-struct Place {
-    line: Option<u64>,
-    row: Option<u64>,
-    column: Option<String>,
-    offset: u64,
 }
 
 /// The two normalized streams of a buffer, with each byte's offset in the buffer.
@@ -438,20 +433,12 @@ pub struct Hit {
     /// The column it was planted in (none for an identifier planted only inside a note).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
-    pub kind: ValueKind,
+    pub kind: Kind,
     pub form: Form,
-    /// 1-based line of the file (files read as bytes).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// 1-based data row (tables read cell by cell).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub row: Option<u64>,
-    /// Column of a table read cell by cell.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    /// Byte offset in the file, or in the cell.
-    pub offset: u64,
-    pub length: u64,
+    /// The line of a file read as bytes (offset in the file), or the row and column of a
+    /// table read cell by cell (offset in the cell).
+    #[serde(flatten)]
+    pub at: Location,
 }
 
 /// What one file held.
@@ -482,7 +469,7 @@ pub struct CheckReport {
     pub skipped: Vec<(PathBuf, &'static str)>,
     pub hits: u64,
     pub hits_by_canary: BTreeMap<String, u64>,
-    pub hits_by_kind: BTreeMap<&'static str, u64>,
+    pub hits_by_kind: BTreeMap<Kind, u64>,
 }
 
 const CHUNK: usize = 4 << 20;
@@ -505,7 +492,7 @@ pub fn check_paths(
             .canaries
             .iter()
             .flat_map(|c| &c.values)
-            .filter(|v| !v.search && !matches!(v.kind, ValueKind::FreeText | ValueKind::Other))
+            .filter(|v| !v.search && v.kind.is_some())
             .count()
             + searcher.not_searchable.len(),
         ..CheckReport::default()
@@ -528,7 +515,7 @@ pub fn check_paths(
             report.hits += f.hits;
             for h in &f.locations {
                 *report.hits_by_canary.entry(h.canary.clone()).or_default() += 1;
-                *report.hits_by_kind.entry(h.kind.as_str()).or_default() += 1;
+                *report.hits_by_kind.entry(h.kind).or_default() += 1;
             }
             report.files.push(f);
         }
@@ -563,6 +550,7 @@ fn check_file(searcher: &Searcher, path: &Path, scratch: &mut Scratch) -> Result
     let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + OVERLAP);
     let mut base = 0u64; // file offset of buf[0]
     let mut lines_before = 0u64; // newlines in the file before buf[0]
+    let mut line_start = 0u64; // file offset of the line that buf[0] is in
     let mut raw = Vec::new();
     loop {
         let old = buf.len();
@@ -589,18 +577,23 @@ fn check_file(searcher: &Searcher, path: &Path, scratch: &mut Scratch) -> Result
             buf.len().saturating_sub(OVERLAP)
         };
         for r in raw.iter().filter(|r| eof || r.start < keep_from) {
-            let line = lines_before + count_newlines(&buf[..r.start]) + 1;
-            let at = Place {
-                line: Some(line),
-                offset: base + r.start as u64,
-                ..Place::default()
-            };
-            push(&mut file, searcher.hit(r, at));
+            let before = &buf[..r.start];
+            let line = lines_before + count_newlines(before) + 1;
+            // offsets are within the line, as in every other report of a line
+            let start = before
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(line_start, |nl| base + nl as u64 + 1);
+            let offset = base + r.start as u64 - start;
+            push(&mut file, searcher.hit(r, Location::line(line), offset));
         }
         if eof {
             break;
         }
         lines_before += count_newlines(&buf[..keep_from]);
+        if let Some(nl) = buf[..keep_from].iter().rposition(|&b| b == b'\n') {
+            line_start = base + nl as u64 + 1;
+        }
         base += keep_from as u64;
         buf.drain(..keep_from);
     }
@@ -620,13 +613,8 @@ fn check_file(searcher: &Searcher, path: &Path, scratch: &mut Scratch) -> Result
                     raw.clear();
                     searcher.search(v.as_bytes(), true, true, scratch, &mut raw);
                     for r in &raw {
-                        let at = Place {
-                            row: Some(row0 + i as u64 + 1),
-                            column: Some(field.name().clone()),
-                            offset: r.start as u64,
-                            ..Place::default()
-                        };
-                        push(&mut file, searcher.hit(r, at));
+                        let at = Location::cell(row0 + i as u64 + 1, field.name().as_str());
+                        push(&mut file, searcher.hit(r, at, r.start as u64));
                     }
                 }
             }
@@ -646,15 +634,7 @@ pub fn check_text(searcher: &Searcher, text: &str) -> Vec<Hit> {
     let mut raw = Vec::new();
     searcher.search(text.as_bytes(), true, true, &mut scratch, &mut raw);
     raw.iter()
-        .map(|r| {
-            searcher.hit(
-                r,
-                Place {
-                    offset: r.start as u64,
-                    ..Place::default()
-                },
-            )
-        })
+        .map(|r| searcher.hit(r, Location::default(), r.start as u64))
         .collect()
 }
 
@@ -663,15 +643,15 @@ mod tests {
     use super::*;
     use crate::{Canary, Planted};
 
-    fn file(values: &[(ValueKind, &str)]) -> CanaryFile {
+    fn file(values: &[(Kind, &str)]) -> CanaryFile {
         CanaryFile::new(vec![Canary {
             id: "canary-01".into(),
             row: None,
             values: values
                 .iter()
                 .map(|(k, v)| Planted {
-                    column: Some(k.as_str().into()),
-                    kind: *k,
+                    column: Some(k.tag().into()),
+                    kind: Some(*k),
                     value: (*v).into(),
                     search: true,
                 })
@@ -679,7 +659,7 @@ mod tests {
         }])
     }
 
-    fn forms(values: &[(ValueKind, &str)], text: &str) -> Vec<(ValueKind, Form)> {
+    fn forms(values: &[(Kind, &str)], text: &str) -> Vec<(Kind, Form)> {
         let s = Searcher::new(&file(values)).unwrap();
         check_text(&s, text)
             .into_iter()
@@ -690,14 +670,14 @@ mod tests {
     #[test]
     fn finds_values_and_their_easy_transforms() {
         let v = [
-            (ValueKind::Name, "Vorandel Quisthorpe"),
-            (ValueKind::Phone, "(603) 482-1193"),
-            (ValueKind::Ssn, "528-41-9930"),
-            (ValueKind::Date, "1956-02-17"),
-            (ValueKind::Email, "vorandel.q48@brenmail.net"),
+            (Kind::Name, "Vorandel Quisthorpe"),
+            (Kind::Phone, "(603) 482-1193"),
+            (Kind::Ssn, "528-41-9930"),
+            (Kind::Date, "1956-02-17"),
+            (Kind::Email, "vorandel.q48@brenmail.net"),
         ];
         use Form::*;
-        use ValueKind as K;
+        use Kind as K;
         assert_eq!(forms(&v, "x Vorandel Quisthorpe y"), [(K::Name, AsWritten)]);
         assert_eq!(forms(&v, "VORANDEL_QUISTHORPE"), [(K::Name, Reformatted)]);
         assert_eq!(forms(&v, "dear quisthorpe,"), [(K::Name, NamePart)]);
@@ -711,7 +691,7 @@ mod tests {
         );
         assert_eq!(forms(&v, "19560217"), [(K::Date, DigitsOnly)]);
         assert_eq!(forms(&v, "on 2/17/56"), []);
-        let jan11 = [(ValueKind::Date, "1956-01-11")];
+        let jan11 = [(Kind::Date, "1956-01-11")];
         assert_eq!(forms(&jan11, "01/11/1956"), [(K::Date, OtherDateLayout)]);
         // 1/11/1956 and 11/1/1956 are both 1111956: that layout is not searched
         assert_eq!(forms(&jan11, "11/1/1956"), []);
@@ -730,33 +710,39 @@ mod tests {
 
     #[test]
     fn digit_runs_must_be_whole_and_short_values_are_not_searched() {
-        let v = [
-            (ValueKind::Phone, "603-482-1193"),
-            (ValueKind::Zip, "03812"),
-        ];
+        let v = [(Kind::Phone, "603-482-1193"), (Kind::Zip, "03812")];
         assert!(forms(&v, "id 96034821193").is_empty());
         assert!(forms(&v, "60348211934").is_empty());
         assert!(forms(&v, "zip 03812").is_empty());
         let s = Searcher::new(&file(&v)).unwrap();
         assert_eq!(s.not_searchable.len(), 1);
-        assert_eq!(s.not_searchable[0].2, ValueKind::Zip);
+        assert_eq!(s.not_searchable[0].2, Kind::Zip);
     }
 
     #[test]
     fn chunk_edges_neither_lose_nor_repeat_hits() {
         let dir = tempfile::tempdir().unwrap();
-        let canaries = file(&[(ValueKind::Name, "Vorandel Quisthorpe")]);
+        let canaries = file(&[(Kind::Name, "Vorandel Quisthorpe")]);
         for at in [0, CHUNK - 10, CHUNK - 3, CHUNK, CHUNK + 5, 2 * CHUNK - 9] {
             let mut bytes = vec![b'.'; 2 * CHUNK + 100];
             bytes[at..at + 19].copy_from_slice(b"Vorandel Quisthorpe");
-            bytes[100] = b'\n';
+            // newlines in the first chunk only: a hit in a later chunk counts its offset from
+            // a line start that chunk does not hold
+            let newlines = [100, CHUNK - 50];
+            for nl in newlines {
+                if !(at..at + 19).contains(&nl) {
+                    bytes[nl] = b'\n';
+                }
+            }
             let p = dir.path().join("big.log");
             std::fs::write(&p, &bytes).unwrap();
             let r = check_paths(&canaries, std::slice::from_ref(&p), &[], &mut |_| {}).unwrap();
             assert_eq!(r.hits, 1, "at {at}");
             let h = &r.files[0].locations[0];
-            assert_eq!(h.offset, at as u64);
-            assert_eq!(h.line, Some(if at > 100 { 2 } else { 1 }));
+            let before: Vec<usize> = newlines.into_iter().filter(|&nl| nl < at).collect();
+            let line_start = before.last().map_or(0, |nl| nl + 1);
+            assert_eq!(h.at.offset, (at - line_start) as u64, "at {at}");
+            assert_eq!(h.at.line, Some(before.len() as u64 + 1), "at {at}");
             assert_eq!(h.form, Form::AsWritten);
         }
     }

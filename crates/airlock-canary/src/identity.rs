@@ -8,7 +8,7 @@ use rand::Rng;
 
 use airlock_text::lexicon::Lexicon;
 
-use crate::ValueKind;
+use crate::Kind;
 
 /// One synthetic patient and every kind of identifier Safe Harbor names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,31 +210,31 @@ impl Identity {
     }
 
     /// Every identifier of this patient, each with its kind (the ISO form of the dates).
-    pub fn identifiers(&self) -> Vec<(ValueKind, String)> {
+    pub fn identifiers(&self) -> Vec<(Kind, String)> {
         let iso = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
         vec![
-            (ValueKind::Name, self.name()),
-            (ValueKind::Name, self.doctor.clone()),
-            (ValueKind::Address, self.street.clone()),
-            (ValueKind::Address, self.street_word.clone()),
-            (ValueKind::Address, self.city.clone()),
-            (ValueKind::Zip, self.zip.clone()),
-            (ValueKind::Date, iso(self.birth)),
-            (ValueKind::Date, iso(self.admit)),
-            (ValueKind::Phone, self.phone.clone()),
-            (ValueKind::Fax, self.fax.clone()),
-            (ValueKind::Email, self.email.clone()),
-            (ValueKind::Ssn, self.ssn.clone()),
-            (ValueKind::Mrn, self.mrn.clone()),
-            (ValueKind::HealthPlan, self.health_plan.clone()),
-            (ValueKind::Account, self.account.clone()),
-            (ValueKind::License, self.license.clone()),
-            (ValueKind::Vehicle, self.vehicle.clone()),
-            (ValueKind::Device, self.device.clone()),
-            (ValueKind::Url, self.url.clone()),
-            (ValueKind::Ip, self.ip.clone()),
-            (ValueKind::Biometric, self.biometric.clone()),
-            (ValueKind::Photo, self.photo.clone()),
+            (Kind::Name, self.name()),
+            (Kind::Name, self.doctor.clone()),
+            (Kind::Address, self.street.clone()),
+            (Kind::Address, self.street_word.clone()),
+            (Kind::Address, self.city.clone()),
+            (Kind::Zip, self.zip.clone()),
+            (Kind::Date, iso(self.birth)),
+            (Kind::Date, iso(self.admit)),
+            (Kind::Phone, self.phone.clone()),
+            (Kind::Fax, self.fax.clone()),
+            (Kind::Email, self.email.clone()),
+            (Kind::Ssn, self.ssn.clone()),
+            (Kind::Mrn, self.mrn.clone()),
+            (Kind::HealthPlan, self.health_plan.clone()),
+            (Kind::Account, self.account.clone()),
+            (Kind::License, self.license.clone()),
+            (Kind::Vehicle, self.vehicle.clone()),
+            (Kind::Device, self.device.clone()),
+            (Kind::Url, self.url.clone()),
+            (Kind::Ip, self.ip.clone()),
+            (Kind::Biometric, self.biometric.clone()),
+            (Kind::Photo, self.photo.clone()),
         ]
     }
 

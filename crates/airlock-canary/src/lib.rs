@@ -19,6 +19,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use airlock_core::error::{Error, InputProblem, Result};
+pub use airlock_core::phi::Kind;
 
 pub use check::{CheckReport, check_paths};
 pub use plant::{PlantOptions, PlantReport, plant_table};
@@ -26,62 +27,30 @@ pub use plant::{PlantOptions, PlantReport, plant_table};
 /// The `format` of a canary file.
 pub const FORMAT: &str = "airlock-canaries/1";
 
-/// What a canary value is (the Safe Harbor kinds, and the rest of a canary row).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ValueKind {
-    Name,
-    Address,
-    Zip,
-    Date,
-    Age,
-    Phone,
-    Fax,
-    Email,
-    Ssn,
-    Mrn,
-    HealthPlan,
-    Account,
-    License,
-    Vehicle,
-    Device,
-    Url,
-    Ip,
-    Biometric,
-    Photo,
-    Id,
-    /// A canary note in a free-text column (its identifiers are listed on their own).
-    FreeText,
-    /// A value copied from another row for a column that is not identifying.
-    Other,
-}
+/// The `kind` of a planted value: the identifier's [`Kind`] tag (`NAME`, `SSN`, ...; files
+/// written before the kinds were shared say `name`, `ssn`, which still read), or `free_text`
+/// for a canary note (whose identifiers are listed on their own).
+mod planted_kind {
+    use airlock_core::phi::Kind;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-impl ValueKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Name => "name",
-            Self::Address => "address",
-            Self::Zip => "zip",
-            Self::Date => "date",
-            Self::Age => "age",
-            Self::Phone => "phone",
-            Self::Fax => "fax",
-            Self::Email => "email",
-            Self::Ssn => "ssn",
-            Self::Mrn => "mrn",
-            Self::HealthPlan => "health_plan",
-            Self::Account => "account",
-            Self::License => "license",
-            Self::Vehicle => "vehicle",
-            Self::Device => "device",
-            Self::Url => "url",
-            Self::Ip => "ip",
-            Self::Biometric => "biometric",
-            Self::Photo => "photo",
-            Self::Id => "id",
-            Self::FreeText => "free_text",
-            Self::Other => "other",
+    const NOTE: &str = "free_text";
+
+    pub fn serialize<S: Serializer>(kind: &Option<Kind>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind.map_or(NOTE, Kind::tag))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Kind>, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        if s.eq_ignore_ascii_case(NOTE) {
+            return Ok(None);
         }
+        Kind::from_tag(&s).map(Some).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "unknown kind of planted value ({} characters)",
+                s.chars().count()
+            ))
+        })
     }
 }
 
@@ -99,7 +68,9 @@ pub struct Planted {
     /// The table column it was written to; none for an identifier that is only inside a note.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub column: Option<String>,
-    pub kind: ValueKind,
+    /// What identifier it is; none for a canary note.
+    #[serde(with = "planted_kind")]
+    pub kind: Option<Kind>,
     pub value: String,
     /// False when the value cannot be told apart from real data (a 5-digit ZIP, a sex code, a
     /// date inside the data's own range); it is recorded but not searched.
@@ -186,11 +157,54 @@ impl CanaryFile {
         airlock_core::output::write_atomic(path, &bytes, force)
     }
 
-    /// The values that are searched, with their canary.
-    pub fn searched(&self) -> impl Iterator<Item = (&Canary, &Planted)> {
+    /// The identifiers that are searched, with their canary and kind (a canary note is not
+    /// searched as a whole: its identifiers are listed on their own).
+    pub fn searched(&self) -> impl Iterator<Item = (&Canary, &Planted, Kind)> {
         self.canaries
             .iter()
             .flat_map(|c| c.values.iter().map(move |v| (c, v)))
-            .filter(|(_, v)| v.search && !matches!(v.kind, ValueKind::FreeText | ValueKind::Other))
+            .filter(|(_, v)| v.search)
+            .filter_map(|(c, v)| Some((c, v, v.kind?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planted_kinds_are_the_shared_tags_and_old_files_still_read() {
+        let old = r#"[{"kind":"health_plan","value":"x"},{"column":"note","kind":"free_text","value":"y","search":false}]"#;
+        let values: Vec<Planted> = serde_json::from_str(old).unwrap();
+        assert_eq!(values[0].kind, Some(Kind::HealthPlan));
+        assert_eq!(values[1].kind, None);
+        let new = serde_json::to_string(&values).unwrap();
+        assert!(new.contains(r#""kind":"HEALTH_PLAN""#), "{new}");
+        assert!(new.contains(r#""kind":"free_text""#), "{new}");
+        assert_eq!(serde_json::from_str::<Vec<Planted>>(&new).unwrap(), values);
+        let forged = r#"{"kind":"Jane Doe","value":"x"}"#;
+        let e = serde_json::from_str::<Planted>(forged).unwrap_err();
+        assert!(!e.to_string().contains("Jane"), "{e}");
+    }
+
+    #[test]
+    fn only_identifiers_are_searched() {
+        let planted = |kind, search| Planted {
+            column: None,
+            kind,
+            value: "v".into(),
+            search,
+        };
+        let file = CanaryFile::new(vec![Canary {
+            id: "canary-01".into(),
+            row: None,
+            values: vec![
+                planted(Some(Kind::Name), true),
+                planted(None, false),
+                planted(Some(Kind::Zip), false),
+            ],
+        }]);
+        let kinds: Vec<Kind> = file.searched().map(|(_, _, k)| k).collect();
+        assert_eq!(kinds, [Kind::Name]);
     }
 }

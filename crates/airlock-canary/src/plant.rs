@@ -29,7 +29,7 @@ use airlock_deid::dates::{DateParser, DateStyle, push_date, year_of_text};
 use airlock_deid::profile::hints;
 
 use crate::identity::{Identity, digits};
-use crate::{Canary, CanaryFile, FileRef, Planted, ValueKind};
+use crate::{Canary, CanaryFile, FileRef, Kind, Planted};
 
 /// How many canaries, and the seed (random when none).
 #[derive(Debug, Clone)]
@@ -60,7 +60,7 @@ pub enum ColumnPlan {
     /// A canary date, in the column's layout.
     Date,
     /// A new identifier of this kind, in the column's shape.
-    Value(ValueKind),
+    Value(Kind),
 }
 
 /// What `plant_table` did.
@@ -163,37 +163,37 @@ pub fn plan_column(
     let h = hints(name);
     let lower = name.to_ascii_lowercase();
     let kind = if policy.patient_id.as_deref() == Some(name) || h.record_number {
-        ValueKind::Mrn
+        Kind::Mrn
     } else if h.ssn {
-        ValueKind::Ssn
+        Kind::Ssn
     } else if h.phone {
         if lower.contains("fax") {
-            ValueKind::Fax
+            Kind::Fax
         } else {
-            ValueKind::Phone
+            Kind::Phone
         }
     } else if h.email {
-        ValueKind::Email
+        Kind::Email
     } else if h.zip {
-        ValueKind::Zip
+        Kind::Zip
     } else if h.age {
-        ValueKind::Age
+        Kind::Age
     } else if h.street || h.place {
-        ValueKind::Address
+        Kind::Address
     } else if h.name {
-        ValueKind::Name
+        Kind::Name
     } else if h.birth || h.date || donor.is_some_and(|d| parser.parse(d.trim()).is_some()) {
         return ColumnPlan::Date;
     } else if h.demographic {
         return ColumnPlan::Copy;
     } else if donor.is_some_and(|d| d.contains('@')) {
-        ValueKind::Email
+        Kind::Email
     } else if donor.is_some_and(|d| d.starts_with("http") || d.starts_with("www.")) {
-        ValueKind::Url
+        Kind::Url
     } else if donor
         .is_some_and(|d| d.split('.').count() == 4 && d.split('.').all(|p| p.parse::<u8>().is_ok()))
     {
-        ValueKind::Ip
+        Kind::Ip
     } else if field.class == FieldClass::QuasiIdentifier
         && field.action == Action::Keep
         && donor.is_none_or(|d| d.chars().count() <= 3)
@@ -201,7 +201,7 @@ pub fn plan_column(
         // a small coded domain (sex, state): a new value would stand out, not blend in
         return ColumnPlan::Copy;
     } else {
-        ValueKind::Id
+        Kind::Id
     };
     ColumnPlan::Value(kind)
 }
@@ -294,10 +294,10 @@ fn build_row(
         let donor =
             (!donors.is_empty()).then(|| donors[rng.random_range(0..donors.len())].as_str());
         let column = Some(field.name().clone());
-        let mut record = |kind, value: &str, search| {
+        let mut record = |kind: Kind, value: &str, search| {
             planted.push(Planted {
                 column: column.clone(),
-                kind,
+                kind: Some(kind),
                 value: value.to_owned(),
                 search,
             });
@@ -316,38 +316,38 @@ fn build_row(
                     identity.admit
                 };
                 let v = render_date(date, donor, parser);
-                record(ValueKind::Date, &v, identity.dates_searched && v.len() > 4);
+                record(Kind::Date, &v, identity.dates_searched && v.len() > 4);
                 Some(v)
             }
             ColumnPlan::Value(kind) => {
                 let v = match kind {
-                    ValueKind::Mrn | ValueKind::Id => {
+                    Kind::Mrn | Kind::Id => {
                         let v = donor.map_or_else(|| identity.mrn.clone(), |d| imitate(d, rng));
-                        if *kind == ValueKind::Mrn {
+                        if *kind == Kind::Mrn {
                             mrn = v.clone();
                         }
                         v
                     }
-                    ValueKind::Ssn => donor
+                    Kind::Ssn => donor
                         .and_then(|d| render_digits(d, &digits_only(&identity.ssn)))
                         .unwrap_or_else(|| identity.ssn.clone()),
-                    ValueKind::Phone => donor
+                    Kind::Phone => donor
                         .and_then(|d| render_digits(d, &digits_only(&identity.phone)))
                         .unwrap_or_else(|| identity.phone.clone()),
-                    ValueKind::Fax => donor
+                    Kind::Fax => donor
                         .and_then(|d| render_digits(d, &digits_only(&identity.fax)))
                         .unwrap_or_else(|| identity.fax.clone()),
-                    ValueKind::Zip => match donor {
+                    Kind::Zip => match donor {
                         Some(d) if d.len() == 10 && d.as_bytes()[5] == b'-' => {
                             format!("{}-{}", identity.zip, digits(rng, 4))
                         }
                         _ => identity.zip.clone(),
                     },
-                    ValueKind::Age => identity.age.to_string(),
-                    ValueKind::Email => identity.email.clone(),
-                    ValueKind::Url => identity.url.clone(),
-                    ValueKind::Ip => identity.ip.clone(),
-                    ValueKind::Address => {
+                    Kind::Age => identity.age.to_string(),
+                    Kind::Email => identity.email.clone(),
+                    Kind::Url => identity.url.clone(),
+                    Kind::Ip => identity.ip.clone(),
+                    Kind::Address => {
                         let h = hints(field.name());
                         if h.place && !h.street {
                             identity.city.clone()
@@ -355,7 +355,7 @@ fn build_row(
                             identity.street.clone()
                         }
                     }
-                    ValueKind::Name => {
+                    Kind::Name => {
                         let lower = field.name().to_ascii_lowercase();
                         if lower.contains("first") || lower.contains("given") {
                             identity.first.clone()
@@ -385,7 +385,7 @@ fn build_row(
         for &i in &notes {
             planted.push(Planted {
                 column: Some(schema.field(i).name().clone()),
-                kind: ValueKind::FreeText,
+                kind: None,
                 value: note.clone(),
                 search: false,
             });
@@ -398,9 +398,9 @@ fn build_row(
             }
             planted.push(Planted {
                 column: None,
-                kind,
+                kind: Some(kind),
                 value,
-                search: kind != ValueKind::Date || who.dates_searched,
+                search: kind != Kind::Date || who.dates_searched,
             });
         }
     }

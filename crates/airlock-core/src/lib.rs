@@ -13,11 +13,23 @@ pub mod error;
 pub mod keys;
 pub mod manifest;
 pub mod output;
+pub mod phi;
 pub mod policy;
 pub mod risk;
 pub mod shown;
 pub mod table;
 pub mod text;
 pub mod walk;
+
+/// Invented surrogate values, shared by the profiler (which must not mistake them for real
+/// names) and the free-text surrogates in `airlock-text`. One value a line; `#` starts a comment.
+pub mod surrogate_lists {
+    /// Person names.
+    pub const NAMES: &str = include_str!("../data/surrogate-names.txt");
+    /// Street names.
+    pub const STREETS: &str = include_str!("../data/surrogate-streets.txt");
+    /// Town and facility names.
+    pub const PLACES: &str = include_str!("../data/surrogate-places.txt");
+}
 
 pub use error::{Error, InputProblem, KeyError, Result};

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::output::write_atomic;
+use crate::phi::Kind;
 
 /// The manifest format's version.
 pub const MANIFEST_VERSION: u32 = 1;
@@ -97,12 +98,12 @@ fn is_zero(n: &u64) -> bool {
 /// Residual-PHI scan of the output: counts per kind and per column, never the text.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Findings {
-    /// Which detector scanned (e.g. `interim-patterns`).
+    /// Which detector scanned (e.g. `airlock-text`).
     pub scanner: String,
     pub scanned_columns: Vec<String>,
     pub total: u64,
-    pub by_kind: BTreeMap<String, u64>,
-    pub by_column: BTreeMap<String, BTreeMap<String, u64>>,
+    pub by_kind: BTreeMap<Kind, u64>,
+    pub by_column: BTreeMap<String, BTreeMap<Kind, u64>>,
 }
 
 impl Findings {
@@ -110,25 +111,25 @@ impl Findings {
     pub fn merge(&mut self, other: &Findings) {
         self.total += other.total;
         for (k, n) in &other.by_kind {
-            *self.by_kind.entry(k.clone()).or_default() += n;
+            *self.by_kind.entry(*k).or_default() += n;
         }
         for (c, kinds) in &other.by_column {
             let col = self.by_column.entry(c.clone()).or_default();
             for (k, n) in kinds {
-                *col.entry(k.clone()).or_default() += n;
+                *col.entry(*k).or_default() += n;
             }
         }
     }
 
     /// Counts one finding.
-    pub fn add(&mut self, column: &str, kind: &str) {
+    pub fn add(&mut self, column: &str, kind: Kind) {
         self.total += 1;
-        *self.by_kind.entry(kind.to_owned()).or_default() += 1;
+        *self.by_kind.entry(kind).or_default() += 1;
         *self
             .by_column
             .entry(column.to_owned())
             .or_default()
-            .entry(kind.to_owned())
+            .entry(kind)
             .or_default() += 1;
     }
 }
@@ -204,11 +205,14 @@ mod tests {
     #[test]
     fn findings_count_per_kind_and_column() {
         let mut f = Findings::default();
-        f.add("note", "SSN");
-        f.add("note", "SSN");
-        f.add("comment", "PHONE");
+        f.add("note", Kind::Ssn);
+        f.add("note", Kind::Ssn);
+        f.add("comment", Kind::Phone);
         assert_eq!(f.total, 3);
-        assert_eq!(f.by_kind["SSN"], 2);
-        assert_eq!(f.by_column["comment"]["PHONE"], 1);
+        assert_eq!(f.by_kind[&Kind::Ssn], 2);
+        assert_eq!(f.by_column["comment"][&Kind::Phone], 1);
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains(r#""by_kind":{"PHONE":1,"SSN":2}"#), "{json}");
+        assert_eq!(serde_json::from_str::<Findings>(&json).unwrap(), f);
     }
 }

@@ -1,11 +1,13 @@
 //! The seam between the de-identification engine and a free-text PHI detector.
 //!
 //! The engine calls a [`TextScrubber`] for `text_redact` and `text_surrogate` columns and for the
-//! residual scan of its output. The detector behind it lives in another crate (an interim
-//! pattern detector in `airlock-deid`, the full one in `airlock-text`), so the engine, the CLI
-//! and a server can swap it without changing each other.
+//! residual scan of its output. The detector behind it lives in another crate (`airlock-text`'s
+//! `TextEngine` in the product, simple pattern scrubbers in tests), so the engine, the CLI and a
+//! server can swap it without changing each other.
 
 use std::ops::Range;
+
+use crate::phi::Kind;
 
 /// Replace each identifier with a typed tag, or with a realistic surrogate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,8 +33,8 @@ pub struct TextContext<'a> {
 pub struct Finding {
     /// Byte range in the scanned text.
     pub span: Range<usize>,
-    /// A kind name such as `"SSN"`, `"PHONE"`, `"NAME"`.
-    pub kind: &'static str,
+    /// What it is.
+    pub kind: Kind,
 }
 
 /// A free-text PHI detector and replacer, shared by reference across threads.
@@ -45,12 +47,12 @@ pub trait TextScrubber: Send + Sync {
     /// so a surrogate output scans clean.
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding));
 
-    /// A short name for manifests and reports (e.g. `interim-patterns`).
+    /// A short name for manifests and reports (e.g. `airlock-text`).
     fn name(&self) -> &'static str;
 
     /// Kinds whose surrogates cannot be told from real values (shifted dates, same-shape IDs).
     /// A residual scan of surrogate output skips these kinds; the same detector produced them.
-    fn opaque_surrogate_kinds(&self) -> &'static [&'static str] {
+    fn opaque_surrogate_kinds(&self) -> &'static [Kind] {
         &[]
     }
 }

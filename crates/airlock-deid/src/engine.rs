@@ -20,6 +20,7 @@ use airlock_core::manifest::{
     ColumnRecord, FileRecord, Findings, Manifest, PolicyRecord, Timing, Tool, now_rfc3339,
 };
 use airlock_core::output::AtomicOutput;
+use airlock_core::phi::Kind;
 use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclassified};
 use airlock_core::table::{Format, ReadOptions, TableReader, TableWriter};
 use airlock_core::text::{TextMode, TextScrubber};
@@ -425,7 +426,7 @@ pub fn scan_column(
     text: &StringArray,
     column: &str,
     mode: Scan,
-    skip: &[&str],
+    skip: &[Kind],
     findings: &mut Findings,
 ) {
     for v in text.iter().flatten() {

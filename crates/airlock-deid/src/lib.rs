@@ -16,15 +16,8 @@ pub mod profile;
 pub mod token;
 pub mod transform;
 
-/// Invented surrogate values, shared by the profiler (which must not mistake them for real
-/// names) and the free-text surrogates in `airlock-text`. One value a line; `#` starts a comment.
-pub mod surrogate_lists {
-    /// Person names.
-    pub const NAMES: &str = include_str!("../data/surrogate-names.txt");
-    /// Street names.
-    pub const STREETS: &str = include_str!("../data/surrogate-streets.txt");
-    /// Town and facility names.
-    pub const PLACES: &str = include_str!("../data/surrogate-places.txt");
-}
+/// Invented surrogate values live in `airlock-core` (the profiler and the free-text
+/// surrogates both use them).
+pub use airlock_core::surrogate_lists;
 
 pub use engine::{DeidJob, DeidReport, Plan, Progress, run};

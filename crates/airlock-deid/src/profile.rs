@@ -145,7 +145,7 @@ impl Classifier {
                     .map(|(_, n)| n.trim().to_ascii_lowercase())
             })
             .chain(
-                include_str!("../data/surrogate-names.txt")
+                airlock_core::surrogate_lists::NAMES
                     .lines()
                     .filter(|l| !l.starts_with('#'))
                     .map(|l| l.trim().to_ascii_lowercase()),

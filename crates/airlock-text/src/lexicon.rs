@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use airlock_deid::surrogate_lists;
+use airlock_core::surrogate_lists;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 /// What the dictionaries know about one lower-case word.

@@ -3,7 +3,7 @@
 //! [`airlock_core::text::TextScrubber`] seam, the residual scanner for files and trees, and the
 //! evaluation against a gold corpus.
 //!
-//! Depends on `airlock-core` and `airlock-deid` (date parsing). Never prints: callers report.
+//! Depends on `airlock-core` only. Never prints: callers report.
 
 #![forbid(unsafe_code, unused_must_use)]
 

@@ -20,32 +20,20 @@ use serde::Serialize;
 
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::manifest::Manifest;
+use airlock_core::phi::{Kind, Location};
 use airlock_core::table::{
     Format, Header, ReadOptions, TableReader, name_looks_like_data, positional_name,
 };
 use airlock_core::text::TextScrubber;
 
-/// Where a finding is, never what.
+/// One finding: its kind and where it is, never what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Location {
-    /// The kind tag (`NAME`, `SSN`, ...).
-    pub kind: &'static str,
-    /// 1-based line of a text or JSONL file.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line: Option<u64>,
-    /// 1-based data row of a table.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub row: Option<u64>,
-    /// Column of a table, or the JSON path (`/entry/0/note`) of a JSON value.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub column: Option<String>,
-    /// 0-based notebook cell.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub cell: Option<usize>,
-    /// Byte offset of the finding within its line, cell or value.
-    pub offset: usize,
-    /// Byte length of the finding.
-    pub length: usize,
+pub struct Found {
+    /// What was found.
+    pub kind: Kind,
+    /// Where.
+    #[serde(flatten)]
+    pub at: Location,
 }
 
 /// What one file held.
@@ -58,9 +46,9 @@ pub struct FileScan {
     /// All findings in the file.
     pub findings: u64,
     /// Findings per kind.
-    pub by_kind: BTreeMap<&'static str, u64>,
+    pub by_kind: BTreeMap<Kind, u64>,
     /// The first [`MAX_LOCATIONS`] locations.
-    pub locations: Vec<Location>,
+    pub locations: Vec<Found>,
     /// Columns not scanned because `airlock deid` transformed them (from the manifest).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_columns: Vec<String>,
@@ -85,7 +73,7 @@ pub struct ScanReport {
     /// All findings.
     pub total: u64,
     /// Findings per kind over all files.
-    pub by_kind: BTreeMap<&'static str, u64>,
+    pub by_kind: BTreeMap<Kind, u64>,
     /// Bytes read.
     pub bytes: u64,
 }
@@ -104,7 +92,7 @@ pub fn scan_paths(paths: &[PathBuf], scrubber: &dyn TextScrubber) -> Result<Scan
             Some(f) => {
                 report.total += f.findings;
                 for (k, n) in &f.by_kind {
-                    *report.by_kind.entry(k).or_default() += n;
+                    *report.by_kind.entry(*k).or_default() += n;
                 }
                 report.bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
                 report.files.push(f);
@@ -117,16 +105,11 @@ pub fn scan_paths(paths: &[PathBuf], scrubber: &dyn TextScrubber) -> Result<Scan
 
 struct Counter<'a> {
     file: &'a mut FileScan,
-    skip: &'a [&'static str],
+    skip: &'a [Kind],
 }
 
 impl Counter<'_> {
-    fn scan(
-        &mut self,
-        scrubber: &dyn TextScrubber,
-        text: &str,
-        at: impl Fn(&'static str, usize, usize) -> Location,
-    ) {
+    fn scan(&mut self, scrubber: &dyn TextScrubber, text: &str, place: impl Fn() -> Location) {
         scrubber.scan(text, &mut |f| {
             if self.skip.contains(&f.kind) {
                 return;
@@ -134,9 +117,10 @@ impl Counter<'_> {
             self.file.findings += 1;
             *self.file.by_kind.entry(f.kind).or_default() += 1;
             if self.file.locations.len() < MAX_LOCATIONS {
-                self.file
-                    .locations
-                    .push(at(f.kind, f.span.start, f.span.len()));
+                self.file.locations.push(Found {
+                    kind: f.kind,
+                    at: place().at(f.span.start, f.span.len()),
+                });
             }
         });
     }
@@ -179,28 +163,19 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
                 c.file.read_as = "notebook";
                 for (n, cell) in cells.iter().enumerate() {
                     walk_json(cell, &mut String::new(), &shown, &mut |ptr, s| {
-                        c.scan(scrubber, s, |kind, offset, length| Location {
-                            kind,
-                            line: None,
-                            row: None,
+                        c.scan(scrubber, s, || Location {
                             column: Some(ptr.to_owned()),
-                            cell: Some(n),
-                            offset,
-                            length,
+                            cell: Some(n as u64),
+                            ..Location::default()
                         });
                     });
                 }
             } else {
                 c.file.read_as = "json";
                 walk_json(&value, &mut String::new(), &shown, &mut |ptr, s| {
-                    c.scan(scrubber, s, |kind, offset, length| Location {
-                        kind,
-                        line: None,
-                        row: None,
+                    c.scan(scrubber, s, || Location {
                         column: Some(ptr.to_owned()),
-                        cell: None,
-                        offset,
-                        length,
+                        ..Location::default()
                     });
                 });
             }
@@ -226,36 +201,18 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
                 };
                 match parsed {
                     Some(v) => walk_json(&v, &mut String::new(), &shown, &mut |ptr, s| {
-                        c.scan(scrubber, s, |kind, offset, length| Location {
-                            kind,
+                        c.scan(scrubber, s, || Location {
                             line: Some(line_no),
-                            row: None,
                             column: Some(ptr.to_owned()),
-                            cell: None,
-                            offset,
-                            length,
+                            ..Location::default()
                         });
                     }),
-                    None => c.scan(scrubber, line, |kind, offset, length| {
-                        text_location(kind, line_no, offset, length)
-                    }),
+                    None => c.scan(scrubber, line, || Location::line(line_no)),
                 }
             }
         }
     }
     Ok(Some(file))
-}
-
-fn text_location(kind: &'static str, line: u64, offset: usize, length: usize) -> Location {
-    Location {
-        kind,
-        line: Some(line),
-        row: None,
-        column: None,
-        cell: None,
-        offset,
-        length,
-    }
 }
 
 /// The file as text, or `None` when it looks binary (a NUL byte, or not UTF-8).
@@ -387,15 +344,7 @@ fn scan_table(
                         skip: &[],
                     };
                     for (i, f) in schema.fields().iter().enumerate() {
-                        c.scan(scrubber, f.name(), |kind, offset, length| Location {
-                            kind,
-                            line: None,
-                            row: Some(0),
-                            column: Some(positional_name(i)),
-                            cell: None,
-                            offset,
-                            length,
-                        });
+                        c.scan(scrubber, f.name(), || Location::cell(0, positional_name(i)));
                     }
                 }
             }
@@ -446,7 +395,7 @@ fn scan_table(
                     Err(_) => continue,
                 }
             };
-            let skip: &[&'static str] = if *scope == Scope::SkipOpaque {
+            let skip: &[Kind] = if *scope == Scope::SkipOpaque {
                 opaque
             } else {
                 &[]
@@ -461,15 +410,7 @@ fn scan_table(
                     continue;
                 }
                 let row = row0 + i as u64 + 1;
-                c.scan(scrubber, v, |kind, offset, length| Location {
-                    kind,
-                    line: None,
-                    row: Some(row),
-                    column: Some(field.name().clone()),
-                    cell: None,
-                    offset,
-                    length,
-                });
+                c.scan(scrubber, v, || Location::cell(row, field.name().as_str()));
             }
         }
         row0 += batch.num_rows() as u64;
@@ -524,24 +465,24 @@ mod tests {
             .map(|f| (f.path.file_name().unwrap().to_str().unwrap().to_owned(), f))
             .collect();
         let a = by_file["a.csv"];
-        assert_eq!(a.by_kind.get("PHONE"), Some(&1));
-        assert_eq!(a.by_kind.get("SSN"), Some(&1));
-        assert_eq!(a.locations[0].row, Some(1));
-        assert_eq!(a.locations[0].column.as_deref(), Some("note"));
-        assert_eq!(a.locations[1].row, Some(3));
+        assert_eq!(a.by_kind.get(&Kind::Phone), Some(&1));
+        assert_eq!(a.by_kind.get(&Kind::Ssn), Some(&1));
+        assert_eq!(a.locations[0].at.row, Some(1));
+        assert_eq!(a.locations[0].at.column.as_deref(), Some("note"));
+        assert_eq!(a.locations[1].at.row, Some(3));
         let b = by_file["b.jsonl"];
-        assert_eq!(b.by_kind.get("DATE"), Some(&1));
-        assert_eq!(b.by_kind.get("NAME"), Some(&1));
-        assert_eq!(b.locations[1].line, Some(2));
+        assert_eq!(b.by_kind.get(&Kind::Date), Some(&1));
+        assert_eq!(b.by_kind.get(&Kind::Name), Some(&1));
+        assert_eq!(b.locations[1].at.line, Some(2));
         assert_eq!(
-            by_file["c.json"].locations[0].column.as_deref(),
+            by_file["c.json"].locations[0].at.column.as_deref(),
             Some("/patients/0/contact")
         );
         let nb = by_file["d.ipynb"];
         assert_eq!(nb.read_as, "notebook");
-        assert_eq!(nb.locations[0].cell, Some(1));
-        assert_eq!(nb.locations[0].kind, "MRN");
-        assert_eq!(by_file["e.log"].locations[0].line, Some(2));
+        assert_eq!(nb.locations[0].at.cell, Some(1));
+        assert_eq!(nb.locations[0].kind, Kind::Mrn);
+        assert_eq!(by_file["e.log"].locations[0].at.line, Some(2));
         assert!(
             report
                 .skipped
@@ -595,7 +536,7 @@ mod tests {
         assert!(
             f.locations
                 .iter()
-                .any(|l| l.row == Some(0) && l.column.as_deref() == Some("column_1")),
+                .any(|l| l.at.row == Some(0) && l.at.column.as_deref() == Some("column_1")),
             "{:?}",
             f.locations
         );

@@ -242,6 +242,10 @@ impl TextEngine {
             ),
             Kind::Location => replace_words(original, &|_| h, &lx.surrogate_places, true, out),
             Kind::Age => out.push_str("90+"),
+            // nothing realistic stands in for a print or a photograph: the tag
+            Kind::Biometric | Kind::Photo => {
+                let _ = write!(out, "[{}]", kind.tag());
+            }
             Kind::Profession => {
                 let pick = lx.professions[usize::from(h[0]) % lx.professions.len()];
                 push_in_case_of(original, pick, out);
@@ -446,7 +450,7 @@ impl TextScrubber for TextEngine {
             if !self.is_fictional(s.kind, &text[s.range()]) {
                 found(Finding {
                     span: s.range(),
-                    kind: s.kind.tag(),
+                    kind: s.kind,
                 });
             }
         }
@@ -456,18 +460,18 @@ impl TextScrubber for TextEngine {
         "airlock-text"
     }
 
-    fn opaque_surrogate_kinds(&self) -> &'static [&'static str] {
+    fn opaque_surrogate_kinds(&self) -> &'static [Kind] {
         &[
-            "DATE",
-            "MRN",
-            "HEALTH_PLAN",
-            "ACCOUNT",
-            "LICENSE",
-            "VEHICLE",
-            "DEVICE",
-            "ID",
-            "AGE",
-            "PROFESSION",
+            Kind::Date,
+            Kind::Mrn,
+            Kind::HealthPlan,
+            Kind::Account,
+            Kind::License,
+            Kind::Vehicle,
+            Kind::Device,
+            Kind::Id,
+            Kind::Age,
+            Kind::Profession,
         ]
     }
 }
@@ -610,7 +614,13 @@ mod tests {
         assert!(kinds.is_empty(), "{out} -> {kinds:?}");
         let mut raw = Vec::new();
         engine().scan(text, &mut |f| raw.push(f.kind));
-        for k in ["SSN", "PHONE", "EMAIL", "NAME", "LOCATION"] {
+        for k in [
+            Kind::Ssn,
+            Kind::Phone,
+            Kind::Email,
+            Kind::Name,
+            Kind::Location,
+        ] {
             assert!(raw.contains(&k), "{k} not found in the raw text: {raw:?}");
         }
     }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use airlock_canary::check::{CheckReport, Hit};
+use airlock_canary::check::CheckReport;
 use airlock_canary::{CanaryFile, PlantOptions, plant_table};
 use airlock_core::policy::Policy;
 use airlock_core::table::Format;
@@ -67,7 +67,7 @@ fn plant(args: CanaryPlantArgs, json: bool) -> anyhow::Result<ExitStatus> {
                 "a note with every kind of identifier".to_owned()
             }
             airlock_canary::plant::ColumnPlan::Date => "a new date".to_owned(),
-            airlock_canary::plant::ColumnPlan::Value(kind) => format!("a new {}", kind.as_str()),
+            airlock_canary::plant::ColumnPlan::Value(kind) => format!("a new {}", kind.tag()),
         };
         t.push_str(&format!("  {column:<24} {what}\n"));
     }
@@ -108,15 +108,6 @@ fn check(args: CanaryCheckArgs, json: bool) -> anyhow::Result<ExitStatus> {
     Ok(status)
 }
 
-/// Where a hit is, in words.
-fn where_(h: &Hit) -> String {
-    match (h.line, h.row, &h.column) {
-        (_, Some(row), Some(col)) => format!("row {row}, column {col}, byte {}", h.offset),
-        (Some(line), _, _) => format!("line {line}, byte {} of the file", h.offset),
-        _ => format!("byte {}", h.offset),
-    }
-}
-
 /// The check's report as text: hits by file and place, never values; the last line is the
 /// verdict ("0 canary leaks").
 pub fn render_check(r: &CheckReport, show: usize, seconds: f64) -> String {
@@ -129,17 +120,17 @@ pub fn render_check(r: &CheckReport, show: usize, seconds: f64) -> String {
             thousands(f.hits)
         ));
         for h in f.locations.iter().take(show) {
-            let field = h
-                .field
-                .as_deref()
-                .map_or_else(|| "in a note".to_owned(), |c| format!("column {c}"));
+            let field = h.field.as_deref().map_or_else(
+                || "in a note".to_owned(),
+                |c| format!("column \"{}\"", airlock_core::shown::Shown(c)),
+            );
             s.push_str(&format!(
                 "  {:<10} {:<12} {:<22} {:<36} {}\n",
                 h.canary,
-                h.kind.as_str(),
+                h.kind.tag(),
                 field,
                 h.form.describe(),
-                where_(h)
+                h.at
             ));
         }
         if f.hits as usize > show.min(f.locations.len()) && show > 0 {

@@ -9,7 +9,7 @@ use airlock_core::shown;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_text::TextEngine;
 use airlock_text::eval::{evaluate_detector, read_gold};
-use airlock_text::scan::{Location, scan_paths};
+use airlock_text::scan::scan_paths;
 
 use crate::ExitStatus;
 use crate::cli::{EvalTextArgs, ScanArgs, TextCommand};
@@ -97,31 +97,6 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
-fn where_(l: &Location) -> String {
-    let mut s = String::new();
-    if let Some(cell) = l.cell {
-        s.push_str(&format!("cell {cell} "));
-    }
-    if let Some(line) = l.line {
-        s.push_str(&format!("line {line} "));
-    }
-    if let Some(row) = l.row {
-        s.push_str(&format!("row {row} "));
-    }
-    if let Some(col) = &l.column {
-        s.push_str(&format!(
-            "{} ",
-            if col.starts_with('/') {
-                shown::escape(col, 4 * shown::NAME_CAP)
-            } else {
-                format!("column \"{}\"", shown::Shown(col))
-            }
-        ));
-    }
-    s.push_str(&format!("at {}+{}", l.offset, l.length));
-    s
-}
-
 pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let engine = TextEngine::without_key();
     let started = std::time::Instant::now();
@@ -158,11 +133,15 @@ pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
         if !f.skipped_columns.is_empty() {
             s.push_str(&format!(
                 "  not scanned (transformed by airlock deid, per its manifest): {}\n",
-                f.skipped_columns.join(", ")
+                f.skipped_columns
+                    .iter()
+                    .map(|c| shown::Shown(c).to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ));
         }
         for l in f.locations.iter().take(args.show) {
-            s.push_str(&format!("  {:<11} {}\n", l.kind, where_(l)));
+            s.push_str(&format!("  {:<11} {}\n", l.kind.tag(), l.at));
         }
         if f.findings as usize > args.show.min(f.locations.len()) && args.show > 0 {
             s.push_str(&format!(
