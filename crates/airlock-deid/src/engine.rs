@@ -49,6 +49,29 @@ pub struct DeidJob {
     pub threads: usize,
 }
 
+impl DeidJob {
+    /// A job from `input` to `output` with the defaults: no overwrite, the default reader,
+    /// residual scan on, manifest written, one transform thread per core.
+    pub fn new(
+        input: impl Into<PathBuf>,
+        input_format: Format,
+        output: impl Into<PathBuf>,
+        output_format: Format,
+    ) -> Self {
+        Self {
+            input: input.into(),
+            input_format,
+            output: output.into(),
+            output_format,
+            force: false,
+            read: ReadOptions::default(),
+            scan: true,
+            write_manifest: true,
+            threads: default_threads(),
+        }
+    }
+}
+
 /// What a finished run reports to its caller.
 #[derive(Debug, Clone)]
 pub struct DeidReport {

@@ -8,9 +8,9 @@ use std::time::Instant;
 use airlock_core::keys::WorkspaceSecret;
 use airlock_core::manifest::Findings;
 use airlock_core::policy::Policy;
-use airlock_core::table::{Format, ReadOptions};
+use airlock_core::table::Format;
+use airlock_deid::DeidJob;
 use airlock_deid::demo::{prepare, scan_table};
-use airlock_deid::engine::default_threads;
 use airlock_deid::{DeidReport, Progress};
 
 use crate::{Result, RunError, TableOutcome, TableRun, Workspace, deid_table_with, text_engine};
@@ -51,15 +51,11 @@ pub fn run_demo(
     let raw = before_deid(&prepared.extract, &policy)?;
     let output = dir.join("deid").join("encounters.csv");
     let run = TableRun {
-        input: raw.clone(),
-        input_format: Format::Csv,
-        output: output.clone(),
-        output_format: Format::Csv,
-        force: true,
-        read: ReadOptions::default(),
-        scan: true,
+        job: DeidJob {
+            force: true,
+            ..DeidJob::new(&raw, Format::Csv, &output, Format::Csv)
+        },
         max_findings: u64::MAX,
-        threads: default_threads(),
         record: false,
     };
     // one text engine for the run and both scans

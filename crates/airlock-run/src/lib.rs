@@ -16,8 +16,7 @@ use airlock_core::clock::ShiftRange;
 use airlock_core::keys::{Purpose, WorkspaceSecret};
 use airlock_core::manifest::Manifest;
 use airlock_core::policy::Policy;
-use airlock_core::table::{Format, ReadOptions};
-use airlock_deid::{DeidJob, DeidReport, Progress};
+pub use airlock_deid::{DeidJob, DeidReport, Progress};
 use airlock_risk::RiskError;
 use airlock_text::TextEngine;
 use airlock_vault::{Vault, VaultError};
@@ -175,23 +174,13 @@ impl Workspace {
     }
 }
 
-/// One table run: where from, where to, how.
+/// One table run: the engine's job (where from, where to, how; the run always writes the
+/// manifest), what it tolerates, and whether it is recorded.
 #[derive(Debug, Clone)]
 pub struct TableRun {
-    pub input: PathBuf,
-    pub input_format: Format,
-    pub output: PathBuf,
-    pub output_format: Format,
-    /// Replace an existing output and manifest.
-    pub force: bool,
-    /// Batch size, header mode and limits of the reader.
-    pub read: ReadOptions,
-    /// Scan kept and free-text output columns for residual identifiers.
-    pub scan: bool,
+    pub job: DeidJob,
     /// Residual findings tolerated before the run's status is [`Status::Findings`].
     pub max_findings: u64,
-    /// Transform threads.
-    pub threads: usize,
     /// Sign lineage and append the audit event (`vault deid` records its own events).
     pub record: bool,
 }
@@ -259,17 +248,11 @@ pub fn deid_table_with(
     engine: &TextEngine,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<TableOutcome> {
-    airlock_core::output::refuse_overwrite(&run.input, &run.output)?;
+    airlock_core::output::refuse_overwrite(&run.job.input, &run.job.output)?;
     let job = DeidJob {
-        input: run.input.clone(),
-        input_format: run.input_format,
-        output: run.output.clone(),
-        output_format: run.output_format,
-        force: run.force,
-        read: run.read.clone(),
-        scan: run.scan,
         write_manifest: true,
-        threads: run.threads.max(1),
+        threads: run.job.threads.max(1),
+        ..run.job.clone()
     };
     let report =
         match airlock_risk::policy::run(&job, policy, workspace.secret(), engine, progress)? {
@@ -290,7 +273,7 @@ pub fn deid_table_with(
         Status::Ok
     };
     let lineage = if run.record {
-        workspace.record("deid", Some(&report.manifest), &run.output, status.label())?
+        workspace.record("deid", Some(&report.manifest), &job.output, status.label())?
     } else {
         None
     };
@@ -304,6 +287,7 @@ pub fn deid_table_with(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use airlock_core::table::Format;
 
     #[test]
     fn the_output_is_never_the_input() {
@@ -315,16 +299,14 @@ mod tests {
             Path::new("p.toml"),
         )
         .unwrap();
+        let output = dir.path().join(".").join("a.csv");
         let run = TableRun {
-            input: input.clone(),
-            input_format: Format::Csv,
-            output: dir.path().join(".").join("a.csv"),
-            output_format: Format::Csv,
-            force: true,
-            read: ReadOptions::default(),
-            scan: true,
+            job: DeidJob {
+                force: true,
+                threads: 1,
+                ..DeidJob::new(&input, Format::Csv, output, Format::Csv)
+            },
             max_findings: 0,
-            threads: 1,
             record: false,
         };
         let ws = Workspace::ephemeral().unwrap();

@@ -27,17 +27,16 @@ pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
         }
     };
     let run = TableRun {
-        input: args.input.clone(),
-        input_format,
-        output: args.output.clone(),
-        output_format,
-        force: args.force,
-        read: super::read_options(&args.read, args.batch_size as usize),
-        scan: !args.no_scan,
+        job: airlock_run::DeidJob {
+            force: args.force,
+            read: super::read_options(&args.read, args.batch_size as usize),
+            scan: !args.no_scan,
+            threads: args
+                .threads
+                .map_or_else(airlock_deid::engine::default_threads, usize::from),
+            ..airlock_run::DeidJob::new(&args.input, input_format, &args.output, output_format)
+        },
         max_findings: args.max_findings,
-        threads: args
-            .threads
-            .map_or_else(airlock_deid::engine::default_threads, usize::from),
         record: true,
     };
     let bar = report::progress_bar(Some(input_len), json);

@@ -297,15 +297,11 @@ fn deid(
     vault.get(dataset, &input, true, &who)?;
     let output = tmp.path().join(format!("output.{}", format.as_str()));
     let run = airlock_run::TableRun {
-        input: input.clone(),
-        input_format: format,
-        output: output.clone(),
-        output_format: format,
-        force: true,
-        read: airlock_core::table::ReadOptions::default(),
-        scan: true,
+        job: airlock_run::DeidJob {
+            force: true,
+            ..airlock_run::DeidJob::new(&input, format, &output, format)
+        },
         max_findings: 0,
-        threads: airlock_deid::engine::default_threads(),
         // the vault records this run's own events (get, put_derived)
         record: false,
     };
