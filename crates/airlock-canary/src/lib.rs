@@ -11,6 +11,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod check;
+pub mod corpus;
 pub mod identity;
 pub mod plant;
 

@@ -53,8 +53,14 @@ fn main() {
             .map(|s| (offs[s.start], offs[s.end], s))
             .collect();
         let ctx = |a: usize, b: usize| {
-            let s = a.saturating_sub(35);
-            let e = (b + 25).min(text.len());
+            let mut s = a.saturating_sub(35);
+            while !text.is_char_boundary(s) {
+                s -= 1;
+            }
+            let mut e = (b + 25).min(text.len());
+            while !text.is_char_boundary(e) {
+                e += 1;
+            }
             format!("{}[[{}]]{}", &text[s..a], &text[a..b], &text[b..e]).replace('\n', " ")
         };
         if what.contains("fn") {
