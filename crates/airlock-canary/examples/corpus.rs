@@ -1,6 +1,7 @@
 //! Writes a generated gold corpus (see `airlock_canary::corpus`) as JSONL on stdout:
 //! `cargo run --release -p airlock-canary --example corpus -- SEED NOTES PROMPTS > gold.jsonl`,
 //! then `airlock eval text --gold gold.jsonl`. A new seed gives text no one has looked at.
+#![allow(clippy::print_stdout)]
 
 fn main() {
     let args: Vec<u64> = std::env::args()

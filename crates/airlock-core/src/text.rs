@@ -9,6 +9,32 @@ use std::ops::Range;
 
 use crate::phi::Kind;
 
+/// How far the free-text detector goes beyond what its rules can explain.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DetectionMode {
+    /// The rules, and a safety net: a word no dictionary explains (not English, clinical, a
+    /// drug, a unit, an abbreviation) that is shaped like a proper noun (capitalized
+    /// mid-sentence, letters outside ASCII, next to a name or place cue, next to a found name)
+    /// is removed as a name or place. The default everywhere.
+    #[default]
+    Strict,
+    /// The rules only: fewer false alarms on terse clinical text, more unknown names kept.
+    Balanced,
+}
+
+impl DetectionMode {
+    /// `strict` or `balanced`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Strict => "strict",
+            Self::Balanced => "balanced",
+        }
+    }
+}
+
 /// Replace each identifier with a typed tag, or with a realistic surrogate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextMode {

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use crate::kind::{Kind, Span};
 use crate::lexicon::{Entry, Lexicon};
+use airlock_core::text::DetectionMode;
 
 const MONTHS: &str = "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
@@ -82,6 +83,87 @@ fn label_rule(kind: Kind, labels: &str) -> Rule {
 
 /// Patterns in priority order: at one start position the first listed wins.
 fn rules() -> Vec<Rule> {
+    // every USPS suffix, as written in Title or UPPER case; lower-case addresses only with
+    // the suffixes that are no common word
+    // Title case: every spelling but the short ones that are words or note shorthand ("Is",
+    // "Pt", "Via"); UPPER case (notes written in capitals are full of "PT", "RUN", "VIA"): the
+    // long names and the abbreviations every address uses
+    const SHORT_WORDS: &[&str] = &[
+        "is", "pt", "pts", "via", "run", "row", "way", "key", "ky", "un", "pr", "br", "cp", "cv",
+        "dl", "dm", "dv", "ft", "hl", "lf", "ml", "mt", "vl", "wl", "wy", "vw", "ext", "est",
+        "rst", "rad", "div", "exp", "sta", "cen", "arc", "bot", "cor", "cir", "ter", "lk", "sq",
+        "st", "pl", "ln", "dr", "ct", "rd",
+    ];
+    let titles = crate::lexicon::street_suffixes()
+        .filter(|w| w.len() >= 4 || !SHORT_WORDS.contains(w))
+        .chain([
+            "st", "pl", "ln", "dr", "ct", "rd", "sq", "ter", "cir", "way",
+        ])
+        .map(|w| {
+            let mut title = w.to_owned();
+            title[..1].make_ascii_uppercase();
+            title
+        });
+    // in capitals, only the suffixes that are no English word ("RADIAL", "COURSE", "POINT"
+    // fill notes written in capitals)
+    let lexicon = Lexicon::get();
+    let uppers = crate::lexicon::street_suffixes()
+        .filter(|w| w.len() >= 5 && !lexicon.lookup_lower(w).word)
+        .chain([
+            "st",
+            "ave",
+            "rd",
+            "blvd",
+            "ln",
+            "dr",
+            "ct",
+            "pl",
+            "hwy",
+            "pkwy",
+            "road",
+            "lane",
+            "way",
+            "pike",
+            "trail",
+            "street",
+            "avenue",
+            "boulevard",
+            "drive",
+            "court",
+            "terrace",
+            "circle",
+            "highway",
+            "parkway",
+            "turnpike",
+            "crescent",
+            "causeway",
+            "bypass",
+            "expressway",
+        ])
+        .map(str::to_ascii_uppercase);
+    let suffixes = titles.chain(uppers).collect::<Vec<_>>().join("|");
+    let long_suffixes = [
+        "street",
+        "avenue",
+        "road",
+        "boulevard",
+        "lane",
+        "drive",
+        "terrace",
+        "circle",
+        "highway",
+        "parkway",
+        "court",
+        "trail",
+        "pike",
+        "turnpike",
+        "crescent",
+        "causeway",
+        "bypass",
+        "expressway",
+        "freeway",
+    ]
+    .join("|");
     use Check as C;
     use Kind as K;
     use Trim as T;
@@ -355,14 +437,16 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.9,
-            r"\b[0-9]{1,5}\s+(?:[A-Z][A-Za-z'-]+\.?\s+){1,3}(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Way|Court|Ct|Place|Pl|Terrace|Ter|Circle|Cir|Highway|Hwy|Parkway|Pkwy|Square|Sq|STREET|ST|AVENUE|AVE|ROAD|RD|BOULEVARD|BLVD|LANE|LN|DRIVE|DR|WAY|COURT|CT|PLACE|PL|CIRCLE|HIGHWAY|HWY)\b\.?(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|APT|UNIT|SUITE|#)\.?\s*#?[A-Za-z0-9-]+)?",
+            format!(
+                r"\b[0-9]{{1,5}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]+\.?\s+){{1,3}}(?:{suffixes})\b\.?(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|APT|UNIT|SUITE|#)\.?\s*#?[A-Za-z0-9-]+)?"
+            ),
         ),
         rule(
             K::Address,
             T::Whole,
             C::None,
             0.85,
-            r"\b[0-9]{1,5}\s+(?:[a-z][a-z'-]+\s+){1,3}(?:street|avenue|road|boulevard|lane|drive|terrace|circle|highway|parkway)\b",
+            format!(r"\b[0-9]{{1,5}}\s+(?:[a-z][a-z'-]+\s+){{1,3}}(?:{long_suffixes})\b"),
         ),
         rule(
             K::Address,
@@ -1034,15 +1118,33 @@ enum CaseStyle {
 }
 
 fn shape_of(word: &str) -> Shape {
-    let b = word.as_bytes();
-    let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+    if word.is_ascii() {
+        let b = word.as_bytes();
+        let letters = b.iter().filter(|c| c.is_ascii_alphabetic()).count();
+        let digits = b.iter().filter(|c| c.is_ascii_digit()).count();
+        let upper = b.iter().filter(|c| c.is_ascii_uppercase()).count();
+        return shape_from(letters, digits, upper, b[0].is_ascii_uppercase());
+    }
+    let (mut letters, mut digits, mut upper) = (0, 0, 0);
+    for c in word.chars() {
+        if c.is_alphabetic() {
+            letters += 1;
+            upper += usize::from(c.is_uppercase());
+        } else if c.is_numeric() {
+            digits += 1;
+        }
+    }
+    let first_upper = word.chars().next().is_some_and(char::is_uppercase);
+    shape_from(letters, digits, upper, first_upper)
+}
+
+fn shape_from(letters: usize, digits: usize, upper: usize, first_upper: bool) -> Shape {
     if letters == 0 {
         return Shape::Number;
     }
-    if b.iter().any(u8::is_ascii_digit) {
+    if digits > 0 {
         return Shape::Alnum;
     }
-    let upper = b.iter().filter(|c| c.is_ascii_uppercase()).count();
     if upper == 0 {
         Shape::Lower
     } else if upper == letters {
@@ -1051,15 +1153,43 @@ fn shape_of(word: &str) -> Shape {
         } else {
             Shape::Upper
         }
-    } else if b[0].is_ascii_uppercase() && upper == 1 {
+    } else if first_upper && upper == 1 {
         Shape::Title
-    } else if b[0].is_ascii_uppercase() {
+    } else if first_upper {
         Shape::Mixed
     } else {
         Shape::Lower
     }
 }
 
+/// The length of the word character at `i` (a letter or digit of any script, or a combining
+/// mark inside a word), or 0.
+fn word_char_len(text: &str, i: usize) -> usize {
+    let b = text.as_bytes()[i];
+    if b.is_ascii() {
+        return usize::from(b.is_ascii_alphanumeric());
+    }
+    match text[i..].chars().next() {
+        Some(c) if c.is_alphanumeric() || is_mark(c) => c.len_utf8(),
+        _ => 0,
+    }
+}
+
+/// A combining mark ("e\u{301}"): part of the word it follows.
+fn is_mark(c: char) -> bool {
+    matches!(c, '\u{300}'..='\u{36f}' | '\u{1ab0}'..='\u{1aff}' | '\u{1dc0}'..='\u{1dff}')
+}
+
+/// A letter (of any script) starts at byte `i`.
+fn letter_at(text: &str, i: usize) -> bool {
+    text.get(i..)
+        .and_then(|r| r.chars().next())
+        .is_some_and(char::is_alphabetic)
+}
+
+/// Splits `text` into words at Unicode letter and digit boundaries ("Zoë", "Kjær", "Þórbergur",
+/// "García" are one word each; an apostrophe between letters stays inside: "O'Brien"), looks
+/// each up in the dictionaries and its context lists.
 fn tokenize<'t>(
     text: &'t str,
     lexicon: &Lexicon,
@@ -1070,30 +1200,54 @@ fn tokenize<'t>(
     let b = text.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        if !b[i].is_ascii_alphanumeric() {
-            i += 1;
+        let n = word_char_len(text, i);
+        if n == 0 || is_mark_at(text, i) {
+            i += if b[i].is_ascii() {
+                1
+            } else {
+                text[i..].chars().next().map_or(1, char::len_utf8)
+            };
             continue;
         }
         let start = i;
-        while i < b.len()
-            && (b[i].is_ascii_alphanumeric()
-                || (b[i] == b'\''
-                    && i + 1 < b.len()
-                    && b[i + 1].is_ascii_alphabetic()
-                    && i > start
-                    && b[i - 1].is_ascii_alphabetic()
-                    && !(matches!(b[i + 1], b's' | b'S')
-                        && b.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric()))))
-        {
-            i += 1;
+        loop {
+            if i >= b.len() {
+                break;
+            }
+            let n = word_char_len(text, i);
+            if n > 0 {
+                i += n;
+                continue;
+            }
+            // an apostrophe between letters, unless it is a possessive 's
+            let apostrophe = b[i] == b'\'' || text[i..].starts_with('\u{2019}');
+            let width = if b[i] == b'\'' { 1 } else { 3 };
+            if apostrophe
+                && i > start
+                && letter_at(text, i + width)
+                && text[..i]
+                    .chars()
+                    .next_back()
+                    .is_some_and(char::is_alphabetic)
+                && !(matches!(b.get(i + width), Some(b's' | b'S'))
+                    && (i + width + 1 >= b.len() || word_char_len(text, i + width + 1) == 0))
+            {
+                i += width;
+                continue;
+            }
+            break;
         }
         let word = &text[start..i];
         // "Smith's": the word is "Smith"; the possessive is no token of its own.
-        if b.get(i) == Some(&b'\'')
-            && matches!(b.get(i + 1), Some(b's' | b'S'))
-            && b.get(i + 2).is_none_or(|c| !c.is_ascii_alphanumeric())
-        {
-            i += 2;
+        for width in [1, 3] {
+            let mark = if width == 1 { "'" } else { "\u{2019}" };
+            if text[i..].starts_with(mark)
+                && matches!(b.get(i + width), Some(b's' | b'S'))
+                && (i + width + 1 >= b.len() || word_char_len(text, i + width + 1) == 0)
+            {
+                i += width + 1;
+                break;
+            }
         }
         let end = start + word.len();
         let shape = shape_of(word);
@@ -1101,16 +1255,20 @@ fn tokenize<'t>(
             (Entry::default(), 0)
         } else {
             let mut buf = [0u8; 48];
-            let lower = &mut buf[..word.len()];
-            lower.copy_from_slice(word.as_bytes());
-            lower.make_ascii_lowercase();
-            let k = crate::lexicon::key_bytes(lower);
+            let k = if word.is_ascii() {
+                let lower = &mut buf[..word.len()];
+                lower.copy_from_slice(word.as_bytes());
+                lower.make_ascii_lowercase();
+                crate::lexicon::key_bytes(lower)
+            } else {
+                crate::lexicon::key(&word.to_lowercase())
+            };
             let mut entry = lexicon.lookup_key(k);
             // "I'm", "don't", "she'll": contractions are words
-            if lower.contains(&b'\'')
-                && [&b"'m"[..], b"'ve", b"'ll", b"'re", b"n't", b"'d"]
+            if word.contains('\'')
+                && ["'m", "'ve", "'ll", "'re", "n't", "'d"]
                     .iter()
-                    .any(|c| lower.ends_with(c))
+                    .any(|c| word.to_ascii_lowercase().ends_with(c))
             {
                 entry.word = true;
             }
@@ -1130,6 +1288,11 @@ fn tokenize<'t>(
             roles,
         });
     }
+}
+
+/// A combining mark starts at byte `i` (it never starts a word).
+fn is_mark_at(text: &str, i: usize) -> bool {
+    !text.as_bytes()[i].is_ascii() && text[i..].chars().next().is_some_and(is_mark)
 }
 
 fn case_style(text: &str) -> CaseStyle {
@@ -1156,12 +1319,14 @@ pub struct Detector {
     regex: Regex,
     rules: Vec<(Kind, Trim, Check, f32)>,
     lexicon: &'static Lexicon,
+    mode: DetectionMode,
 }
 
 impl std::fmt::Debug for Detector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Detector")
             .field("patterns", &self.rules.len())
+            .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
 }
@@ -1537,7 +1702,19 @@ impl Detector {
             regex: regex.clone(),
             rules: rules.clone(),
             lexicon: Lexicon::get(),
+            mode: DetectionMode::default(),
         }
+    }
+
+    /// The same detector in `mode`.
+    pub fn with_mode(mut self, mode: DetectionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// The mode it detects in.
+    pub fn mode(&self) -> DetectionMode {
+        self.mode
     }
 
     /// The dictionaries this detector uses.
@@ -1566,6 +1743,9 @@ impl Detector {
             names(&ctx, &mut spans);
             places(&ctx, self.lexicon, &mut spans);
             professions(&ctx, &mut spans);
+            if self.mode == DetectionMode::Strict {
+                safety_net(&ctx, &mut spans);
+            }
             drop_eponyms(&ctx, &mut spans);
         }
         merge(text, spans)
@@ -3070,6 +3250,299 @@ fn professions(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             })
             .unwrap_or(end);
         push(spans, ctx, start, end, Kind::Profession, 0.7);
+    }
+}
+
+/// Words before a name in letters and messages: "Dear X", "Thanks, X".
+const NET_NAME_CUES: &[&str] = &[
+    "dear",
+    "thanks",
+    "thank",
+    "sincerely",
+    "regards",
+    "cheers",
+    "love",
+    "named",
+    "hi",
+    "hello",
+];
+
+/// Words next to a drug: a route, a frequency, a form or a unit ("Tegretol BID", "PO Zyxal").
+const DOSE_WORDS: &[&str] = &[
+    "po", "iv", "im", "sc", "sq", "sl", "pr", "bid", "tid", "qid", "qd", "qhs", "qam", "qpm",
+    "prn", "gtt", "drip", "mg", "mcg", "g", "ml", "units", "tab", "tabs", "cap", "caps", "dose",
+    "daily", "nightly", "inh", "neb", "nebs", "patch", "cream", "oint", "ointment", "susp",
+];
+
+/// Endings of medical words built from Greek and Latin parts ("cholecystitis", "fungemia",
+/// "inotropy" is not one: it is explained by nothing and stays a candidate).
+const MEDICAL_ENDINGS: &[&str] = &[
+    "itis", "osis", "emia", "aemia", "ectomy", "otomy", "ostomy", "plasty", "scopy", "graphy",
+    "algia", "pathy", "penia", "plegia", "paresis", "uria", "rrhea", "rrhoea", "ology", "ologist",
+    "ectasis", "lysis", "trophy", "genic", "ectomies", "cytes", "cyte", "philia",
+];
+
+/// Prefixes that make English and medical words of known ones ("nondistended", "reintubated").
+const PREFIXES: &[&str] = &[
+    "non", "un", "re", "pre", "post", "sub", "hyper", "hypo", "anti", "bi", "tri", "intra",
+    "inter", "peri", "trans", "over", "under", "mis", "de", "dis", "semi", "multi", "auto", "co",
+];
+
+/// Endings that make words of known ones ("bolused", "mentating", "sats").
+const SUFFIXES: &[&str] = &[
+    "s", "es", "ed", "d", "ing", "ly", "ness", "er", "ers", "ion", "ions", "al", "ally", "ive",
+    "ity", "ment", "ments", "able", "ize", "ized", "izing", "ation", "ations", "ic", "ous",
+];
+
+/// A word of the English or clinical dictionaries, in lower case.
+fn dictionary_word(lower: &str) -> bool {
+    let e = Lexicon::get().lookup_lower(lower);
+    e.word || e.rare || e.clinical
+}
+
+/// A known word with a prefix or an ending, or one letter off a known word of five letters
+/// or more (a typo: "intermittantly", "apetite", "tollerating"). Letters outside ASCII never
+/// make a typo of an English word.
+fn derived_or_misspelled(word: &str) -> bool {
+    if !word.is_ascii() || word.len() < 5 {
+        return false;
+    }
+    let lower = word.to_ascii_lowercase();
+    if MEDICAL_ENDINGS
+        .iter()
+        .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
+    {
+        return true;
+    }
+    for p in PREFIXES {
+        if let Some(rest) = lower.strip_prefix(p)
+            && rest.len() >= 4
+            && (dictionary_word(rest)
+                || SUFFIXES.iter().any(|s| {
+                    rest.strip_suffix(s)
+                        .is_some_and(|r| r.len() >= 3 && dictionary_word(r))
+                }))
+        {
+            return true;
+        }
+    }
+    for s in SUFFIXES {
+        if let Some(stem) = lower.strip_suffix(s)
+            && stem.len() >= 3
+            && (dictionary_word(stem) || dictionary_word(&format!("{stem}e")))
+        {
+            return true;
+        }
+    }
+    // one edit away: a letter dropped, doubled, swapped or changed
+    let b = lower.as_bytes();
+    let mut buf = Vec::with_capacity(b.len() + 1);
+    let try_word = |buf: &[u8]| std::str::from_utf8(buf).is_ok_and(dictionary_word);
+    for i in 0..b.len() {
+        buf.clear();
+        buf.extend_from_slice(&b[..i]);
+        buf.extend_from_slice(&b[i + 1..]);
+        if try_word(&buf) {
+            return true;
+        }
+        if i + 1 < b.len() {
+            buf.clear();
+            buf.extend_from_slice(b);
+            buf.swap(i, i + 1);
+            if try_word(&buf) {
+                return true;
+            }
+        }
+        for c in b'a'..=b'z' {
+            if c != b[i] {
+                buf.clear();
+                buf.extend_from_slice(b);
+                buf[i] = c;
+                if try_word(&buf) {
+                    return true;
+                }
+            }
+        }
+    }
+    for i in 0..=b.len() {
+        for c in b'a'..=b'z' {
+            buf.clear();
+            buf.extend_from_slice(&b[..i]);
+            buf.push(c);
+            buf.extend_from_slice(&b[i..]);
+            if try_word(&buf) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Street and place words after an unexplained word make it a place ("Kubreve Crossing").
+fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
+    i + 1 < ctx.toks.len()
+        && ctx.joined_loose(i)
+        && (ctx.is(i + 1, R_FACILITY_WORDS)
+            || ctx.toks[i + 1].entry.street_suffix && ctx.toks[i + 1].len() >= 4)
+        // "diuresing well": a suffix that is also a word names a street only capitalized
+        && (!ctx.toks[i + 1].entry.word || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1))
+}
+
+/// A word that starts a sentence, a line or a list item, where any word is capitalized.
+fn sentence_start(ctx: &Ctx<'_>, i: usize) -> bool {
+    if i == 0 {
+        return true;
+    }
+    let gap = ctx.gap_before(i);
+    gap.contains('\n')
+        || gap
+            .trim_end()
+            .ends_with(['.', '!', '?', ':', ';', '*', '-', '"', '(', '\u{2022}', '>'])
+}
+
+/// A dose, a unit or a count follows: "Lasix 40 mg", "Zyxal 2 tabs".
+fn dose_follows(ctx: &Ctx<'_>, i: usize) -> bool {
+    ctx.toks
+        .get(i + 1)
+        .is_some_and(|t| matches!(t.shape, Shape::Number | Shape::Alnum))
+        && ctx.gap_before(i + 1).len() <= 2
+        && !ctx.gap_before(i + 1).contains(',')
+}
+
+/// "PVCs", "IVs", "LFTs": capitals and a plural s.
+fn abbreviation_plural(word: &str) -> bool {
+    let b = word.as_bytes();
+    b.len() >= 3 && b[b.len() - 1] == b's' && b[..b.len() - 1].iter().all(u8::is_ascii_uppercase)
+}
+
+/// A word the dictionaries, the context lists and its shape explain: an English or clinical
+/// word, a census name or place the rules weighed already, a drug, a dose, a unit.
+fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
+    let t = &ctx.toks[i];
+    let e = t.entry;
+    e.word
+        || e.rare
+        || e.clinical
+        || e.is_name()
+        || e.place > 0
+        || e.profession
+        || t.roles != 0
+        || dose_follows(ctx, i)
+        || i > 0 && (in_list(DOSE_WORDS, ctx.word(i - 1)) || ctx.toks[i - 1].shape == Shape::Alnum)
+        || i + 1 < ctx.toks.len() && in_list(DOSE_WORDS, ctx.word(i + 1))
+        || t.text.is_ascii() && looks_like_drug(t.text)
+        || abbreviation_plural(t.text)
+        || t.text.contains(['\u{b5}', '\u{3bc}']) // µg, μL
+        || derived_or_misspelled(t.text)
+}
+
+/// The safety net of strict mode: every word no rule found and no dictionary explains that is
+/// shaped like a proper noun is a name (or a place, after a place cue or before a street or
+/// facility word). Then unexplained words next to a found name or place join it.
+fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
+    let toks = ctx.toks;
+    let n = toks.len();
+    let mut covered = vec![false; n];
+    {
+        let mut sorted: Vec<(usize, usize)> = spans.iter().map(|s| (s.start, s.end)).collect();
+        sorted.sort_unstable();
+        let mut k = 0;
+        for (i, t) in toks.iter().enumerate() {
+            while k < sorted.len() && sorted[k].1 <= t.start {
+                k += 1;
+            }
+            covered[i] = sorted[k..]
+                .iter()
+                .take_while(|s| s.0 < t.end)
+                .any(|s| s.1 > t.start);
+        }
+    }
+    let candidate = |i: usize| {
+        let t = &toks[i];
+        let chars = t.text.chars().count();
+        t.alpha()
+            && !covered[i]
+            && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
+            && !explained(ctx, i)
+    };
+    let cue_before = |i: usize| {
+        (1..=2).any(|back| {
+            i >= back && {
+                let c = i - back;
+                let label = ctx.is(c, R_NAME_LABELS) && ctx.gap_before(c + 1).contains(':');
+                (ctx.is(c, R_TITLES | R_WEAK_TITLES) && ctx.title_gap(c)
+                    || ctx.is(c, R_STRONG_RELATIONS)
+                    || label
+                    || in_list(NET_NAME_CUES, ctx.word(c)))
+                    && !ctx.gap_before(c + 1).contains('\n')
+                    && (back == 1 || candidate(i - 1))
+            }
+        })
+    };
+    let mut flagged = vec![false; n];
+    for i in 0..n {
+        if !candidate(i) {
+            continue;
+        }
+        let t = &toks[i];
+        let non_ascii = !t.text.is_ascii();
+        let proper = non_ascii
+            || match (ctx.style, t.shape) {
+                (CaseStyle::Mixed, Shape::Title | Shape::Mixed) => {
+                    !sentence_start(ctx, i)
+                        || cue_before(i)
+                        || place_follows(ctx, i)
+                        || i + 1 < n
+                            && ctx.joined_loose(i)
+                            && candidate(i + 1)
+                            && ctx.capitalized(i + 1)
+                }
+                (CaseStyle::Mixed, Shape::Upper) => cue_before(i) && t.len() >= 4,
+                _ => cue_before(i) || place_follows(ctx, i),
+            };
+        flagged[i] = proper;
+    }
+    // unexplained words next to a found name or place, or to a flagged word, join it
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..n {
+            if flagged[i]
+                || !candidate(i)
+                || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i) && toks[i].text.is_ascii()
+            {
+                continue;
+            }
+            let found = |k: usize| flagged[k] || covered[k] && toks[k].alpha();
+            let left = i > 0 && found(i - 1) && matches!(ctx.gap_before(i), " " | "-" | ", ");
+            let right =
+                i + 1 < n && found(i + 1) && matches!(ctx.gap_before(i + 1), " " | "-" | ", ");
+            if left || right {
+                flagged[i] = true;
+                changed = true;
+            }
+        }
+    }
+    let mut i = 0;
+    while i < n {
+        if !flagged[i] {
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
+            end += 1;
+        }
+        let place_cue = i > 0
+            && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS))
+            || place_follows(ctx, end);
+        let kind = if place_cue {
+            Kind::Location
+        } else {
+            Kind::Name
+        };
+        push(spans, ctx, i, end, kind, 0.6);
+        i = end + 1;
     }
 }
 

@@ -27,6 +27,8 @@ pub struct Entry {
     pub phrase_start: bool,
     /// The head noun of an occupation ("teacher", "worker").
     pub profession: bool,
+    /// A street suffix or its abbreviation (USPS Publication 28: "pike", "xing", "crescent").
+    pub street_suffix: bool,
 }
 
 impl Entry {
@@ -67,6 +69,11 @@ impl std::fmt::Debug for Lexicon {
             .field("places", &self.phrases.len())
             .finish_non_exhaustive()
     }
+}
+
+/// Every spelling of every street suffix in `data/street-suffixes.txt`, lower case.
+pub fn street_suffixes() -> impl Iterator<Item = &'static str> {
+    data_lines(include_str!("../data/street-suffixes.txt")).flat_map(str::split_whitespace)
 }
 
 /// A 64-bit SipHash of a word (fixed keys, so the same in every process). Two of the half
@@ -152,6 +159,9 @@ impl Lexicon {
                     e.place = u32::try_from(rank + 1).unwrap_or(u32::MAX);
                 }
             }
+        }
+        for w in street_suffixes() {
+            words.entry(key(w)).or_default().street_suffix = true;
         }
         let professions: Vec<&'static str> =
             data_lines(include_str!("../data/professions.txt")).collect();
