@@ -512,9 +512,20 @@ fn date(rng: &mut impl Rng) -> Value {
     let d = rng.random_range(1..=28u32);
     let month = MONTHS[m as usize - 1];
     let wd = WEEKDAYS.choose(rng).expect("weekdays");
+    if rng.random_range(0..12) == 1 {
+        // "the" is no part of the date
+        return Value {
+            kind: "DATE",
+            label: "DATE",
+            parts: vec![
+                Part::Plain("the ".into()),
+                Part::Phi(format!("{} of {month}", ordinal(d))),
+            ],
+        };
+    }
     let s = match rng.random_range(0..12) {
         0 => format!("{wd}, {month} {d}"),
-        1 => format!("the {} of {month}", ordinal(d)),
+        1 => format!("{} of {month}", ordinal(d)),
         2 => format!("{d:02}.{m:02}.{y}"),
         3 => format!("{y}-{m:02}-{d:02}"),
         4 => format!("{m}/{d}/{:02}", y % 100),

@@ -11,6 +11,7 @@ use crate::kind::{Kind, Span};
 use crate::lexicon::{Entry, Lexicon};
 use airlock_core::text::DetectionMode;
 
+const WEEKDAYS: &str = "(?:mon(?:day)?|tue(?:s(?:day)?)?|wed(?:nesday)?|thu(?:r(?:s(?:day)?)?)?|fri(?:day)?|sat(?:urday)?|sun(?:day)?)";
 const MONTHS: &str = "(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)";
 
 /// Which part of a regex match is the identifier (labels stay in the text).
@@ -49,6 +50,16 @@ enum Check {
     NothingNumericAfter,
     /// A full date not followed by `%` ("10/5/50%" is a ventilator setting).
     NotPercent,
+    /// An IBAN whose ISO 13616 check digits hold (mod 97).
+    Iban,
+    /// A payment card number whose Luhn digit holds, 13 to 19 digits.
+    Luhn,
+    /// A VIN whose check digit (position 9) holds, with letters and digits.
+    Vin,
+    /// An IPv6 address: eight groups, or `::` with at least two more; not a time.
+    Ipv6,
+    /// An international number: 8 to 15 digits after the `+` or `00`.
+    PhoneDigits,
 }
 
 struct Rule {
@@ -203,13 +214,65 @@ fn rules() -> Vec<Rule> {
             0.9,
             r"\b[0-9]{3}-[0-9]{2}-[0-9]{4}\b",
         ),
+        // "123 45 6789": the SSN's groups with blanks
+        rule(
+            K::Ssn,
+            T::Whole,
+            C::None,
+            0.8,
+            r"\b[0-8][0-9]{2} [0-9]{2} [0-9]{4}\b",
+        ),
+        rule(
+            K::Account,
+            T::Whole,
+            C::Iban,
+            0.95,
+            r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+        ),
+        rule(
+            K::Account,
+            T::Whole,
+            C::Luhn,
+            0.9,
+            r"\b[0-9]{4}(?:[ -]?[0-9]{4}){2}[ -]?[0-9]{1,7}\b",
+        ),
+        rule(
+            K::Vehicle,
+            T::Whole,
+            C::Vin,
+            0.9,
+            r"\b[A-HJ-NPR-Za-hj-npr-z0-9]{17}\b",
+        ),
+        rule(
+            K::Ip,
+            T::Whole,
+            C::Ipv6,
+            0.9,
+            r"\b(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}\b|\b[0-9A-Fa-f]{1,4}(?::[0-9A-Fa-f]{1,4}){0,6}::(?:[0-9A-Fa-f]{1,4}:){0,6}[0-9A-Fa-f]{0,4}\b",
+        ),
+        // "+44 20 7946 0958", "0049 30 901820", "+33 1 42 68 53 00"
+        rule(
+            K::Phone,
+            T::Whole,
+            C::PhoneDigits,
+            0.9,
+            r"(?:\+|\b00)[1-9][0-9]{0,2}[ .-]?(?:\(0\)[ .-]?)?\(?[0-9]{1,4}\)?(?:[ .-]?[0-9]{2,4}){1,5}\b",
+        ),
+        // a UK postcode ("SW1A 2AA")
+        rule(
+            K::Zip,
+            T::Whole,
+            C::None,
+            0.8,
+            r"\b[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][ABD-HJLNP-UW-Z]{2}\b",
+        ),
         // dates with a year
         rule(
             K::Date,
             T::Whole,
             C::None,
             0.95,
-            r"\b(?:1[89]|20)[0-9]{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12][0-9]|3[01])\b",
+            r"\b(?:1[89]|20)[0-9]{2}[-/.](?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12][0-9]|3[01])(?:[ T][0-2]?[0-9]:[0-5][0-9](?::[0-5][0-9](?:\.[0-9]+)?)?(?:Z|[+-][0-2][0-9]:?[0-5][0-9])?)?\b",
         ),
         rule(
             K::Date,
@@ -223,7 +286,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.9,
-            r"\b(?:0?[1-9]|1[0-2])\.(?:0?[1-9]|[12][0-9]|3[01])\.(?:19|20)[0-9]{2}\b",
+            r"\b(?:0?[1-9]|[12][0-9]|3[01])\.(?:0?[1-9]|[12][0-9]|3[01])\.(?:19|20)[0-9]{2}\b",
         ),
         rule(
             K::Date,
@@ -231,6 +294,16 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.95,
             format!(r"(?i:\b[0-3]?[0-9]-{MONTHS}-(?:[0-9]{{4}}|[0-9]{{2}})\b)"),
+        ),
+        // a weekday with its date: "Wednesday, November 16", "Sunday 13 June", "Tue 3/4"
+        rule(
+            K::Date,
+            T::Whole,
+            C::None,
+            0.95,
+            format!(
+                r"(?i:\b{WEEKDAYS}\.?,?\s+(?:{MONTHS}\.?\s+[0-3]?[0-9](?:st|nd|rd|th)?|(?:the\s+)?[0-3]?[0-9](?:st|nd|rd|th)?(?:\s+of)?\s+{MONTHS}\.?|[01]?[0-9]/[0-3]?[0-9])\b(?:,?\s+(?:1[89]|20)[0-9]{{2}}\b)?)"
+            ),
         ),
         rule(
             K::Date,
@@ -300,6 +373,14 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact)\s*(?:#|no\.?)?\s*[:#]?\s*)(?:\+[0-9]{1,3}[ .-]?)?\(?[0-9]{1,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}\b",
+        ),
+        // "call me at 020 7946 0958", "fax 067 8668 7289": national layouts after a verb or label
+        rule(
+            K::Phone,
+            T::Number,
+            C::PhoneDigits,
+            0.85,
+            r"(?i:\b(?:call|reach|text|ring|fax|phone|tel|mobile|cell)(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\s*[:#]?\s*)\(?0[0-9]{1,4}\)?[ .-]?[0-9]{2,4}[ .-]?[0-9]{2,4}(?:[ .-]?[0-9]{2,4})?\b",
         ),
         rule(
             K::Phone,
@@ -1983,10 +2064,93 @@ const FRACTION_OF: &[&str] = &[
     "lobes", "lobe", "fields", "of", "tab", "tabs", "strength", "str", "st", "ns", "nss",
 ];
 
+/// ISO 13616: the IBAN moved four characters to the end, letters as 10..35, is 1 mod 97.
+fn iban_holds(value: &str) -> bool {
+    let compact: Vec<u8> = value.bytes().filter(|b| *b != b' ').collect();
+    if !(15..=34).contains(&compact.len()) || !compact.iter().all(u8::is_ascii_alphanumeric) {
+        return false;
+    }
+    let mut rem = 0u32;
+    for &b in compact[4..].iter().chain(&compact[..4]) {
+        let v = match b {
+            b'0'..=b'9' => u32::from(b - b'0'),
+            _ => u32::from(b.to_ascii_uppercase() - b'A') + 10,
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
+    }
+    rem == 1
+}
+
+/// The Luhn check of a card number (13 to 19 digits, separators ignored).
+fn luhn_holds(value: &str) -> bool {
+    let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
+    if !(13..=19).contains(&digits.len()) || digits.iter().all(|&d| d == digits[0]) {
+        return false;
+    }
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum % 10 == 0
+}
+
+/// The check digit of a 17-character VIN (ISO 3779, North American use).
+fn vin_holds(value: &str) -> bool {
+    const WEIGHTS: [u32; 17] = [8, 7, 6, 5, 4, 3, 2, 10, 0, 9, 8, 7, 6, 5, 4, 3, 2];
+    let b = value.as_bytes();
+    if b.len() != 17 || !b.iter().any(u8::is_ascii_digit) || !b.iter().any(u8::is_ascii_alphabetic)
+    {
+        return false;
+    }
+    let mut sum = 0;
+    for (&c, w) in b.iter().zip(WEIGHTS) {
+        let v = match c.to_ascii_uppercase() {
+            c @ b'0'..=b'9' => u32::from(c - b'0'),
+            c @ b'A'..=b'H' => u32::from(c - b'A') + 1,
+            c @ b'J'..=b'N' => u32::from(c - b'J') + 1,
+            b'P' => 7,
+            c @ b'R'..=b'Z' => u32::from(c - b'R') + 9,
+            _ => return false,
+        };
+        sum += v * w;
+    }
+    let check = sum % 11;
+    b[8].to_ascii_uppercase()
+        == if check == 10 {
+            b'X'
+        } else {
+            b'0' + check as u8
+        }
+}
+
 fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
     let value = &text[r.clone()];
     match check {
         Check::None => true,
+        Check::Iban => iban_holds(value),
+        Check::Luhn => luhn_holds(value),
+        Check::Vin => vin_holds(value),
+        Check::Ipv6 => {
+            let groups = value.split(':').filter(|g| !g.is_empty()).count();
+            let hex_letter = value.bytes().any(|b| b.is_ascii_alphabetic());
+            (groups == 8 || value.contains("::") && groups >= 2) && (hex_letter || groups >= 4)
+        }
+        Check::PhoneDigits => {
+            let digits = value.bytes().filter(u8::is_ascii_digit).count();
+            (8..=15).contains(&digits)
+        }
         Check::MinLen4 => {
             let digits = value.bytes().filter(u8::is_ascii_digit).count();
             value.len() >= 4 && (digits >= 3 || digits >= 2 && !value.contains('-'))
@@ -3402,10 +3566,9 @@ fn sentence_start(ctx: &Ctx<'_>, i: usize) -> bool {
 
 /// A dose, a unit or a count follows: "Lasix 40 mg", "Zyxal 2 tabs".
 fn dose_follows(ctx: &Ctx<'_>, i: usize) -> bool {
-    ctx.toks
-        .get(i + 1)
-        .is_some_and(|t| matches!(t.shape, Shape::Number | Shape::Alnum))
-        && ctx.gap_before(i + 1).len() <= 2
+    ctx.toks.get(i + 1).is_some_and(|t| {
+        matches!(t.shape, Shape::Number | Shape::Alnum) && t.text.as_bytes()[0].is_ascii_digit()
+    }) && ctx.gap_before(i + 1).len() <= 2
         && !ctx.gap_before(i + 1).contains(',')
 }
 
@@ -3428,7 +3591,11 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
         || e.profession
         || t.roles != 0
         || dose_follows(ctx, i)
-        || i > 0 && (in_list(DOSE_WORDS, ctx.word(i - 1)) || ctx.toks[i - 1].shape == Shape::Alnum)
+        || i > 0
+            && (in_list(DOSE_WORDS, ctx.word(i - 1))
+                || ctx.toks[i - 1].shape == Shape::Alnum
+                    && ctx.toks[i - 1].text.as_bytes()[0].is_ascii_digit()
+                    && ctx.gap_before(i) == " ")
         || i + 1 < ctx.toks.len() && in_list(DOSE_WORDS, ctx.word(i + 1))
         || t.text.is_ascii() && looks_like_drug(t.text)
         || abbreviation_plural(t.text)
@@ -3457,24 +3624,30 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 .any(|s| s.1 > t.start);
         }
     }
-    let candidate = |i: usize| {
-        let t = &toks[i];
-        let chars = t.text.chars().count();
-        t.alpha()
-            && !covered[i]
-            && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
-            && !explained(ctx, i)
-    };
+    // each word weighed once: explaining a word may try its typos
+    let candidates: Vec<bool> = (0..n)
+        .map(|i| {
+            let t = &toks[i];
+            let chars = t.text.chars().count();
+            t.alpha()
+                && !covered[i]
+                && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
+                && !explained(ctx, i)
+        })
+        .collect();
+    let candidate = |i: usize| candidates[i];
     let cue_before = |i: usize| {
         (1..=2).any(|back| {
             i >= back && {
                 let c = i - back;
                 let label = ctx.is(c, R_NAME_LABELS) && ctx.gap_before(c + 1).contains(':');
+                let salutation =
+                    in_list(&["sincerely", "regards", "thanks", "cheers"], ctx.word(c));
                 (ctx.is(c, R_TITLES | R_WEAK_TITLES) && ctx.title_gap(c)
                     || ctx.is(c, R_STRONG_RELATIONS)
                     || label
                     || in_list(NET_NAME_CUES, ctx.word(c)))
-                    && !ctx.gap_before(c + 1).contains('\n')
+                    && (!ctx.gap_before(c + 1).contains('\n') || salutation)
                     && (back == 1 || candidate(i - 1))
             }
         })
@@ -3485,8 +3658,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             continue;
         }
         let t = &toks[i];
-        let non_ascii = !t.text.is_ascii();
-        let proper = non_ascii
+        let proper = !t.text.is_ascii()
             || match (ctx.style, t.shape) {
                 (CaseStyle::Mixed, Shape::Title | Shape::Mixed) => {
                     !sentence_start(ctx, i)
@@ -3497,23 +3669,37 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                             && candidate(i + 1)
                             && ctx.capitalized(i + 1)
                 }
-                (CaseStyle::Mixed, Shape::Upper) => cue_before(i) && t.len() >= 4,
+                // "NORIMIL, LIHEHEN" in a mixed-case note
+                (CaseStyle::Mixed, Shape::Upper) => {
+                    cue_before(i) && t.len() >= 4
+                        || i + 1 < n
+                            && ctx.gap_before(i + 1) == ", "
+                            && candidate(i + 1)
+                            && toks[i + 1].shape == Shape::Upper
+                        || i > 0
+                            && ctx.gap_before(i) == ", "
+                            && candidate(i - 1)
+                            && toks[i - 1].shape == Shape::Upper
+                }
                 _ => cue_before(i) || place_follows(ctx, i),
-            };
+            }
+            // two unexplained words in a row, in any case: "quetoval wobrodrais"
+            || i + 1 < n && ctx.gap_before(i + 1) == " " && candidate(i + 1)
+            || i > 0 && ctx.gap_before(i) == " " && candidate(i - 1);
         flagged[i] = proper;
     }
-    // unexplained words next to a found name or place, or to a flagged word, join it
+    // unexplained words next to a flagged word join it, and so do capitalized ones (or any in
+    // a note without capitals) next to a name or place the rules found
     let mut changed = true;
     while changed {
         changed = false;
         for i in 0..n {
-            if flagged[i]
-                || !candidate(i)
-                || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i) && toks[i].text.is_ascii()
-            {
+            if flagged[i] || !candidate(i) {
                 continue;
             }
-            let found = |k: usize| flagged[k] || covered[k] && toks[k].alpha();
+            let shaped =
+                ctx.style != CaseStyle::Mixed || ctx.capitalized(i) || !toks[i].text.is_ascii();
+            let found = |k: usize| flagged[k] || shaped && covered[k] && toks[k].alpha();
             let left = i > 0 && found(i - 1) && matches!(ctx.gap_before(i), " " | "-" | ", ");
             let right =
                 i + 1 < n && found(i + 1) && matches!(ctx.gap_before(i + 1), " " | "-" | ", ");
@@ -3529,21 +3715,153 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             i += 1;
             continue;
         }
-        let mut end = i;
-        while end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
-            end += 1;
-        }
-        let place_cue = i > 0
-            && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS))
-            || place_follows(ctx, end);
-        let kind = if place_cue {
-            Kind::Location
-        } else {
-            Kind::Name
-        };
-        push(spans, ctx, i, end, kind, 0.6);
+        let (start, end, kind) = net_span(ctx, &flagged, i, spans);
+        push(spans, ctx, start, end, kind, 0.6);
         i = end + 1;
     }
+}
+
+/// The span of the run of flagged words at `i`, grown over what belongs to it: the words of a
+/// facility or street after it, "Port" or "North" before it, a house number, a continental
+/// street's number, an initial; a postal code before a town is pushed on its own.
+fn net_span(
+    ctx: &Ctx<'_>,
+    flagged: &[bool],
+    i: usize,
+    spans: &mut Vec<Span>,
+) -> (usize, usize, Kind) {
+    let toks = ctx.toks;
+    let n = toks.len();
+    let mut start = i;
+    let mut end = i;
+    while end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
+        end += 1;
+    }
+    let place_cue = i > 0 && ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS);
+    let mut kind = if place_cue || place_follows(ctx, end) {
+        Kind::Location
+    } else {
+        Kind::Name
+    };
+    // "… Urgent Care", "… Valley Nursing Home", "… Crossing"
+    while end + 1 < n
+        && ctx.joined_loose(end)
+        && (ctx.is(end + 1, R_FACILITY_WORDS)
+            || toks[end + 1].entry.street_suffix && toks[end + 1].len() >= 4
+            || in_list(PLACE_TAIL_WORDS, ctx.word(end + 1)))
+        && (ctx.style != CaseStyle::Mixed || ctx.capitalized(end + 1))
+    {
+        end += 1;
+        kind = Kind::Location;
+    }
+    // "Port …", "North …", "rue des …"
+    while start > 0
+        && ctx.gap_before(start) == " "
+        && in_list(PLACE_HEAD_WORDS, ctx.word(start - 1))
+    {
+        start -= 1;
+        kind = Kind::Location;
+    }
+    // "8291 gofaber cove": the house number
+    let number_before = |k: usize, digits: std::ops::RangeInclusive<usize>| {
+        k > 0
+            && ctx.gap_before(k) == " "
+            && toks[k - 1].shape == Shape::Number
+            && digits.contains(&toks[k - 1].len())
+    };
+    if kind == Kind::Location
+        && number_before(start, 1..=5)
+        && (end > start || place_follows(ctx, start))
+    {
+        start -= 1;
+        kind = Kind::Address;
+    }
+    // "Kjærvegen 12", "Debidaststraße 5792"
+    if european_street(ctx.word(end))
+        && end + 1 < n
+        && ctx.gap_before(end + 1) == " "
+        && matches!(toks[end + 1].shape, Shape::Number | Shape::Alnum)
+        && toks[end + 1].len() <= 5
+    {
+        end += 1;
+        kind = Kind::Address;
+    }
+    // "5003 Bøvik": the postal code before a town
+    if kind == Kind::Location && number_before(start, 4..=5) {
+        push(spans, ctx, start - 1, start - 1, Kind::Zip, 0.6);
+    }
+    // "Klikaifast, J." and "P. Klosapais": an initial belongs to the name
+    if kind == Kind::Name {
+        let initial = |k: usize| toks[k].alpha() && toks[k].text.chars().count() == 1;
+        if end + 1 < n
+            && ctx.gap_before(end + 1) == ", "
+            && initial(end + 1)
+            && ctx.text[toks[end + 1].end..].starts_with('.')
+        {
+            end += 1;
+        }
+        if start > 0 && initial(start - 1) && matches!(ctx.gap_before(start), ". " | ".") {
+            start -= 1;
+        }
+    }
+    (start, end, kind)
+}
+
+/// Words that continue a facility's or a town's name: "… Urgent Care", "… Falls".
+const PLACE_TAIL_WORDS: &[&str] = &[
+    "urgent",
+    "care",
+    "community",
+    "nursing",
+    "home",
+    "assisted",
+    "living",
+    "valley",
+    "springs",
+    "falls",
+    "harbor",
+    "harbour",
+    "heights",
+    "pediatrics",
+    "family",
+    "medical",
+    "health",
+    "surgical",
+    "surgery",
+    "dental",
+    "rehabilitation",
+    "hospice",
+    "clinic",
+    "hospital",
+    "center",
+    "centre",
+    "practice",
+    "village",
+    "city",
+    "town",
+    "beach",
+    "lake",
+    "hills",
+];
+
+/// Words that open a town's or a street's name: "Port …", "North …", "rue des …".
+const PLACE_HEAD_WORDS: &[&str] = &[
+    "port", "north", "south", "east", "west", "lake", "mount", "mt", "fort", "new", "old", "upper",
+    "lower", "saint", "san", "santa", "sunrise", "rue", "calle", "via", "rua", "avenida", "viale",
+    "piazza", "corso", "carrer", "ulica", "des", "de", "del", "della", "da", "do", "di",
+];
+
+/// A continental street name: one word with its street word at the end.
+fn european_street(word: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "vegen", "veien", "vei", "veg", "gatan", "gata", "gade", "gaden", "straße", "strasse",
+        "str", "weg", "laan", "straat", "gasse", "allee", "platz", "vej", "väg", "vägen", "katu",
+        "tie", "utca", "ring", "damm", "ufer", "steig", "pad", "plein", "kade",
+    ];
+    let lower = word.to_lowercase();
+    ENDINGS
+        .iter()
+        .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
 }
 
 /// Drops names the dictionaries guessed where an eponym's noun follows: "Foley catheter",
