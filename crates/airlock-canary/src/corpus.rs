@@ -391,12 +391,16 @@ fn address(rng: &mut impl Rng) -> Value {
             let suffix = ["Road", "Close", "Mews", "Gardens", "Crescent", "Lane"]
                 .choose(rng)
                 .expect("uk");
+            // the inward code's letters are never C, I, K, M, O or V
+            const INWARD: &[u8] = b"ABDEFGHJLNPQRSTUWXYZ";
+            let inward: String = (0..2)
+                .map(|_| char::from(*INWARD.choose(rng).expect("letters")))
+                .collect();
             let pc = format!(
-                "{}{} {}{}",
+                "{}{} {}{inward}",
                 upper_letters(rng, 2),
                 rng.random_range(1..20),
                 rng.random_range(1..10),
-                upper_letters(rng, 2)
             );
             vec![
                 loc(format!("{number} {street_word} {suffix}")),

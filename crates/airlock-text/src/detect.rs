@@ -26,6 +26,8 @@ enum Trim {
     LeadingDigits,
     /// Without trailing sentence punctuation.
     TrailingPunctuation,
+    /// From the first word that holds a digit ("license plate WE32 TJA").
+    DigitWord,
 }
 
 /// A check on the context of a match that a regex alone cannot express.
@@ -401,9 +403,17 @@ fn rules() -> Vec<Rule> {
         ),
         label_rule(
             K::License,
-            r"license|licence|lic|dea|npi|certificate|cert|registration|upin",
+            r"license|licence|lic|dea|npi|certificate|cert|registration|upin|passport|driver'?s license|driver'?s licence|dl",
         ),
         label_rule(K::Vehicle, r"vin|plate|license plate|vehicle|tag"),
+        // a plate written in two groups: "license plate WE32 TJA", "plate no. 7 ABC 123"
+        rule(
+            K::Vehicle,
+            T::DigitWord,
+            C::MinLen4,
+            0.9,
+            r"(?i:\b(?:license|licence|number|registration)?\s*plate\s*(?:#|no\.?|number)?\s*[:#]?\s*)[A-Za-z0-9]{1,4}[ -][A-Za-z0-9]{2,4}(?:[ -][A-Za-z0-9]{2,4})?\b",
+        ),
         label_rule(
             K::Device,
             r"serial|serial no|sn|s/n|device|device id|model|lot|udi|implant|pacemaker|icd serial",
@@ -1827,6 +1837,7 @@ impl Detector {
             if self.mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
             }
+            grow_places(&ctx, &mut spans);
             drop_eponyms(&ctx, &mut spans);
         }
         merge(text, spans)
@@ -1875,6 +1886,11 @@ fn trim_span(text: &str, r: std::ops::Range<usize>, trim: Trim) -> std::ops::Ran
         Trim::Number => {
             let cut = s.find(|c: char| c.is_ascii_digit() || c == '(' || c == '+');
             r.start + cut.unwrap_or(0)..r.end
+        }
+        Trim::DigitWord => {
+            let digit = s.find(|c: char| c.is_ascii_digit()).unwrap_or(0);
+            let cut = s[..digit].rfind([' ', ':', '#', '\t']).map_or(0, |i| i + 1);
+            r.start + cut..r.end
         }
         Trim::LeadingDigits => {
             let n = s.bytes().take_while(u8::is_ascii_digit).count();
@@ -3564,12 +3580,21 @@ fn sentence_start(ctx: &Ctx<'_>, i: usize) -> bool {
             .ends_with(['.', '!', '?', ':', ';', '*', '-', '"', '(', '\u{2022}', '>'])
 }
 
-/// A dose, a unit or a count follows: "Lasix 40 mg", "Zyxal 2 tabs".
+/// A dose follows: "Lasix 40 mg", "Zyxal 2 tabs", "Ambisome 300mg" (a number alone is no
+/// dose: "Kjærvegen 12" is a street).
 fn dose_follows(ctx: &Ctx<'_>, i: usize) -> bool {
-    ctx.toks.get(i + 1).is_some_and(|t| {
-        matches!(t.shape, Shape::Number | Shape::Alnum) && t.text.as_bytes()[0].is_ascii_digit()
-    }) && ctx.gap_before(i + 1).len() <= 2
-        && !ctx.gap_before(i + 1).contains(',')
+    let toks = ctx.toks;
+    let Some(t) = toks.get(i + 1) else {
+        return false;
+    };
+    let close = ctx.gap_before(i + 1).len() <= 2 && !ctx.gap_before(i + 1).contains(',');
+    let digit_first = t.text.as_bytes()[0].is_ascii_digit();
+    close
+        && digit_first
+        && (t.shape == Shape::Alnum
+            || t.shape == Shape::Number
+                && (ctx.text[t.end..].starts_with(['.', '/', '%'])
+                    || toks.get(i + 2).is_some_and(|u| in_list(DOSE_WORDS, u.text))))
 }
 
 /// "PVCs", "IVs", "LFTs": capitals and a plural s.
@@ -3787,7 +3812,8 @@ fn net_span(
         kind = Kind::Address;
     }
     // "5003 Bøvik": the postal code before a town
-    if kind == Kind::Location && number_before(start, 4..=5) {
+    if kind != Kind::Address && number_before(start, 4..=5) {
+        kind = Kind::Location;
         push(spans, ctx, start - 1, start - 1, Kind::Zip, 0.6);
     }
     // "Klikaifast, J." and "P. Klosapais": an initial belongs to the name
@@ -3846,9 +3872,49 @@ const PLACE_TAIL_WORDS: &[&str] = &[
 
 /// Words that open a town's or a street's name: "Port …", "North …", "rue des …".
 const PLACE_HEAD_WORDS: &[&str] = &[
-    "port", "north", "south", "east", "west", "lake", "mount", "mt", "fort", "new", "old", "upper",
-    "lower", "saint", "san", "santa", "sunrise", "rue", "calle", "via", "rua", "avenida", "viale",
-    "piazza", "corso", "carrer", "ulica", "des", "de", "del", "della", "da", "do", "di",
+    "port",
+    "north",
+    "south",
+    "east",
+    "west",
+    "lake",
+    "mount",
+    "mt",
+    "fort",
+    "new",
+    "old",
+    "upper",
+    "lower",
+    "saint",
+    "san",
+    "santa",
+    "sunrise",
+    "rue",
+    "calle",
+    "via",
+    "rua",
+    "avenida",
+    "viale",
+    "piazza",
+    "corso",
+    "carrer",
+    "ulica",
+    "des",
+    "de",
+    "del",
+    "della",
+    "da",
+    "do",
+    "di",
+    "avenue",
+    "av",
+    "avda",
+    "boulevard",
+    "chemin",
+    "strada",
+    "largo",
+    "praca",
+    "impasse",
 ];
 
 /// A continental street name: one word with its street word at the end.
@@ -3862,6 +3928,25 @@ fn european_street(word: &str) -> bool {
     ENDINGS
         .iter()
         .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
+}
+
+/// A place the rules found takes the words of its kind after it: "Tradrewail Memorial" is
+/// "Tradrewail Memorial Hospital", "Quatainark Valley" is "Quatainark Valley Nursing Home".
+fn grow_places(ctx: &Ctx<'_>, spans: &mut [Span]) {
+    let toks = ctx.toks;
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
+        let Some(mut last) = toks.iter().rposition(|t| t.start < s.end) else {
+            continue;
+        };
+        while last + 1 < toks.len()
+            && ctx.joined_loose(last)
+            && (ctx.is(last + 1, R_FACILITY_WORDS) || in_list(PLACE_TAIL_WORDS, ctx.word(last + 1)))
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(last + 1))
+        {
+            last += 1;
+            s.end = s.end.max(toks[last].end);
+        }
+    }
 }
 
 /// Drops names the dictionaries guessed where an eponym's noun follows: "Foley catheter",
