@@ -1837,7 +1837,7 @@ impl Detector {
             if self.mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
             }
-            grow_places(&ctx, &mut spans);
+            grow_spans(&ctx, &mut spans);
             drop_eponyms(&ctx, &mut spans);
         }
         merge(text, spans)
@@ -3597,6 +3597,65 @@ fn dose_follows(ctx: &Ctx<'_>, i: usize) -> bool {
                     || toks.get(i + 2).is_some_and(|u| in_list(DOSE_WORDS, u.text))))
 }
 
+/// The stems of drug classes (INN stems), long enough to tell a drug from a name.
+fn drug_stem(word: &str) -> bool {
+    const STEMS: &[&str] = &[
+        "mycin",
+        "micin",
+        "floxacin",
+        "cillin",
+        "cycline",
+        "statin",
+        "olol",
+        "pril",
+        "sartan",
+        "azole",
+        "zepam",
+        "zolam",
+        "dipine",
+        "tidine",
+        "prazole",
+        "curium",
+        "vudine",
+        "navir",
+        "ciclovir",
+        "coxib",
+        "gliptin",
+        "glitazone",
+        "parin",
+        "oxetine",
+        "triptan",
+        "lukast",
+        "semide",
+        "thiazide",
+        "terol",
+        "profen",
+        "sone",
+        "olone",
+        "caine",
+        "barbital",
+        "tropin",
+        "tinib",
+        "zumab",
+        "ximab",
+        "mumab",
+        "setron",
+        "fungin",
+        "conazole",
+        "platin",
+        "rubicin",
+        "dronate",
+        "glinide",
+        "gliflozin",
+        "xaban",
+        "gatran",
+    ];
+    let lower = word.to_ascii_lowercase();
+    STEMS
+        .iter()
+        .any(|s| lower.len() > s.len() + 1 && lower.ends_with(s))
+}
+
 /// "PVCs", "IVs", "LFTs": capitals and a plural s.
 fn abbreviation_plural(word: &str) -> bool {
     let b = word.as_bytes();
@@ -3622,7 +3681,13 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
                     && ctx.toks[i - 1].text.as_bytes()[0].is_ascii_digit()
                     && ctx.gap_before(i) == " ")
         || i + 1 < ctx.toks.len() && in_list(DOSE_WORDS, ctx.word(i + 1))
-        || t.text.is_ascii() && looks_like_drug(t.text)
+        || t.text.is_ascii()
+            && if t.shape == Shape::Lower || ctx.style != CaseStyle::Mixed {
+                looks_like_drug(t.text)
+            } else {
+                // a capital makes a proper noun of "Norimil"; "Azithromycin" stays a drug
+                drug_stem(t.text)
+            }
         || abbreviation_plural(t.text)
         || t.text.contains(['\u{b5}', '\u{3bc}']) // µg, μL
         || derived_or_misspelled(t.text)
@@ -3816,20 +3881,6 @@ fn net_span(
         kind = Kind::Location;
         push(spans, ctx, start - 1, start - 1, Kind::Zip, 0.6);
     }
-    // "Klikaifast, J." and "P. Klosapais": an initial belongs to the name
-    if kind == Kind::Name {
-        let initial = |k: usize| toks[k].alpha() && toks[k].text.chars().count() == 1;
-        if end + 1 < n
-            && ctx.gap_before(end + 1) == ", "
-            && initial(end + 1)
-            && ctx.text[toks[end + 1].end..].starts_with('.')
-        {
-            end += 1;
-        }
-        if start > 0 && initial(start - 1) && matches!(ctx.gap_before(start), ". " | ".") {
-            start -= 1;
-        }
-    }
     (start, end, kind)
 }
 
@@ -3931,9 +3982,35 @@ fn european_street(word: &str) -> bool {
 }
 
 /// A place the rules found takes the words of its kind after it: "Tradrewail Memorial" is
-/// "Tradrewail Memorial Hospital", "Quatainark Valley" is "Quatainark Valley Nursing Home".
-fn grow_places(ctx: &Ctx<'_>, spans: &mut [Span]) {
+/// "Tradrewail Memorial Hospital", "Quatainark Valley" is "Quatainark Valley Nursing Home";
+/// a name takes its initial: "Trodaiklan, M.", "P. Klosapais".
+fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     let toks = ctx.toks;
+    let initial = |k: usize| {
+        toks[k].alpha()
+            && toks[k].text.chars().count() == 1
+            && ctx.text[toks[k].end..].starts_with('.')
+    };
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Name) {
+        let first = toks.iter().position(|t| t.end > s.start);
+        let last = toks.iter().rposition(|t| t.start < s.end);
+        if let Some(last) = last
+            && last + 1 < toks.len()
+            && ctx.gap_before(last + 1) == ", "
+            && initial(last + 1)
+        {
+            s.end = toks[last + 1].end;
+        }
+        if let Some(first) = first
+            && first > 0
+            && toks[first].start == s.start
+            && initial(first - 1)
+            && matches!(ctx.gap_before(first), ". " | ".")
+            && (first < 2 || !ctx.gap_before(first - 1).trim_end().ends_with('.'))
+        {
+            s.start = toks[first - 1].start;
+        }
+    }
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
         let Some(mut last) = toks.iter().rposition(|t| t.start < s.end) else {
             continue;
