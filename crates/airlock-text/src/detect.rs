@@ -3656,6 +3656,31 @@ fn drug_stem(word: &str) -> bool {
         .any(|s| lower.len() > s.len() + 1 && lower.ends_with(s))
 }
 
+/// Spelled like a name rather than note shorthand: vowels in a third of the letters or more
+/// and never four consonants in a row ("Cerc", "brth", "DRNG" are shorthand).
+fn name_like(word: &str) -> bool {
+    let vowel = |b: u8| {
+        matches!(
+            b.to_ascii_lowercase(),
+            b'a' | b'e' | b'i' | b'o' | b'u' | b'y'
+        )
+    };
+    let b = word.as_bytes();
+    let vowels = b.iter().filter(|&&c| vowel(c)).count();
+    let mut run = 0;
+    for &c in b {
+        run = if vowel(c) || !c.is_ascii_alphabetic() {
+            0
+        } else {
+            run + 1
+        };
+        if run >= 4 {
+            return false;
+        }
+    }
+    vowels * 10 >= b.len() * 3
+}
+
 /// "PVCs", "IVs", "LFTs": capitals and a plural s.
 fn abbreviation_plural(word: &str) -> bool {
     let b = word.as_bytes();
@@ -3673,6 +3698,7 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
         || e.is_name()
         || e.place > 0
         || e.profession
+        || e.drug
         || t.roles != 0
         || dose_follows(ctx, i)
         || i > 0
@@ -3722,6 +3748,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             t.alpha()
                 && !covered[i]
                 && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
+                && (!t.text.is_ascii() || name_like(t.text))
                 && !explained(ctx, i)
         })
         .collect();
@@ -3773,9 +3800,18 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 }
                 _ => cue_before(i) || place_follows(ctx, i),
             }
-            // two unexplained words in a row, in any case: "quetoval wobrodrais"
-            || i + 1 < n && ctx.gap_before(i + 1) == " " && candidate(i + 1)
-            || i > 0 && ctx.gap_before(i) == " " && candidate(i - 1);
+            // two unexplained words in a row: "quetoval wobrodrais" (in a mixed-case note, one
+            // of them capitalized)
+            || {
+                let pair = |k: usize| {
+                    ctx.style != CaseStyle::Mixed
+                        || ctx.capitalized(i)
+                        || ctx.capitalized(k)
+                        || !toks[k].text.is_ascii()
+                };
+                i + 1 < n && ctx.gap_before(i + 1) == " " && candidate(i + 1) && pair(i + 1)
+                    || i > 0 && ctx.gap_before(i) == " " && candidate(i - 1) && pair(i - 1)
+            };
         flagged[i] = proper;
     }
     // unexplained words next to a flagged word join it, and so do capitalized ones (or any in

@@ -29,6 +29,8 @@ pub struct Entry {
     pub profession: bool,
     /// A street suffix or its abbreviation (USPS Publication 28: "pike", "xing", "crescent").
     pub street_suffix: bool,
+    /// A drug or brand name ("tegretol", "klonopin").
+    pub drug: bool,
 }
 
 impl Entry {
@@ -159,6 +161,9 @@ impl Lexicon {
                     e.place = u32::try_from(rank + 1).unwrap_or(u32::MAX);
                 }
             }
+        }
+        for w in unpack(include_bytes!("../data/drug-names.txt.zst")).lines() {
+            words.entry(key(w)).or_default().drug = true;
         }
         for w in street_suffixes() {
             words.entry(key(w)).or_default().street_suffix = true;
