@@ -249,6 +249,10 @@ pub struct TextIo {
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
+    /// How far the detector goes: strict (also words no dictionary explains that are shaped
+    /// like names) or balanced (the rules only)
+    #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
+    pub mode: ModeArg,
 }
 
 #[derive(Debug, Args)]
@@ -289,6 +293,9 @@ pub struct ScanArgs {
     /// Locations printed per file (all counts are always complete)
     #[arg(long, default_value_t = 20)]
     pub show: usize,
+    /// How far the detector goes: strict or balanced (the rules only)
+    #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
+    pub mode: ModeArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,6 +328,9 @@ pub struct FhirDeidArgs {
     /// Replace an existing output
     #[arg(long)]
     pub force: bool,
+    /// How far the free-text detector goes in narratives and notes: strict or balanced
+    #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
+    pub text_mode: ModeArg,
 }
 
 #[derive(Debug, Subcommand)]
@@ -439,6 +449,25 @@ pub struct EvalTextArgs {
     /// Exit with 1 when precision is below this
     #[arg(long)]
     pub min_precision: Option<f64>,
+    /// The mode the thresholds judge (both modes are always reported)
+    #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
+    pub mode: ModeArg,
+}
+
+/// The free-text detector's modes on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Strict,
+    Balanced,
+}
+
+impl From<ModeArg> for airlock_core::text::DetectionMode {
+    fn from(m: ModeArg) -> Self {
+        match m {
+            ModeArg::Strict => Self::Strict,
+            ModeArg::Balanced => Self::Balanced,
+        }
+    }
 }
 
 /// Table formats on the command line.
@@ -556,6 +585,11 @@ pub struct DeidArgs {
     /// Residual findings tolerated before exiting with 1
     #[arg(long, default_value_t = 0)]
     pub max_findings: u64,
+    /// How far the free-text detector goes: strict (default; also removes words no
+    /// dictionary explains that are shaped like names) or balanced (the rules only). Overrides
+    /// the policy's [text] mode
+    #[arg(long, value_enum)]
+    pub text_mode: Option<ModeArg>,
     /// Threads that transform batches (1 to 256; default: one per core); output order never
     /// changes
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=256))]

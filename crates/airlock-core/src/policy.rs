@@ -282,6 +282,8 @@ pub struct Policy {
     pub fields: BTreeMap<String, Field>,
     /// The `[risk]` block, if any.
     pub risk: Option<RiskSpec>,
+    /// `[text] mode`: how far the free-text detector goes (strict by default).
+    pub text_mode: crate::text::DetectionMode,
 }
 
 impl Policy {
@@ -344,6 +346,7 @@ impl Policy {
             reference_year,
             fields,
             risk: None,
+            text_mode: raw.text.map(|t| t.mode).unwrap_or_default(),
         };
         let risk = match raw.risk {
             Some(r) => Some(
@@ -409,6 +412,14 @@ struct RawPolicy {
     #[serde(default)]
     fields: BTreeMap<String, toml::Spanned<RawField>>,
     risk: Option<RawRisk>,
+    text: Option<RawText>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawText {
+    #[serde(default)]
+    mode: crate::text::DetectionMode,
 }
 
 #[derive(Deserialize)]

@@ -155,7 +155,7 @@ pub fn name_looks_like_data(name: &str, detector: Option<&dyn TextScrubber>) -> 
         return false;
     };
     let mut found = false;
-    d.scan(name, &mut |_| found = true);
+    d.scan_name(name, &mut |_| found = true);
     // "LAST, FIRST" alone gives the detector little to go on: ask about "First Last" too.
     if !found && let Some((last, first)) = name.split_once(", ") {
         let word = |w: &str| w.len() > 1 && w.chars().all(char::is_alphabetic);
@@ -167,7 +167,7 @@ pub fn name_looks_like_data(name: &str, detector: Option<&dyn TextScrubber>) -> 
                     .map(|f| f.to_uppercase().chain(c).collect::<String>())
                     .unwrap_or_default()
             };
-            d.scan(
+            d.scan_name(
                 &format!("{} {}", title(first.trim()), title(last)),
                 &mut |_| found = true,
             );

@@ -73,6 +73,12 @@ pub trait TextScrubber: Send + Sync {
     /// so a surrogate output scans clean.
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding));
 
+    /// Reports what in a column name or key looks like an identifier. Names are vetted less
+    /// eagerly than text (by default as text).
+    fn scan_name(&self, name: &str, found: &mut dyn FnMut(Finding)) {
+        self.scan(name, found);
+    }
+
     /// A short name for manifests and reports (e.g. `airlock-text`).
     fn name(&self) -> &'static str;
 

@@ -136,6 +136,12 @@ impl Engine {
         Self::with_range(config, secret, ShiftRange::default())
     }
 
+    /// The same engine with its free-text detector in `mode` (strict by default).
+    pub fn with_text_mode(mut self, mode: airlock_core::text::DetectionMode) -> Self {
+        self.text = self.text.with_mode(mode);
+        self
+    }
+
     /// [`Engine::new`] with the workspace clock's range (used when the configuration leaves
     /// its date-shift key empty): a patient's resources move by the same days as the
     /// patient's tables, notes and DICOM studies under the same range.

@@ -233,7 +233,7 @@ pub fn deid_table(
 /// range, reckoning ages at the policy's reference year.
 pub fn text_engine(policy: &Policy, workspace: &Workspace) -> Result<TextEngine> {
     let range = ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?;
-    let engine = TextEngine::for_workspace(workspace.secret(), range);
+    let engine = TextEngine::for_workspace(workspace.secret(), range).with_mode(policy.text_mode);
     Ok(match policy.reference_year {
         Some(year) => engine.with_reference_year(year),
         None => engine,

@@ -2119,7 +2119,7 @@ fn luhn_holds(value: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The check digit of a 17-character VIN (ISO 3779, North American use).
@@ -4022,10 +4022,12 @@ fn european_street(word: &str) -> bool {
 /// a name takes its initial: "Trodaiklan, M.", "P. Klosapais".
 fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     let toks = ctx.toks;
+    // "M." but not the M of "M.D."
     let initial = |k: usize| {
         toks[k].alpha()
             && toks[k].text.chars().count() == 1
             && ctx.text[toks[k].end..].starts_with('.')
+            && !ctx.text[toks[k].end + 1..].starts_with(char::is_alphabetic)
     };
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Name) {
         let first = toks.iter().position(|t| t.end > s.start);
@@ -4241,7 +4243,7 @@ mod tests {
         assert_finds(
             "TRANSFERRED FROM CALVERT HOSPITAL FOR MGMT",
             "LOCATION",
-            "CALVERT",
+            "CALVERT HOSPITAL",
         );
         assert_finds(
             "pt married, lives in catonsville, husband",
@@ -4275,7 +4277,7 @@ mod tests {
         assert_finds(
             "Seen at Lakeside Cardiology Clinic today",
             "LOCATION",
-            "Lakeside Cardiology",
+            "Lakeside Cardiology Clinic",
         );
         assert_finds(
             "Lakeside Medical Center, Ridgecrest, CA 93555",

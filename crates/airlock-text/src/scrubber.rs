@@ -12,7 +12,7 @@ use rustc_hash::FxHashSet;
 use airlock_core::clock::{DateShifter, ShiftRange};
 use airlock_core::dates::DateParser;
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
-use airlock_core::text::{Finding, TextContext, TextMode, TextScrubber};
+use airlock_core::text::{DetectionMode, Finding, TextContext, TextMode, TextScrubber};
 
 use crate::detect::Detector;
 use crate::kind::{Kind, Span};
@@ -32,6 +32,9 @@ fn kept(word: &str) -> bool {
 /// The free-text detector and replacer airlock ships.
 pub struct TextEngine {
     detector: Detector,
+    /// Column names and keys are vetted by the rules alone: a schema's abbreviations are no
+    /// proper nouns.
+    names: Detector,
     key: Option<PurposeKey>,
     parser: DateParser,
     surrogate_words: FxHashSet<String>,
@@ -82,6 +85,7 @@ impl TextEngine {
             .collect();
         Self {
             detector,
+            names: Detector::new().with_mode(DetectionMode::Balanced),
             key,
             parser: DateParser::new(),
             surrogate_words,
@@ -99,6 +103,12 @@ impl TextEngine {
         let mut engine = Self::new(secret.derive(Purpose::Surrogate));
         engine.clock = Some(DateShifter::for_workspace(secret, range));
         engine
+    }
+
+    /// The same engine detecting in `mode` (strict by default).
+    pub fn with_mode(mut self, mode: DetectionMode) -> Self {
+        self.detector = self.detector.with_mode(mode);
+        self
     }
 
     /// Reckons ages at `year` instead of the current year (a policy's `reference_year`).
@@ -457,7 +467,19 @@ impl TextScrubber for TextEngine {
     }
 
     fn name(&self) -> &'static str {
-        "airlock-text"
+        match self.detector.mode() {
+            DetectionMode::Strict => "airlock-text (strict)",
+            DetectionMode::Balanced => "airlock-text (balanced)",
+        }
+    }
+
+    fn scan_name(&self, name: &str, found: &mut dyn FnMut(Finding)) {
+        for s in self.names.detect(name) {
+            found(Finding {
+                span: s.range(),
+                kind: s.kind,
+            });
+        }
     }
 
     fn opaque_surrogate_kinds(&self) -> &'static [Kind] {

@@ -9,7 +9,10 @@ use crate::cli::DeidArgs;
 use crate::report::{self, findings_line, thousands};
 
 pub fn run(args: DeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let policy = Policy::load(&args.policy)?;
+    let mut policy = Policy::load(&args.policy)?;
+    if let Some(mode) = args.text_mode {
+        policy.text_mode = mode.into();
+    }
     let input_format = Format::resolve(args.format.map(Into::into), &args.input)?;
     let output_format = Format::resolve(args.output_format.map(Into::into), &args.output)?;
     let input_len = std::fs::metadata(&args.input)

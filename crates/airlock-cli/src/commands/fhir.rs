@@ -25,7 +25,8 @@ pub fn run(args: FhirDeidArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "the Safe Harbor configuration keys ids and date shifts with the workspace secret, and none was found; run `airlock init`, or pass --key-file"
         );
     }
-    let mut engine = Engine::with_range(config, secret.as_ref(), range)?;
+    let mut engine =
+        Engine::with_range(config, secret.as_ref(), range)?.with_text_mode(args.text_mode.into());
     let bar = report::progress_bar(None, json);
     let r = deid_file(&mut engine, &args.input, &args.output, args.force);
     bar.finish_and_clear();

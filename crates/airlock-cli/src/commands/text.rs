@@ -17,7 +17,10 @@ use crate::report::{self, thousands};
 
 pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
     let (args, mode, engine, ctx_args) = match cmd {
-        TextCommand::Redact(a) => (a.io, TextMode::Redact, TextEngine::without_key(), None),
+        TextCommand::Redact(a) => {
+            let engine = TextEngine::without_key().with_mode(a.io.mode.into());
+            (a.io, TextMode::Redact, engine, None)
+        }
         TextCommand::Surrogate(a) => {
             let range = ShiftRange::new(a.date_shift_days, "--date-shift-days")?;
             let shift = a
@@ -25,7 +28,8 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 .map(|d| ShiftRange::check_offset(d, "--date-shift"))
                 .transpose()?;
             let path = WorkspaceSecret::locate(a.key_file.as_deref())?;
-            let engine = TextEngine::for_workspace(&WorkspaceSecret::load(&path)?, range);
+            let engine = TextEngine::for_workspace(&WorkspaceSecret::load(&path)?, range)
+                .with_mode(a.io.mode.into());
             (a.io, TextMode::Surrogate, engine, Some((a.patient, shift)))
         }
     };
@@ -98,7 +102,7 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let engine = TextEngine::without_key();
+    let engine = TextEngine::without_key().with_mode(args.mode.into());
     let started = std::time::Instant::now();
     let report = scan_paths(&args.paths, &engine)?;
     let seconds = started.elapsed().as_secs_f64();
@@ -182,16 +186,23 @@ pub fn run_scan(args: ScanArgs, json: bool) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    use airlock_core::text::DetectionMode;
     let file = std::fs::File::open(&args.gold)
         .map_err(|e| airlock_core::Error::io("read", &args.gold, e))?;
     let notes = read_gold(std::io::BufReader::new(file))
         .map_err(|e| anyhow::anyhow!("{}: {e}", airlock_core::shown::path(&args.gold)))?;
-    let engine = TextEngine::without_key();
-    // build the dictionaries before the clock starts
-    let _ = engine.detect("warm up");
-    let started = std::time::Instant::now();
-    let ev = evaluate_detector(&notes, engine.detector());
-    let seconds = started.elapsed().as_secs_f64();
+    let judged: DetectionMode = args.mode.into();
+    // both modes, the judged one first; dictionaries built before the clock starts
+    let mut runs = Vec::new();
+    for mode in [judged, other_mode(judged)] {
+        let engine = TextEngine::without_key().with_mode(mode);
+        let _ = engine.detect("warm up");
+        let started = std::time::Instant::now();
+        let ev = evaluate_detector(&notes, engine.detector());
+        let seconds = started.elapsed().as_secs_f64();
+        runs.push((mode, ev, seconds));
+    }
+    let (_, ev, seconds) = &runs[0];
     let mb_per_s = ev.bytes as f64 / 1e6 / seconds.max(1e-9);
     let below = args.min_recall.is_some_and(|r| ev.all.recall() < r)
         || args.min_precision.is_some_and(|p| ev.all.precision() < p);
@@ -201,9 +212,25 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ExitStatus::Success
     };
     if json {
+        let modes: serde_json::Map<String, serde_json::Value> = runs
+            .iter()
+            .map(|(mode, ev, seconds)| {
+                (
+                    mode.as_str().to_owned(),
+                    serde_json::json!({
+                        "recall": ev.all.recall(),
+                        "precision": ev.all.precision(),
+                        "f2": ev.all.f2(),
+                        "seconds": seconds,
+                        "evaluation": ev,
+                    }),
+                )
+            })
+            .collect();
         report::json(&serde_json::json!({
             "status": if below { "below_threshold" } else { "ok" },
             "gold": args.gold,
+            "mode": judged.as_str(),
             "recall": ev.all.recall(),
             "precision": ev.all.precision(),
             "f2": ev.all.f2(),
@@ -212,47 +239,64 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "seconds": seconds,
             "mb_per_second": mb_per_s,
             "evaluation": ev,
+            "modes": modes,
         }));
         return Ok(status);
     }
     let mut s = format!(
-        "{}: {} notes, {:.2} MB, {} required gold spans\n\n  binary recall {:.4}   precision {:.4}   F2 {:.4}\n  token recall  {:.4}   token precision {:.4}\n\n  {:<9} {:>6} {:>7} {:>7}   {:>9} {:>7} {:>9}\n",
+        "{}: {} notes, {:.2} MB, {} required gold spans\n",
         airlock_core::shown::path(&args.gold),
         thousands(ev.notes as u64),
         ev.bytes as f64 / 1e6,
         thousands(ev.all.gold as u64),
-        ev.all.recall(),
-        ev.all.precision(),
-        ev.all.f2(),
-        ev.tokens.recall(),
-        ev.tokens.precision(),
-        "type",
-        "gold",
-        "caught",
-        "recall",
-        "predicted",
-        "right",
-        "precision"
     );
-    for (k, c) in &ev.by_type {
+    for (mode, ev, seconds) in &runs {
         s.push_str(&format!(
-            "  {:<9} {:>6} {:>7} {:>7.3}   {:>9} {:>7} {:>9.3}\n",
-            k,
-            c.gold,
-            c.caught,
-            c.recall(),
-            c.predicted,
-            c.correct,
-            c.precision()
+            "\n{} mode{}\n  binary recall {:.4}   precision {:.4}   F2 {:.4}\n  token recall  {:.4}   token precision {:.4}\n\n  {:<9} {:>6} {:>7} {:>7}   {:>9} {:>7} {:>9}\n",
+            mode.as_str(),
+            if *mode == judged { " (judged)" } else { "" },
+            ev.all.recall(),
+            ev.all.precision(),
+            ev.all.f2(),
+            ev.tokens.recall(),
+            ev.tokens.precision(),
+            "type",
+            "gold",
+            "caught",
+            "recall",
+            "predicted",
+            "right",
+            "precision"
+        ));
+        for (k, c) in &ev.by_type {
+            s.push_str(&format!(
+                "  {:<9} {:>6} {:>7} {:>7.3}   {:>9} {:>7} {:>9.3}\n",
+                k,
+                c.gold,
+                c.caught,
+                c.recall(),
+                c.predicted,
+                c.correct,
+                c.precision()
+            ));
+        }
+        s.push_str(&format!(
+            "\n  detection {:.1} MB/s on one core ({:.2} s)\n",
+            ev.bytes as f64 / 1e6 / seconds.max(1e-9),
+            seconds
         ));
     }
-    s.push_str(&format!(
-        "\n  detection {:.1} MB/s on one core ({:.2} s)\n",
-        mb_per_s, seconds
-    ));
     if below {
         s.push_str("below --min-recall / --min-precision: exit 1\n");
     }
     report::out(&s);
     Ok(status)
+}
+
+fn other_mode(mode: airlock_core::text::DetectionMode) -> airlock_core::text::DetectionMode {
+    use airlock_core::text::DetectionMode;
+    match mode {
+        DetectionMode::Strict => DetectionMode::Balanced,
+        DetectionMode::Balanced => DetectionMode::Strict,
+    }
 }
