@@ -405,15 +405,15 @@ fn rules() -> Vec<Rule> {
             K::License,
             r"license|licence|lic|dea|npi|certificate|cert|registration|upin|passport|driver'?s license|driver'?s licence|dl",
         ),
-        label_rule(K::Vehicle, r"vin|plate|license plate|vehicle|tag"),
         // a plate written in two groups: "license plate WE32 TJA", "plate no. 7 ABC 123"
         rule(
             K::Vehicle,
             T::DigitWord,
             C::MinLen4,
             0.9,
-            r"(?i:\b(?:license|licence|number|registration)?\s*plate\s*(?:#|no\.?|number)?\s*[:#]?\s*)[A-Za-z0-9]{1,4}[ -][A-Za-z0-9]{2,4}(?:[ -][A-Za-z0-9]{2,4})?\b",
+            r"(?i:\b(?:license|licence|number|registration)?\s*plate\s*(?:#|no\.?|number)?\s*[:#]?\s*)[A-Z0-9]{1,4}[ -][A-Z0-9]{2,4}(?:[ -][A-Z0-9]{2,4})?\b",
         ),
+        label_rule(K::Vehicle, r"vin|plate|license plate|vehicle|tag"),
         label_rule(
             K::Device,
             r"serial|serial no|sn|s/n|device|device id|model|lot|udi|implant|pacemaker|icd serial",
@@ -529,7 +529,7 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.9,
             format!(
-                r"\b[0-9]{{1,5}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]+\.?\s+){{1,3}}(?:{suffixes})\b\.?(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|APT|UNIT|SUITE|#)\.?\s*#?[A-Za-z0-9-]+)?"
+                r"\b[0-9]{{1,5}}[A-Za-z]?[ \t]+(?:[A-Z][A-Za-z'-]+\.?[ \t]+){{1,3}}(?:{suffixes})\b\.?(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|APT|UNIT|SUITE|#)\.?\s*#?[A-Za-z0-9-]+)?"
             ),
         ),
         rule(
@@ -537,7 +537,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.85,
-            format!(r"\b[0-9]{{1,5}}\s+(?:[a-z][a-z'-]+\s+){{1,3}}(?:{long_suffixes})\b"),
+            format!(r"\b[0-9]{{1,5}}[ \t]+(?:[a-z][a-z'-]+[ \t]+){{1,3}}(?:{long_suffixes})\b"),
         ),
         rule(
             K::Address,
@@ -2104,7 +2104,12 @@ fn iban_holds(value: &str) -> bool {
 /// The Luhn check of a card number (13 to 19 digits, separators ignored).
 fn luhn_holds(value: &str) -> bool {
     let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
-    if !(13..=19).contains(&digits.len()) || digits.iter().all(|&d| d == digits[0]) {
+    // issuers' numbers start with 2 to 6 (Mastercard's 2-series, Amex, Visa, Mastercard,
+    // Discover); runs of one digit are test patterns
+    if !(13..=19).contains(&digits.len())
+        || !(2..=6).contains(&digits[0])
+        || digits.iter().all(|&d| d == digits[0])
+    {
         return false;
     }
     let sum: u32 = digits
@@ -3864,7 +3869,13 @@ fn net_span(
         end += 1;
     }
     let place_cue = i > 0 && ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS);
-    let mut kind = if place_cue || place_follows(ctx, end) {
+    // "sent to Drabrolin, K.": a surname with its initial, whatever the cue before it
+    let initial_follows = end + 1 < n
+        && ctx.gap_before(end + 1) == ", "
+        && toks[end + 1].alpha()
+        && toks[end + 1].text.chars().count() == 1
+        && ctx.text[toks[end + 1].end..].starts_with('.');
+    let mut kind = if (place_cue || place_follows(ctx, end)) && !initial_follows {
         Kind::Location
     } else {
         Kind::Name
@@ -3892,7 +3903,7 @@ fn net_span(
     let number_before = |k: usize, digits: std::ops::RangeInclusive<usize>| {
         k > 0
             && ctx.gap_before(k) == " "
-            && toks[k - 1].shape == Shape::Number
+            && toks[k - 1].text.bytes().all(|b| b.is_ascii_digit())
             && digits.contains(&toks[k - 1].len())
     };
     if kind == Kind::Location
@@ -4039,6 +4050,20 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         {
             s.end = toks[last + 1].end;
         }
+        // "Barnaby Quillfeather": a first name before the surname
+        if let Some(first) = first
+            && first > 0
+            && toks[first].start == s.start
+            && ctx.gap_before(first) == " "
+            && toks[first - 1].entry.is_name()
+            && !toks[first - 1].entry.word
+            && !toks[first - 1].entry.clinical
+            && !ctx.is(first - 1, R_NOT_SURNAMES | R_TITLES)
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(first - 1))
+        {
+            s.start = toks[first - 1].start;
+        }
+        let first = toks.iter().position(|t| t.end > s.start);
         if let Some(first) = first
             && first > 0
             && toks[first].start == s.start
@@ -4314,6 +4339,161 @@ mod tests {
             let f = found(text);
             assert!(f.iter().all(|(k, _)| *k != "NAME"), "{text:?} -> {f:?}");
         }
+    }
+
+    #[test]
+    fn international_and_checksummed_identifiers() {
+        // checksums decide: a valid IBAN, card and VIN are found, one digit off they are not
+        assert_finds(
+            "IBAN DE89 3704 0044 0532 0130 00 on file",
+            "ACCOUNT",
+            "DE89 3704 0044 0532 0130 00",
+        );
+        assert!(
+            found("ref DE88 3704 0044 0532 0130 00 x")
+                .iter()
+                .all(|(k, _)| *k != "ACCOUNT")
+        );
+        assert_finds(
+            "card 4111 1111 1111 1111 exp",
+            "ACCOUNT",
+            "4111 1111 1111 1111",
+        );
+        assert!(
+            found("lot 4111 1111 1111 1112")
+                .iter()
+                .all(|(k, _)| *k != "ACCOUNT")
+        );
+        assert_finds(
+            "VIN 1M8GDM9AXKP042788 towed",
+            "VEHICLE",
+            "1M8GDM9AXKP042788",
+        );
+        assert_finds(
+            "from fe80::1ff:fe23:4567:890a today",
+            "IP",
+            "fe80::1ff:fe23:4567:890a",
+        );
+        assert_finds(
+            "host 2001:0db8:85a3:0000:0000:8a2e:0370:7334 down",
+            "IP",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        );
+        assert_finds("host 10.0.0.12 down", "IP", "10.0.0.12");
+        assert_finds("call +44 20 7946 0958 now", "PHONE", "+44 20 7946 0958");
+        assert_finds("Tel. 0049 30 901820 (office)", "PHONE", "0049 30 901820");
+        assert_finds("SSN 078 05 1120 on file", "SSN", "078 05 1120");
+        assert_finds("license plate WE32 TJA seen", "VEHICLE", "WE32 TJA");
+        assert_finds("passport number X12345678 expired", "LICENSE", "X12345678");
+        assert_finds(
+            "moved to 14 Elm Crescent, Leeds SW1A 2AA",
+            "ZIP",
+            "SW1A 2AA",
+        );
+        // a time is no IPv6 address, a dose no card number
+        for text in [
+            "at 10:30:45 today",
+            "given 1000 2000 3000 4000 units",
+            "lot 5000 1000 2000 3000",
+        ] {
+            assert!(
+                found(text)
+                    .iter()
+                    .all(|(k, _)| !matches!(*k, "IP" | "ACCOUNT")),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn dates_with_weekdays_ordinals_and_times() {
+        assert_finds(
+            "seen Wednesday, November 16 in clinic",
+            "DATE",
+            "Wednesday, November 16",
+        );
+        assert_finds("back on Sunday 13 June.", "DATE", "Sunday 13 June");
+        assert_finds("the 3rd of May", "DATE", "3rd of May");
+        assert_finds("on 17.10.2012 she fell", "DATE", "17.10.2012");
+        assert_finds("at 2021-11-16 08:15 the line", "DATE", "2021-11-16 08:15");
+    }
+
+    #[test]
+    fn words_of_any_script_stay_whole() {
+        assert_finds("Dr. Zoë Ångström saw her.", "NAME", "Zoë Ångström");
+        assert_finds("Seen with Ingrid Kjær today.", "NAME", "Ingrid Kjær");
+        assert_finds("Dr. O'Brien called.", "NAME", "O'Brien");
+        assert_finds("Dr. O\u{2019}Brien called.", "NAME", "O\u{2019}Brien");
+    }
+
+    #[test]
+    fn the_safety_net_finds_names_and_places_no_list_holds() {
+        // invented words, in the places and shapes names and towns take
+        assert_finds(
+            "Discussed with Barnaby Quillfeather at length.",
+            "NAME",
+            "Barnaby Quillfeather",
+        );
+        assert_finds(
+            "Her daughter Søren Þórbergur visited.",
+            "NAME",
+            "Søren Þórbergur",
+        );
+        assert_finds(
+            "Results sent to Drabrolin, K. by fax.",
+            "NAME",
+            "Drabrolin, K",
+        );
+        assert_finds(
+            "Lives at 888 Old Mill Pike, Millinocket.",
+            "ADDRESS",
+            "888 Old Mill Pike",
+        );
+        assert_finds(
+            "Seen at Quatainark Valley Nursing Home.",
+            "LOCATION",
+            "Quatainark Valley Nursing Home",
+        );
+        assert_finds(
+            "Moved to Kjærvegen 12, 5003 Bøvik last year.",
+            "ADDRESS",
+            "Kjærvegen 12",
+        );
+        // balanced mode keeps to the rules
+        let balanced = Detector::new().with_mode(DetectionMode::Balanced);
+        assert!(balanced.detect("Discussed with Zowatrun today.").is_empty());
+        assert!(
+            !Detector::new()
+                .detect("Discussed with Zowatrun today.")
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn strict_hard_negatives_are_left_alone() {
+        // drugs, typos, shorthand, derived words, units and sentence-initial capitals
+        for text in [
+            "Resumed Tegretol last pm; started Azithromycin and Klonopin.",
+            "Pt tollerating TF, apetite poor, intermittantly confused.",
+            "Bilat brth snds coarse, serosang drng from CT.",
+            "Freq PVCs and occ PACs; LFTs elevated.",
+            "Nondistended abd, pt mentating well, bolused with NS.",
+            "Given 2 mcg/kg, 5 µg, titrating Levophed.",
+            "Cholecystitis ruled out. Pancreatitis suspected.",
+            "DOB: <=1936\nMs. Cove is a 32 y/o",
+        ] {
+            let f: Vec<_> = found(text)
+                .into_iter()
+                .filter(|(k, _)| *k != "NAME" || !text.contains("Cove"))
+                .collect();
+            assert!(f.is_empty(), "{text:?} -> {f:?}");
+        }
+        // a birth year and a name on the next line are no street address
+        assert!(
+            found("DOB: <=1936\nMs. Cove is a 32 y/o")
+                .iter()
+                .all(|(k, _)| *k != "ADDRESS")
+        );
     }
 
     #[test]

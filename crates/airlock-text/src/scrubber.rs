@@ -260,11 +260,15 @@ impl TextEngine {
                 let pick = lx.professions[usize::from(h[0]) % lx.professions.len()];
                 push_in_case_of(original, pick, out);
             }
-            Kind::Zip => {
-                // The Safe Harbor generalization of the same ZIP: its first three digits.
-                out.push_str(&original[..3.min(original.len())]);
-                out.push_str("00");
-            }
+            Kind::Zip => match original.get(..3) {
+                // The Safe Harbor generalization of a US ZIP: its first three digits.
+                Some(zip3) if zip3.bytes().all(|b| b.is_ascii_digit()) => {
+                    out.push_str(zip3);
+                    out.push_str("00");
+                }
+                // other countries' codes name a street or a village: nothing of them stays
+                _ => out.push_str("[ZIP]"),
+            },
             Kind::Address => {
                 let street = lx.surrogate_streets[usize::from(h[0]) % lx.surrogate_streets.len()];
                 let _ = write!(out, "{} {street}", 10 + u32::from(h[1]) * 7 % 990);
