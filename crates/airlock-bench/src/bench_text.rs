@@ -70,6 +70,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
         TextContext {
             patient: Some(id),
             date_shift_days: None,
+            known: &[],
         }
     }
     let redact = time(&mut |id, t, o| {

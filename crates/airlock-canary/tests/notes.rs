@@ -53,6 +53,7 @@ fn every_identifier_in_a_canary_note_is_removed_and_found_before() {
         let ctx = TextContext {
             patient: Some(&who.mrn),
             date_shift_days: Some(-40),
+            known: &[],
         };
         for (engine, mode) in [(&redact, TextMode::Redact), (&keyed, TextMode::Surrogate)] {
             let mut out = String::new();

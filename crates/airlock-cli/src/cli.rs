@@ -253,6 +253,11 @@ pub struct TextIo {
     /// like names) or balanced (the rules only)
     #[arg(long, value_enum, default_value_t = ModeArg::Strict)]
     pub mode: ModeArg,
+    /// What the record already says about its patient, as JSON: {"NAME": ["Ada Quillfeather"],
+    /// "PHONE": ["603-482-1193"], ...}; each value is also removed in its easy forms (any case,
+    /// each part of a name, the digits of a number)
+    #[arg(long)]
+    pub known: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -285,7 +285,16 @@ fn generated_unseen_text_recall_holds() {
     let corpus = airlock_canary::corpus::generate(2026, 300, 300);
     std::fs::write(&gold, airlock_canary::corpus::to_jsonl(&corpus)).unwrap();
     let out = airlock(dir.path())
-        .args(["eval", "text", "--json", "--min-recall", "0.90", "--min-precision", "0.95", "--gold"])
+        .args([
+            "eval",
+            "text",
+            "--json",
+            "--min-recall",
+            "0.90",
+            "--min-precision",
+            "0.95",
+            "--gold",
+        ])
         .arg(&gold)
         .assert();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
@@ -305,7 +314,12 @@ fn generated_unseen_text_recall_holds() {
     let printed = String::from_utf8_lossy(&out.get_output().stdout).to_string();
     for note in corpus.iter().take(50) {
         for s in &note.spans {
-            let value: String = note.text.chars().skip(s.start).take(s.end - s.start).collect();
+            let value: String = note
+                .text
+                .chars()
+                .skip(s.start)
+                .take(s.end - s.start)
+                .collect();
             if value.chars().count() >= 6 {
                 assert!(!printed.contains(&value), "a gold value was printed");
             }
@@ -378,4 +392,127 @@ fn scan_reads_parquet_cell_by_cell() {
             .iter()
             .any(|l| l["column"] == "ssn" && l["row"].as_u64().is_some())
     );
+}
+
+/// Record-aware scrubbing on notes: `--known` values are removed in their easy forms even
+/// where the detector alone would keep them.
+#[test]
+fn known_values_are_removed_in_their_easy_forms() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let known = d.join("known.json");
+    std::fs::write(
+        &known,
+        r#"{"NAME": ["Ada Quillfeather"], "PHONE": ["(603) 482-1193"], "ADDRESS": ["888 Old Mill Pike"], "MRN": ["MR-4821397"]}"#,
+    )
+    .unwrap();
+    let note = "QUILLFEATHER, ADA seen; call 603.482.1193. Lives at 888 old mill pike. chart 4821397. Ada says hi.";
+    let out = airlock(d)
+        // the rules alone: what they miss, the known values must catch
+        .args(["text", "redact", "--mode", "balanced", "--known"])
+        .arg(&known)
+        .write_stdin(note)
+        .assert()
+        .success();
+    let text = String::from_utf8_lossy(&out.get_output().stdout).to_lowercase();
+    for v in ["quillfeather", "ada", "482", "old mill", "4821397"] {
+        assert!(!text.contains(v), "{v} survives: {text}");
+    }
+    // a --known file that is not one is refused, exit 2, without its values
+    std::fs::write(&known, r#"{"Barnaby Quillfeather": ["x"]}"#).unwrap();
+    let out = airlock(d)
+        .args(["text", "redact", "--known"])
+        .arg(&known)
+        .write_stdin("x")
+        .assert()
+        .code(2);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).to_string();
+    assert!(
+        err.contains("no identifier kind") && !err.contains("Barnaby"),
+        "{err}"
+    );
+}
+
+/// Record-aware scrubbing in tables: the row's identifying values are removed from its own
+/// note, in CSV and Parquet alike, though the note writes them differently.
+#[test]
+fn a_rows_identifiers_never_survive_in_its_note() {
+    use airlock_core::table::Format;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("policy.toml"),
+        "[dataset]\nname = \"t\"\npatient_id = \"mrn\"\n\
+         [fields.mrn]\nclass = \"direct_identifier\"\naction = \"tokenize\"\n\
+         [fields.patient_name]\nclass = \"direct_identifier\"\naction = \"drop\"\n\
+         [fields.phone]\nclass = \"direct_identifier\"\naction = \"drop\"\n\
+         [fields.street]\nclass = \"direct_identifier\"\naction = \"drop\"\n\
+         [fields.note]\nclass = \"free_text\"\naction = \"text_redact\"\n",
+    )
+    .unwrap();
+    // names no dictionary holds, written in the note in other cases and orders
+    let rows = [
+        (
+            "MR-4821397",
+            "Ada Quillfeather",
+            "603-482-1193",
+            "888 Old Mill Pike",
+            "QUILLFEATHER, ADA called from 6034821193 about 888 old mill pike; chart 4821397.",
+        ),
+        (
+            "MR-7700123",
+            "Brisko Vandermolt",
+            "(207) 555-0199",
+            "12 Fernhollow Trace",
+            "spoke with vandermolt, b. at 12 fernhollow trace; brisko agrees.",
+        ),
+    ];
+    let mut csv = String::from("mrn,patient_name,phone,street,note\n");
+    for (m, n, p, s, note) in rows {
+        csv.push_str(&format!("{m},{n},\"{p}\",{s},\"{note}\"\n"));
+    }
+    std::fs::write(d.join("in.csv"), &csv).unwrap();
+    convert_table(
+        &d.join("in.csv"),
+        Format::Csv,
+        &d.join("in.parquet"),
+        Format::Parquet,
+    );
+    airlock(d).arg("init").assert().success();
+    for (input, output) in [("in.csv", "out.csv"), ("in.parquet", "out.parquet")] {
+        airlock(d)
+            // the rules alone: what they miss, the row's own values must catch
+            .args([
+                "deid",
+                "--text-mode",
+                "balanced",
+                "--policy",
+                "policy.toml",
+                input,
+                "-o",
+                output,
+            ])
+            .assert()
+            .code(predicate::in_iter([0, 1]));
+        let out_csv = d.join(format!("{output}.csv"));
+        let text = if output.ends_with("parquet") {
+            convert_table(&d.join(output), Format::Parquet, &out_csv, Format::Csv);
+            std::fs::read_to_string(&out_csv).unwrap()
+        } else {
+            std::fs::read_to_string(d.join(output)).unwrap()
+        }
+        .to_lowercase();
+        for v in [
+            "quillfeather",
+            "ada",
+            "6034821193",
+            "old mill",
+            "4821397",
+            "vandermolt",
+            "brisko",
+            "fernhollow",
+        ] {
+            assert!(!text.contains(v), "{output}: {v} survives:\n{text}");
+        }
+    }
 }

@@ -52,6 +52,9 @@ pub struct TextContext<'a> {
     pub patient: Option<&'a str>,
     /// The patient's date shift in days: dates in text move with the structured dates.
     pub date_shift_days: Option<i32>,
+    /// What the record already says about its patient (the row's names, numbers, address):
+    /// looked for in the text in their easy forms and removed with their kind.
+    pub known: &'a [(Kind, &'a str)],
 }
 
 /// One identifier found in a text: where and what kind, never the text itself.

@@ -126,6 +126,39 @@ pub struct Plan {
     shifter: DateShifter,
     dates: DateParser,
     unused_fields: Vec<String>,
+    /// The identifying columns whose values are looked for in the same row's free text, with
+    /// the kind of identifier each holds (empty when no column is free text).
+    known_columns: Vec<(usize, Kind)>,
+}
+
+/// The kind of identifier an identifying column holds, from its name; `None` for columns
+/// whose values are no use to look for in text (ages, dates, short codes).
+fn known_kind(name: &str, field: &Field, is_patient_id: bool) -> Option<Kind> {
+    let h = crate::profile::hints(name);
+    let direct = field.class == FieldClass::DirectIdentifier;
+    Some(if is_patient_id || h.record_number {
+        Kind::Mrn
+    } else if h.ssn {
+        Kind::Ssn
+    } else if h.phone {
+        Kind::Phone
+    } else if h.email {
+        Kind::Email
+    } else if h.birth || h.date || h.age || h.demographic {
+        return None;
+    } else if h.street {
+        Kind::Address
+    } else if h.place {
+        Kind::Location
+    } else if h.zip {
+        Kind::Zip
+    } else if h.name {
+        Kind::Name
+    } else if direct {
+        Kind::Id
+    } else {
+        return None;
+    })
 }
 
 /// The workspace's purpose keys that a run uses.
@@ -272,6 +305,30 @@ impl Plan {
             .filter(|k| schema.index_of(k).is_err())
             .cloned()
             .collect();
+        // record-aware text: the row's identifiers, looked for in its own notes
+        let has_text = columns.iter().any(|c| {
+            matches!(
+                c.field.action.kind(),
+                ActionKind::TextRedact | ActionKind::TextSurrogate
+            )
+        });
+        let known_columns = if has_text {
+            columns
+                .iter()
+                .filter(|c| {
+                    matches!(
+                        c.field.class,
+                        FieldClass::DirectIdentifier | FieldClass::QuasiIdentifier
+                    )
+                })
+                .filter_map(|c| {
+                    let pid = policy.patient_id.as_deref() == Some(c.name.as_str());
+                    known_kind(&c.name, &c.field, pid).map(|k| (c.index, k))
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Self {
             columns,
             output_schema: Arc::new(Schema::new(output_fields)),
@@ -283,6 +340,7 @@ impl Plan {
             ),
             dates: DateParser::new(),
             unused_fields,
+            known_columns,
         })
     }
 
@@ -335,11 +393,25 @@ impl Plan {
             ),
             _ => None,
         };
+        let known: Vec<(Kind, std::borrow::Cow<'_, StringArray>)> = self
+            .known_columns
+            .iter()
+            .map(|&(i, kind)| {
+                as_text(
+                    self.input_column_name(batch, i),
+                    "text_redact",
+                    batch.column(i),
+                )
+                .map(|a| (kind, a))
+            })
+            .collect::<Result<_>>()?;
+        let known: Vec<(Kind, &StringArray)> = known.iter().map(|(k, a)| (*k, &**a)).collect();
         let rows = Rows {
             patients: patients.as_deref(),
             offsets: offsets.as_deref(),
             scrubber,
             dates: &self.dates,
+            known: &known,
         };
         let mut out: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
         let mut stats = vec![ColumnStats::default(); self.columns.len()];

@@ -21,6 +21,7 @@ use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, Datelike, NaiveDate};
 
 use airlock_core::error::{Error, Result};
+use airlock_core::phi::Kind;
 use airlock_core::policy::{Action, Rule};
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 
@@ -79,6 +80,9 @@ pub struct Rows<'a> {
     pub offsets: Option<&'a [Option<i32>]>,
     pub scrubber: &'a dyn TextScrubber,
     pub dates: &'a DateParser,
+    /// The row's identifying values (original, never written out), with their kinds: looked
+    /// for in the row's free text.
+    pub known: &'a [(Kind, &'a StringArray)],
 }
 
 enum Outcome {
@@ -274,8 +278,17 @@ impl Kernel {
                 }),
                 Self::Text(mode) => {
                     let mut spans = 0u64;
+                    let mut values: Vec<(Kind, &str)> = Vec::with_capacity(rows.known.len());
                     let out = map_text(&text, stats, |i, v, out| {
+                        values.clear();
+                        values.extend(
+                            rows.known
+                                .iter()
+                                .filter(|(_, a)| a.is_valid(i))
+                                .map(|(k, a)| (*k, a.value(i))),
+                        );
                         let ctx = TextContext {
+                            known: &values,
                             patient: rows
                                 .patients
                                 .and_then(|p| p.is_valid(i).then(|| p.value(i))),
@@ -602,6 +615,7 @@ mod tests {
             offsets,
             scrubber: &NoText,
             dates: &dates,
+            known: &[],
         };
         let mut stats = ColumnStats::default();
         let out = kernel.apply("c", &array, &rows, &mut stats).unwrap();

@@ -33,6 +33,7 @@ fn main() {
                 &TextContext {
                     patient: Some(&n.id),
                     date_shift_days: None,
+                    known: &[],
                 },
                 &mut out,
             );

@@ -1815,6 +1815,11 @@ impl Detector {
 
     /// Every identifier in `text`, sorted by start, not overlapping.
     pub fn detect(&self, text: &str) -> Vec<Span> {
+        self.detect_with(text, None)
+    }
+
+    /// [`Detector::detect`], also finding the values a record already holds (`known`).
+    pub fn detect_with(&self, text: &str, known: Option<&crate::known::Known>) -> Vec<Span> {
         if text.len() < 2 {
             return Vec::new();
         }
@@ -1829,6 +1834,9 @@ impl Detector {
         };
         let mut spans = Vec::new();
         self.patterns(&ctx, &mut spans);
+        if let Some(k) = known {
+            spans.extend(k.find(text));
+        }
         // names, places and occupations need a word of two letters or more
         if toks.iter().any(|t| t.alpha() && t.len() >= 2) {
             names(&ctx, &mut spans);

@@ -10,6 +10,7 @@
 pub mod detect;
 pub mod eval;
 pub mod kind;
+pub mod known;
 pub mod lexicon;
 pub mod scan;
 pub mod scrubber;

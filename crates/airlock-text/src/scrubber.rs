@@ -16,6 +16,7 @@ use airlock_core::text::{DetectionMode, Finding, TextContext, TextMode, TextScru
 
 use crate::detect::Detector;
 use crate::kind::{Kind, Span};
+use crate::known::Known;
 use crate::textdate;
 
 /// Words that stay when a name or place is replaced: titles, facility words, connectors.
@@ -439,7 +440,8 @@ fn push_in_case_of(model: &str, word: &str, out: &mut String) {
 
 impl TextScrubber for TextEngine {
     fn scrub(&self, text: &str, mode: TextMode, ctx: &TextContext<'_>, out: &mut String) -> usize {
-        let spans = self.detector.detect(text);
+        let known = (!ctx.known.is_empty()).then(|| Known::new(ctx.known.iter().copied()));
+        let spans = self.detector.detect_with(text, known.as_ref());
         let mut last = 0;
         for s in &spans {
             out.push_str(&text[last..s.start]);
@@ -517,6 +519,7 @@ mod tests {
         let ctx = TextContext {
             patient: Some(patient),
             date_shift_days: days,
+            known: &[],
         };
         engine().scrub(text, mode, &ctx, &mut out);
         out
@@ -547,6 +550,7 @@ mod tests {
         let ctx = TextContext {
             patient: Some("P1"),
             date_shift_days: Some(3),
+            known: &[],
         };
         let mut out = String::new();
         e.scrub(
@@ -715,7 +719,7 @@ mod tests {
                 "Transferred from Calvert Hospital to GH on 3/7. Lives in Catonsville. Seen by B. Kargas, RN.",
                 "E-mail j.smith@mail.com about the 2022-11-23 visit; SSN 123-45-6789; IP 10.2.3.4.",
             ];
-            let ctx = TextContext { patient: Some(&patient), date_shift_days: None };
+            let ctx = TextContext { patient: Some(&patient), date_shift_days: None, known: &[] };
             let opaque = engine.opaque_surrogate_kinds();
             for note in notes {
                 let mut out = String::new();
@@ -727,13 +731,50 @@ mod tests {
         }
 
         #[test]
+        fn a_records_own_identifiers_never_survive_in_its_note_under_any_key(
+            key in proptest::array::uniform32(any::<u8>()),
+            first in "[A-Z][a-z]{3,8}",
+            last in "[A-Z][a-z]{4,9}",
+            phone in "[2-9][0-9]{2}[2-9][0-9]{6}",
+            layout in 0usize..4,
+            balanced in any::<bool>(),
+        ) {
+            let engine = TextEngine::new(WorkspaceSecret::from_bytes(key).derive(Purpose::Surrogate))
+                .with_mode(if balanced { DetectionMode::Balanced } else { DetectionMode::Strict });
+            let (a, e, n) = (&phone[..3], &phone[3..6], &phone[6..]);
+            let note = match layout {
+                0 => format!("{}, {} called from {a}.{e}.{n} today.", last.to_uppercase(), first.to_uppercase()),
+                1 => format!("spoke with {} {} at ({a}) {e}-{n}", first.to_lowercase(), last.to_lowercase()),
+                2 => format!("{last}, {}. agrees; phone {phone}.", &first[..1]),
+                _ => format!("Plan discussed with {first}; {last} family aware. Tel +1 {a} {e} {n}."),
+            };
+            let known = [(Kind::Name, format!("{first} {last}")), (Kind::Phone, format!("{a}-{e}-{n}"))];
+            let known: Vec<(Kind, &str)> = known.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let ctx = TextContext { patient: Some("P1"), date_shift_days: Some(5), known: &known };
+            for mode in [TextMode::Redact, TextMode::Surrogate] {
+                let mut out = String::new();
+                engine.scrub(&note, mode, &ctx, &mut out);
+                let lower = out.to_lowercase();
+                for v in [first.to_lowercase(), last.to_lowercase()] {
+                    // a surrogate may hold the letters inside a longer word, never the word
+                    let whole = lower
+                        .split(|c: char| !c.is_alphanumeric())
+                        .any(|w| w == v);
+                    prop_assert!(!whole, "{} survives in {}", v, out);
+                }
+                let digits: String = out.chars().filter(char::is_ascii_digit).collect();
+                prop_assert!(!digits.contains(&phone), "the phone survives in {}", out);
+            }
+        }
+
+        #[test]
         fn scrubbing_note_shaped_text_never_panics(
             text in "((Dr\\.|Mr|MRS|St\\.|'s|O'|[A-Z][a-z]{2,7}|[A-Z]{2,6}|[a-z]{2,6}|[0-9]{1,5}|/|-|, |\\. |\n|\u{2019}|\u{e9}|#|:|\\(| ){0,60})"
         ) {
             let e = engine();
             for mode in [TextMode::Redact, TextMode::Surrogate] {
                 let mut out = String::new();
-                e.scrub(&text, mode, &TextContext { patient: Some("P"), date_shift_days: Some(-3) }, &mut out);
+                e.scrub(&text, mode, &TextContext { patient: Some("P"), date_shift_days: Some(-3), known: &[] }, &mut out);
                 e.scan(&out, &mut |_| {});
             }
         }

@@ -53,9 +53,23 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
             airlock_core::Error::io("read", what, e).into()
         }
     })?;
+    let known = match &args.known {
+        Some(path) => {
+            let json = std::fs::read_to_string(path)
+                .map_err(|e| airlock_core::Error::io("read", path, e))?;
+            airlock_text::known::parse_known(&json).map_err(|why| airlock_core::Error::Invalid {
+                what: format!("the --known file {}", shown::path(path)),
+                why,
+            })?
+        }
+        None => Vec::new(),
+    };
+    let known: Vec<(airlock_core::phi::Kind, &str)> =
+        known.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let ctx = TextContext {
         patient: patient.as_deref(),
         date_shift_days: date_shift,
+        known: &known,
     };
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let replaced = engine.scrub(&text, mode, &ctx, &mut out);

@@ -1,0 +1,370 @@
+//! Record-aware scrubbing: what a record already says about its patient (the row's name,
+//! phone, address and numbers; a Bundle's Patient resource; a `--known` file) is looked for in
+//! that record's free text, in the easy forms a person writes it, and removed with its kind.
+//!
+//! The forms of a value ([`forms`]) are one implementation, shared with `airlock canary
+//! check`: the value as written (any case, any spacing), each part of a name, a name's parts in
+//! other orders, and the digits of a number whatever separates them. Values never leave the
+//! matcher: spans carry a kind and byte offsets only.
+
+use crate::kind::{Kind, Span};
+use crate::lexicon::Lexicon;
+
+/// How a form of a value is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FormKind {
+    /// The value with its case, spacing and punctuation as the text has them.
+    Whole,
+    /// One part of a name ("Quillfeather" of "Ada Quillfeather").
+    NamePart,
+    /// The digits of a number, whatever separates them.
+    Digits,
+}
+
+/// One searchable form of a value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Form {
+    /// Lower-case letters, digits and single blanks (for [`FormKind::Digits`], digits only).
+    pub text: String,
+    pub kind: FormKind,
+}
+
+/// Shortest name part looked for on its own (shorter parts are initials).
+pub const MIN_NAME_PART: usize = 3;
+/// Fewest digits for a digits-only form.
+pub const MIN_DIGITS: usize = 5;
+
+/// Letters and digits lower-cased, every other run of characters one blank.
+pub fn normalize(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut gap = false;
+    for c in value.chars() {
+        if c.is_alphanumeric() {
+            if gap && !out.is_empty() {
+                out.push(' ');
+            }
+            gap = false;
+            out.extend(c.to_lowercase());
+        } else {
+            gap = true;
+        }
+    }
+    out
+}
+
+/// The forms in which `value`, an identifier of `kind`, is looked for.
+pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
+    let mut out = Vec::new();
+    let whole = normalize(value);
+    let letters = whole.chars().filter(|c| c.is_alphabetic()).count();
+    let digits: String = value.chars().filter(char::is_ascii_digit).collect();
+    if letters >= MIN_NAME_PART || letters > 0 && digits.len() >= 3 {
+        out.push(Form {
+            text: whole.clone(),
+            kind: FormKind::Whole,
+        });
+    }
+    if matches!(kind, Kind::Name | Kind::Location | Kind::Address) {
+        for part in whole.split(' ') {
+            if part.chars().count() >= MIN_NAME_PART
+                && part.chars().all(char::is_alphabetic)
+                && !(kind == Kind::Address && Lexicon::get().lookup_lower(part).street_suffix)
+                && part != whole
+            {
+                out.push(Form {
+                    text: part.to_owned(),
+                    kind: FormKind::NamePart,
+                });
+            }
+        }
+    }
+    if digits.len() >= MIN_DIGITS && letters <= 3 {
+        out.push(Form {
+            text: digits,
+            kind: FormKind::Digits,
+        });
+    }
+    out.sort_by(|a, b| a.text.cmp(&b.text).then(a.kind.cmp(&b.kind)));
+    out.dedup_by(|a, b| a.text == b.text);
+    out
+}
+
+/// The known identifiers of one record, ready to be found in its text.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// (normalized form, kind of the value, needs a capital where the text has them)
+    words: Vec<(String, Kind, bool)>,
+    digits: Vec<(String, Kind)>,
+}
+
+impl Known {
+    /// The matcher for `values` (kind, value as the record holds it).
+    pub fn new<'a>(values: impl IntoIterator<Item = (Kind, &'a str)>) -> Self {
+        let lexicon = Lexicon::get();
+        let mut known = Known::default();
+        for (kind, value) in values {
+            for f in forms(kind, value) {
+                match f.kind {
+                    FormKind::Digits => known.digits.push((f.text, kind)),
+                    FormKind::Whole | FormKind::NamePart => {
+                        // "May", "Rose", "Bell": a part of a name that is an English word is
+                        // the name only where it is capitalized; such a part of an address
+                        // ("Old", "Mill") is not looked for alone
+                        let e = lexicon.lookup_lower(&f.text);
+                        let word = !f.text.contains(' ') && (e.word || e.clinical);
+                        if word && f.kind == FormKind::NamePart && kind != Kind::Name {
+                            continue;
+                        }
+                        known.words.push((f.text, kind, word));
+                    }
+                }
+            }
+        }
+        known
+            .words
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        known.words.dedup_by(|a, b| a.0 == b.0);
+        known
+    }
+
+    /// True when nothing is known.
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.digits.is_empty()
+    }
+
+    /// Every place in `text` where a known value stands, in one of its forms.
+    pub fn find(&self, text: &str) -> Vec<Span> {
+        let mut spans = Vec::new();
+        if self.is_empty() {
+            return spans;
+        }
+        let (norm, map) = normalized_with_offsets(text);
+        let mixed_case = text.bytes().any(|b| b.is_ascii_lowercase())
+            && text.bytes().any(|b| b.is_ascii_uppercase());
+        for (form, kind, capital) in &self.words {
+            let mut from = 0;
+            while let Some(at) = norm[from..].find(form.as_str()) {
+                let s = from + at;
+                let e = s + form.len();
+                from = s + 1;
+                let bounded = (s == 0 || norm.as_bytes()[s - 1] == b' ')
+                    && (e == norm.len() || norm.as_bytes()[e] == b' ');
+                if !bounded {
+                    continue;
+                }
+                let (start, end) = (map[s], map[e - 1] + char_len(text, map[e - 1]));
+                if *capital && mixed_case && !text[start..].starts_with(|c: char| c.is_uppercase())
+                {
+                    continue;
+                }
+                spans.push(Span {
+                    start,
+                    end,
+                    kind: *kind,
+                    confidence: 0.9,
+                });
+            }
+        }
+        for (start, end, run) in digit_runs(text) {
+            for (digits, kind) in &self.digits {
+                let found = run == *digits
+                    || run.len() == digits.len() + 1
+                        && run.starts_with('1')
+                        && run.ends_with(digits.as_str());
+                if found {
+                    spans.push(Span {
+                        start,
+                        end,
+                        kind: *kind,
+                        confidence: 0.9,
+                    });
+                }
+            }
+        }
+        spans
+    }
+}
+
+/// Reads a `--known` file: a JSON object from kind tags to lists of values,
+/// `{"NAME": ["Ada Quillfeather"], "PHONE": ["603-482-1193"]}`. The error names what is wrong
+/// and where, never a value (an unknown key is counted, not shown).
+pub fn parse_known(json: &str) -> Result<Vec<(Kind, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| format!("not JSON (line {}, column {})", e.line(), e.column()))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("not a JSON object of kind -> list of values".into());
+    };
+    let mut out = Vec::new();
+    for (i, (key, values)) in map.iter().enumerate() {
+        let kind = Kind::from_tag(key).ok_or_else(|| {
+            format!(
+                "key {} is no identifier kind (expected one of {})",
+                i + 1,
+                Kind::ALL.map(Kind::tag).join(", ")
+            )
+        })?;
+        let serde_json::Value::Array(values) = values else {
+            return Err(format!("{}: not a list of strings", kind.tag()));
+        };
+        for (j, v) in values.iter().enumerate() {
+            let serde_json::Value::String(v) = v else {
+                return Err(format!("{} value {}: not a string", kind.tag(), j + 1));
+            };
+            out.push((kind, v.clone()));
+        }
+    }
+    Ok(out)
+}
+
+fn char_len(text: &str, at: usize) -> usize {
+    text[at..].chars().next().map_or(1, char::len_utf8)
+}
+
+/// `text` as [`normalize`] writes it, with the byte offset in `text` of each byte written
+/// (a blank maps to the first character it stands for).
+fn normalized_with_offsets(text: &str) -> (String, Vec<usize>) {
+    let mut out = String::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len());
+    let mut gap_at = None;
+    for (i, c) in text.char_indices() {
+        if c.is_alphanumeric() {
+            if let Some(g) = gap_at.take()
+                && !out.is_empty()
+            {
+                out.push(' ');
+                map.push(g);
+            }
+            for l in c.to_lowercase() {
+                let before = out.len();
+                out.push(l);
+                map.extend(std::iter::repeat_n(i, out.len() - before));
+            }
+        } else if gap_at.is_none() {
+            gap_at = Some(i);
+        }
+    }
+    (out, map)
+}
+
+/// Runs of digits joined by the characters numbers are written with (blank, `-`, `.`, `(`,
+/// `)`, `/`, `+`), as (start, end, digits); a run stands alone (no letter or digit touches it).
+fn digit_runs(text: &str) -> Vec<(usize, usize, String)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !b[i].is_ascii_digit() || i > 0 && b[i - 1].is_ascii_alphanumeric() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut end = i;
+        let mut digits = String::new();
+        while i < b.len() {
+            if b[i].is_ascii_digit() {
+                digits.push(char::from(b[i]));
+                i += 1;
+                end = i;
+            } else if matches!(b[i], b' ' | b'-' | b'.' | b'(' | b')' | b'/' | b'+')
+                && b.get(i + 1)
+                    .is_some_and(|c| c.is_ascii_digit() || *c == b'(' || *c == b' ')
+            {
+                i += 1;
+            } else {
+                break;
+            }
+        }
+        if b.get(end).is_none_or(|c| !c.is_ascii_alphanumeric()) && digits.len() >= MIN_DIGITS {
+            // a leading "(" of "(603) 482-1193"
+            let start = if start > 0 && b[start - 1] == b'(' {
+                start - 1
+            } else {
+                start
+            };
+            out.push((start, end, digits));
+        }
+        i = end.max(start + 1);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(known: &[(Kind, &str)], text: &str) -> Vec<String> {
+        Known::new(known.iter().copied())
+            .find(text)
+            .into_iter()
+            .map(|s| text[s.range()].to_owned())
+            .collect()
+    }
+
+    #[test]
+    fn a_records_values_are_found_in_their_easy_forms() {
+        let k = [
+            (Kind::Name, "Ada Quillfeather"),
+            (Kind::Phone, "(603) 482-1193"),
+            (Kind::Address, "888 Old Mill Pike"),
+            (Kind::Mrn, "MRN-4821397"),
+        ];
+        assert_eq!(found(&k, "QUILLFEATHER, ADA seen"), ["QUILLFEATHER", "ADA"]);
+        assert_eq!(found(&k, "Ms. quillfeather called"), ["quillfeather"]);
+        assert_eq!(
+            found(&k, "call 603.482.1193 or 1-603-482-1193"),
+            ["603.482.1193", "1-603-482-1193"]
+        );
+        assert_eq!(
+            found(&k, "Lives at 888 old mill pike."),
+            ["888 old mill pike"]
+        );
+        assert_eq!(found(&k, "chart 4821397."), ["4821397"]);
+        // parts inside other words, and other numbers, are not the values
+        assert!(found(&k, "adamant; 6034821193999; Pikeville").is_empty());
+    }
+
+    #[test]
+    fn a_name_part_that_is_a_word_counts_only_capitalized() {
+        let k = [(Kind::Name, "May Bell")];
+        assert_eq!(found(&k, "Spoke with May today; she may call."), ["May"]);
+        assert!(found(&k, "MAY BELL CALLED").contains(&"MAY BELL".to_owned()));
+    }
+
+    #[test]
+    fn a_known_file_is_read_and_refused_without_its_values() {
+        let k =
+            parse_known(r#"{"NAME": ["Ada Quillfeather"], "phone": ["603-482-1193"]}"#).unwrap();
+        assert_eq!(
+            k,
+            [
+                (Kind::Name, "Ada Quillfeather".into()),
+                (Kind::Phone, "603-482-1193".into())
+            ]
+        );
+        for bad in [
+            r#"{"Ada Quillfeather": ["x"]}"#,
+            r#"{"NAME": "Ada Quillfeather"}"#,
+            r#"{"NAME": [7]}"#,
+            "Ada",
+        ] {
+            let e = parse_known(bad).unwrap_err();
+            assert!(!e.contains("Ada") && !e.contains("Quillfeather"), "{e}");
+        }
+    }
+
+    #[test]
+    fn forms_are_those_of_the_kind() {
+        let f = forms(Kind::Name, "O'Brien-Smith, Ada");
+        let texts: Vec<&str> = f.iter().map(|f| f.text.as_str()).collect();
+        assert!(texts.contains(&"o brien smith ada"), "{texts:?}");
+        assert!(texts.contains(&"brien") && texts.contains(&"smith") && texts.contains(&"ada"));
+        assert_eq!(
+            forms(Kind::Phone, "603-482-1193")
+                .iter()
+                .filter(|f| f.kind == FormKind::Digits)
+                .count(),
+            1
+        );
+        assert!(forms(Kind::Zip, "035").is_empty());
+    }
+}
