@@ -21,6 +21,7 @@ use sha2::Sha256;
 
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
+use airlock_core::phi::Kind;
 use airlock_core::text::{TextContext, TextMode, TextScrubber};
 use airlock_deid::dates::{DateShifter, ShiftRange};
 use airlock_deid::token::Tokenizer;
@@ -100,6 +101,9 @@ pub struct Engine {
     today: NaiveDate,
     /// Patient of each `urn:uuid` full URL of the Bundle being processed.
     patients_by_url: HashMap<String, String>,
+    /// What the people of the Bundle (or resource) being processed are called, reached at
+    /// and numbered by: looked for in every narrative and free-text string of it.
+    known: Vec<(Kind, String)>,
     pub counts: Counts,
 }
 
@@ -202,6 +206,7 @@ impl Engine {
             patient_tokens,
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
+            known: Vec::new(),
             counts: Counts::default(),
         })
     }
@@ -247,8 +252,10 @@ impl Engine {
         if resource["resourceType"] == "Bundle" {
             self.patients_by_url = bundle_patients(resource);
         }
+        self.known = people_known(resource);
         let r = self.resource(resource, true, None);
         self.patients_by_url.clear();
+        self.known.clear();
         match r {
             Ok(_) => Ok(()),
             // processingErrors: skip: the resource is emptied and labelled, as Microsoft's tool does
@@ -640,9 +647,12 @@ impl Engine {
 
     fn scrub(&self, s: &str) -> (String, usize) {
         let mut out = String::with_capacity(s.len());
-        let n = self
-            .text
-            .scrub(s, TextMode::Redact, &TextContext::default(), &mut out);
+        let known: Vec<(Kind, &str)> = self.known.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let ctx = TextContext {
+            known: &known,
+            ..TextContext::default()
+        };
+        let n = self.text.scrub(s, TextMode::Redact, &ctx, &mut out);
         (out, n)
     }
 
@@ -1155,6 +1165,90 @@ fn reorder_meta(obj: &mut serde_json::Map<String, Value>, meta: Value) {
     if !placed {
         obj.insert("meta".into(), meta);
     }
+}
+
+/// The names, telecoms, addresses and identifiers of the Patient, RelatedPerson and
+/// Practitioner resources in `resource` (itself, a Bundle's entries, contained resources).
+fn people_known(resource: &Value) -> Vec<(Kind, String)> {
+    fn strings<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a str> {
+        v.into_iter()
+            .flat_map(|v| match v {
+                Value::Array(a) => a.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
+            .filter_map(Value::as_str)
+    }
+    fn visit(v: &Value, out: &mut Vec<(Kind, String)>) {
+        match v {
+            Value::Object(o) => {
+                let person = matches!(
+                    o.get("resourceType").and_then(Value::as_str),
+                    Some("Patient" | "RelatedPerson" | "Practitioner")
+                );
+                if person {
+                    for name in o
+                        .get("name")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let parts: Vec<&str> = strings(name.get("given"))
+                            .chain(strings(name.get("family")))
+                            .collect();
+                        if !parts.is_empty() {
+                            out.push((Kind::Name, parts.join(" ")));
+                        }
+                        out.extend(strings(name.get("text")).map(|t| (Kind::Name, t.to_owned())));
+                    }
+                    for t in o
+                        .get("telecom")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        let kind = match t.get("system").and_then(Value::as_str) {
+                            Some("email") => Kind::Email,
+                            Some("fax") => Kind::Fax,
+                            Some("url") => Kind::Url,
+                            _ => Kind::Phone,
+                        };
+                        out.extend(strings(t.get("value")).map(|v| (kind, v.to_owned())));
+                    }
+                    for a in o
+                        .get("address")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        out.extend(strings(a.get("line")).map(|l| (Kind::Address, l.to_owned())));
+                        out.extend(strings(a.get("city")).map(|c| (Kind::Location, c.to_owned())));
+                        out.extend(
+                            strings(a.get("district")).map(|c| (Kind::Location, c.to_owned())),
+                        );
+                        out.extend(strings(a.get("postalCode")).map(|z| (Kind::Zip, z.to_owned())));
+                    }
+                    for id in o
+                        .get("identifier")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                    {
+                        out.extend(strings(id.get("value")).map(|v| (Kind::Id, v.to_owned())));
+                    }
+                }
+                for (k, child) in o {
+                    if matches!(k.as_str(), "entry" | "resource" | "contained") {
+                        visit(child, out);
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| visit(c, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    visit(resource, &mut out);
+    out
 }
 
 /// The Patient id behind each `urn:uuid` / absolute full URL of a Bundle's Patient entries.

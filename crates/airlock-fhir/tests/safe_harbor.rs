@@ -364,3 +364,43 @@ fn synthea_bundles_when_present() {
     }
     assert_eq!(n, 3);
 }
+
+/// Record-aware narrative: what the Bundle's Patient says of the patient (name, phone,
+/// address, identifiers) is removed from every narrative and note of the Bundle, in the forms
+/// a note writes it, even where the detector's rules alone keep it (balanced mode).
+#[test]
+fn the_bundles_own_people_are_removed_from_its_notes() {
+    let secret = WorkspaceSecret::from_bytes([7; 32]);
+    let mut b = json!({
+        "resourceType": "Bundle", "type": "collection",
+        "entry": [
+            {"fullUrl": P, "resource": {
+                "resourceType": "Patient", "id": "p1",
+                "name": [{"family": "Quillfeather", "given": ["Barnaby"]}],
+                "telecom": [{"system": "phone", "value": "(603) 482-1193"}],
+                "address": [{"line": ["888 Old Mill Pike"], "city": "Millinocket", "postalCode": "04462"}],
+                "identifier": [{"value": "MR-4821397"}]
+            }},
+            {"fullUrl": E, "resource": {
+                "resourceType": "Observation", "id": "o1", "status": "final",
+                "code": {"text": "note"},
+                "subject": {"reference": P},
+                "note": [{"text": "Discussed with barnaby; QUILLFEATHER family at 888 old mill pike, millinocket, tel 603.482.1193, chart 4821397."}],
+                "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Quillfeather reviewed</div>"}
+            }}
+        ]
+    });
+    let mut e = engine(&secret).with_text_mode(airlock_core::text::DetectionMode::Balanced);
+    e.anonymize(&mut b).unwrap();
+    let out = b.to_string().to_lowercase();
+    for v in [
+        "quillfeather",
+        "barnaby",
+        "old mill",
+        "millinocket",
+        "482",
+        "4821397",
+    ] {
+        assert!(!out.contains(v), "{v} survives: {out}");
+    }
+}
