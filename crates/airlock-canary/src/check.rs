@@ -27,6 +27,7 @@ use airlock_core::error::{Error, Result};
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
 
 use airlock_core::phi::Location;
+use airlock_text::known::FormKind;
 
 use crate::{CanaryFile, Kind};
 
@@ -231,17 +232,18 @@ impl Searcher {
                 value: planted.value.clone(),
             });
             let value = planted.value.as_str();
-            let mut letter_forms = vec![(letters_of(value), Form::Reformatted)];
-            if kind == Kind::Name {
-                for part in value.split([' ', ',', '.']) {
-                    letter_forms.push((letters_of(part), Form::NamePart));
+            // the forms of a value are the record-aware scrubber's (one implementation): the
+            // whole value, each part of a name or place, the digits of a number
+            let mut letter_forms = Vec::new();
+            let mut digit_forms = Vec::new();
+            for f in airlock_text::known::forms(kind, value) {
+                match f.kind {
+                    FormKind::Whole => letter_forms.push((letters_of(&f.text), Form::Reformatted)),
+                    FormKind::NamePart => letter_forms.push((letters_of(&f.text), Form::NamePart)),
+                    FormKind::Digits => digit_forms.push((f.text, Form::DigitsOnly)),
                 }
             }
-            let mut digit_forms = Vec::new();
             let d = digits_of(value);
-            if d.len() >= MIN_DIGITS {
-                digit_forms.push((d.clone(), Form::DigitsOnly));
-            }
             if matches!(kind, Kind::Phone | Kind::Fax) && d.len() == 10 {
                 digit_forms.push((format!("1{d}"), Form::DigitsOnly)); // +1 (603) ...
             }
