@@ -1170,7 +1170,7 @@ fn reorder_meta(obj: &mut serde_json::Map<String, Value>, meta: Value) {
 /// The names, telecoms, addresses and identifiers of the Patient, RelatedPerson and
 /// Practitioner resources in `resource` (itself, a Bundle's entries, contained resources).
 fn people_known(resource: &Value) -> Vec<(Kind, String)> {
-    fn strings<'a>(v: Option<&'a Value>) -> impl Iterator<Item = &'a str> {
+    fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
         v.into_iter()
             .flat_map(|v| match v {
                 Value::Array(a) => a.iter().collect::<Vec<_>>(),

@@ -278,7 +278,7 @@ impl TextEngine {
     }
 
     /// True for values airlock itself writes as surrogates or that are reserved for examples.
-    fn is_fictional(&self, kind: Kind, value: &str) -> bool {
+    fn is_fictional(&self, kind: Kind, value: &str, after: &str) -> bool {
         let digits: String = value.chars().filter(char::is_ascii_digit).collect();
         match kind {
             Kind::Ssn => {
@@ -308,13 +308,19 @@ impl TextEngine {
             Kind::Ip => ["192.0.2.", "198.51.100.", "203.0.113."]
                 .iter()
                 .any(|p| value.starts_with(p)),
-            Kind::Name | Kind::Location => value
-                .split(|c: char| !c.is_ascii_alphabetic())
-                .filter(|w| w.len() > 1)
-                .all(|w| {
-                    let w = w.to_ascii_lowercase();
-                    self.surrogate_words.contains(&w) || kept(&w)
-                }),
+            // every word one airlock writes as a surrogate (a name in another script has
+            // words too: none of them is a surrogate)
+            Kind::Name | Kind::Location => {
+                let mut words = value
+                    .split(|c: char| !c.is_alphabetic())
+                    .filter(|w| w.chars().count() > 1)
+                    .peekable();
+                words.peek().is_some()
+                    && words.all(|w| {
+                        let w = w.to_lowercase();
+                        self.surrogate_words.contains(&w) || kept(&w)
+                    })
+            }
             Kind::Zip => digits.len() >= 5 && &digits[3..5] == "00",
             Kind::Address => self
                 .detector
@@ -322,7 +328,8 @@ impl TextEngine {
                 .surrogate_streets
                 .iter()
                 .any(|s| value.ends_with(s)),
-            Kind::Age => value == "90",
+            // the surrogate of an age over 89 is "90+"; a real "90-year-old" is no surrogate
+            Kind::Age => value == "90" && after.starts_with('+'),
             // dates, record numbers and occupations look real whoever wrote them
             _ => false,
         }
@@ -463,7 +470,7 @@ impl TextScrubber for TextEngine {
 
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding)) {
         for s in self.detector.detect(text) {
-            if !self.is_fictional(s.kind, &text[s.range()]) {
+            if !self.is_fictional(s.kind, &text[s.range()], &text[s.end..]) {
                 found(Finding {
                     span: s.range(),
                     kind: s.kind,
@@ -633,6 +640,26 @@ mod tests {
                 .map(str::to_owned)
         };
         assert_eq!(sur(&a), sur(&b));
+    }
+
+    #[test]
+    fn the_scan_reports_names_in_any_script_and_real_ages_of_90() {
+        // regressions: a name in Cyrillic had no ASCII word, so it passed as a surrogate; a
+        // real age of 90 passed as the "90+" airlock writes
+        for (text, value) in [
+            (
+                "Portal message from Жопеин Садумов today.",
+                "Жопеин Садумов",
+            ),
+            ("She is a 90-year-old widow.", "90"),
+        ] {
+            let mut found = Vec::new();
+            engine().scan(text, &mut |f| found.push(text[f.span].to_owned()));
+            assert!(found.iter().any(|f| f == value), "{text}: {found:?}");
+        }
+        let mut found = Vec::new();
+        engine().scan("age 90+ (surrogate)", &mut |f| found.push(f.kind));
+        assert!(!found.contains(&Kind::Age), "{found:?}");
     }
 
     #[test]

@@ -118,8 +118,58 @@ pub fn shift(parser: &DateParser, original: &str, days: i32, out: &mut String) -
     ok
 }
 
+/// The weekdays, Monday first, and the shortest prefix each is written with.
+const WEEKDAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+/// "Wednesday, November 16": the weekday moves with the date, by the same days (a shift of N
+/// days moves any date's weekday by N mod 7), written as long and in the case it was.
+fn shift_weekday(s: &str, days: i32) -> Option<(String, usize)> {
+    let word_len = s.bytes().take_while(u8::is_ascii_alphabetic).count();
+    let word = &s[..word_len];
+    let lower = word.to_ascii_lowercase();
+    if lower.len() < 3 {
+        return None;
+    }
+    let i = WEEKDAYS.iter().position(|d| {
+        d.starts_with(&lower)
+            || lower == "tues" && *d == "tuesday"
+            || lower == "thur" && *d == "thursday"
+            || lower == "thurs" && *d == "thursday"
+    })?;
+    let j = (i as i64 + i64::from(days)).rem_euclid(7) as usize;
+    let full = WEEKDAYS[j];
+    let mut new: String = if word_len >= 6 || lower == WEEKDAYS[i] {
+        full.to_owned()
+    } else {
+        full[..3].to_owned()
+    };
+    if word.bytes().all(|b| b.is_ascii_uppercase()) {
+        new.make_ascii_uppercase();
+    } else if word.as_bytes()[0].is_ascii_uppercase() {
+        new[..1].make_ascii_uppercase();
+    }
+    Some((new, word_len))
+}
+
 fn shift_inner(parser: &DateParser, original: &str, days: i32, out: &mut String) -> bool {
     let s = original;
+    if let Some((weekday, len)) = shift_weekday(s, days) {
+        let rest = &s[len..];
+        let sep = rest.len() - rest.trim_start_matches(['.', ',', ' ']).len();
+        if sep > 0 && rest.len() > sep {
+            out.push_str(&weekday);
+            out.push_str(&rest[..sep]);
+            return shift_inner(parser, &rest[sep..], days, out);
+        }
+    }
     // a year alone ('92): Safe Harbor keeps years
     if s.starts_with('\'') && s[1..].bytes().all(|b| b.is_ascii_digit()) {
         out.push_str(s);
@@ -319,6 +369,15 @@ mod tests {
             ("march of 1993", 31, "april of 1993"),
             ("Sept.", 30, "Oct."),
             ("'92", 100, "'92"),
+            // the weekday moves with its date
+            (
+                "Wednesday, November 16, 2022",
+                3,
+                "Saturday, November 19, 2022",
+            ),
+            ("Sunday 13 June", -8, "Saturday 5 June"),
+            ("TUE 3/4", 7, "TUE 3/11"),
+            ("thurs. March 2", 1, "fri. March 3"),
         ];
         for (input, days, want) in cases {
             assert_eq!(moved(input, days).as_deref(), Some(want), "{input} {days}");
