@@ -229,7 +229,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::Iban,
             0.95,
-            r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b",
+            r"(?i:\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b)",
         ),
         rule(
             K::Account,
@@ -361,6 +361,14 @@ fn rules() -> Vec<Rule> {
             0.8,
             r"\b[0-9]{3}-[0-9]{3}-[0-9]{4}\b",
         ),
+        // "call me at 020 7946 0958", "fax 067 8668 7289": national layouts after a verb or label
+        rule(
+            K::Phone,
+            T::Number,
+            C::PhoneDigits,
+            0.85,
+            r"(?i:\b(?:call|reach|text|ring|fax|phone|tel|mobile|cell|contact)(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\s*[:#]?\s*)\(?0[0-9]{1,4}\)?[ .-]?[0-9]{2,4}[ .-]?[0-9]{2,4}(?:[ .-]?[0-9]{2,4})?\b",
+        ),
         rule(
             K::Phone,
             T::AfterLabel,
@@ -375,14 +383,6 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact)\s*(?:#|no\.?)?\s*[:#]?\s*)(?:\+[0-9]{1,3}[ .-]?)?\(?[0-9]{1,4}\)?[ .-]?[0-9]{3,4}[ .-]?[0-9]{3,4}\b",
-        ),
-        // "call me at 020 7946 0958", "fax 067 8668 7289": national layouts after a verb or label
-        rule(
-            K::Phone,
-            T::Number,
-            C::PhoneDigits,
-            0.85,
-            r"(?i:\b(?:call|reach|text|ring|fax|phone|tel|mobile|cell)(?:\s+(?:me|us|him|her|them))?(?:\s+(?:at|on))?\s*[:#]?\s*)\(?0[0-9]{1,4}\)?[ .-]?[0-9]{2,4}[ .-]?[0-9]{2,4}(?:[ .-]?[0-9]{2,4})?\b",
         ),
         rule(
             K::Phone,
@@ -3576,6 +3576,7 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
     i + 1 < ctx.toks.len()
         && ctx.joined_loose(i)
         && (ctx.is(i + 1, R_FACILITY_WORDS)
+            || in_list(&["urgent", "assisted", "family", "community"], ctx.word(i + 1))
             || ctx.toks[i + 1].entry.street_suffix && ctx.toks[i + 1].len() >= 4)
         // "diuresing well": a suffix that is also a word names a street only capitalized
         && (!ctx.toks[i + 1].entry.word || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1))
@@ -3728,7 +3729,8 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
                 drug_stem(t.text)
             }
         || abbreviation_plural(t.text)
-        || t.text.contains(['\u{b5}', '\u{3bc}']) // µg, μL
+        // µg, μL, µmol: a unit starts with the micro sign (or the Greek mu) and is short
+        || t.text.starts_with(['\u{b5}', '\u{3bc}']) && t.text.chars().count() <= 4
         || derived_or_misspelled(t.text)
 }
 
@@ -4093,6 +4095,25 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         {
             last += 1;
             s.end = s.end.max(toks[last].end);
+        }
+        // "Gremawerkstraße 3648": a continental street takes its number
+        if european_street(ctx.word(last))
+            && last + 1 < toks.len()
+            && ctx.gap_before(last + 1) == " "
+            && matches!(toks[last + 1].shape, Shape::Number | Shape::Alnum)
+            && toks[last + 1].len() <= 5
+        {
+            s.end = toks[last + 1].end;
+            s.kind = Kind::Address;
+        }
+        // "Sunrise of Pirekais Assisted Living"
+        if let Some(first) = toks.iter().position(|t| t.end > s.start)
+            && first >= 2
+            && toks[first].start == s.start
+            && ctx.word(first - 1).eq_ignore_ascii_case("of")
+            && in_list(PLACE_HEAD_WORDS, ctx.word(first - 2))
+        {
+            s.start = toks[first - 2].start;
         }
     }
 }
