@@ -3670,8 +3670,8 @@ fn drug_stem(word: &str) -> bool {
         .any(|s| lower.len() > s.len() + 1 && lower.ends_with(s))
 }
 
-/// Spelled like a name rather than note shorthand: vowels in a third of the letters or more
-/// and never four consonants in a row ("Cerc", "brth", "DRNG" are shorthand).
+/// Spelled like a name rather than note shorthand: two vowels or more, in a quarter of the
+/// letters or more, and never four consonants in a row ("Cerc", "brth", "DRNG" are shorthand).
 fn name_like(word: &str) -> bool {
     let vowel = |b: u8| {
         matches!(
@@ -3692,7 +3692,7 @@ fn name_like(word: &str) -> bool {
             return false;
         }
     }
-    vowels * 10 >= b.len() * 3
+    vowels >= 2 && vowels * 4 >= b.len()
 }
 
 /// "PVCs", "IVs", "LFTs": capitals and a plural s.
