@@ -3785,6 +3785,39 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         })
     };
     let mut flagged = vec![false; n];
+    let census_capital = |k: usize| {
+        !covered[k]
+            && toks[k].shape == Shape::Title
+            && !toks[k].entry.clinical
+            && toks[k].len() >= 3
+            && !ctx.is(k, R_NOT_SURNAMES | R_TITLES | R_FACILITY_WORDS)
+    };
+    for i in 0..n.saturating_sub(1) {
+        // "Patient John Smith was seen": a census first name and last name, both capitalized,
+        // after a name label or title or mid-sentence, even when both are English words
+        let pair = ctx.style == CaseStyle::Mixed
+            && census_capital(i)
+            && census_capital(i + 1)
+            && toks[i].entry.first > 0
+            && toks[i + 1].entry.last > 0
+            && ctx.gap_before(i + 1) == " "
+            && (!sentence_start(ctx, i)
+                || i > 0 && ctx.is(i - 1, R_NAME_LABELS | R_TITLES | R_STRONG_RELATIONS));
+        // "Golden, B.": a census surname signed with an initial
+        let signed = census_capital(i)
+            && toks[i].entry.last > 0
+            && ctx.gap_before(i + 1) == ", "
+            && toks[i + 1].alpha()
+            && toks[i + 1].text.chars().count() == 1
+            && ctx.text[toks[i + 1].end..].starts_with('.')
+            && !ctx.text[toks[i + 1].end + 1..].starts_with(char::is_alphabetic);
+        if pair {
+            flagged[i] = true;
+            flagged[i + 1] = true;
+        } else if signed {
+            flagged[i] = true;
+        }
+    }
     for i in 0..n {
         if !candidate(i) {
             continue;
@@ -3827,7 +3860,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 i + 1 < n && ctx.gap_before(i + 1) == " " && candidate(i + 1) && pair(i + 1)
                     || i > 0 && ctx.gap_before(i) == " " && candidate(i - 1) && pair(i - 1)
             };
-        flagged[i] = proper;
+        flagged[i] |= proper;
     }
     // unexplained words next to a flagged word join it, and so do capitalized ones (or any in
     // a note without capitals) next to a name or place the rules found
@@ -4084,6 +4117,26 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.start = toks[first - 1].start;
         }
     }
+    // "888 Old Mill Pike, Millinocket": the town after a street address
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Address) {
+        let Some(last) = toks.iter().rposition(|t| t.start < s.end) else {
+            continue;
+        };
+        let mut end = last;
+        while end + 1 < toks.len()
+            && (end > last || matches!(ctx.gap_before(end + 1), ", " | ","))
+            && (end == last || ctx.gap_before(end + 1) == " ")
+            && toks[end + 1].alpha()
+            && (toks[end + 1].entry.place > 0 || toks[end + 1].entry == Entry::default())
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(end + 1))
+            && !is_state(ctx.word(end + 1))
+        {
+            end += 1;
+        }
+        if end > last {
+            s.end = toks[end].end;
+        }
+    }
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
         let Some(mut last) = toks.iter().rposition(|t| t.start < s.end) else {
             continue;
@@ -4264,8 +4317,8 @@ mod tests {
         assert_finds("Work: (03) 5555 6473", "PHONE", "(03) 5555 6473");
         assert_finds(
             "Lives at 24 Oak Road, Lulebal, NE 07997.",
-            "LOCATION",
-            "Lulebal",
+            "ADDRESS",
+            "24 Oak Road, Lulebal",
         );
         assert_finds("mail j.smith@mail.com now", "EMAIL", "j.smith@mail.com");
         assert_finds("SSN 123-45-6789 on file", "SSN", "123-45-6789");
@@ -4476,7 +4529,7 @@ mod tests {
         assert_finds(
             "Lives at 888 Old Mill Pike, Millinocket.",
             "ADDRESS",
-            "888 Old Mill Pike",
+            "888 Old Mill Pike, Millinocket",
         );
         assert_finds(
             "Seen at Quatainark Valley Nursing Home.",
@@ -4488,6 +4541,10 @@ mod tests {
             "ADDRESS",
             "Kjærvegen 12",
         );
+        // names that are English words, by their shape and place; Greek names
+        assert_finds("Patient John Smith was seen.", "NAME", "John Smith");
+        assert_finds("Seen with Golden, B. today.", "NAME", "Golden, B");
+        assert_finds("He met Κουνίμάς today.", "NAME", "Κουνίμάς");
         // balanced mode keeps to the rules
         let balanced = Detector::new().with_mode(DetectionMode::Balanced);
         assert!(balanced.detect("Discussed with Zowatrun today.").is_empty());
