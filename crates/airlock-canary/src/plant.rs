@@ -26,7 +26,7 @@ use airlock_core::output::AtomicOutput;
 use airlock_core::policy::{Action, FieldClass, Policy, Unclassified};
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, ReadOptions, TableReader, TableWriter};
 use airlock_deid::dates::{DateParser, DateStyle, push_date, year_of_text};
-use airlock_deid::profile::hints;
+use airlock_deid::profile::{hints, identifier_kind};
 
 use crate::identity::{Identity, digits};
 use crate::{Canary, CanaryFile, FileRef, Kind, Planted};
@@ -161,27 +161,14 @@ pub fn plan_column(
         FieldClass::DirectIdentifier | FieldClass::QuasiIdentifier => {}
     }
     let h = hints(name);
-    let lower = name.to_ascii_lowercase();
-    let kind = if policy.patient_id.as_deref() == Some(name) || h.record_number {
-        Kind::Mrn
-    } else if h.ssn {
-        Kind::Ssn
-    } else if h.phone {
-        if lower.contains("fax") {
-            Kind::Fax
+    let named = identifier_kind(name, policy.patient_id.as_deref() == Some(name));
+    let kind = if let Some(kind) = named {
+        // a canary's town is written where its street is: one kind, ADDRESS
+        if kind == Kind::Location {
+            Kind::Address
         } else {
-            Kind::Phone
+            kind
         }
-    } else if h.email {
-        Kind::Email
-    } else if h.zip {
-        Kind::Zip
-    } else if h.age {
-        Kind::Age
-    } else if h.street || h.place {
-        Kind::Address
-    } else if h.name {
-        Kind::Name
     } else if h.birth || h.date || donor.is_some_and(|d| parser.parse(d.trim()).is_some()) {
         return ColumnPlan::Date;
     } else if h.demographic {

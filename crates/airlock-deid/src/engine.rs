@@ -132,33 +132,17 @@ pub struct Plan {
 }
 
 /// The kind of identifier an identifying column holds, from its name; `None` for columns
-/// whose values are no use to look for in text (ages, dates, short codes).
+/// whose values are no use to look for in text (ages, dates, demographics, short codes).
 fn known_kind(name: &str, field: &Field, is_patient_id: bool) -> Option<Kind> {
-    let h = crate::profile::hints(name);
-    let direct = field.class == FieldClass::DirectIdentifier;
-    Some(if is_patient_id || h.record_number {
-        Kind::Mrn
-    } else if h.ssn {
-        Kind::Ssn
-    } else if h.phone {
-        Kind::Phone
-    } else if h.email {
-        Kind::Email
-    } else if h.birth || h.date || h.age || h.demographic {
-        return None;
-    } else if h.street {
-        Kind::Address
-    } else if h.place {
-        Kind::Location
-    } else if h.zip {
-        Kind::Zip
-    } else if h.name {
-        Kind::Name
-    } else if direct {
-        Kind::Id
-    } else {
-        return None;
-    })
+    match crate::profile::identifier_kind(name, is_patient_id) {
+        Some(Kind::Age) => None,
+        Some(kind) => Some(kind),
+        None => {
+            let h = crate::profile::hints(name);
+            let direct = field.class == FieldClass::DirectIdentifier;
+            (direct && !(h.birth || h.date || h.demographic)).then_some(Kind::Id)
+        }
+    }
 }
 
 /// The workspace's purpose keys that a run uses.

@@ -296,6 +296,40 @@ pub struct Hints {
     pub demographic: bool,
 }
 
+/// The kind of identifier a column's name says it holds, from [`hints`]: a record number (or
+/// the dataset's patient column), SSN, fax or phone, e-mail, ZIP, age, street, place or name;
+/// `None` when the name says none of these (dates and demographics included). Shared by the
+/// record-aware text of `airlock deid` and the canaries' plan.
+pub fn identifier_kind(column: &str, is_patient_id: bool) -> Option<airlock_core::phi::Kind> {
+    use airlock_core::phi::Kind;
+    let h = hints(column);
+    Some(if is_patient_id || h.record_number {
+        Kind::Mrn
+    } else if h.ssn {
+        Kind::Ssn
+    } else if h.phone {
+        if column.to_ascii_lowercase().contains("fax") {
+            Kind::Fax
+        } else {
+            Kind::Phone
+        }
+    } else if h.email {
+        Kind::Email
+    } else if h.zip {
+        Kind::Zip
+    } else if h.age {
+        Kind::Age
+    } else if h.street {
+        Kind::Address
+    } else if h.place {
+        Kind::Location
+    } else if h.name {
+        Kind::Name
+    } else {
+        return None;
+    })
+}
+
 /// What the column name `column` suggests it holds.
 pub fn hints(column: &str) -> Hints {
     let lower = column.to_ascii_lowercase();
