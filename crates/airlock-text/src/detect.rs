@@ -3500,6 +3500,28 @@ fn derived_or_misspelled(word: &str) -> bool {
     if !word.is_ascii() || word.len() < 5 {
         return false;
     }
+    // notes repeat their words, and a typo check tries hundreds of spellings: remember the
+    // verdicts of this thread (a bounded table, emptied when full)
+    thread_local! {
+        static SEEN: std::cell::RefCell<FxHashMap<u64, bool>> =
+            std::cell::RefCell::new(FxHashMap::default());
+    }
+    let k = crate::lexicon::key(&word.to_ascii_lowercase());
+    if let Some(v) = SEEN.with(|m| m.borrow().get(&k).copied()) {
+        return v;
+    }
+    let verdict = derived_or_misspelled_uncached(word);
+    SEEN.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= 1 << 16 {
+            m.clear();
+        }
+        m.insert(k, verdict);
+    });
+    verdict
+}
+
+fn derived_or_misspelled_uncached(word: &str) -> bool {
     let lower = word.to_ascii_lowercase();
     if MEDICAL_ENDINGS
         .iter()
