@@ -146,7 +146,7 @@ impl Known {
             while let Some(at) = norm[from..].find(form.as_str()) {
                 let s = from + at;
                 let e = s + form.len();
-                from = s + 1;
+                from = s + norm[s..].chars().next().map_or(1, char::len_utf8);
                 let bounded = (s == 0 || norm.as_bytes()[s - 1] == b' ')
                     && (e == norm.len() || norm.as_bytes()[e] == b' ');
                 if !bounded {
@@ -349,6 +349,40 @@ mod tests {
         ] {
             let e = parse_known(bad).unwrap_err();
             assert!(!e.contains("Ada") && !e.contains("Quillfeather"), "{e}");
+        }
+    }
+
+    #[test]
+    fn values_in_any_script_are_found_and_never_split_a_character() {
+        // regression: the search went on one byte after a match, inside a letter of two bytes
+        let k = [(Kind::Name, "Øyvind Kjær"), (Kind::Name, "Жопеин")];
+        let mut f = found(&k, "øyvind øyvind ØYVIND KJÆR; жопеин");
+        f.sort();
+        assert_eq!(
+            f,
+            [
+                "KJÆR",
+                "ØYVIND",
+                "ØYVIND KJÆR",
+                "øyvind",
+                "øyvind",
+                "жопеин"
+            ]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn finding_never_panics_and_spans_slice_the_text(
+            value in "\\PC{0,24}",
+            text in "\\PC{0,80}",
+        ) {
+            for kind in [Kind::Name, Kind::Address, Kind::Phone, Kind::Id] {
+                let k = Known::new([(kind, value.as_str()), (kind, text.as_str())]);
+                for s in k.find(&text) {
+                    proptest::prop_assert!(text.get(s.range()).is_some());
+                }
+            }
         }
     }
 
