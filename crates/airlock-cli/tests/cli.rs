@@ -601,6 +601,13 @@ fn demo_runs_the_whole_path_and_scans_clean() {
     ] {
         assert!(dir.path().join(f).exists(), "{f}");
     }
+    // the command the demo suggests next finds nothing in what it wrote (a manifest's run
+    // time is no patient's date)
+    airlock(dir.path())
+        .args(["scan", "d/deid"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("0 findings in 2 files"));
 }
 
 /// Canary values planted in every column, in malformed rows and in wrong types: none may

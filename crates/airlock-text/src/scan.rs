@@ -145,13 +145,23 @@ pub fn scan_file(path: &Path, scrubber: &dyn TextScrubber) -> Result<Option<File
             let Some(text) = read_text(path)? else {
                 return Ok(None);
             };
-            let value: serde_json::Value =
+            let mut value: serde_json::Value =
                 serde_json::from_str(&text).map_err(|e| Error::Input {
                     file: path.to_path_buf(),
                     row: Some(e.line() as u64),
                     column: None,
                     problem: InputProblem::InvalidJson,
                 })?;
+            // an `airlock deid` manifest's run time is no patient's date; the rest of it (paths,
+            // column names, counts) is scanned like any JSON
+            let is_manifest = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(".manifest.json"))
+                && serde_json::from_value::<Manifest>(value.clone()).is_ok();
+            if is_manifest && let Some(m) = value.as_object_mut() {
+                m.remove("started_at");
+            }
             let cells = (ext == "ipynb")
                 .then(|| value.get("cells").and_then(|c| c.as_array()))
                 .flatten();
@@ -553,5 +563,18 @@ mod tests {
             .to_string();
         assert!(err.contains("x.json") && err.contains("row 3"), "{err}");
         assert!(!err.contains("123-45"), "{err}");
+    }
+
+    #[test]
+    fn a_timestamp_is_a_date_except_a_manifests_run_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = TextEngine::without_key();
+        // a FHIR-like dateTime in any JSON, and in a file only named like a manifest
+        for name in ["x.json", "fake.manifest.json"] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, r#"{"started_at": "2023-02-14T10:15:00Z"}"#).unwrap();
+            let f = scan_file(&p, &engine).unwrap().unwrap();
+            assert_eq!(f.by_kind.get(&Kind::Date), Some(&1), "{name}");
+        }
     }
 }
