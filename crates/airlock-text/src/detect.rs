@@ -3604,12 +3604,20 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
         && (!ctx.toks[i + 1].entry.word || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1))
 }
 
-/// A word that starts a sentence, a line or a list item, where any word is capitalized.
+/// A word that starts a sentence, a line or a list item, where any word is capitalized (not
+/// after an initial: "М. Klupradail").
 fn sentence_start(ctx: &Ctx<'_>, i: usize) -> bool {
     if i == 0 {
         return true;
     }
     let gap = ctx.gap_before(i);
+    let after_initial = ctx.toks[i - 1].alpha()
+        && ctx.toks[i - 1].text.chars().count() == 1
+        && matches!(gap, ". " | ".")
+        && (i < 2 || !ctx.gap_before(i - 1).trim_end().ends_with('.'));
+    if after_initial {
+        return false;
+    }
     gap.contains('\n')
         || gap
             .trim_end()
@@ -3739,12 +3747,19 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
         || dose_follows(ctx, i)
         || i > 0
             && (in_list(DOSE_WORDS, ctx.word(i - 1))
+                    && ctx.toks[i - 1].len() >= 2
+                    && ctx.gap_before(i) == " "
                 || ctx.toks[i - 1].shape == Shape::Alnum
                     && ctx.toks[i - 1].text.as_bytes()[0].is_ascii_digit()
                     && ctx.gap_before(i) == " ")
-        || i + 1 < ctx.toks.len() && in_list(DOSE_WORDS, ctx.word(i + 1))
+        // "Tegretol BID", "PO Zyxal" (not "Quekaisur, G.": a dose word is no initial)
+        || i + 1 < ctx.toks.len()
+            && in_list(DOSE_WORDS, ctx.word(i + 1))
+            && ctx.toks[i + 1].len() >= 2
+            && ctx.gap_before(i + 1) == " "
+        // a drug's shape: any ending for a word in lower case, a drug-class stem otherwise
         || t.text.is_ascii()
-            && if t.shape == Shape::Lower || ctx.style != CaseStyle::Mixed {
+            && if t.shape == Shape::Lower && ctx.style == CaseStyle::Mixed {
                 looks_like_drug(t.text)
             } else {
                 // a capital makes a proper noun of "Norimil"; "Azithromycin" stays a drug
@@ -3870,6 +3885,12 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 }
                 _ => cue_before(i) || place_follows(ctx, i),
             }
+            // "rozegol called", "Bjarnsen said": a word no list explains, then a reporting verb
+            || i + 1 < n
+                && ctx.gap_before(i + 1) == " "
+                && ctx.is(i + 1, R_REPORTING_VERBS)
+                && (ctx.style != CaseStyle::Mixed || t.shape != Shape::Lower || i == 0
+                    || sentence_start(ctx, i) || ctx.gap_before(i).contains(':'))
             // two unexplained words in a row: "quetoval wobrodrais" (in a mixed-case note, one
             // of them capitalized)
             || {
@@ -4567,6 +4588,13 @@ mod tests {
         assert_finds("Patient John Smith was seen.", "NAME", "John Smith");
         assert_finds("Seen with Golden, B. today.", "NAME", "Golden, B");
         assert_finds("He met Κουνίμάς today.", "NAME", "Κουνίμάς");
+        assert_finds("Translate for Quekaisur, G. today", "NAME", "Quekaisur, G");
+        assert_finds(
+            "Summarize this: wilatrest called from home",
+            "NAME",
+            "wilatrest",
+        );
+        assert_finds("М. Klupradail and Mr. Swift met", "NAME", "М. Klupradail");
         // balanced mode keeps to the rules
         let balanced = Detector::new().with_mode(DetectionMode::Balanced);
         assert!(balanced.detect("Discussed with Zowatrun today.").is_empty());
