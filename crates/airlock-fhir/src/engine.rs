@@ -22,10 +22,11 @@ use sha2::Sha256;
 use airlock_core::error::{Error, InputProblem, Result};
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
 use airlock_core::phi::Kind;
-use airlock_core::text::{TextContext, TextMode, TextScrubber};
+use airlock_core::text::{TextContext, TextMode};
 use airlock_deid::dates::{DateShifter, ShiftRange};
 use airlock_deid::token::Tokenizer;
 use airlock_text::TextEngine;
+use airlock_text::known::Known;
 
 use crate::config::{Config, Method};
 use crate::expr::Val;
@@ -103,7 +104,7 @@ pub struct Engine {
     patients_by_url: HashMap<String, String>,
     /// What the people of the Bundle (or resource) being processed are called, reached at
     /// and numbered by: looked for in every narrative and free-text string of it.
-    known: Vec<(Kind, String)>,
+    known: Option<Known>,
     pub counts: Counts,
 }
 
@@ -206,7 +207,7 @@ impl Engine {
             patient_tokens,
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
-            known: Vec::new(),
+            known: None,
             counts: Counts::default(),
         })
     }
@@ -252,10 +253,12 @@ impl Engine {
         if resource["resourceType"] == "Bundle" {
             self.patients_by_url = bundle_patients(resource);
         }
-        self.known = people_known(resource);
+        let people = people_known(resource);
+        self.known =
+            (!people.is_empty()).then(|| Known::new(people.iter().map(|(k, v)| (*k, v.as_str()))));
         let r = self.resource(resource, true, None);
         self.patients_by_url.clear();
-        self.known.clear();
+        self.known = None;
         match r {
             Ok(_) => Ok(()),
             // processingErrors: skip: the resource is emptied and labelled, as Microsoft's tool does
@@ -647,12 +650,13 @@ impl Engine {
 
     fn scrub(&self, s: &str) -> (String, usize) {
         let mut out = String::with_capacity(s.len());
-        let known: Vec<(Kind, &str)> = self.known.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let ctx = TextContext {
-            known: &known,
-            ..TextContext::default()
-        };
-        let n = self.text.scrub(s, TextMode::Redact, &ctx, &mut out);
+        let n = self.text.scrub_known(
+            s,
+            TextMode::Redact,
+            &TextContext::default(),
+            self.known.as_ref(),
+            &mut out,
+        );
         (out, n)
     }
 

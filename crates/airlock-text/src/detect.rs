@@ -1820,6 +1820,17 @@ impl Detector {
 
     /// [`Detector::detect`], also finding the values a record already holds (`known`).
     pub fn detect_with(&self, text: &str, known: Option<&crate::known::Known>) -> Vec<Span> {
+        self.detect_in(text, self.mode, known)
+    }
+
+    /// [`Detector::detect_with`] in `mode` whatever this detector's own mode is (column names
+    /// are vetted by the rules alone).
+    pub fn detect_in(
+        &self,
+        text: &str,
+        mode: DetectionMode,
+        known: Option<&crate::known::Known>,
+    ) -> Vec<Span> {
         if text.len() < 2 {
             return Vec::new();
         }
@@ -1842,7 +1853,7 @@ impl Detector {
             names(&ctx, &mut spans);
             places(&ctx, self.lexicon, &mut spans);
             professions(&ctx, &mut spans);
-            if self.mode == DetectionMode::Strict {
+            if mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
             }
             grow_spans(&ctx, &mut spans);
@@ -4114,6 +4125,17 @@ fn european_street(word: &str) -> bool {
         .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
 }
 
+/// The first token that reaches into span `s` (tokens are sorted and disjoint).
+fn first_token(toks: &[Token<'_>], s: &Span) -> Option<usize> {
+    let i = toks.partition_point(|t| t.end <= s.start);
+    (i < toks.len()).then_some(i)
+}
+
+/// The last token that starts before span `s` ends.
+fn last_token(toks: &[Token<'_>], s: &Span) -> Option<usize> {
+    toks.partition_point(|t| t.start < s.end).checked_sub(1)
+}
+
 /// A place the rules found takes the words of its kind after it: "Tradrewail Memorial" is
 /// "Tradrewail Memorial Hospital", "Quatainark Valley" is "Quatainark Valley Nursing Home";
 /// a name takes its initial: "Trodaiklan, M.", "P. Klosapais".
@@ -4127,8 +4149,8 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && !ctx.text[toks[k].end + 1..].starts_with(char::is_alphabetic)
     };
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Name) {
-        let first = toks.iter().position(|t| t.end > s.start);
-        let last = toks.iter().rposition(|t| t.start < s.end);
+        let first = first_token(toks, s);
+        let last = last_token(toks, s);
         if let Some(last) = last
             && last + 1 < toks.len()
             && ctx.gap_before(last + 1) == ", "
@@ -4149,7 +4171,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         {
             s.start = toks[first - 1].start;
         }
-        let first = toks.iter().position(|t| t.end > s.start);
+        let first = first_token(toks, s);
         if let Some(first) = first
             && first > 0
             && toks[first].start == s.start
@@ -4162,7 +4184,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     }
     // "888 Old Mill Pike, Millinocket": the town after a street address
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Address) {
-        let Some(last) = toks.iter().rposition(|t| t.start < s.end) else {
+        let Some(last) = last_token(toks, s) else {
             continue;
         };
         let mut end = last;
@@ -4181,7 +4203,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         }
     }
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
-        let Some(mut last) = toks.iter().rposition(|t| t.start < s.end) else {
+        let Some(mut last) = last_token(toks, s) else {
             continue;
         };
         while last + 1 < toks.len()
@@ -4203,7 +4225,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.kind = Kind::Address;
         }
         // "Sunrise of Pirekais Assisted Living"
-        if let Some(first) = toks.iter().position(|t| t.end > s.start)
+        if let Some(first) = first_token(toks, s)
             && first >= 2
             && toks[first].start == s.start
             && ctx.word(first - 1).eq_ignore_ascii_case("of")

@@ -33,9 +33,6 @@ fn kept(word: &str) -> bool {
 /// The free-text detector and replacer airlock ships.
 pub struct TextEngine {
     detector: Detector,
-    /// Column names and keys are vetted by the rules alone: a schema's abbreviations are no
-    /// proper nouns.
-    names: Detector,
     key: Option<PurposeKey>,
     parser: DateParser,
     surrogate_words: FxHashSet<String>,
@@ -86,7 +83,6 @@ impl TextEngine {
             .collect();
         Self {
             detector,
-            names: Detector::new().with_mode(DetectionMode::Balanced),
             key,
             parser: DateParser::new(),
             surrogate_words,
@@ -104,6 +100,36 @@ impl TextEngine {
         let mut engine = Self::new(secret.derive(Purpose::Surrogate));
         engine.clock = Some(DateShifter::for_workspace(secret, range));
         engine
+    }
+
+    /// [`TextScrubber::scrub`] with a record's [`Known`] values built by the caller, for one
+    /// record whose many strings are scrubbed (a FHIR Bundle's narratives and notes).
+    pub fn scrub_known(
+        &self,
+        text: &str,
+        mode: TextMode,
+        ctx: &TextContext<'_>,
+        known: Option<&Known>,
+        out: &mut String,
+    ) -> usize {
+        let spans = self.detector.detect_with(text, known);
+        let mut last = 0;
+        for s in &spans {
+            out.push_str(&text[last..s.start]);
+            match (mode, &self.key) {
+                (TextMode::Surrogate, Some(key)) => {
+                    self.surrogate(key, s.kind, &text[s.range()], ctx, out)
+                }
+                _ => {
+                    out.push('[');
+                    out.push_str(s.kind.tag());
+                    out.push(']');
+                }
+            }
+            last = s.end;
+        }
+        out.push_str(&text[last..]);
+        spans.len()
     }
 
     /// The same engine detecting in `mode` (strict by default).
@@ -448,24 +474,7 @@ fn push_in_case_of(model: &str, word: &str, out: &mut String) {
 impl TextScrubber for TextEngine {
     fn scrub(&self, text: &str, mode: TextMode, ctx: &TextContext<'_>, out: &mut String) -> usize {
         let known = (!ctx.known.is_empty()).then(|| Known::new(ctx.known.iter().copied()));
-        let spans = self.detector.detect_with(text, known.as_ref());
-        let mut last = 0;
-        for s in &spans {
-            out.push_str(&text[last..s.start]);
-            match (mode, &self.key) {
-                (TextMode::Surrogate, Some(key)) => {
-                    self.surrogate(key, s.kind, &text[s.range()], ctx, out)
-                }
-                _ => {
-                    out.push('[');
-                    out.push_str(s.kind.tag());
-                    out.push(']');
-                }
-            }
-            last = s.end;
-        }
-        out.push_str(&text[last..]);
-        spans.len()
+        self.scrub_known(text, mode, ctx, known.as_ref(), out)
     }
 
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding)) {
@@ -487,7 +496,9 @@ impl TextScrubber for TextEngine {
     }
 
     fn scan_name(&self, name: &str, found: &mut dyn FnMut(Finding)) {
-        for s in self.names.detect(name) {
+        // column names and keys are vetted by the rules alone: a schema's abbreviations are
+        // no proper nouns
+        for s in self.detector.detect_in(name, DetectionMode::Balanced, None) {
             found(Finding {
                 span: s.range(),
                 kind: s.kind,
