@@ -17,12 +17,10 @@ use std::path::{Path, PathBuf};
 use aho_corasick::{AhoCorasick, MatchKind};
 use arrow_array::cast::AsArray;
 use arrow_schema::DataType;
-use chrono::{Datelike, NaiveDate};
 use md5::Md5;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use airlock_core::dates::DateParser;
 use airlock_core::error::{Error, Result};
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
 
@@ -122,61 +120,6 @@ fn hex_md5(s: &str) -> String {
     data_encoding::HEXLOWER.encode(&Md5::digest(s.as_bytes()))
 }
 
-fn parse_date(parser: &DateParser, value: &str) -> Option<NaiveDate> {
-    let v = value.trim();
-    if let Some(d) = parser.parse(v) {
-        return Some(d.date);
-    }
-    ["%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%B %d %Y"]
-        .iter()
-        .find_map(|f| NaiveDate::parse_from_str(v, f).ok())
-}
-
-/// The date in the layouts people and programs write, as (needle text, digits-only?).
-/// Day-first digit layouts are left out (3/4 and 4/3 would be one needle), and so is the
-/// unpadded one where it reads two ways (1/11 and 11/1 are both 111).
-fn date_layouts(d: NaiveDate) -> Vec<(String, bool)> {
-    let md = format!("{}{}", d.month(), d.day());
-    let reads = |m: &str, day: &str| {
-        !m.starts_with('0')
-            && !day.starts_with('0')
-            && m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
-            && day.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
-    };
-    let ambiguous = md.len() == 3 && reads(&md[..1], &md[1..]) && reads(&md[..2], &md[2..]);
-    let mut digit_layouts = vec!["%Y%m%d", "%m%d%Y"];
-    if !ambiguous {
-        digit_layouts.push("%-m%-d%Y");
-    }
-    let day = d.day();
-    let th = match (day % 10, day) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    let word_layouts = [
-        "%B%-d%Y".to_owned(),
-        "%b%-d%Y".to_owned(),
-        "%-d%B%Y".to_owned(),
-        "%-d%b%Y".to_owned(),
-        format!("%B%-d{th}%Y"),
-        format!("%b%-d{th}%Y"),
-        format!("%-d{th}%B%Y"),
-        format!("%-d{th}of%B%Y"),
-    ];
-    digit_layouts
-        .iter()
-        .map(|f| (d.format(f).to_string(), true))
-        .chain(
-            word_layouts
-                .iter()
-                .map(|f| (d.format(f).to_string().to_ascii_lowercase(), false)),
-        )
-        .collect()
-}
-
 /// The patterns of one automaton; a pattern shared by values of different canaries (two
 /// patients with one surname) reports each of them.
 #[derive(Default)]
@@ -218,7 +161,6 @@ impl Patterns {
 impl Searcher {
     /// Compiles the needles of every searched value of `file`.
     pub fn new(file: &CanaryFile) -> Result<Self> {
-        let parser = DateParser::new();
         let mut targets: Vec<Target> = Vec::new();
         let mut letters = Patterns::default();
         let mut digits = Patterns::default();
@@ -241,22 +183,15 @@ impl Searcher {
                     FormKind::Whole => letter_forms.push((letters_of(&f.text), Form::Reformatted)),
                     FormKind::NamePart => letter_forms.push((letters_of(&f.text), Form::NamePart)),
                     FormKind::Digits => digit_forms.push((f.text, Form::DigitsOnly)),
+                    FormKind::DateDigits => digit_forms.push((f.text, Form::OtherDateLayout)),
+                    FormKind::DateWords => {
+                        letter_forms.push((letters_of(&f.text), Form::OtherDateLayout));
+                    }
                 }
             }
             let d = digits_of(value);
             if matches!(kind, Kind::Phone | Kind::Fax) && d.len() == 10 {
                 digit_forms.push((format!("1{d}"), Form::DigitsOnly)); // +1 (603) ...
-            }
-            if kind == Kind::Date
-                && let Some(date) = parse_date(&parser, value)
-            {
-                for (layout, numeric) in date_layouts(date) {
-                    if numeric {
-                        digit_forms.push((layout, Form::OtherDateLayout));
-                    } else {
-                        letter_forms.push((layout, Form::OtherDateLayout));
-                    }
-                }
             }
             letter_forms.retain(|(p, _)| {
                 p.len() >= MIN_LETTERS && p.bytes().any(|b| b.is_ascii_alphabetic())

@@ -516,3 +516,53 @@ fn a_rows_identifiers_never_survive_in_its_note() {
         }
     }
 }
+
+/// Record-aware across rows: what any row of a patient says is removed from every note of that
+/// patient, also from a note that comes before the row that says it; another patient's note is
+/// not searched for it.
+#[test]
+fn a_patients_identifiers_are_removed_from_all_of_its_notes() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("policy.toml"),
+        "[dataset]\nname = \"t\"\npatient_id = \"mrn\"\n\
+         [fields.mrn]\nclass = \"direct_identifier\"\naction = \"tokenize\"\n\
+         [fields.patient_name]\nclass = \"direct_identifier\"\naction = \"drop\"\n\
+         [fields.phone]\nclass = \"direct_identifier\"\naction = \"drop\"\n\
+         [fields.note]\nclass = \"free_text\"\naction = \"text_redact\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("in.csv"),
+        "mrn,patient_name,phone,note\n\
+         MR-1,,,\"vandermolt called back from 6034821193, feeling better\"\n\
+         MR-2,,,\"seen with Vandermolt's neighbour\"\n\
+         MR-1,Brisko Vandermolt,603-482-1193,follow up in two weeks\n",
+    )
+    .unwrap();
+    airlock(d).arg("init").assert().success();
+    airlock(d)
+        .args([
+            "deid",
+            "--text-mode",
+            "balanced",
+            "--policy",
+            "policy.toml",
+            "in.csv",
+            "-o",
+            "out.csv",
+        ])
+        .assert()
+        .code(predicate::in_iter([0, 1]));
+    let out = std::fs::read_to_string(d.join("out.csv")).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        !lines[1].to_lowercase().contains("vandermolt") && !lines[1].contains("6034821193"),
+        "the first note keeps what a later row of its patient says:\n{out}"
+    );
+    assert!(
+        lines[2].contains("Vandermolt"),
+        "another patient's note was searched for this patient's name:\n{out}"
+    );
+}

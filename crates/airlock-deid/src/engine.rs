@@ -129,6 +129,43 @@ pub struct Plan {
     /// The identifying columns whose values are looked for in the same row's free text, with
     /// the kind of identifier each holds (empty when no column is free text).
     known_columns: Vec<(usize, Kind)>,
+    /// Every identifying value of each patient, gathered by a first pass over the input when
+    /// free text is scrubbed and the policy names the patient column, so that a note is
+    /// scrubbed of what any row of its patient says. Held in memory for the run only: never
+    /// written, logged or counted by value.
+    memory: Option<PatientMemory>,
+}
+
+/// The identifying values of each patient of one run (see [`Plan::observe`]).
+#[derive(Default)]
+pub struct PatientMemory {
+    by_patient: HashMap<String, Vec<(Kind, String)>>,
+}
+
+/// Most distinct values remembered for one patient: a patient column that is not one (every
+/// row "unknown") must not make every note search thousands of values.
+const MEMORY_PER_PATIENT: usize = 64;
+
+impl PatientMemory {
+    fn remember(&mut self, patient: &str, kind: Kind, value: &str) {
+        if value.trim().is_empty() {
+            return;
+        }
+        let values = match self.by_patient.get_mut(patient) {
+            Some(v) => v,
+            None => self.by_patient.entry(patient.to_owned()).or_default(),
+        };
+        if values.len() < MEMORY_PER_PATIENT
+            && !values.iter().any(|(k, v)| *k == kind && v == value)
+        {
+            values.push((kind, value.to_owned()));
+        }
+    }
+
+    /// What the run's rows say about `patient`.
+    pub fn of(&self, patient: &str) -> &[(Kind, String)] {
+        self.by_patient.get(patient).map_or(&[], Vec::as_slice)
+    }
 }
 
 /// The kind of identifier an identifying column holds, from its name; `None` for columns
@@ -139,6 +176,10 @@ fn known_kind(name: &str, field: &Field, is_patient_id: bool) -> Option<Kind> {
         Some(kind) => Some(kind),
         None => {
             let h = crate::profile::hints(name);
+            if h.birth {
+                // looked for in the note's other date layouts ("DOB 3/4/1950")
+                return Some(Kind::Date);
+            }
             let direct = field.class == FieldClass::DirectIdentifier;
             (direct && !(h.birth || h.date || h.demographic)).then_some(Kind::Id)
         }
@@ -324,6 +365,8 @@ impl Plan {
             ),
             dates: DateParser::new(),
             unused_fields,
+            memory: (patient_index.is_some() && !known_columns.is_empty())
+                .then(PatientMemory::default),
             known_columns,
         })
     }
@@ -336,18 +379,40 @@ impl Plan {
         self.output_schema.clone()
     }
 
-    /// True if some column needs a first pass over the whole input (`suppress_rare`).
-    pub fn needs_counts(&self) -> bool {
-        self.columns
-            .iter()
-            .any(|c| matches!(c.kernel, Some(Kernel::SuppressRare { .. })))
+    /// True if the plan needs a first pass over the whole input: counts for `suppress_rare`,
+    /// or the patients' identifying values for record-aware free text.
+    pub fn needs_first_pass(&self) -> bool {
+        self.memory.is_some()
+            || self
+                .columns
+                .iter()
+                .any(|c| matches!(c.kernel, Some(Kernel::SuppressRare { .. })))
     }
 
-    /// First pass: feeds a batch to the counting kernels.
+    /// First pass: feeds a batch to the counting kernels and to the patients' memory.
     pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
         for c in &mut self.columns {
             if let Some(k) = &mut c.kernel {
                 k.observe(&c.name, batch.column(c.index))?;
+            }
+        }
+        if let (Some(memory), Some(p)) = (&mut self.memory, self.patient_index) {
+            let patients = as_text(
+                batch.schema_ref().field(p).name(),
+                "date_shift",
+                batch.column(p),
+            )?;
+            for &(i, kind) in &self.known_columns {
+                let values = as_text(
+                    batch.schema_ref().field(i).name(),
+                    "text_redact",
+                    batch.column(i),
+                )?;
+                for (patient, value) in patients.iter().zip(values.iter()) {
+                    if let (Some(patient), Some(value)) = (patient, value) {
+                        memory.remember(patient, kind, value);
+                    }
+                }
             }
         }
         Ok(())
@@ -396,6 +461,7 @@ impl Plan {
             scrubber,
             dates: &self.dates,
             known: &known,
+            memory: self.memory.as_ref(),
         };
         let mut out: Vec<ArrayRef> = Vec::with_capacity(self.output_schema.fields().len());
         let mut stats = vec![ColumnStats::default(); self.columns.len()];
@@ -544,7 +610,7 @@ pub fn run(
         Manifest::check_targets(&job.output, job.force)?;
     }
     let out = AtomicOutput::create(&job.output, job.force)?;
-    if plan.needs_counts() {
+    if plan.needs_first_pass() {
         let mut first =
             TableReader::open_with(&job.input, job.input_format, &job.read, Some(scrubber))?;
         while let Some(batch) = first.next_batch()? {

@@ -105,7 +105,84 @@ pub struct Engine {
     /// What the people of the Bundle (or resource) being processed are called, reached at
     /// and numbered by: looked for in every narrative and free-text string of it.
     known: Option<Known>,
+    /// The people of a bulk export, gathered by a first pass ([`Engine::remember_people`]).
+    people: People,
     pub counts: Counts,
+}
+
+/// What the Patient, RelatedPerson and Practitioner resources of a bulk export say about each
+/// person, by reference (`Patient/123`): a resource's free text is searched for the values of
+/// every person it references (and a patient's related persons). Held in memory for the run
+/// only: never written or logged.
+#[derive(Debug, Default)]
+pub struct People {
+    by_ref: HashMap<String, Vec<(Kind, String)>>,
+}
+
+/// Most values remembered for one person (a forged export must not make every string search
+/// thousands of values).
+const PERSON_VALUES: usize = 64;
+
+impl People {
+    fn remember(&mut self, key: String, values: &[(Kind, String)]) {
+        let known = self.by_ref.entry(key).or_default();
+        for v in values {
+            if known.len() < PERSON_VALUES && !known.contains(v) {
+                known.push(v.clone());
+            }
+        }
+    }
+
+    fn of(&self, reference: &str) -> &[(Kind, String)] {
+        self.by_ref.get(reference).map_or(&[], Vec::as_slice)
+    }
+
+    /// People remembered.
+    pub fn len(&self) -> usize {
+        self.by_ref.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_ref.is_empty()
+    }
+}
+
+/// `Type/id` of a reference, relative or absolute (`https://h/fhir/Patient/1/_history/2`).
+fn reference_key(reference: &str) -> Option<String> {
+    let r = reference.split("/_history/").next().unwrap_or(reference);
+    let mut parts = r.rsplit('/');
+    let id = parts.next().filter(|s| !s.is_empty())?;
+    let ty = parts
+        .next()
+        .filter(|t| t.starts_with(|c: char| c.is_ascii_uppercase()))?;
+    Some(format!("{ty}/{id}"))
+}
+
+/// Every reference in a resource, as `Type/id`, and its own `Type/id`.
+fn references(resource: &Value) -> BTreeSet<String> {
+    fn visit(v: &Value, out: &mut BTreeSet<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, child) in o {
+                    match (k.as_str(), child) {
+                        ("reference", Value::String(r)) => out.extend(reference_key(r)),
+                        _ => visit(child, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|c| visit(c, out)),
+            _ => {}
+        }
+    }
+    let mut out = BTreeSet::new();
+    if let (Some(ty), Some(id)) = (
+        resource.get("resourceType").and_then(Value::as_str),
+        resource.get("id").and_then(Value::as_str),
+    ) {
+        out.insert(format!("{ty}/{id}"));
+    }
+    visit(resource, &mut out);
+    out
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -208,6 +285,7 @@ impl Engine {
             today: chrono::Utc::now().date_naive(),
             patients_by_url: HashMap::new(),
             known: None,
+            people: People::default(),
             counts: Counts::default(),
         })
     }
@@ -216,6 +294,36 @@ impl Engine {
     pub fn with_today(mut self, today: NaiveDate) -> Self {
         self.today = today;
         self
+    }
+
+    /// First pass over a bulk export: remembers what a Patient, RelatedPerson or Practitioner
+    /// resource says about its person (a RelatedPerson's values also under its patient), so
+    /// that [`Engine::anonymize`] finds them in the free text of every resource that references
+    /// the person. Other resources are ignored.
+    pub fn remember_people(&mut self, resource: &Value) {
+        let ty = resource.get("resourceType").and_then(Value::as_str);
+        let id = resource.get("id").and_then(Value::as_str);
+        let (Some(ty @ ("Patient" | "RelatedPerson" | "Practitioner")), Some(id)) = (ty, id) else {
+            return;
+        };
+        let values = people_known(resource);
+        if values.is_empty() {
+            return;
+        }
+        if ty == "RelatedPerson"
+            && let Some(patient) = resource
+                .pointer("/patient/reference")
+                .and_then(Value::as_str)
+                .and_then(reference_key)
+        {
+            self.people.remember(patient, &values);
+        }
+        self.people.remember(format!("{ty}/{id}"), &values);
+    }
+
+    /// The people remembered by [`Engine::remember_people`].
+    pub fn people(&self) -> &People {
+        &self.people
     }
 
     /// Anonymizes one top-level resource (a Bundle's entries and contained resources too).
@@ -253,7 +361,16 @@ impl Engine {
         if resource["resourceType"] == "Bundle" {
             self.patients_by_url = bundle_patients(resource);
         }
-        let people = people_known(resource);
+        let mut people = people_known(resource);
+        if !self.people.is_empty() {
+            for r in references(resource) {
+                for v in self.people.of(&r) {
+                    if !people.contains(v) {
+                        people.push(v.clone());
+                    }
+                }
+            }
+        }
         self.known =
             (!people.is_empty()).then(|| Known::new(people.iter().map(|(k, v)| (*k, v.as_str()))));
         let r = self.resource(resource, true, None);
@@ -1171,7 +1288,7 @@ fn reorder_meta(obj: &mut serde_json::Map<String, Value>, meta: Value) {
     }
 }
 
-/// The names, telecoms, addresses and identifiers of the Patient, RelatedPerson and
+/// The names, telecoms, addresses, identifiers and birth dates of the Patient, RelatedPerson and
 /// Practitioner resources in `resource` (itself, a Bundle's entries, contained resources).
 fn people_known(resource: &Value) -> Vec<(Kind, String)> {
     fn strings(v: Option<&Value>) -> impl Iterator<Item = &str> {
@@ -1231,6 +1348,7 @@ fn people_known(resource: &Value) -> Vec<(Kind, String)> {
                         );
                         out.extend(strings(a.get("postalCode")).map(|z| (Kind::Zip, z.to_owned())));
                     }
+                    out.extend(strings(o.get("birthDate")).map(|d| (Kind::Date, d.to_owned())));
                     for id in o
                         .get("identifier")
                         .and_then(Value::as_array)

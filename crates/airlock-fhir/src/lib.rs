@@ -166,6 +166,34 @@ fn deid_one(
     Ok((lines, bytes_in))
 }
 
+/// First pass over the NDJSON files of a bulk export: the Patient, RelatedPerson and
+/// Practitioner resources are remembered ([`Engine::remember_people`]) so that every resource
+/// that references one is scrubbed of what it says. Lines that cannot name such a resource are
+/// not parsed; a malformed line is left for the second pass to report.
+fn remember_people(engine: &mut Engine, files: &[PathBuf]) -> Result<()> {
+    for path in files.iter().filter(|p| is_ndjson(p)) {
+        let src = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+        let mut reader = BufReader::new(src);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+            let person = ["\"Patient\"", "\"RelatedPerson\"", "\"Practitioner\""]
+                .iter()
+                .any(|t| line.contains(t));
+            if person
+                && let Ok(v) = serde_json::from_str::<Value>(line.trim_start_matches('\u{feff}'))
+            {
+                engine.remember_people(&v);
+            }
+        }
+    }
+    Ok(())
+}
+
 fn is_fhir_file(path: &Path) -> bool {
     is_ndjson(path)
         || path
@@ -176,7 +204,9 @@ fn is_fhir_file(path: &Path) -> bool {
 
 /// De-identifies `input` into `output` with `engine`: a file into a file, or a directory (a
 /// bulk export: every `.ndjson`, `.jsonl` and `.json` file, same layout; other files are not
-/// copied and are listed) into a directory written in full or not at all.
+/// copied and are listed) into a directory written in full or not at all. The people of the
+/// NDJSON files are gathered first, so that each resource's free text is searched for what
+/// its patient's, related persons' and practitioners' resources say about them.
 pub fn deid_file(
     engine: &mut Engine,
     input: &Path,
@@ -205,6 +235,7 @@ pub fn deid_file(
             &[".git", ".airlock"],
             &mut report.skipped,
         )?;
+        remember_people(engine, &files)?;
         let mut written = Vec::new();
         for path in files {
             if !is_fhir_file(&path) {
@@ -229,6 +260,7 @@ pub fn deid_file(
         staged.commit(&written)?;
     } else {
         let out = AtomicOutput::create(output, force)?;
+        remember_people(engine, &[input.to_path_buf()])?;
         let (lines, bytes) = deid_one(engine, input, output, out.file()?)?;
         out.commit()?;
         report.lines = lines;

@@ -404,3 +404,70 @@ fn the_bundles_own_people_are_removed_from_its_notes() {
         assert!(!out.contains(v), "{v} survives: {out}");
     }
 }
+
+/// Record-aware bulk export: a note in Observation.ndjson is scrubbed of what Patient.ndjson,
+/// RelatedPerson.ndjson and Practitioner.ndjson say about the people it references (in
+/// balanced mode, where the rules alone keep these names); another patient's note is not
+/// searched for them.
+#[test]
+fn a_bulk_exports_people_are_removed_from_the_notes_that_reference_them() {
+    let secret = WorkspaceSecret::from_bytes([7; 32]);
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("export");
+    std::fs::create_dir(&export).unwrap();
+    let lines = |values: &[Value]| values.iter().map(|v| format!("{v}\n")).collect::<String>();
+    // the notes come first in the walk: the people must be gathered before
+    std::fs::write(
+        export.join("Observation.ndjson"),
+        lines(&[
+            json!({"resourceType": "Observation", "id": "o1", "status": "final",
+                "code": {"text": "note"}, "subject": {"reference": "Patient/p1"},
+                "performer": [{"reference": "Practitioner/dr9"}],
+                "note": [{"text": "quillfeather seen with wife marisol; dob 3/4/1950; \
+                    reviewed by brenwick; call 603.482.1193"}]}),
+            json!({"resourceType": "Observation", "id": "o2", "status": "final",
+                "code": {"text": "note"}, "subject": {"reference": "Patient/p2"},
+                "note": [{"text": "asked about the Quillfeather family"}]}),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        export.join("Patient.ndjson"),
+        lines(&[
+            json!({"resourceType": "Patient", "id": "p1",
+                "name": [{"family": "Quillfeather", "given": ["Barnaby"]}],
+                "telecom": [{"system": "phone", "value": "(603) 482-1193"}],
+                "birthDate": "1950-03-04"}),
+            json!({"resourceType": "Patient", "id": "p2",
+                "name": [{"family": "Oduya", "given": ["Tobi"]}]}),
+        ]),
+    )
+    .unwrap();
+    std::fs::write(
+        export.join("RelatedPerson.ndjson"),
+        lines(&[json!({"resourceType": "RelatedPerson", "id": "r1",
+            "patient": {"reference": "Patient/p1"},
+            "name": [{"family": "Quillfeather", "given": ["Marisol"]}]})]),
+    )
+    .unwrap();
+    std::fs::write(
+        export.join("Practitioner.ndjson"),
+        lines(&[json!({"resourceType": "Practitioner", "id": "dr9",
+            "name": [{"family": "Brenwick", "given": ["Olsa"]}]})]),
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let mut e = engine(&secret).with_text_mode(airlock_core::text::DetectionMode::Balanced);
+    deid_file(&mut e, &export, &out, false).unwrap();
+    assert_eq!(e.people().len(), 4, "p1, p2, r1 and dr9 remembered");
+    let notes = std::fs::read_to_string(out.join("Observation.ndjson")).unwrap();
+    let (first, second) = notes.split_once('\n').unwrap();
+    let first = first.to_lowercase();
+    for v in ["quillfeather", "marisol", "brenwick", "1950", "482"] {
+        assert!(!first.contains(v), "{v} survives: {first}");
+    }
+    assert!(
+        second.contains("Quillfeather"),
+        "another patient's note was searched for p1's people: {second}"
+    );
+}

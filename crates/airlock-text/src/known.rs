@@ -19,6 +19,10 @@ pub enum FormKind {
     NamePart,
     /// The digits of a number, whatever separates them.
     Digits,
+    /// A date's digits in another layout ("03/04/1950" of 1950-03-04).
+    DateDigits,
+    /// A date with its month by name ("March 4th, 1950", "4 Mar 1950").
+    DateWords,
 }
 
 /// One searchable form of a value.
@@ -84,9 +88,74 @@ pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
             kind: FormKind::Digits,
         });
     }
+    if kind == Kind::Date
+        && let Some(date) = parse_date(value)
+    {
+        date_forms(date, &mut out);
+    }
     out.sort_by(|a, b| a.text.cmp(&b.text).then(a.kind.cmp(&b.kind)));
     out.dedup_by(|a, b| a.text == b.text);
     out
+}
+
+/// A date value as a record holds it: ISO, US or compact digits, or the month by name.
+fn parse_date(value: &str) -> Option<chrono::NaiveDate> {
+    let v = value.trim();
+    if let Some(d) = airlock_core::dates::DateParser::new().parse(v) {
+        return Some(d.date);
+    }
+    ["%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%B %d %Y"]
+        .iter()
+        .find_map(|f| chrono::NaiveDate::parse_from_str(v, f).ok())
+}
+
+/// The layouts people and programs write a known date in. Day-first digit layouts are left
+/// out (3/4 and 4/3 would be one form: another date of the note, or a canary's false alarm),
+/// and so is the unpadded one where it reads two ways (1/11 and 11/1 are both 1111956); a
+/// date's digits are a whole run of their own, so six of them are enough.
+fn date_forms(d: chrono::NaiveDate, out: &mut Vec<Form>) {
+    use chrono::Datelike;
+    let md = format!("{}{}", d.month(), d.day());
+    let reads = |m: &str, day: &str| {
+        !m.starts_with('0')
+            && !day.starts_with('0')
+            && m.parse::<u32>().is_ok_and(|m| (1..=12).contains(&m))
+            && day.parse::<u32>().is_ok_and(|d| (1..=31).contains(&d))
+    };
+    let ambiguous = md.len() == 3 && reads(&md[..1], &md[1..]) && reads(&md[..2], &md[2..]);
+    let mut digit_layouts = vec!["%Y%m%d", "%m%d%Y"];
+    if !ambiguous {
+        digit_layouts.push("%-m%-d%Y");
+    }
+    let th = match (d.day() % 10, d.day()) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    let word_layouts = [
+        "%B %-d %Y".to_owned(),
+        "%b %-d %Y".to_owned(),
+        "%-d %B %Y".to_owned(),
+        "%-d %b %Y".to_owned(),
+        format!("%B %-d{th} %Y"),
+        format!("%b %-d{th} %Y"),
+        format!("%-d{th} %B %Y"),
+        format!("%-d{th} of %B %Y"),
+    ];
+    for f in digit_layouts {
+        out.push(Form {
+            text: d.format(f).to_string(),
+            kind: FormKind::DateDigits,
+        });
+    }
+    for f in word_layouts {
+        out.push(Form {
+            text: normalize(&d.format(&f).to_string()),
+            kind: FormKind::DateWords,
+        });
+    }
 }
 
 /// The known identifiers of one record, ready to be found in its text.
@@ -105,7 +174,8 @@ impl Known {
         for (kind, value) in values {
             for f in forms(kind, value) {
                 match f.kind {
-                    FormKind::Digits => known.digits.push((f.text, kind)),
+                    FormKind::Digits | FormKind::DateDigits => known.digits.push((f.text, kind)),
+                    FormKind::DateWords => known.words.push((f.text, kind, false)),
                     FormKind::Whole | FormKind::NamePart => {
                         // "May", "Rose", "Bell": a part of a name that is an English word is
                         // the name only where it is capitalized; such a part of an address
@@ -321,6 +391,22 @@ mod tests {
         assert_eq!(found(&k, "chart 4821397."), ["4821397"]);
         // parts inside other words, and other numbers, are not the values
         assert!(found(&k, "adamant; 6034821193999; Pikeville").is_empty());
+    }
+
+    #[test]
+    fn a_known_date_is_found_in_other_layouts() {
+        let k = [(Kind::Date, "1950-03-04")];
+        for text in [
+            "born 03/04/1950.",
+            "dob 3/4/1950",
+            "DOB: March 4th, 1950",
+            "born 4 Mar 1950",
+            "19500304",
+        ] {
+            assert_eq!(found(&k, text).len(), 1, "{text}");
+        }
+        // other dates, and the year alone, are not the value
+        assert!(found(&k, "seen 03/05/1950 and in 1950; 04/03/1950").is_empty());
     }
 
     #[test]
