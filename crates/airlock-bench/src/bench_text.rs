@@ -71,6 +71,7 @@ pub fn run(args: &BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
             patient: Some(id),
             date_shift_days: None,
             known: &[],
+            prepared: None,
         }
     }
     let redact = time(&mut |id, t, o| {

@@ -54,6 +54,7 @@ fn every_identifier_in_a_canary_note_is_removed_and_found_before() {
             patient: Some(&who.mrn),
             date_shift_days: Some(-40),
             known: &[],
+            prepared: None,
         };
         for (engine, mode) in [(&redact, TextMode::Redact), (&keyed, TextMode::Surrogate)] {
             let mut out = String::new();

@@ -20,6 +20,7 @@ fn redact_surrogate_and_scan_find_the_same_spans() {
             patient: Some("P1"),
             date_shift_days: Some(11),
             known: &[],
+            prepared: None,
         };
         for note in &corpus {
             let spans: Vec<_> = plain.detect(&note.text).iter().map(|s| s.range()).collect();

@@ -55,7 +55,13 @@ pub struct TextContext<'a> {
     /// What the record already says about its patient (the row's names, numbers, address):
     /// looked for in the text in their easy forms and removed with their kind.
     pub known: &'a [(Kind, &'a str)],
+    /// The same values compiled once by [`TextScrubber::prepare_known`] (for a record or
+    /// patient with many texts); when set, the scrubber uses it instead of `known`.
+    pub prepared: Option<&'a PreparedKnown>,
 }
+
+/// A record's known values, compiled by a scrubber for the many texts of one record or patient.
+pub type PreparedKnown = Box<dyn std::any::Any + Send + Sync>;
 
 /// One identifier found in a text: where and what kind, never the text itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,6 +86,12 @@ pub trait TextScrubber: Send + Sync {
     /// eagerly than text (by default as text).
     fn scan_name(&self, name: &str, found: &mut dyn FnMut(Finding)) {
         self.scan(name, found);
+    }
+
+    /// Compiles a record's known values once, for [`TextContext::prepared`]; `None` where the
+    /// scrubber has nothing to gain from it.
+    fn prepare_known(&self, _known: &[(Kind, &str)]) -> Option<PreparedKnown> {
+        None
     }
 
     /// A short name for manifests and reports (e.g. `airlock-text`).

@@ -23,7 +23,7 @@ use airlock_core::output::AtomicOutput;
 use airlock_core::phi::Kind;
 use airlock_core::policy::{Action, ActionKind, Field, FieldClass, Policy, Unclassified};
 use airlock_core::table::{Format, ReadOptions, TableReader, TableWriter};
-use airlock_core::text::{TextMode, TextScrubber};
+use airlock_core::text::{PreparedKnown, TextMode, TextScrubber};
 
 use crate::dates::{DateParser, DateShifter, ShiftRange};
 use crate::token::Tokenizer;
@@ -140,6 +140,9 @@ pub struct Plan {
 #[derive(Default)]
 pub struct PatientMemory {
     by_patient: HashMap<String, Vec<(Kind, String)>>,
+    /// The values of each patient compiled once by the scrubber ([`Plan::prepare`]): every
+    /// row of a patient searches the same ones.
+    prepared: HashMap<String, PreparedKnown>,
 }
 
 /// Most distinct values remembered for one patient: a patient column that is not one (every
@@ -165,6 +168,12 @@ impl PatientMemory {
     /// What the run's rows say about `patient`.
     pub fn of(&self, patient: &str) -> &[(Kind, String)] {
         self.by_patient.get(patient).map_or(&[], Vec::as_slice)
+    }
+
+    /// The patient's values compiled by the scrubber: all of its rows' values, so a row of it
+    /// needs nothing else. `None` for a patient with more values than are remembered.
+    pub fn prepared(&self, patient: &str) -> Option<&PreparedKnown> {
+        self.prepared.get(patient)
     }
 }
 
@@ -418,6 +427,24 @@ impl Plan {
         Ok(())
     }
 
+    /// After the first pass: compiles each patient's remembered values with `scrubber`, once.
+    pub fn prepare(&mut self, scrubber: &dyn TextScrubber) {
+        let Some(memory) = &mut self.memory else {
+            return;
+        };
+        let mut values: Vec<(Kind, &str)> = Vec::new();
+        for (patient, known) in &memory.by_patient {
+            if known.len() >= MEMORY_PER_PATIENT {
+                continue; // some value may be missing: rows add their own
+            }
+            values.clear();
+            values.extend(known.iter().map(|(k, v)| (*k, v.as_str())));
+            if let Some(p) = scrubber.prepare_known(&values) {
+                memory.prepared.insert(patient.clone(), p);
+            }
+        }
+    }
+
     /// De-identifies one batch. Takes `&self`, so batches can run on several threads; the
     /// per-batch counts come back in the [`BatchOutput`] and are added by [`Plan::absorb`].
     pub fn apply(
@@ -616,6 +643,7 @@ pub fn run(
         while let Some(batch) = first.next_batch()? {
             plan.observe(&batch)?;
         }
+        plan.prepare(scrubber);
     }
     let mut writer = TableWriter::new(
         out.file()?,

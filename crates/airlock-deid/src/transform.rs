@@ -213,37 +213,37 @@ impl Kernel {
             return Ok(out);
         }
         let text = as_text(column, self.name(), array)?;
-        let out = match self {
-            Self::Keep => return Ok(array.clone()),
-            Self::Redact(replacement) => map_text(&text, stats, |_, _, out| {
-                out.push_str(replacement);
-                Outcome::Changed
-            }),
-            Self::Mask {
-                keep_last,
-                mask_char,
-            } => map_text(&text, stats, |_, v, out| {
-                mask(v, *keep_last, *mask_char, out);
-                Outcome::Changed
-            }),
-            Self::Tokenize(t) => map_text(&text, stats, |_, v, out| {
-                t.push_token(v, out);
-                Outcome::Changed
-            }),
-            Self::DateShift => {
-                // No patient column means no consistent shift: every date fails closed.
-                let offsets = rows.offsets.unwrap_or(&[]);
-                map_text(&text, stats, |i, v, out| {
-                    match offsets.get(i).copied().flatten() {
-                        Some(days) if dates::shift_text(rows.dates, v, days, out) => {
-                            Outcome::Changed
+        let out =
+            match self {
+                Self::Keep => return Ok(array.clone()),
+                Self::Redact(replacement) => map_text(&text, stats, |_, _, out| {
+                    out.push_str(replacement);
+                    Outcome::Changed
+                }),
+                Self::Mask {
+                    keep_last,
+                    mask_char,
+                } => map_text(&text, stats, |_, v, out| {
+                    mask(v, *keep_last, *mask_char, out);
+                    Outcome::Changed
+                }),
+                Self::Tokenize(t) => map_text(&text, stats, |_, v, out| {
+                    t.push_token(v, out);
+                    Outcome::Changed
+                }),
+                Self::DateShift => {
+                    // No patient column means no consistent shift: every date fails closed.
+                    let offsets = rows.offsets.unwrap_or(&[]);
+                    map_text(&text, stats, |i, v, out| {
+                        match offsets.get(i).copied().flatten() {
+                            Some(days) if dates::shift_text(rows.dates, v, days, out) => {
+                                Outcome::Changed
+                            }
+                            _ => Outcome::Null,
                         }
-                        _ => Outcome::Null,
-                    }
-                })
-            }
-            Self::YearOnly { top } => {
-                map_text(&text, stats, |_, v, out| {
+                    })
+                }
+                Self::YearOnly { top } => map_text(&text, stats, |_, v, out| {
                     match dates::year_of_text(rows.dates, v) {
                         Some(y) if y <= *top => {
                             out.push_str(&format!("<={top}"));
@@ -255,65 +255,69 @@ impl Kernel {
                         }
                         None => Outcome::Null,
                     }
-                })
-            }
-            Self::Zip3 => map_text(&text, stats, |_, v, out| match zip3(v) {
-                Some(z) => {
-                    out.push_str(z.as_str());
-                    Outcome::Changed
-                }
-                None => Outcome::Null,
-            }),
-            Self::Age90Plus => map_text(&text, stats, |_, v, out| match age_90_plus(v) {
-                Some(AgeOutcome::Kept) => Outcome::Same,
-                Some(AgeOutcome::Top) => {
-                    out.push_str("90+");
-                    Outcome::Changed
-                }
-                None => Outcome::Null,
-            }),
-            Self::SuppressRare { k, counts } => map_text(&text, stats, |_, v, _| {
-                if counts.get(v).copied().unwrap_or(0) < u64::from(*k) {
-                    Outcome::Null
-                } else {
-                    Outcome::Same
-                }
-            }),
-            Self::Text(mode) => {
-                let mut spans = 0u64;
-                let mut values: Vec<(Kind, &str)> = Vec::with_capacity(rows.known.len());
-                let out = map_text(&text, stats, |i, v, out| {
-                    values.clear();
-                    values.extend(
-                        rows.known
-                            .iter()
-                            .filter(|(_, a)| a.is_valid(i))
-                            .map(|(k, a)| (*k, a.value(i))),
-                    );
-                    if let (Some(memory), Some(p)) = (rows.memory, rows.patients)
-                        && p.is_valid(i)
-                    {
-                        values.extend(memory.of(p.value(i)).iter().map(|(k, v)| (*k, v.as_str())));
-                    }
-                    let ctx = TextContext {
-                        known: &values,
-                        patient: rows
-                            .patients
-                            .and_then(|p| p.is_valid(i).then(|| p.value(i))),
-                        date_shift_days: rows.offsets.and_then(|o| o[i]),
-                    };
-                    let n = rows.scrubber.scrub(v, *mode, &ctx, out);
-                    spans += n as u64;
-                    if n == 0 {
-                        Outcome::Same
-                    } else {
+                }),
+                Self::Zip3 => map_text(&text, stats, |_, v, out| match zip3(v) {
+                    Some(z) => {
+                        out.push_str(z.as_str());
                         Outcome::Changed
                     }
-                });
-                stats.spans += spans;
-                out
-            }
-        };
+                    None => Outcome::Null,
+                }),
+                Self::Age90Plus => map_text(&text, stats, |_, v, out| match age_90_plus(v) {
+                    Some(AgeOutcome::Kept) => Outcome::Same,
+                    Some(AgeOutcome::Top) => {
+                        out.push_str("90+");
+                        Outcome::Changed
+                    }
+                    None => Outcome::Null,
+                }),
+                Self::SuppressRare { k, counts } => map_text(&text, stats, |_, v, _| {
+                    if counts.get(v).copied().unwrap_or(0) < u64::from(*k) {
+                        Outcome::Null
+                    } else {
+                        Outcome::Same
+                    }
+                }),
+                Self::Text(mode) => {
+                    let mut spans = 0u64;
+                    let mut values: Vec<(Kind, &str)> = Vec::with_capacity(rows.known.len());
+                    let out = map_text(&text, stats, |i, v, out| {
+                        let patient = rows
+                            .patients
+                            .and_then(|p| p.is_valid(i).then(|| p.value(i)));
+                        // a patient's values compiled once for all of its rows; else the row's
+                        // own values (and its patient's, if that patient has too many)
+                        let prepared = rows.memory.zip(patient).and_then(|(m, p)| m.prepared(p));
+                        values.clear();
+                        if prepared.is_none() {
+                            values.extend(
+                                rows.known
+                                    .iter()
+                                    .filter(|(_, a)| a.is_valid(i))
+                                    .map(|(k, a)| (*k, a.value(i))),
+                            );
+                            if let Some((memory, p)) = rows.memory.zip(patient) {
+                                values.extend(memory.of(p).iter().map(|(k, v)| (*k, v.as_str())));
+                            }
+                        }
+                        let ctx = TextContext {
+                            known: &values,
+                            prepared,
+                            patient,
+                            date_shift_days: rows.offsets.and_then(|o| o[i]),
+                        };
+                        let n = rows.scrubber.scrub(v, *mode, &ctx, out);
+                        spans += n as u64;
+                        if n == 0 {
+                            Outcome::Same
+                        } else {
+                            Outcome::Changed
+                        }
+                    });
+                    stats.spans += spans;
+                    out
+                }
+            };
         Ok(Arc::new(out))
     }
 

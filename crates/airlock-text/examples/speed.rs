@@ -34,6 +34,7 @@ fn main() {
                     patient: Some(&n.id),
                     date_shift_days: None,
                     known: &[],
+                    prepared: None,
                 },
                 &mut out,
             );

@@ -7,6 +7,8 @@
 //! other orders, and the digits of a number whatever separates them. Values never leave the
 //! matcher: spans carry a kind and byte offsets only.
 
+use rustc_hash::FxHashMap;
+
 use crate::kind::{Kind, Span};
 use crate::lexicon::Lexicon;
 
@@ -163,6 +165,9 @@ fn date_forms(d: chrono::NaiveDate, out: &mut Vec<Form>) {
 pub struct Known {
     /// (normalized form, kind of the value, needs a capital where the text has them)
     words: Vec<(String, Kind, bool)>,
+    /// The forms of `words` by their first word: the text's words are looked up one by one
+    /// instead of every form being searched for in the whole text.
+    by_first: FxHashMap<String, Vec<usize>>,
     digits: Vec<(String, Kind)>,
 }
 
@@ -194,6 +199,10 @@ impl Known {
             .words
             .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
         known.words.dedup_by(|a, b| a.0 == b.0);
+        for (i, (form, _, _)) in known.words.iter().enumerate() {
+            let first = form.split(' ').next().unwrap_or(form);
+            known.by_first.entry(first.to_owned()).or_default().push(i);
+        }
         known
     }
 
@@ -208,27 +217,35 @@ impl Known {
         if self.is_empty() {
             return spans;
         }
-        let (norm, map) = normalized_with_offsets(text);
         let mixed_case = text.bytes().any(|b| b.is_ascii_lowercase())
             && text.bytes().any(|b| b.is_ascii_uppercase());
-        for (form, kind, capital) in &self.words {
-            let mut from = 0;
-            while let Some(at) = norm[from..].find(form.as_str()) {
-                let s = from + at;
-                let e = s + form.len();
-                from = s + norm[s..].chars().next().map_or(1, char::len_utf8);
-                let bounded = (s == 0 || norm.as_bytes()[s - 1] == b' ')
-                    && (e == norm.len() || norm.as_bytes()[e] == b' ');
-                if !bounded {
-                    continue;
+        // each word of the text, lower-cased, and the forms that start with it; the rest of
+        // a form is compared word by word only there
+        let words = word_ranges(text);
+        let (mut first, mut next) = (String::new(), String::new());
+        for (k, &(s, e)) in words.iter().enumerate() {
+            lower_into(&text[s..e], &mut first);
+            let Some(forms) = self.by_first.get(first.as_str()) else {
+                continue;
+            };
+            'form: for &f in forms {
+                let (form, kind, capital) = &self.words[f];
+                let mut end = e;
+                for (n, part) in form.split(' ').enumerate().skip(1) {
+                    let Some(&(a, b)) = words.get(k + n) else {
+                        continue 'form;
+                    };
+                    lower_into(&text[a..b], &mut next);
+                    if next != part {
+                        continue 'form;
+                    }
+                    end = b;
                 }
-                let (start, end) = (map[s], map[e - 1] + char_len(text, map[e - 1]));
-                if *capital && mixed_case && !text[start..].starts_with(|c: char| c.is_uppercase())
-                {
+                if *capital && mixed_case && !text[s..].starts_with(|c: char| c.is_uppercase()) {
                     continue;
                 }
                 spans.push(Span {
-                    start,
+                    start: s,
                     end,
                     kind: *kind,
                     confidence: 0.9,
@@ -286,34 +303,35 @@ pub fn parse_known(json: &str) -> Result<Vec<(Kind, String)>, String> {
     Ok(out)
 }
 
-fn char_len(text: &str, at: usize) -> usize {
-    text[at..].chars().next().map_or(1, char::len_utf8)
-}
-
-/// `text` as [`normalize`] writes it, with the byte offset in `text` of each byte written
-/// (a blank maps to the first character it stands for).
-fn normalized_with_offsets(text: &str) -> (String, Vec<usize>) {
-    let mut out = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len());
-    let mut gap_at = None;
+/// The words of `text` (runs of letters and digits), as byte ranges.
+fn word_ranges(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start = None;
     for (i, c) in text.char_indices() {
-        if c.is_alphanumeric() {
-            if let Some(g) = gap_at.take()
-                && !out.is_empty()
-            {
-                out.push(' ');
-                map.push(g);
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
             }
-            for l in c.to_lowercase() {
-                let before = out.len();
-                out.push(l);
-                map.extend(std::iter::repeat_n(i, out.len() - before));
-            }
-        } else if gap_at.is_none() {
-            gap_at = Some(i);
+            _ => {}
         }
     }
-    (out, map)
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+/// `word` lower-cased into `out`.
+fn lower_into(word: &str, out: &mut String) {
+    out.clear();
+    if word.is_ascii() {
+        out.push_str(word);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
 }
 
 /// Runs of digits joined by the characters numbers are written with (blank, `-`, `.`, `(`,

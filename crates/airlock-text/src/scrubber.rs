@@ -12,7 +12,9 @@ use rustc_hash::FxHashSet;
 use airlock_core::clock::{DateShifter, ShiftRange};
 use airlock_core::dates::DateParser;
 use airlock_core::keys::{Purpose, PurposeKey, WorkspaceSecret};
-use airlock_core::text::{DetectionMode, Finding, TextContext, TextMode, TextScrubber};
+use airlock_core::text::{
+    DetectionMode, Finding, PreparedKnown, TextContext, TextMode, TextScrubber,
+};
 
 use crate::detect::Detector;
 use crate::kind::{Kind, Span};
@@ -473,8 +475,15 @@ fn push_in_case_of(model: &str, word: &str, out: &mut String) {
 
 impl TextScrubber for TextEngine {
     fn scrub(&self, text: &str, mode: TextMode, ctx: &TextContext<'_>, out: &mut String) -> usize {
+        if let Some(known) = ctx.prepared.and_then(|p| p.downcast_ref::<Known>()) {
+            return self.scrub_known(text, mode, ctx, Some(known), out);
+        }
         let known = (!ctx.known.is_empty()).then(|| Known::new(ctx.known.iter().copied()));
         self.scrub_known(text, mode, ctx, known.as_ref(), out)
+    }
+
+    fn prepare_known(&self, known: &[(Kind, &str)]) -> Option<PreparedKnown> {
+        Some(Box::new(Known::new(known.iter().copied())))
     }
 
     fn scan(&self, text: &str, found: &mut dyn FnMut(Finding)) {
@@ -538,6 +547,7 @@ mod tests {
             patient: Some(patient),
             date_shift_days: days,
             known: &[],
+            prepared: None,
         };
         engine().scrub(text, mode, &ctx, &mut out);
         out
@@ -569,6 +579,7 @@ mod tests {
             patient: Some("P1"),
             date_shift_days: Some(3),
             known: &[],
+            prepared: None,
         };
         let mut out = String::new();
         e.scrub(
@@ -757,7 +768,7 @@ mod tests {
                 "Transferred from Calvert Hospital to GH on 3/7. Lives in Catonsville. Seen by B. Kargas, RN.",
                 "E-mail j.smith@mail.com about the 2022-11-23 visit; SSN 123-45-6789; IP 10.2.3.4.",
             ];
-            let ctx = TextContext { patient: Some(&patient), date_shift_days: None, known: &[] };
+            let ctx = TextContext { patient: Some(&patient), date_shift_days: None, known: &[], prepared: None };
             let opaque = engine.opaque_surrogate_kinds();
             for note in notes {
                 let mut out = String::new();
@@ -788,7 +799,7 @@ mod tests {
             };
             let known = [(Kind::Name, format!("{first} {last}")), (Kind::Phone, format!("{a}-{e}-{n}"))];
             let known: Vec<(Kind, &str)> = known.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            let ctx = TextContext { patient: Some("P1"), date_shift_days: Some(5), known: &known };
+            let ctx = TextContext { patient: Some("P1"), date_shift_days: Some(5), known: &known, prepared: None };
             for mode in [TextMode::Redact, TextMode::Surrogate] {
                 let mut out = String::new();
                 engine.scrub(&note, mode, &ctx, &mut out);
@@ -812,7 +823,7 @@ mod tests {
             let e = engine();
             for mode in [TextMode::Redact, TextMode::Surrogate] {
                 let mut out = String::new();
-                e.scrub(&text, mode, &TextContext { patient: Some("P"), date_shift_days: Some(-3), known: &[] }, &mut out);
+                e.scrub(&text, mode, &TextContext { patient: Some("P"), date_shift_days: Some(-3), known: &[], prepared: None }, &mut out);
                 e.scan(&out, &mut |_| {});
             }
         }

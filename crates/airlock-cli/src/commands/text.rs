@@ -70,6 +70,7 @@ pub fn run_text(cmd: TextCommand, json: bool) -> anyhow::Result<ExitStatus> {
         patient: patient.as_deref(),
         date_shift_days: date_shift,
         known: &known,
+        prepared: None,
     };
     let mut out = String::with_capacity(text.len() + text.len() / 8);
     let replaced = engine.scrub(&text, mode, &ctx, &mut out);
