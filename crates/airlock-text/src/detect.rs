@@ -4185,10 +4185,16 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && toks[first].start == s.start
             && ctx.gap_before(first) == " "
             && toks[first - 1].entry.is_name()
-            && !toks[first - 1].entry.word
             && !toks[first - 1].entry.clinical
-            && !ctx.is(first - 1, R_NOT_SURNAMES | R_TITLES)
             && (ctx.style != CaseStyle::Mixed || ctx.capitalized(first - 1))
+            && (!toks[first - 1].entry.word && !ctx.is(first - 1, R_NOT_SURNAMES | R_TITLES)
+                // "Dr Will Cole": a capitalized first name that is also a word, between a
+                // title and the surname
+                || first >= 2
+                    && ctx.style == CaseStyle::Mixed
+                    && ctx.is(first - 2, R_TITLES)
+                    && ctx.title_gap(first - 2)
+                    && !ctx.is(first - 1, R_TITLES))
         {
             s.start = toks[first - 1].start;
         }
@@ -4629,6 +4635,12 @@ mod tests {
         );
         // names that are English words, by their shape and place; Greek names
         assert_finds("Patient John Smith was seen.", "NAME", "John Smith");
+        assert_finds("Seen by Dr Will Cole (attending).", "NAME", "Will Cole");
+        assert_finds(
+            "We moved to 9836 Rua Grostegres last May.",
+            "ADDRESS",
+            "9836 Rua Grostegres",
+        );
         assert_finds("Seen with Golden, B. today.", "NAME", "Golden, B");
         assert_finds("He met Κουνίμάς today.", "NAME", "Κουνίμάς");
         assert_finds("Translate for Quekaisur, G. today", "NAME", "Quekaisur, G");
