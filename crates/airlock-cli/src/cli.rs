@@ -99,9 +99,15 @@ pub enum LineageCommand {
     Verify {
         /// The output file
         output: PathBuf,
-        /// Verify with this public key (hex, from `airlock audit pubkey`) instead of the workspace's
+        /// Verify with this public key (hex, from `airlock lineage pubkey`) instead of the workspace's
         #[arg(long)]
         public_key: Option<String>,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Print the public key that verifies this workspace's signed statements
+    Pubkey {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -199,11 +205,33 @@ pub enum VaultCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Check every entry's hash chain and every checkpoint's signature; exit 1 at the first bad entry
+    /// Check every entry, the Merkle root and signature of every tree head, and (with --head)
+    /// that the log extends a tree head exported earlier; exit 1 at the first bad entry
     Verify {
-        /// Verify with this public key (hex) instead of the workspace's own
+        /// Verify with this public key (hex, from `airlock audit pubkey`) instead of the
+        /// workspace's own
         #[arg(long)]
         public_key: Option<String>,
+        /// A tree head obtained earlier (`airlock audit head --export`): the log must extend it
+        /// (a consistency proof), so a rewritten and re-signed log fails
+        #[arg(long, value_name = "HEAD.json")]
+        head: Option<PathBuf>,
+        /// Verify this log file outside any workspace (needs --public-key)
+        #[arg(long, value_name = "FILE")]
+        log: Option<PathBuf>,
+        /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
+        #[arg(long)]
+        key_file: Option<PathBuf>,
+    },
+    /// Print the log's latest signed tree head, or write it for a witness with --export
+    Head {
+        /// Write the head to this file (keep it where no one who can write the workspace can
+        /// change it: another machine, a ticket, object storage with retention)
+        #[arg(long, value_name = "FILE")]
+        export: Option<PathBuf>,
+        /// Replace an existing FILE
+        #[arg(long)]
+        force: bool,
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
@@ -221,7 +249,7 @@ pub enum AuditCommand {
         #[arg(long)]
         key_file: Option<PathBuf>,
     },
-    /// Print the public key that verifies this workspace's checkpoints
+    /// Print the public key that verifies this workspace's audit tree heads
     Pubkey {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]

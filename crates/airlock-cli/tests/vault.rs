@@ -569,3 +569,150 @@ fn orphans_of_killed_puts_are_swept_once_old() {
         "catalogued objects stay"
     );
 }
+
+fn audit_pubkey(dir: &Path) -> String {
+    let out = airlock(dir).args(["audit", "pubkey"]).assert().success();
+    String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .trim()
+        .to_owned()
+}
+
+/// Verifies `log` outside any workspace (from `elsewhere`), with `head` when given.
+fn verify_elsewhere(
+    elsewhere: &Path,
+    log: &Path,
+    pk: &str,
+    head: Option<&Path>,
+) -> assert_cmd::assert::Assert {
+    let mut cmd = airlock(elsewhere);
+    cmd.args(["audit", "verify", "--public-key", pk, "--log"])
+        .arg(log);
+    if let Some(h) = head {
+        cmd.arg("--head").arg(h);
+    }
+    cmd.assert()
+}
+
+/// The audit log is a Merkle tree with signed heads: a head exported to a witness catches a log
+/// rewritten and re-signed whole by someone who holds the workspace secret, a log cut below it,
+/// and entries added without the key; the log verifies outside any workspace with only the
+/// public key.
+#[test]
+fn an_exported_tree_head_catches_a_rewritten_resigned_or_cut_log() {
+    use airlock_core::keys::{Purpose, WorkspaceSecret};
+    use airlock_vault::audit::{AuditLog, Entry};
+    let ws = workspace();
+    let d = ws.path();
+    put(d, "raw");
+    put(d, "dev");
+    let witness = tempfile::tempdir().unwrap();
+    let head = witness.path().join("head.json");
+    airlock(d)
+        .args(["audit", "head", "--export"])
+        .arg(&head)
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote the tree head"));
+    put(d, "raw");
+    let pk = audit_pubkey(d);
+    let log = d.join(".airlock/audit.log");
+    let original = std::fs::read_to_string(&log).unwrap();
+    // outside the workspace, with the key and the head only
+    verify_elsewhere(witness.path(), &log, &pk, Some(&head))
+        .success()
+        .stdout(predicate::str::contains("extends the tree head"));
+    // --log needs the key the verifier trusts
+    airlock(witness.path())
+        .args(["audit", "verify", "--log"])
+        .arg(&log)
+        .assert()
+        .code(2);
+
+    // the insider with the secret rewrites entry 1 (who put the first dataset) and re-signs
+    // the whole log with the workspace's own key: it verifies on its own, not against the head
+    let entries: Vec<Entry> = original
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let secret = WorkspaceSecret::load(&d.join(".airlock/secret")).unwrap();
+    let forged = witness.path().join("forged.log");
+    let resign = AuditLog::new(&forged, &secret.derive(Purpose::AuditHeads));
+    let mut batch = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        if e.event.action == "checkpoint" {
+            resign.append(&batch).unwrap();
+            batch.clear();
+        } else {
+            let mut event = e.event.clone();
+            if i == 0 {
+                event.actor = "someone-else".into();
+            }
+            batch.push(event);
+        }
+    }
+    verify_elsewhere(witness.path(), &forged, &pk, None).success();
+    verify_elsewhere(witness.path(), &forged, &pk, Some(&head))
+        .code(1)
+        .stdout(predicate::str::contains("does not extend"));
+
+    // cut below the head (whole batches, so what is left is signed)
+    let cut: String = original.lines().take(2).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&log, &cut).unwrap();
+    verify_elsewhere(witness.path(), &log, &pk, None).success();
+    verify_elsewhere(witness.path(), &log, &pk, Some(&head))
+        .code(1)
+        .stdout(predicate::str::contains("cut"));
+
+    // an entry added without the key: it chains, but no signed head covers it
+    let last: Entry = serde_json::from_str(original.lines().last().unwrap()).unwrap();
+    let added = Entry {
+        seq: last.seq + 1,
+        time: last.time.clone(),
+        event: airlock_vault::audit::Event {
+            actor: "someone".into(),
+            action: "get".into(),
+            outcome: "ok".into(),
+            ..Default::default()
+        },
+        prev: airlock_vault::audit::line_hash(original.lines().last().unwrap().as_bytes()),
+        tree_size: None,
+        root: None,
+        frontier: None,
+        signature: None,
+    };
+    std::fs::write(
+        &log,
+        format!("{original}{}\n", serde_json::to_string(&added).unwrap()),
+    )
+    .unwrap();
+    airlock(d)
+        .args(["audit", "verify"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("unsigned tail"));
+
+    // two entries swapped
+    let mut lines: Vec<&str> = original.lines().collect();
+    lines.swap(0, 1);
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    verify_elsewhere(witness.path(), &log, &pk, Some(&head)).code(1);
+
+    // a head whose root was edited is not the signed one
+    std::fs::write(&log, &original).unwrap();
+    let mut h: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&head).unwrap()).unwrap();
+    h["tree_size"] = serde_json::json!(1);
+    std::fs::write(&head, h.to_string()).unwrap();
+    verify_elsewhere(witness.path(), &log, &pk, Some(&head))
+        .code(1)
+        .stdout(predicate::str::contains("not signed by this public key"));
+    // a file that is no tree head: exit 2, and its content is not shown
+    std::fs::write(&head, "Ann Okafor").unwrap();
+    verify_elsewhere(witness.path(), &log, &pk, Some(&head))
+        .code(2)
+        .stderr(
+            predicate::str::contains("not an airlock tree head")
+                .and(predicate::str::contains("Okafor").not()),
+        );
+}

@@ -31,6 +31,8 @@ pub enum Purpose {
     Surrogate,
     ManifestSigning,
     DataEncryption,
+    /// Signs the audit log's tree heads, and nothing else.
+    AuditHeads,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Self::Surrogate => b"airlock/v1/surrogate",
             Self::ManifestSigning => b"airlock/v1/manifest-signing",
             Self::DataEncryption => b"airlock/v1/data-encryption",
+            Self::AuditHeads => b"airlock/v1/audit-tree-heads",
         }
     }
 }

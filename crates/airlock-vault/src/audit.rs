@@ -1,8 +1,13 @@
-//! The tamper-evident audit log: append-only JSONL, one event a line, each line holding the
-//! SHA-256 of the line before it, with ed25519-signed checkpoints (the signing key derived from
-//! the workspace secret; the public key can be exported). `verify` finds any edit, deletion,
-//! insertion, reordering or truncation and names the first bad entry. Writers take an
-//! exclusive lock on the file, so two processes appending at once cannot interleave.
+//! The tamper-evident audit log: append-only JSONL, one event a line. Every line is a leaf of
+//! a Merkle tree in the shape of RFC 9162 ([`crate::merkle`]) and holds the SHA-256 of the line
+//! before it; every append ends with a checkpoint that carries a signed tree head (the number
+//! of entries before it and their Merkle root, ed25519, with a key used for nothing else). The
+//! log must end with a checkpoint: entries after the last signed head are an unsigned tail.
+//! `verify` finds any edit, deletion, insertion, reordering, truncation or unsigned tail and
+//! names the first bad entry; [`verify_from`] also proves, with a consistency proof, that the
+//! log extends a tree head exported earlier ([`TreeHead`], kept by a witness), which catches a
+//! log rewritten and re-signed by someone holding the key. Writers take an exclusive lock on
+//! the file, so two processes appending at once cannot interleave.
 //!
 //! No value from the data ever enters an event: actors, roles, purposes, actions, dataset ids
 //! and hashes only.
@@ -19,6 +24,7 @@ use sha2::{Digest, Sha256};
 use airlock_core::keys::PurposeKey;
 
 use crate::error::{Result, VaultError};
+use crate::merkle::{self, Frontier, Hash};
 
 /// The hash that the first entry's `prev` holds.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -48,9 +54,90 @@ pub struct Entry {
     pub event: Event,
     /// SHA-256 (hex) of the previous line's bytes, or [`GENESIS`].
     pub prev: String,
-    /// On checkpoints: ed25519 over `seq` and `prev`, hex.
+    /// On checkpoints: the entries before it, whose Merkle root `root` holds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tree_size: Option<u64>,
+    /// On checkpoints: the Merkle root of the first `tree_size` entries, hex.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub root: Option<String>,
+    /// On checkpoints: the tree's right edge (its perfect subtrees' roots, hex), so the next
+    /// append goes on without reading the whole log.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub frontier: Option<Vec<String>>,
+    /// On checkpoints: ed25519 over the tree head (`tree_size`, `root`, `time`), hex.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub signature: Option<String>,
+}
+
+/// A signed tree head: the size and Merkle root of the log's first entries, signed. Export one
+/// now and then to a witness (another machine, a ticket, storage with retention); a log that no
+/// longer extends it was rewritten ([`verify_from`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TreeHead {
+    /// `airlock-audit-tree-head/v1`.
+    pub format: String,
+    pub tree_size: u64,
+    /// Hex SHA-256.
+    pub root_hash: String,
+    /// When it was signed (RFC 3339).
+    pub time: String,
+    /// Ed25519 over [`TreeHead::signed_bytes`], hex.
+    pub signature: String,
+    /// The key that signed it, hex (informative: a verifier brings the key it trusts).
+    pub public_key: String,
+}
+
+/// [`TreeHead::format`].
+pub const TREE_HEAD_FORMAT: &str = "airlock-audit-tree-head/v1";
+
+impl TreeHead {
+    fn signed_bytes(tree_size: u64, root_hash: &str, time: &str) -> Vec<u8> {
+        format!("{TREE_HEAD_FORMAT}\n{tree_size}\n{root_hash}\n{time}").into_bytes()
+    }
+
+    /// Whether `key` signed this head.
+    pub fn verify(&self, key: &VerifyingKey) -> bool {
+        self.format == TREE_HEAD_FORMAT
+            && decode_signature(&self.signature).is_some_and(|sig| {
+                key.verify(
+                    &Self::signed_bytes(self.tree_size, &self.root_hash, &self.time),
+                    &sig,
+                )
+                .is_ok()
+            })
+    }
+
+    fn root(&self) -> Option<Hash> {
+        decode_hash(&self.root_hash)
+    }
+}
+
+fn decode_signature(hex: &str) -> Option<Signature> {
+    let b = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok()?;
+    Some(Signature::from_bytes(
+        &<[u8; 64]>::try_from(b.as_slice()).ok()?,
+    ))
+}
+
+fn decode_hash(hex: &str) -> Option<Hash> {
+    let b = data_encoding::HEXLOWER.decode(hex.as_bytes()).ok()?;
+    <[u8; 32]>::try_from(b.as_slice()).ok()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+/// What a verified log holds.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Entries.
+    pub entries: u64,
+    /// The last checkpoint's signed head (`None` for an empty log).
+    pub head: Option<TreeHead>,
+    /// Every entry's leaf hash, in order.
+    pub leaves: Vec<Hash>,
 }
 
 /// The workspace's audit log.
@@ -61,15 +148,25 @@ pub struct AuditLog {
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(&Sha256::digest(bytes))
+    hex(&Sha256::digest(bytes))
 }
 
-fn signed_message(seq: u64, prev: &str) -> Vec<u8> {
-    format!("airlock-audit-checkpoint\n{seq}\n{prev}").into_bytes()
+/// What an entry's `prev` holds for the line before it: the SHA-256 of its bytes, hex.
+pub fn line_hash(line: &[u8]) -> String {
+    sha256_hex(line)
+}
+
+fn broken(path: &Path, line: u64, problem: &str) -> VaultError {
+    VaultError::AuditBroken {
+        path: path.to_path_buf(),
+        line,
+        problem: problem.into(),
+    }
 }
 
 impl AuditLog {
-    /// The log at `path`, signing checkpoints with a key derived from `signing_purpose`.
+    /// The log at `path`, signing tree heads with a key derived from `signing_purpose` (one
+    /// used for nothing else).
     pub fn new(path: impl Into<PathBuf>, signing_purpose: &PurposeKey) -> Self {
         Self {
             path: path.into(),
@@ -82,9 +179,9 @@ impl AuditLog {
         &self.path
     }
 
-    /// The public key that verifies checkpoints, hex.
+    /// The public key that verifies tree heads, hex.
     pub fn public_key_hex(&self) -> String {
-        data_encoding::HEXLOWER.encode(self.signing.verifying_key().as_bytes())
+        hex(self.signing.verifying_key().as_bytes())
     }
 
     /// Appends `events` and a signed checkpoint after them, under an exclusive lock.
@@ -98,7 +195,7 @@ impl AuditLog {
             .open(&self.path)
             .map_err(|e| io("open", e))?;
         file.lock().map_err(|e| io("lock", e))?;
-        let (mut seq, mut prev) = last_line(&mut file).map_err(|e| io("read", e))?;
+        let (mut seq, mut prev, mut tree) = tail_state(&mut file, &self.path)?;
         let mut out = Vec::new();
         let now = airlock_core::manifest::now_rfc3339();
         let checkpoint = Event {
@@ -109,20 +206,30 @@ impl AuditLog {
         };
         for (i, event) in events.iter().chain([&checkpoint]).enumerate() {
             seq += 1;
-            let signature = (i == events.len()).then(|| {
-                let sig = self.signing.sign(&signed_message(seq, &prev));
-                data_encoding::HEXLOWER.encode(&sig.to_bytes())
-            });
-            let entry = Entry {
+            let mut entry = Entry {
                 seq,
                 time: now.clone(),
                 event: event.clone(),
                 prev: prev.clone(),
-                signature,
+                tree_size: None,
+                root: None,
+                frontier: None,
+                signature: None,
             };
+            if i == events.len() {
+                let root = hex(&tree.root());
+                let sig = self
+                    .signing
+                    .sign(&TreeHead::signed_bytes(tree.size(), &root, &now));
+                entry.tree_size = Some(tree.size());
+                entry.root = Some(root);
+                entry.frontier = Some(tree.peaks().iter().map(|p| hex(p)).collect());
+                entry.signature = Some(hex(&sig.to_bytes()));
+            }
             let mut line =
                 serde_json::to_vec(&entry).map_err(|e| io("write", std::io::Error::other(e)))?;
             prev = sha256_hex(&line);
+            tree.push(merkle::leaf_hash(&line));
             line.push(b'\n');
             out.extend_from_slice(&line);
         }
@@ -151,115 +258,267 @@ impl AuditLog {
     }
 
     fn broken(&self, line: u64, problem: &str) -> VaultError {
-        VaultError::AuditBroken {
-            path: self.path.clone(),
-            line,
-            problem: problem.into(),
-        }
+        broken(&self.path, line, problem)
     }
 
-    /// Checks the whole chain and every checkpoint signature against `public_key`, and, when
-    /// given, that the log ends where the catalog says it last ended (truncation). Returns
-    /// the number of entries.
+    /// Checks the whole log ([`verify_log`]) against `public_key`, and, when given, that it
+    /// ends where the catalog says it last ended (truncation). Returns the number of entries.
     pub fn verify(
         &self,
         public_key: &VerifyingKey,
         expected_head: Option<(u64, &str)>,
     ) -> Result<u64> {
-        let file = File::open(&self.path).map_err(|e| VaultError::io("read", &self.path, e))?;
-        let mut prev = GENESIS.to_owned();
-        let mut seq = 0u64;
-        let mut reader = BufReader::new(file);
-        let mut raw = Vec::new();
-        loop {
-            raw.clear();
-            let n = reader
-                .read_until(b'\n', &mut raw)
-                .map_err(|e| VaultError::io("read", &self.path, e))?;
-            if n == 0 {
-                break;
-            }
-            let line_no = seq + 1;
-            let Some(body) = raw.strip_suffix(b"\n") else {
-                return Err(self.broken(line_no, "is cut short (no end of line)"));
-            };
-            let entry: Entry = serde_json::from_slice(body)
-                .map_err(|_| self.broken(line_no, "is not a log entry"))?;
-            if entry.seq != line_no {
-                return Err(self.broken(
-                    line_no,
-                    &format!(
-                        "has sequence number {} (entries were deleted, inserted or reordered)",
-                        entry.seq
-                    ),
-                ));
-            }
-            if entry.prev != prev {
-                return Err(self.broken(line_no, "does not chain to the entry before it (that entry was edited, or entries were removed)"));
-            }
-            if entry.event.action == "checkpoint" {
-                let sig = entry
-                    .signature
-                    .as_deref()
-                    .and_then(|s| data_encoding::HEXLOWER.decode(s.as_bytes()).ok())
-                    .and_then(|b| <[u8; 64]>::try_from(b.as_slice()).ok())
-                    .map(|b| Signature::from_bytes(&b))
-                    .ok_or_else(|| {
-                        self.broken(line_no, "is a checkpoint without a valid signature")
-                    })?;
-                public_key
-                    .verify(&signed_message(entry.seq, &entry.prev), &sig)
-                    .map_err(|_| {
-                        self.broken(line_no, "is a checkpoint whose signature does not verify")
-                    })?;
-            }
-            // the hash of exactly what was written, so any edit shows in the next entry
-            if serde_json::to_vec(&entry).ok().as_deref() != Some(body) {
-                return Err(self.broken(line_no, "was edited (it no longer reads as written)"));
-            }
-            prev = sha256_hex(body);
-            seq = line_no;
+        verify_log(&self.path, public_key, expected_head).map(|v| v.entries)
+    }
+
+    /// The last signed tree head, after verifying the whole log.
+    pub fn head(&self) -> Result<Option<TreeHead>> {
+        let pk = self.signing.verifying_key();
+        verify_log(&self.path, &pk, None).map(|v| v.head)
+    }
+}
+
+/// Verifies the log at `path` with `public_key` alone (no workspace): every entry reads as
+/// written and chains to the one before it, every checkpoint's tree head is the Merkle root of
+/// the entries before it and is signed by `public_key`, and the log ends with a checkpoint.
+/// With `expected_head` (sequence number and hash of the last line, as the catalog recorded
+/// it), a cut tail is caught too.
+pub fn verify_log(
+    path: &Path,
+    public_key: &VerifyingKey,
+    expected_head: Option<(u64, &str)>,
+) -> Result<Verified> {
+    let file = File::open(path).map_err(|e| VaultError::io("read", path, e))?;
+    let mut prev = GENESIS.to_owned();
+    let mut seq = 0u64;
+    let mut tree = Frontier::default();
+    let mut leaves = Vec::new();
+    let mut head = None;
+    let mut reader = BufReader::new(file);
+    let mut raw = Vec::new();
+    loop {
+        raw.clear();
+        let n = reader
+            .read_until(b'\n', &mut raw)
+            .map_err(|e| VaultError::io("read", path, e))?;
+        if n == 0 {
+            break;
         }
-        if let Some((head_seq, head_hash)) = expected_head
-            && (seq < head_seq || seq == head_seq && prev != head_hash)
-        {
-            return Err(self.broken(
-                seq + 1,
+        let line_no = seq + 1;
+        let Some(body) = raw.strip_suffix(b"\n") else {
+            return Err(broken(path, line_no, "is cut short (no end of line)"));
+        };
+        let entry: Entry = serde_json::from_slice(body)
+            .map_err(|_| broken(path, line_no, "is not a log entry"))?;
+        if entry.seq != line_no {
+            return Err(broken(
+                path,
+                line_no,
                 &format!(
-                    "is missing: the log was cut after entry {seq}, the catalog recorded {head_seq}"
+                    "has sequence number {} (entries were deleted, inserted or reordered)",
+                    entry.seq
                 ),
             ));
         }
-        Ok(seq)
+        if entry.prev != prev {
+            return Err(broken(
+                path,
+                line_no,
+                "does not chain to the entry before it (that entry was edited, or entries were removed)",
+            ));
+        }
+        // the hash of exactly what was written, so any edit shows in the next entry
+        if serde_json::to_vec(&entry).ok().as_deref() != Some(body) {
+            return Err(broken(
+                path,
+                line_no,
+                "was edited (it no longer reads as written)",
+            ));
+        }
+        if entry.event.action == "checkpoint" {
+            head = Some(check_tree_head(path, public_key, &entry, &tree)?);
+        } else if entry.tree_size.is_some() || entry.root.is_some() || entry.signature.is_some() {
+            return Err(broken(
+                path,
+                line_no,
+                "carries a tree head but is no checkpoint",
+            ));
+        }
+        let leaf = merkle::leaf_hash(body);
+        tree.push(leaf);
+        leaves.push(leaf);
+        prev = sha256_hex(body);
+        seq = line_no;
     }
+    let signed = head.as_ref().map_or(0, |h: &TreeHead| h.tree_size + 1);
+    if signed < seq {
+        return Err(broken(
+            path,
+            signed + 1,
+            "and every entry after it are not under any signed tree head (an unsigned tail: entries added without the key, or the last checkpoint removed)",
+        ));
+    }
+    if let Some((head_seq, head_hash)) = expected_head
+        && (seq < head_seq || seq == head_seq && prev != head_hash)
+    {
+        return Err(broken(
+            path,
+            seq + 1,
+            &format!(
+                "is missing: the log was cut after entry {seq}, the catalog recorded {head_seq}"
+            ),
+        ));
+    }
+    Ok(Verified {
+        entries: seq,
+        head,
+        leaves,
+    })
 }
 
-/// The last line's sequence number and hash, reading only the file's tail.
-fn last_line(file: &mut File) -> std::io::Result<(u64, String)> {
-    let len = file.seek(SeekFrom::End(0))?;
+/// A checkpoint's tree head, checked against the tree of the entries before it.
+fn check_tree_head(
+    path: &Path,
+    public_key: &VerifyingKey,
+    entry: &Entry,
+    tree: &Frontier,
+) -> Result<TreeHead> {
+    let bad = |problem: &str| broken(path, entry.seq, problem);
+    let (Some(size), Some(root), Some(signature)) =
+        (entry.tree_size, &entry.root, &entry.signature)
+    else {
+        return Err(bad("is a checkpoint without a signed tree head"));
+    };
+    if size != tree.size() {
+        return Err(bad(&format!(
+            "is a checkpoint over {size} entries, but {} come before it",
+            tree.size()
+        )));
+    }
+    if decode_hash(root) != Some(tree.root()) {
+        return Err(bad(
+            "is a checkpoint whose Merkle root is not that of the entries before it (an earlier entry was changed)",
+        ));
+    }
+    let peaks: Option<Vec<String>> = Some(tree.peaks().iter().map(|p| hex(p)).collect());
+    if entry.frontier != peaks {
+        return Err(bad("is a checkpoint whose tree edge was changed"));
+    }
+    let head = TreeHead {
+        format: TREE_HEAD_FORMAT.into(),
+        tree_size: size,
+        root_hash: root.clone(),
+        time: entry.time.clone(),
+        signature: signature.clone(),
+        public_key: hex(public_key.as_bytes()),
+    };
+    if !head.verify(public_key) {
+        return Err(bad("is a checkpoint whose signature does not verify"));
+    }
+    Ok(head)
+}
+
+/// Verifies the log at `path` ([`verify_log`]) and that it extends `earlier`, a tree head
+/// obtained before (from `airlock audit head --export`): `earlier` is signed by `public_key`,
+/// the log's last signed head covers at least as many entries, and the consistency proof from
+/// `earlier` to it holds (RFC 9162). A log rewritten, reordered or cut before `earlier`'s size
+/// fails here even when every checkpoint in it was re-signed. Returns the log's verification.
+pub fn verify_from(path: &Path, public_key: &VerifyingKey, earlier: &TreeHead) -> Result<Verified> {
+    let bad = |line: u64, problem: &str| broken(path, line, problem);
+    if !earlier.verify(public_key) {
+        return Err(bad(
+            0,
+            "cannot be checked against the tree head given: it is not signed by this public key",
+        ));
+    }
+    let Some(earlier_root) = earlier.root() else {
+        return Err(bad(
+            0,
+            "cannot be checked: the tree head's root is not a hash",
+        ));
+    };
+    let verified = verify_log(path, public_key, None)?;
+    let (size, root) = match &verified.head {
+        Some(h) => (h.tree_size, h.root().unwrap_or_else(merkle::empty_root)),
+        None => (0, merkle::empty_root()),
+    };
+    if earlier.tree_size > size {
+        return Err(bad(
+            size + 1,
+            &format!(
+                "is missing: the log was cut; the tree head given covers {} entries, the log signs {size}",
+                earlier.tree_size
+            ),
+        ));
+    }
+    let m = usize::try_from(earlier.tree_size).unwrap_or(usize::MAX);
+    let n = usize::try_from(size).unwrap_or(usize::MAX);
+    let proof = merkle::consistency_proof(m, &verified.leaves[..n]);
+    if !merkle::verify_consistency(earlier.tree_size, size, &earlier_root, &root, &proof) {
+        return Err(bad(
+            earlier.tree_size,
+            "or an entry before it was changed, removed or reordered since the tree head given was signed (the log does not extend it)",
+        ));
+    }
+    Ok(verified)
+}
+
+/// Where an append goes on: the last line's sequence number and hash, and the Merkle tree of
+/// every line so far, from the last checkpoint's tree edge (reading only the file's tail), or
+/// from every line where the log does not end with one.
+fn tail_state(file: &mut File, path: &Path) -> Result<(u64, String, Frontier)> {
+    let io = |e| VaultError::io("read", path, e);
+    let len = file.seek(SeekFrom::End(0)).map_err(io)?;
     if len == 0 {
-        return Ok((0, GENESIS.to_owned()));
+        return Ok((0, GENESIS.to_owned(), Frontier::default()));
     }
     let mut back = 4096u64;
-    loop {
+    let last = loop {
         let start = len.saturating_sub(back);
-        file.seek(SeekFrom::Start(start))?;
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut tail = Vec::new();
-        file.read_to_end(&mut tail)?;
+        file.read_to_end(&mut tail).map_err(io)?;
         let body = tail.strip_suffix(b"\n").unwrap_or(&tail);
         if let Some(i) = body.iter().rposition(|&b| b == b'\n') {
-            return parse_last(&body[i + 1..]);
+            break body[i + 1..].to_vec();
         }
         if start == 0 {
-            return parse_last(body);
+            break body.to_vec();
         }
         back *= 4;
-    }
+    };
+    let entry: Entry = serde_json::from_slice(&last).map_err(|_| {
+        broken(
+            path,
+            0,
+            "cannot be appended to: its last line is not a log entry",
+        )
+    })?;
+    let edge = entry.frontier.as_ref().and_then(|peaks| {
+        let peaks: Option<Vec<Hash>> = peaks.iter().map(|p| decode_hash(p)).collect();
+        Frontier::from_parts(entry.tree_size?, peaks?)
+    });
+    let tree = match edge {
+        Some(mut tree) if tree.size() + 1 == entry.seq => {
+            tree.push(merkle::leaf_hash(&last));
+            tree
+        }
+        _ => {
+            // no usable edge: hash every line
+            file.seek(SeekFrom::Start(0)).map_err(io)?;
+            let mut tree = Frontier::default();
+            for line in BufReader::new(&mut *file).split(b'\n') {
+                tree.push(merkle::leaf_hash(&line.map_err(io)?));
+            }
+            tree
+        }
+    };
+    Ok((entry.seq, sha256_hex(&last), tree))
 }
 
-fn parse_last(line: &[u8]) -> std::io::Result<(u64, String)> {
-    let entry: Entry = serde_json::from_slice(line).map_err(std::io::Error::other)?;
-    Ok((entry.seq, sha256_hex(line)))
+/// A public key as hex (what [`public_key`] reads).
+pub fn public_key_hex(key: &VerifyingKey) -> String {
+    hex(key.as_bytes())
 }
 
 /// Parses a hex public key.

@@ -73,12 +73,21 @@ pub enum VaultError {
     #[error(transparent)]
     Core(#[from] airlock_core::Error),
     /// The audit log does not verify.
-    #[error("audit log {}: entry {line} {problem}", path.display())]
+    #[error("audit log {}: {}", .path.display(), at_entry(*.line, .problem))]
     AuditBroken {
         path: PathBuf,
         line: u64,
         problem: String,
     },
+}
+
+/// "entry 4 was edited", or the problem alone where it is no entry's (line 0).
+fn at_entry(line: u64, problem: &str) -> String {
+    if line == 0 {
+        problem.to_owned()
+    } else {
+        format!("entry {line} {problem}")
+    }
 }
 
 /// Results of the vault.

@@ -12,6 +12,7 @@ pub mod access;
 pub mod audit;
 pub mod error;
 pub mod lineage;
+pub mod merkle;
 pub mod seal;
 
 use std::fmt;
@@ -191,10 +192,7 @@ impl Vault {
                 Err(e) => return Err(cat(e)),
             }
         }
-        let audit = AuditLog::new(
-            dir.join(AUDIT_FILE),
-            &secret.derive(Purpose::ManifestSigning),
-        );
+        let audit = AuditLog::new(dir.join(AUDIT_FILE), &secret.derive(Purpose::AuditHeads));
         let access = Access::load(&dir.join(ACCESS_FILE))?;
         let vault = Self {
             dir: dir.to_path_buf(),

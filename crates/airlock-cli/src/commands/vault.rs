@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use airlock_core::keys::WorkspaceSecret;
+use airlock_vault::audit;
 use airlock_vault::{Actor, Vault, Zone};
 
 use crate::ExitStatus;
@@ -169,26 +170,67 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
     match cmd {
         AuditCommand::Verify {
             public_key,
+            head,
+            log,
             key_file,
         } => {
-            let vault = open(key_file.as_deref())?;
-            let result = match public_key {
-                Some(hex) => {
-                    let pk = airlock_vault::audit::public_key(&hex).ok_or_else(|| {
+            let earlier = head.as_deref().map(read_tree_head).transpose()?;
+            let key = public_key
+                .as_deref()
+                .map(|hex| {
+                    airlock_vault::audit::public_key(hex).ok_or_else(|| {
                         anyhow::anyhow!("--public-key is not an ed25519 public key (64 hex digits)")
-                    })?;
-                    vault.audit().verify(&pk, None)
+                    })
+                })
+                .transpose()?;
+            let (path, result) = match log {
+                // outside any workspace: the log, the key the verifier trusts, maybe a head
+                Some(log) => {
+                    let Some(pk) = key else {
+                        anyhow::bail!(
+                            "--log needs --public-key: the key you trust (from `airlock audit pubkey`), never one read from the log"
+                        );
+                    };
+                    let r = match &earlier {
+                        Some(h) => audit::verify_from(&log, &pk, h),
+                        None => audit::verify_log(&log, &pk, None),
+                    };
+                    (log, r.map(|v| v.entries))
                 }
-                None => vault.verify_audit(),
+                None => {
+                    let vault = open(key_file.as_deref())?;
+                    let path = vault.audit().path().to_path_buf();
+                    let r = match (key, &earlier) {
+                        (Some(pk), Some(h)) => audit::verify_from(&path, &pk, h).map(|v| v.entries),
+                        (Some(pk), None) => vault.audit().verify(&pk, None),
+                        (None, Some(h)) => vault.verify_audit().and_then(|_| {
+                            let pk = audit::public_key(&vault.audit().public_key_hex())
+                                .ok_or(airlock_vault::VaultError::Crypto)?;
+                            audit::verify_from(&path, &pk, h).map(|v| v.entries)
+                        }),
+                        (None, None) => vault.verify_audit(),
+                    };
+                    (path, r)
+                }
             };
             match result {
                 Ok(n) => {
                     if json {
-                        report::json(&serde_json::json!({ "status": "ok", "entries": n }));
+                        report::json(&serde_json::json!({
+                            "status": "ok",
+                            "entries": n,
+                            "extends_head_of": earlier.as_ref().map(|h| h.tree_size),
+                        }));
                     } else {
+                        let extends = earlier.as_ref().map_or(String::new(), |h| {
+                            format!(
+                                "; it extends the tree head of {} entries given",
+                                thousands(h.tree_size)
+                            )
+                        });
                         report::out(&format!(
-                            "audit log {} verifies: {} entries, hash chain intact, every checkpoint signed\n",
-                            airlock_core::shown::path(vault.audit().path()),
+                            "audit log {} verifies: {} entries, every entry intact and under a signed tree head{extends}\n",
+                            airlock_core::shown::path(&path),
                             thousands(n)
                         ));
                     }
@@ -206,6 +248,40 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 }
                 Err(e) => Err(e.into()),
             }
+        }
+        AuditCommand::Head {
+            export,
+            force,
+            key_file,
+        } => {
+            let vault = open(key_file.as_deref())?;
+            vault.verify_audit()?;
+            let Some(head) = vault.audit().head()? else {
+                anyhow::bail!("the audit log is empty: there is no tree head yet");
+            };
+            let text = serde_json::to_string_pretty(&head)? + "\n";
+            match export {
+                Some(path) => {
+                    let out = airlock_core::output::AtomicOutput::create(&path, force)?;
+                    std::io::Write::write_all(&mut out.file()?, text.as_bytes())
+                        .map_err(|e| airlock_core::Error::io("write", &path, e))?;
+                    out.commit()?;
+                    if json {
+                        report::json(
+                            &serde_json::json!({ "status": "ok", "head": head, "file": path }),
+                        );
+                    } else {
+                        report::out(&format!(
+                            "wrote the tree head of {} entries to {}; keep it where no one who can write this workspace can change it, and check the log against it with `airlock audit verify --head`\n",
+                            thousands(head.tree_size),
+                            airlock_core::shown::path(&path)
+                        ));
+                    }
+                }
+                None if json => report::json(&serde_json::json!({ "status": "ok", "head": head })),
+                None => report::out(&text),
+            }
+            Ok(ExitStatus::Success)
         }
         AuditCommand::Show {
             actor,
@@ -364,8 +440,31 @@ fn public_key(
     .verifying_key())
 }
 
+/// Reads a tree head file; the error names the file, never its content.
+fn read_tree_head(path: &Path) -> anyhow::Result<audit::TreeHead> {
+    let shown = airlock_core::shown::path(path);
+    let file = std::fs::File::open(path).map_err(|e| airlock_core::Error::io("read", path, e))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 * 1024), &mut text)
+        .map_err(|_| anyhow::anyhow!("{shown} is not an airlock tree head (not UTF-8 text)"))?;
+    serde_json::from_str(&text).map_err(|_| {
+        anyhow::anyhow!(
+            "{shown} is not an airlock tree head (write one with `airlock audit head --export`)"
+        )
+    })
+}
+
 pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus> {
     match cmd {
+        LineageCommand::Pubkey { key_file } => {
+            let pk = audit::public_key_hex(&public_key(None, key_file.as_deref())?);
+            if json {
+                report::json(&serde_json::json!({ "status": "ok", "public_key": pk }));
+            } else {
+                report::out(&format!("{pk}\n"));
+            }
+            Ok(ExitStatus::Success)
+        }
         LineageCommand::Verify {
             output,
             public_key: hex,
