@@ -716,3 +716,159 @@ fn an_exported_tree_head_catches_a_rewritten_resigned_or_cut_log() {
                 .and(predicate::str::contains("Okafor").not()),
         );
 }
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// `.airlock` is 0700 and every file in it 0600, objects included; a workspace loosened by hand
+/// is made private again the next time the vault opens.
+#[cfg(unix)]
+#[test]
+fn the_workspace_is_private() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    let dir = d.join(".airlock");
+    assert_eq!(mode(&dir), 0o700);
+    for f in ["secret", "catalog.db", "audit.log", "access.toml"] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(&dir.join("objects")), 0o700);
+    assert_eq!(mode(&dir.join("objects").join(format!("{id}.alv"))), 0o600);
+    set_mode(&dir, 0o755);
+    set_mode(&dir.join("audit.log"), 0o644);
+    put(d, "raw");
+    assert_eq!(mode(&dir), 0o700);
+    assert_eq!(mode(&dir.join("audit.log")), 0o600);
+}
+
+/// What a process killed with SIGKILL left in its private temporary folder (decrypted data) is
+/// swept by the next airlock command; a live process's folder is left alone.
+#[test]
+fn plaintext_left_by_a_killed_process_is_swept() {
+    let ws = workspace();
+    let d = ws.path();
+    let tmp = d.join(".airlock/tmp");
+    // a pid no process has (above the kernel's pid_max)
+    let dead = tmp.join("p4294967-killed");
+    std::fs::create_dir_all(&dead).unwrap();
+    std::fs::write(dead.join("ds-aaaaaaaaaaaaaaaa.csv"), SECRET_ROW).unwrap();
+    let live = tmp.join(format!("p{}-live", std::process::id()));
+    std::fs::create_dir_all(&live).unwrap();
+    put(d, "raw");
+    assert!(!dead.exists(), "a dead process's plaintext was left");
+    assert!(live.exists(), "a live process's folder was swept");
+}
+
+/// Names are labels: a dataset named like a path never names a file, and an object path
+/// edited in the catalog makes `shred` delete nothing but the dataset's own object.
+#[test]
+fn names_and_catalog_paths_never_name_files() {
+    let ws = workspace();
+    let d = ws.path();
+    let out = steward(
+        d,
+        &[
+            "vault",
+            "put",
+            "--zone",
+            "raw",
+            "raw.csv",
+            "--name",
+            "../../../../escaped.csv",
+            "--json",
+        ],
+    )
+    .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let id = v["dataset"]["id"].as_str().unwrap().to_owned();
+    steward(d, &["vault", "get", &id, "-o", "back.csv"]).success();
+    assert_eq!(
+        std::fs::read_to_string(d.join("back.csv")).unwrap(),
+        format!("name,ssn\n{SECRET_ROW}\n")
+    );
+    // a victim file, and the catalog's object column pointed at it
+    let victim = d.join("victim.txt");
+    std::fs::write(&victim, "keep me").unwrap();
+    let catalog = rusqlite::Connection::open(d.join(".airlock/catalog.db")).unwrap();
+    catalog
+        .execute(
+            "UPDATE datasets SET object = '../../victim.txt' WHERE id = ?1",
+            [&id],
+        )
+        .unwrap();
+    drop(catalog);
+    steward(d, &["vault", "shred", &id]).success();
+    assert!(victim.exists(), "shred followed a path from the catalog");
+    assert!(
+        !d.join(".airlock/objects")
+            .join(format!("{id}.alv"))
+            .exists()
+    );
+    // nothing was written outside the workspace's folders
+    let parent = d.parent().unwrap();
+    assert!(!parent.join("escaped.csv").exists());
+    assert!(!d.join("escaped.csv").exists());
+}
+
+/// An actor, role or purpose with control characters is refused before anything happens, and
+/// never reaches the audit log.
+#[test]
+fn control_characters_in_an_actor_are_refused() {
+    let ws = workspace();
+    let d = ws.path();
+    let before = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    airlock(d)
+        .args([
+            "vault",
+            "put",
+            "--zone",
+            "raw",
+            "raw.csv",
+            "--actor",
+            "mallory\u{1b}[2K\rok",
+            "--role",
+            "steward",
+            "--purpose",
+            "ingest",
+        ])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("control characters")
+                .and(predicate::str::contains("mallory").not()),
+        );
+    let after = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    assert_eq!(
+        before, after,
+        "a refused actor was audited under its own name"
+    );
+    assert!(
+        std::fs::read_dir(d.join(".airlock/objects"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+}
+
+/// Audit before release: a read whose audit entry cannot be written releases nothing.
+#[test]
+fn a_read_that_cannot_be_audited_releases_nothing() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    // the log cannot be appended to (a folder in its place stops root as well)
+    let log = d.join(".airlock/audit.log");
+    std::fs::remove_file(&log).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    steward(d, &["vault", "get", &id, "-o", "out.csv"]).code(2);
+    assert!(!d.join("out.csv").exists(), "plaintext released unaudited");
+    let left: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("out.csv"))
+        .collect();
+    assert!(left.is_empty(), "a staged copy was left");
+}

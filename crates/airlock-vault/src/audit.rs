@@ -188,12 +188,11 @@ impl AuditLog {
     /// Returns the last entry's sequence number and the SHA-256 of the last line.
     pub fn append(&self, events: &[Event]) -> Result<(u64, String)> {
         let io = |action, e| VaultError::io(action, &self.path, e);
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(&self.path)
-            .map_err(|e| io("open", e))?;
+        let mut options = OpenOptions::new();
+        options.read(true).append(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&self.path).map_err(|e| io("open", e))?;
         file.lock().map_err(|e| io("lock", e))?;
         let (mut seq, mut prev, mut tree) = tail_state(&mut file, &self.path)?;
         let mut out = Vec::new();

@@ -72,6 +72,11 @@ pub enum VaultError {
     /// A workspace file failed (atomic output, keys).
     #[error(transparent)]
     Core(#[from] airlock_core::Error),
+    /// An actor, role, purpose or dataset name with control characters, or too long.
+    #[error(
+        "the {what} is too long or has control characters (it would rewrite what a terminal or a log shows); it is not repeated here"
+    )]
+    BadLabel { what: &'static str },
     /// The audit log does not verify.
     #[error("audit log {}: {}", .path.display(), at_entry(*.line, .problem))]
     AuditBroken {

@@ -90,6 +90,9 @@ pub const CATALOG_FILE: &str = "catalog.db";
 pub const AUDIT_FILE: &str = "audit.log";
 pub const ACCESS_FILE: &str = "access.toml";
 pub const OBJECTS_DIR: &str = "objects";
+/// Where decrypted data lives while the vault works on it: one private folder per process,
+/// swept when its process is gone.
+pub const TEMP_DIR: &str = "tmp";
 
 /// An open workspace vault.
 pub struct Vault {
@@ -120,6 +123,7 @@ impl Vault {
             std::fs::write(&access, access::DEFAULT)
                 .map_err(|e| VaultError::io("write", &access, e))?;
         }
+        make_private(dir)?;
         let vault = Self::open(dir, secret)?;
         if !vault.audit.path().exists()
             || std::fs::metadata(vault.audit.path()).is_ok_and(|m| m.len() == 0)
@@ -201,7 +205,9 @@ impl Vault {
             audit,
             access,
         };
+        make_private(dir)?;
         vault.sweep_orphans()?;
+        vault.sweep_temp();
         Ok(vault)
     }
 
@@ -233,6 +239,58 @@ impl Vault {
             }
         }
         Ok(swept)
+    }
+
+    /// Deletes the private temporary folders of processes that are gone (a `get` or `vault
+    /// deid` killed with SIGKILL leaves its plaintext there), and loose files in `tmp/` older
+    /// than ten minutes. Best effort: a folder that cannot be removed is left for next time.
+    fn sweep_temp(&self) -> usize {
+        let Ok(entries) = std::fs::read_dir(self.dir.join(TEMP_DIR)) else {
+            return 0;
+        };
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
+        let mut swept = 0;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let aged = entry
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t < old);
+            let gone = match temp_owner(&name) {
+                Some(pid) => !process_alive(pid, aged),
+                None => aged,
+            };
+            let removed = if !gone {
+                false
+            } else if path.is_dir() {
+                std::fs::remove_dir_all(&path).is_ok()
+            } else {
+                std::fs::remove_file(&path).is_ok()
+            };
+            swept += usize::from(removed);
+        }
+        swept
+    }
+
+    /// A private folder for decrypted data (0700, inside the workspace, named after this
+    /// process so that a later start-up sweeps it if the process is killed); removed on drop.
+    pub fn private_temp(&self) -> Result<tempfile::TempDir> {
+        let base = self.dir.join(TEMP_DIR);
+        std::fs::create_dir_all(&base).map_err(|e| VaultError::io("create", &base, e))?;
+        set_mode(&base, 0o700)?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("p{}-", std::process::id()))
+            .tempdir_in(&base)
+            .map_err(|e| VaultError::io("create", &base, e))?;
+        set_mode(dir.path(), 0o700)?;
+        Ok(dir)
+    }
+
+    /// A dataset's object: derived from its id, never read from the catalog as a path.
+    fn object_path(&self, id: &str) -> Result<PathBuf> {
+        check_id(id)?;
+        Ok(self.dir.join(OBJECTS_DIR).join(format!("{id}.alv")))
     }
 
     fn cat_err(&self, source: rusqlite::Error) -> VaultError {
@@ -302,6 +360,7 @@ impl Vault {
         zone: Zone,
         dataset: Option<&str>,
     ) -> Result<()> {
+        check_actor(who)?;
         if let Err(e) = self.access.check(who, action, zone) {
             self.record(&[Self::event(who, action.as_str(), dataset, None, "denied")])?;
             return Err(e);
@@ -387,8 +446,6 @@ impl Vault {
         let wrapped = key.wrap(&self.secret.derive(Purpose::DataEncryption), &id)?;
         let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
         let mut input = std::fs::File::open(file).map_err(|e| VaultError::io("read", file, e))?;
-        let (out, sealed) = stream_to(&object, false, |w| seal::seal(&key, &id, &mut input, w))?;
-        out.commit()?;
         let name = name.map_or_else(
             || {
                 file.file_name()
@@ -398,6 +455,10 @@ impl Vault {
             },
             str::to_owned,
         );
+        check_label("dataset name", &name)?;
+        let (out, sealed) = stream_to(&object, false, |w| seal::seal(&key, &id, &mut input, w))?;
+        out.commit()?;
+        set_mode(&object, 0o600)?;
         let ds = Dataset {
             id: id.clone(),
             name,
@@ -457,30 +518,38 @@ impl Vault {
             return Err(VaultError::Shredded(id.to_owned()));
         };
         let key = DataKey::unwrap(&self.secret.derive(Purpose::DataEncryption), id, &wrapped)?;
-        let path = self.dir.join(OBJECTS_DIR).join(object);
+        let path = self.object_path(&ds.id)?;
+        let _ = object;
         let denied = self.access.denied_columns(who).to_vec();
-        if denied.is_empty() {
-            self.decrypt_to(&key, &ds, &path, output, force, who)?;
+        // the plaintext is staged beside `output` and released (renamed into place) only after
+        // the audit entry of this read is written and synced: if the log cannot be written,
+        // nothing is released
+        let staged = if denied.is_empty() {
+            self.decrypt_to(&key, &ds, &path, output, force, who)?
         } else {
             // decrypt privately, then hand over only the columns the role may have
-            let tmp = self.dir.join("tmp");
-            std::fs::create_dir_all(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
-            let plain = tmp.join(format!("{id}-{}", ds.name));
+            let tmp = self.private_temp()?;
+            let plain = tmp.path().join(temp_name(&ds));
             // decrypt_to audits its own failures; a failed projection is audited here
-            self.decrypt_to(&key, &ds, &path, &plain, true, who)?;
+            self.decrypt_to(&key, &ds, &path, &plain, true, who)?
+                .commit()?;
             let projected = project(&plain, Path::new(&ds.name), output, force, &denied);
             let _ = std::fs::remove_file(&plain);
-            if let Err(e) = projected {
-                self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
-                return Err(e);
+            match projected {
+                Ok(staged) => staged,
+                Err(e) => {
+                    self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
+                    return Err(e);
+                }
             }
-        }
+        };
         self.record(&[Self::event(who, "get", Some(id), Some(&ds.sha256), "ok")])?;
+        staged.commit()?;
         Ok(ds)
     }
 
-    /// Decrypts an object to `output` atomically and checks its SHA-256 against the catalog;
-    /// on any failure nothing is left at `output` and the failure is audited.
+    /// Decrypts an object to a staged `output` and checks its SHA-256 against the catalog; the
+    /// caller commits it. On any failure nothing is left at `output` and the failure is audited.
     fn decrypt_to(
         &self,
         key: &DataKey,
@@ -489,12 +558,12 @@ impl Vault {
         output: &Path,
         force: bool,
         who: &Actor,
-    ) -> Result<()> {
+    ) -> Result<AtomicOutput> {
         let mut input = std::io::BufReader::with_capacity(
             1 << 20,
             std::fs::File::open(object).map_err(|e| VaultError::io("read", object, e))?,
         );
-        let fail = |e: VaultError| -> Result<()> {
+        let fail = |e: VaultError| -> Result<AtomicOutput> {
             self.record(&[Self::event(who, "get", Some(&ds.id), None, "failed")])?;
             Err(e)
         };
@@ -507,13 +576,13 @@ impl Vault {
         if opened.sha256 != ds.sha256 {
             return fail(VaultError::Tampered);
         }
-        out.commit()?;
-        Ok(())
+        Ok(out)
     }
 
     /// Every dataset in the catalog, shredded ones included (nothing is decrypted); the
     /// listing itself is audited.
     pub fn list(&self, who: &Actor) -> Result<Vec<Dataset>> {
+        check_actor(who)?;
         self.record(&[Self::event(who, "ls", None, None, "ok")])?;
         self.datasets()
     }
@@ -539,7 +608,8 @@ impl Vault {
     }
 
     fn shred_unchecked(&self, id: &str, who: &Actor, action: &str) -> Result<Dataset> {
-        let (mut ds, object, _) = self.row(id)?;
+        let (mut ds, _, _) = self.row(id)?;
+        let path = self.object_path(&ds.id)?;
         let now = airlock_core::manifest::now_rfc3339();
         // secure_delete zeroes the freed page content of the old key
         self.catalog
@@ -548,7 +618,6 @@ impl Vault {
                 params![id, now],
             )
             .map_err(|e| self.cat_err(e))?;
-        let path = self.dir.join(OBJECTS_DIR).join(object);
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -672,12 +741,11 @@ impl Vault {
                 return refuse("raw data reaches the deid zone only through an `airlock deid` run (airlock vault deid)".into());
             }
             Zone::Dev => {
-                let tmp = self.dir.join("tmp");
-                std::fs::create_dir_all(&tmp).map_err(|e| VaultError::io("create", &tmp, e))?;
-                let plain = tmp.join(format!("{id}-{}", ds.name));
+                let tmp = self.private_temp()?;
+                let plain = tmp.path().join(temp_name(&ds));
                 // the deid run's manifest beside the plaintext tells the scan which columns
                 // that run transformed
-                let beside = tmp.join(format!("{id}-{}.manifest.json", ds.name));
+                let beside = airlock_core::manifest::Manifest::path_for(&plain);
                 if let (_, Some(manifest)) = self.lineage(id)? {
                     std::fs::write(&beside, manifest)
                         .map_err(|e| VaultError::io("write", &beside, e))?;
@@ -777,8 +845,15 @@ fn stream_to<T>(
     Ok((out, value))
 }
 
-/// Copies the table at `plain` to `output` without the `denied` columns.
-fn project(plain: &Path, name: &Path, output: &Path, force: bool, denied: &[String]) -> Result<()> {
+/// Copies the table at `plain` to a staged `output` without the `denied` columns; the caller
+/// commits it.
+fn project(
+    plain: &Path,
+    name: &Path,
+    output: &Path,
+    force: bool,
+    denied: &[String],
+) -> Result<AtomicOutput> {
     use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter};
     let Some(format) = Format::from_path(name) else {
         return Err(VaultError::Gate {
@@ -805,7 +880,104 @@ fn project(plain: &Path, name: &Path, output: &Path, force: bool, denied: &[Stri
         writer.write(&batch)?;
     }
     writer.finish()?;
-    out.commit()?;
+    Ok(out)
+}
+
+/// Most characters of a label (an actor, role, purpose or dataset name).
+const LABEL_MAX: usize = 200;
+
+/// Refuses an actor whose name, role or purpose is no label ([`check_label`]): before anything
+/// is done or written to the audit log.
+fn check_actor(who: &Actor) -> Result<()> {
+    check_label("actor name", &who.name)?;
+    check_label("role", &who.role)?;
+    check_label("purpose", &who.purpose)
+}
+
+/// Refuses a label with control characters (they rewrite a terminal or a log line when shown)
+/// or longer than [`LABEL_MAX`]; the error does not repeat it. (`vault ls` has no role.)
+fn check_label(what: &'static str, label: &str) -> Result<()> {
+    if label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
+        return Err(VaultError::BadLabel { what });
+    }
+    Ok(())
+}
+
+/// A dataset id as `new_id` makes them (`ds-` and 16 base32 letters): anything else (a
+/// catalog row edited to `../../x`) is refused before it can name a file.
+fn check_id(id: &str) -> Result<()> {
+    let ok = id.strip_prefix("ds-").is_some_and(|rest| {
+        rest.len() == 16
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(VaultError::UnknownDataset(airlock_core::shown::escape(
+            id, 64,
+        )))
+    }
+}
+
+/// A decrypted dataset's file name in a private folder: its id, and its name's extension when
+/// that is a plain one (the format is read from it). The name is a label, never a path.
+fn temp_name(ds: &Dataset) -> String {
+    let ext = Path::new(&ds.name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .filter(|e| e.len() <= 10 && e.bytes().all(|b| b.is_ascii_alphanumeric()));
+    match ext {
+        Some(ext) => format!("{}.{ext}", ds.id),
+        None => ds.id.clone(),
+    }
+}
+
+/// The process id in a private temporary folder's name (`p1234-…`).
+fn temp_owner(name: &str) -> Option<u32> {
+    name.strip_prefix('p')?.split('-').next()?.parse().ok()
+}
+
+/// Whether process `pid` still runs (Linux: `/proc/PID`); where that cannot be told, a folder
+/// counts as live until it is ten minutes old.
+fn process_alive(pid: u32, aged: bool) -> bool {
+    let proc = Path::new("/proc");
+    if proc.join("self").exists() {
+        pid == std::process::id() || proc.join(pid.to_string()).exists()
+    } else {
+        !aged
+    }
+}
+
+/// Sets `path`'s permission bits (Unix; elsewhere nothing).
+fn set_mode(path: &Path, mode: u32) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| VaultError::io("set permissions of", path, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
+/// `.airlock` and its folders 0700, every file in it 0600 (the catalog's journal files too).
+fn make_private(dir: &Path) -> Result<()> {
+    set_mode(dir, 0o700)?;
+    for sub in [OBJECTS_DIR, TEMP_DIR] {
+        let p = dir.join(sub);
+        if p.is_dir() {
+            set_mode(&p, 0o700)?;
+        }
+    }
+    let entries = std::fs::read_dir(dir).map_err(|e| VaultError::io("read", dir, e))?;
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_file()) {
+            set_mode(&entry.path(), 0o600)?;
+        }
+    }
     Ok(())
 }
 

@@ -351,7 +351,7 @@ fn deid(
     let policy = airlock_core::policy::Policy::load(policy_path)?;
     // one key load: the workspace holds the vault, and the run uses its secret
     let workspace = workspace(args.key_file.as_deref())?;
-    let (Some(vault), Some(dir)) = (workspace.vault(), workspace.dir()) else {
+    let Some(vault) = workspace.vault() else {
         return Err(no_vault(workspace.dir()));
     };
     let who = actor(args);
@@ -362,10 +362,9 @@ fn deid(
             record.zone
         );
     }
-    let work = dir.join("tmp");
-    std::fs::create_dir_all(&work)?;
-    let tmp = tempfile::tempdir_in(&work)?;
-    // The decrypted input lives here: an interrupt removes it as well.
+    // A private folder (0700) named after this process: an interrupt removes it, and the next
+    // start-up of any airlock command sweeps it if this process is killed outright.
+    let tmp = vault.private_temp()?;
     let _live = airlock_core::output::Registered::new(tmp.path());
     let name = Path::new(&record.name);
     let format = Format::from_path(name).unwrap_or(Format::Csv);
