@@ -147,7 +147,7 @@ fn roles_and_purposes_are_enforced_and_refusals_audited() {
 fn shredded_datasets_are_gone_for_good() {
     let ws = workspace();
     let d = ws.path();
-    let id = put(d, "dev");
+    let id = put(d, "raw");
     airlock(d)
         .args([
             "vault",
@@ -240,7 +240,7 @@ fn audit_verify_names_the_first_bad_entry() {
     let ws = workspace();
     let d = ws.path();
     put(d, "raw");
-    put(d, "dev");
+    put(d, "raw");
     airlock(d)
         .args(["audit", "verify"])
         .assert()
@@ -310,10 +310,15 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
     .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     let raw = v["dataset"]["id"].as_str().unwrap().to_owned();
-    // nothing enters deid except through a deid run
+    // nothing enters deid except through a deid run, nor dev, staging or prod but by promote
     steward(d, &["vault", "put", "--zone", "deid", "patients.csv"])
         .code(2)
         .stderr(predicate::str::contains("airlock vault deid"));
+    for zone in ["dev", "staging", "prod"] {
+        steward(d, &["vault", "put", "--zone", zone, "patients.csv"])
+            .code(2)
+            .stderr(predicate::str::contains("airlock vault promote"));
+    }
     steward(d, &["vault", "promote", &raw, "--to", "deid"]).code(2);
     let out = steward(
         d,
@@ -394,7 +399,44 @@ fn retention_shreds_what_has_expired() {
     )
     .unwrap();
     let id = put(d, "raw");
-    let keep = put(d, "dev");
+    // a de-identified copy of another raw dataset: the deid zone has no retention here
+    for f in ["patients.csv", "policy.toml"] {
+        std::fs::copy(common::fixtures().join(f), d.join(f)).unwrap();
+    }
+    let out = steward(
+        d,
+        &["vault", "put", "--zone", "raw", "patients.csv", "--json"],
+    )
+    .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let source = v["dataset"]["id"].as_str().unwrap().to_owned();
+    let out = steward(
+        d,
+        &[
+            "vault",
+            "deid",
+            &source,
+            "--policy",
+            "policy.toml",
+            "--json",
+        ],
+    )
+    .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let keep = v["dataset"]["id"].as_str().unwrap().to_owned();
+    // a role that may not shred raw data applies no retention
+    airlock(d)
+        .args([
+            "retention",
+            "apply",
+            "--role",
+            "analyst",
+            "--purpose",
+            "research",
+        ])
+        .assert()
+        .code(2);
+    steward(d, &["vault", "get", &id, "-o", "a0.csv"]).success();
     steward(d, &["retention", "apply", "--dry-run"])
         .success()
         .stdout(predicate::str::contains(format!("would shred {id}")));
@@ -605,7 +647,7 @@ fn an_exported_tree_head_catches_a_rewritten_resigned_or_cut_log() {
     let ws = workspace();
     let d = ws.path();
     put(d, "raw");
-    put(d, "dev");
+    put(d, "raw");
     let witness = tempfile::tempdir().unwrap();
     let head = witness.path().join("head.json");
     airlock(d)
@@ -800,13 +842,11 @@ fn names_and_catalog_paths_never_name_files() {
         )
         .unwrap();
     drop(catalog);
-    steward(d, &["vault", "shred", &id]).success();
+    // the edited row is refused (its MAC), and no path is ever read from it
+    steward(d, &["vault", "shred", &id])
+        .code(2)
+        .stderr(predicate::str::contains("changed outside airlock"));
     assert!(victim.exists(), "shred followed a path from the catalog");
-    assert!(
-        !d.join(".airlock/objects")
-            .join(format!("{id}.alv"))
-            .exists()
-    );
     // nothing was written outside the workspace's folders
     let parent = d.parent().unwrap();
     assert!(!parent.join("escaped.csv").exists());
@@ -871,4 +911,73 @@ fn a_read_that_cannot_be_audited_releases_nothing() {
         .filter(|e| e.file_name().to_string_lossy().contains("out.csv"))
         .collect();
     assert!(left.is_empty(), "a staged copy was left");
+}
+
+/// The catalog is authenticated: relabelling a raw dataset as deid (to hand raw data to an
+/// analyst), forging an approval row, or restoring a shredded dataset's wrapped key from a
+/// backup are refused, because each row carries a MAC under a key the catalog does not hold.
+#[test]
+fn catalog_rows_edited_outside_airlock_are_refused() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    let db = d.join(".airlock/catalog.db");
+    let sql = |q: &str| {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute(q, [&id]).unwrap();
+    };
+    let analyst_get = |out: &str| {
+        airlock(d)
+            .args([
+                "vault",
+                "get",
+                &id,
+                "-o",
+                out,
+                "--role",
+                "analyst",
+                "--purpose",
+                "research",
+            ])
+            .assert()
+    };
+    analyst_get("a.csv").code(2); // analysts do not read raw
+    sql("UPDATE datasets SET zone = 'deid' WHERE id = ?1");
+    analyst_get("b.csv")
+        .code(2)
+        .stderr(predicate::str::contains("changed outside airlock"));
+    assert!(!d.join("b.csv").exists());
+    sql("UPDATE datasets SET zone = 'raw' WHERE id = ?1");
+    // back as it was: the row verifies again
+    steward(d, &["vault", "get", &id, "-o", "c.csv"]).success();
+    // a forged approval row
+    sql(
+        "INSERT INTO approvals (dataset, zone, actor, role, time) VALUES (?1, 'staging', 'eve', 'steward', '2026-01-01T00:00:00Z')",
+    );
+    steward(d, &["approve", &id, "--to", "staging", "--actor", "bob"])
+        .code(2)
+        .stderr(predicate::str::contains("changed outside airlock"));
+    sql("DELETE FROM approvals WHERE dataset = ?1 AND actor = 'eve'");
+    // a shredded dataset's key put back from a backup of the catalog
+    let backup: Vec<u8> = {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.query_row(
+            "SELECT wrapped_key FROM datasets WHERE id = ?1",
+            [&id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    steward(d, &["vault", "shred", &id]).success();
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute(
+        "UPDATE datasets SET wrapped_key = ?2, shredded_at = NULL WHERE id = ?1",
+        rusqlite::params![id, backup],
+    )
+    .unwrap();
+    drop(c);
+    steward(d, &["vault", "get", &id, "-o", "d.csv"])
+        .code(2)
+        .stderr(predicate::str::contains("changed outside airlock"));
+    assert!(!d.join("d.csv").exists());
 }

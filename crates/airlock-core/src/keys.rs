@@ -33,6 +33,8 @@ pub enum Purpose {
     DataEncryption,
     /// Signs the audit log's tree heads, and nothing else.
     AuditHeads,
+    /// Authenticates the vault catalog's rows.
+    CatalogMac,
 }
 
 impl Purpose {
@@ -44,6 +46,7 @@ impl Purpose {
             Self::ManifestSigning => b"airlock/v1/manifest-signing",
             Self::DataEncryption => b"airlock/v1/data-encryption",
             Self::AuditHeads => b"airlock/v1/audit-tree-heads",
+            Self::CatalogMac => b"airlock/v1/catalog-mac",
         }
     }
 }

@@ -72,6 +72,11 @@ pub enum VaultError {
     /// A workspace file failed (atomic output, keys).
     #[error(transparent)]
     Core(#[from] airlock_core::Error),
+    /// A catalog row changed outside airlock: its MAC does not verify.
+    #[error(
+        "dataset {dataset}: {what} was changed outside airlock (its MAC does not verify); restore .airlock/catalog.db from a backup and keep this copy as evidence"
+    )]
+    CatalogEdited { dataset: String, what: &'static str },
     /// An actor, role, purpose or dataset name with control characters, or too long.
     #[error(
         "the {what} is too long or has control characters (it would rewrite what a terminal or a log shows); it is not repeated here"

@@ -188,10 +188,16 @@ impl Vault {
                  );",
             )
             .map_err(cat)?;
-        // catalogs made before lineage columns existed
-        for column in ["source TEXT", "manifest TEXT"] {
-            match catalog.execute(&format!("ALTER TABLE datasets ADD COLUMN {column}"), []) {
-                Ok(_) => {}
+        // catalogs made before lineage columns and row MACs existed
+        let mut unsealed = false;
+        for (table, column) in [
+            ("datasets", "source TEXT"),
+            ("datasets", "manifest TEXT"),
+            ("datasets", "mac TEXT"),
+            ("approvals", "mac TEXT"),
+        ] {
+            match catalog.execute(&format!("ALTER TABLE {table} ADD COLUMN {column}"), []) {
+                Ok(_) => unsealed |= column.starts_with("mac"),
                 Err(e) if e.to_string().contains("duplicate column") => {}
                 Err(e) => return Err(cat(e)),
             }
@@ -206,6 +212,10 @@ impl Vault {
             access,
         };
         make_private(dir)?;
+        if unsealed {
+            // the one time a catalog gains its MAC column: its rows as they are now are sealed
+            vault.seal_all()?;
+        }
         vault.sweep_orphans()?;
         vault.sweep_temp();
         Ok(vault)
@@ -293,6 +303,128 @@ impl Vault {
         Ok(self.dir.join(OBJECTS_DIR).join(format!("{id}.alv")))
     }
 
+    /// HMAC of a catalog row (its columns as a JSON array, led by the table's tag) under the
+    /// workspace's catalog key, hex.
+    fn catalog_mac(&self, row: &serde_json::Value) -> String {
+        let bytes = serde_json::to_vec(row).unwrap_or_default();
+        data_encoding::HEXLOWER.encode(&self.secret.derive(Purpose::CatalogMac).mac(&bytes))
+    }
+
+    /// Dataset `id`'s row as stored (every column but the MAC), and its stored MAC.
+    fn dataset_row(&self, id: &str) -> Result<Option<(serde_json::Value, Option<String>)>> {
+        self.catalog
+            .query_row(
+                "SELECT id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, shredded_at, source, manifest, mac FROM datasets WHERE id = ?1",
+                params![id],
+                |r| {
+                    let key: Option<Vec<u8>> = r.get(6)?;
+                    Ok((
+                        serde_json::json!([
+                            "dataset",
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, i64>(4)?,
+                            r.get::<_, String>(5)?,
+                            key.map(|k| data_encoding::HEXLOWER.encode(&k)),
+                            r.get::<_, String>(7)?,
+                            r.get::<_, String>(8)?,
+                            r.get::<_, Option<String>>(9)?,
+                            r.get::<_, Option<String>>(10)?,
+                            r.get::<_, Option<String>>(11)?,
+                        ]),
+                        r.get::<_, Option<String>>(12)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| self.cat_err(e))
+    }
+
+    /// Writes dataset `id`'s MAC over its row as it is now (after airlock changed it).
+    fn seal_dataset(&self, id: &str) -> Result<()> {
+        let Some((row, _)) = self.dataset_row(id)? else {
+            return Err(VaultError::UnknownDataset(airlock_core::shown::escape(
+                id, 64,
+            )));
+        };
+        self.catalog
+            .execute(
+                "UPDATE datasets SET mac = ?2 WHERE id = ?1",
+                params![id, self.catalog_mac(&row)],
+            )
+            .map_err(|e| self.cat_err(e))?;
+        Ok(())
+    }
+
+    /// Writes the MACs of dataset `id`'s approval rows: those by `only` (zone, actor), or every
+    /// one (at upgrade).
+    fn seal_approvals(&self, id: &str, only: Option<(&str, &str)>) -> Result<()> {
+        for (row, _) in self.approval_rows(id)? {
+            if let Some((zone, actor)) = only
+                && (row[2].as_str() != Some(zone) || row[3].as_str() != Some(actor))
+            {
+                continue;
+            }
+            self.catalog
+                .execute(
+                    "UPDATE approvals SET mac = ?4 WHERE dataset = ?1 AND zone = ?2 AND actor = ?3",
+                    params![
+                        row[1].as_str(),
+                        row[2].as_str(),
+                        row[3].as_str(),
+                        self.catalog_mac(&row)
+                    ],
+                )
+                .map_err(|e| self.cat_err(e))?;
+        }
+        Ok(())
+    }
+
+    /// Refuses dataset `id` when its row was changed outside airlock (relabelled zone, forged
+    /// approval state, restored key, edited object): its MAC no longer verifies.
+    fn check_dataset(&self, id: &str) -> Result<()> {
+        let Some((row, mac)) = self.dataset_row(id)? else {
+            return Err(VaultError::UnknownDataset(id.to_owned()));
+        };
+        let expected = self.catalog_mac(&row);
+        let ok = mac.is_some_and(|m| {
+            m.len() == expected.len()
+                && m.bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(VaultError::CatalogEdited {
+                dataset: airlock_core::shown::escape(id, 64),
+                what: "its catalog row",
+            })
+        }
+    }
+
+    /// Seals every row of a catalog that has just gained its MAC column (once, at upgrade).
+    fn seal_all(&self) -> Result<()> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .catalog
+                .prepare("SELECT id FROM datasets")
+                .map_err(|e| self.cat_err(e))?;
+            stmt.query_map([], |r| r.get(0))
+                .map_err(|e| self.cat_err(e))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.cat_err(e))?
+        };
+        for id in ids {
+            self.seal_dataset(&id)?;
+            self.seal_approvals(&id, None)?;
+        }
+        Ok(())
+    }
+
     fn cat_err(&self, source: rusqlite::Error) -> VaultError {
         VaultError::Catalog {
             path: self.dir.join(CATALOG_FILE),
@@ -370,12 +502,22 @@ impl Vault {
 
     /// Encrypts `file` into `zone` under a fresh data key and catalogs it.
     pub fn put(&self, file: &Path, zone: Zone, name: Option<&str>, who: &Actor) -> Result<Dataset> {
-        if zone == Zone::Deid {
-            // the deid zone holds only what an `airlock deid` run wrote (`put_derived`)
+        check_actor(who)?;
+        // data enters at raw; the deid zone holds only what an `airlock deid` run wrote
+        // (`put_derived`), and only `promote`, through its gates, moves data further
+        let why = match zone {
+            Zone::Raw => None,
+            Zone::Deid => Some("cannot be stored in zone deid: it takes only the output of an airlock deid run (airlock vault deid DATASET --policy P)".to_owned()),
+            other => Some(format!("cannot be stored in zone {other}: data reaches it only through `airlock vault promote`, past the residual scan and the approvals")),
+        };
+        if let Some(why) = why {
             self.record(&[Self::event(who, "put", None, None, "refused")])?;
             return Err(VaultError::Gate {
-                dataset: name.map_or_else(|| file.display().to_string(), str::to_owned),
-                why: "cannot be stored in zone deid: it takes only the output of an airlock deid run (airlock vault deid DATASET --policy P)".into(),
+                dataset: name.map_or_else(
+                    || airlock_core::shown::path(file).to_string(),
+                    |n| airlock_core::shown::escape(n, 80),
+                ),
+                why,
             });
         }
         self.put_inner(file, zone, name, who, None, None, "put")
@@ -478,11 +620,13 @@ impl Vault {
                 params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest],
             )
             .map_err(|e| self.cat_err(e))?;
+        self.seal_dataset(&id)?;
         self.record(&[Self::event(who, action, Some(&id), Some(&ds.sha256), "ok")])?;
         Ok(ds)
     }
 
     fn row(&self, id: &str) -> Result<(Dataset, String, Option<Vec<u8>>)> {
+        self.check_dataset(id)?;
         self.catalog
             .query_row(
                 "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key FROM datasets WHERE id = ?1",
@@ -618,6 +762,7 @@ impl Vault {
                 params![id, now],
             )
             .map_err(|e| self.cat_err(e))?;
+        self.seal_dataset(id)?;
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -660,12 +805,15 @@ impl Vault {
             return Err(VaultError::Shredded(id.to_owned()));
         }
         self.allow(who, access::Action::Approve, to, Some(id))?;
+        // the approvals already there must be airlock's own before one is added to them
+        self.approvals(id, to)?;
         self.catalog
             .execute(
                 "INSERT OR IGNORE INTO approvals (dataset, zone, actor, role, time) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![id, to.as_str(), who.name, who.role, airlock_core::manifest::now_rfc3339()],
             )
             .map_err(|e| self.cat_err(e))?;
+        self.seal_approvals(id, Some((to.as_str(), &who.name)))?;
         self.record(&[Self::event(
             who,
             &format!("approve:{to}"),
@@ -676,15 +824,50 @@ impl Vault {
         self.approvals(id, to)
     }
 
+    /// Distinct actors who approved `id` into `to`; an approval row edited or added outside
+    /// airlock (its MAC does not verify) is refused.
     fn approvals(&self, id: &str, to: Zone) -> Result<u64> {
-        self.catalog
-            .query_row(
-                "SELECT COUNT(DISTINCT actor) FROM approvals WHERE dataset = ?1 AND zone = ?2",
-                params![id, to.as_str()],
-                |r| r.get::<_, i64>(0),
+        let mut actors = std::collections::BTreeSet::new();
+        for (row, mac) in self.approval_rows(id)? {
+            if mac.as_deref() != Some(self.catalog_mac(&row).as_str()) {
+                return Err(VaultError::CatalogEdited {
+                    dataset: airlock_core::shown::escape(id, 64),
+                    what: "an approval",
+                });
+            }
+            // ["approval", dataset, zone, actor, role, time]
+            if row[2] == to.as_str() {
+                actors.insert(row[3].to_string());
+            }
+        }
+        Ok(actors.len() as u64)
+    }
+
+    /// Every approval row of `id` (dataset, zone, actor, role, time) with its stored MAC.
+    #[allow(clippy::type_complexity)]
+    fn approval_rows(&self, id: &str) -> Result<Vec<(serde_json::Value, Option<String>)>> {
+        let mut stmt = self
+            .catalog
+            .prepare(
+                "SELECT dataset, zone, actor, role, time, mac FROM approvals WHERE dataset = ?1 ORDER BY zone, actor",
             )
-            .map(|n| n as u64)
-            .map_err(|e| self.cat_err(e))
+            .map_err(|e| self.cat_err(e))?;
+        stmt.query_map(params![id], |r| {
+            Ok((
+                serde_json::json!([
+                    "approval",
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                ]),
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .map_err(|e| self.cat_err(e))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| self.cat_err(e))
     }
 
     /// Moves dataset `id` one zone toward production, if its gate passes: raw data reaches
@@ -776,6 +959,7 @@ impl Vault {
                 params![id, to.as_str()],
             )
             .map_err(|e| self.cat_err(e))?;
+        self.seal_dataset(id)?;
         self.record(&[Self::event(
             who,
             &format!("promote:{to}"),
@@ -794,6 +978,7 @@ impl Vault {
         dry_run: bool,
         who: &Actor,
     ) -> Result<Vec<Expired>> {
+        check_actor(who)?;
         let mut expired = Vec::new();
         for ds in self.datasets()? {
             if ds.shredded_at.is_some() {
@@ -813,6 +998,13 @@ impl Vault {
                     retention_days: days,
                 });
                 if !dry_run {
+                    // shredding on retention needs a role that may shred in the zone
+                    self.allow(
+                        who,
+                        access::Action::Shred,
+                        Zone::parse(&ds.zone)?,
+                        Some(&ds.id),
+                    )?;
                     self.shred_unchecked(&ds.id, who, "retention")?;
                 }
             }
