@@ -296,10 +296,8 @@ fn steward(dir: &Path, args: &[&str]) -> assert_cmd::assert::Assert {
         .assert()
 }
 
-#[test]
-fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
-    let ws = workspace();
-    let d = ws.path();
+/// Puts the patients fixture into raw (with its policy beside it); returns its id.
+fn put_fixture(d: &Path) -> String {
     for f in ["patients.csv", "policy.toml"] {
         std::fs::copy(common::fixtures().join(f), d.join(f)).unwrap();
     }
@@ -309,7 +307,24 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
     )
     .success();
     let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let raw = v["dataset"]["id"].as_str().unwrap().to_owned();
+    v["dataset"]["id"].as_str().unwrap().to_owned()
+}
+
+/// `vault deid` of raw dataset `raw` under the fixture's policy; returns the run's JSON.
+fn vault_deid(d: &Path, raw: &str) -> serde_json::Value {
+    let out = steward(
+        d,
+        &["vault", "deid", raw, "--policy", "policy.toml", "--json"],
+    )
+    .success();
+    serde_json::from_slice(&out.get_output().stdout).unwrap()
+}
+
+#[test]
+fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
+    let ws = workspace();
+    let d = ws.path();
+    let raw = put_fixture(d);
     // nothing enters deid except through a deid run, nor dev, staging or prod but by promote
     steward(d, &["vault", "put", "--zone", "deid", "patients.csv"])
         .code(2)
@@ -320,12 +335,7 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
             .stderr(predicate::str::contains("airlock vault promote"));
     }
     steward(d, &["vault", "promote", &raw, "--to", "deid"]).code(2);
-    let out = steward(
-        d,
-        &["vault", "deid", &raw, "--policy", "policy.toml", "--json"],
-    )
-    .success();
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    let v = vault_deid(d, &raw);
     let de = v["dataset"]["id"].as_str().unwrap().to_owned();
     assert_eq!(v["dataset"]["zone"], "deid");
     assert_eq!(v["manifest"]["findings"]["total"], 0);
@@ -400,30 +410,11 @@ fn retention_shreds_what_has_expired() {
     .unwrap();
     let id = put(d, "raw");
     // a de-identified copy of another raw dataset: the deid zone has no retention here
-    for f in ["patients.csv", "policy.toml"] {
-        std::fs::copy(common::fixtures().join(f), d.join(f)).unwrap();
-    }
-    let out = steward(
-        d,
-        &["vault", "put", "--zone", "raw", "patients.csv", "--json"],
-    )
-    .success();
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let source = v["dataset"]["id"].as_str().unwrap().to_owned();
-    let out = steward(
-        d,
-        &[
-            "vault",
-            "deid",
-            &source,
-            "--policy",
-            "policy.toml",
-            "--json",
-        ],
-    )
-    .success();
-    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    let keep = v["dataset"]["id"].as_str().unwrap().to_owned();
+    let source = put_fixture(d);
+    let keep = vault_deid(d, &source)["dataset"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // a role that may not shred raw data applies no retention
     airlock(d)
         .args([

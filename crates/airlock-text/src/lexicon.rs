@@ -186,25 +186,27 @@ impl Lexicon {
         // trust a rare name only after a cue or next to another name. One that is an English,
         // clinical or drug word, or shorter than four letters ("per", "sys"), is left out: in
         // notes it is far more often that word or shorthand.
-        let foreign = |e: &Entry, name: &str| {
-            !(e.word || e.rare || e.clinical || e.drug || name.chars().count() < 4)
+        let mut rank_after = |list: &str, base: usize, slot: fn(&mut Entry) -> &mut u32| {
+            for (rank, name) in list.lines().enumerate() {
+                let e = words.entry(key(name)).or_default();
+                let foreign =
+                    !(e.word || e.rare || e.clinical || e.drug) && name.chars().count() >= 4;
+                let slot = slot(e);
+                if *slot == 0 && foreign {
+                    *slot = u32::try_from(base + rank + 1).unwrap_or(u32::MAX);
+                }
+            }
         };
-        let us_first = first.lines().count();
-        let world_first = unpack(include_bytes!("../data/world-first-names.txt.zst"));
-        for (rank, name) in world_first.lines().enumerate() {
-            let e = words.entry(key(name)).or_default();
-            if e.first == 0 && foreign(e, name) {
-                e.first = u32::try_from(us_first + rank + 1).unwrap_or(u32::MAX);
-            }
-        }
-        let us_last = last.lines().count();
-        let world_last = unpack(include_bytes!("../data/world-last-names.txt.zst"));
-        for (rank, name) in world_last.lines().enumerate() {
-            let e = words.entry(key(name)).or_default();
-            if e.last == 0 && foreign(e, name) {
-                e.last = u32::try_from(us_last + rank + 1).unwrap_or(u32::MAX);
-            }
-        }
+        rank_after(
+            &unpack(include_bytes!("../data/world-first-names.txt.zst")),
+            first.lines().count(),
+            |e| &mut e.first,
+        );
+        rank_after(
+            &unpack(include_bytes!("../data/world-last-names.txt.zst")),
+            last.lines().count(),
+            |e| &mut e.last,
+        );
         let professions: Vec<&'static str> =
             data_lines(include_str!("../data/professions.txt")).collect();
         for p in &professions {
