@@ -79,6 +79,19 @@ pub enum Command {
     /// Retention: shred what has stayed in a zone longer than access.toml [retention] allows
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// The vault's key-encryption keys
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Rewrap every data key under a new random key-encryption key and destroy the old ones
+    /// (no data is re-encrypted); shredding does this by itself
+    Rotate {
+        #[command(flatten)]
+        who: ActorArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -972,3 +972,53 @@ fn catalog_rows_edited_outside_airlock_are_refused() {
         .stderr(predicate::str::contains("changed outside airlock"));
     assert!(!d.join("d.csv").exists());
 }
+
+/// Keys that die: `keys rotate` rewraps every data key under a new random KEK without touching
+/// the objects and destroys the old KEKs; a copy of the catalog (and of the object) made before
+/// a shred cannot open the shredded dataset, because shredding rotated its KEK away.
+#[test]
+fn a_catalog_backup_cannot_bring_back_a_shredded_dataset() {
+    let ws = workspace();
+    let d = ws.path();
+    let id = put(d, "raw");
+    let object = d.join(".airlock/objects").join(format!("{id}.alv"));
+    let sealed = std::fs::read(&object).unwrap();
+    steward(d, &["keys", "rotate"])
+        .success()
+        .stdout(predicate::str::contains("rewrapped"));
+    assert_eq!(
+        std::fs::read(&object).unwrap(),
+        sealed,
+        "rotation re-encrypted data"
+    );
+    steward(d, &["vault", "get", &id, "-o", "a.csv"]).success();
+    airlock(d)
+        .args([
+            "keys",
+            "rotate",
+            "--role",
+            "analyst",
+            "--purpose",
+            "research",
+        ])
+        .assert()
+        .code(2);
+    // the insider's backup, taken before the shred
+    let db = d.join(".airlock/catalog.db");
+    let backup = d.join("catalog.backup.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [backup.to_str().unwrap()])
+        .unwrap();
+    steward(d, &["vault", "shred", &id]).success();
+    // both restored: the row is genuine (its MAC verifies), its KEK is gone
+    for wal in ["catalog.db-wal", "catalog.db-shm"] {
+        let _ = std::fs::remove_file(d.join(".airlock").join(wal));
+    }
+    std::fs::copy(&backup, &db).unwrap();
+    std::fs::write(&object, &sealed).unwrap();
+    steward(d, &["vault", "get", &id, "-o", "b.csv"])
+        .code(2)
+        .stderr(predicate::str::contains("destroyed by a key rotation"));
+    assert!(!d.join("b.csv").exists());
+}

@@ -35,6 +35,8 @@ pub enum Purpose {
     AuditHeads,
     /// Authenticates the vault catalog's rows.
     CatalogMac,
+    /// Encrypts the vault's key-encryption keys at rest.
+    KeyringWrap,
 }
 
 impl Purpose {
@@ -47,6 +49,7 @@ impl Purpose {
             Self::DataEncryption => b"airlock/v1/data-encryption",
             Self::AuditHeads => b"airlock/v1/audit-tree-heads",
             Self::CatalogMac => b"airlock/v1/catalog-mac",
+            Self::KeyringWrap => b"airlock/v1/keyring-wrap",
         }
     }
 }

@@ -72,6 +72,14 @@ pub enum VaultError {
     /// A workspace file failed (atomic output, keys).
     #[error(transparent)]
     Core(#[from] airlock_core::Error),
+    /// The key-encryption key a data key was wrapped under was destroyed (by a rotation).
+    #[error(
+        "the key-encryption key (version {0}) this dataset's key was wrapped under was destroyed by a key rotation: a catalog restored from before a shred or a rotation cannot open it"
+    )]
+    KekDestroyed(u32),
+    /// The keyring file is not usable.
+    #[error("the vault keyring .airlock/keyring: {0}")]
+    Keyring(String),
     /// A catalog row changed outside airlock: its MAC does not verify.
     #[error(
         "dataset {dataset}: {what} was changed outside airlock (its MAC does not verify); restore .airlock/catalog.db from a backup and keep this copy as evidence"

@@ -11,6 +11,7 @@
 pub mod access;
 pub mod audit;
 pub mod error;
+pub mod keyring;
 pub mod lineage;
 pub mod merkle;
 pub mod seal;
@@ -101,6 +102,8 @@ pub struct Vault {
     catalog: Connection,
     audit: AuditLog,
     access: Access,
+    /// The versioned key-encryption keys (`keyring`); a lock, since rotation changes them.
+    keyring: std::sync::Mutex<keyring::Keyring>,
 }
 
 impl fmt::Debug for Vault {
@@ -195,6 +198,7 @@ impl Vault {
             ("datasets", "manifest TEXT"),
             ("datasets", "mac TEXT"),
             ("approvals", "mac TEXT"),
+            ("datasets", "kek_version INTEGER"),
         ] {
             match catalog.execute(&format!("ALTER TABLE {table} ADD COLUMN {column}"), []) {
                 Ok(_) => unsealed |= column.starts_with("mac"),
@@ -204,12 +208,17 @@ impl Vault {
         }
         let audit = AuditLog::new(dir.join(AUDIT_FILE), &secret.derive(Purpose::AuditHeads));
         let access = Access::load(&dir.join(ACCESS_FILE))?;
+        let keyring = keyring::Keyring::open(
+            &dir.join(keyring::KEYRING_FILE),
+            &secret.derive(Purpose::KeyringWrap),
+        )?;
         let vault = Self {
             dir: dir.to_path_buf(),
             secret,
             catalog,
             audit,
             access,
+            keyring: std::sync::Mutex::new(keyring),
         };
         make_private(dir)?;
         if unsealed {
@@ -314,7 +323,7 @@ impl Vault {
     fn dataset_row(&self, id: &str) -> Result<Option<(serde_json::Value, Option<String>)>> {
         self.catalog
             .query_row(
-                "SELECT id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, shredded_at, source, manifest, mac FROM datasets WHERE id = ?1",
+                "SELECT id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, shredded_at, source, manifest, mac, kek_version FROM datasets WHERE id = ?1",
                 params![id],
                 |r| {
                     let key: Option<Vec<u8>> = r.get(6)?;
@@ -333,6 +342,7 @@ impl Vault {
                             r.get::<_, Option<String>>(9)?,
                             r.get::<_, Option<String>>(10)?,
                             r.get::<_, Option<String>>(11)?,
+                            r.get::<_, Option<i64>>(13)?,
                         ]),
                         r.get::<_, Option<String>>(12)?,
                     ))
@@ -585,7 +595,7 @@ impl Vault {
         self.allow(who, access::Action::Write, zone, None)?;
         let id = new_id()?;
         let key = DataKey::generate()?;
-        let wrapped = key.wrap(&self.secret.derive(Purpose::DataEncryption), &id)?;
+        let (kek_version, wrapped) = self.wrap_current(&key, &id, zone)?;
         let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
         let mut input = std::fs::File::open(file).map_err(|e| VaultError::io("read", file, e))?;
         let name = name.map_or_else(
@@ -615,9 +625,9 @@ impl Vault {
         // object no key opens, never a catalog entry without its object
         self.catalog
             .execute(
-                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest],
+                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest, kek_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest, kek_version],
             )
             .map_err(|e| self.cat_err(e))?;
         self.seal_dataset(&id)?;
@@ -661,7 +671,13 @@ impl Vault {
             self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
             return Err(VaultError::Shredded(id.to_owned()));
         };
-        let key = DataKey::unwrap(&self.secret.derive(Purpose::DataEncryption), id, &wrapped)?;
+        let key = match self.data_key(&ds, &wrapped) {
+            Ok(key) => key,
+            Err(e) => {
+                self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
+                return Err(e);
+            }
+        };
         let path = self.object_path(&ds.id)?;
         let _ = object;
         let denied = self.access.denied_columns(who).to_vec();
@@ -748,10 +764,113 @@ impl Vault {
     pub fn shred(&self, id: &str, who: &Actor) -> Result<Dataset> {
         let (ds, _, _) = self.row(id)?;
         self.allow(who, access::Action::Shred, Zone::parse(&ds.zone)?, Some(id))?;
-        self.shred_unchecked(id, who, "shred")
+        self.shred_unchecked(id, who, "shred", true)
     }
 
-    fn shred_unchecked(&self, id: &str, who: &Actor, action: &str) -> Result<Dataset> {
+    /// Rotates the key-encryption keys: a new random KEK, every live data key rewrapped under
+    /// it (the objects are not touched), then every older KEK destroyed. `who` needs a role
+    /// that may shred raw data.
+    pub fn rotate_keys(&self, who: &Actor) -> Result<Rotation> {
+        self.allow(who, access::Action::Shred, Zone::Raw, None)?;
+        self.rotate_unchecked(who)
+    }
+
+    fn rotate_unchecked(&self, who: &Actor) -> Result<Rotation> {
+        let ids: Vec<String> = {
+            let mut stmt = self
+                .catalog
+                .prepare("SELECT id FROM datasets WHERE wrapped_key IS NOT NULL ORDER BY id")
+                .map_err(|e| self.cat_err(e))?;
+            stmt.query_map([], |r| r.get(0))
+                .map_err(|e| self.cat_err(e))?
+                .collect::<std::result::Result<_, _>>()
+                .map_err(|e| self.cat_err(e))?
+        };
+        // every key is opened before anything changes: a row that fails stops the rotation
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in &ids {
+            let (ds, _, wrapped) = self.row(id)?;
+            let wrapped = wrapped.ok_or_else(|| VaultError::Shredded(id.clone()))?;
+            keys.push((ds.clone(), self.data_key(&ds, &wrapped)?));
+        }
+        let version = self.lock_keyring()?.add_version()?;
+        let tx = self
+            .catalog
+            .unchecked_transaction()
+            .map_err(|e| self.cat_err(e))?;
+        for (ds, key) in &keys {
+            let (v, wrapped) = self.wrap_current(key, &ds.id, Zone::parse(&ds.zone)?)?;
+            self.catalog
+                .execute(
+                    "UPDATE datasets SET wrapped_key = ?2, kek_version = ?3 WHERE id = ?1",
+                    params![ds.id, wrapped, v],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_dataset(&ds.id)?;
+        }
+        tx.commit().map_err(|e| self.cat_err(e))?;
+        let destroyed = self.lock_keyring()?.destroy_old()?;
+        self.record(&[Self::event(who, "keys:rotate", None, None, "ok")])?;
+        Ok(Rotation {
+            version,
+            rewrapped: keys.len(),
+            destroyed,
+        })
+    }
+
+    fn lock_keyring(&self) -> Result<std::sync::MutexGuard<'_, keyring::Keyring>> {
+        self.keyring
+            .lock()
+            .map_err(|_| VaultError::Keyring("a thread failed while it held the keyring".into()))
+    }
+
+    /// The data key's wrapping context: bound to the dataset's id and zone.
+    fn key_context(id: &str, zone: Zone) -> Vec<u8> {
+        format!("airlock-data-key/v2\n{id}\n{zone}").into_bytes()
+    }
+
+    /// Wraps `key` for dataset `id` in `zone` under the current KEK; returns its version.
+    fn wrap_current(&self, key: &DataKey, id: &str, zone: Zone) -> Result<(u32, Vec<u8>)> {
+        let (version, kek) = self.lock_keyring()?.current()?;
+        Ok((version, key.wrap_kek(&kek, &Self::key_context(id, zone))?))
+    }
+
+    /// Opens dataset `ds`'s wrapped data key: under the KEK version its row names, bound to its
+    /// id and zone (a row from before versioned KEKs: under the key derived from the secret).
+    fn data_key(&self, ds: &Dataset, wrapped: &[u8]) -> Result<DataKey> {
+        let version: Option<i64> = self
+            .catalog
+            .query_row(
+                "SELECT kek_version FROM datasets WHERE id = ?1",
+                params![ds.id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.cat_err(e))?;
+        match version {
+            None => DataKey::unwrap(
+                &self.secret.derive(Purpose::DataEncryption),
+                &ds.id,
+                wrapped,
+            ),
+            Some(v) => {
+                let v = u32::try_from(v).map_err(|_| VaultError::WrongKey)?;
+                let kek = self.lock_keyring()?.get(v)?;
+                DataKey::unwrap_kek(
+                    &kek,
+                    &Self::key_context(&ds.id, Zone::parse(&ds.zone)?),
+                    wrapped,
+                )
+            }
+        }
+    }
+
+    fn shred_unchecked(
+        &self,
+        id: &str,
+        who: &Actor,
+        action: &str,
+        rotate: bool,
+    ) -> Result<Dataset> {
         let (mut ds, _, _) = self.row(id)?;
         let path = self.object_path(&ds.id)?;
         let now = airlock_core::manifest::now_rfc3339();
@@ -769,9 +888,24 @@ impl Vault {
             return Err(VaultError::io("delete", &path, e));
         }
         self.record(&[Self::event(who, action, Some(id), Some(&ds.sha256), "ok")])?;
+        if rotate {
+            // a copy of the catalog from before this shred holds the key under a KEK that dies
+            self.rotate_unchecked(who)?;
+        }
         ds.shredded_at = Some(ds.shredded_at.unwrap_or(now));
         Ok(ds)
     }
+}
+
+/// What a key rotation did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rotation {
+    /// The KEK version every live data key is now wrapped under.
+    pub version: u32,
+    /// Data keys rewrapped (no object is re-encrypted).
+    pub rewrapped: usize,
+    /// KEK versions destroyed.
+    pub destroyed: Vec<u32>,
 }
 
 /// What a promotion checked.
@@ -953,10 +1087,15 @@ impl Vault {
                 }
             }
         }
+        // the data key is bound to the zone: rewrapped for the new one, in the same update
+        let (_, _, wrapped) = self.row(id)?;
+        let wrapped = wrapped.ok_or_else(|| VaultError::Shredded(id.to_owned()))?;
+        let key = self.data_key(&ds, &wrapped)?;
+        let (version, rewrapped) = self.wrap_current(&key, id, to)?;
         self.catalog
             .execute(
-                "UPDATE datasets SET zone = ?2 WHERE id = ?1",
-                params![id, to.as_str()],
+                "UPDATE datasets SET zone = ?2, wrapped_key = ?3, kek_version = ?4 WHERE id = ?1",
+                params![id, to.as_str(), rewrapped, version],
             )
             .map_err(|e| self.cat_err(e))?;
         self.seal_dataset(id)?;
@@ -1005,12 +1144,15 @@ impl Vault {
                         Zone::parse(&ds.zone)?,
                         Some(&ds.id),
                     )?;
-                    self.shred_unchecked(&ds.id, who, "retention")?;
+                    self.shred_unchecked(&ds.id, who, "retention", false)?;
                 }
             }
         }
         if dry_run {
             self.record(&[Self::event(who, "retention:dry-run", None, None, "ok")])?;
+        } else if !expired.is_empty() {
+            // one rotation for all that was shredded
+            self.rotate_unchecked(who)?;
         }
         Ok(expired)
     }
@@ -1180,4 +1322,47 @@ fn new_id() -> Result<String> {
         "ds-{}",
         data_encoding::BASE32_NOPAD.encode(&b).to_ascii_lowercase()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn steward() -> Actor {
+        Actor {
+            name: "sam".into(),
+            role: "steward".into(),
+            purpose: "ingest".into(),
+        }
+    }
+
+    /// The data key is bound to the dataset's zone: an insider who holds the secret, relabels
+    /// a row and re-seals its MAC still cannot open it under the new zone.
+    #[test]
+    fn a_data_key_is_bound_to_its_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join(".airlock");
+        std::fs::create_dir_all(&ws).unwrap();
+        let vault = Vault::init(&ws, WorkspaceSecret::from_bytes([9; 32])).unwrap();
+        let input = dir.path().join("raw.csv");
+        std::fs::write(&input, "a,b\n1,2\n").unwrap();
+        let ds = vault.put(&input, Zone::Raw, None, &steward()).unwrap();
+        vault
+            .get(&ds.id, &dir.path().join("ok.csv"), false, &steward())
+            .unwrap();
+        vault
+            .catalog
+            .execute(
+                "UPDATE datasets SET zone = 'prod' WHERE id = ?1",
+                params![ds.id],
+            )
+            .unwrap();
+        vault.seal_dataset(&ds.id).unwrap();
+        let out = dir.path().join("no.csv");
+        assert!(matches!(
+            vault.get(&ds.id, &out, false, &steward()),
+            Err(VaultError::WrongKey)
+        ));
+        assert!(!out.exists());
+    }
 }

@@ -51,14 +51,20 @@ impl DataKey {
     /// Wraps this key under the workspace's key-encryption key, bound to `dataset`:
     /// 12-byte nonce, then the ciphertext and tag.
     pub fn wrap(&self, kek: &PurposeKey, dataset: &str) -> Result<Vec<u8>> {
-        let cipher = kek_cipher(kek);
+        self.wrap_kek(&legacy_kek(kek), dataset.as_bytes())
+    }
+
+    /// Wraps the key under a versioned key-encryption key, bound to `context` (the dataset's id
+    /// and zone): AES-256-GCM, random nonce.
+    pub fn wrap_kek(&self, kek: &[u8; 32], context: &[u8]) -> Result<Vec<u8>> {
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(kek));
         let nonce = random::<12>()?;
         let sealed = cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
                     msg: &self.0[..],
-                    aad: dataset.as_bytes(),
+                    aad: context,
                 },
             )
             .map_err(|_| VaultError::Crypto)?;
@@ -67,25 +73,31 @@ impl DataKey {
         Ok(out)
     }
 
-    /// Unwraps a key wrapped for `dataset`; fails for another workspace secret or dataset.
-    pub fn unwrap(kek: &PurposeKey, dataset: &str, wrapped: &[u8]) -> Result<Self> {
+    /// Unwraps a key wrapped by [`DataKey::wrap_kek`]; fails for another KEK or context.
+    pub fn unwrap_kek(kek: &[u8; 32], context: &[u8], wrapped: &[u8]) -> Result<Self> {
         if wrapped.len() != 12 + 32 + TAG {
             return Err(VaultError::WrongKey);
         }
+        let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(kek));
         let plain = Zeroizing::new(
-            kek_cipher(kek)
+            cipher
                 .decrypt(
                     Nonce::from_slice(&wrapped[..12]),
                     Payload {
                         msg: &wrapped[12..],
-                        aad: dataset.as_bytes(),
+                        aad: context,
                     },
                 )
                 .map_err(|_| VaultError::WrongKey)?,
         );
-        let mut key = Zeroizing::new([0u8; 32]);
-        key.copy_from_slice(&plain);
-        Ok(Self(key))
+        let mut k = Zeroizing::new([0u8; 32]);
+        k.copy_from_slice(&plain);
+        Ok(Self(k))
+    }
+
+    /// Unwraps a key wrapped for `dataset`; fails for another workspace secret or dataset.
+    pub fn unwrap(kek: &PurposeKey, dataset: &str, wrapped: &[u8]) -> Result<Self> {
+        Self::unwrap_kek(&legacy_kek(kek), dataset.as_bytes(), wrapped)
     }
 
     fn cipher(&self) -> Aes256Gcm {
@@ -93,9 +105,9 @@ impl DataKey {
     }
 }
 
-fn kek_cipher(kek: &PurposeKey) -> Aes256Gcm {
-    let k = Zeroizing::new(kek.mac(b"airlock/v1/key-encryption-key"));
-    Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&k[..]))
+/// The key-encryption key of data keys wrapped before versioned KEKs: derived from the secret.
+fn legacy_kek(kek: &PurposeKey) -> Zeroizing<[u8; 32]> {
+    Zeroizing::new(kek.mac(b"airlock/v1/key-encryption-key"))
 }
 
 /// What sealing an object measured.

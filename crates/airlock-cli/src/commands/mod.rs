@@ -36,6 +36,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Retention(crate::cli::RetentionCommand::Apply { dry_run, who }) => {
             vault::retention(dry_run, &who, cli.json)
         }
+        Command::Keys(crate::cli::KeysCommand::Rotate { who }) => {
+            vault::rotate_keys(&who, cli.json)
+        }
     }
 }
 

@@ -652,3 +652,20 @@ pub fn retention(dry_run: bool, who: &ActorArgs, json: bool) -> anyhow::Result<E
     }
     Ok(ExitStatus::Success)
 }
+
+/// `airlock keys rotate`.
+pub fn rotate_keys(who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let vault = open(who.key_file.as_deref())?;
+    let r = vault.rotate_keys(&actor(who))?;
+    if json {
+        report::json(&serde_json::json!({ "status": "ok", "rotation": r }));
+    } else {
+        report::out(&format!(
+            "rotated: {} data keys rewrapped under key-encryption key version {} (no data re-encrypted); destroyed versions: {:?}\n",
+            thousands(r.rewrapped as u64),
+            r.version,
+            r.destroyed
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
