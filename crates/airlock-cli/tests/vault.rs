@@ -378,6 +378,21 @@ fn data_moves_toward_prod_only_through_deid_scans_and_approvals() {
     steward(d, &["vault", "promote", &de, "--to", "staging"])
         .code(2)
         .stderr(predicate::str::contains("needs 1 approvals"));
+    // whoever made the dataset cannot approve its release
+    let ls = steward(d, &["vault", "ls", "--json"]).success();
+    let ls: serde_json::Value = serde_json::from_slice(&ls.get_output().stdout).unwrap();
+    let creator = ls["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["id"] == de.as_str())
+        .unwrap()["created_by"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    steward(d, &["approve", &de, "--to", "staging", "--actor", &creator])
+        .code(2)
+        .stderr(predicate::str::contains("created it"));
     steward(d, &["approve", &de, "--to", "staging", "--actor", "bob"]).success();
     steward(d, &["vault", "promote", &de, "--to", "staging"]).success();
     steward(d, &["approve", &de, "--to", "prod", "--actor", "alice"]).success();

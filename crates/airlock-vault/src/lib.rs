@@ -665,7 +665,7 @@ impl Vault {
 
     /// Decrypts dataset `id` to `output` (atomically) for `who`, if the access rules allow.
     pub fn get(&self, id: &str, output: &Path, force: bool, who: &Actor) -> Result<Dataset> {
-        let (ds, object, wrapped) = self.row(id)?;
+        let (ds, _, wrapped) = self.row(id)?;
         self.allow(who, access::Action::Read, Zone::parse(&ds.zone)?, Some(id))?;
         let Some(wrapped) = wrapped else {
             self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
@@ -679,7 +679,6 @@ impl Vault {
             }
         };
         let path = self.object_path(&ds.id)?;
-        let _ = object;
         let denied = self.access.denied_columns(who).to_vec();
         // the plaintext is staged beside `output` and released (renamed into place) only after
         // the audit entry of this read is written and synced: if the log cannot be written,
@@ -939,6 +938,21 @@ impl Vault {
             return Err(VaultError::Shredded(id.to_owned()));
         }
         self.allow(who, access::Action::Approve, to, Some(id))?;
+        if who.name == ds.created_by {
+            // whoever made a dataset asks for its release: its approvals come from others
+            self.record(&[Self::event(
+                who,
+                &format!("approve:{to}"),
+                Some(id),
+                None,
+                "refused",
+            )])?;
+            return Err(VaultError::Gate {
+                dataset: id.to_owned(),
+                why: "cannot be approved by the actor who created it: approvals come from others"
+                    .into(),
+            });
+        }
         // the approvals already there must be airlock's own before one is added to them
         self.approvals(id, to)?;
         self.catalog

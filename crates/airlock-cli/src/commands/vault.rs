@@ -363,7 +363,7 @@ fn deid(
         );
     }
     // A private folder (0700) named after this process: an interrupt removes it, and the next
-    // start-up of any airlock command sweeps it if this process is killed outright.
+    // command that opens the vault sweeps it if this process is killed outright.
     let tmp = vault.private_temp()?;
     let _live = airlock_core::output::Registered::new(tmp.path());
     let name = Path::new(&record.name);
