@@ -443,6 +443,9 @@ impl Plan {
                 memory.prepared.insert(patient.clone(), p);
             }
         }
+        // a prepared patient's values are not needed in the clear any more
+        let prepared = &memory.prepared;
+        memory.by_patient.retain(|p, _| !prepared.contains_key(p));
     }
 
     /// De-identifies one batch. Takes `&self`, so batches can run on several threads; the
