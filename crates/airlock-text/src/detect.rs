@@ -3560,10 +3560,12 @@ fn derived_or_misspelled_uncached(word: &str) -> bool {
             return true;
         }
     }
-    // one edit away: a letter dropped, doubled, swapped or changed
+    // one edit away: a letter dropped, doubled, swapped or changed (ASCII letters only, so
+    // every spelling tried is a key of its bytes)
     let b = lower.as_bytes();
     let mut buf = Vec::with_capacity(b.len() + 1);
-    let try_word = |buf: &[u8]| std::str::from_utf8(buf).is_ok_and(dictionary_word);
+    let lexicon = Lexicon::get();
+    let try_word = |buf: &[u8]| lexicon.is_dictionary_spelling(buf);
     for i in 0..b.len() {
         buf.clear();
         buf.extend_from_slice(&b[..i]);

@@ -65,6 +65,49 @@ pub struct Lexicon {
     pub surrogate_streets: Vec<&'static str>,
     /// Occupations, for surrogates of a profession.
     pub professions: Vec<&'static str>,
+    /// A Bloom filter of the spellings that are words (English, rare or clinical): a typo
+    /// check tries hundreds of spellings a word, and this answers "no" for nearly all of them
+    /// from a megabyte that stays in cache.
+    spellings: Bloom,
+}
+
+/// A Bloom filter of byte strings (2^23 bits, 4 probes: under 1% false positives for the
+/// 600,000 spellings it holds; a positive is confirmed in the dictionary).
+struct Bloom {
+    bits: Vec<u64>,
+}
+
+impl Bloom {
+    const BITS: u64 = 1 << 23;
+
+    fn new() -> Self {
+        Self {
+            bits: vec![0; (Self::BITS / 64) as usize],
+        }
+    }
+
+    fn probes(word: &[u8]) -> impl Iterator<Item = u64> {
+        use std::hash::Hasher;
+        let mut h = rustc_hash::FxHasher::default();
+        h.write(word);
+        // FxHash's low bits are weak: mix before splitting into two probe hashes
+        let mut x = h.finish() ^ (word.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        x ^= x >> 33;
+        x = x.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        x ^= x >> 33;
+        let (a, b) = (x & 0xffff_ffff, (x >> 32) | 1);
+        (0..4u64).map(move |i| a.wrapping_add(i.wrapping_mul(b)) % Self::BITS)
+    }
+
+    fn insert(&mut self, word: &[u8]) {
+        for p in Self::probes(word) {
+            self.bits[(p / 64) as usize] |= 1 << (p % 64);
+        }
+    }
+
+    fn may_contain(&self, word: &[u8]) -> bool {
+        Self::probes(word).all(|p| self.bits[(p / 64) as usize] & (1 << (p % 64)) != 0)
+    }
 }
 
 impl std::fmt::Debug for Lexicon {
@@ -127,14 +170,18 @@ impl Lexicon {
             let e = words.entry(key(name)).or_default();
             e.last = u32::try_from(rank + 1).unwrap_or(u32::MAX);
         }
+        let mut spellings = Bloom::new();
         let english = unpack(include_bytes!("../data/english-words.txt.zst"));
         for w in english.lines() {
             words.entry(key(w)).or_default().word = true;
+            spellings.insert(w.as_bytes());
         }
         for w in data_lines(include_str!("../data/common-words.txt"))
             .chain(data_lines(include_str!("../data/proper-nouns.txt")))
         {
-            words.entry(key(&w.to_ascii_lowercase())).or_default().word = true;
+            let lower = w.to_ascii_lowercase();
+            words.entry(key(&lower)).or_default().word = true;
+            spellings.insert(lower.as_bytes());
         }
         // Words of the large list count as words unless they are a common name too: the
         // large list has "veronica" (a plant) and "ann", which are far more often names.
@@ -145,12 +192,12 @@ impl Lexicon {
                 (1..=COMMON_FIRST).contains(&e.first) || (1..=COMMON_LAST).contains(&e.last);
             e.word |= !common_name;
             e.rare = true;
+            spellings.insert(w.as_bytes());
         }
         for w in data_lines(include_str!("../data/clinical-terms.txt")) {
-            words
-                .entry(key(&w.to_ascii_lowercase()))
-                .or_default()
-                .clinical = true;
+            let lower = w.to_ascii_lowercase();
+            words.entry(key(&lower)).or_default().clinical = true;
+            spellings.insert(lower.as_bytes());
         }
         let places_text = unpack(include_bytes!("../data/us-places.txt.zst"));
         let mut phrases = FxHashSet::default();
@@ -234,6 +281,7 @@ impl Lexicon {
             surrogate_places: data_lines(surrogate_lists::PLACES).collect(),
             surrogate_streets: data_lines(surrogate_lists::STREETS).collect(),
             professions,
+            spellings,
         }
     }
 
@@ -261,6 +309,22 @@ impl Lexicon {
             *slot = (key, entry);
             entry
         })
+    }
+
+    /// Whether the lower-case spelling `word` is an English, rare or clinical word, for the
+    /// hundreds of one-off spellings a typo check tries: the Bloom filter rules out nearly all
+    /// of them, the dictionary confirms the rest (without the per-thread table of recent words,
+    /// which they would only evict).
+    pub fn is_dictionary_spelling(&self, word: &[u8]) -> bool {
+        if !self.spellings.may_contain(word) {
+            return false;
+        }
+        let e = self
+            .words
+            .get(&key_bytes(word))
+            .copied()
+            .unwrap_or_default();
+        e.word || e.rare || e.clinical
     }
 
     /// Whether any well-known facility name can start at a word with this [`key`].
@@ -327,6 +391,19 @@ mod tests {
         // postal places beyond GeoNames, but not those spelled like English words
         assert!(lx.lookup("adjuntas").place > 16_775);
         assert!(!lx.is_place_phrase("left hand"));
+        // the typo check's spelling test: every list word passes, no made-up one does (a Bloom
+        // filter's false positive is confirmed away in the dictionary)
+        for w in ["appetite", "tolerating", "foley", "veronica", "table"] {
+            assert!(lx.is_dictionary_spelling(w.as_bytes()), "{w}");
+        }
+        let mut made_up = 0;
+        for a in b'a'..=b'z' {
+            for b in b'a'..=b'z' {
+                let w = [b'q', a, b'x', b, b'z', b'q'];
+                made_up += usize::from(lx.is_dictionary_spelling(&w));
+            }
+        }
+        assert_eq!(made_up, 0);
         assert_eq!(lx.lookup("qzxv"), Entry::default());
         assert!(lx.lookup("San").phrase_start);
         assert!(lx.is_place_phrase("san diego"));
