@@ -1205,7 +1205,7 @@ fn project(
     use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter};
     let Some(format) = Format::from_path(name) else {
         return Err(VaultError::Gate {
-            dataset: name.display().to_string(),
+            dataset: airlock_core::shown::escape(&name.display().to_string(), 80),
             why: "is not a table, and this role may receive only some columns of it".into(),
         });
     };
