@@ -418,17 +418,7 @@ impl Vault {
 
     /// Seals every row of a catalog that has just gained its MAC column (once, at upgrade).
     fn seal_all(&self) -> Result<()> {
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .catalog
-                .prepare("SELECT id FROM datasets")
-                .map_err(|e| self.cat_err(e))?;
-            stmt.query_map([], |r| r.get(0))
-                .map_err(|e| self.cat_err(e))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| self.cat_err(e))?
-        };
-        for id in ids {
+        for id in self.ids("SELECT id FROM datasets")? {
             self.seal_dataset(&id)?;
             self.seal_approvals(&id, None)?;
         }
@@ -747,16 +737,19 @@ impl Vault {
     }
 
     fn datasets(&self) -> Result<Vec<Dataset>> {
-        let mut stmt = self
-            .catalog
-            .prepare("SELECT id FROM datasets ORDER BY created_at, id")
-            .map_err(|e| self.cat_err(e))?;
-        let ids: Vec<String> = stmt
-            .query_map([], |r| r.get(0))
+        self.ids("SELECT id FROM datasets ORDER BY created_at, id")?
+            .iter()
+            .map(|id| self.row(id).map(|r| r.0))
+            .collect()
+    }
+
+    /// The dataset ids a query without parameters selects.
+    fn ids(&self, sql: &str) -> Result<Vec<String>> {
+        let mut stmt = self.catalog.prepare(sql).map_err(|e| self.cat_err(e))?;
+        stmt.query_map([], |r| r.get(0))
             .map_err(|e| self.cat_err(e))?
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| self.cat_err(e))?;
-        ids.iter().map(|id| self.row(id).map(|r| r.0)).collect()
+            .map_err(|e| self.cat_err(e))
     }
 
     /// Destroys dataset `id`'s data key (and deletes its object): it can never be opened again.
@@ -775,16 +768,7 @@ impl Vault {
     }
 
     fn rotate_unchecked(&self, who: &Actor) -> Result<Rotation> {
-        let ids: Vec<String> = {
-            let mut stmt = self
-                .catalog
-                .prepare("SELECT id FROM datasets WHERE wrapped_key IS NOT NULL ORDER BY id")
-                .map_err(|e| self.cat_err(e))?;
-            stmt.query_map([], |r| r.get(0))
-                .map_err(|e| self.cat_err(e))?
-                .collect::<std::result::Result<_, _>>()
-                .map_err(|e| self.cat_err(e))?
-        };
+        let ids = self.ids("SELECT id FROM datasets WHERE wrapped_key IS NOT NULL ORDER BY id")?;
         // every key is opened before anything changes: a row that fails stops the rotation
         let mut keys = Vec::with_capacity(ids.len());
         for id in &ids {
