@@ -1670,6 +1670,14 @@ impl Ctx<'_> {
         if !self.personish(s) || t.entry.clinical && !self.capitalized(s) || !self.case_allows(s) {
             return false;
         }
+        // "Kettle Creek Lane MT": in mixed-case text a state's code in capitals is no surname
+        if self.style == CaseStyle::Mixed
+            && t.shape == Shape::Upper
+            && t.len() == 2
+            && is_state(self.word(s))
+        {
+            return false;
+        }
         let known = t.entry.last > 0 || t.entry.first > 0;
         if !(known || self.unknown(s)) {
             return false;
