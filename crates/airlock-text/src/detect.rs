@@ -3998,10 +3998,7 @@ fn net_span(
         kind = Kind::Location;
     }
     // "Port …", "North …", "rue des …"
-    while start > 0
-        && ctx.gap_before(start) == " "
-        && in_list(PLACE_HEAD_WORDS, ctx.word(start - 1))
-    {
+    while start > 0 && ctx.gap_before(start) == " " && place_head(ctx.word(start - 1)) {
         start -= 1;
         kind = Kind::Location;
     }
@@ -4079,7 +4076,13 @@ const STREET_OPENERS: &[&str] = &[
     "rue", "calle", "via", "rua", "avenida", "viale", "piazza", "corso", "carrer", "ulica",
 ];
 
-/// Words that open a town's or a street's name: "Port …", "North …", "rue des …".
+/// Whether `word` opens a town's or a street's name.
+fn place_head(word: &str) -> bool {
+    in_list(PLACE_HEAD_WORDS, word) || in_list(STREET_OPENERS, word)
+}
+
+/// Words that open a town's or a street's name: "Port …", "North …", "rue des …" (with the
+/// [`STREET_OPENERS`]: see [`place_head`]).
 const PLACE_HEAD_WORDS: &[&str] = &[
     "port",
     "north",
@@ -4098,16 +4101,6 @@ const PLACE_HEAD_WORDS: &[&str] = &[
     "san",
     "santa",
     "sunrise",
-    "rue",
-    "calle",
-    "via",
-    "rua",
-    "avenida",
-    "viale",
-    "piazza",
-    "corso",
-    "carrer",
-    "ulica",
     "des",
     "de",
     "del",
@@ -4266,7 +4259,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && first >= 2
             && toks[first].start == s.start
             && ctx.word(first - 1).eq_ignore_ascii_case("of")
-            && in_list(PLACE_HEAD_WORDS, ctx.word(first - 2))
+            && place_head(ctx.word(first - 2))
         {
             s.start = toks[first - 2].start;
         }
