@@ -261,19 +261,18 @@ impl AuditLog {
     }
 
     /// Checks the whole log ([`verify_log`]) against `public_key`, and, when given, that it
-    /// ends where the catalog says it last ended (truncation). Returns the number of entries.
+    /// ends where the catalog says it last ended (truncation).
     pub fn verify(
         &self,
         public_key: &VerifyingKey,
         expected_head: Option<(u64, &str)>,
-    ) -> Result<u64> {
-        verify_log(&self.path, public_key, expected_head).map(|v| v.entries)
+    ) -> Result<Verified> {
+        verify_log(&self.path, public_key, expected_head)
     }
 
-    /// The last signed tree head, after verifying the whole log.
-    pub fn head(&self) -> Result<Option<TreeHead>> {
-        let pk = self.signing.verifying_key();
-        verify_log(&self.path, &pk, None).map(|v| v.head)
+    /// The public key that verifies tree heads.
+    pub fn public_key(&self) -> VerifyingKey {
+        self.signing.verifying_key()
     }
 }
 
@@ -418,11 +417,24 @@ fn check_tree_head(
 }
 
 /// Verifies the log at `path` ([`verify_log`]) and that it extends `earlier`, a tree head
-/// obtained before (from `airlock audit head --export`): `earlier` is signed by `public_key`,
+/// obtained before (from `airlock audit head --export`); see [`check_extends`]. Returns the
+/// log's verification.
+pub fn verify_from(path: &Path, public_key: &VerifyingKey, earlier: &TreeHead) -> Result<Verified> {
+    let verified = verify_log(path, public_key, None)?;
+    check_extends(path, public_key, earlier, &verified)?;
+    Ok(verified)
+}
+
+/// Whether the verified log at `path` extends `earlier`: `earlier` is signed by `public_key`,
 /// the log's last signed head covers at least as many entries, and the consistency proof from
 /// `earlier` to it holds (RFC 9162). A log rewritten, reordered or cut before `earlier`'s size
-/// fails here even when every checkpoint in it was re-signed. Returns the log's verification.
-pub fn verify_from(path: &Path, public_key: &VerifyingKey, earlier: &TreeHead) -> Result<Verified> {
+/// fails here even when every checkpoint in it was re-signed.
+pub fn check_extends(
+    path: &Path,
+    public_key: &VerifyingKey,
+    earlier: &TreeHead,
+    verified: &Verified,
+) -> Result<()> {
     let bad = |line: u64, problem: &str| broken(path, line, problem);
     if !earlier.verify(public_key) {
         return Err(bad(
@@ -436,7 +448,6 @@ pub fn verify_from(path: &Path, public_key: &VerifyingKey, earlier: &TreeHead) -
             "cannot be checked: the tree head's root is not a hash",
         ));
     };
-    let verified = verify_log(path, public_key, None)?;
     let (size, root) = match &verified.head {
         Some(h) => (h.tree_size, h.root().unwrap_or_else(merkle::empty_root)),
         None => (0, merkle::empty_root()),
@@ -459,7 +470,7 @@ pub fn verify_from(path: &Path, public_key: &VerifyingKey, earlier: &TreeHead) -
             "or an entry before it was changed, removed or reordered since the tree head given was signed (the log does not extend it)",
         ));
     }
-    Ok(verified)
+    Ok(())
 }
 
 /// Where an append goes on: the last line's sequence number and hash, and the Merkle tree of
@@ -562,7 +573,7 @@ mod tests {
     fn a_written_log_verifies_and_chains() {
         let dir = tempfile::tempdir().unwrap();
         let (l, pk, head) = written(dir.path());
-        assert_eq!(l.verify(&pk, Some((head.0, &head.1))).unwrap(), 5);
+        assert_eq!(l.verify(&pk, Some((head.0, &head.1))).unwrap().entries, 5);
         let entries = l.entries().unwrap();
         assert_eq!(entries.len(), 5);
         assert_eq!(entries[0].prev, GENESIS);
@@ -657,6 +668,6 @@ mod tests {
         }
         let l = log(&path);
         let pk = public_key(&l.public_key_hex()).unwrap();
-        assert_eq!(l.verify(&pk, None).unwrap(), 200);
+        assert_eq!(l.verify(&pk, None).unwrap().entries, 200);
     }
 }

@@ -451,9 +451,9 @@ impl Vault {
         Ok(())
     }
 
-    /// Verifies the audit log: the chain, every checkpoint's signature, and that it still
-    /// ends where the catalog last saw it end. Returns the number of entries.
-    pub fn verify_audit(&self) -> Result<u64> {
+    /// Verifies the audit log: every entry, every tree head's root and signature, and that it
+    /// still ends where the catalog last saw it end.
+    pub fn verify_audit(&self) -> Result<audit::Verified> {
         let head: Option<(i64, String)> = self
             .catalog
             .query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| {
@@ -461,9 +461,10 @@ impl Vault {
             })
             .optional()
             .map_err(|e| self.cat_err(e))?;
-        let pk = audit::public_key(&self.audit.public_key_hex()).ok_or(VaultError::Crypto)?;
-        self.audit
-            .verify(&pk, head.as_ref().map(|(s, h)| (*s as u64, h.as_str())))
+        self.audit.verify(
+            &self.audit.public_key(),
+            head.as_ref().map(|(s, h)| (*s as u64, h.as_str())),
+        )
     }
 
     fn event(

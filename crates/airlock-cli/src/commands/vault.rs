@@ -202,13 +202,12 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     let path = vault.audit().path().to_path_buf();
                     let r = match (key, &earlier) {
                         (Some(pk), Some(h)) => audit::verify_from(&path, &pk, h).map(|v| v.entries),
-                        (Some(pk), None) => vault.audit().verify(&pk, None),
-                        (None, Some(h)) => vault.verify_audit().and_then(|_| {
-                            let pk = audit::public_key(&vault.audit().public_key_hex())
-                                .ok_or(airlock_vault::VaultError::Crypto)?;
-                            audit::verify_from(&path, &pk, h).map(|v| v.entries)
+                        (Some(pk), None) => vault.audit().verify(&pk, None).map(|v| v.entries),
+                        (None, Some(h)) => vault.verify_audit().and_then(|v| {
+                            audit::check_extends(&path, &vault.audit().public_key(), h, &v)?;
+                            Ok(v.entries)
                         }),
-                        (None, None) => vault.verify_audit(),
+                        (None, None) => vault.verify_audit().map(|v| v.entries),
                     };
                     (path, r)
                 }
@@ -255,8 +254,7 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             key_file,
         } => {
             let vault = open(key_file.as_deref())?;
-            vault.verify_audit()?;
-            let Some(head) = vault.audit().head()? else {
+            let Some(head) = vault.verify_audit()?.head else {
                 anyhow::bail!("the audit log is empty: there is no tree head yet");
             };
             let text = serde_json::to_string_pretty(&head)? + "\n";
