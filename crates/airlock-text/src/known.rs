@@ -103,7 +103,12 @@ pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
 /// A date value as a record holds it: ISO, US or compact digits, or the month by name.
 fn parse_date(value: &str) -> Option<chrono::NaiveDate> {
     let v = value.trim();
-    if let Some(d) = airlock_core::dates::DateParser::new().parse(v) {
+    static PARSER: std::sync::OnceLock<airlock_core::dates::DateParser> =
+        std::sync::OnceLock::new();
+    if let Some(d) = PARSER
+        .get_or_init(airlock_core::dates::DateParser::new)
+        .parse(v)
+    {
         return Some(d.date);
     }
     ["%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%B %d %Y"]

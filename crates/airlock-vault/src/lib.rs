@@ -126,7 +126,6 @@ impl Vault {
             std::fs::write(&access, access::DEFAULT)
                 .map_err(|e| VaultError::io("write", &access, e))?;
         }
-        make_private(dir)?;
         let vault = Self::open(dir, secret)?;
         if !vault.audit.path().exists()
             || std::fs::metadata(vault.audit.path()).is_ok_and(|m| m.len() == 0)
@@ -319,33 +318,31 @@ impl Vault {
         data_encoding::HEXLOWER.encode(&self.secret.derive(Purpose::CatalogMac).mac(&bytes))
     }
 
-    /// Dataset `id`'s row as stored (every column but the MAC), and its stored MAC.
-    fn dataset_row(&self, id: &str) -> Result<Option<(serde_json::Value, Option<String>)>> {
+    /// Dataset `id`'s row as stored, unchecked (see [`Vault::row`]).
+    fn stored_row(&self, id: &str) -> Result<Option<StoredRow>> {
         self.catalog
             .query_row(
-                "SELECT id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, shredded_at, source, manifest, mac, kek_version FROM datasets WHERE id = ?1",
+                "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key, source, manifest, kek_version, mac FROM datasets WHERE id = ?1",
                 params![id],
                 |r| {
-                    let key: Option<Vec<u8>> = r.get(6)?;
-                    Ok((
-                        serde_json::json!([
-                            "dataset",
-                            r.get::<_, String>(0)?,
-                            r.get::<_, String>(1)?,
-                            r.get::<_, String>(2)?,
-                            r.get::<_, String>(3)?,
-                            r.get::<_, i64>(4)?,
-                            r.get::<_, String>(5)?,
-                            key.map(|k| data_encoding::HEXLOWER.encode(&k)),
-                            r.get::<_, String>(7)?,
-                            r.get::<_, String>(8)?,
-                            r.get::<_, Option<String>>(9)?,
-                            r.get::<_, Option<String>>(10)?,
-                            r.get::<_, Option<String>>(11)?,
-                            r.get::<_, Option<i64>>(13)?,
-                        ]),
-                        r.get::<_, Option<String>>(12)?,
-                    ))
+                    Ok(StoredRow {
+                        ds: Dataset {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            zone: r.get(2)?,
+                            sha256: r.get(3)?,
+                            bytes: r.get::<_, i64>(4)? as u64,
+                            created_at: r.get(5)?,
+                            created_by: r.get(6)?,
+                            shredded_at: r.get(7)?,
+                        },
+                        object: r.get(8)?,
+                        wrapped: r.get(9)?,
+                        source: r.get(10)?,
+                        manifest: r.get(11)?,
+                        kek_version: r.get(12)?,
+                        mac: r.get(13)?,
+                    })
                 },
             )
             .optional()
@@ -354,7 +351,7 @@ impl Vault {
 
     /// Writes dataset `id`'s MAC over its row as it is now (after airlock changed it).
     fn seal_dataset(&self, id: &str) -> Result<()> {
-        let Some((row, _)) = self.dataset_row(id)? else {
+        let Some(row) = self.stored_row(id)? else {
             return Err(VaultError::UnknownDataset(airlock_core::shown::escape(
                 id, 64,
             )));
@@ -362,7 +359,7 @@ impl Vault {
         self.catalog
             .execute(
                 "UPDATE datasets SET mac = ?2 WHERE id = ?1",
-                params![id, self.catalog_mac(&row)],
+                params![id, self.catalog_mac(&row.mac_input())],
             )
             .map_err(|e| self.cat_err(e))?;
         Ok(())
@@ -390,30 +387,6 @@ impl Vault {
                 .map_err(|e| self.cat_err(e))?;
         }
         Ok(())
-    }
-
-    /// Refuses dataset `id` when its row was changed outside airlock (relabelled zone, forged
-    /// approval state, restored key, edited object): its MAC no longer verifies.
-    fn check_dataset(&self, id: &str) -> Result<()> {
-        let Some((row, mac)) = self.dataset_row(id)? else {
-            return Err(VaultError::UnknownDataset(id.to_owned()));
-        };
-        let expected = self.catalog_mac(&row);
-        let ok = mac.is_some_and(|m| {
-            m.len() == expected.len()
-                && m.bytes()
-                    .zip(expected.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(VaultError::CatalogEdited {
-                dataset: airlock_core::shown::escape(id, 64),
-                what: "its catalog row",
-            })
-        }
     }
 
     /// Seals every row of a catalog that has just gained its MAC column (once, at upgrade).
@@ -547,7 +520,7 @@ impl Vault {
 
     /// What the catalog knows of dataset `id` (not audited: nothing is decrypted).
     pub fn dataset(&self, id: &str) -> Result<Dataset> {
-        self.row(id).map(|r| r.0)
+        self.row(id).map(|r| r.ds)
     }
 
     /// Datasets whose plaintext has this SHA-256 (to place a file in the vault's lineage).
@@ -626,43 +599,40 @@ impl Vault {
         Ok(ds)
     }
 
-    fn row(&self, id: &str) -> Result<(Dataset, String, Option<Vec<u8>>)> {
-        self.check_dataset(id)?;
-        self.catalog
-            .query_row(
-                "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key FROM datasets WHERE id = ?1",
-                params![id],
-                |r| {
-                    Ok((
-                        Dataset {
-                            id: r.get(0)?,
-                            name: r.get(1)?,
-                            zone: r.get(2)?,
-                            sha256: r.get(3)?,
-                            bytes: r.get::<_, i64>(4)? as u64,
-                            created_at: r.get(5)?,
-                            created_by: r.get(6)?,
-                            shredded_at: r.get(7)?,
-                        },
-                        r.get(8)?,
-                        r.get(9)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(|e| self.cat_err(e))?
-            .ok_or_else(|| VaultError::UnknownDataset(id.to_owned()))
+    /// Dataset `id`'s catalog row, refused when it was changed outside airlock (relabelled
+    /// zone, forged approval state, restored key, edited object): its MAC no longer verifies.
+    fn row(&self, id: &str) -> Result<StoredRow> {
+        let Some(row) = self.stored_row(id)? else {
+            return Err(VaultError::UnknownDataset(id.to_owned()));
+        };
+        let expected = self.catalog_mac(&row.mac_input());
+        let ok = row.mac.as_ref().is_some_and(|m| {
+            m.len() == expected.len()
+                && m.bytes()
+                    .zip(expected.bytes())
+                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                    == 0
+        });
+        if ok {
+            Ok(row)
+        } else {
+            Err(VaultError::CatalogEdited {
+                dataset: airlock_core::shown::escape(id, 64),
+                what: "its catalog row",
+            })
+        }
     }
 
     /// Decrypts dataset `id` to `output` (atomically) for `who`, if the access rules allow.
     pub fn get(&self, id: &str, output: &Path, force: bool, who: &Actor) -> Result<Dataset> {
-        let (ds, _, wrapped) = self.row(id)?;
+        let row = self.row(id)?;
+        let ds = row.ds.clone();
         self.allow(who, access::Action::Read, Zone::parse(&ds.zone)?, Some(id))?;
-        let Some(wrapped) = wrapped else {
+        let Some(wrapped) = &row.wrapped else {
             self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
             return Err(VaultError::Shredded(id.to_owned()));
         };
-        let key = match self.data_key(&ds, &wrapped) {
+        let key = match self.data_key(&row, wrapped) {
             Ok(key) => key,
             Err(e) => {
                 self.record(&[Self::event(who, "get", Some(id), None, "failed")])?;
@@ -740,7 +710,7 @@ impl Vault {
     fn datasets(&self) -> Result<Vec<Dataset>> {
         self.ids("SELECT id FROM datasets ORDER BY created_at, id")?
             .iter()
-            .map(|id| self.row(id).map(|r| r.0))
+            .map(|id| self.row(id).map(|r| r.ds))
             .collect()
     }
 
@@ -755,7 +725,7 @@ impl Vault {
 
     /// Destroys dataset `id`'s data key (and deletes its object): it can never be opened again.
     pub fn shred(&self, id: &str, who: &Actor) -> Result<Dataset> {
-        let (ds, _, _) = self.row(id)?;
+        let ds = self.row(id)?.ds;
         self.allow(who, access::Action::Shred, Zone::parse(&ds.zone)?, Some(id))?;
         self.shred_unchecked(id, who, "shred", true)
     }
@@ -773,9 +743,12 @@ impl Vault {
         // every key is opened before anything changes: a row that fails stops the rotation
         let mut keys = Vec::with_capacity(ids.len());
         for id in &ids {
-            let (ds, _, wrapped) = self.row(id)?;
-            let wrapped = wrapped.ok_or_else(|| VaultError::Shredded(id.clone()))?;
-            keys.push((ds.clone(), self.data_key(&ds, &wrapped)?));
+            let row = self.row(id)?;
+            let wrapped = row
+                .wrapped
+                .as_deref()
+                .ok_or_else(|| VaultError::Shredded(id.clone()))?;
+            keys.push((row.ds.clone(), self.data_key(&row, wrapped)?));
         }
         let version = self.lock_keyring()?.add_version()?;
         let tx = self
@@ -821,16 +794,9 @@ impl Vault {
 
     /// Opens dataset `ds`'s wrapped data key: under the KEK version its row names, bound to its
     /// id and zone (a row from before versioned KEKs: under the key derived from the secret).
-    fn data_key(&self, ds: &Dataset, wrapped: &[u8]) -> Result<DataKey> {
-        let version: Option<i64> = self
-            .catalog
-            .query_row(
-                "SELECT kek_version FROM datasets WHERE id = ?1",
-                params![ds.id],
-                |r| r.get(0),
-            )
-            .map_err(|e| self.cat_err(e))?;
-        match version {
+    fn data_key(&self, row: &StoredRow, wrapped: &[u8]) -> Result<DataKey> {
+        let ds = &row.ds;
+        match row.kek_version {
             None => DataKey::unwrap(
                 &self.secret.derive(Purpose::DataEncryption),
                 &ds.id,
@@ -855,7 +821,7 @@ impl Vault {
         action: &str,
         rotate: bool,
     ) -> Result<Dataset> {
-        let (mut ds, _, _) = self.row(id)?;
+        let mut ds = self.row(id)?.ds;
         let path = self.object_path(&ds.id)?;
         let now = airlock_core::manifest::now_rfc3339();
         // secure_delete zeroes the freed page content of the old key
@@ -878,6 +844,42 @@ impl Vault {
         }
         ds.shredded_at = Some(ds.shredded_at.unwrap_or(now));
         Ok(ds)
+    }
+}
+
+/// A dataset's catalog row as stored.
+struct StoredRow {
+    ds: Dataset,
+    object: String,
+    wrapped: Option<Vec<u8>>,
+    source: Option<String>,
+    manifest: Option<String>,
+    kek_version: Option<i64>,
+    mac: Option<String>,
+}
+
+impl StoredRow {
+    /// What the row's MAC covers: every column but the MAC, led by the table's tag.
+    fn mac_input(&self) -> serde_json::Value {
+        let d = &self.ds;
+        serde_json::json!([
+            "dataset",
+            d.id,
+            d.name,
+            d.zone,
+            d.sha256,
+            d.bytes as i64,
+            self.object,
+            self.wrapped
+                .as_ref()
+                .map(|k| data_encoding::HEXLOWER.encode(k)),
+            d.created_at,
+            d.created_by,
+            d.shredded_at,
+            self.source,
+            self.manifest,
+            self.kek_version,
+        ])
     }
 }
 
@@ -918,7 +920,7 @@ pub struct Expired {
 impl Vault {
     /// Records `who`'s approval of dataset `id` for zone `to` (one per actor).
     pub fn approve(&self, id: &str, to: Zone, who: &Actor) -> Result<u64> {
-        let (ds, _, _) = self.row(id)?;
+        let ds = self.row(id)?.ds;
         if ds.shredded_at.is_some() {
             return Err(VaultError::Shredded(id.to_owned()));
         }
@@ -1015,7 +1017,7 @@ impl Vault {
         who: &Actor,
         scan: &dyn Fn(&Path) -> Result<u64>,
     ) -> Result<Promotion> {
-        let (ds, _, _) = self.row(id)?;
+        let ds = self.row(id)?.ds;
         if ds.shredded_at.is_some() {
             return Err(VaultError::Shredded(id.to_owned()));
         }
@@ -1087,9 +1089,12 @@ impl Vault {
             }
         }
         // the data key is bound to the zone: rewrapped for the new one, in the same update
-        let (_, _, wrapped) = self.row(id)?;
-        let wrapped = wrapped.ok_or_else(|| VaultError::Shredded(id.to_owned()))?;
-        let key = self.data_key(&ds, &wrapped)?;
+        let row = self.row(id)?;
+        let wrapped = row
+            .wrapped
+            .as_deref()
+            .ok_or_else(|| VaultError::Shredded(id.to_owned()))?;
+        let key = self.data_key(&row, wrapped)?;
         let (version, rewrapped) = self.wrap_current(&key, id, to)?;
         self.catalog
             .execute(
