@@ -23,6 +23,27 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where the governance server is, and how to prove who you are to it. With a server set,
+/// every vault, approve, retention, keys, audit and lineage command is its client: the server
+/// holds the keys, authenticates you and decides. Without one, those commands run in
+/// single-user local mode, which enforces nothing against a person who holds the workspace
+/// secret.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The airlock server (https://HOST:PORT); API keys come from AIRLOCK_API_KEY only
+    #[arg(long, env = "AIRLOCK_SERVER", value_name = "URL")]
+    pub server: Option<String>,
+    /// The workspace CA's certificate (ca.pem from `airlock ca init`), the one root trusted
+    #[arg(long, env = "AIRLOCK_CA", value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+    /// Your client certificate (from `airlock ca issue`)
+    #[arg(long, env = "AIRLOCK_CERT", value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// The private key of --cert
+    #[arg(long, env = "AIRLOCK_CERT_KEY", value_name = "FILE")]
+    pub cert_key: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Generate a synthetic hospital extract, plant canary patients, de-identify it, scan and
@@ -57,7 +78,9 @@ pub enum Command {
     /// DICOM de-identification (PS3.15 Annex E Basic Profile and options)
     #[command(subcommand)]
     Dicom(DicomCommand),
-    /// Encrypted zones for datasets: put, get, ls, deid, promote, shred (every operation audited)
+    /// Encrypted zones for datasets: put, get, ls, deid, promote, shred (every operation
+    /// audited). With --server / AIRLOCK_SERVER, a client of `airlock serve`; without, the
+    /// single-user local mode, which enforces nothing against whoever holds the secret
     #[command(subcommand)]
     Vault(VaultCommand),
     /// The tamper-evident audit log: verify it, show it, export its public key
@@ -82,6 +105,91 @@ pub enum Command {
     /// The vault's key-encryption keys
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Run the governance server: the one process that holds the workspace's keys, authenticates
+    /// people (client certificates) and services (API keys), decides and audits
+    Serve(ServeArgs),
+    /// The workspace's certificate authority: the server's certificate and people's client
+    /// certificates (run on the server's machine, with the workspace secret)
+    #[command(subcommand)]
+    Ca(CaCommand),
+    /// API keys for services (shown once; the catalog keeps an argon2id hash)
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+    /// The identities the server accepts: list them, revoke one
+    #[command(subcommand)]
+    Credentials(CredentialsCommand),
+}
+
+/// Where the workspace folder is, for the commands an operator runs on the server's machine.
+#[derive(Debug, Args)]
+pub struct WorkspaceArg {
+    /// The workspace (the folder `airlock init` made, or its .airlock/); default: here
+    #[arg(long, default_value = ".")]
+    pub workspace: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// The address to listen on (port 0: any free port)
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    pub listen: std::net::SocketAddr,
+    /// Write the address the server listens on to this file once it is listening
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaCommand {
+    /// Create the CA (.airlock/ca/, key 0600) and the server's certificate
+    Init {
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+        /// A DNS name or IP address the server is reached at (repeatable)
+        #[arg(long = "host", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()])]
+        hosts: Vec<String>,
+    },
+    /// Issue a client certificate to a person: NAME.pem and NAME.key (0600) in --out; the
+    /// server knows them as cert:NAME (bind it to roles in access.toml's [actors])
+    Issue {
+        /// The person's name (letters, digits and . _ - @)
+        name: String,
+        /// Where to write the certificate and key
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Days the certificate is valid
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Make an API key for a service, known to the server as key:NAME; printed once
+    Create {
+        /// The service's name (letters, digits and . _ - @)
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CredentialsCommand {
+    /// List the client certificates and API keys the server accepts or has revoked
+    Ls {
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+    },
+    /// Revoke a certificate or API key by its id (cr-...): refused from the next request on
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +232,8 @@ pub enum LineageCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Walk an output back through its signed statements to the raw data
     Show {
@@ -150,6 +260,8 @@ pub struct ActorArgs {
     /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
     #[arg(long)]
     pub key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub server: ServerArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -185,6 +297,8 @@ pub enum VaultCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// De-identify a raw dataset under a policy into the deid zone (the only way data enters it)
     Deid {
@@ -235,6 +349,8 @@ pub enum AuditCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Print the log's latest signed tree head, or write it for a witness with --export
     Head {
@@ -248,6 +364,8 @@ pub enum AuditCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Print entries, filtered by actor, dataset and time
     Show {
@@ -261,12 +379,16 @@ pub enum AuditCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Print the public key that verifies this workspace's audit tree heads
     Pubkey {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        #[command(flatten)]
+        server: ServerArgs,
     },
 }
 

@@ -15,6 +15,11 @@ pub fn out(text: &str) {
         .and_then(|()| stdout.flush());
 }
 
+/// A warning on stderr.
+pub fn warn(text: &str) {
+    let _ = writeln!(std::io::stderr(), "warning: {text}");
+}
+
 /// Prints a JSON value on stdout.
 pub fn json(value: &serde_json::Value) {
     let mut s = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".into());
@@ -39,6 +44,10 @@ pub fn error(err: &anyhow::Error, as_json: bool) {
             .or_else(|| {
                 c.downcast_ref::<airlock_run::RunError>()
                     .and_then(airlock_run::RunError::hint)
+            })
+            .or_else(|| {
+                c.downcast_ref::<airlock_server::Error>()
+                    .and_then(airlock_server::Error::hint)
             })
     });
     // Messages name files, columns and keys, which may be data: escaped and capped whole.

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod demo;
+pub mod vault;
 
 use std::path::{Path, PathBuf};
 
@@ -132,6 +133,15 @@ impl Workspace {
     /// The workspace's vault, when it has one.
     pub fn vault(&self) -> Option<&Vault> {
         match &self.holder {
+            Holder::Secret(_) => None,
+            Holder::Vault(v) => Some(v),
+        }
+    }
+
+    /// The workspace's vault, to change how it decides (a server's bound roles, its access
+    /// rules refreshed), when it has one.
+    pub fn vault_mut(&mut self) -> Option<&mut Vault> {
+        match &mut self.holder {
             Holder::Secret(_) => None,
             Holder::Vault(v) => Some(v),
         }

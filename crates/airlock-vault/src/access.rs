@@ -46,10 +46,15 @@ prod_approvals = 2
 [retention]
 raw = 365
 
-# Limit who may act as which role (absent: anyone may claim any role):
+# Who may act as which role. Under `airlock serve` the names are authenticated identities
+# (cert:NAME from `airlock ca issue`, key:NAME from `airlock apikey create`) and without this
+# table no one has any role. In the single-user local mode the names are what --actor says,
+# and without the table anyone may claim any role: local mode enforces nothing against a
+# person who holds the workspace secret.
 # [actors]
-# alice = ["steward"]
-# bob = ["engineer", "analyst"]
+# "cert:alice" = ["steward"]
+# "cert:bob" = ["engineer", "analyst"]
+# "key:etl" = ["engineer"]
 "#;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +119,9 @@ fn two() -> u64 {
 #[derive(Debug, Clone)]
 pub struct Access {
     file: File,
+    /// Server mode: a role counts only where `[actors]` binds it to the authenticated
+    /// identity; without an `[actors]` table no one has a role.
+    pub(crate) require_bound: bool,
 }
 
 /// Who is acting, as which role, for which purpose.
@@ -190,7 +198,20 @@ impl Access {
                 reason: format!("[retention] names unknown zone {z}"),
             })?;
         }
-        Ok(Self { file })
+        Ok(Self {
+            file,
+            require_bound: false,
+        })
+    }
+
+    /// The roles `[actors]` binds `name` to (none without an `[actors]` table).
+    pub fn roles_of(&self, name: &str) -> Vec<String> {
+        self.file
+            .actors
+            .as_ref()
+            .and_then(|a| a.get(name))
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Columns `who`'s role may not receive.
@@ -229,11 +250,13 @@ impl Access {
             purpose: who.purpose.clone(),
         };
         let role = self.file.roles.get(&who.role).ok_or_else(denied)?;
-        if let Some(actors) = &self.file.actors
-            && !actors
+        let bound = match &self.file.actors {
+            Some(actors) => actors
                 .get(&who.name)
-                .is_some_and(|roles| roles.contains(&who.role))
-        {
+                .is_some_and(|roles| roles.contains(&who.role)),
+            None => !self.require_bound,
+        };
+        if !bound {
             return Err(denied());
         }
         let zones = match action {

@@ -90,6 +90,9 @@ pub enum VaultError {
         "the {what} is too long or has control characters (it would rewrite what a terminal or a log shows); it is not repeated here"
     )]
     BadLabel { what: &'static str },
+    /// The workspace has a secret but no vault.
+    #[error("this workspace has no vault (run `airlock init` in a new workspace)")]
+    NoVault,
     /// The audit log does not verify.
     #[error("audit log {}: {}", .path.display(), at_entry(*.line, .problem))]
     AuditBroken {

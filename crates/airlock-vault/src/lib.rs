@@ -10,6 +10,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod credentials;
 pub mod error;
 pub mod keyring;
 pub mod lineage;
@@ -27,11 +28,12 @@ use airlock_core::output::AtomicOutput;
 
 pub use access::{Access, Actor};
 pub use audit::{AuditLog, Event};
+pub use credentials::{AccessVersion, Credential, CredentialKind};
 pub use error::{Result, VaultError};
 use seal::DataKey;
 
 /// The zones, from raw PHI to production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Zone {
     Raw,
@@ -72,7 +74,7 @@ impl fmt::Display for Zone {
 }
 
 /// What the catalog knows of a dataset (never its contents).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Dataset {
     pub id: String,
     pub name: String,
@@ -126,10 +128,10 @@ impl Vault {
             std::fs::write(&access, access::DEFAULT)
                 .map_err(|e| VaultError::io("write", &access, e))?;
         }
+        let log = dir.join(AUDIT_FILE);
+        let fresh = !log.exists() || std::fs::metadata(&log).is_ok_and(|m| m.len() == 0);
         let vault = Self::open(dir, secret)?;
-        if !vault.audit.path().exists()
-            || std::fs::metadata(vault.audit.path()).is_ok_and(|m| m.len() == 0)
-        {
+        if fresh {
             vault.record(&[Event {
                 actor: access::current_user(),
                 role: "steward".into(),
@@ -190,6 +192,7 @@ impl Vault {
                  );",
             )
             .map_err(cat)?;
+        catalog.execute_batch(credentials::SCHEMA).map_err(cat)?;
         // catalogs made before lineage columns and row MACs existed
         let mut unsealed = false;
         for (table, column) in [
@@ -211,7 +214,7 @@ impl Vault {
             &dir.join(keyring::KEYRING_FILE),
             &secret.derive(Purpose::KeyringWrap),
         )?;
-        let vault = Self {
+        let mut vault = Self {
             dir: dir.to_path_buf(),
             secret,
             catalog,
@@ -226,6 +229,12 @@ impl Vault {
         }
         vault.sweep_orphans()?;
         vault.sweep_temp();
+        // a change to access.toml made since the last command is versioned and audited now
+        vault.refresh_access(&Actor {
+            name: access::current_user(),
+            role: "-".into(),
+            purpose: "access rules changed".into(),
+        })?;
         Ok(vault)
     }
 
@@ -606,13 +615,7 @@ impl Vault {
             return Err(VaultError::UnknownDataset(id.to_owned()));
         };
         let expected = self.catalog_mac(&row.mac_input());
-        let ok = row.mac.as_ref().is_some_and(|m| {
-            m.len() == expected.len()
-                && m.bytes()
-                    .zip(expected.bytes())
-                    .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-                    == 0
-        });
+        let ok = row.mac.as_ref().is_some_and(|m| same(m, &expected));
         if ok {
             Ok(row)
         } else {
@@ -884,7 +887,7 @@ impl StoredRow {
 }
 
 /// What a key rotation did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Rotation {
     /// The KEK version every live data key is now wrapped under.
     pub version: u32,
@@ -895,7 +898,7 @@ pub struct Rotation {
 }
 
 /// What a promotion checked.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Promotion {
     pub dataset: String,
     pub from: String,
@@ -909,7 +912,7 @@ pub struct Promotion {
 }
 
 /// A dataset retention would shred, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Expired {
     pub dataset: String,
     pub zone: String,
@@ -964,7 +967,10 @@ impl Vault {
     fn approvals(&self, id: &str, to: Zone) -> Result<u64> {
         let mut actors = std::collections::BTreeSet::new();
         for (row, mac) in self.approval_rows(id)? {
-            if mac.as_deref() != Some(self.catalog_mac(&row).as_str()) {
+            if !mac
+                .as_deref()
+                .is_some_and(|m| same(m, &self.catalog_mac(&row)))
+            {
                 return Err(VaultError::CatalogEdited {
                     dataset: airlock_core::shown::escape(id, 64),
                     what: "an approval",
@@ -1226,6 +1232,15 @@ const LABEL_MAX: usize = 200;
 
 /// Refuses an actor whose name, role or purpose is no label ([`check_label`]): before anything
 /// is done or written to the audit log.
+/// Whether two MACs (hex) are equal, in time that does not depend on where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
 fn check_actor(who: &Actor) -> Result<()> {
     check_label("actor name", &who.name)?;
     check_label("role", &who.role)?;

@@ -25,7 +25,10 @@ pub fn run(args: InitArgs, json: bool) -> anyhow::Result<ExitStatus> {
              keep it private and backed up: tokens and date shifts are keyed by it, and losing it\n\
              makes them unlinkable for good (which is also how you crypto-shred a release).\n\
              vault: {}/catalog.db, objects/, audit.log (hash-chained, signed checkpoints) and\n\
-             access.toml (which role may read or write which zone; edit it)\n",
+             access.toml (which role may read or write which zone; edit it)\n\
+             this is the single-user local mode: it enforces nothing against whoever holds the\n\
+             secret. For people who must not hold it, run `airlock ca init` and `airlock serve`\n\
+             here, and give them `airlock ca issue` certificates instead.\n",
             airlock_core::shown::path(&path),
             airlock_core::shown::path(&dir)
         ));

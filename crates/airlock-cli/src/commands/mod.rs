@@ -11,6 +11,7 @@ mod fhir;
 mod init;
 mod profile;
 mod risk;
+mod serve;
 mod text;
 mod vault;
 
@@ -39,6 +40,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Keys(crate::cli::KeysCommand::Rotate { who }) => {
             vault::rotate_keys(&who, cli.json)
         }
+        Command::Serve(args) => serve::serve(args, cli.json),
+        Command::Ca(cmd) => serve::ca(cmd, cli.json),
+        Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
+        Command::Credentials(cmd) => serve::credentials(cmd, cli.json),
     }
 }
 

@@ -6,9 +6,68 @@ use airlock_core::keys::WorkspaceSecret;
 use airlock_vault::audit;
 use airlock_vault::{Actor, Vault, Zone};
 
+use airlock_server::client::{Claim, Client, Connection};
+
 use crate::ExitStatus;
-use crate::cli::{ActorArgs, AuditCommand, LineageCommand, VaultCommand};
+use crate::cli::{ActorArgs, AuditCommand, LineageCommand, ServerArgs, VaultCommand};
 use crate::report::{self, thousands};
+
+/// Where a governance command runs: in this process on a workspace whose secret it holds
+/// (single-user local mode), or on the server, whose client this is.
+enum Door {
+    Local(airlock_run::Workspace),
+    Remote(Client),
+}
+
+impl Door {
+    /// The server when one is set (identity from the certificate or API key, never from
+    /// --actor; the key stays there), else the local workspace.
+    fn open(server: &ServerArgs, key_file: Option<&Path>) -> anyhow::Result<Self> {
+        let Some(url) = &server.server else {
+            return Ok(Self::Local(workspace(key_file)?));
+        };
+        if key_file.is_some() {
+            anyhow::bail!(
+                "--key-file is for the single-user local mode: with --server, the server holds the workspace's keys"
+            );
+        }
+        let cert = match (&server.cert, &server.cert_key) {
+            (Some(c), Some(k)) => Some((c.clone(), k.clone())),
+            (None, None) => None,
+            _ => anyhow::bail!("--cert and --cert-key go together"),
+        };
+        let api_key = std::env::var("AIRLOCK_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty());
+        Ok(Self::Remote(Client::new(&Connection {
+            url: url.clone(),
+            ca: server.ca.clone(),
+            cert,
+            api_key,
+        })?))
+    }
+
+    /// A command that acts as someone: locally the named actor, remotely the claim of a
+    /// role and purpose (who is acting is what the server authenticated).
+    fn acting(who: &ActorArgs) -> anyhow::Result<(Self, Actor, Claim)> {
+        let door = Self::open(&who.server, who.key_file.as_deref())?;
+        if matches!(door, Self::Remote(_)) && who.actor.is_some() {
+            anyhow::bail!(
+                "--actor is for the single-user local mode: the server knows you by your certificate or API key"
+            );
+        }
+        let claim = Claim {
+            role: who.role.clone(),
+            purpose: who.purpose.clone(),
+        };
+        Ok((door, actor(who), claim))
+    }
+
+    /// The local vault (errors for a workspace without one).
+    fn vault(ws: &airlock_run::Workspace) -> anyhow::Result<&Vault> {
+        ws.vault().ok_or_else(|| no_vault(ws.dir()))
+    }
+}
 
 /// The error for a workspace without a vault.
 fn no_vault(dir: Option<&Path>) -> anyhow::Error {
@@ -53,9 +112,21 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             name,
             who,
         } => {
-            let zone = Zone::parse(&zone)?;
-            let vault = open(who.key_file.as_deref())?;
-            let ds = vault.put(&file, zone, name.as_deref(), &actor(&who))?;
+            let (door, actor, claim) = Door::acting(&who)?;
+            let ds = match &door {
+                Door::Local(ws) => {
+                    Door::vault(ws)?.put(&file, Zone::parse(&zone)?, name.as_deref(), &actor)?
+                }
+                Door::Remote(c) => {
+                    let name = name.unwrap_or_else(|| {
+                        file.file_name()
+                            .and_then(|n| n.to_str())
+                            .unwrap_or("dataset")
+                            .to_owned()
+                    });
+                    c.put(&file, &zone, &name, &claim)?
+                }
+            };
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "dataset": ds }));
             } else {
@@ -75,8 +146,11 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             force,
             who,
         } => {
-            let vault = open(who.key_file.as_deref())?;
-            let ds = vault.get(&dataset, &output, force, &actor(&who))?;
+            let (door, actor, claim) = Door::acting(&who)?;
+            let ds = match &door {
+                Door::Local(ws) => Door::vault(ws)?.get(&dataset, &output, force, &actor)?,
+                Door::Remote(c) => c.get(&dataset, &output, force, &claim)?,
+            };
             if json {
                 report::json(
                     &serde_json::json!({ "status": "ok", "dataset": ds, "output": output }),
@@ -92,14 +166,18 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 ));
             }
         }
-        VaultCommand::Ls { key_file } => {
-            let vault = open(key_file.as_deref())?;
-            let who = Actor {
-                name: airlock_vault::access::current_user(),
-                role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
-                purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
+        VaultCommand::Ls { key_file, server } => {
+            let all = match Door::open(&server, key_file.as_deref())? {
+                Door::Local(ws) => {
+                    let who = Actor {
+                        name: airlock_vault::access::current_user(),
+                        role: std::env::var("AIRLOCK_ROLE").unwrap_or_default(),
+                        purpose: std::env::var("AIRLOCK_PURPOSE").unwrap_or_default(),
+                    };
+                    Door::vault(&ws)?.list(&who)?
+                }
+                Door::Remote(c) => c.list()?,
             };
-            let all = vault.list(&who)?;
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "datasets": all }));
             } else {
@@ -114,7 +192,7 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                         d.zone,
                         thousands(d.bytes),
                         &d.created_at[..d.created_at.len().min(19)],
-                        d.name,
+                        airlock_core::shown::escape(&d.name, 80),
                         if d.shredded_at.is_some() {
                             "  (shredded)"
                         } else {
@@ -132,15 +210,13 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             who,
         } => return deid(&dataset, &policy, &who, json),
         VaultCommand::Promote { dataset, to, who } => {
-            let to = Zone::parse(&to)?;
-            let vault = open(who.key_file.as_deref())?;
-            let engine = airlock_text::TextEngine::without_key();
-            let scan = |path: &Path| -> airlock_vault::Result<u64> {
-                airlock_text::scan::scan_file(path, &engine)
-                    .map(|f| f.map_or(0, |f| f.findings))
-                    .map_err(airlock_vault::VaultError::from)
+            let (door, actor, claim) = Door::acting(&who)?;
+            let p = match &door {
+                Door::Local(ws) => {
+                    airlock_run::vault::promote(ws, &dataset, Zone::parse(&to)?, &actor)?
+                }
+                Door::Remote(c) => c.promote(&dataset, &to, &claim)?,
             };
-            let p = vault.promote(&dataset, to, &actor(&who), &scan)?;
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "promotion": p }));
             } else {
@@ -151,14 +227,18 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             }
         }
         VaultCommand::Shred { dataset, who } => {
-            let vault = open(who.key_file.as_deref())?;
-            let ds = vault.shred(&dataset, &actor(&who))?;
+            let (door, actor, claim) = Door::acting(&who)?;
+            let ds = match &door {
+                Door::Local(ws) => Door::vault(ws)?.shred(&dataset, &actor)?,
+                Door::Remote(c) => c.shred(&dataset, &claim)?,
+            };
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "dataset": ds }));
             } else {
                 report::out(&format!(
                     "shredded {} ({}): its data key is destroyed and its object deleted; the catalog and the audit log keep the record\n",
-                    ds.id, ds.name
+                    ds.id,
+                    airlock_core::shown::escape(&ds.name, 80)
                 ));
             }
         }
@@ -173,6 +253,7 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             head,
             log,
             key_file,
+            server,
         } => {
             let earlier = head.as_deref().map(read_tree_head).transpose()?;
             let key = public_key
@@ -196,6 +277,34 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                         None => audit::verify_log(&log, &pk, None),
                     };
                     (log, r.map(|v| v.entries))
+                }
+                None if server.server.is_some() => {
+                    let Door::Remote(c) = Door::open(&server, key_file.as_deref())? else {
+                        unreachable!("a server is set");
+                    };
+                    match key {
+                        // the log as the server has it, verified here with the key you trust
+                        Some(pk) => {
+                            let tmp = tempfile::tempdir()?;
+                            let log = tmp.path().join("audit.log");
+                            c.audit_log(&log)?;
+                            let r = match &earlier {
+                                Some(h) => audit::verify_from(&log, &pk, h),
+                                None => audit::verify_log(&log, &pk, None),
+                            };
+                            (
+                                PathBuf::from("(the server's audit log)"),
+                                r.map(|v| v.entries),
+                            )
+                        }
+                        None if earlier.is_some() => anyhow::bail!(
+                            "with --server, --head needs --public-key: the key you trust, never one the server sends with the log"
+                        ),
+                        None => {
+                            let (n, _) = c.audit_verify()?;
+                            (PathBuf::from("(verified by the server)"), Ok(n))
+                        }
+                    }
                 }
                 None => {
                     let vault = open(key_file.as_deref())?;
@@ -252,9 +361,13 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             export,
             force,
             key_file,
+            server,
         } => {
-            let vault = open(key_file.as_deref())?;
-            let Some(head) = vault.verify_audit()?.head else {
+            let head = match Door::open(&server, key_file.as_deref())? {
+                Door::Local(ws) => Door::vault(&ws)?.verify_audit()?.head,
+                Door::Remote(c) => c.audit_head()?,
+            };
+            let Some(head) = head else {
                 anyhow::bail!("the audit log is empty: there is no tree head yet");
             };
             let text = serde_json::to_string_pretty(&head)? + "\n";
@@ -286,20 +399,25 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             dataset,
             since,
             key_file,
+            server,
         } => {
-            let vault = open(key_file.as_deref())?;
-            let entries: Vec<_> = vault
-                .audit()
-                .entries()?
-                .into_iter()
-                .filter(|e| actor.as_ref().is_none_or(|a| &e.event.actor == a))
-                .filter(|e| {
-                    dataset
-                        .as_ref()
-                        .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
-                })
-                .filter(|e| since.as_ref().is_none_or(|s| e.time.as_str() >= s.as_str()))
-                .collect();
+            let entries: Vec<_> = match Door::open(&server, key_file.as_deref())? {
+                Door::Remote(c) => {
+                    c.audit_entries(actor.as_deref(), dataset.as_deref(), since.as_deref())?
+                }
+                Door::Local(ws) => Door::vault(&ws)?
+                    .audit()
+                    .entries()?
+                    .into_iter()
+                    .filter(|e| actor.as_ref().is_none_or(|a| &e.event.actor == a))
+                    .filter(|e| {
+                        dataset
+                            .as_ref()
+                            .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
+                    })
+                    .filter(|e| since.as_ref().is_none_or(|s| e.time.as_str() >= s.as_str()))
+                    .collect(),
+            };
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "entries": entries }));
             } else {
@@ -309,10 +427,10 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                         "{:>6} {} {:<10} {:<10} {:<12} {:<10} {:<22} {}\n",
                         e.seq,
                         &e.time[..e.time.len().min(19)],
-                        e.event.actor,
-                        e.event.role,
-                        e.event.purpose,
-                        e.event.action,
+                        airlock_core::shown::escape(&e.event.actor, 40),
+                        airlock_core::shown::escape(&e.event.role, 40),
+                        airlock_core::shown::escape(&e.event.purpose, 40),
+                        airlock_core::shown::escape(&e.event.action, 60),
                         e.event.dataset.as_deref().unwrap_or("-"),
                         e.event.outcome
                     ));
@@ -322,9 +440,11 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
             }
             Ok(ExitStatus::Success)
         }
-        AuditCommand::Pubkey { key_file } => {
-            let vault = open(key_file.as_deref())?;
-            let pk = vault.audit().public_key_hex();
+        AuditCommand::Pubkey { key_file, server } => {
+            let pk = match Door::open(&server, key_file.as_deref())? {
+                Door::Local(ws) => Door::vault(&ws)?.audit().public_key_hex(),
+                Door::Remote(c) => c.audit_pubkey()?,
+            };
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "public_key": pk }));
             } else {
@@ -337,87 +457,72 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
 
 /// `airlock vault deid`: decrypt a raw dataset to a private temporary folder, de-identify it
 /// under the policy with the workspace's own key, and store the result and its manifest in
-/// the deid zone. Nothing is stored when residual identifiers remain.
+/// the deid zone (`airlock_run::vault::deid_dataset`, here or on the server). Nothing is
+/// stored when residual identifiers remain.
 fn deid(
     dataset: &str,
     policy_path: &Path,
     args: &ActorArgs,
     json: bool,
 ) -> anyhow::Result<ExitStatus> {
-    use airlock_core::table::Format;
-
+    use airlock_run::vault::VaultDeid;
     let policy = airlock_core::policy::Policy::load(policy_path)?;
-    // one key load: the workspace holds the vault, and the run uses its secret
-    let workspace = workspace(args.key_file.as_deref())?;
-    let Some(vault) = workspace.vault() else {
-        return Err(no_vault(workspace.dir()));
-    };
-    let who = actor(args);
-    let record = vault.dataset(dataset)?;
-    if record.zone != "raw" {
-        anyhow::bail!(
-            "dataset {dataset} is in zone {}, not raw: only raw datasets are de-identified into deid",
-            record.zone
-        );
-    }
-    // A private folder (0700) named after this process: an interrupt removes it, and the next
-    // command that opens the vault sweeps it if this process is killed outright.
-    let tmp = vault.private_temp()?;
-    let _live = airlock_core::output::Registered::new(tmp.path());
-    let name = Path::new(&record.name);
-    let format = Format::from_path(name).unwrap_or(Format::Csv);
-    let input = tmp.path().join(format!("input.{}", format.as_str()));
-    vault.get(dataset, &input, true, &who)?;
-    let output = tmp.path().join(format!("output.{}", format.as_str()));
-    let run = airlock_run::TableRun {
-        job: airlock_run::DeidJob {
-            force: true,
-            ..airlock_run::DeidJob::new(&input, format, &output, format)
-        },
-        max_findings: 0,
-        // the vault records this run's own events (get, put_derived)
-        record: false,
-    };
-    let report = match airlock_run::deid_table(&run, &policy, &workspace, &mut |_| {})? {
-        airlock_run::TableOutcome::Done { report, .. } => *report,
-        airlock_run::TableOutcome::NoSolution { .. } => {
-            anyhow::bail!(
-                "the policy's [risk] block cannot be met on dataset {dataset}; nothing was stored"
-            )
+    let (door, who, claim) = Door::acting(args)?;
+    let outcome = match &door {
+        Door::Local(ws) => airlock_run::vault::deid_dataset(ws, dataset, &policy, &who)?,
+        Door::Remote(c) => {
+            let text = std::fs::read_to_string(policy_path)
+                .map_err(|e| airlock_core::Error::io("read", policy_path, e))?;
+            let body = c.deid(dataset, &text, &claim)?;
+            let field = |name: &str| body.get(name).cloned().unwrap_or_default();
+            match body.get("outcome").and_then(|o| o.as_str()) {
+                Some("stored") => VaultDeid::Stored {
+                    dataset: serde_json::from_value(field("dataset"))?,
+                    manifest: field("manifest").to_string(),
+                    rows: field("rows").as_u64().unwrap_or(0),
+                },
+                Some("findings") => VaultDeid::Findings {
+                    findings: serde_json::from_value(field("findings"))?,
+                },
+                Some("no-solution") => VaultDeid::NoSolution,
+                _ => anyhow::bail!("the server's answer to vault deid has no outcome"),
+            }
         }
     };
-    if report.manifest.findings.total > 0 {
-        if json {
-            report::json(
-                &serde_json::json!({ "status": "findings", "findings": report.manifest.findings }),
-            );
-        } else {
-            report::out(&format!(
-                "{} residual identifiers remain after de-identification; nothing was stored in the deid zone\n",
-                thousands(report.manifest.findings.total)
-            ));
+    match outcome {
+        VaultDeid::NoSolution => anyhow::bail!(
+            "the policy's [risk] block cannot be met on dataset {dataset}; nothing was stored"
+        ),
+        VaultDeid::Findings { findings } => {
+            if json {
+                report::json(&serde_json::json!({ "status": "findings", "findings": findings }));
+            } else {
+                report::out(&format!(
+                    "{} residual identifiers remain after de-identification; nothing was stored in the deid zone\n",
+                    thousands(findings.total)
+                ));
+            }
+            Ok(ExitStatus::Findings)
         }
-        return Ok(ExitStatus::Findings);
+        VaultDeid::Stored {
+            dataset: ds,
+            manifest,
+            rows,
+        } => {
+            if json {
+                report::json(
+                    &serde_json::json!({ "status": "ok", "source": dataset, "dataset": ds, "manifest": serde_json::from_str::<serde_json::Value>(&manifest)? }),
+                );
+            } else {
+                report::out(&format!(
+                    "de-identified {dataset} into {} (zone deid, {} rows, 0 residual findings); its manifest is kept with it\n",
+                    ds.id,
+                    thousands(rows)
+                ));
+            }
+            Ok(ExitStatus::Success)
+        }
     }
-    let manifest = std::fs::read_to_string(&report.manifest_path)?;
-    let stem = name
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("dataset");
-    let out_name = format!("{stem}.deid.{}", format.as_str());
-    let ds = vault.put_derived(&output, &out_name, &who, dataset, &manifest)?;
-    if json {
-        report::json(
-            &serde_json::json!({ "status": "ok", "source": dataset, "dataset": ds, "manifest": serde_json::from_str::<serde_json::Value>(&manifest)? }),
-        );
-    } else {
-        report::out(&format!(
-            "de-identified {dataset} into {} (zone deid, {} rows, 0 residual findings); its manifest is kept with it\n",
-            ds.id,
-            thousands(report.manifest.output.rows)
-        ));
-    }
-    Ok(ExitStatus::Success)
 }
 
 /// The workspace's public key: given as hex, or derived from the workspace secret.
@@ -453,8 +558,14 @@ fn read_tree_head(path: &Path) -> anyhow::Result<audit::TreeHead> {
 
 pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus> {
     match cmd {
-        LineageCommand::Pubkey { key_file } => {
-            let pk = audit::public_key_hex(&public_key(None, key_file.as_deref())?);
+        LineageCommand::Pubkey { key_file, server } => {
+            let pk = match &server.server {
+                Some(_) => match Door::open(&server, key_file.as_deref())? {
+                    Door::Remote(c) => c.lineage_pubkey()?,
+                    Door::Local(_) => unreachable!("a server is set"),
+                },
+                None => audit::public_key_hex(&public_key(None, key_file.as_deref())?),
+            };
             if json {
                 report::json(&serde_json::json!({ "status": "ok", "public_key": pk }));
             } else {
@@ -609,9 +720,11 @@ pub fn after_run(
 
 /// `airlock approve`: one actor's approval of a dataset for staging or prod.
 pub fn approve(dataset: &str, to: &str, who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let to = Zone::parse(to)?;
-    let vault = open(who.key_file.as_deref())?;
-    let n = vault.approve(dataset, to, &actor(who))?;
+    let (door, actor, claim) = Door::acting(who)?;
+    let n = match &door {
+        Door::Local(ws) => Door::vault(ws)?.approve(dataset, Zone::parse(to)?, &actor)?,
+        Door::Remote(c) => c.approve(dataset, to, &claim)?,
+    };
     if json {
         report::json(&serde_json::json!({ "status": "ok", "approvals": n }));
     } else {
@@ -624,8 +737,11 @@ pub fn approve(dataset: &str, to: &str, who: &ActorArgs, json: bool) -> anyhow::
 
 /// `airlock retention apply`: shred what has outlived its zone's retention.
 pub fn retention(dry_run: bool, who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let vault = open(who.key_file.as_deref())?;
-    let expired = vault.apply_retention(chrono::Utc::now(), dry_run, &actor(who))?;
+    let (door, actor, claim) = Door::acting(who)?;
+    let expired = match &door {
+        Door::Local(ws) => Door::vault(ws)?.apply_retention(chrono::Utc::now(), dry_run, &actor)?,
+        Door::Remote(c) => c.retention(dry_run, &claim)?,
+    };
     if json {
         report::json(
             &serde_json::json!({ "status": "ok", "dry_run": dry_run, "expired": expired }),
@@ -653,8 +769,11 @@ pub fn retention(dry_run: bool, who: &ActorArgs, json: bool) -> anyhow::Result<E
 
 /// `airlock keys rotate`.
 pub fn rotate_keys(who: &ActorArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let vault = open(who.key_file.as_deref())?;
-    let r = vault.rotate_keys(&actor(who))?;
+    let (door, actor, claim) = Door::acting(who)?;
+    let r = match &door {
+        Door::Local(ws) => Door::vault(ws)?.rotate_keys(&actor)?,
+        Door::Remote(c) => c.rotate_keys(&claim)?,
+    };
     if json {
         report::json(&serde_json::json!({ "status": "ok", "rotation": r }));
     } else {

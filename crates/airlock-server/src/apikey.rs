@@ -1,0 +1,65 @@
+//! API keys for services: `alk_<id>_<secret>`, shown once when made; the catalog keeps only an
+//! argon2id hash of the secret (a sealed credential row, identity `key:NAME`).
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+
+use airlock_vault::{Actor, Credential, CredentialKind, Vault};
+
+use crate::{Error, Result};
+
+const PREFIX: &str = "alk_";
+
+/// argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane).
+fn hasher() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Makes an API key for service `name`: records its hash and returns the credential and the
+/// key, which is never stored and cannot be shown again.
+pub fn create(vault: &Vault, name: &str, who: &Actor) -> Result<(Credential, String)> {
+    let mut secret = [0u8; 32];
+    getrandom::fill(&mut secret)
+        .map_err(|_| Error::Usage("the system random source failed".into()))?;
+    let secret = data_encoding::BASE32_NOPAD
+        .encode(&secret)
+        .to_ascii_lowercase();
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt)
+        .map_err(|_| Error::Usage("the system random source failed".into()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|_| Error::Usage("salt".into()))?;
+    let hash = hasher()
+        .hash_password(secret.as_bytes(), &salt)
+        .map_err(|_| Error::Usage("argon2id failed".into()))?
+        .to_string();
+    let cred = vault.add_credential(CredentialKind::Key, name, &hash, who)?;
+    let id = cred.id.trim_start_matches("cr-");
+    Ok((cred.clone(), format!("{PREFIX}{id}_{secret}")))
+}
+
+/// The live credential `key` names, if its secret matches the stored hash.
+pub fn verify(vault: &Vault, key: &str) -> Result<Option<Credential>> {
+    let Some((id, secret)) = key
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return Ok(None);
+    };
+    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Ok(None);
+    }
+    let Some(cred) = vault.credential(&format!("cr-{id}"))? else {
+        return Ok(None);
+    };
+    if cred.kind != CredentialKind::Key || cred.revoked_at.is_some() {
+        return Ok(None);
+    }
+    let Ok(hash) = PasswordHash::new(&cred.digest) else {
+        return Ok(None);
+    };
+    Ok(hasher()
+        .verify_password(secret.as_bytes(), &hash)
+        .is_ok()
+        .then_some(cred))
+}

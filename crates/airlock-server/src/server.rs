@@ -1,0 +1,810 @@
+//! The HTTPS server (axum on hyper, rustls with ring). Each connection's TLS handshake may
+//! carry a client certificate (verified against the workspace CA); each request is then
+//! authenticated (that certificate, found in the catalog by fingerprint, or an API key in
+//! `Authorization: Bearer`), its role checked against the identity's bindings, and only then
+//! does the vault decide and audit. The vault's decisions are the library's: the same calls
+//! the local CLI makes.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use airlock_run::Workspace;
+use airlock_vault::{Actor, CredentialKind, Vault, VaultError, Zone};
+
+use crate::ca::CaFiles;
+use crate::{DATASET_HEADER, Error, PURPOSE_HEADER, ROLE_HEADER, Result};
+
+/// What `airlock serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The workspace folder (`.airlock/`) whose keys the server holds.
+    pub workspace: PathBuf,
+    /// Where to listen.
+    pub listen: SocketAddr,
+}
+
+/// The certificate a connection's client presented (its SHA-256), if any.
+#[derive(Debug, Clone, Default)]
+struct Peer(Option<String>);
+
+/// The server's state: the workspace (its vault and secret) behind one lock, and the API keys
+/// already checked (SHA-256 of the key to credential id) so argon2id runs once per key.
+struct App {
+    ws: Mutex<Workspace>,
+    checked_keys: Mutex<HashMap<String, String>>,
+}
+
+/// The identity the server itself records changes under (access.toml edits it notices).
+fn server_actor() -> Actor {
+    Actor {
+        name: "server".into(),
+        role: "-".into(),
+        purpose: "access rules changed".into(),
+    }
+}
+
+/// Opens the workspace the server will hold: its vault in server mode (roles only where
+/// `[actors]` binds them), the TLS configuration from its CA.
+pub fn open(config: &ServeConfig) -> Result<(Workspace, rustls::ServerConfig)> {
+    let secret = config.workspace.join(airlock_core::keys::SECRET_FILE);
+    let mut ws = Workspace::open(Some(&secret))?;
+    let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
+    vault.require_bound_roles();
+    let files = CaFiles::of(&config.workspace);
+    if !files.exists() {
+        return Err(Error::Usage(
+            "this workspace has no CA: run `airlock ca init` first (it makes the server's certificate)".into(),
+        ));
+    }
+    Ok((ws, tls_config(&files)?))
+}
+
+fn tls_config(files: &CaFiles) -> Result<rustls::ServerConfig> {
+    let tls = |what: &str| {
+        let what = what.to_owned();
+        move |e: rustls::pki_types::pem::Error| Error::Tls(format!("{what}: {e}"))
+    };
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(files.ca_cert()).map_err(tls("ca.pem"))? {
+        roots
+            .add(cert.map_err(tls("ca.pem"))?)
+            .map_err(|e| Error::Tls(e.to_string()))?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+        Arc::new(roots),
+        provider.clone(),
+    )
+    // a connection without a certificate may still authenticate each request with an API key
+    .allow_unauthenticated()
+    .build()
+    .map_err(|e| Error::Tls(e.to_string()))?;
+    let chain = CertificateDer::pem_file_iter(files.server_cert())
+        .map_err(tls("server.pem"))?
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(tls("server.pem"))?;
+    let key = PrivateKeyDer::from_pem_file(files.server_key()).map_err(tls("server.key"))?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .map_err(|e| Error::Tls(e.to_string()))?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Serves until `shutdown` resolves. `ready` is told the bound address once listening.
+pub async fn serve(
+    ws: Workspace,
+    tls: rustls::ServerConfig,
+    listen: SocketAddr,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let app = Arc::new(App {
+        ws: Mutex::new(ws),
+        checked_keys: Mutex::new(HashMap::new()),
+    });
+    let router = routes(app);
+    ready(addr);
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, _) = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(c) => c,
+                Err(_) => continue,
+            },
+        };
+        let acceptor = acceptor.clone();
+        let router = router.clone();
+        tokio::spawn(async move {
+            let handshake =
+                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
+            let Ok(Ok(tls)) = handshake.await else {
+                return;
+            };
+            let peer = Peer(
+                tls.get_ref()
+                    .1
+                    .peer_certificates()
+                    .and_then(|c| c.first())
+                    .map(|c| crate::ca::fingerprint(c)),
+            );
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(peer.clone());
+                    tower::ServiceExt::oneshot(router.clone(), req)
+                },
+            );
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                .await;
+        });
+    }
+    Ok(())
+}
+
+fn routes(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/datasets", get(list).post(put))
+        .route("/v1/datasets/{id}", get(fetch))
+        .route("/v1/datasets/{id}/promote", post(promote))
+        .route("/v1/datasets/{id}/approve", post(approve))
+        .route("/v1/datasets/{id}/shred", post(shred))
+        .route("/v1/datasets/{id}/deid", post(deid))
+        .route("/v1/retention/apply", post(retention))
+        .route("/v1/keys/rotate", post(rotate))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/head", get(audit_head))
+        .route("/v1/audit/entries", get(audit_entries))
+        .route("/v1/audit/log", get(audit_log))
+        .route("/v1/audit/pubkey", get(audit_pubkey))
+        .route("/v1/lineage/pubkey", get(lineage_pubkey))
+        .fallback(|| async { failure(StatusCode::NOT_FOUND, "no such endpoint".into(), None) })
+        .with_state(app)
+}
+
+/// What a request says about who it is.
+struct Claim {
+    bearer: Option<String>,
+    peer: Option<String>,
+    role: String,
+    purpose: String,
+}
+
+impl Claim {
+    fn from(headers: &HeaderMap, peer: &Peer) -> Self {
+        let text = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+                .to_owned()
+        };
+        Self {
+            bearer: headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::to_owned),
+            peer: peer.0.clone(),
+            role: text(ROLE_HEADER),
+            purpose: text(PURPOSE_HEADER),
+        }
+    }
+}
+
+/// A refusal before the vault was asked.
+#[derive(Debug)]
+struct Refusal {
+    status: StatusCode,
+    message: String,
+    hint: Option<String>,
+}
+
+impl From<Error> for Refusal {
+    fn from(e: Error) -> Self {
+        let status = match &e {
+            Error::Vault(v) | Error::Run(airlock_run::RunError::Vault(v)) => vault_status(v),
+            Error::Usage(_) => StatusCode::BAD_REQUEST,
+            Error::Core(_) | Error::Run(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        Self {
+            status,
+            message: airlock_core::shown::escape_message(&message, 2000),
+            hint: e.hint(),
+        }
+    }
+}
+
+impl From<VaultError> for Refusal {
+    fn from(e: VaultError) -> Self {
+        Error::Vault(e).into()
+    }
+}
+
+fn vault_status(e: &VaultError) -> StatusCode {
+    match e {
+        VaultError::Denied { .. } => StatusCode::FORBIDDEN,
+        VaultError::UnknownDataset(_) => StatusCode::NOT_FOUND,
+        VaultError::Shredded(_) => StatusCode::GONE,
+        VaultError::Gate { .. } => StatusCode::CONFLICT,
+        VaultError::BadLabel { .. } | VaultError::UnknownZone(_) | VaultError::Access { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn failure(status: StatusCode, message: String, hint: Option<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({ "status": "error", "error": message, "hint": hint })),
+    )
+        .into_response()
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        failure(self.status, self.message, self.hint)
+    }
+}
+
+fn unauthenticated(why: &str) -> Refusal {
+    Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        message: format!("not authenticated: {why}"),
+        hint: Some("present a client certificate from `airlock ca issue` (--cert, --cert-key) or an API key from `airlock apikey create` (AIRLOCK_API_KEY)".into()),
+    }
+}
+
+impl App {
+    /// Runs `f` with the workspace and the authenticated actor, on a blocking thread. The
+    /// access rules are re-read first (a change is versioned and audited), the caller is
+    /// authenticated, and `needs_role` asks that the claimed role be bound to the identity
+    /// (the vault checks the rest, and audits refusals).
+    async fn run<T: Send + 'static>(
+        self: &Arc<Self>,
+        claim: Claim,
+        needs_role: bool,
+        f: impl FnOnce(&Workspace, &Actor) -> std::result::Result<T, Refusal> + Send + 'static,
+    ) -> std::result::Result<T, Refusal> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut ws = app.ws.lock().map_err(|_| Refusal {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                message: "the server failed while it held the workspace".into(),
+                hint: None,
+            })?;
+            let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
+            vault.refresh_access(&server_actor())?;
+            let subject = app.identify(vault, &claim)?;
+            let who = Actor {
+                name: subject,
+                role: claim.role,
+                purpose: claim.purpose,
+            };
+            let label_ok = |l: &str| l.chars().count() <= 200 && !l.chars().any(char::is_control);
+            if !label_ok(&who.role) || !label_ok(&who.purpose) {
+                return Err(Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "the role or purpose is too long or has control characters".into(),
+                    hint: None,
+                });
+            }
+            if needs_role && (who.role.is_empty() || who.purpose.is_empty()) {
+                return Err(Refusal {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "this operation needs a role and a purpose (--role, --purpose)".into(),
+                    hint: None,
+                });
+            }
+            if needs_role && !vault.roles_of(&who.name).contains(&who.role) {
+                // a claimed role the identity is not bound to: refused and recorded
+                vault.record(&[airlock_vault::Event {
+                    actor: who.name.clone(),
+                    role: who.role.clone(),
+                    purpose: who.purpose.clone(),
+                    action: "role".into(),
+                    outcome: "denied".into(),
+                    ..Default::default()
+                }])?;
+                return Err(Refusal {
+                    status: StatusCode::FORBIDDEN,
+                    message: format!(
+                        "{} is not bound to role {} (access.toml [actors])",
+                        who.name,
+                        airlock_core::shown::escape(&who.role, 60)
+                    ),
+                    hint: Some(format!(
+                        "`airlock vault ls` works without a role; roles bound to {}: {:?}",
+                        who.name,
+                        vault.roles_of(&who.name)
+                    )),
+                });
+            }
+            f(&ws, &who)
+        })
+        .await
+        .map_err(|_| Refusal {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "the operation failed inside the server".into(),
+            hint: None,
+        })?
+    }
+
+    /// The identity a request authenticates as: `cert:NAME` for a client certificate this
+    /// workspace issued and has not revoked, `key:NAME` for a live API key.
+    fn identify(&self, vault: &Vault, claim: &Claim) -> std::result::Result<String, Refusal> {
+        match (&claim.bearer, &claim.peer) {
+            (Some(_), Some(_)) => Err(unauthenticated(
+                "the request carries both a client certificate and an API key; present one",
+            )),
+            (Some(key), None) => self.check_key(vault, key),
+            (None, Some(fp)) => vault
+                .live_credentials(CredentialKind::Cert, fp)?
+                .into_iter()
+                .next()
+                .map(|c| c.subject)
+                .ok_or_else(|| {
+                    unauthenticated(
+                        "this certificate is not one the workspace issued, or it was revoked",
+                    )
+                }),
+            (None, None) => Err(unauthenticated("no client certificate and no API key")),
+        }
+    }
+
+    fn check_key(&self, vault: &Vault, key: &str) -> std::result::Result<String, Refusal> {
+        use sha2::Digest;
+        let digest = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(key.as_bytes()));
+        let known = self
+            .checked_keys
+            .lock()
+            .ok()
+            .and_then(|k| k.get(&digest).cloned());
+        if let Some(id) = known {
+            // checked before; revocation still counts at once
+            if let Some(c) = vault.credential(&id)?
+                && c.revoked_at.is_none()
+            {
+                return Ok(c.subject);
+            }
+        }
+        match crate::apikey::verify(vault, key)? {
+            Some(c) => {
+                if let Ok(mut k) = self.checked_keys.lock() {
+                    k.insert(digest, c.id.clone());
+                }
+                Ok(c.subject)
+            }
+            None => Err(unauthenticated("the API key is unknown or revoked")),
+        }
+    }
+}
+
+fn ok(value: Value) -> Response {
+    let mut v = json!({ "status": "ok" });
+    if let (Some(o), Value::Object(add)) = (v.as_object_mut(), value) {
+        o.extend(add);
+    }
+    axum::Json(v).into_response()
+}
+
+fn respond(result: std::result::Result<Value, Refusal>) -> Response {
+    match result {
+        Ok(v) => ok(v),
+        Err(r) => r.into_response(),
+    }
+}
+
+fn vault_of(ws: &Workspace) -> std::result::Result<&Vault, Refusal> {
+    Ok(ws.vault().ok_or(VaultError::NoVault)?)
+}
+
+type AppState = State<Arc<App>>;
+
+async fn whoami(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, who| {
+            Ok(json!({ "identity": who.name, "roles": vault_of(ws)?.roles_of(&who.name) }))
+        })
+        .await,
+    )
+}
+
+async fn list(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, who| {
+            Ok(json!({ "datasets": vault_of(ws)?.list(who)? }))
+        })
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+struct PutQuery {
+    name: String,
+    /// The zone asked for: anything but raw is refused by the vault (and audited).
+    #[serde(default = "raw")]
+    zone: String,
+}
+
+fn raw() -> String {
+    Zone::Raw.as_str().into()
+}
+
+/// `put`: the caller is authenticated before a byte of the body is read; the body goes to a
+/// private temporary folder (swept if the server is killed), then into the vault.
+async fn put(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    Query(q): Query<PutQuery>,
+    body: Body,
+) -> Response {
+    let claim = Claim::from(&headers, &peer);
+    let first = Claim {
+        bearer: claim.bearer.clone(),
+        peer: claim.peer.clone(),
+        role: claim.role.clone(),
+        purpose: claim.purpose.clone(),
+    };
+    let tmp = match app
+        .run(first, true, |ws, _| Ok(vault_of(ws)?.private_temp()?))
+        .await
+    {
+        Ok(t) => t,
+        Err(r) => return r.into_response(),
+    };
+    let staged = tmp.path().join("upload");
+    if let Err(e) = receive(body, &staged).await {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            format!("the upload did not complete: {e}"),
+            None,
+        );
+    }
+    respond(
+        app.run(claim, true, move |ws, who| {
+            let zone = Zone::parse(&q.zone)?;
+            let ds = vault_of(ws)?.put(&staged, zone, Some(&q.name), who)?;
+            drop(tmp);
+            Ok(json!({ "dataset": ds }))
+        })
+        .await,
+    )
+}
+
+/// Writes a request body to `path` as it arrives, and syncs it.
+async fn receive(mut body: Body, path: &Path) -> std::io::Result<()> {
+    use http_body_util::BodyExt;
+    use tokio::io::AsyncWriteExt;
+    let mut file = tokio::fs::File::create(path).await?;
+    while let Some(frame) = body.frame().await {
+        if let Ok(data) = frame.map_err(std::io::Error::other)?.into_data() {
+            file.write_all(&data).await?;
+        }
+    }
+    file.sync_all().await
+}
+
+/// `get`: authorization, decryption into a private folder, the audit entry written and synced
+/// (all in the vault's `get`), then the file is unlinked and streamed from its open handle.
+async fn fetch(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    let claim = Claim::from(&headers, &peer);
+    let result = app
+        .run(claim, true, move |ws, who| {
+            let vault = vault_of(ws)?;
+            let tmp = vault.private_temp()?;
+            let out = tmp.path().join("release");
+            let ds = vault.get(&id, &out, true, who)?;
+            let file = std::fs::File::open(&out).map_err(|e| Error::io("read", &out, e))?;
+            // unlinked: the plaintext has no name on disk while it streams
+            drop(tmp);
+            Ok((ds, file))
+        })
+        .await;
+    match result {
+        Ok((ds, file)) => {
+            let meta = data_encoding::BASE64URL_NOPAD
+                .encode(serde_json::to_string(&ds).unwrap_or_default().as_bytes());
+            let stream = tokio_util::io::ReaderStream::with_capacity(
+                tokio::fs::File::from_std(file),
+                1 << 16,
+            );
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/octet-stream")
+                .header(header::CONTENT_LENGTH, ds.bytes)
+                .header(DATASET_HEADER, meta)
+                .body(Body::from_stream(stream))
+                .unwrap_or_else(|_| {
+                    failure(StatusCode::INTERNAL_SERVER_ERROR, "response".into(), None)
+                })
+        }
+        Err(r) => r.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct ToQuery {
+    to: String,
+}
+
+async fn promote(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<ToQuery>,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
+            let to = Zone::parse(&q.to)?;
+            let p = airlock_run::vault::promote(ws, &id, to, who).map_err(Error::from)?;
+            Ok(json!({ "promotion": p }))
+        })
+        .await,
+    )
+}
+
+async fn approve(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<ToQuery>,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
+            let to = Zone::parse(&q.to)?;
+            Ok(json!({ "approvals": vault_of(ws)?.approve(&id, to, who)? }))
+        })
+        .await,
+    )
+}
+
+async fn shred(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
+            Ok(json!({ "dataset": vault_of(ws)?.shred(&id, who)? }))
+        })
+        .await,
+    )
+}
+
+/// `vault deid`: the body is the policy (TOML); the run is the library's.
+async fn deid(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    UrlPath(id): UrlPath<String>,
+    policy: String,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
+            let policy = airlock_core::policy::Policy::parse(&policy, Path::new("policy.toml"))
+                .map_err(Error::from)?;
+            let outcome =
+                airlock_run::vault::deid_dataset(ws, &id, &policy, who).map_err(Error::from)?;
+            Ok(match outcome {
+                airlock_run::vault::VaultDeid::Stored {
+                    dataset,
+                    manifest,
+                    rows,
+                } => json!({
+                    "outcome": "stored",
+                    "dataset": dataset,
+                    "rows": rows,
+                    "manifest": serde_json::from_str::<Value>(&manifest).unwrap_or(Value::Null),
+                }),
+                airlock_run::vault::VaultDeid::Findings { findings } => {
+                    json!({ "outcome": "findings", "findings": findings })
+                }
+                airlock_run::vault::VaultDeid::NoSolution => json!({ "outcome": "no-solution" }),
+            })
+        })
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+struct RetentionQuery {
+    #[serde(default)]
+    dry_run: bool,
+}
+
+async fn retention(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    Query(q): Query<RetentionQuery>,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
+            let expired = vault_of(ws)?.apply_retention(chrono::Utc::now(), q.dry_run, who)?;
+            Ok(json!({ "dry_run": q.dry_run, "expired": expired }))
+        })
+        .await,
+    )
+}
+
+async fn rotate(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), true, |ws, who| {
+            Ok(json!({ "rotation": vault_of(ws)?.rotate_keys(who)? }))
+        })
+        .await,
+    )
+}
+
+async fn audit_verify(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, _| {
+            let v = vault_of(ws)?.verify_audit()?;
+            Ok(json!({ "entries": v.entries, "head": v.head }))
+        })
+        .await,
+    )
+}
+
+async fn audit_head(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, _| {
+            Ok(json!({ "head": vault_of(ws)?.verify_audit()?.head }))
+        })
+        .await,
+    )
+}
+
+#[derive(Deserialize)]
+struct EntriesQuery {
+    actor: Option<String>,
+    dataset: Option<String>,
+    since: Option<String>,
+}
+
+async fn audit_entries(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+    Query(q): Query<EntriesQuery>,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, move |ws, _| {
+            let entries: Vec<_> = vault_of(ws)?
+                .audit()
+                .entries()?
+                .into_iter()
+                .filter(|e| q.actor.as_ref().is_none_or(|a| &e.event.actor == a))
+                .filter(|e| {
+                    q.dataset
+                        .as_ref()
+                        .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
+                })
+                .filter(|e| {
+                    q.since
+                        .as_ref()
+                        .is_none_or(|s| e.time.as_str() >= s.as_str())
+                })
+                .collect();
+            Ok(json!({ "entries": entries }))
+        })
+        .await,
+    )
+}
+
+/// The log file as it is, for `airlock audit verify` on the client's side.
+async fn audit_log(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    let result = app
+        .run(Claim::from(&headers, &peer), false, |ws, _| {
+            let path = vault_of(ws)?.audit().path().to_path_buf();
+            Ok(std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?)
+        })
+        .await;
+    match result {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/jsonl")],
+            bytes,
+        )
+            .into_response(),
+        Err(r) => r.into_response(),
+    }
+}
+
+async fn audit_pubkey(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, _| {
+            Ok(json!({ "public_key": vault_of(ws)?.audit().public_key_hex() }))
+        })
+        .await,
+    )
+}
+
+async fn lineage_pubkey(
+    State(app): AppState,
+    axum::Extension(peer): axum::Extension<Peer>,
+    headers: HeaderMap,
+) -> Response {
+    respond(
+        app.run(Claim::from(&headers, &peer), false, |ws, _| {
+            let key = airlock_vault::lineage::signing_key(
+                &ws.secret()
+                    .derive(airlock_core::keys::Purpose::ManifestSigning),
+            );
+            Ok(json!({ "public_key": airlock_vault::audit::public_key_hex(&key.verifying_key()) }))
+        })
+        .await,
+    )
+}
