@@ -15,6 +15,11 @@ pub fn airlock(dir: &Path) -> Command {
     let mut cmd = Command::cargo_bin("airlock").unwrap();
     cmd.current_dir(dir)
         .env_remove("AIRLOCK_KEY_FILE")
+        .env_remove("AIRLOCK_SERVER")
+        .env_remove("AIRLOCK_CA")
+        .env_remove("AIRLOCK_CERT")
+        .env_remove("AIRLOCK_CERT_KEY")
+        .env_remove("AIRLOCK_API_KEY")
         .env_remove("NO_COLOR")
         .env("HOME", dir);
     cmd
