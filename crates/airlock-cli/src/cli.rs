@@ -30,7 +30,8 @@ pub struct Cli {
 /// secret.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// The airlock server (https://HOST:PORT); API keys come from AIRLOCK_API_KEY only
+    /// The airlock server (https://HOST:PORT); API keys come from AIRLOCK_API_KEY and OIDC
+    /// tokens from AIRLOCK_TOKEN only
     #[arg(long, env = "AIRLOCK_SERVER", value_name = "URL")]
     pub server: Option<String>,
     /// The workspace CA's certificate (ca.pem from `airlock ca init`), the one root trusted
@@ -138,6 +139,16 @@ pub struct ServeArgs {
     /// Write the address the server listens on to this file once it is listening
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
+    /// Accept OIDC bearer tokens (AIRLOCK_TOKEN on the client) from this issuer, verified
+    /// against the keys its discovery document publishes; identity oidc:SUB
+    #[arg(long, value_name = "URL")]
+    pub oidc_issuer: Option<String>,
+    /// The audience OIDC tokens must be for
+    #[arg(long, default_value = "airlock", requires = "oidc_issuer")]
+    pub oidc_audience: String,
+    /// PEM roots for the issuer's TLS certificate (default: the system's bundle)
+    #[arg(long, value_name = "FILE", requires = "oidc_issuer")]
+    pub oidc_ca: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

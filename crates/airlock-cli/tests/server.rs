@@ -3,7 +3,7 @@
 //! server decides and audits; a SIGKILL mid-put loses no committed dataset and leaves no
 //! plaintext. Every server listens on 127.0.0.1 with a port the system picks.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -497,4 +497,191 @@ fn a_server_killed_mid_put_loses_no_committed_dataset_and_leaves_no_plaintext() 
         .args(["audit", "verify"])
         .assert()
         .success();
+}
+
+/// A real OpenID Provider (oidc-provider from npm, installed into the test's own folder) on
+/// loopback. `None`, with a note, where Node.js or the npm registry is missing outside CI;
+/// under CI that is a failure.
+struct Provider {
+    child: Child,
+    issuer: String,
+}
+
+impl Drop for Provider {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn provider(scratch: &Path) -> Option<Provider> {
+    let unavailable = |why: String| -> Option<Provider> {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the OIDC test needs Node.js and oidc-provider from npm under CI: {why}"
+        );
+        eprintln!("SKIPPED the OIDC test: {why}");
+        None
+    };
+    let prefix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("oidc-provider");
+    std::fs::create_dir_all(&prefix).unwrap();
+    let oidc = fixtures().join("oidc");
+    for f in ["package.json", "provider.mjs"] {
+        std::fs::copy(oidc.join(f), prefix.join(f)).unwrap();
+    }
+    if !prefix
+        .join("node_modules/oidc-provider/package.json")
+        .exists()
+    {
+        let installed = std::process::Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&prefix)
+            .status();
+        match installed {
+            Ok(s) if s.success() => {}
+            Ok(s) => return unavailable(format!("npm install oidc-provider exited {s}")),
+            Err(e) => return unavailable(format!("npm is not available ({e})")),
+        }
+    }
+    let issuer_file = scratch.join("issuer");
+    let child = match std::process::Command::new("node")
+        .arg(prefix.join("provider.mjs"))
+        .arg(&issuer_file)
+        .current_dir(&prefix)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => return unavailable(format!("node is not available ({e})")),
+    };
+    let start = Instant::now();
+    while !issuer_file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the OIDC provider did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let issuer = std::fs::read_to_string(&issuer_file).unwrap();
+    Some(Provider { child, issuer })
+}
+
+/// A client-credentials access token (a JWT) from the provider for `client`.
+fn token(issuer: &str, client: &str) -> String {
+    let mut resp = ureq::post(format!("{issuer}/token"))
+        .send_form([
+            ("grant_type", "client_credentials"),
+            ("scope", "vault"),
+            ("client_id", client),
+            ("client_secret", &format!("{client}-secret")),
+        ])
+        .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn two_identities_over_oidc_and_tokens_that_prove_nothing() {
+    let (dir, _) = workspace();
+    let d = dir.path();
+    let Some(idp) = provider(d) else { return };
+    std::fs::create_dir_all(d.join("idp2")).unwrap();
+    let Some(elsewhere) = provider(&d.join("idp2")) else {
+        return;
+    };
+    let access = d.join("ws/.airlock/access.toml");
+    let mut text = std::fs::read_to_string(&access).unwrap();
+    text.push_str("\"oidc:alice-app\" = [\"steward\"]\n\"oidc:bob-app\" = [\"steward\"]\n");
+    std::fs::write(&access, text).unwrap();
+
+    let ready = d.join("ready-oidc");
+    let _server = Served {
+        child: std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+            .args(["serve", "--workspace"])
+            .arg(d.join("ws"))
+            .args(["--listen", "127.0.0.1:0", "--ready-file"])
+            .arg(&ready)
+            .args(["--oidc-issuer", &idp.issuer])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+        url: String::new(),
+    };
+    let start = Instant::now();
+    while !ready.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = std::fs::read_to_string(&ready).unwrap();
+    let as_token = |t: &str| {
+        let mut c = client(d, &url, None);
+        c.env("AIRLOCK_TOKEN", t);
+        c
+    };
+
+    // two identities from the provider: alice-app stores, bob-app reads; the log names both
+    let alice = token(&idp.issuer, "alice-app");
+    let out = as_token(&alice)
+        .args(["vault", "put", "--zone", "raw"])
+        .arg(d.join("patients.csv"))
+        .args(["--role", "steward", "--purpose", "ingest", "--json"])
+        .assert()
+        .success();
+    let raw = json(&out)["dataset"]["id"].as_str().unwrap().to_owned();
+    as_token(&token(&idp.issuer, "bob-app"))
+        .args(["vault", "get", &raw, "-o", "oidc.csv"])
+        .args(["--role", "steward", "--purpose", "audit"])
+        .assert()
+        .success();
+    assert!(has_entry(d, "oidc:alice-app", "put", "ok"));
+    assert!(has_entry(d, "oidc:bob-app", "get", "ok"));
+
+    let refused = |t: &str, why: &str| {
+        as_token(t)
+            .args(["vault", "ls"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("OIDC token is refused"))
+            .stderr(predicate::str::contains(why.to_owned()));
+    };
+    // a token from another issuer (its own key), one for another audience
+    refused(
+        &token(&elsewhere.issuer, "alice-app"),
+        "a key the issuer does not publish",
+    );
+    refused(&token(&idp.issuer, "elsewhere-app"), "another audience");
+    // a token whose claims were edited (sub) after signing
+    let parts: Vec<&str> = alice.split('.').collect();
+    let b64 = data_encoding::BASE64URL_NOPAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1].as_bytes()).unwrap()).unwrap();
+    claims["sub"] = "bob-app".into();
+    let edited = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    refused(&edited, "signature does not verify");
+    // the same claims under a shared-secret algorithm (the public key as an HMAC secret)
+    let hs = format!(
+        "{}.{}.{}",
+        b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#),
+        b64.encode(claims.to_string().as_bytes()),
+        parts[2]
+    );
+    refused(&hs, "asymmetric signatures only");
+    // a certificate and a token at once: one credential only
+    client(d, &url, Some("alice"))
+        .env("AIRLOCK_TOKEN", &alice)
+        .args(["vault", "ls"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("one credential"));
 }

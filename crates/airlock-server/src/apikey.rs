@@ -8,7 +8,8 @@ use airlock_vault::{Actor, Credential, CredentialKind, Vault};
 
 use crate::{Error, Result};
 
-const PREFIX: &str = "alk_";
+/// Every API key starts with this (an OIDC token never does).
+pub const PREFIX: &str = "alk_";
 
 /// argon2id with OWASP's first recommended setting (19 MiB, 2 passes, 1 lane).
 fn hasher() -> Argon2<'static> {

@@ -24,8 +24,9 @@ pub struct Connection {
     pub ca: Option<PathBuf>,
     /// A client certificate and its key, from `airlock ca issue`.
     pub cert: Option<(PathBuf, PathBuf)>,
-    /// An API key, from `airlock apikey create` (read from AIRLOCK_API_KEY, never a flag).
-    pub api_key: Option<String>,
+    /// An API key from `airlock apikey create` (AIRLOCK_API_KEY) or an OIDC token from the
+    /// configured issuer (AIRLOCK_TOKEN); read from the environment, never a flag.
+    pub bearer: Option<String>,
 }
 
 /// The role and purpose a request claims (checked by the server against the identity).
@@ -39,7 +40,7 @@ pub struct Claim {
 pub struct Client {
     agent: ureq::Agent,
     url: String,
-    api_key: Option<String>,
+    bearer: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -90,7 +91,7 @@ impl Client {
         Ok(Self {
             agent,
             url,
-            api_key: conn.api_key.clone(),
+            bearer: conn.bearer.clone(),
         })
     }
 
@@ -99,7 +100,7 @@ impl Client {
         mut req: ureq::RequestBuilder<B>,
         claim: Option<&Claim>,
     ) -> ureq::RequestBuilder<B> {
-        if let Some(key) = &self.api_key {
+        if let Some(key) = &self.bearer {
             req = req.header("authorization", format!("Bearer {key}"));
         }
         if let Some(c) = claim {

@@ -13,6 +13,7 @@
 pub mod apikey;
 pub mod ca;
 pub mod client;
+pub mod oidc;
 pub mod server;
 
 use std::path::{Path, PathBuf};

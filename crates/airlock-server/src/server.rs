@@ -34,6 +34,15 @@ pub struct ServeConfig {
     pub workspace: PathBuf,
     /// Where to listen.
     pub listen: SocketAddr,
+    /// An OIDC issuer whose bearer tokens identify people (`oidc:SUB`).
+    pub oidc: Option<crate::oidc::OidcConfig>,
+}
+
+/// A server ready to listen: the workspace it holds, its TLS configuration, its OIDC issuer.
+pub struct Prepared {
+    ws: Workspace,
+    tls: rustls::ServerConfig,
+    oidc: Option<crate::oidc::Oidc>,
 }
 
 /// The certificate a connection's client presented (its SHA-256), if any.
@@ -45,6 +54,7 @@ struct Peer(Option<String>);
 struct App {
     ws: Mutex<Workspace>,
     checked_keys: Mutex<HashMap<String, String>>,
+    oidc: Option<crate::oidc::Oidc>,
 }
 
 /// The identity the server itself records changes under (access.toml edits it notices).
@@ -57,8 +67,8 @@ fn server_actor() -> Actor {
 }
 
 /// Opens the workspace the server will hold: its vault in server mode (roles only where
-/// `[actors]` binds them), the TLS configuration from its CA.
-pub fn open(config: &ServeConfig) -> Result<(Workspace, rustls::ServerConfig)> {
+/// `[actors]` binds them), the TLS configuration from its CA, the OIDC issuer's keys.
+pub fn open(config: &ServeConfig) -> Result<Prepared> {
     let secret = config.workspace.join(airlock_core::keys::SECRET_FILE);
     let mut ws = Workspace::open(Some(&secret))?;
     let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
@@ -69,7 +79,16 @@ pub fn open(config: &ServeConfig) -> Result<(Workspace, rustls::ServerConfig)> {
             "this workspace has no CA: run `airlock ca init` first (it makes the server's certificate)".into(),
         ));
     }
-    Ok((ws, tls_config(&files)?))
+    let oidc = config
+        .oidc
+        .clone()
+        .map(crate::oidc::Oidc::discover)
+        .transpose()?;
+    Ok(Prepared {
+        ws,
+        tls: tls_config(&files)?,
+        oidc,
+    })
 }
 
 fn tls_config(files: &CaFiles) -> Result<rustls::ServerConfig> {
@@ -109,8 +128,7 @@ fn tls_config(files: &CaFiles) -> Result<rustls::ServerConfig> {
 
 /// Serves until `shutdown` resolves. `ready` is told the bound address once listening.
 pub async fn serve(
-    ws: Workspace,
-    tls: rustls::ServerConfig,
+    prepared: Prepared,
     listen: SocketAddr,
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()>,
@@ -121,10 +139,11 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(prepared.tls));
     let app = Arc::new(App {
-        ws: Mutex::new(ws),
+        ws: Mutex::new(prepared.ws),
         checked_keys: Mutex::new(HashMap::new()),
+        oidc: prepared.oidc,
     });
     let router = routes(app);
     ready(addr);
@@ -285,7 +304,7 @@ fn unauthenticated(why: &str) -> Refusal {
     Refusal {
         status: StatusCode::UNAUTHORIZED,
         message: format!("not authenticated: {why}"),
-        hint: Some("present a client certificate from `airlock ca issue` (--cert, --cert-key) or an API key from `airlock apikey create` (AIRLOCK_API_KEY)".into()),
+        hint: Some("present a client certificate from `airlock ca issue` (--cert, --cert-key), an OIDC token from the configured issuer (AIRLOCK_TOKEN) or an API key from `airlock apikey create` (AIRLOCK_API_KEY)".into()),
     }
 }
 
@@ -302,6 +321,13 @@ impl App {
     ) -> std::result::Result<T, Refusal> {
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
+            // an OIDC token is verified before the workspace is locked (it may fetch keys)
+            let oidc_subject = match claim.bearer.as_deref() {
+                Some(token) if !token.starts_with(crate::apikey::PREFIX) => {
+                    Some(app.check_token(token, &claim)?)
+                }
+                _ => None,
+            };
             let mut ws = app.ws.lock().map_err(|_| Refusal {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
                 message: "the server failed while it held the workspace".into(),
@@ -309,7 +335,10 @@ impl App {
             })?;
             let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
             vault.refresh_access(&server_actor())?;
-            let subject = app.identify(vault, &claim)?;
+            let subject = match oidc_subject {
+                Some(s) => s,
+                None => app.identify(vault, &claim)?,
+            };
             let who = Actor {
                 name: subject,
                 role: claim.role,
@@ -384,6 +413,22 @@ impl App {
                 }),
             (None, None) => Err(unauthenticated("no client certificate and no API key")),
         }
+    }
+
+    /// The identity an OIDC token proves.
+    fn check_token(&self, token: &str, claim: &Claim) -> std::result::Result<String, Refusal> {
+        if claim.peer.is_some() {
+            return Err(unauthenticated(
+                "the request carries both a client certificate and a bearer token; present one",
+            ));
+        }
+        let Some(oidc) = &self.oidc else {
+            return Err(unauthenticated(
+                "this server accepts no OIDC tokens (start it with --oidc-issuer)",
+            ));
+        };
+        oidc.verify(token)
+            .map_err(|why| unauthenticated(&format!("the OIDC token is refused: {why}")))
     }
 
     fn check_key(&self, vault: &Vault, key: &str) -> std::result::Result<String, Refusal> {

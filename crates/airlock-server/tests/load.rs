@@ -4,7 +4,7 @@
 //! with its SHA-256), every operation is in the audit log with the identity that did it, and
 //! the log verifies against the tree heads taken before and after.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
 

@@ -46,8 +46,16 @@ pub fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let config = airlock_server::server::ServeConfig {
         workspace: dir.clone(),
         listen: args.listen,
+        oidc: args
+            .oidc_issuer
+            .clone()
+            .map(|issuer| airlock_server::oidc::OidcConfig {
+                issuer,
+                audience: args.oidc_audience.clone(),
+                ca: args.oidc_ca.clone(),
+            }),
     };
-    let (ws, tls) = airlock_server::server::open(&config)?;
+    let prepared = airlock_server::server::open(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -78,8 +86,7 @@ pub fn serve(args: ServeArgs, json: bool) -> anyhow::Result<ExitStatus> {
     // already synced (catalog, audit log), and a put in flight leaves only a private temporary
     // that the next start sweeps.
     runtime.block_on(airlock_server::server::serve(
-        ws,
-        tls,
+        prepared,
         config.listen,
         ready,
         std::future::pending(),

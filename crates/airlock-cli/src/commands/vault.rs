@@ -36,14 +36,21 @@ impl Door {
             (None, None) => None,
             _ => anyhow::bail!("--cert and --cert-key go together"),
         };
-        let api_key = std::env::var("AIRLOCK_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty());
+        let env = |name: &str| std::env::var(name).ok().filter(|k| !k.is_empty());
+        let (api_key, token) = (env("AIRLOCK_API_KEY"), env("AIRLOCK_TOKEN"));
+        let bearers = usize::from(api_key.is_some())
+            + usize::from(token.is_some())
+            + usize::from(cert.is_some());
+        if bearers > 1 {
+            anyhow::bail!(
+                "present one credential: a client certificate, AIRLOCK_TOKEN or AIRLOCK_API_KEY"
+            );
+        }
         Ok(Self::Remote(Client::new(&Connection {
             url: url.clone(),
             ca: server.ca.clone(),
             cert,
-            api_key,
+            bearer: api_key.or(token),
         })?))
     }
 

@@ -67,7 +67,7 @@ impl Fixture {
                 self.certs.join(format!("{name}.pem")),
                 self.certs.join(format!("{name}.key")),
             )),
-            api_key: None,
+            bearer: None,
         })
         .unwrap()
     }
@@ -92,8 +92,9 @@ impl Server {
         let config = airlock_server::server::ServeConfig {
             workspace: ws.to_path_buf(),
             listen: "127.0.0.1:0".parse().unwrap(),
+            oidc: None,
         };
-        let (workspace, tls) = airlock_server::server::open(&config).unwrap();
+        let prepared = airlock_server::server::open(&config).unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread = std::thread::spawn(move || {
@@ -103,8 +104,7 @@ impl Server {
                 .build()
                 .unwrap();
             rt.block_on(airlock_server::server::serve(
-                workspace,
-                tls,
+                prepared,
                 config.listen,
                 move |addr| ready_tx.send(addr).unwrap(),
                 async {
