@@ -53,6 +53,19 @@ impl std::fmt::Debug for Keyring {
     }
 }
 
+/// The keyring file, if there is one.
+fn read(path: &Path) -> Result<Option<KeyringFile>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => serde_json::from_str::<KeyringFile>(&text)
+            .ok()
+            .filter(|f| f.format == FORMAT && f.keks.contains_key(&f.current))
+            .map(Some)
+            .ok_or_else(|| VaultError::Keyring("it is not an airlock keyring".into())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(VaultError::io("read", path, e)),
+    }
+}
+
 fn aad(version: u32) -> Vec<u8> {
     format!("{FORMAT}\nkek {version}").into_bytes()
 }
@@ -63,18 +76,11 @@ impl Keyring {
     pub fn open(path: &Path, master: &PurposeKey) -> Result<Self> {
         let k = Zeroizing::new(master.mac(b"airlock/v1/keyring"));
         let master = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&k[..]));
-        let file = match std::fs::read_to_string(path) {
-            Ok(text) => serde_json::from_str::<KeyringFile>(&text)
-                .ok()
-                .filter(|f| f.format == FORMAT && f.keks.contains_key(&f.current))
-                .ok_or_else(|| VaultError::Keyring("it is not an airlock keyring".into()))?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => KeyringFile {
-                format: FORMAT.into(),
-                current: 0,
-                keks: BTreeMap::new(),
-            },
-            Err(e) => return Err(VaultError::io("read", path, e)),
-        };
+        let file = read(path)?.unwrap_or_else(|| KeyringFile {
+            format: FORMAT.into(),
+            current: 0,
+            keks: BTreeMap::new(),
+        });
         let mut ring = Self {
             path: path.to_path_buf(),
             master,
@@ -84,6 +90,15 @@ impl Keyring {
             ring.add_version()?;
         }
         Ok(ring)
+    }
+
+    /// Reads the file again (another process may have rotated); a missing file keeps what is
+    /// held (a keyring is never deleted by airlock).
+    pub fn reload(&mut self) -> Result<()> {
+        if let Some(file) = read(&self.path)? {
+            self.file = file;
+        }
+        Ok(())
     }
 
     /// The version new data keys are wrapped under, and its KEK.

@@ -568,7 +568,6 @@ impl Vault {
         self.allow(who, access::Action::Write, zone, None)?;
         let id = new_id()?;
         let key = DataKey::generate()?;
-        let (kek_version, wrapped) = self.wrap_current(&key, &id, zone)?;
         let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
         let mut input = std::fs::File::open(file).map_err(|e| VaultError::io("read", file, e))?;
         let name = name.map_or_else(
@@ -596,14 +595,17 @@ impl Vault {
         };
         // the object is in place before the catalog names it: a crash in between leaves an
         // object no key opens, never a catalog entry without its object
-        self.catalog
-            .execute(
-                "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest, kek_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest, kek_version],
-            )
-            .map_err(|e| self.cat_err(e))?;
-        self.seal_dataset(&id)?;
+        self.write_tx(|| {
+            let (kek_version, wrapped) = self.wrap_current(&key, &id, zone)?;
+            self.catalog
+                .execute(
+                    "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest, kek_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest, kek_version],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_dataset(&id)
+        })?;
         self.record(&[Self::event(who, action, Some(&id), Some(&ds.sha256), "ok")])?;
         Ok(ds)
     }
@@ -742,46 +744,73 @@ impl Vault {
     }
 
     fn rotate_unchecked(&self, who: &Actor) -> Result<Rotation> {
-        let ids = self.ids("SELECT id FROM datasets WHERE wrapped_key IS NOT NULL ORDER BY id")?;
-        // every key is opened before anything changes: a row that fails stops the rotation
-        let mut keys = Vec::with_capacity(ids.len());
-        for id in &ids {
-            let row = self.row(id)?;
-            let wrapped = row
-                .wrapped
-                .as_deref()
-                .ok_or_else(|| VaultError::Shredded(id.clone()))?;
-            keys.push((row.ds.clone(), self.data_key(&row, wrapped)?));
-        }
-        let version = self.lock_keyring()?.add_version()?;
-        let tx = self
-            .catalog
-            .unchecked_transaction()
-            .map_err(|e| self.cat_err(e))?;
-        for (ds, key) in &keys {
-            let (v, wrapped) = self.wrap_current(key, &ds.id, Zone::parse(&ds.zone)?)?;
-            self.catalog
-                .execute(
-                    "UPDATE datasets SET wrapped_key = ?2, kek_version = ?3 WHERE id = ?1",
-                    params![ds.id, wrapped, v],
-                )
-                .map_err(|e| self.cat_err(e))?;
-            self.seal_dataset(&ds.id)?;
-        }
-        tx.commit().map_err(|e| self.cat_err(e))?;
+        let (version, rewrapped) = self.write_tx(|| {
+            let ids =
+                self.ids("SELECT id FROM datasets WHERE wrapped_key IS NOT NULL ORDER BY id")?;
+            let mut keys = Vec::with_capacity(ids.len());
+            for id in &ids {
+                let row = self.row(id)?;
+                let wrapped = row
+                    .wrapped
+                    .as_deref()
+                    .ok_or_else(|| VaultError::Shredded(id.clone()))?;
+                keys.push((row.ds.clone(), self.data_key(&row, wrapped)?));
+            }
+            let version = self.lock_keyring()?.add_version()?;
+            for (ds, key) in &keys {
+                let (v, wrapped) = self.wrap_current(key, &ds.id, Zone::parse(&ds.zone)?)?;
+                self.catalog
+                    .execute(
+                        "UPDATE datasets SET wrapped_key = ?2, kek_version = ?3 WHERE id = ?1",
+                        params![ds.id, wrapped, v],
+                    )
+                    .map_err(|e| self.cat_err(e))?;
+                self.seal_dataset(&ds.id)?;
+            }
+            Ok((version, keys.len()))
+        })?;
+        // every live key is under the new version: a process wrapping after the commit reads
+        // the keyring again and uses it
         let destroyed = self.lock_keyring()?.destroy_old()?;
         self.record(&[Self::event(who, "keys:rotate", None, None, "ok")])?;
         Ok(Rotation {
             version,
-            rewrapped: keys.len(),
+            rewrapped,
             destroyed,
         })
     }
 
+    /// The keyring as it is on disk now: another process (a second CLI user, the server's
+    /// operator) may have rotated it since this vault opened.
     fn lock_keyring(&self) -> Result<std::sync::MutexGuard<'_, keyring::Keyring>> {
-        self.keyring
+        let mut ring = self
+            .keyring
             .lock()
-            .map_err(|_| VaultError::Keyring("a thread failed while it held the keyring".into()))
+            .map_err(|_| VaultError::Keyring("a thread failed while it held the keyring".into()))?;
+        ring.reload()?;
+        Ok(ring)
+    }
+
+    /// Runs `f` in an immediate write transaction of the catalog: a row and its MAC change
+    /// together (no reader in another process sees one without the other), and key wrapping
+    /// is serialized with rotations (a data key is never wrapped under a KEK version another
+    /// process is destroying).
+    fn write_tx<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.catalog
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| self.cat_err(e))?;
+        match f() {
+            Ok(v) => {
+                self.catalog
+                    .execute_batch("COMMIT")
+                    .map_err(|e| self.cat_err(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.catalog.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
     }
 
     /// The data key's wrapping context: bound to the dataset's id and zone.
@@ -828,13 +857,15 @@ impl Vault {
         let path = self.object_path(&ds.id)?;
         let now = airlock_core::manifest::now_rfc3339();
         // secure_delete zeroes the freed page content of the old key
-        self.catalog
-            .execute(
-                "UPDATE datasets SET wrapped_key = NULL, shredded_at = COALESCE(shredded_at, ?2) WHERE id = ?1",
-                params![id, now],
-            )
-            .map_err(|e| self.cat_err(e))?;
-        self.seal_dataset(id)?;
+        self.write_tx(|| {
+            self.catalog
+                .execute(
+                    "UPDATE datasets SET wrapped_key = NULL, shredded_at = COALESCE(shredded_at, ?2) WHERE id = ?1",
+                    params![id, now],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_dataset(id)
+        })?;
         if let Err(e) = std::fs::remove_file(&path)
             && e.kind() != std::io::ErrorKind::NotFound
         {
@@ -945,13 +976,15 @@ impl Vault {
         }
         // the approvals already there must be airlock's own before one is added to them
         self.approvals(id, to)?;
-        self.catalog
-            .execute(
-                "INSERT OR IGNORE INTO approvals (dataset, zone, actor, role, time) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, to.as_str(), who.name, who.role, airlock_core::manifest::now_rfc3339()],
-            )
-            .map_err(|e| self.cat_err(e))?;
-        self.seal_approvals(id, Some((to.as_str(), &who.name)))?;
+        self.write_tx(|| {
+            self.catalog
+                .execute(
+                    "INSERT OR IGNORE INTO approvals (dataset, zone, actor, role, time) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![id, to.as_str(), who.name, who.role, airlock_core::manifest::now_rfc3339()],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_approvals(id, Some((to.as_str(), &who.name)))
+        })?;
         self.record(&[Self::event(
             who,
             &format!("approve:{to}"),
@@ -1095,20 +1128,22 @@ impl Vault {
             }
         }
         // the data key is bound to the zone: rewrapped for the new one, in the same update
-        let row = self.row(id)?;
-        let wrapped = row
-            .wrapped
-            .as_deref()
-            .ok_or_else(|| VaultError::Shredded(id.to_owned()))?;
-        let key = self.data_key(&row, wrapped)?;
-        let (version, rewrapped) = self.wrap_current(&key, id, to)?;
-        self.catalog
-            .execute(
-                "UPDATE datasets SET zone = ?2, wrapped_key = ?3, kek_version = ?4 WHERE id = ?1",
-                params![id, to.as_str(), rewrapped, version],
-            )
-            .map_err(|e| self.cat_err(e))?;
-        self.seal_dataset(id)?;
+        self.write_tx(|| {
+            let row = self.row(id)?;
+            let wrapped = row
+                .wrapped
+                .as_deref()
+                .ok_or_else(|| VaultError::Shredded(id.to_owned()))?;
+            let key = self.data_key(&row, wrapped)?;
+            let (version, rewrapped) = self.wrap_current(&key, id, to)?;
+            self.catalog
+                .execute(
+                    "UPDATE datasets SET zone = ?2, wrapped_key = ?3, kek_version = ?4 WHERE id = ?1",
+                    params![id, to.as_str(), rewrapped, version],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_dataset(id)
+        })?;
         self.record(&[Self::event(
             who,
             &format!("promote:{to}"),
