@@ -21,6 +21,7 @@ mod bench;
 mod bench_dicom;
 mod bench_fhir;
 mod bench_risk;
+mod bench_serve;
 mod bench_text;
 mod bench_vault;
 mod report;
@@ -49,7 +50,8 @@ pub struct BenchArgs {
     /// it), `text` (free-text detection, redaction and surrogates on one core), `vault`
     /// (encrypted put and get against a plain file copy, on one core), `dicom` (`dicom deid`
     /// of a tree of small images against a plain copy, on one core; --rows is the file count)
-    /// or `fhir` (`fhir deid` of an NDJSON export against a plain parse; --rows is MB)
+    /// `fhir` (`fhir deid` of an NDJSON export against a plain parse; --rows is MB) or `serve`
+    /// (32 clients of `airlock serve` against 32 local vault users; --rows is seconds, 60)
     #[arg(long, value_enum, default_value = "deid")]
     pub suite: BenchSuite,
     /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
@@ -79,6 +81,7 @@ pub enum BenchSuite {
     Vault,
     Dicom,
     Fhir,
+    Serve,
 }
 
 /// The `airlock` binary the process-based suites run: beside this one.

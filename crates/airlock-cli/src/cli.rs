@@ -237,6 +237,9 @@ pub enum LineageCommand {
         /// The workspace secret (default: AIRLOCK_KEY_FILE, then .airlock/secret here or above)
         #[arg(long)]
         key_file: Option<PathBuf>,
+        /// With a server: the key is the server's (`lineage pubkey`)
+        #[command(flatten)]
+        server: ServerArgs,
     },
     /// Print the public key that verifies this workspace's signed statements
     Pubkey {

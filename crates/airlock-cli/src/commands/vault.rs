@@ -584,8 +584,16 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
             output,
             public_key: hex,
             key_file,
+            server,
         } => {
-            let pk = public_key(hex.as_deref(), key_file.as_deref())?;
+            let from_server = match (&hex, &server.server) {
+                (None, Some(_)) => match Door::open(&server, key_file.as_deref())? {
+                    Door::Remote(c) => Some(c.lineage_pubkey()?),
+                    Door::Local(_) => None,
+                },
+                _ => None,
+            };
+            let pk = public_key(from_server.or(hex).as_deref(), key_file.as_deref())?;
             match airlock_vault::lineage::verify(&output, &pk)? {
                 Ok(statement) => {
                     if json {
