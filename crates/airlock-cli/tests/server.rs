@@ -358,6 +358,25 @@ fn identities_come_from_certificates_and_keys_not_from_what_the_client_says() {
             "{name:?} in the client's folder"
         );
     }
+
+    // the operator takes alice's role away; an operator command records the new version
+    // before the server sees it, and the server uses the new rules all the same
+    let text = std::fs::read_to_string(&access).unwrap();
+    std::fs::write(
+        &access,
+        text.replace("\"cert:alice\" = [\"steward\"]", "\"cert:alice\" = []"),
+    )
+    .unwrap();
+    airlock(d)
+        .args(["credentials", "ls", "--workspace", "ws"])
+        .assert()
+        .success();
+    client(d, &url, Some("alice"))
+        .args(["vault", "get", &raw, "-o", "late.csv"])
+        .args(["--role", "steward", "--purpose", "audit"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("not bound to role steward"));
 }
 
 /// A body that sends 1 MiB of plaintext, says so, then stalls until the server dies.

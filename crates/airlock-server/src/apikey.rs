@@ -39,28 +39,26 @@ pub fn create(vault: &Vault, name: &str, who: &Actor) -> Result<(Credential, Str
     Ok((cred.clone(), format!("{PREFIX}{id}_{secret}")))
 }
 
-/// The live credential `key` names, if its secret matches the stored hash.
-pub fn verify(vault: &Vault, key: &str) -> Result<Option<Credential>> {
-    let Some((id, secret)) = key
-        .strip_prefix(PREFIX)
-        .and_then(|rest| rest.split_once('_'))
-    else {
+/// The live API-key credential `key` names (its id part), not yet checked against the hash.
+pub fn lookup(vault: &Vault, key: &str) -> Result<Option<Credential>> {
+    let Some((id, _)) = split(key) else {
         return Ok(None);
     };
-    if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Ok(None);
-    }
-    let Some(cred) = vault.credential(&format!("cr-{id}"))? else {
-        return Ok(None);
+    Ok(vault
+        .credential(&format!("cr-{id}"))?
+        .filter(|c| c.kind == CredentialKind::Key && c.revoked_at.is_none()))
+}
+
+/// Whether `key`'s secret matches `cred`'s argon2id hash (tens of milliseconds: the server
+/// runs it without holding the workspace).
+pub fn matches(cred: &Credential, key: &str) -> bool {
+    let (Some((_, secret)), Ok(hash)) = (split(key), PasswordHash::new(&cred.digest)) else {
+        return false;
     };
-    if cred.kind != CredentialKind::Key || cred.revoked_at.is_some() {
-        return Ok(None);
-    }
-    let Ok(hash) = PasswordHash::new(&cred.digest) else {
-        return Ok(None);
-    };
-    Ok(hasher()
-        .verify_password(secret.as_bytes(), &hash)
-        .is_ok()
-        .then_some(cred))
+    hasher().verify_password(secret.as_bytes(), &hash).is_ok()
+}
+
+fn split(key: &str) -> Option<(&str, &str)> {
+    let (id, secret) = key.strip_prefix(PREFIX)?.split_once('_')?;
+    (id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some((id, secret))
 }

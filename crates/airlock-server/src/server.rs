@@ -5,7 +5,7 @@
 //! does the vault decide and audit. The vault's decisions are the library's: the same calls
 //! the local CLI makes.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -50,10 +50,10 @@ pub struct Prepared {
 struct Peer(Option<String>);
 
 /// The server's state: the workspace (its vault and secret) behind one lock, and the API keys
-/// already checked (SHA-256 of the key to credential id) so argon2id runs once per key.
+/// already checked (their SHA-256) so argon2id runs once per key.
 struct App {
     ws: Mutex<Workspace>,
-    checked_keys: Mutex<HashMap<String, String>>,
+    checked_keys: Mutex<HashSet<String>>,
     oidc: Option<crate::oidc::Oidc>,
 }
 
@@ -142,7 +142,7 @@ pub async fn serve(
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(prepared.tls));
     let app = Arc::new(App {
         ws: Mutex::new(prepared.ws),
-        checked_keys: Mutex::new(HashMap::new()),
+        checked_keys: Mutex::new(HashSet::new()),
         oidc: prepared.oidc,
     });
     let router = routes(app);
@@ -177,7 +177,10 @@ pub async fn serve(
                     tower::ServiceExt::oneshot(router.clone(), req)
                 },
             );
+            // a client that sends its headers slowly is dropped
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(std::time::Duration::from_secs(30))
                 .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
                 .await;
         });
@@ -321,23 +324,24 @@ impl App {
     ) -> std::result::Result<T, Refusal> {
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            // an OIDC token is verified before the workspace is locked (it may fetch keys)
-            let oidc_subject = match claim.bearer.as_deref() {
-                Some(token) if !token.starts_with(crate::apikey::PREFIX) => {
-                    Some(app.check_token(token, &claim)?)
+            // bearer credentials are checked before the workspace is locked for the operation:
+            // an OIDC token may fetch keys, an API key's argon2id takes tens of milliseconds
+            let bearer_subject = match claim.bearer.as_deref() {
+                Some(_) if claim.peer.is_some() => {
+                    return Err(unauthenticated(
+                        "the request carries both a client certificate and a bearer credential; present one",
+                    ));
                 }
-                _ => None,
+                Some(key) if key.starts_with(crate::apikey::PREFIX) => Some(app.check_key(key)?),
+                Some(token) => Some(app.check_token(token)?),
+                None => None,
             };
-            let mut ws = app.ws.lock().map_err(|_| Refusal {
-                status: StatusCode::INTERNAL_SERVER_ERROR,
-                message: "the server failed while it held the workspace".into(),
-                hint: None,
-            })?;
+            let mut ws = app.ws.lock().map_err(|_| poisoned())?;
             let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
             vault.refresh_access(&server_actor())?;
-            let subject = match oidc_subject {
+            let subject = match bearer_subject {
                 Some(s) => s,
-                None => app.identify(vault, &claim)?,
+                None => app.identify_peer(vault, &claim)?,
             };
             let who = Actor {
                 name: subject,
@@ -393,35 +397,26 @@ impl App {
         })?
     }
 
-    /// The identity a request authenticates as: `cert:NAME` for a client certificate this
-    /// workspace issued and has not revoked, `key:NAME` for a live API key.
-    fn identify(&self, vault: &Vault, claim: &Claim) -> std::result::Result<String, Refusal> {
-        match (&claim.bearer, &claim.peer) {
-            (Some(_), Some(_)) => Err(unauthenticated(
-                "the request carries both a client certificate and an API key; present one",
-            )),
-            (Some(key), None) => self.check_key(vault, key),
-            (None, Some(fp)) => vault
-                .live_credentials(CredentialKind::Cert, fp)?
-                .into_iter()
-                .next()
-                .map(|c| c.subject)
-                .ok_or_else(|| {
-                    unauthenticated(
-                        "this certificate is not one the workspace issued, or it was revoked",
-                    )
-                }),
-            (None, None) => Err(unauthenticated("no client certificate and no API key")),
-        }
+    /// The identity a client certificate proves: `cert:NAME` for one this workspace issued
+    /// and has not revoked.
+    fn identify_peer(&self, vault: &Vault, claim: &Claim) -> std::result::Result<String, Refusal> {
+        let Some(fp) = &claim.peer else {
+            return Err(unauthenticated("no client certificate and no API key"));
+        };
+        vault
+            .live_credentials(CredentialKind::Cert, fp)?
+            .into_iter()
+            .next()
+            .map(|c| c.subject)
+            .ok_or_else(|| {
+                unauthenticated(
+                    "this certificate is not one the workspace issued, or it was revoked",
+                )
+            })
     }
 
     /// The identity an OIDC token proves.
-    fn check_token(&self, token: &str, claim: &Claim) -> std::result::Result<String, Refusal> {
-        if claim.peer.is_some() {
-            return Err(unauthenticated(
-                "the request carries both a client certificate and a bearer token; present one",
-            ));
-        }
+    fn check_token(&self, token: &str) -> std::result::Result<String, Refusal> {
         let Some(oidc) = &self.oidc else {
             return Err(unauthenticated(
                 "this server accepts no OIDC tokens (start it with --oidc-issuer)",
@@ -431,31 +426,40 @@ impl App {
             .map_err(|why| unauthenticated(&format!("the OIDC token is refused: {why}")))
     }
 
-    fn check_key(&self, vault: &Vault, key: &str) -> std::result::Result<String, Refusal> {
+    /// The identity an API key proves (`key:NAME`). The workspace is held only to read the
+    /// key's row; the argon2id check runs outside it, once per key (then by its SHA-256), and
+    /// a revocation counts from the next request.
+    fn check_key(&self, key: &str) -> std::result::Result<String, Refusal> {
         use sha2::Digest;
         let digest = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(key.as_bytes()));
-        let known = self
+        let checked = self
             .checked_keys
             .lock()
             .ok()
-            .and_then(|k| k.get(&digest).cloned());
-        if let Some(id) = known {
-            // checked before; revocation still counts at once
-            if let Some(c) = vault.credential(&id)?
-                && c.revoked_at.is_none()
-            {
-                return Ok(c.subject);
+            .is_some_and(|k| k.contains(&digest));
+        let cred = {
+            let ws = self.ws.lock().map_err(|_| poisoned())?;
+            crate::apikey::lookup(vault_of(&ws)?, key).map_err(Refusal::from)?
+        };
+        let Some(cred) = cred else {
+            return Err(unauthenticated("the API key is unknown or revoked"));
+        };
+        if checked || crate::apikey::matches(&cred, key) {
+            if let Ok(mut k) = self.checked_keys.lock() {
+                k.insert(digest);
             }
+            Ok(cred.subject)
+        } else {
+            Err(unauthenticated("the API key is unknown or revoked"))
         }
-        match crate::apikey::verify(vault, key)? {
-            Some(c) => {
-                if let Ok(mut k) = self.checked_keys.lock() {
-                    k.insert(digest, c.id.clone());
-                }
-                Ok(c.subject)
-            }
-            None => Err(unauthenticated("the API key is unknown or revoked")),
-        }
+    }
+}
+
+fn poisoned() -> Refusal {
+    Refusal {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message: "the server failed while it held the workspace".into(),
+        hint: None,
     }
 }
 

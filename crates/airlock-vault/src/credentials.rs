@@ -266,10 +266,12 @@ impl Vault {
         Ok(out)
     }
 
-    /// Records the access rules as they are in `access.toml` now when they differ from the
-    /// last recorded version: a new sealed version in the catalog and an `access:change` audit
-    /// entry (by `who`, with the new text's SHA-256), then uses them. Returns whether they
-    /// changed. A file that does not parse is an error and the rules in use stay as they were.
+    /// Uses the access rules as they are in `access.toml` now, and records them when they
+    /// differ from the last recorded version: a new sealed version in the catalog and an
+    /// `access:version:N` audit entry (by `who`, with the text's SHA-256). Another process may
+    /// have recorded the change already (the operator's command beside a running server);
+    /// the rules are taken up all the same. Returns whether this call recorded a version. A
+    /// file that does not parse is an error and the rules in use stay as they were.
     pub fn refresh_access(&mut self, who: &Actor) -> Result<bool> {
         let path = self.dir.join(crate::ACCESS_FILE);
         let text = match std::fs::read_to_string(&path) {
@@ -278,35 +280,43 @@ impl Vault {
             Err(e) => return Err(VaultError::io("read", &path, e)),
         };
         let sha = sha256_hex(text.as_bytes());
-        let last = self.access_versions()?.pop();
-        if last.as_ref().is_some_and(|v| v.sha256 == sha) {
+        if self.access_sha.as_deref() == Some(sha.as_str()) {
             return Ok(false);
         }
         let mut access = crate::Access::parse(&text, &path)?;
         access.require_bound = self.access.require_bound;
-        let version = last.map_or(1, |v| v.version + 1);
-        let v = AccessVersion {
-            version,
-            sha256: sha.clone(),
-            recorded_at: airlock_core::manifest::now_rfc3339(),
-            recorded_by: who.name.clone(),
-        };
-        let mac = self.catalog_mac(&access_mac_input(&v, &text));
-        self.catalog
-            .execute(
-                "INSERT INTO access_versions (version, sha256, text, recorded_at, recorded_by, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![v.version as i64, v.sha256, text, v.recorded_at, v.recorded_by, mac],
-            )
-            .map_err(|e| self.cat_err(e))?;
-        self.record(&[Self::event(
-            who,
-            &format!("access:version:{version}"),
-            None,
-            Some(&sha),
-            "ok",
-        )])?;
+        let recorded = self.write_tx(|| {
+            let last = self.access_versions()?.pop();
+            if last.as_ref().is_some_and(|v| v.sha256 == sha) {
+                return Ok(None);
+            }
+            let v = AccessVersion {
+                version: last.map_or(1, |v| v.version + 1),
+                sha256: sha.clone(),
+                recorded_at: airlock_core::manifest::now_rfc3339(),
+                recorded_by: who.name.clone(),
+            };
+            let mac = self.catalog_mac(&access_mac_input(&v, &text));
+            self.catalog
+                .execute(
+                    "INSERT INTO access_versions (version, sha256, text, recorded_at, recorded_by, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![v.version as i64, v.sha256, text, v.recorded_at, v.recorded_by, mac],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            Ok(Some(v.version))
+        })?;
+        if let Some(version) = recorded {
+            self.record(&[Self::event(
+                who,
+                &format!("access:version:{version}"),
+                None,
+                Some(&sha),
+                "ok",
+            )])?;
+        }
         self.access = access;
-        Ok(true)
+        self.access_sha = Some(sha);
+        Ok(recorded.is_some())
     }
 
     /// The recorded versions of `access.toml`, oldest first (checked).

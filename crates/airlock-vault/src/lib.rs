@@ -104,6 +104,9 @@ pub struct Vault {
     catalog: Connection,
     audit: AuditLog,
     access: Access,
+    /// SHA-256 of the access.toml text `access` was read from, once checked against the
+    /// recorded versions (`refresh_access`).
+    access_sha: Option<String>,
     /// The versioned key-encryption keys (`keyring`); a lock, since rotation changes them.
     keyring: std::sync::Mutex<keyring::Keyring>,
 }
@@ -220,6 +223,7 @@ impl Vault {
             catalog,
             audit,
             access,
+            access_sha: None,
             keyring: std::sync::Mutex::new(keyring),
         };
         make_private(dir)?;
