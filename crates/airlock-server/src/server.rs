@@ -40,7 +40,7 @@ pub struct ServeConfig {
 
 /// A server ready to listen: the workspace it holds, its TLS configuration, its OIDC issuer.
 pub struct Prepared {
-    ws: Workspace,
+    pool: Vec<Workspace>,
     tls: rustls::ServerConfig,
     oidc: Option<crate::oidc::Oidc>,
 }
@@ -49,12 +49,43 @@ pub struct Prepared {
 #[derive(Debug, Clone, Default)]
 struct Peer(Option<String>);
 
-/// The server's state: the workspace (its vault and secret) behind one lock, and the API keys
+/// The server's state: handles on the workspace (its vault and secret), and the API keys
 /// already checked (their SHA-256) so argon2id runs once per key.
 struct App {
-    ws: Mutex<Workspace>,
+    pool: Pool,
     checked_keys: Mutex<HashSet<String>>,
     oidc: Option<crate::oidc::Oidc>,
+}
+
+/// Open handles on the workspace: each its own catalog connection and keyring view, so that
+/// operations on different datasets overlap (SQLite and the audit log's file lock serialize
+/// what must be; the vault is safe with several handles, as with several processes).
+const POOL: usize = 4;
+
+struct Pool {
+    members: Vec<Mutex<Workspace>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl Pool {
+    fn new(members: Vec<Workspace>) -> Self {
+        Self {
+            members: members.into_iter().map(Mutex::new).collect(),
+            next: std::sync::atomic::AtomicUsize::new(0),
+        }
+    }
+
+    /// A free handle, or the next one in turn when all are busy.
+    fn lock(&self) -> std::result::Result<std::sync::MutexGuard<'_, Workspace>, Refusal> {
+        let n = self.members.len();
+        let start = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        for i in 0..n {
+            if let Ok(guard) = self.members[(start + i) % n].try_lock() {
+                return Ok(guard);
+            }
+        }
+        self.members[start % n].lock().map_err(|_| poisoned())
+    }
 }
 
 /// The identity the server itself records changes under (access.toml edits it notices).
@@ -70,9 +101,15 @@ fn server_actor() -> Actor {
 /// `[actors]` binds them), the TLS configuration from its CA, the OIDC issuer's keys.
 pub fn open(config: &ServeConfig) -> Result<Prepared> {
     let secret = config.workspace.join(airlock_core::keys::SECRET_FILE);
-    let mut ws = Workspace::open(Some(&secret))?;
-    let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
-    vault.require_bound_roles();
+    let pool = (0..POOL)
+        .map(|_| {
+            let mut ws = Workspace::open(Some(&secret))?;
+            ws.vault_mut()
+                .ok_or(VaultError::NoVault)?
+                .require_bound_roles();
+            Ok(ws)
+        })
+        .collect::<Result<Vec<_>>>()?;
     let files = CaFiles::of(&config.workspace);
     if !files.exists() {
         return Err(Error::Usage(
@@ -85,7 +122,7 @@ pub fn open(config: &ServeConfig) -> Result<Prepared> {
         .map(crate::oidc::Oidc::discover)
         .transpose()?;
     Ok(Prepared {
-        ws,
+        pool,
         tls: tls_config(&files)?,
         oidc,
     })
@@ -141,7 +178,7 @@ pub async fn serve(
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(prepared.tls));
     let app = Arc::new(App {
-        ws: Mutex::new(prepared.ws),
+        pool: Pool::new(prepared.pool),
         checked_keys: Mutex::new(HashSet::new()),
         oidc: prepared.oidc,
     });
@@ -336,7 +373,7 @@ impl App {
                 Some(token) => Some(app.check_token(token)?),
                 None => None,
             };
-            let mut ws = app.ws.lock().map_err(|_| poisoned())?;
+            let mut ws = app.pool.lock()?;
             let vault = ws.vault_mut().ok_or(VaultError::NoVault)?;
             vault.refresh_access(&server_actor())?;
             let subject = match bearer_subject {
@@ -438,7 +475,7 @@ impl App {
             .ok()
             .is_some_and(|k| k.contains(&digest));
         let cred = {
-            let ws = self.ws.lock().map_err(|_| poisoned())?;
+            let ws = self.pool.lock()?;
             crate::apikey::lookup(vault_of(&ws)?, key).map_err(Refusal::from)?
         };
         let Some(cred) = cred else {
