@@ -70,7 +70,8 @@ fn workspace() -> (tempfile::TempDir, String) {
         .args(["ca", "init", "--workspace", "ws"])
         .assert()
         .success();
-    for who in ["alice", "bob"] {
+    // carol has a certificate but no role
+    for who in ["alice", "bob", "carol"] {
         airlock(d)
             .args(["ca", "issue", who, "--out", "certs", "--workspace", "ws"])
             .assert()
@@ -85,7 +86,7 @@ fn workspace() -> (tempfile::TempDir, String) {
     let access = d.join("ws/.airlock/access.toml");
     let mut text = std::fs::read_to_string(&access).unwrap();
     text.push_str(
-        "\n[actors]\n\"cert:alice\" = [\"steward\"]\n\"cert:bob\" = [\"steward\", \"engineer\"]\n\"key:etl\" = [\"engineer\"]\n",
+        "\n[actors]\n\"cert:alice\" = [\"steward\"]\n\"cert:bob\" = [\"steward\", \"engineer\", \"analyst\"]\n\"key:etl\" = [\"engineer\"]\n",
     );
     std::fs::write(&access, text).unwrap();
     std::fs::copy(fixtures().join("patients.csv"), d.join("patients.csv")).unwrap();
@@ -197,6 +198,24 @@ fn identities_come_from_certificates_and_keys_not_from_what_the_client_says() {
         .assert()
         .success();
     let deid = json(&out)["dataset"]["id"].as_str().unwrap().to_owned();
+    // an analyst receives the deid dataset without the columns its role is denied (note)
+    client(d, &url, Some("bob"))
+        .args(["vault", "get", &deid, "-o", "analyst.csv"])
+        .args(["--role", "analyst", "--purpose", "research"])
+        .assert()
+        .success();
+    let header = std::fs::read_to_string(d.join("client/analyst.csv")).unwrap();
+    let header = header.lines().next().unwrap();
+    assert!(
+        header.contains("hba1c") && !header.contains("note"),
+        "{header}"
+    );
+    // a certificate bound to no role may do nothing, not even list
+    client(d, &url, Some("carol"))
+        .args(["vault", "ls"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bound to no role"));
     client(d, &url, Some("alice"))
         .args(["vault", "promote", &deid, "--to", "dev"])
         .args(["--role", "steward", "--purpose", "release"])
@@ -364,7 +383,10 @@ fn identities_come_from_certificates_and_keys_not_from_what_the_client_says() {
     let text = std::fs::read_to_string(&access).unwrap();
     std::fs::write(
         &access,
-        text.replace("\"cert:alice\" = [\"steward\"]", "\"cert:alice\" = []"),
+        text.replace(
+            "\"cert:alice\" = [\"steward\"]",
+            "\"cert:alice\" = [\"analyst\"]",
+        ),
     )
     .unwrap();
     airlock(d)

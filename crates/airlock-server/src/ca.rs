@@ -208,10 +208,21 @@ fn private_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("protect", dir, e))
 }
 
-/// Writes a file readable by its owner only, atomically.
+/// Writes a file readable by its owner only (0600 from its creation: a key is never readable
+/// by others, not even for a moment), synced, then renamed into place.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    airlock_core::output::write_atomic(path, bytes, true)?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::io("protect", path, e))
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension(format!("{}.airlock-tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io("create", &tmp, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io("write", &tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("write", path, e))
 }

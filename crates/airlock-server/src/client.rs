@@ -184,7 +184,8 @@ impl Client {
         Self::field(&body, "dataset")
     }
 
-    /// Fetches dataset `id` into `output` (atomically: nothing is left on failure).
+    /// Fetches dataset `id` into `output` (atomically: nothing is left on failure), checked
+    /// against the SHA-256 of what the server released.
     pub fn get(&self, id: &str, output: &Path, force: bool, claim: &Claim) -> Result<Dataset> {
         let mut resp = self
             .get_req(&format!("/v1/datasets/{}", path_part(id)), Some(claim))
@@ -210,13 +211,19 @@ impl Client {
             .and_then(|v| data_encoding::BASE64URL_NOPAD.decode(v.as_bytes()).ok())
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or_else(|| Error::Usage("the server's answer has no dataset record".into()))?;
+        let released = resp
+            .headers()
+            .get(crate::RELEASED_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .ok_or_else(|| Error::Usage("the server's answer has no released SHA-256".into()))?;
         let out = airlock_core::output::AtomicOutput::create(output, force)?;
         let mut file = airlock_core::output::Digesting::new(out.file()?);
         let mut reader = resp.into_body().into_reader();
         std::io::copy(&mut reader, &mut file).map_err(|e| Error::io("write", output, e))?;
-        if file.byte_count() != ds.bytes || file.sha256() != ds.sha256 {
+        if file.sha256() != released {
             return Err(Error::Usage(format!(
-                "dataset {} arrived incomplete or changed (its SHA-256 does not match the catalog); nothing was written",
+                "dataset {} arrived incomplete or changed (its SHA-256 is not what the server released); nothing was written",
                 ds.id
             )));
         }

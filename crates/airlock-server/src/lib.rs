@@ -24,6 +24,9 @@ pub const ROLE_HEADER: &str = "x-airlock-role";
 pub const PURPOSE_HEADER: &str = "x-airlock-purpose";
 /// Header carrying a fetched dataset's catalog record (base64url of its JSON).
 pub const DATASET_HEADER: &str = "x-airlock-dataset";
+/// Header carrying the SHA-256 of the bytes a fetch releases (the dataset itself, or its
+/// projection where the role is denied columns; the server checked the dataset's own hash).
+pub const RELEASED_HEADER: &str = "x-airlock-released-sha256";
 
 /// Why a server or client operation failed. Messages name files, identities and datasets,
 /// never data.

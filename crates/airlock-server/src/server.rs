@@ -400,6 +400,22 @@ impl App {
                     hint: None,
                 });
             }
+            if vault.roles_of(&who.name).is_empty() {
+                vault.record(&[airlock_vault::Event {
+                    actor: who.name.clone(),
+                    action: "role".into(),
+                    outcome: "denied".into(),
+                    ..Default::default()
+                }])?;
+                return Err(Refusal {
+                    status: StatusCode::FORBIDDEN,
+                    message: format!(
+                        "{} is bound to no role (access.toml [actors]): it may do nothing here",
+                        who.name
+                    ),
+                    hint: None,
+                });
+            }
             if needs_role && !vault.roles_of(&who.name).contains(&who.role) {
                 // a claimed role the identity is not bound to: refused and recorded
                 vault.record(&[airlock_vault::Event {
@@ -629,14 +645,16 @@ async fn fetch(
             let tmp = vault.private_temp()?;
             let out = tmp.path().join("release");
             let ds = vault.get(&id, &out, true, who)?;
+            // what is released: the dataset, or fewer columns where the role is denied some
+            let (sha, bytes) = airlock_core::output::digest_file(&out).map_err(Error::from)?;
             let file = std::fs::File::open(&out).map_err(|e| Error::io("read", &out, e))?;
             // unlinked: the plaintext has no name on disk while it streams
             drop(tmp);
-            Ok((ds, file))
+            Ok((ds, sha, bytes, file))
         })
         .await;
     match result {
-        Ok((ds, file)) => {
+        Ok((ds, sha, bytes, file)) => {
             let meta = data_encoding::BASE64URL_NOPAD
                 .encode(serde_json::to_string(&ds).unwrap_or_default().as_bytes());
             let stream = tokio_util::io::ReaderStream::with_capacity(
@@ -646,8 +664,9 @@ async fn fetch(
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/octet-stream")
-                .header(header::CONTENT_LENGTH, ds.bytes)
+                .header(header::CONTENT_LENGTH, bytes)
                 .header(DATASET_HEADER, meta)
+                .header(crate::RELEASED_HEADER, sha)
                 .body(Body::from_stream(stream))
                 .unwrap_or_else(|_| {
                     failure(StatusCode::INTERNAL_SERVER_ERROR, "response".into(), None)
@@ -851,14 +870,16 @@ async fn audit_log(
     let result = app
         .run(Claim::from(&headers, &peer), false, |ws, _| {
             let path = vault_of(ws)?.audit().path().to_path_buf();
-            Ok(std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?)
+            Ok(std::fs::File::open(&path).map_err(|e| Error::io("read", &path, e))?)
         })
         .await;
     match result {
-        Ok(bytes) => (
+        Ok(file) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/jsonl")],
-            bytes,
+            Body::from_stream(tokio_util::io::ReaderStream::new(
+                tokio::fs::File::from_std(file),
+            )),
         )
             .into_response(),
         Err(r) => r.into_response(),
