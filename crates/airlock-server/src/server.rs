@@ -319,9 +319,10 @@ fn vault_status(e: &VaultError) -> StatusCode {
         VaultError::UnknownDataset(_) => StatusCode::NOT_FOUND,
         VaultError::Shredded(_) => StatusCode::GONE,
         VaultError::Gate { .. } => StatusCode::CONFLICT,
-        VaultError::BadLabel { .. } | VaultError::UnknownZone(_) | VaultError::Access { .. } => {
-            StatusCode::BAD_REQUEST
-        }
+        VaultError::BadLabel { .. }
+        | VaultError::BadIdentity
+        | VaultError::UnknownZone(_)
+        | VaultError::Access { .. } => StatusCode::BAD_REQUEST,
         _ => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

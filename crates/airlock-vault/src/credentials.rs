@@ -109,9 +109,7 @@ pub fn check_subject_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(VaultError::BadLabel {
-            what: "identity name (letters, digits and . _ - @, at most 64)",
-        })
+        Err(VaultError::BadIdentity)
     }
 }
 
@@ -162,7 +160,7 @@ impl Vault {
         crate::check_actor(who)?;
         let mut cred = self
             .credential(id)?
-            .ok_or_else(|| VaultError::UnknownDataset(airlock_core::shown::escape(id, 64)))?;
+            .ok_or_else(|| VaultError::UnknownCredential(airlock_core::shown::escape(id, 64)))?;
         if cred.revoked_at.is_none() {
             cred.revoked_at = Some(airlock_core::manifest::now_rfc3339());
             let mac = self.catalog_mac(&cred.mac_input());

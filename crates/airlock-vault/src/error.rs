@@ -90,6 +90,14 @@ pub enum VaultError {
         "the {what} is too long or has control characters (it would rewrite what a terminal or a log shows); it is not repeated here"
     )]
     BadLabel { what: &'static str },
+    /// No such credential.
+    #[error("no credential {0} in the catalog")]
+    UnknownCredential(String),
+    /// An identity name outside what airlock accepts.
+    #[error(
+        "an identity name is 1 to 64 letters, digits and . _ - @; this one is not (it is not repeated here)"
+    )]
+    BadIdentity,
     /// The workspace has a secret but no vault.
     #[error("this workspace has no vault (run `airlock init` in a new workspace)")]
     NoVault,
@@ -133,6 +141,7 @@ impl VaultError {
             Self::WrongKey => Some("use the workspace secret the dataset was stored with (--key-file)".into()),
             Self::Denied { .. } => Some("ask an administrator to grant the role this zone and purpose in .airlock/access.toml".into()),
             Self::UnknownDataset(_) => Some("`airlock vault ls` lists the datasets".into()),
+            Self::UnknownCredential(_) => Some("`airlock credentials ls` lists them".into()),
             Self::AuditBroken { .. } => Some("the log was edited, truncated or reordered after it was written; keep this copy as evidence and restore the log from a backup".into()),
             _ => None,
         }

@@ -35,7 +35,7 @@ fn credentials_edited_outside_airlock_are_refused() {
     );
     assert!(matches!(
         vault.add_credential(CredentialKind::Cert, "../x", "b", &actor()),
-        Err(VaultError::BadLabel { .. })
+        Err(VaultError::BadIdentity)
     ));
     let db = rusqlite::Connection::open(dir.join("catalog.db")).unwrap();
     // a revoked key brought back

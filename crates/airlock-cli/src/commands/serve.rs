@@ -20,7 +20,7 @@ fn workspace_dir(arg: &WorkspaceArg) -> anyhow::Result<PathBuf> {
         }
     }
     anyhow::bail!(
-        "no workspace with a vault at {} (make one with `airlock init DIR`)",
+        "no workspace with a vault at {} (make one with `airlock init --dir DIR`)",
         airlock_core::shown::path(&arg.workspace)
     )
 }
