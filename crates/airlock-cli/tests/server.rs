@@ -15,6 +15,18 @@ use predicates::prelude::*;
 mod common;
 use common::{airlock, fixtures};
 
+/// Waits (at most a minute) for a file a child process writes once it is listening.
+fn wait_for(file: &Path, what: &str) {
+    let start = Instant::now();
+    while !file.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{what} did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// `airlock serve` as a child process; killed when dropped.
 struct Served {
     child: Child,
@@ -23,6 +35,10 @@ struct Served {
 
 impl Served {
     fn start(ws: &Path) -> Self {
+        Self::start_with(ws, &[])
+    }
+
+    fn start_with(ws: &Path, extra: &[&str]) -> Self {
         let ready = ws.join(format!("ready-{}", std::process::id()));
         let _ = std::fs::remove_file(&ready);
         let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
@@ -30,19 +46,13 @@ impl Served {
             .arg(ws)
             .args(["--listen", "127.0.0.1:0", "--ready-file"])
             .arg(&ready)
+            .args(extra)
             .env_remove("AIRLOCK_KEY_FILE")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "server did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        wait_for(&ready, "the server");
         let url = std::fs::read_to_string(&ready).unwrap();
         Self { child, url }
     }
@@ -596,14 +606,7 @@ fn provider(scratch: &Path) -> Option<Provider> {
         Ok(c) => c,
         Err(e) => return unavailable(format!("node is not available ({e})")),
     };
-    let start = Instant::now();
-    while !issuer_file.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the OIDC provider did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for(&issuer_file, "the OIDC provider");
     let issuer = std::fs::read_to_string(&issuer_file).unwrap();
     Some(Provider { child, issuer })
 }
@@ -637,29 +640,8 @@ fn two_identities_over_oidc_and_tokens_that_prove_nothing() {
     text.push_str("\"oidc:alice-app\" = [\"steward\"]\n\"oidc:bob-app\" = [\"steward\"]\n");
     std::fs::write(&access, text).unwrap();
 
-    let ready = d.join("ready-oidc");
-    let _server = Served {
-        child: std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
-            .args(["serve", "--workspace"])
-            .arg(d.join("ws"))
-            .args(["--listen", "127.0.0.1:0", "--ready-file"])
-            .arg(&ready)
-            .args(["--oidc-issuer", &idp.issuer])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-        url: String::new(),
-    };
-    let start = Instant::now();
-    while !ready.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = std::fs::read_to_string(&ready).unwrap();
+    let server = Served::start_with(&d.join("ws"), &["--oidc-issuer", &idp.issuer]);
+    let url = server.url.clone();
     let as_token = |t: &str| {
         let mut c = client(d, &url, None);
         c.env("AIRLOCK_TOKEN", t);

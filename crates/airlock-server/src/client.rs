@@ -139,20 +139,36 @@ impl Client {
         &self,
         resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Result<Value> {
-        let mut resp = resp.map_err(|e| self.connect_error(e))?;
-        let status = resp.status().as_u16();
+        let mut resp = self.success(resp)?;
         let text = resp
             .body_mut()
             .with_config()
             .limit(64 << 20)
             .read_to_string()
             .map_err(|e| self.connect_error(e))?;
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// A response with a body to stream; a refusal becomes [`Error::Server`].
+    fn success(
+        &self,
+        resp: std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Result<ureq::http::Response<ureq::Body>> {
+        let mut resp = resp.map_err(|e| self.connect_error(e))?;
+        let status = resp.status().as_u16();
         if (200..300).contains(&status) {
-            Ok(body)
-        } else {
-            Err(refusal(status, &body))
+            return Ok(resp);
         }
+        let text = resp
+            .body_mut()
+            .with_config()
+            .limit(1 << 20)
+            .read_to_string()
+            .unwrap_or_default();
+        Err(refusal(
+            status,
+            &serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
     }
 
     fn field<T: DeserializeOwned>(body: &Value, name: &str) -> Result<T> {
@@ -187,23 +203,10 @@ impl Client {
     /// Fetches dataset `id` into `output` (atomically: nothing is left on failure), checked
     /// against the SHA-256 of what the server released.
     pub fn get(&self, id: &str, output: &Path, force: bool, claim: &Claim) -> Result<Dataset> {
-        let mut resp = self
-            .get_req(&format!("/v1/datasets/{}", path_part(id)), Some(claim))
-            .call()
-            .map_err(|e| self.connect_error(e))?;
-        let status = resp.status().as_u16();
-        if !(200..300).contains(&status) {
-            let text = resp
-                .body_mut()
-                .with_config()
-                .limit(1 << 20)
-                .read_to_string()
-                .unwrap_or_default();
-            return Err(refusal(
-                status,
-                &serde_json::from_str(&text).unwrap_or(Value::Null),
-            ));
-        }
+        let resp = self.success(
+            self.get_req(&format!("/v1/datasets/{}", path_part(id)), Some(claim))
+                .call(),
+        )?;
         let ds: Dataset = resp
             .headers()
             .get(DATASET_HEADER)
@@ -331,24 +334,11 @@ impl Client {
 
     /// Downloads the log as it is, to verify it here with a key the caller trusts.
     pub fn audit_log(&self, to: &Path) -> Result<()> {
-        let mut resp = self
-            .get_req("/v1/audit/log", None)
-            .call()
-            .map_err(|e| self.connect_error(e))?;
-        let status = resp.status().as_u16();
-        let bytes = resp
-            .body_mut()
-            .with_config()
-            .limit(4 << 30)
-            .read_to_vec()
-            .map_err(|e| self.connect_error(e))?;
-        if !(200..300).contains(&status) {
-            return Err(refusal(
-                status,
-                &serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-            ));
-        }
-        std::fs::write(to, bytes).map_err(|e| Error::io("write", to, e))
+        let resp = self.success(self.get_req("/v1/audit/log", None).call())?;
+        let mut file = std::fs::File::create(to).map_err(|e| Error::io("write", to, e))?;
+        std::io::copy(&mut resp.into_body().into_reader(), &mut file)
+            .map_err(|e| Error::io("write", to, e))?;
+        Ok(())
     }
 
     pub fn audit_pubkey(&self) -> Result<String> {

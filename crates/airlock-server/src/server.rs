@@ -401,24 +401,30 @@ impl App {
                     hint: None,
                 });
             }
-            if vault.roles_of(&who.name).is_empty() {
-                vault.record(&[airlock_vault::Event {
-                    actor: who.name.clone(),
-                    action: "role".into(),
-                    outcome: "denied".into(),
-                    ..Default::default()
-                }])?;
-                return Err(Refusal {
-                    status: StatusCode::FORBIDDEN,
-                    message: format!(
+            // the claimed role must be bound to the identity; an identity bound to none may
+            // do nothing at all (not even list or read the log). Refusals are recorded.
+            let roles = vault.roles_of(&who.name);
+            let refused = if roles.is_empty() {
+                Some((
+                    format!(
                         "{} is bound to no role (access.toml [actors]): it may do nothing here",
                         who.name
                     ),
-                    hint: None,
-                });
-            }
-            if needs_role && !vault.roles_of(&who.name).contains(&who.role) {
-                // a claimed role the identity is not bound to: refused and recorded
+                    None,
+                ))
+            } else if needs_role && !roles.contains(&who.role) {
+                Some((
+                    format!(
+                        "{} is not bound to role {} (access.toml [actors])",
+                        who.name,
+                        airlock_core::shown::escape(&who.role, 60)
+                    ),
+                    Some(format!("roles bound to {}: {roles:?}", who.name)),
+                ))
+            } else {
+                None
+            };
+            if let Some((message, hint)) = refused {
                 vault.record(&[airlock_vault::Event {
                     actor: who.name.clone(),
                     role: who.role.clone(),
@@ -429,16 +435,8 @@ impl App {
                 }])?;
                 return Err(Refusal {
                     status: StatusCode::FORBIDDEN,
-                    message: format!(
-                        "{} is not bound to role {} (access.toml [actors])",
-                        who.name,
-                        airlock_core::shown::escape(&who.role, 60)
-                    ),
-                    hint: Some(format!(
-                        "`airlock vault ls` works without a role; roles bound to {}: {:?}",
-                        who.name,
-                        vault.roles_of(&who.name)
-                    )),
+                    message,
+                    hint,
                 });
             }
             f(&ws, &who)
@@ -525,6 +523,28 @@ fn ok(value: Value) -> Response {
     axum::Json(v).into_response()
 }
 
+/// Runs an operation for the caller and answers with its JSON or its refusal.
+async fn answer(
+    app: &Arc<App>,
+    claim: Claim,
+    needs_role: bool,
+    f: impl FnOnce(&Workspace, &Actor) -> std::result::Result<Value, Refusal> + Send + 'static,
+) -> Response {
+    respond(app.run(claim, needs_role, f).await)
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Claim {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> std::result::Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<Peer>().cloned().unwrap_or_default();
+        Ok(Self::from(&parts.headers, &peer))
+    }
+}
+
 fn respond(result: std::result::Result<Value, Refusal>) -> Response {
     match result {
         Ok(v) => ok(v),
@@ -538,30 +558,18 @@ fn vault_of(ws: &Workspace) -> std::result::Result<&Vault, Refusal> {
 
 type AppState = State<Arc<App>>;
 
-async fn whoami(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, who| {
-            Ok(json!({ "identity": who.name, "roles": vault_of(ws)?.roles_of(&who.name) }))
-        })
-        .await,
-    )
+async fn whoami(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, who| {
+        Ok(json!({ "identity": who.name, "roles": vault_of(ws)?.roles_of(&who.name) }))
+    })
+    .await
 }
 
-async fn list(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, who| {
-            Ok(json!({ "datasets": vault_of(ws)?.list(who)? }))
-        })
-        .await,
-    )
+async fn list(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, who| {
+        Ok(json!({ "datasets": vault_of(ws)?.list(who)? }))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -580,12 +588,10 @@ fn raw() -> String {
 /// private temporary folder (swept if the server is killed), then into the vault.
 async fn put(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     Query(q): Query<PutQuery>,
     body: Body,
 ) -> Response {
-    let claim = Claim::from(&headers, &peer);
     let first = Claim {
         bearer: claim.bearer.clone(),
         peer: claim.peer.clone(),
@@ -607,15 +613,13 @@ async fn put(
             None,
         );
     }
-    respond(
-        app.run(claim, true, move |ws, who| {
-            let zone = Zone::parse(&q.zone)?;
-            let ds = vault_of(ws)?.put(&staged, zone, Some(&q.name), who)?;
-            drop(tmp);
-            Ok(json!({ "dataset": ds }))
-        })
-        .await,
-    )
+    answer(&app, claim, true, move |ws, who| {
+        let zone = Zone::parse(&q.zone)?;
+        let ds = vault_of(ws)?.put(&staged, zone, Some(&q.name), who)?;
+        drop(tmp);
+        Ok(json!({ "dataset": ds }))
+    })
+    .await
 }
 
 /// Writes a request body to `path` as it arrives, and syncs it.
@@ -633,13 +637,7 @@ async fn receive(mut body: Body, path: &Path) -> std::io::Result<()> {
 
 /// `get`: authorization, decryption into a private folder, the audit entry written and synced
 /// (all in the vault's `get`), then the file is unlinked and streamed from its open handle.
-async fn fetch(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    let claim = Claim::from(&headers, &peer);
+async fn fetch(State(app): AppState, claim: Claim, UrlPath(id): UrlPath<String>) -> Response {
     let result = app
         .run(claim, true, move |ws, who| {
             let vault = vault_of(ws)?;
@@ -684,84 +682,68 @@ struct ToQuery {
 
 async fn promote(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<ToQuery>,
 ) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
-            let to = Zone::parse(&q.to)?;
-            let p = airlock_run::vault::promote(ws, &id, to, who).map_err(Error::from)?;
-            Ok(json!({ "promotion": p }))
-        })
-        .await,
-    )
+    answer(&app, claim, true, move |ws, who| {
+        let to = Zone::parse(&q.to)?;
+        let p = airlock_run::vault::promote(ws, &id, to, who).map_err(Error::from)?;
+        Ok(json!({ "promotion": p }))
+    })
+    .await
 }
 
 async fn approve(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     UrlPath(id): UrlPath<String>,
     Query(q): Query<ToQuery>,
 ) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
-            let to = Zone::parse(&q.to)?;
-            Ok(json!({ "approvals": vault_of(ws)?.approve(&id, to, who)? }))
-        })
-        .await,
-    )
+    answer(&app, claim, true, move |ws, who| {
+        let to = Zone::parse(&q.to)?;
+        Ok(json!({ "approvals": vault_of(ws)?.approve(&id, to, who)? }))
+    })
+    .await
 }
 
-async fn shred(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-    UrlPath(id): UrlPath<String>,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
-            Ok(json!({ "dataset": vault_of(ws)?.shred(&id, who)? }))
-        })
-        .await,
-    )
+async fn shred(State(app): AppState, claim: Claim, UrlPath(id): UrlPath<String>) -> Response {
+    answer(&app, claim, true, move |ws, who| {
+        Ok(json!({ "dataset": vault_of(ws)?.shred(&id, who)? }))
+    })
+    .await
 }
 
 /// `vault deid`: the body is the policy (TOML); the run is the library's.
 async fn deid(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     UrlPath(id): UrlPath<String>,
     policy: String,
 ) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
-            let policy = airlock_core::policy::Policy::parse(&policy, Path::new("policy.toml"))
-                .map_err(Error::from)?;
-            let outcome =
-                airlock_run::vault::deid_dataset(ws, &id, &policy, who).map_err(Error::from)?;
-            Ok(match outcome {
-                airlock_run::vault::VaultDeid::Stored {
-                    dataset,
-                    manifest,
-                    rows,
-                } => json!({
-                    "outcome": "stored",
-                    "dataset": dataset,
-                    "rows": rows,
-                    "manifest": serde_json::from_str::<Value>(&manifest).unwrap_or(Value::Null),
-                }),
-                airlock_run::vault::VaultDeid::Findings { findings } => {
-                    json!({ "outcome": "findings", "findings": findings })
-                }
-                airlock_run::vault::VaultDeid::NoSolution => json!({ "outcome": "no-solution" }),
-            })
+    answer(&app, claim, true, move |ws, who| {
+        let policy = airlock_core::policy::Policy::parse(&policy, Path::new("policy.toml"))
+            .map_err(Error::from)?;
+        let outcome =
+            airlock_run::vault::deid_dataset(ws, &id, &policy, who).map_err(Error::from)?;
+        Ok(match outcome {
+            airlock_run::vault::VaultDeid::Stored {
+                dataset,
+                manifest,
+                rows,
+            } => json!({
+                "outcome": "stored",
+                "dataset": dataset,
+                "rows": rows,
+                "manifest": serde_json::from_str::<Value>(&manifest).unwrap_or(Value::Null),
+            }),
+            airlock_run::vault::VaultDeid::Findings { findings } => {
+                json!({ "outcome": "findings", "findings": findings })
+            }
+            airlock_run::vault::VaultDeid::NoSolution => json!({ "outcome": "no-solution" }),
         })
-        .await,
-    )
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -772,57 +754,36 @@ struct RetentionQuery {
 
 async fn retention(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     Query(q): Query<RetentionQuery>,
 ) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, move |ws, who| {
-            let expired = vault_of(ws)?.apply_retention(chrono::Utc::now(), q.dry_run, who)?;
-            Ok(json!({ "dry_run": q.dry_run, "expired": expired }))
-        })
-        .await,
-    )
+    answer(&app, claim, true, move |ws, who| {
+        let expired = vault_of(ws)?.apply_retention(chrono::Utc::now(), q.dry_run, who)?;
+        Ok(json!({ "dry_run": q.dry_run, "expired": expired }))
+    })
+    .await
 }
 
-async fn rotate(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), true, |ws, who| {
-            Ok(json!({ "rotation": vault_of(ws)?.rotate_keys(who)? }))
-        })
-        .await,
-    )
+async fn rotate(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, true, |ws, who| {
+        Ok(json!({ "rotation": vault_of(ws)?.rotate_keys(who)? }))
+    })
+    .await
 }
 
-async fn audit_verify(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, _| {
-            let v = vault_of(ws)?.verify_audit()?;
-            Ok(json!({ "entries": v.entries, "head": v.head }))
-        })
-        .await,
-    )
+async fn audit_verify(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, _| {
+        let v = vault_of(ws)?.verify_audit()?;
+        Ok(json!({ "entries": v.entries, "head": v.head }))
+    })
+    .await
 }
 
-async fn audit_head(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, _| {
-            Ok(json!({ "head": vault_of(ws)?.verify_audit()?.head }))
-        })
-        .await,
-    )
+async fn audit_head(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, _| {
+        Ok(json!({ "head": vault_of(ws)?.verify_audit()?.head }))
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -834,42 +795,35 @@ struct EntriesQuery {
 
 async fn audit_entries(
     State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
+    claim: Claim,
     Query(q): Query<EntriesQuery>,
 ) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, move |ws, _| {
-            let entries: Vec<_> = vault_of(ws)?
-                .audit()
-                .entries()?
-                .into_iter()
-                .filter(|e| q.actor.as_ref().is_none_or(|a| &e.event.actor == a))
-                .filter(|e| {
-                    q.dataset
-                        .as_ref()
-                        .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
-                })
-                .filter(|e| {
-                    q.since
-                        .as_ref()
-                        .is_none_or(|s| e.time.as_str() >= s.as_str())
-                })
-                .collect();
-            Ok(json!({ "entries": entries }))
-        })
-        .await,
-    )
+    answer(&app, claim, false, move |ws, _| {
+        let entries: Vec<_> = vault_of(ws)?
+            .audit()
+            .entries()?
+            .into_iter()
+            .filter(|e| q.actor.as_ref().is_none_or(|a| &e.event.actor == a))
+            .filter(|e| {
+                q.dataset
+                    .as_ref()
+                    .is_none_or(|d| e.event.dataset.as_ref() == Some(d))
+            })
+            .filter(|e| {
+                q.since
+                    .as_ref()
+                    .is_none_or(|s| e.time.as_str() >= s.as_str())
+            })
+            .collect();
+        Ok(json!({ "entries": entries }))
+    })
+    .await
 }
 
 /// The log file as it is, for `airlock audit verify` on the client's side.
-async fn audit_log(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
+async fn audit_log(State(app): AppState, claim: Claim) -> Response {
     let result = app
-        .run(Claim::from(&headers, &peer), false, |ws, _| {
+        .run(claim, false, |ws, _| {
             let path = vault_of(ws)?.audit().path().to_path_buf();
             Ok(std::fs::File::open(&path).map_err(|e| Error::io("read", &path, e))?)
         })
@@ -887,32 +841,20 @@ async fn audit_log(
     }
 }
 
-async fn audit_pubkey(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, _| {
-            Ok(json!({ "public_key": vault_of(ws)?.audit().public_key_hex() }))
-        })
-        .await,
-    )
+async fn audit_pubkey(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, _| {
+        Ok(json!({ "public_key": vault_of(ws)?.audit().public_key_hex() }))
+    })
+    .await
 }
 
-async fn lineage_pubkey(
-    State(app): AppState,
-    axum::Extension(peer): axum::Extension<Peer>,
-    headers: HeaderMap,
-) -> Response {
-    respond(
-        app.run(Claim::from(&headers, &peer), false, |ws, _| {
-            let key = airlock_vault::lineage::signing_key(
-                &ws.secret()
-                    .derive(airlock_core::keys::Purpose::ManifestSigning),
-            );
-            Ok(json!({ "public_key": airlock_vault::audit::public_key_hex(&key.verifying_key()) }))
-        })
-        .await,
-    )
+async fn lineage_pubkey(State(app): AppState, claim: Claim) -> Response {
+    answer(&app, claim, false, |ws, _| {
+        let key = airlock_vault::lineage::signing_key(
+            &ws.secret()
+                .derive(airlock_core::keys::Purpose::ManifestSigning),
+        );
+        Ok(json!({ "public_key": airlock_vault::audit::public_key_hex(&key.verifying_key()) }))
+    })
+    .await
 }
