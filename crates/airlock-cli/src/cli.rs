@@ -119,6 +119,53 @@ pub enum Command {
     /// The identities the server accepts: list them, revoke one
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Differential-privacy accounting for DP-SGD: epsilon of a training run, or the noise a
+    /// target epsilon needs
+    #[command(subcommand)]
+    Dp(DpCommand),
+}
+
+/// A DP-SGD run's shape: sampling rate, steps, delta, accountant.
+#[derive(Debug, Args)]
+pub struct DpRun {
+    /// Poisson sampling rate: expected batch size / dataset size
+    #[arg(long)]
+    pub sampling_rate: f64,
+    /// Training steps (batches)
+    #[arg(long)]
+    pub steps: u64,
+    /// Delta of (epsilon, delta)-DP (below 1 / dataset size)
+    #[arg(long, default_value_t = 1e-5)]
+    pub delta: f64,
+    /// The accountant: RDP of the Poisson-subsampled Gaussian mechanism (dp-accounting's
+    /// default orders)
+    #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
+    pub accountant: AccountantArg,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AccountantArg {
+    Rdp,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DpCommand {
+    /// Epsilon of `--steps` DP-SGD steps with this noise multiplier and sampling rate
+    Epsilon {
+        /// Noise standard deviation / clipping norm
+        #[arg(long)]
+        noise_multiplier: f64,
+        #[command(flatten)]
+        run: DpRun,
+    },
+    /// The smallest noise multiplier whose epsilon is at most --epsilon
+    Noise {
+        /// The target epsilon
+        #[arg(long)]
+        epsilon: f64,
+        #[command(flatten)]
+        run: DpRun,
+    },
 }
 
 /// Where the workspace folder is, for the commands an operator runs on the server's machine.

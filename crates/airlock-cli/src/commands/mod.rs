@@ -7,6 +7,7 @@ mod canary;
 mod deid;
 mod demo;
 mod dicom;
+mod dp;
 mod fhir;
 mod init;
 mod profile;
@@ -44,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Ca(cmd) => serve::ca(cmd, cli.json),
         Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),
+        Command::Dp(cmd) => dp::run(cmd, cli.json),
     }
 }
 
