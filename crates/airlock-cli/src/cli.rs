@@ -123,6 +123,69 @@ pub enum Command {
     /// target epsilon needs
     #[command(subcommand)]
     Dp(DpCommand),
+    /// The training enclave: your own command on de-identified vault datasets, with no network
+    /// and no file system beyond its inputs and one output folder; outputs scanned and signed
+    #[command(subcommand)]
+    Enclave(EnclaveCommand),
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
+pub enum EnclaveCommand {
+    /// Run CMD on datasets: it finds them in $AIRLOCK_DATA (one file each, by name) and writes
+    /// to $AIRLOCK_OUT; its outputs are released into --out only if the scan finds no
+    /// identifier in them (exit 1 otherwise)
+    Run {
+        /// Dataset ids (zones deid or dev), comma-separated
+        #[arg(long, value_delimiter = ',', required = true)]
+        data: Vec<String>,
+        /// Where the outputs are released (a new folder)
+        #[arg(long)]
+        out: PathBuf,
+        /// A path the command may read besides the system's program folders (its code, its
+        /// virtualenv); repeatable
+        #[arg(long)]
+        read: Vec<PathBuf>,
+        /// Network: none (the only choice: a network namespace with no interface up)
+        #[arg(long, default_value = "none", value_parser = ["none"])]
+        allow_net: String,
+        /// Address-space limit of the command, bytes
+        #[arg(long)]
+        memory: Option<u64>,
+        /// CPU-time limit of the command, seconds
+        #[arg(long)]
+        cpu_seconds: Option<u64>,
+        /// Wall-clock limit, seconds: the command is killed after it
+        #[arg(long)]
+        timeout: Option<u64>,
+        #[command(flatten)]
+        who: ActorArgs,
+        /// The command and its arguments
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// (internal) confine this process, then become the command
+    #[command(hide = true)]
+    ExecConfined {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        read: Vec<PathBuf>,
+        #[arg(long)]
+        memory: Option<u64>,
+        #[arg(long)]
+        cpu_seconds: Option<u64>,
+        #[arg(long)]
+        parent: u32,
+        /// The second stage: the process namespace's first process (the value is the first
+        /// stage's process id)
+        #[arg(long)]
+        init: Option<u32>,
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 /// A DP-SGD run's shape: sampling rate, steps, delta, accountant.

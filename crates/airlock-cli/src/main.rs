@@ -85,6 +85,17 @@ fn main() -> ExitCode {
         Err(e) => return report::usage_error(&e),
     };
     let json = cli.json;
+    // the enclave's helper confines itself while it is still single-threaded (a new user
+    // namespace needs that), then becomes the command: no signal thread, no unwinding
+    if let cli::Command::Enclave(cli::EnclaveCommand::ExecConfined { .. }) = &cli.command {
+        return match commands::enclave::exec_confined(cli.command) {
+            Ok(never) => match never {},
+            Err(err) => {
+                report::error(&err, false);
+                ExitCode::from(126)
+            }
+        };
+    }
     interrupts::watch();
     let result = std::panic::catch_unwind(move || commands::run(cli));
     for stale in airlock_core::output::take_stale_removed() {

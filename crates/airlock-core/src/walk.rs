@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use crate::error::{Error, Result};
 
 /// The files under `paths` in path order (directories recursively; symbolic links are not
-/// followed and folders named in `skip_dirs` are left out, both listed in `skipped`).
+/// followed, folders named in `skip_dirs` and what is neither a file nor a folder (devices,
+/// pipes, sockets) are left out, all listed in `skipped`).
 pub fn collect_files(
     paths: &[PathBuf],
     skip_dirs: &[&str],
@@ -45,6 +46,11 @@ fn collect(
         }
     } else if meta.is_file() {
         files.push(path.to_path_buf());
+    } else {
+        skipped.push((
+            path.to_path_buf(),
+            "not a regular file (a device, pipe or socket)",
+        ));
     }
     Ok(())
 }

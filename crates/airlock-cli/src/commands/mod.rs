@@ -8,6 +8,7 @@ mod deid;
 mod demo;
 mod dicom;
 mod dp;
+pub mod enclave;
 mod fhir;
 mod init;
 mod profile;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),
         Command::Dp(cmd) => dp::run(cmd, cli.json),
+        Command::Enclave(cmd) => enclave::run(cmd, cli.json),
     }
 }
 

@@ -1,0 +1,150 @@
+//! `airlock enclave run` and its helper.
+
+use std::time::Duration;
+
+use crate::ExitStatus;
+use crate::cli::{Command, EnclaveCommand};
+use crate::report::{self, thousands};
+
+pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
+    let EnclaveCommand::Run {
+        data,
+        out,
+        read,
+        allow_net: _,
+        memory,
+        cpu_seconds,
+        timeout,
+        who,
+        command,
+    } = cmd
+    else {
+        anyhow::bail!("enclave exec-confined is internal");
+    };
+    if who.server.server.is_some() {
+        anyhow::bail!(
+            "the enclave runs on the machine that holds the workspace; through the server it is not built yet"
+        );
+    }
+    let workspace = airlock_run::Workspace::open(who.key_file.as_deref())?;
+    let actor = airlock_vault::Actor {
+        name: who
+            .actor
+            .clone()
+            .unwrap_or_else(airlock_vault::access::current_user),
+        role: who.role.clone(),
+        purpose: who.purpose.clone(),
+    };
+    let req = airlock_enclave::RunRequest {
+        datasets: data,
+        out: out.clone(),
+        command,
+        read,
+        memory,
+        cpu_seconds,
+        timeout: timeout.map(Duration::from_secs),
+        helper: std::env::current_exe()?,
+    };
+    let record = airlock_enclave::run(&workspace, &req, &actor)?;
+    let status = if record.outcome == "released" {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Findings
+    };
+    if json {
+        report::json(&serde_json::json!({ "status": status.label(), "run": record, "out": out }));
+    } else {
+        let mut s = format!(
+            "enclave run: {} dataset(s), exit {:?}, {} output file(s), {:.1} s\n",
+            record.datasets.len(),
+            record.exit,
+            record.outputs.len(),
+            record.seconds
+        );
+        for o in &record.outputs {
+            s.push_str(&format!(
+                "  {} ({} bytes){}\n",
+                airlock_core::shown::escape(&o.path, 120),
+                thousands(o.bytes),
+                if o.findings > 0 {
+                    format!(": {} identifiers found", o.findings)
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        s.push_str(&match record.outcome {
+            "released" => format!(
+                "released into {} with airlock-run.json and its signed statement\n",
+                airlock_core::shown::path(&out)
+            ),
+            "held" => "held: identifiers (or links, pipes, devices) in the outputs; nothing was released\n".into(),
+            _ => "the command failed; nothing was released\n".into(),
+        });
+        report::out(&s);
+    }
+    Ok(status)
+}
+
+/// The helper. First stage: confine this process (namespaces, Landlock, limits), then run the
+/// second stage (this binary again) as the first process of the new process namespace and
+/// exit with its status. Second stage: die with the first, then become the command. Returns
+/// only on failure.
+pub fn exec_confined(cmd: Command) -> anyhow::Result<std::convert::Infallible> {
+    let Command::Enclave(EnclaveCommand::ExecConfined {
+        data,
+        out,
+        read,
+        memory,
+        cpu_seconds,
+        parent,
+        init,
+        command,
+    }) = cmd
+    else {
+        anyhow::bail!("not the enclave helper");
+    };
+    if let Some(stage1) = init {
+        airlock_enclave::sandbox::enter_init(stage1)?;
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| anyhow::anyhow!("no command"))?;
+        let err = std::os::unix::process::CommandExt::exec(
+            std::process::Command::new(program).args(args),
+        );
+        anyhow::bail!(
+            "cannot run {}: {err}",
+            airlock_core::shown::escape(program, 120)
+        );
+    }
+    let helper = std::env::current_exe()?;
+    airlock_enclave::sandbox::Confinement {
+        data: data.clone(),
+        out: out.clone(),
+        read,
+        memory,
+        cpu_seconds,
+        parent,
+        helper: helper.clone(),
+    }
+    .enter()?;
+    let status = std::process::Command::new(&helper)
+        .args(["enclave", "exec-confined", "--data"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&out)
+        .arg("--parent")
+        .arg(parent.to_string())
+        .arg("--init")
+        .arg(std::process::id().to_string())
+        .arg("--")
+        .args(&command)
+        .status()?;
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(1);
+    #[allow(clippy::exit)]
+    std::process::exit(code)
+}

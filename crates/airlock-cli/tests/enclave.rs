@@ -1,0 +1,266 @@
+//! End-to-end tests of `airlock enclave run`: the command gets its inputs and one output
+//! folder and nothing else (no network, no workspace secret, no other file to read or write, a
+//! scrubbed environment); outputs with identifiers, in files or printed, are held; raw data
+//! never enters; a killed enclave takes its command with it and leaves no plaintext.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use predicates::prelude::*;
+
+mod common;
+use common::{airlock, fixtures};
+
+/// A workspace with a raw dataset and its de-identified copy; returns (dir, raw id, deid id).
+fn workspace() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    airlock(d).arg("init").assert().success();
+    let id = |out: &assert_cmd::assert::Assert| {
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        v["dataset"]["id"].as_str().unwrap().to_owned()
+    };
+    let raw = id(&airlock(d)
+        .args(["vault", "put", "--zone", "raw"])
+        .arg(fixtures().join("patients.csv"))
+        .args(["--role", "steward", "--purpose", "ingest", "--json"])
+        .assert()
+        .success());
+    let deid = id(&airlock(d)
+        .args(["vault", "deid", &raw, "--policy"])
+        .arg(fixtures().join("policy.toml"))
+        .args(["--role", "steward", "--purpose", "deid", "--json"])
+        .assert()
+        .success());
+    std::fs::create_dir(d.join("code")).unwrap();
+    (dir, raw, deid)
+}
+
+/// `airlock enclave run` of a bash script written into `code/`, as an engineer.
+fn enclave(d: &Path, data: &str, out: &str, script: &str) -> assert_cmd::Command {
+    let path = d.join("code").join(format!("{out}.sh"));
+    std::fs::write(&path, script).unwrap();
+    let mut cmd = airlock(d);
+    cmd.args(["enclave", "run", "--data", data, "--out", out, "--read"])
+        .arg(d.join("code"))
+        .args(["--role", "engineer", "--purpose", "model-training", "--"])
+        .arg("/bin/bash")
+        .arg(path);
+    cmd
+}
+
+/// Whether this machine can confine (Landlock, user namespaces); under CI it must.
+fn confinable(d: &Path, deid: &str) -> bool {
+    let out = enclave(d, deid, "probe", "exit 0\n").output().unwrap();
+    let _ = std::fs::remove_dir_all(d.join("probe"));
+    if out.status.success() {
+        return true;
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "the enclave cannot confine commands on CI: {err}"
+    );
+    eprintln!("SKIPPED: this machine cannot confine a command: {err}");
+    false
+}
+
+#[test]
+fn the_command_sees_its_inputs_and_its_output_folder_and_nothing_else() {
+    let (dir, _, deid) = workspace();
+    let d = dir.path();
+    if !confinable(d, &deid) {
+        return;
+    }
+    std::fs::write(d.join("elsewhere.txt"), "not for the command\n").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let secret = d.join(".airlock/secret");
+    let script = format!(
+        r#"
+log="$AIRLOCK_OUT/log.txt"
+try() {{ if eval "$2" >/dev/null 2>&1; then echo "$1 ALLOWED" >> "$log"; else echo "$1 refused" >> "$log"; fi; }}
+echo "rows $(($(wc -l < "$AIRLOCK_DATA/patients.deid.csv") - 1))" >> "$log"
+try network "echo hi > /dev/tcp/127.0.0.1/{port}"
+try secret "cat {secret}"
+try listing "ls {ws}"
+try elsewhere "cat {elsewhere}"
+try write-outside "echo x > {evil}"
+try write-data "echo x >> $AIRLOCK_DATA/patients.deid.csv"
+if [ -z "$AIRLOCK_SENTINEL_TOKEN$AIRLOCK_KEY_FILE" ]; then echo "environment scrubbed" >> "$log"; fi
+if [ -n "$AIRLOCK_DATA" ] && [ -n "$AIRLOCK_OUT" ]; then echo "folders named" >> "$log"; fi
+echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
+"#,
+        secret = secret.display(),
+        ws = d.join(".airlock").display(),
+        elsewhere = d.join("elsewhere.txt").display(),
+        evil = d.join("evil.txt").display(),
+    );
+    enclave(d, &deid, "out", &script)
+        .env("AIRLOCK_SENTINEL_TOKEN", "must-not-pass")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("released"));
+    let log = std::fs::read_to_string(d.join("out/log.txt")).unwrap();
+    assert!(log.contains("rows 6"), "{log}");
+    for what in [
+        "network",
+        "secret",
+        "listing",
+        "elsewhere",
+        "write-outside",
+        "write-data",
+    ] {
+        assert!(log.contains(&format!("{what} refused")), "{log}");
+    }
+    assert!(
+        listener.accept().is_err(),
+        "the command reached the network"
+    );
+    assert!(!d.join("evil.txt").exists());
+    assert!(
+        log.contains("environment scrubbed") && log.contains("folders named"),
+        "{log}"
+    );
+    // the release: outputs, a run record and its signed statement; the run is audited
+    airlock(d)
+        .args(["lineage", "verify", "out/airlock-run.json"])
+        .assert()
+        .success();
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("out/airlock-run.json")).unwrap())
+            .unwrap();
+    assert_eq!(record["datasets"][0]["dataset"], deid.as_str());
+    assert_eq!(record["outcome"], "released");
+    let audit = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    assert!(audit.contains("\"enclave:run\"") && audit.contains("\"released\""));
+    // no plaintext is left in the workspace's temporary folder
+    assert_eq!(
+        std::fs::read_dir(d.join(".airlock/tmp")).unwrap().count(),
+        0
+    );
+}
+
+#[test]
+fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
+    let (dir, raw, deid) = workspace();
+    let d = dir.path();
+    if !confinable(d, &deid) {
+        return;
+    }
+    enclave(
+        d,
+        &deid,
+        "leak",
+        "echo 'Patient John Smith, SSN 123-45-6789, seen 03/04/2021' > \"$AIRLOCK_OUT/notes.txt\"\n",
+    )
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("held"))
+    .stdout(predicate::str::contains("John").not());
+    assert!(!d.join("leak").exists());
+    enclave(
+        d,
+        &deid,
+        "printed",
+        "echo 'row: Patient John Smith, SSN 123-45-6789'\n",
+    )
+    .assert()
+    .code(1)
+    .stdout(predicate::str::contains("airlock-stdout.log"));
+    assert!(!d.join("printed").exists());
+    // a link out of the output folder is held too
+    enclave(
+        d,
+        &deid,
+        "link",
+        "ln -s /etc/passwd \"$AIRLOCK_OUT/passwd\"\n",
+    )
+    .assert()
+    .code(1);
+    enclave(d, &raw, "raw", "exit 0\n")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("de-identified data only"));
+    let audit = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    assert!(audit.contains("\"held\"") && audit.contains("\"enclave:input\""));
+}
+
+fn running(marker: &str) -> bool {
+    std::process::Command::new("pgrep")
+        .args(["-f", marker])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn a_killed_enclave_takes_its_command_and_leaves_no_plaintext() {
+    let (dir, _, deid) = workspace();
+    let d = dir.path();
+    if !confinable(d, &deid) {
+        return;
+    }
+    let marker = format!("{}.{}", std::process::id(), 4242);
+    let script = d.join("code/sleep.sh");
+    std::fs::write(&script, format!("sleep {marker}\n")).unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+        .current_dir(d)
+        .env_remove("AIRLOCK_KEY_FILE")
+        .args([
+            "enclave", "run", "--data", &deid, "--out", "slept", "--read",
+        ])
+        .arg(d.join("code"))
+        .args([
+            "--role",
+            "engineer",
+            "--purpose",
+            "model-training",
+            "--",
+            "/bin/bash",
+        ])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let tmp = d.join(".airlock/tmp");
+    let start = Instant::now();
+    let plaintext = |tmp: &Path| -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        for e in std::fs::read_dir(tmp).into_iter().flatten().flatten() {
+            let data = e.path().join("data/patients.deid.csv");
+            if data.exists() {
+                found.push(data);
+            }
+        }
+        found
+    };
+    while plaintext(&tmp).is_empty() || !running(&marker) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the run did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let start = Instant::now();
+    while running(&marker) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the command outlived its enclave"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // the next command that opens the vault sweeps the dead run's folder
+    airlock(d).args(["vault", "ls"]).assert().success();
+    assert!(
+        plaintext(&tmp).is_empty(),
+        "plaintext left in {}",
+        tmp.display()
+    );
+    assert!(!d.join("slept").exists());
+}

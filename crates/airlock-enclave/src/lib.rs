@@ -1,0 +1,462 @@
+//! The training enclave: a user's own command (a training script, anything) on vault datasets,
+//! sealed from the network and from everything but its inputs and one output folder.
+//!
+//! [`run`]: the datasets (deid and dev zones only, for roles and purposes access.toml allows:
+//! the vault's own `get`, audited) are decrypted into a private folder under the workspace; a
+//! helper process (the `airlock` binary, `enclave exec-confined`) confines itself
+//! ([`sandbox::Confinement`]) and becomes the command, with a scrubbed environment that names
+//! `AIRLOCK_DATA` and `AIRLOCK_OUT`; the command writes into a private staging folder. When it
+//! ends, however it ends, the plaintext is deleted (and swept by the next start if the enclave
+//! itself was killed; the command dies with the enclave). Then every file it wrote is scanned
+//! for identifiers: findings hold the outputs (deleted, reported by place, never by value) and
+//! the run exits 1; otherwise they are released into the output folder with a run record
+//! (datasets, command hash, outputs' hashes, exit status) signed as an in-toto statement.
+//! Every run is audited.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod sandbox;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use airlock_run::Workspace;
+use airlock_vault::{Actor, Event, VaultError, Zone};
+
+/// Why an enclave run could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum EnclaveError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error(transparent)]
+    Core(#[from] airlock_core::Error),
+    #[error("cannot confine the command: {0}")]
+    Confine(String),
+    #[error("cannot {action} {}", airlock_core::shown::path(path))]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub type Result<T, E = EnclaveError> = std::result::Result<T, E>;
+
+fn io<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> EnclaveError + 'a {
+    move |source| EnclaveError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    /// Vault dataset ids, each decrypted to `AIRLOCK_DATA/<its name>`.
+    pub datasets: Vec<String>,
+    /// Where the outputs are released (must not exist yet).
+    pub out: PathBuf,
+    /// The command and its arguments.
+    pub command: Vec<String>,
+    /// More read-only paths for the command (its code, its virtualenv).
+    pub read: Vec<PathBuf>,
+    /// Address-space limit (bytes) and CPU limit (seconds) of the command.
+    pub memory: Option<u64>,
+    pub cpu_seconds: Option<u64>,
+    /// Wall-clock limit: the command is killed after it.
+    pub timeout: Option<Duration>,
+    /// The helper: the `airlock` binary, which confines itself and execs the command.
+    pub helper: PathBuf,
+}
+
+/// One output file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Output {
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// Residual identifiers the scan found in it.
+    pub findings: u64,
+}
+
+/// The record of a run, written beside the released outputs and signed.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub format: &'static str,
+    pub actor: String,
+    pub role: String,
+    pub purpose: String,
+    pub datasets: Vec<InputRecord>,
+    /// SHA-256 of the command line and of every file it names.
+    pub command_sha256: String,
+    /// The command's exit code, or the signal that ended it.
+    pub exit: ExitState,
+    pub outputs: Vec<Output>,
+    /// `released`, `held` (identifiers found), or `failed` (the command did not exit 0).
+    pub outcome: &'static str,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InputRecord {
+    pub dataset: String,
+    pub name: String,
+    pub zone: String,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitState {
+    Code(i32),
+    Signal(i32),
+    TimedOut,
+}
+
+/// The file a dataset is given as inside `AIRLOCK_DATA`: its name where that is a plain file
+/// name, else its id (with the name's extension when plain).
+fn input_name(ds: &airlock_vault::Dataset) -> String {
+    let plain = |s: &str| {
+        !s.is_empty()
+            && !s.starts_with('.')
+            && s.len() <= 120
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    };
+    if plain(&ds.name) {
+        return ds.name.clone();
+    }
+    match Path::new(&ds.name).extension().and_then(|e| e.to_str()) {
+        Some(ext) if plain(ext) => format!("{}.{ext}", ds.id),
+        _ => ds.id.clone(),
+    }
+}
+
+/// SHA-256 of the command line and of the content of every argument that names a file.
+fn command_hash(command: &[String]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for arg in command {
+        h.update((arg.len() as u64).to_be_bytes());
+        h.update(arg.as_bytes());
+        if let Ok((sha, _)) = airlock_core::output::digest_file(Path::new(arg)) {
+            h.update(sha.as_bytes());
+        }
+    }
+    data_encoding::HEXLOWER.encode(&h.finalize())
+}
+
+/// Runs `req` for `who` in the enclave. The report says what happened; an error means nothing
+/// ran (or the outputs could not be released).
+pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRecord> {
+    let vault = workspace
+        .vault()
+        .ok_or(EnclaveError::Vault(VaultError::NoVault))?;
+    if req.command.is_empty() {
+        return Err(EnclaveError::Refused("no command to run".into()));
+    }
+    if req.out.exists() {
+        return Err(EnclaveError::Refused(format!(
+            "{} exists: the enclave releases into a new folder",
+            airlock_core::shown::path(&req.out)
+        )));
+    }
+    // the command may read these: none may hold the workspace (its secret, its objects)
+    let read: Vec<PathBuf> = req
+        .read
+        .iter()
+        .map(|p| sandbox::real(p))
+        .collect::<Result<_>>()?;
+    let ws_dir = workspace
+        .dir()
+        .map(sandbox::real)
+        .transpose()?
+        .ok_or(EnclaveError::Vault(VaultError::NoVault))?;
+    for p in read.iter().chain(
+        sandbox::SYSTEM_READ
+            .iter()
+            .map(Path::new)
+            .map(PathBuf::from)
+            .collect::<Vec<_>>()
+            .iter(),
+    ) {
+        if ws_dir.starts_with(p) {
+            return Err(EnclaveError::Refused(format!(
+                "the workspace is under {}, which the command could read; keep code and workspace apart",
+                airlock_core::shown::path(p)
+            )));
+        }
+    }
+    let start = Instant::now();
+    let private = vault.private_temp()?;
+    let _live = airlock_core::output::Registered::new(private.path());
+    let data = private.path().join("data");
+    let staged = private.path().join("out");
+    for d in [&data, &staged] {
+        std::fs::create_dir(d).map_err(io("create", d))?;
+    }
+    let mut inputs = Vec::new();
+    for id in &req.datasets {
+        let ds = vault.dataset(id)?;
+        let zone = Zone::parse(&ds.zone)?;
+        if !matches!(zone, Zone::Deid | Zone::Dev) {
+            vault.record(&[event(who, "enclave:input", Some(id), None, "refused")])?;
+            return Err(EnclaveError::Refused(format!(
+                "dataset {id} is in zone {zone}: the enclave takes de-identified data only (zones deid and dev)"
+            )));
+        }
+        // the vault's own read: role, purpose and zone checked, audited before release
+        let file = data.join(input_name(&ds));
+        vault.get(id, &file, false, who)?;
+        inputs.push(InputRecord {
+            dataset: ds.id,
+            name: ds.name,
+            zone: ds.zone,
+            sha256: ds.sha256,
+        });
+    }
+    let command_sha256 = command_hash(&req.command);
+    // what the command prints is an output like any other (it may print data): kept beside
+    // the staged outputs, scanned, released with them
+    let logs = private.path().join("logs");
+    std::fs::create_dir(&logs).map_err(io("create", &logs))?;
+    let exit = execute(req, &data, &staged, &read, &logs)?;
+    // the plaintext goes as soon as the command is done
+    std::fs::remove_dir_all(&data).map_err(io("delete", &data))?;
+
+    let scanner = airlock_text::TextEngine::without_key();
+    let mut skipped = Vec::new();
+    // the command's printed output joins its files
+    for (log, name) in [
+        ("stdout", "airlock-stdout.log"),
+        ("stderr", "airlock-stderr.log"),
+    ] {
+        let from = logs.join(log);
+        if std::fs::metadata(&from).is_ok_and(|m| m.len() > 0) {
+            let to = staged.join(name);
+            std::fs::rename(&from, &to).map_err(io("write", &to))?;
+        }
+    }
+    let files =
+        airlock_core::walk::collect_files(std::slice::from_ref(&staged), &[], &mut skipped)?;
+    let mut outputs = Vec::new();
+    for f in &files {
+        use airlock_core::text::TextScrubber;
+        let (sha256, bytes) = airlock_core::output::digest_file(f)?;
+        let mut findings = airlock_text::scan::scan_file(f, &scanner)
+            .map_err(|e| EnclaveError::Refused(e.to_string()))?
+            .map_or(0, |s| s.findings);
+        // a file's name is the command's too: one that holds an identifier is not shown
+        let name = f
+            .strip_prefix(&staged)
+            .unwrap_or(f)
+            .to_string_lossy()
+            .into_owned();
+        let mut in_name = 0;
+        scanner.scan_name(&name, &mut |_| in_name += 1);
+        findings += in_name;
+        outputs.push(Output {
+            path: if in_name > 0 {
+                format!(
+                    "[file {} of the outputs: its name holds identifiers]",
+                    outputs.len() + 1
+                )
+            } else {
+                name
+            },
+            sha256,
+            bytes,
+            findings,
+        });
+    }
+    let held = outputs.iter().any(|o| o.findings > 0) || !skipped.is_empty();
+    let outcome = if held {
+        "held"
+    } else if exit != ExitState::Code(0) {
+        "failed"
+    } else {
+        "released"
+    };
+    let record = RunRecord {
+        format: "airlock-enclave-run/1",
+        actor: who.name.clone(),
+        role: who.role.clone(),
+        purpose: who.purpose.clone(),
+        datasets: inputs,
+        command_sha256,
+        exit,
+        outputs,
+        outcome,
+        seconds: start.elapsed().as_secs_f64(),
+    };
+    let text =
+        serde_json::to_string_pretty(&record).map_err(|e| EnclaveError::Refused(e.to_string()))?;
+    let record_sha = {
+        use sha2::Digest;
+        data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(text.as_bytes()))
+    };
+    if outcome == "released" {
+        release(workspace, &staged, &req.out, &text, &record)?;
+    }
+    vault.record(&[event(
+        who,
+        "enclave:run",
+        record.datasets.first().map(|d| d.dataset.as_str()),
+        Some(&record_sha),
+        outcome,
+    )])?;
+    Ok(record)
+}
+
+fn event(
+    who: &Actor,
+    action: &str,
+    dataset: Option<&str>,
+    sha: Option<&str>,
+    outcome: &str,
+) -> Event {
+    Event {
+        actor: who.name.clone(),
+        role: who.role.clone(),
+        purpose: who.purpose.clone(),
+        action: action.into(),
+        dataset: dataset.map(str::to_owned),
+        object_sha256: sha.map(str::to_owned),
+        outcome: outcome.into(),
+    }
+}
+
+/// Runs the helper, which confines itself and execs the command; waits, with the timeout.
+fn execute(
+    req: &RunRequest,
+    data: &Path,
+    out: &Path,
+    read: &[PathBuf],
+    logs: &Path,
+) -> Result<ExitState> {
+    let log = |name: &str| -> Result<std::fs::File> {
+        let p = logs.join(name);
+        std::fs::File::create(&p).map_err(io("create", &p))
+    };
+    let mut cmd = std::process::Command::new(&req.helper);
+    cmd.args(["enclave", "exec-confined", "--data"])
+        .arg(data)
+        .arg("--out")
+        .arg(out)
+        .arg("--parent")
+        .arg(std::process::id().to_string());
+    for r in read {
+        cmd.arg("--read").arg(r);
+    }
+    if let Some(m) = req.memory {
+        cmd.arg("--memory").arg(m.to_string());
+    }
+    if let Some(c) = req.cpu_seconds {
+        cmd.arg("--cpu-seconds").arg(c.to_string());
+    }
+    cmd.arg("--").args(&req.command);
+    // a scrubbed environment: no keys, tokens or paths of the caller's
+    cmd.env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("LANG", "C.UTF-8")
+        .env("HOME", out)
+        .env("TMPDIR", out)
+        .env("AIRLOCK_DATA", data)
+        .env("AIRLOCK_OUT", out)
+        .current_dir(out)
+        .stdin(std::process::Stdio::null())
+        .stdout(log("stdout")?)
+        .stderr(log("stderr")?);
+    let mut child = cmd.spawn().map_err(io("run", &req.helper))?;
+    let deadline = req.timeout.map(|t| Instant::now() + t);
+    loop {
+        if let Some(status) = child.try_wait().map_err(io("wait for", &req.helper))? {
+            use std::os::unix::process::ExitStatusExt;
+            return Ok(match (status.code(), status.signal()) {
+                (Some(c), _) => ExitState::Code(c),
+                (None, Some(s)) => ExitState::Signal(s),
+                (None, None) => ExitState::Code(-1),
+            });
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(ExitState::TimedOut);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Moves the outputs into `out` (atomically, as one folder), with the run record and its
+/// signed statement (`airlock-run.json`, `airlock-run.json.intoto.json`).
+fn release(
+    workspace: &Workspace,
+    staged: &Path,
+    out: &Path,
+    text: &str,
+    record: &RunRecord,
+) -> Result<()> {
+    let run_file = staged.join("airlock-run.json");
+    std::fs::write(&run_file, text).map_err(io("write", &run_file))?;
+    let (run_sha, _) = airlock_core::output::digest_file(&run_file)?;
+    let mut subjects = vec![serde_json::json!({
+        "name": "airlock-run.json",
+        "digest": { "sha256": run_sha },
+    })];
+    subjects.extend(
+        record
+            .outputs
+            .iter()
+            .map(|o| serde_json::json!({ "name": o.path, "digest": { "sha256": o.sha256 } })),
+    );
+    let statement = serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": subjects,
+        "predicateType": "https://airlock.invalid/enclave-run/v1",
+        "predicate": {
+            "materials": record.datasets.iter().map(|d| serde_json::json!({
+                "name": d.dataset, "digest": { "sha256": d.sha256 }, "zone": d.zone,
+            })).collect::<Vec<_>>(),
+            "command_sha256": record.command_sha256,
+            "exit": record.exit,
+            "tool": format!("airlock {}", env!("CARGO_PKG_VERSION")),
+        },
+    });
+    let key = airlock_vault::lineage::signing_key(
+        &workspace
+            .secret()
+            .derive(airlock_core::keys::Purpose::ManifestSigning),
+    );
+    airlock_vault::lineage::sign(&run_file, &statement, &key, true)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    }
+    // the private folder is on the workspace's file system: a rename, or a copy elsewhere
+    if std::fs::rename(staged, out).is_err() {
+        copy_tree(staged, out)?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(io("create", to))?;
+    for entry in std::fs::read_dir(from).map_err(io("read", from))? {
+        let entry = entry.map_err(io("read", from))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_tree(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(io("write", &dst))?;
+        }
+    }
+    Ok(())
+}
