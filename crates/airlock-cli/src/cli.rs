@@ -123,10 +123,80 @@ pub enum Command {
     /// target epsilon needs
     #[command(subcommand)]
     Dp(DpCommand),
+    /// Train a model on a table (logistic regression or a small MLP), with DP-SGD
+    Train(TrainArgs),
     /// The training enclave: your own command on de-identified vault datasets, with no network
     /// and no file system beyond its inputs and one output folder; outputs scanned and signed
     #[command(subcommand)]
     Enclave(EnclaveCommand),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ModelArg {
+    Logreg,
+    Mlp,
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("privacy").required(true).args(["epsilon", "noise_multiplier", "no_dp"])))]
+pub struct TrainArgs {
+    /// The table (CSV, JSONL or Parquet); a manifest beside it gates the features
+    pub data: PathBuf,
+    /// The column to predict
+    #[arg(long)]
+    pub target: String,
+    /// Binary task: this target value is the positive class (else one class per value)
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// logreg (softmax regression) or mlp (one hidden ReLU layer)
+    #[arg(long, value_enum, default_value_t = ModelArg::Logreg)]
+    pub model: ModelArg,
+    /// Hidden units of the MLP
+    #[arg(long, default_value_t = 32)]
+    pub hidden: usize,
+    /// DP-SGD calibrated to this epsilon (at --delta)
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    /// DP-SGD with this noise multiplier (epsilon is reported)
+    #[arg(long)]
+    pub noise_multiplier: Option<f64>,
+    /// No differential privacy (the baseline)
+    #[arg(long)]
+    pub no_dp: bool,
+    /// Delta of (epsilon, delta)-DP
+    #[arg(long, default_value_t = 1e-5)]
+    pub delta: f64,
+    /// Passes over the training rows
+    #[arg(long, default_value_t = 5.0)]
+    pub epochs: f64,
+    /// Expected batch size (Poisson sampling)
+    #[arg(long, default_value_t = 256)]
+    pub batch_size: usize,
+    /// Per-example gradient clipping norm
+    #[arg(long, default_value_t = 1.0)]
+    pub clip: f64,
+    /// Learning rate (SGD)
+    #[arg(long, default_value_t = 0.5)]
+    pub learning_rate: f64,
+    /// Seed: the same seed, data and settings give the same model, to the byte
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Held-out share of the rows, scored after training
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Feature columns, comma-separated (default: every column but the target)
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    /// A column the data's manifest classes as an identifier or free text, used as a feature
+    /// all the same (repeatable)
+    #[arg(long)]
+    pub allow_feature: Vec<String>,
+    /// Where to write the model (JSON)
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// Replace an existing model file
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -217,6 +217,11 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         // the vault's own read: role, purpose and zone checked, audited before release
         let file = data.join(input_name(&ds));
         vault.get(id, &file, false, who)?;
+        // its manifest beside it (no values): `airlock train` gates features by it
+        if let (_, Some(manifest)) = vault.lineage(id)? {
+            let beside = airlock_core::manifest::Manifest::path_for(&file);
+            std::fs::write(&beside, manifest).map_err(io("write", &beside))?;
+        }
         inputs.push(InputRecord {
             dataset: ds.id,
             name: ds.name,

@@ -15,6 +15,7 @@ mod profile;
 mod risk;
 mod serve;
 mod text;
+mod train;
 mod vault;
 
 /// Runs the parsed command.
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),
         Command::Dp(cmd) => dp::run(cmd, cli.json),
+        Command::Train(args) => train::run(args, cli.json),
         Command::Enclave(cmd) => enclave::run(cmd, cli.json),
     }
 }

@@ -1,0 +1,126 @@
+//! `airlock train`: the trainer of `airlock-train`, with the feature gate of the data's
+//! manifest.
+
+use crate::ExitStatus;
+use crate::cli::{ModelArg, TrainArgs};
+use crate::report;
+
+/// Classes and actions whose columns are not features unless named with --allow-feature.
+fn gated(class: &str, action: &str) -> bool {
+    matches!(class, "direct_identifier" | "free_text")
+        || matches!(action, "tokenize" | "text_redact" | "text_surrogate")
+}
+
+pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    use airlock_train::{ModelKind, Privacy, TableTask, TrainConfig};
+    let table = airlock_train::Table::read(&args.data)?;
+    let (data_sha256, _) = airlock_core::output::digest_file(&args.data)?;
+    let features: Vec<String> = if args.features.is_empty() {
+        table
+            .names
+            .iter()
+            .filter(|n| **n != args.target)
+            .cloned()
+            .collect()
+    } else {
+        args.features.clone()
+    };
+    // the gate: what the data's manifest says its columns are
+    let manifest_path = airlock_core::manifest::Manifest::path_for(&args.data);
+    if let Ok(text) = std::fs::read_to_string(&manifest_path) {
+        let manifest: airlock_core::manifest::Manifest =
+            serde_json::from_str(&text).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} is not an airlock manifest",
+                    airlock_core::shown::path(&manifest_path)
+                )
+            })?;
+        for c in &manifest.columns {
+            if c.in_output
+                && features.contains(&c.name)
+                && gated(&c.class, &c.action)
+                && !args.allow_feature.contains(&c.name)
+            {
+                anyhow::bail!(
+                    "column {} is {} ({}) in the data's manifest: not a feature unless --allow-feature names it",
+                    airlock_core::shown::escape(&c.name, 80),
+                    c.class,
+                    c.action
+                );
+            }
+        }
+    }
+    let out = airlock_core::output::AtomicOutput::create(&args.output, args.force)?;
+    let task = TableTask {
+        target: args.target.clone(),
+        positive: args.positive.clone(),
+        features,
+        test_fraction: args.test_fraction,
+    };
+    let privacy = match (args.epsilon, args.noise_multiplier) {
+        (Some(epsilon), _) => Privacy::Epsilon {
+            epsilon,
+            delta: args.delta,
+        },
+        (None, Some(sigma)) => Privacy::Noise {
+            sigma,
+            delta: args.delta,
+        },
+        (None, None) => Privacy::None,
+    };
+    let cfg = TrainConfig {
+        kind: match args.model {
+            ModelArg::Logreg => ModelKind::Logreg,
+            ModelArg::Mlp => ModelKind::Mlp {
+                hidden: args.hidden.max(1),
+            },
+        },
+        privacy,
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        clip: args.clip,
+        learning_rate: args.learning_rate,
+        seed: args.seed,
+    };
+    let started = std::time::Instant::now();
+    let trained = airlock_train::train_table(&table, &data_sha256, &task, &cfg)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let text = serde_json::to_string_pretty(&trained.file)? + "\n";
+    std::io::Write::write_all(&mut out.file()?, text.as_bytes())
+        .map_err(|e| airlock_core::Error::io("write", &args.output, e))?;
+    out.commit()?;
+    let m = &trained.metrics;
+    let p = trained.privacy.as_ref();
+    if json {
+        report::json(&serde_json::json!({
+            "status": "ok",
+            "accuracy": m.accuracy,
+            "auc": m.auc,
+            "epsilon": p.map(|p| p.epsilon),
+            "delta": p.map(|p| p.delta),
+            "noise_multiplier": p.map(|p| p.noise_multiplier),
+            "steps": p.map(|p| p.steps),
+            "train_rows": m.train_rows,
+            "test_rows": m.test_rows,
+            "seconds": seconds,
+            "model": args.output,
+        }));
+    } else {
+        let privacy = match p {
+            Some(p) => format!(
+                "DP-SGD: epsilon {:.3} at delta {} (noise multiplier {:.3}, sampling rate {:.5}, {} steps, clip {})",
+                p.epsilon, p.delta, p.noise_multiplier, p.sampling_rate, p.steps, p.clip
+            ),
+            None => "no differential privacy".into(),
+        };
+        report::out(&format!(
+            "trained on {} rows, scored on {} held out: accuracy {:.4}, AUC {:.4}\n{privacy}\nwrote {} ({seconds:.1} s)\n",
+            m.train_rows,
+            m.test_rows,
+            m.accuracy,
+            m.auc,
+            airlock_core::shown::path(&args.output)
+        ));
+    }
+    Ok(ExitStatus::Success)
+}

@@ -1,0 +1,234 @@
+//! Tables to feature vectors: a column whose values (nearly all) parse as numbers is
+//! standardized; any other is one-hot over its most frequent categories plus "other"; empty
+//! cells are the mean (numbers) or "other" (categories). Fitted on the training split only.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use arrow_array::Array;
+use serde::{Deserialize, Serialize};
+
+use crate::{Result, TrainError};
+
+/// A table's columns as text (what CSV holds; other types are cast).
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub names: Vec<String>,
+    pub columns: Vec<Vec<Option<String>>>,
+    pub rows: usize,
+}
+
+impl Table {
+    /// Reads a CSV, JSONL or Parquet file (format from its extension).
+    pub fn read(path: &Path) -> Result<Self> {
+        use airlock_core::table::{Format, TableReader};
+        let format = Format::from_path(path).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "{}: the format is not known from the extension (csv, jsonl, parquet)",
+                airlock_core::shown::path(path)
+            ))
+        })?;
+        let mut reader = TableReader::open(path, format, 8192)?;
+        let names: Vec<String> = reader
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        let mut columns = vec![Vec::new(); names.len()];
+        while let Some(batch) = reader.next_batch()? {
+            for (c, col) in batch.columns().iter().enumerate() {
+                let text = arrow_cast::cast(col, &arrow_schema::DataType::Utf8).map_err(|_| {
+                    TrainError::Invalid(format!("column {} cannot be read as text", c + 1))
+                })?;
+                let text = text
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .ok_or_else(|| TrainError::Invalid("text cast".into()))?;
+                for i in 0..text.len() {
+                    columns[c].push(
+                        (!text.is_null(i) && !text.value(i).trim().is_empty())
+                            .then(|| text.value(i).trim().to_owned()),
+                    );
+                }
+            }
+        }
+        let rows = columns.first().map_or(0, Vec::len);
+        Ok(Self {
+            names,
+            columns,
+            rows,
+        })
+    }
+
+    /// The index of column `name`.
+    pub fn column(&self, name: &str) -> Result<usize> {
+        self.names.iter().position(|n| n == name).ok_or_else(|| {
+            TrainError::Invalid(format!(
+                "no column {} in the table",
+                airlock_core::shown::escape(name, 80)
+            ))
+        })
+    }
+}
+
+/// How one column becomes features.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum Feature {
+    Numeric {
+        name: String,
+        mean: f64,
+        std: f64,
+    },
+    /// One-hot over `categories`, then one slot for anything else.
+    Categorical {
+        name: String,
+        categories: Vec<String>,
+    },
+}
+
+/// The encoding of a table for a model: its features and its target's classes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encoding {
+    pub target: String,
+    /// Binary with a named positive value: `["not <V>", "<V>"]`.
+    pub classes: Vec<String>,
+    pub positive: Option<String>,
+    pub features: Vec<Feature>,
+}
+
+const MAX_CATEGORIES: usize = 64;
+const MAX_CLASSES: usize = 100;
+
+impl Encoding {
+    /// Fits the encoding on `rows` of `table`: `features` (all columns but the target when
+    /// empty) and the target's classes.
+    pub fn fit(
+        table: &Table,
+        target: &str,
+        positive: Option<&str>,
+        features: &[String],
+        rows: &[usize],
+    ) -> Result<Self> {
+        let t = table.column(target)?;
+        let classes = match positive {
+            Some(v) => vec![format!("not {v}"), v.to_owned()],
+            None => {
+                let mut seen: Vec<String> = rows
+                    .iter()
+                    .filter_map(|&r| table.columns[t][r].clone())
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .into_iter()
+                    .collect();
+                seen.truncate(MAX_CLASSES + 1);
+                if seen.len() < 2 || seen.len() > MAX_CLASSES {
+                    return Err(TrainError::Invalid(format!(
+                        "the target needs 2 to {MAX_CLASSES} classes in the training rows (it has {}{})",
+                        seen.len().min(MAX_CLASSES),
+                        if seen.len() > MAX_CLASSES { "+" } else { "" }
+                    )));
+                }
+                seen
+            }
+        };
+        let names: Vec<String> = if features.is_empty() {
+            table
+                .names
+                .iter()
+                .filter(|n| n.as_str() != target)
+                .cloned()
+                .collect()
+        } else {
+            features.to_vec()
+        };
+        let mut out = Vec::new();
+        for name in names {
+            if name == target {
+                return Err(TrainError::Invalid("the target cannot be a feature".into()));
+            }
+            let c = table.column(&name)?;
+            let values: Vec<&str> = rows
+                .iter()
+                .filter_map(|&r| table.columns[c][r].as_deref())
+                .collect();
+            let numbers: Vec<f64> = values.iter().filter_map(|v| v.parse().ok()).collect();
+            if !values.is_empty() && numbers.len() as f64 >= 0.98 * values.len() as f64 {
+                let mean = numbers.iter().sum::<f64>() / numbers.len() as f64;
+                let var =
+                    numbers.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / numbers.len() as f64;
+                out.push(Feature::Numeric {
+                    name,
+                    mean,
+                    std: if var > 0.0 { var.sqrt() } else { 1.0 },
+                });
+            } else {
+                let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+                for v in &values {
+                    *counts.entry(v).or_default() += 1;
+                }
+                let mut by_count: Vec<(&str, usize)> = counts.into_iter().collect();
+                by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+                out.push(Feature::Categorical {
+                    name,
+                    categories: by_count
+                        .into_iter()
+                        .take(MAX_CATEGORIES)
+                        .map(|(v, _)| v.to_owned())
+                        .collect(),
+                });
+            }
+        }
+        Ok(Self {
+            target: target.to_owned(),
+            classes,
+            positive: positive.map(str::to_owned),
+            features: out,
+        })
+    }
+
+    /// Features per row.
+    pub fn width(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| match f {
+                Feature::Numeric { .. } => 1,
+                Feature::Categorical { categories, .. } => categories.len() + 1,
+            })
+            .sum()
+    }
+
+    /// Row `r`'s features.
+    pub fn row(&self, table: &Table, r: usize) -> Result<Vec<f64>> {
+        let mut x = Vec::with_capacity(self.width());
+        for f in &self.features {
+            match f {
+                Feature::Numeric { name, mean, std } => {
+                    let v = table.columns[table.column(name)?][r]
+                        .as_deref()
+                        .and_then(|v| v.parse::<f64>().ok())
+                        .unwrap_or(*mean);
+                    x.push((v - mean) / std);
+                }
+                Feature::Categorical { name, categories } => {
+                    let v = table.columns[table.column(name)?][r].as_deref();
+                    let at = v
+                        .and_then(|v| categories.iter().position(|c| c == v))
+                        .unwrap_or(categories.len());
+                    x.extend((0..=categories.len()).map(|i| f64::from(u8::from(i == at))));
+                }
+            }
+        }
+        Ok(x)
+    }
+
+    /// Row `r`'s class, if it has one the encoding knows.
+    pub fn label(&self, table: &Table, r: usize) -> Result<Option<usize>> {
+        let v = table.columns[table.column(&self.target)?][r].as_deref();
+        Ok(match (&self.positive, v) {
+            (_, None) => None,
+            (Some(p), Some(v)) => Some(usize::from(v == p)),
+            (None, Some(v)) => self.classes.iter().position(|c| c == v),
+        })
+    }
+}
