@@ -191,6 +191,10 @@ pub struct TrainArgs {
     /// all the same (repeatable)
     #[arg(long)]
     pub allow_feature: Vec<String>,
+    /// Columns whose values split the held-out rows for the fairness table (accuracy, AUC,
+    /// TPR, FPR, calibration per subgroup of 30 rows or more), comma-separated
+    #[arg(long, value_delimiter = ',')]
+    pub subgroups: Vec<String>,
     /// Where to write the model (JSON)
     #[arg(short, long)]
     pub output: PathBuf,

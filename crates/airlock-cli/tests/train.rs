@@ -64,6 +64,20 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
     assert_ne!(read("dp.json"), read("other.json"));
     let model: serde_json::Value = serde_json::from_slice(&read("dp.json")).unwrap();
     assert_eq!(model["privacy"]["accountant"], "rdp");
+    // the membership attack and the subgroup table are in the answer and the model file
+    let fair = train(d, &["--epsilon", "3", "--subgroups", "sex"], "fair.json");
+    let auc = fair["membership_auc"].as_f64().unwrap();
+    assert!(
+        (0.4..0.6).contains(&auc),
+        "membership AUC {auc} at epsilon 3"
+    );
+    let groups = fair["subgroups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    for g in groups {
+        assert!(g["rows"].as_u64().unwrap() >= 30 && g["tpr"].is_number() && g["fpr"].is_number());
+    }
+    let file: serde_json::Value = serde_json::from_slice(&read("fair.json")).unwrap();
+    assert!(file["membership"]["advantage"].is_number() && file["subgroups"].is_array());
     // a small MLP trains too
     let mlp = train(
         d,

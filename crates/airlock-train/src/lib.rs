@@ -94,6 +94,10 @@ pub struct ModelFile {
     /// Absent for a model trained without DP.
     pub privacy: Option<serde_json::Value>,
     pub metrics: serde_json::Value,
+    /// The loss-threshold membership attack on the trained model.
+    pub membership: Membership,
+    /// The model per subgroup of the held-out rows (columns given with `--subgroups`).
+    pub subgroups: Vec<Subgroup>,
     /// SHA-256 of the table it was trained on.
     pub data_sha256: String,
 }
@@ -108,6 +112,8 @@ pub struct TableTask {
     pub features: Vec<String>,
     /// Held-out share of the rows (seeded shuffle).
     pub test_fraction: f64,
+    /// Columns whose values split the held-out rows into subgroups for the fairness table.
+    pub subgroups: Vec<String>,
 }
 
 /// A finished run.
@@ -116,7 +122,44 @@ pub struct Trained {
     pub file: ModelFile,
     pub metrics: Metrics,
     pub privacy: Option<PrivacyReport>,
+    pub membership: Membership,
+    pub subgroups: Vec<Subgroup>,
 }
+
+/// A loss-threshold membership-inference attack (Yeom et al. 2018): the attacker guesses
+/// "member" when a row's loss is low. Scored on as many training rows as held-out ones.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Membership {
+    /// AUC of telling training rows from held-out rows by their loss (0.5: no better than chance).
+    pub auc: f64,
+    /// The attacker's advantage: the largest true-positive minus false-positive rate over
+    /// thresholds.
+    pub advantage: f64,
+    pub rows: usize,
+}
+
+/// The model on one subgroup of the held-out rows.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Subgroup {
+    pub column: String,
+    pub value: String,
+    pub rows: usize,
+    pub accuracy: f64,
+    /// Binary tasks: AUC, true- and false-positive rates at 0.5, and calibration (mean
+    /// predicted probability of the positive class minus its observed rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auc: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fpr: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration_gap: Option<f64>,
+}
+
+/// Subgroups with fewer held-out rows than this are not reported (their rates say little and
+/// could single people out).
+pub const MIN_SUBGROUP: usize = 30;
 
 /// Splits, encodes, trains and scores.
 pub fn train_table(
@@ -145,21 +188,44 @@ pub fn train_table(
         &task.features,
         train_rows,
     )?;
-    let encode = |rows: &[usize]| -> Result<(Vec<Vec<f64>>, Vec<usize>)> {
-        let (mut x, mut y) = (Vec::new(), Vec::new());
+    // features, labels, and the table rows they came from (rows without a known class left out)
+    type Encoded = (Vec<Vec<f64>>, Vec<usize>, Vec<usize>);
+    let encode = |rows: &[usize]| -> Result<Encoded> {
+        let (mut x, mut y, mut kept) = (Vec::new(), Vec::new(), Vec::new());
         for &r in rows {
             if let Some(label) = encoding.label(table, r)? {
                 x.push(encoding.row(table, r)?);
                 y.push(label);
+                kept.push(r);
             }
         }
-        Ok((x, y))
+        Ok((x, y, kept))
     };
-    let (xtr, ytr) = encode(train_rows)?;
-    let (xte, yte) = encode(test_rows)?;
+    let (xtr, ytr, _) = encode(train_rows)?;
+    let (xte, yte, te_rows) = encode(test_rows)?;
     let mut model = Model::new(cfg.kind, encoding.width(), encoding.classes.len(), cfg.seed);
     let privacy = fit(&mut model, &xtr, &ytr, cfg)?;
     let metrics = evaluate(&model, &xte, &yte, xtr.len());
+    let membership = membership(&model, &xtr, &ytr, &xte, &yte);
+    let mut groups = Vec::new();
+    for column in &task.subgroups {
+        let c = table.column(column)?;
+        let mut by_value: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+        for (i, &r) in te_rows.iter().enumerate() {
+            let v = table.columns[c][r]
+                .clone()
+                .unwrap_or_else(|| "(empty)".into());
+            by_value.entry(v).or_default().push(i);
+        }
+        for (value, idx) in by_value {
+            if idx.len() < MIN_SUBGROUP {
+                continue;
+            }
+            let x: Vec<Vec<f64>> = idx.iter().map(|&i| xte[i].clone()).collect();
+            let y: Vec<usize> = idx.iter().map(|&i| yte[i]).collect();
+            groups.push(subgroup(&model, column, value, &x, &y));
+        }
+    }
     let to_value = |v: serde_json::Result<serde_json::Value>| {
         v.map_err(|e| TrainError::Invalid(format!("model file: {e}")))
     };
@@ -172,13 +238,93 @@ pub fn train_table(
             .map(|p| to_value(serde_json::to_value(p)))
             .transpose()?,
         metrics: to_value(serde_json::to_value(&metrics))?,
+        membership: membership.clone(),
+        subgroups: groups.clone(),
         data_sha256: data_sha256.to_owned(),
     };
     Ok(Trained {
         file,
         metrics,
         privacy,
+        membership,
+        subgroups: groups,
     })
+}
+
+/// Each example's cross-entropy loss.
+fn losses(model: &Model, x: &[Vec<f64>], y: &[usize]) -> Vec<f64> {
+    x.iter()
+        .zip(y)
+        .map(|(r, &t)| -model.probabilities(r)[t].max(1e-300).ln())
+        .collect()
+}
+
+/// The loss-threshold attack on as many training rows (the first ones: the split is shuffled)
+/// as held-out rows.
+pub fn membership(
+    model: &Model,
+    xtr: &[Vec<f64>],
+    ytr: &[usize],
+    xte: &[Vec<f64>],
+    yte: &[usize],
+) -> Membership {
+    let n = xte.len().min(xtr.len());
+    let members = losses(model, &xtr[..n], &ytr[..n]);
+    let others = losses(model, &xte[..n], &yte[..n]);
+    // score: minus the loss; label 1: member
+    let scores: Vec<f64> = members.iter().chain(&others).map(|l| -l).collect();
+    let labels: Vec<usize> = (0..2 * n).map(|i| usize::from(i < n)).collect();
+    let auc = auc(&scores, &labels, 1);
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let (mut tp, mut fp, mut advantage) = (0.0, 0.0, 0.0f64);
+    for (k, &i) in order.iter().enumerate() {
+        if labels[i] == 1 {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        // only between distinct scores: a threshold cannot split ties
+        if order.get(k + 1).is_none_or(|&j| scores[j] != scores[i]) {
+            advantage = advantage.max(tp / n.max(1) as f64 - fp / n.max(1) as f64);
+        }
+    }
+    Membership {
+        auc,
+        advantage,
+        rows: 2 * n,
+    }
+}
+
+fn subgroup(model: &Model, column: &str, value: String, x: &[Vec<f64>], y: &[usize]) -> Subgroup {
+    let m = evaluate(model, x, y, 0);
+    let binary = model.classes() == 2;
+    let (mut tp, mut fp, mut pos, mut neg, mut mean_p) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    if binary {
+        for (r, &t) in x.iter().zip(y) {
+            let p = model.probabilities(r)[1];
+            mean_p += p;
+            let predicted = p >= 0.5;
+            if t == 1 {
+                pos += 1.0;
+                tp += f64::from(u8::from(predicted));
+            } else {
+                neg += 1.0;
+                fp += f64::from(u8::from(predicted));
+            }
+        }
+    }
+    let rate = |a: f64, b: f64| (b > 0.0).then(|| a / b);
+    Subgroup {
+        column: column.to_owned(),
+        value,
+        rows: x.len(),
+        accuracy: m.accuracy,
+        auc: (binary && m.auc.is_finite()).then_some(m.auc),
+        tpr: if binary { rate(tp, pos) } else { None },
+        fpr: if binary { rate(fp, neg) } else { None },
+        calibration_gap: binary.then(|| (mean_p - pos) / x.len().max(1) as f64),
+    }
 }
 
 /// Clips `g` to L2 norm at most `c` (in place); returns its norm before.
@@ -355,6 +501,43 @@ mod tests {
             let dot: f64 = g.iter().zip(&before).map(|(a, b)| a * b).sum();
             proptest::prop_assert!(dot >= 0.0);
         }
+    }
+
+    /// On random labels a model can only memorize: without DP the loss-threshold attack tells
+    /// its training rows from others; at epsilon 1 it cannot.
+    #[test]
+    fn membership_attack_finds_memorization_and_dp_stops_it() {
+        let mut rng = ChaCha12Rng::seed_from_u64(3);
+        let rows = |rng: &mut ChaCha12Rng, n: usize| -> (Vec<Vec<f64>>, Vec<usize>) {
+            let x = (0..n)
+                .map(|_| (0..24).map(|_| normal(rng)).collect())
+                .collect();
+            let y = (0..n).map(|_| usize::from(rng.random::<bool>())).collect();
+            (x, y)
+        };
+        let (xtr, ytr) = rows(&mut rng, 150);
+        let (xte, yte) = rows(&mut rng, 150);
+        let run = |privacy: Privacy| {
+            let mut m = Model::new(ModelKind::Mlp { hidden: 64 }, 24, 2, 1);
+            let cfg = TrainConfig {
+                kind: m.kind,
+                privacy,
+                epochs: 150.0,
+                batch_size: 32,
+                clip: 1.0,
+                learning_rate: 0.5,
+                seed: 1,
+            };
+            fit(&mut m, &xtr, &ytr, &cfg).unwrap();
+            membership(&m, &xtr, &ytr, &xte, &yte)
+        };
+        let open = run(Privacy::None);
+        assert!(open.auc > 0.8 && open.advantage > 0.4, "{open:?}");
+        let private = run(Privacy::Epsilon {
+            epsilon: 1.0,
+            delta: 1e-5,
+        });
+        assert!(private.auc < 0.65, "{private:?}");
     }
 
     #[test]

@@ -56,6 +56,7 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         positive: args.positive.clone(),
         features,
         test_fraction: args.test_fraction,
+        subgroups: args.subgroups.clone(),
     };
     let privacy = match (args.epsilon, args.noise_multiplier) {
         (Some(epsilon), _) => Privacy::Epsilon {
@@ -100,6 +101,9 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "delta": p.map(|p| p.delta),
             "noise_multiplier": p.map(|p| p.noise_multiplier),
             "steps": p.map(|p| p.steps),
+            "membership_auc": trained.membership.auc,
+            "membership_advantage": trained.membership.advantage,
+            "subgroups": trained.subgroups,
             "train_rows": m.train_rows,
             "test_rows": m.test_rows,
             "seconds": seconds,
@@ -113,12 +117,31 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
             ),
             None => "no differential privacy".into(),
         };
+        let mut groups = String::new();
+        let pct = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3}"));
+        for g in &trained.subgroups {
+            groups.push_str(&format!(
+                "  {}={:<24} rows {:>6}  accuracy {:.3}  AUC {}  TPR {}  FPR {}  calibration {}\n",
+                airlock_core::shown::escape(&g.column, 40),
+                airlock_core::shown::escape(&g.value, 24),
+                g.rows,
+                g.accuracy,
+                pct(g.auc),
+                pct(g.tpr),
+                pct(g.fpr),
+                pct(g.calibration_gap),
+            ));
+        }
         report::out(&format!(
-            "trained on {} rows, scored on {} held out: accuracy {:.4}, AUC {:.4}\n{privacy}\nwrote {} ({seconds:.1} s)\n",
+            "trained on {} rows, scored on {} held out: accuracy {:.4}, AUC {:.4}\n{privacy}\n\
+             membership inference (loss threshold, {} rows): AUC {:.3}, advantage {:.3}\n{groups}wrote {} ({seconds:.1} s)\n",
             m.train_rows,
             m.test_rows,
             m.accuracy,
             m.auc,
+            trained.membership.rows,
+            trained.membership.auc,
+            trained.membership.advantage,
             airlock_core::shown::path(&args.output)
         ));
     }
