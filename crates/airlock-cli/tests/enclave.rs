@@ -137,6 +137,35 @@ echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
     assert_eq!(record["outcome"], "released");
     let audit = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
     assert!(audit.contains("\"enclave:run\"") && audit.contains("\"released\""));
+    // each released output is also in the vault, encrypted, in zone dev; a model is promoted
+    // through the same gates as a dataset
+    let registered = record["registered"].as_array().unwrap();
+    assert_eq!(
+        registered.len(),
+        record["outputs"].as_array().unwrap().len()
+    );
+    let model_at = record["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|o| o["path"] == "model.txt")
+        .unwrap();
+    let model = registered[model_at].as_str().unwrap();
+    airlock(d)
+        .args(["vault", "get", model, "-o", "model-back.txt"])
+        .args(["--role", "engineer", "--purpose", "model-training"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(d.join("model-back.txt")).unwrap(),
+        std::fs::read(d.join("out/model.txt")).unwrap()
+    );
+    airlock(d)
+        .args(["vault", "promote", model, "--to", "staging"])
+        .args(["--role", "engineer", "--purpose", "model-training"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("approvals"));
     // no plaintext is left in the workspace's temporary folder
     assert_eq!(
         std::fs::read_dir(d.join(".airlock/tmp")).unwrap().count(),

@@ -101,6 +101,9 @@ pub struct RunRecord {
     /// The command's exit code, or the signal that ended it.
     pub exit: ExitState,
     pub outputs: Vec<Output>,
+    /// The vault datasets (zone dev, encrypted) the released outputs were registered as, in
+    /// the order of `outputs`.
+    pub registered: Vec<String>,
     /// `released`, `held` (identifiers found), or `failed` (the command did not exit 0).
     pub outcome: &'static str,
     pub seconds: f64,
@@ -196,6 +199,8 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
             )));
         }
     }
+    // the outputs are registered in the dev zone: a role that may not write there may not run
+    vault.allow(who, airlock_vault::access::Action::Write, Zone::Dev, None)?;
     let start = Instant::now();
     let private = vault.private_temp()?;
     let _live = airlock_core::output::Registered::new(private.path());
@@ -291,6 +296,33 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
     } else {
         "released"
     };
+    // released outputs are registered in the vault (dev zone, encrypted), linked to the run
+    let mut registered = Vec::new();
+    if outcome == "released" {
+        let label = format!("enclave-{}", &command_sha256[..12]);
+        let source = inputs
+            .first()
+            .map(|d| d.dataset.clone())
+            .unwrap_or_default();
+        let summary = serde_json::json!({
+            "enclave_run": {
+                "datasets": inputs.iter().map(|d| &d.dataset).collect::<Vec<_>>(),
+                "command_sha256": command_sha256,
+                "actor": who.name,
+            }
+        })
+        .to_string();
+        for o in &outputs {
+            let ds = vault.put_artifact(
+                &staged.join(&o.path),
+                &format!("{label}/{}", o.path),
+                who,
+                &source,
+                &summary,
+            )?;
+            registered.push(ds.id);
+        }
+    }
     let record = RunRecord {
         format: "airlock-enclave-run/1",
         actor: who.name.clone(),
@@ -300,6 +332,7 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         command_sha256,
         exit,
         outputs,
+        registered,
         outcome,
         seconds: start.elapsed().as_secs_f64(),
     };

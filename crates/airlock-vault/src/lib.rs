@@ -472,7 +472,7 @@ impl Vault {
     }
 
     /// Checks `who` may `action` in `zone`; a refusal is recorded in the audit log.
-    fn allow(
+    pub fn allow(
         &self,
         who: &Actor,
         action: access::Action,
@@ -528,6 +528,29 @@ impl Vault {
             Some(source),
             Some(manifest),
             "deid",
+        )
+    }
+
+    /// Registers an output of an enclave run (a model, an evaluation) in the dev zone,
+    /// encrypted like any dataset: it passed the enclave's residual scan, the gate into dev.
+    /// `source` is the run's first input; `record` the run's record (JSON), kept as its
+    /// manifest. From dev it is promoted through the same gates and approvals as datasets.
+    pub fn put_artifact(
+        &self,
+        file: &Path,
+        name: &str,
+        who: &Actor,
+        source: &str,
+        record: &str,
+    ) -> Result<Dataset> {
+        self.put_inner(
+            file,
+            Zone::Dev,
+            Some(name),
+            who,
+            Some(source),
+            Some(record),
+            "enclave:output",
         )
     }
 
