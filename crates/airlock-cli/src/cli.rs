@@ -198,6 +198,12 @@ pub struct TrainArgs {
     /// Where to write the model (JSON)
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Also write the model card (HTML: lineage, privacy, utility, membership, subgroups)
+    #[arg(long, value_name = "FILE.html")]
+    pub card: Option<PathBuf>,
+    /// What the model is for, as the card should say it
+    #[arg(long)]
+    pub intended_use: Option<String>,
     /// Replace an existing model file
     #[arg(long)]
     pub force: bool,

@@ -65,7 +65,36 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
     let model: serde_json::Value = serde_json::from_slice(&read("dp.json")).unwrap();
     assert_eq!(model["privacy"]["accountant"], "rdp");
     // the membership attack and the subgroup table are in the answer and the model file
-    let fair = train(d, &["--epsilon", "3", "--subgroups", "sex"], "fair.json");
+    let fair = train(
+        d,
+        &[
+            "--epsilon",
+            "3",
+            "--subgroups",
+            "sex",
+            "--card",
+            "card.html",
+            "--intended-use",
+            "<script>x</script> research only",
+        ],
+        "fair.json",
+    );
+    // the model card: self-contained, escaped, with privacy, membership and subgroup gaps
+    let card = std::fs::read_to_string(d.join("card.html")).unwrap();
+    for needle in [
+        "Model card",
+        "epsilon",
+        "Membership inference",
+        "Largest gaps",
+        "<svg",
+        "&lt;script&gt;x",
+    ] {
+        assert!(card.contains(needle), "{needle}");
+    }
+    assert!(
+        !card.contains("<script>") && !card.contains("http://")
+            || card.contains("http://www.w3.org/2000/svg")
+    );
     let auc = fair["membership_auc"].as_f64().unwrap();
     assert!(
         (0.4..0.6).contains(&auc),

@@ -110,6 +110,14 @@ pub fn path(p: &Path) -> ShownPath<'_> {
     ShownPath(p)
 }
 
+/// Text for an HTML page: `& < > "` as entities (the reports' one escaping).
+pub fn html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

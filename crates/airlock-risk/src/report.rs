@@ -35,10 +35,7 @@ pub struct Transformation {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
+    airlock_core::shown::html(s)
 }
 
 /// Records per class-size bucket: 1, 2, 3, 4, 5-9, 10-19, 20-49, 50-99, 100+.

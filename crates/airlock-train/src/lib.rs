@@ -14,6 +14,7 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod card;
 pub mod data;
 pub mod model;
 

@@ -27,6 +27,7 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
     };
     // the gate: what the data's manifest says its columns are
     let manifest_path = airlock_core::manifest::Manifest::path_for(&args.data);
+    let mut policy_sha256 = None;
     if let Ok(text) = std::fs::read_to_string(&manifest_path) {
         let manifest: airlock_core::manifest::Manifest =
             serde_json::from_str(&text).map_err(|_| {
@@ -35,6 +36,7 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
                     airlock_core::shown::path(&manifest_path)
                 )
             })?;
+        policy_sha256 = Some(manifest.policy.sha256.clone());
         for c in &manifest.columns {
             if c.in_output
                 && features.contains(&c.name)
@@ -51,6 +53,11 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         }
     }
     let out = airlock_core::output::AtomicOutput::create(&args.output, args.force)?;
+    let card_out = args
+        .card
+        .as_deref()
+        .map(|c| airlock_core::output::AtomicOutput::create(c, args.force))
+        .transpose()?;
     let task = TableTask {
         target: args.target.clone(),
         positive: args.positive.clone(),
@@ -90,6 +97,24 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
     std::io::Write::write_all(&mut out.file()?, text.as_bytes())
         .map_err(|e| airlock_core::Error::io("write", &args.output, e))?;
     out.commit()?;
+    if let (Some(card), Some(path)) = (card_out, &args.card) {
+        let html = airlock_train::card::html_card(
+            &trained.file,
+            &airlock_train::card::CardContext {
+                // the file's name only: the card travels, the path need not
+                data: args
+                    .data
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                policy_sha256,
+                intended_use: args.intended_use.clone(),
+            },
+        );
+        std::io::Write::write_all(&mut card.file()?, html.as_bytes())
+            .map_err(|e| airlock_core::Error::io("write", path, e))?;
+        card.commit()?;
+    }
     let m = &trained.metrics;
     let p = trained.privacy.as_ref();
     if json {
