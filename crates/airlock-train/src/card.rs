@@ -186,13 +186,13 @@ pub fn html_card(file: &ModelFile, ctx: &CardContext) -> String {
             crate::MIN_SUBGROUP
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         s,
         "<h2>Intended use</h2><p>{}</p><h2>Known limits</h2><ul>\
          <li>Epsilon covers the model's parameters. The feature encoding (category lists, means and standard deviations) is computed from the training rows without noise and is part of the model file.</li>\
          <li>The held-out split comes from the same table: it says nothing about other populations, sites or times.</li>\
          <li>The membership attack is one simple attack; a stronger one may do better.</li></ul>\
-         <p class=\"muted\">Written by airlock {}.</p></body></html>\n",
+         <p class=\"muted\">Written by airlock {}.</p></body></html>",
         ctx.intended_use
             .as_deref()
             .map_or_else(|| "Not stated (give --intended-use).".to_owned(), html),
