@@ -210,6 +210,23 @@ fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
     )
     .assert()
     .code(1);
+    // a --read path inside the workspace (its secret, other runs' inputs) or holding it
+    for inside in [".airlock/secret", ".airlock/tmp", "."] {
+        airlock(d)
+            .args(["enclave", "run", "--data", &deid, "--out", "peek", "--read"])
+            .arg(d.join(inside))
+            .args([
+                "--role",
+                "engineer",
+                "--purpose",
+                "model-training",
+                "--",
+                "/bin/true",
+            ])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("workspace"));
+    }
     enclave(d, &raw, "raw", "exit 0\n")
         .assert()
         .code(2)

@@ -173,7 +173,6 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
             airlock_core::shown::path(&req.out)
         )));
     }
-    // the command may read these: none may hold the workspace (its secret, its objects)
     let read: Vec<PathBuf> = req
         .read
         .iter()
@@ -184,17 +183,13 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         .map(sandbox::real)
         .transpose()?
         .ok_or(EnclaveError::Vault(VaultError::NoVault))?;
-    for p in read.iter().chain(
-        sandbox::SYSTEM_READ
-            .iter()
-            .map(Path::new)
-            .map(PathBuf::from)
-            .collect::<Vec<_>>()
-            .iter(),
-    ) {
-        if ws_dir.starts_with(p) {
+    // the command may read these: none may hold the workspace, nor lie inside it (its secret,
+    // its keyring, other runs' decrypted inputs)
+    let system: Vec<PathBuf> = sandbox::SYSTEM_READ.iter().map(PathBuf::from).collect();
+    for p in read.iter().chain(&system) {
+        if ws_dir.starts_with(p) || p.starts_with(&ws_dir) {
             return Err(EnclaveError::Refused(format!(
-                "the workspace is under {}, which the command could read; keep code and workspace apart",
+                "{} holds the workspace or is inside it, and the command could read it; keep code and workspace apart",
                 airlock_core::shown::path(p)
             )));
         }
