@@ -210,6 +210,15 @@ fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
     )
     .assert()
     .code(1);
+    // a record of its own under airlock's name is held
+    enclave(
+        d,
+        &deid,
+        "forged",
+        "echo '{}' > \"$AIRLOCK_OUT/airlock-run.json\"\n",
+    )
+    .assert()
+    .code(1);
     // a --read path inside the workspace (its secret, other runs' inputs) or holding it
     for inside in [".airlock/secret", ".airlock/tmp", "."] {
         airlock(d)

@@ -125,6 +125,14 @@ pub enum ExitState {
     TimedOut,
 }
 
+/// What airlock itself writes into a release.
+const RESERVED: [&str; 4] = [
+    "airlock-run.json",
+    "airlock-run.json.intoto.json",
+    "airlock-stdout.log",
+    "airlock-stderr.log",
+];
+
 /// The file a dataset is given as inside `AIRLOCK_DATA`: its name where that is a plain file
 /// name, else its id (with the name's extension when plain).
 fn input_name(ds: &airlock_vault::Dataset) -> String {
@@ -215,7 +223,11 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
             )));
         }
         // the vault's own read: role, purpose and zone checked, audited before release
-        let file = data.join(input_name(&ds));
+        // two datasets of one name: the second is given by its id as well
+        let mut file = data.join(input_name(&ds));
+        if file.exists() {
+            file = data.join(format!("{}-{}", ds.id, input_name(&ds)));
+        }
         vault.get(id, &file, false, who)?;
         // its manifest beside it (no values): `airlock train` gates features by it
         if let (_, Some(manifest)) = vault.lineage(id)? {
@@ -240,6 +252,14 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
 
     let scanner = airlock_text::TextEngine::without_key();
     let mut skipped = Vec::new();
+    // names airlock writes into a release: a command that wrote one is held (it could pass
+    // its own record off as airlock's)
+    for reserved in RESERVED {
+        let p = staged.join(reserved);
+        if std::fs::symlink_metadata(&p).is_ok() {
+            skipped.push((p, "a name airlock reserves for its own record"));
+        }
+    }
     // the command's printed output joins its files
     for (log, name) in [
         ("stdout", "airlock-stdout.log"),

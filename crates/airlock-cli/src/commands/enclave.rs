@@ -78,7 +78,7 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 "released into {} with airlock-run.json and its signed statement\n",
                 airlock_core::shown::path(&out)
             ),
-            "held" => "held: identifiers (or links, pipes, devices) in the outputs; nothing was released\n".into(),
+            "held" => "held: identifiers, links, pipes, devices or names airlock reserves in the outputs; nothing was released\n".into(),
             _ => "the command failed; nothing was released\n".into(),
         });
         report::out(&s);
