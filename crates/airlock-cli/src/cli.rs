@@ -107,7 +107,7 @@ pub enum Command {
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Run the governance server: the one process that holds the workspace's keys, authenticates
-    /// people (client certificates) and services (API keys), decides and audits
+    /// people (client certificates, OIDC tokens) and services (API keys), decides and audits
     Serve(ServeArgs),
     /// The workspace's certificate authority: the server's certificate and people's client
     /// certificates (run on the server's machine, with the workspace secret)
@@ -226,8 +226,10 @@ pub enum EnclaveCommand {
         /// virtualenv); repeatable
         #[arg(long)]
         read: Vec<PathBuf>,
-        /// Network: none (the only choice: a network namespace with no interface up)
-        #[arg(long, default_value = "none", value_parser = ["none"])]
+        /// Network: none (a network namespace with no interface up, TCP refused) or loopback
+        /// (that namespace's own loopback up: processes of the command may talk to each other;
+        /// nothing outside is reachable)
+        #[arg(long, default_value = "none", value_parser = ["none", "loopback"])]
         allow_net: String,
         /// Address-space limit of the command, bytes
         #[arg(long)]
@@ -259,6 +261,8 @@ pub enum EnclaveCommand {
         cpu_seconds: Option<u64>,
         #[arg(long)]
         parent: u32,
+        #[arg(long)]
+        loopback: bool,
         /// The second stage: the process namespace's first process (the value is the first
         /// stage's process id)
         #[arg(long)]

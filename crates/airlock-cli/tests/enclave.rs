@@ -174,6 +174,62 @@ echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
 }
 
 #[test]
+fn loopback_only_when_asked_and_only_the_enclaves_own() {
+    let (dir, _, deid) = workspace();
+    let d = dir.path();
+    if !confinable(d, &deid) {
+        return;
+    }
+    // a listener of the host's, which the command must not reach even with loopback
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let host_port = listener.local_addr().unwrap().port();
+    let program = format!(
+        "import os, socket\n\
+         out = os.environ['AIRLOCK_OUT']\n\
+         def note(s):\n    open(os.path.join(out, 'net.txt'), 'a').write(s + '\\n')\n\
+         try:\n    srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n    \
+         c = socket.create_connection(srv.getsockname(), timeout=5); c.close()\n    note('own loopback works')\n\
+         except OSError:\n    note('own loopback refused')\n\
+         try:\n    socket.create_connection(('127.0.0.1', {host_port}), timeout=2).close()\n    note('HOST REACHED')\n\
+         except OSError:\n    note('host unreachable')\n"
+    );
+    std::fs::write(d.join("code/net.py"), program).unwrap();
+    let run = |out: &str, net: &str| {
+        airlock(d)
+            .args([
+                "enclave",
+                "run",
+                "--data",
+                &deid,
+                "--out",
+                out,
+                "--allow-net",
+                net,
+            ])
+            .arg("--read")
+            .arg(d.join("code"))
+            .args(["--role", "engineer", "--purpose", "model-training", "--"])
+            .arg("/usr/bin/python3")
+            .arg(d.join("code/net.py"))
+            .assert()
+            .success();
+        std::fs::read_to_string(d.join(out).join("net.txt")).unwrap()
+    };
+    let none = run("none", "none");
+    assert!(
+        none.contains("own loopback refused") && none.contains("host unreachable"),
+        "{none}"
+    );
+    let lo = run("lo", "loopback");
+    assert!(
+        lo.contains("own loopback works") && lo.contains("host unreachable"),
+        "{lo}"
+    );
+    assert!(listener.accept().is_err());
+}
+
+#[test]
 fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
     let (dir, raw, deid) = workspace();
     let d = dir.path();

@@ -76,6 +76,8 @@ pub struct RunRequest {
     pub timeout: Option<Duration>,
     /// The helper: the `airlock` binary, which confines itself and execs the command.
     pub helper: PathBuf,
+    /// Bring up the namespace's own loopback interface and allow TCP on it.
+    pub loopback: bool,
 }
 
 /// One output file.
@@ -249,6 +251,27 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
     let exit = execute(req, &data, &staged, &read, &logs)?;
     // the plaintext goes as soon as the command is done
     std::fs::remove_dir_all(&data).map_err(io("delete", &data))?;
+    // the helper's own failure (it could not confine or start the command) is airlock's
+    // message, not the command's output: say it
+    if exit == ExitState::Code(126) {
+        let err = std::fs::read_to_string(logs.join("stderr")).unwrap_or_default();
+        let first = err.lines().next().unwrap_or("");
+        if let Some(why) = first
+            .strip_prefix("error: ")
+            .filter(|w| w.starts_with("cannot confine the command") || w.starts_with("cannot run "))
+        {
+            vault.record(&[event(
+                who,
+                "enclave:run",
+                inputs.first().map(|d| d.dataset.as_str()),
+                None,
+                "failed",
+            )])?;
+            return Err(EnclaveError::Refused(airlock_core::shown::escape_message(
+                why, 500,
+            )));
+        }
+    }
 
     let scanner = airlock_text::TextEngine::without_key();
     let mut skipped = Vec::new();
@@ -415,6 +438,9 @@ fn execute(
     }
     if let Some(c) = req.cpu_seconds {
         cmd.arg("--cpu-seconds").arg(c.to_string());
+    }
+    if req.loopback {
+        cmd.arg("--loopback");
     }
     cmd.arg("--").args(&req.command);
     // a scrubbed environment: no keys, tokens or paths of the caller's

@@ -40,6 +40,9 @@ pub struct Confinement {
     /// The helper's own executable, which it runs again as the process namespace's first
     /// process (read and execute only).
     pub helper: PathBuf,
+    /// `--allow-net loopback`: the namespace's own loopback interface is brought up and TCP is
+    /// allowed on it (it is the only interface there: nothing outside is reachable).
+    pub loopback: bool,
 }
 
 /// The second stage, the first process of the new process namespace: it dies with the first
@@ -71,17 +74,40 @@ impl Confinement {
         // and a process namespace: the command runs as the first process of it (`init`), so
         // that when it dies (with the enclave) the kernel kills everything it started
         nix::sched::unshare(
-            nix::sched::CloneFlags::CLONE_NEWUSER
-                | nix::sched::CloneFlags::CLONE_NEWNET
-                | nix::sched::CloneFlags::CLONE_NEWPID,
+            nix::sched::CloneFlags::CLONE_NEWUSER | nix::sched::CloneFlags::CLONE_NEWNET,
         )
-        .map_err(|e| fail("new network and process namespaces", &e))?;
+        .map_err(|e| fail("a new network namespace", &e))?;
         std::fs::write("/proc/self/setgroups", "deny")
             .map_err(|e| fail("user namespace setgroups", &e))?;
         std::fs::write("/proc/self/uid_map", format!("{uid} {uid} 1"))
             .map_err(|e| fail("user namespace uid map", &e))?;
         std::fs::write("/proc/self/gid_map", format!("{gid} {gid} 1"))
             .map_err(|e| fail("user namespace gid map", &e))?;
+        if self.loopback {
+            // the namespace's loopback, by iproute2 (we hold CAP_NET_ADMIN in the namespace)
+            let up = ["/usr/sbin/ip", "/sbin/ip", "/bin/ip", "/usr/bin/ip"]
+                .iter()
+                .find(|p| Path::new(p).exists())
+                .ok_or_else(|| {
+                    EnclaveError::Confine("--allow-net loopback needs iproute2's ip".into())
+                })?;
+            let status = std::process::Command::new(up)
+                .args(["link", "set", "lo", "up"])
+                .env_clear()
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status()
+                .map_err(|e| fail("the loopback interface", &e))?;
+            if !status.success() {
+                return Err(EnclaveError::Confine(
+                    "the loopback interface did not come up".into(),
+                ));
+            }
+        }
+        // the process namespace last: the first process started after this is its init, and
+        // that must be the command's stage, not a helper such as `ip`
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWPID)
+            .map_err(|e| fail("a new process namespace", &e))?;
         // no core dump can carry the data out; memory and CPU as asked
         setrlimit(Resource::RLIMIT_CORE, 0, 0).map_err(|e| fail("core limit", &e))?;
         if let Some(m) = self.memory {
@@ -102,17 +128,22 @@ impl Confinement {
         read.push(self.data.clone());
         read.push(self.helper.clone());
         let devices = ["/dev/null", "/dev/zero", "/dev/urandom", "/dev/random"];
-        let status = Ruleset::default()
-            // file-system confinement is required; what newer kernels add (TCP, scopes) is
-            // taken where the kernel has it
+        // file-system confinement is required; what newer kernels add (TCP, scopes) is taken
+        // where the kernel has it
+        let mut ruleset = Ruleset::default()
             .set_compatibility(CompatLevel::HardRequirement)
             .handle_access(AccessFs::from_all(ABI::V1))
             .map_err(fail)?
             .set_compatibility(CompatLevel::BestEffort)
             .handle_access(AccessFs::from_all(abi))
-            .map_err(fail)?
-            .handle_access(AccessNet::from_all(abi))
-            .map_err(fail)?
+            .map_err(fail)?;
+        // TCP is refused unless loopback was asked for (the namespace has no other interface)
+        if !self.loopback {
+            ruleset = ruleset
+                .handle_access(AccessNet::from_all(abi))
+                .map_err(fail)?;
+        }
+        let status = ruleset
             .scope(Scope::from_all(abi))
             .map_err(fail)?
             .create()

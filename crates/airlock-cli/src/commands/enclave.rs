@@ -11,7 +11,7 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
         data,
         out,
         read,
-        allow_net: _,
+        allow_net,
         memory,
         cpu_seconds,
         timeout,
@@ -44,6 +44,7 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
         cpu_seconds,
         timeout: timeout.map(Duration::from_secs),
         helper: std::env::current_exe()?,
+        loopback: allow_net == "loopback",
     };
     let record = airlock_enclave::run(&workspace, &req, &actor)?;
     let status = if record.outcome == "released" {
@@ -98,6 +99,7 @@ pub fn exec_confined(cmd: Command) -> anyhow::Result<std::convert::Infallible> {
         memory,
         cpu_seconds,
         parent,
+        loopback,
         init,
         command,
     }) = cmd
@@ -126,6 +128,7 @@ pub fn exec_confined(cmd: Command) -> anyhow::Result<std::convert::Infallible> {
         cpu_seconds,
         parent,
         helper: helper.clone(),
+        loopback,
     }
     .enter()?;
     let status = std::process::Command::new(&helper)
