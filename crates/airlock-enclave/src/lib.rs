@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use airlock_run::Workspace;
-use airlock_vault::{Actor, Event, VaultError, Zone};
+use airlock_vault::{Actor, Vault, VaultError, Zone};
 
 /// Why an enclave run could not run.
 #[derive(Debug, thiserror::Error)]
@@ -219,7 +219,13 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         let ds = vault.dataset(id)?;
         let zone = Zone::parse(&ds.zone)?;
         if !matches!(zone, Zone::Deid | Zone::Dev) {
-            vault.record(&[event(who, "enclave:input", Some(id), None, "refused")])?;
+            vault.record(&[Vault::event(
+                who,
+                "enclave:input",
+                Some(id),
+                None,
+                "refused",
+            )])?;
             return Err(EnclaveError::Refused(format!(
                 "dataset {id} is in zone {zone}: the enclave takes de-identified data only (zones deid and dev)"
             )));
@@ -260,7 +266,7 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
             .strip_prefix("error: ")
             .filter(|w| w.starts_with("cannot confine the command") || w.starts_with("cannot run "))
         {
-            vault.record(&[event(
+            vault.record(&[Vault::event(
                 who,
                 "enclave:run",
                 inputs.first().map(|d| d.dataset.as_str()),
@@ -383,7 +389,7 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
     if outcome == "released" {
         release(workspace, &staged, &req.out, &text, &record)?;
     }
-    vault.record(&[event(
+    vault.record(&[Vault::event(
         who,
         "enclave:run",
         record.datasets.first().map(|d| d.dataset.as_str()),
@@ -391,24 +397,6 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         outcome,
     )])?;
     Ok(record)
-}
-
-fn event(
-    who: &Actor,
-    action: &str,
-    dataset: Option<&str>,
-    sha: Option<&str>,
-    outcome: &str,
-) -> Event {
-    Event {
-        actor: who.name.clone(),
-        role: who.role.clone(),
-        purpose: who.purpose.clone(),
-        action: action.into(),
-        dataset: dataset.map(str::to_owned),
-        object_sha256: sha.map(str::to_owned),
-        outcome: outcome.into(),
-    }
 }
 
 /// Runs the helper, which confines itself and execs the command; waits, with the timeout.

@@ -453,7 +453,8 @@ impl Vault {
         )
     }
 
-    fn event(
+    /// An audit event of `who` (the vault's, and its callers' such as the enclave's).
+    pub fn event(
         who: &Actor,
         action: &str,
         dataset: Option<&str>,

@@ -27,14 +27,7 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
         );
     }
     let workspace = airlock_run::Workspace::open(who.key_file.as_deref())?;
-    let actor = airlock_vault::Actor {
-        name: who
-            .actor
-            .clone()
-            .unwrap_or_else(airlock_vault::access::current_user),
-        role: who.role.clone(),
-        purpose: who.purpose.clone(),
-    };
+    let actor = super::vault::actor(&who);
     let req = airlock_enclave::RunRequest {
         datasets: data,
         out: out.clone(),

@@ -100,7 +100,8 @@ fn open(key_file: Option<&Path>) -> anyhow::Result<Vault> {
     ws.into_vault().ok_or_else(|| no_vault(dir.as_deref()))
 }
 
-fn actor(who: &ActorArgs) -> Actor {
+/// The actor a local-mode command acts as (the server ignores the name: it authenticates).
+pub(crate) fn actor(who: &ActorArgs) -> Actor {
     Actor {
         name: who
             .actor
