@@ -412,7 +412,8 @@ impl App {
                     ),
                     None,
                 ))
-            } else if needs_role && !roles.contains(&who.role) {
+            } else if (needs_role || !who.role.is_empty()) && !roles.contains(&who.role) {
+                // a role claimed where none is needed is still checked: the log records it
                 Some((
                     format!(
                         "{} is not bound to role {} (access.toml [actors])",
