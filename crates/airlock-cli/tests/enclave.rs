@@ -90,6 +90,7 @@ try listing "ls {ws}"
 try elsewhere "cat {elsewhere}"
 try write-outside "echo x > {evil}"
 try write-data "echo x >> $AIRLOCK_DATA/patients.deid.csv"
+if grep -l must-not-pass /proc/*/environ 2>/dev/null | grep -q .; then echo "proc-environ ALLOWED" >> "$log"; else echo "proc-environ refused" >> "$log"; fi
 if [ -z "$AIRLOCK_SENTINEL_TOKEN$AIRLOCK_KEY_FILE" ]; then echo "environment scrubbed" >> "$log"; fi
 if [ -n "$AIRLOCK_DATA" ] && [ -n "$AIRLOCK_OUT" ]; then echo "folders named" >> "$log"; fi
 echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
@@ -113,6 +114,8 @@ echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
         "elsewhere",
         "write-outside",
         "write-data",
+        // the caller's environment, through /proc
+        "proc-environ",
     ] {
         assert!(log.contains(&format!("{what} refused")), "{log}");
     }
