@@ -233,6 +233,61 @@ fn loopback_only_when_asked_and_only_the_enclaves_own() {
 }
 
 #[test]
+fn a_model_from_the_enclave_enters_staging_only_within_the_models_gate() {
+    let (dir, _, deid) = workspace();
+    let d = dir.path();
+    if !confinable(d, &deid) {
+        return;
+    }
+    // the gate: differential privacy within epsilon 10 (the membership limit is left out:
+    // six rows say nothing about it)
+    let access = d.join(".airlock/access.toml");
+    let text = std::fs::read_to_string(&access).unwrap();
+    std::fs::write(
+        &access,
+        text.replace("max_membership_advantage = 0.1\n", ""),
+    )
+    .unwrap();
+    let bin = assert_cmd::cargo::cargo_bin("airlock");
+    let train = |out: &str, privacy: &str| -> String {
+        let script = format!(
+            "\"{}\" train \"$AIRLOCK_DATA/patients.deid.csv\" --target hba1c --positive 7.1 \
+             --features age {privacy} --test-fraction 0.3 -o \"$AIRLOCK_OUT/model.json\"\n",
+            bin.display()
+        );
+        enclave(d, &deid, out, &script).assert().success();
+        let record: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(out).join("airlock-run.json")).unwrap(),
+        )
+        .unwrap();
+        let at = record["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|o| o["path"] == "model.json")
+            .unwrap();
+        record["registered"][at].as_str().unwrap().to_owned()
+    };
+    let promote = |id: &str| {
+        airlock(d)
+            .args(["approve", id, "--to", "staging", "--actor", "bob"])
+            .args(["--role", "steward", "--purpose", "release"])
+            .assert()
+            .success();
+        airlock(d)
+            .args(["vault", "promote", id, "--to", "staging"])
+            .args(["--role", "steward", "--purpose", "release"])
+            .assert()
+    };
+    let open = train("open", "--no-dp");
+    promote(&open)
+        .code(2)
+        .stderr(predicate::str::contains("without differential privacy"));
+    let private = train("private", "--epsilon 3");
+    promote(&private).success();
+}
+
+#[test]
 fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
     let (dir, raw, deid) = workspace();
     let d = dir.path();

@@ -27,10 +27,72 @@ pub enum VaultDeid {
     NoSolution,
 }
 
+/// Why a model file may not enter staging or prod under `gate`, if it may not. `text` is the
+/// decrypted dataset; what is not an `airlock train` model file is not a model.
+pub fn model_refusal(text: &[u8], gate: &airlock_vault::access::ModelGate) -> Option<String> {
+    let model: serde_json::Value = serde_json::from_slice(text).ok()?;
+    if model.get("format").and_then(|f| f.as_str()) != Some("airlock-model/1") {
+        return None;
+    }
+    if let Some(max) = gate.max_epsilon {
+        match model["privacy"]["epsilon"].as_f64() {
+            None => {
+                return Some(format!(
+                    "it is a model trained without differential privacy, and [models] asks for epsilon at most {max}"
+                ));
+            }
+            Some(e) if e > max => {
+                return Some(format!(
+                    "it is a model trained at epsilon {e:.3}, and [models] allows at most {max}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
+    if let Some(max) = gate.max_membership_advantage {
+        let adv = model["membership"]["advantage"]
+            .as_f64()
+            .unwrap_or(f64::INFINITY);
+        if adv > max {
+            return Some(format!(
+                "the membership attack on this model has an advantage of {adv:.3}, and [models] allows at most {max}"
+            ));
+        }
+    }
+    None
+}
+
 /// Moves dataset `id` one zone on, through its gate: the residual scan (the text detector
-/// with no key) into dev, approvals into staging and prod.
+/// with no key) into dev, approvals into staging and prod, and for a model from the enclave
+/// the `[models]` gate (its privacy and its membership attack) into staging and prod.
 pub fn promote(workspace: &Workspace, id: &str, to: Zone, who: &Actor) -> Result<Promotion> {
     let vault = workspace.vault().ok_or_else(no_vault)?;
+    let gate = vault.model_gate();
+    let from_enclave = vault
+        .lineage(id)?
+        .1
+        .is_some_and(|m| m.contains("\"enclave_run\""));
+    if from_enclave && matches!(to, Zone::Staging | Zone::Prod) && gate != Default::default() {
+        // read (audited) to see what it is
+        let tmp = vault.private_temp()?;
+        let plain = tmp.path().join("artifact");
+        vault.get(id, &plain, true, who)?;
+        let text = std::fs::read(&plain).map_err(|e| airlock_core::Error::io("read", &plain, e))?;
+        if let Some(why) = model_refusal(&text, &gate) {
+            vault.record(&[airlock_vault::Vault::event(
+                who,
+                &format!("promote:{to}"),
+                Some(id),
+                None,
+                "refused",
+            )])?;
+            return Err(VaultError::Gate {
+                dataset: id.to_owned(),
+                why: format!("cannot be promoted: {why}"),
+            }
+            .into());
+        }
+    }
     let engine = airlock_text::TextEngine::without_key();
     let scan = |path: &Path| -> airlock_vault::Result<u64> {
         airlock_text::scan::scan_file(path, &engine)
@@ -103,4 +165,43 @@ pub fn deid_dataset(
 
 fn no_vault() -> crate::RunError {
     VaultError::NoVault.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use airlock_vault::access::ModelGate;
+
+    #[test]
+    fn the_models_gate_reads_privacy_and_membership() {
+        let gate = ModelGate {
+            max_epsilon: Some(5.0),
+            max_membership_advantage: Some(0.1),
+        };
+        let model = |privacy: &str, advantage: f64| {
+            format!(
+                r#"{{"format":"airlock-model/1","privacy":{privacy},"membership":{{"advantage":{advantage}}}}}"#
+            )
+        };
+        let refusal = |text: String| model_refusal(text.as_bytes(), &gate);
+        assert!(refusal(model(r#"{"epsilon":3.0}"#, 0.02)).is_none());
+        assert!(
+            refusal(model("null", 0.02))
+                .unwrap()
+                .contains("without differential privacy")
+        );
+        assert!(
+            refusal(model(r#"{"epsilon":8.0}"#, 0.02))
+                .unwrap()
+                .contains("epsilon 8.000")
+        );
+        assert!(
+            refusal(model(r#"{"epsilon":3.0}"#, 0.3))
+                .unwrap()
+                .contains("advantage")
+        );
+        // what is not a model file is not a model
+        assert!(model_refusal(b"weights 0.1 0.2", &gate).is_none());
+        assert!(model_refusal(br#"{"format":"other"}"#, &gate).is_none());
+    }
 }

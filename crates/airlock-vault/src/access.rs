@@ -46,6 +46,11 @@ prod_approvals = 2
 [retention]
 raw = 365
 
+# What a model trained in the enclave (`airlock train`) must show to enter staging or prod.
+[models]
+max_epsilon = 10.0
+max_membership_advantage = 0.1
+
 # Who may act as which role. Under `airlock serve` the names are authenticated identities
 # (cert:NAME from `airlock ca issue`, key:NAME from `airlock apikey create`) and without this
 # table no one has any role. In the single-user local mode the names are what --actor says,
@@ -87,6 +92,20 @@ struct File {
     /// Days a dataset may stay in each zone before `airlock retention apply` shreds it.
     #[serde(default)]
     retention: BTreeMap<String, u32>,
+    /// What a model (an `airlock train` model file from the enclave) must show to enter staging
+    /// or prod.
+    #[serde(default)]
+    models: ModelGate,
+}
+
+/// The model gate of `[models]`: a model file promoted into staging or prod must have been
+/// trained with differential privacy within `max_epsilon`, and the membership attack on it may
+/// not do better than `max_membership_advantage`. Absent limits are not checked.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelGate {
+    pub max_epsilon: Option<f64>,
+    pub max_membership_advantage: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -229,6 +248,11 @@ impl Access {
             Zone::Prod => self.file.promotion.prod_approvals,
             _ => 0,
         }
+    }
+
+    /// The `[models]` gate.
+    pub fn model_gate(&self) -> &ModelGate {
+        &self.file.models
     }
 
     /// Days datasets may stay in `zone`, if limited.

@@ -453,6 +453,11 @@ impl Vault {
         )
     }
 
+    /// The access rules' `[models]` gate.
+    pub fn model_gate(&self) -> access::ModelGate {
+        self.access.model_gate().clone()
+    }
+
     /// An audit event of `who` (the vault's, and its callers' such as the enclave's).
     pub fn event(
         who: &Actor,
