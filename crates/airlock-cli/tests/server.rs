@@ -708,3 +708,103 @@ fn two_identities_over_oidc_and_tokens_that_prove_nothing() {
         .code(2)
         .stderr(predicate::str::contains("one credential"));
 }
+
+#[test]
+fn an_enclave_run_takes_its_data_from_the_server_and_the_server_scans_what_it_registers() {
+    let (dir, _) = workspace();
+    let d = dir.path();
+    let server = Served::start(&d.join("ws"));
+    let url = server.url.clone();
+    let raw = put(d, &url, "alice");
+    let out = client(d, &url, Some("alice"))
+        .args(["vault", "deid", &raw, "--policy"])
+        .arg(d.join("policy.toml"))
+        .args(["--role", "steward", "--purpose", "deid", "--json"])
+        .assert()
+        .success();
+    let deid = json(&out)["dataset"]["id"].as_str().unwrap().to_owned();
+    std::fs::create_dir_all(d.join("code")).unwrap();
+    std::fs::write(
+        d.join("code/train.sh"),
+        "wc -l < \"$AIRLOCK_DATA/patients.deid.csv\" > \"$AIRLOCK_OUT/rows.txt\"\n",
+    )
+    .unwrap();
+    // bob, an engineer, runs on this machine, which holds no key: data from the server
+    let run = client(d, &url, Some("bob"))
+        .args(["enclave", "run", "--data", &deid, "--out"])
+        .arg(d.join("released"))
+        .arg("--read")
+        .arg(d.join("code"))
+        .args([
+            "--role",
+            "engineer",
+            "--purpose",
+            "model-training",
+            "--json",
+            "--",
+        ])
+        .arg("/bin/bash")
+        .arg(d.join("code/train.sh"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&run.stderr);
+    if text.contains("cannot confine the command") {
+        assert!(std::env::var_os("CI").is_none(), "{text}");
+        eprintln!("SKIPPED: this machine cannot confine a command: {text}");
+        return;
+    }
+    assert!(run.status.success(), "{text}");
+    let v: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(v["run"]["actor"], "cert:bob");
+    assert_eq!(
+        std::fs::read_to_string(d.join("released/rows.txt"))
+            .unwrap()
+            .trim(),
+        "7"
+    );
+    let registered = v["run"]["registered"][0].as_str().unwrap().to_owned();
+    assert!(has_entry(d, "cert:bob", "get", "ok"));
+    assert!(has_entry(d, "cert:bob", "enclave:output", "ok"));
+    // a client that skips its own scan meets the server's
+    let ca = std::fs::read(d.join("ws/.airlock/ca/ca.pem")).unwrap();
+    let cert = std::fs::read(d.join("certs/bob.pem")).unwrap();
+    let key = std::fs::read(d.join("certs/bob.key")).unwrap();
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .root_certs(RootCerts::new_with_certs(&[
+            Certificate::from_pem(&ca).unwrap()
+        ]))
+        .client_cert(Some(ClientCert::new_with_certs(
+            &[Certificate::from_pem(&cert).unwrap()],
+            PrivateKey::from_pem(&key).unwrap(),
+        )))
+        .build();
+    let agent = ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .new_agent();
+    let resp = agent
+        .post(format!("{url}/v1/artifacts"))
+        .query("name", "notes.txt")
+        .query("source", &deid)
+        .query("summary", "{}")
+        .header("x-airlock-role", "engineer")
+        .header("x-airlock-purpose", "model-training")
+        .send("Patient John Smith, SSN 123-45-6789, seen at Mercy Hospital 03/04/2021\n")
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    assert!(has_entry(d, "cert:bob", "enclave:output", "held"));
+    // and the registered output is in zone dev
+    let out = client(d, &url, Some("bob"))
+        .args(["vault", "ls", "--json"])
+        .assert()
+        .success();
+    let all = json(&out)["datasets"].as_array().unwrap().clone();
+    let reg = all.iter().find(|d| d["id"] == registered.as_str()).unwrap();
+    assert_eq!(reg["zone"], "dev");
+}

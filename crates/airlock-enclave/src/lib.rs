@@ -16,6 +16,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod sandbox;
+pub mod store;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use airlock_run::Workspace;
-use airlock_vault::{Actor, Vault, VaultError, Zone};
+use airlock_vault::{Actor, VaultError, Zone};
 
 /// Why an enclave run could not run.
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,7 @@ pub enum EnclaveError {
 
 pub type Result<T, E = EnclaveError> = std::result::Result<T, E>;
 
-fn io<'a>(
+pub(crate) fn io<'a>(
     action: &'static str,
     path: &'a Path,
 ) -> impl FnOnce(std::io::Error) -> EnclaveError + 'a {
@@ -171,9 +172,11 @@ fn command_hash(command: &[String]) -> String {
 /// Runs `req` for `who` in the enclave. The report says what happened; an error means nothing
 /// ran (or the outputs could not be released).
 pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRecord> {
-    let vault = workspace
-        .vault()
-        .ok_or(EnclaveError::Vault(VaultError::NoVault))?;
+    run_with(&store::Local(workspace), req, who)
+}
+
+/// [`run`] on any [`store::Store`]: the local workspace, or the server.
+pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Result<RunRecord> {
     if req.command.is_empty() {
         return Err(EnclaveError::Refused("no command to run".into()));
     }
@@ -188,16 +191,14 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         .iter()
         .map(|p| sandbox::real(p))
         .collect::<Result<_>>()?;
-    let ws_dir = workspace
-        .dir()
-        .map(sandbox::real)
-        .transpose()?
-        .ok_or(EnclaveError::Vault(VaultError::NoVault))?;
     // the command may read these: none may hold the workspace, nor lie inside it (its secret,
     // its keyring, other runs' decrypted inputs)
     let system: Vec<PathBuf> = sandbox::SYSTEM_READ.iter().map(PathBuf::from).collect();
+    let guarded = store.guarded()?;
     for p in read.iter().chain(&system) {
-        if ws_dir.starts_with(p) || p.starts_with(&ws_dir) {
+        if let Some(ws_dir) = &guarded
+            && (ws_dir.starts_with(p) || p.starts_with(ws_dir))
+        {
             return Err(EnclaveError::Refused(format!(
                 "{} holds the workspace or is inside it, and the command could read it; keep code and workspace apart",
                 airlock_core::shown::path(p)
@@ -205,9 +206,9 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         }
     }
     // the outputs are registered in the dev zone: a role that may not write there may not run
-    vault.allow(who, airlock_vault::access::Action::Write, Zone::Dev, None)?;
+    store.check_register(who)?;
     let start = Instant::now();
-    let private = vault.private_temp()?;
+    let private = store.private_dir()?;
     let _live = airlock_core::output::Registered::new(private.path());
     let data = private.path().join("data");
     let staged = private.path().join("out");
@@ -216,29 +217,22 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
     }
     let mut inputs = Vec::new();
     for id in &req.datasets {
-        let ds = vault.dataset(id)?;
+        let ds = store.dataset(id)?;
         let zone = Zone::parse(&ds.zone)?;
         if !matches!(zone, Zone::Deid | Zone::Dev) {
-            vault.record(&[Vault::event(
-                who,
-                "enclave:input",
-                Some(id),
-                None,
-                "refused",
-            )])?;
+            store.refuse_input(id, who)?;
             return Err(EnclaveError::Refused(format!(
                 "dataset {id} is in zone {zone}: the enclave takes de-identified data only (zones deid and dev)"
             )));
         }
-        // the vault's own read: role, purpose and zone checked, audited before release
         // two datasets of one name: the second is given by its id as well
         let mut file = data.join(input_name(&ds));
         if file.exists() {
             file = data.join(format!("{}-{}", ds.id, input_name(&ds)));
         }
-        vault.get(id, &file, false, who)?;
-        // its manifest beside it (no values): `airlock train` gates features by it
-        if let (_, Some(manifest)) = vault.lineage(id)? {
+        // the store's own read (role, purpose and zone checked, audited before release), and
+        // the manifest beside it (no values): `airlock train` gates features by it
+        if let Some(manifest) = store.fetch(id, &file, who)? {
             let beside = airlock_core::manifest::Manifest::path_for(&file);
             std::fs::write(&beside, manifest).map_err(io("write", &beside))?;
         }
@@ -266,13 +260,12 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
             .strip_prefix("error: ")
             .filter(|w| w.starts_with("cannot confine the command") || w.starts_with("cannot run "))
         {
-            vault.record(&[Vault::event(
+            store.record_run(
                 who,
-                "enclave:run",
                 inputs.first().map(|d| d.dataset.as_str()),
                 None,
                 "failed",
-            )])?;
+            )?;
             return Err(EnclaveError::Refused(airlock_core::shown::escape_message(
                 why, 500,
             )));
@@ -357,14 +350,13 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         })
         .to_string();
         for o in &outputs {
-            let ds = vault.put_artifact(
+            registered.push(store.register(
                 &staged.join(&o.path),
                 &format!("{label}/{}", o.path),
-                who,
                 &source,
                 &summary,
-            )?;
-            registered.push(ds.id);
+                who,
+            )?);
         }
     }
     let record = RunRecord {
@@ -387,15 +379,14 @@ pub fn run(workspace: &Workspace, req: &RunRequest, who: &Actor) -> Result<RunRe
         data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(text.as_bytes()))
     };
     if outcome == "released" {
-        release(workspace, &staged, &req.out, &text, &record)?;
+        release(store, &staged, &req.out, &text, &record)?;
     }
-    vault.record(&[Vault::event(
+    store.record_run(
         who,
-        "enclave:run",
         record.datasets.first().map(|d| d.dataset.as_str()),
         Some(&record_sha),
         outcome,
-    )])?;
+    )?;
     Ok(record)
 }
 
@@ -466,7 +457,7 @@ fn execute(
 /// Moves the outputs into `out` (atomically, as one folder), with the run record and its
 /// signed statement (`airlock-run.json`, `airlock-run.json.intoto.json`).
 fn release(
-    workspace: &Workspace,
+    store: &dyn store::Store,
     staged: &Path,
     out: &Path,
     text: &str,
@@ -498,12 +489,7 @@ fn release(
             "tool": format!("airlock {}", env!("CARGO_PKG_VERSION")),
         },
     });
-    let key = airlock_vault::lineage::signing_key(
-        &workspace
-            .secret()
-            .derive(airlock_core::keys::Purpose::ManifestSigning),
-    );
-    airlock_vault::lineage::sign(&run_file, &statement, &key, true)?;
+    store.sign(&run_file, &statement)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(io("create", parent))?;
     }

@@ -237,6 +237,26 @@ impl Client {
         Ok(ds)
     }
 
+    /// Registers an output of an enclave run in zone dev; the server scans it first.
+    pub fn register_artifact(
+        &self,
+        file: &Path,
+        name: &str,
+        source: &str,
+        summary: &str,
+        claim: &Claim,
+    ) -> Result<Dataset> {
+        let f = std::fs::File::open(file).map_err(|e| Error::io("read", file, e))?;
+        let body = self.json(
+            self.post_req("/v1/artifacts", Some(claim))
+                .query("name", name)
+                .query("source", source)
+                .query("summary", summary)
+                .send(f),
+        )?;
+        Self::field(&body, "dataset")
+    }
+
     pub fn list(&self) -> Result<Vec<Dataset>> {
         Self::field(
             &self.json(self.get_req("/v1/datasets", None).call())?,

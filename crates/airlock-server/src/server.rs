@@ -234,6 +234,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/v1/datasets/{id}/approve", post(approve))
         .route("/v1/datasets/{id}/shred", post(shred))
         .route("/v1/datasets/{id}/deid", post(deid))
+        .route("/v1/artifacts", post(artifact))
         .route("/v1/retention/apply", post(retention))
         .route("/v1/keys/rotate", post(rotate))
         .route("/v1/audit/verify", get(audit_verify))
@@ -743,6 +744,79 @@ async fn deid(
             }
             airlock_run::vault::VaultDeid::NoSolution => json!({ "outcome": "no-solution" }),
         })
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct ArtifactQuery {
+    name: String,
+    /// The enclave run's first input.
+    source: String,
+    /// The run's summary (JSON): its inputs, command hash, actor.
+    summary: String,
+}
+
+/// An output of an enclave run that ran on a client: the server scans it itself (the gate into
+/// dev is the server's, whatever the client says it checked), then registers it in zone dev
+/// with the run's summary as its lineage. Its source must be a deid or dev dataset.
+async fn artifact(
+    State(app): AppState,
+    claim: Claim,
+    Query(q): Query<ArtifactQuery>,
+    body: Body,
+) -> Response {
+    let first = Claim {
+        bearer: claim.bearer.clone(),
+        peer: claim.peer.clone(),
+        role: claim.role.clone(),
+        purpose: claim.purpose.clone(),
+    };
+    let tmp = match app
+        .run(first, true, |ws, _| Ok(vault_of(ws)?.private_temp()?))
+        .await
+    {
+        Ok(t) => t,
+        Err(r) => return r.into_response(),
+    };
+    let staged = tmp.path().join("artifact");
+    if let Err(e) = receive(body, &staged).await {
+        return failure(
+            StatusCode::BAD_REQUEST,
+            format!("the upload did not complete: {e}"),
+            None,
+        );
+    }
+    answer(&app, claim, true, move |ws, who| {
+        let vault = vault_of(ws)?;
+        let source = vault.dataset(&q.source)?;
+        if !matches!(Zone::parse(&source.zone)?, Zone::Deid | Zone::Dev) {
+            return Err(Error::Usage(format!(
+                "dataset {} is not de-identified data (zone {}): no enclave ran on it",
+                source.id, source.zone
+            ))
+            .into());
+        }
+        if serde_json::from_str::<Value>(&q.summary).is_err() {
+            return Err(Error::Usage("the run summary is not JSON".into()).into());
+        }
+        let engine = airlock_text::TextEngine::without_key();
+        let findings = airlock_text::scan::scan_file(&staged, &engine)
+            .map_err(|e| Error::Usage(e.to_string()))?
+            .map_or(0, |f| f.findings);
+        if findings > 0 {
+            vault.record(&[Vault::event(who, "enclave:output", Some(&source.id), None, "held")])?;
+            return Err(Refusal {
+                status: StatusCode::CONFLICT,
+                message: format!(
+                    "the server's scan found {findings} identifiers in this output: it is held, not registered"
+                ),
+                hint: None,
+            });
+        }
+        let ds = vault.put_artifact(&staged, &q.name, who, &source.id, &q.summary)?;
+        drop(tmp);
+        Ok(json!({ "dataset": ds }))
     })
     .await
 }

@@ -21,13 +21,13 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
     else {
         anyhow::bail!("enclave exec-confined is internal");
     };
-    if who.server.server.is_some() {
-        anyhow::bail!(
-            "the enclave runs on the machine that holds the workspace; through the server it is not built yet"
-        );
+    // the datasets come from the local workspace, or from the server (which authorizes and
+    // audits every fetch and scans every output again before it registers it)
+    let (door, mut actor, claim) = super::vault::Door::acting(&who)?;
+    if let super::vault::Door::Remote(client) = &door {
+        // the record names who the server says is acting
+        actor.name = client.whoami()?.0;
     }
-    let workspace = airlock_run::Workspace::open(who.key_file.as_deref())?;
-    let actor = super::vault::actor(&who);
     let req = airlock_enclave::RunRequest {
         datasets: data,
         out: out.clone(),
@@ -39,7 +39,14 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
         helper: std::env::current_exe()?,
         loopback: allow_net == "loopback",
     };
-    let record = airlock_enclave::run(&workspace, &req, &actor)?;
+    let record = match door {
+        super::vault::Door::Local(ws) => airlock_enclave::run(&ws, &req, &actor)?,
+        super::vault::Door::Remote(client) => airlock_enclave::run_with(
+            &airlock_enclave::store::Remote { client, claim },
+            &req,
+            &actor,
+        )?,
+    };
     let status = if record.outcome == "released" {
         ExitStatus::Success
     } else {
@@ -69,8 +76,14 @@ pub fn run(cmd: EnclaveCommand, json: bool) -> anyhow::Result<ExitStatus> {
         }
         s.push_str(&match record.outcome {
             "released" => format!(
-                "released into {} with airlock-run.json and its signed statement\n",
-                airlock_core::shown::path(&out)
+                "released into {} with airlock-run.json{}; registered in the vault as {}\n",
+                airlock_core::shown::path(&out),
+                if out.join("airlock-run.json.intoto.json").exists() {
+                    " and its signed statement"
+                } else {
+                    ""
+                },
+                record.registered.join(", ")
             ),
             "held" => "held: identifiers, links, pipes, devices or names airlock reserves in the outputs; nothing was released\n".into(),
             _ => "the command failed; nothing was released\n".into(),

@@ -14,7 +14,7 @@ use crate::report::{self, thousands};
 
 /// Where a governance command runs: in this process on a workspace whose secret it holds
 /// (single-user local mode), or on the server, whose client this is.
-enum Door {
+pub(crate) enum Door {
     Local(airlock_run::Workspace),
     Remote(Client),
 }
@@ -56,7 +56,7 @@ impl Door {
 
     /// A command that acts as someone: locally the named actor, remotely the claim of a
     /// role and purpose (who is acting is what the server authenticated).
-    fn acting(who: &ActorArgs) -> anyhow::Result<(Self, Actor, Claim)> {
+    pub(crate) fn acting(who: &ActorArgs) -> anyhow::Result<(Self, Actor, Claim)> {
         let door = Self::open(&who.server, who.key_file.as_deref())?;
         if matches!(door, Self::Remote(_)) && who.actor.is_some() {
             anyhow::bail!(
