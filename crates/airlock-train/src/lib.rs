@@ -357,12 +357,12 @@ pub fn fit(
     if n == 0 {
         return Err(TrainError::Invalid("no training rows".into()));
     }
-    if !(cfg.clip > 0.0 && cfg.learning_rate > 0.0 && cfg.epochs > 0.0) {
+    if !(cfg.clip > 0.0 && cfg.learning_rate > 0.0 && cfg.epochs > 0.0 && cfg.batch_size > 0) {
         return Err(TrainError::Invalid(
-            "clip, learning rate and epochs must be positive".into(),
+            "clip, learning rate, epochs and batch size must be positive".into(),
         ));
     }
-    let q = (cfg.batch_size.max(1) as f64 / n as f64).min(1.0);
+    let q = (cfg.batch_size as f64 / n as f64).min(1.0);
     let steps = (cfg.epochs / q).round().max(1.0) as u64;
     let (sigma, delta) = match cfg.privacy {
         Privacy::None => (0.0, 0.0),
