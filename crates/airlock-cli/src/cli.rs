@@ -184,6 +184,9 @@ pub struct TrainArgs {
     /// Held-out share of the rows, scored after training
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
+    /// Score on this table instead (the same columns); every row of DATA is trained on
+    #[arg(long, value_name = "FILE", conflicts_with = "test_fraction")]
+    pub test_data: Option<PathBuf>,
     /// Feature columns, comma-separated (default: every column but the target)
     #[arg(long, value_delimiter = ',')]
     pub features: Vec<String>,

@@ -107,6 +107,9 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
     }
     let file: serde_json::Value = serde_json::from_slice(&read("fair.json")).unwrap();
     assert!(file["membership"]["advantage"].is_number() && file["subgroups"].is_array());
+    // a separate test file: every row of the data is trained on, the file's rows are scored
+    let other = train(d, &["--no-dp", "--test-data", "adult.csv"], "sep.json");
+    assert_eq!(other["train_rows"], other["test_rows"]);
     // a small MLP trains too
     let mlp = train(
         d,

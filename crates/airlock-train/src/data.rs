@@ -61,6 +61,22 @@ impl Table {
         })
     }
 
+    /// Appends `other`'s rows (the same columns in the same order); returns the index of its
+    /// first row.
+    pub fn append(&mut self, other: Table) -> Result<usize> {
+        if other.names != self.names {
+            return Err(TrainError::Invalid(
+                "the test data does not have the training data's columns in the same order".into(),
+            ));
+        }
+        let first = self.rows;
+        for (c, col) in other.columns.into_iter().enumerate() {
+            self.columns[c].extend(col);
+        }
+        self.rows += other.rows;
+        Ok(first)
+    }
+
     /// The index of column `name`.
     pub fn column(&self, name: &str) -> Result<usize> {
         self.names.iter().position(|n| n == name).ok_or_else(|| {

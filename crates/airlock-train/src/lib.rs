@@ -113,6 +113,9 @@ pub struct TableTask {
     pub features: Vec<String>,
     /// Held-out share of the rows (seeded shuffle).
     pub test_fraction: f64,
+    /// The rows from this index on are the held-out set (a separate test file appended to the
+    /// table), instead of a share of a shuffle.
+    pub held_out_from: Option<usize>,
     /// Columns whose values split the held-out rows into subgroups for the fairness table.
     pub subgroups: Vec<String>,
 }
@@ -180,8 +183,15 @@ pub fn train_table(
         let j = rng.random_range(0..=i);
         order.swap(i, j);
     }
-    let n_test = (table.rows as f64 * task.test_fraction).round() as usize;
-    let (test_rows, train_rows) = order.split_at(n_test);
+    let (test_rows, train_rows): (Vec<usize>, Vec<usize>) = match task.held_out_from {
+        Some(k) => order.iter().partition(|&&r| r >= k),
+        None => {
+            let n_test = (table.rows as f64 * task.test_fraction).round() as usize;
+            let (test, train) = order.split_at(n_test);
+            (test.to_vec(), train.to_vec())
+        }
+    };
+    let (test_rows, train_rows) = (test_rows.as_slice(), train_rows.as_slice());
     let encoding = Encoding::fit(
         table,
         &task.target,

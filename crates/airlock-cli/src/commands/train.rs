@@ -13,7 +13,12 @@ fn gated(class: &str, action: &str) -> bool {
 
 pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
     use airlock_train::{ModelKind, Privacy, TableTask, TrainConfig};
-    let table = airlock_train::Table::read(&args.data)?;
+    let mut table = airlock_train::Table::read(&args.data)?;
+    let held_out_from = args
+        .test_data
+        .as_deref()
+        .map(|t| -> anyhow::Result<usize> { Ok(table.append(airlock_train::Table::read(t)?)?) })
+        .transpose()?;
     let (data_sha256, _) = airlock_core::output::digest_file(&args.data)?;
     let features: Vec<String> = if args.features.is_empty() {
         table
@@ -62,7 +67,12 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         target: args.target.clone(),
         positive: args.positive.clone(),
         features,
-        test_fraction: args.test_fraction,
+        test_fraction: if held_out_from.is_some() {
+            0.0
+        } else {
+            args.test_fraction
+        },
+        held_out_from,
         subgroups: args.subgroups.clone(),
     };
     let privacy = match (args.epsilon, args.noise_multiplier) {
