@@ -214,6 +214,33 @@ impl Encoding {
             .sum()
     }
 
+    /// An encoder of `table`'s rows: column positions found and category lists indexed once.
+    pub fn encoder<'a>(&'a self, table: &'a Table) -> Result<Encoder<'a>> {
+        let mut columns = Vec::with_capacity(self.features.len());
+        for f in &self.features {
+            let (name, index) = match f {
+                Feature::Numeric { name, .. } => (name, None),
+                Feature::Categorical { name, categories } => (
+                    name,
+                    Some(
+                        categories
+                            .iter()
+                            .enumerate()
+                            .map(|(i, c)| (c.as_str(), i))
+                            .collect::<std::collections::HashMap<_, _>>(),
+                    ),
+                ),
+            };
+            columns.push((table.column(name)?, index));
+        }
+        Ok(Encoder {
+            encoding: self,
+            table,
+            columns,
+            target: table.column(&self.target)?,
+        })
+    }
+
     /// Row `r`'s features.
     pub fn row(&self, table: &Table, r: usize) -> Result<Vec<f64>> {
         let mut x = Vec::with_capacity(self.width());
@@ -246,5 +273,47 @@ impl Encoding {
             (Some(p), Some(v)) => Some(usize::from(v == p)),
             (None, Some(v)) => self.classes.iter().position(|c| c == v),
         })
+    }
+}
+
+/// [`Encoding::row`] and [`Encoding::label`] for every row of one table, without looking
+/// columns and categories up again for each.
+pub struct Encoder<'a> {
+    encoding: &'a Encoding,
+    table: &'a Table,
+    columns: Vec<(usize, Option<std::collections::HashMap<&'a str, usize>>)>,
+    target: usize,
+}
+
+impl Encoder<'_> {
+    /// Row `r`'s features (the same as [`Encoding::row`]).
+    pub fn row(&self, r: usize) -> Vec<f64> {
+        let mut x = Vec::with_capacity(self.encoding.width());
+        for (f, (c, index)) in self.encoding.features.iter().zip(&self.columns) {
+            let cell = self.table.columns[*c][r].as_deref();
+            match (f, index) {
+                (Feature::Numeric { mean, std, .. }, _) => {
+                    let v = cell.and_then(|v| v.parse::<f64>().ok()).unwrap_or(*mean);
+                    x.push((v - mean) / std);
+                }
+                (Feature::Categorical { categories, .. }, Some(index)) => {
+                    let at = cell
+                        .and_then(|v| index.get(v).copied())
+                        .unwrap_or(categories.len());
+                    x.extend((0..=categories.len()).map(|i| f64::from(u8::from(i == at))));
+                }
+                (Feature::Categorical { .. }, None) => {}
+            }
+        }
+        x
+    }
+
+    /// Row `r`'s class (the same as [`Encoding::label`]).
+    pub fn label(&self, r: usize) -> Option<usize> {
+        let v = self.table.columns[self.target][r].as_deref()?;
+        match &self.encoding.positive {
+            Some(p) => Some(usize::from(v == p)),
+            None => self.encoding.classes.iter().position(|c| c == v),
+        }
     }
 }

@@ -201,11 +201,12 @@ pub fn train_table(
     )?;
     // features, labels, and the table rows they came from (rows without a known class left out)
     type Encoded = (Vec<Vec<f64>>, Vec<usize>, Vec<usize>);
+    let encoder = encoding.encoder(table)?;
     let encode = |rows: &[usize]| -> Result<Encoded> {
         let (mut x, mut y, mut kept) = (Vec::new(), Vec::new(), Vec::new());
         for &r in rows {
-            if let Some(label) = encoding.label(table, r)? {
-                x.push(encoding.row(table, r)?);
+            if let Some(label) = encoder.label(r) {
+                x.push(encoder.row(r));
                 y.push(label);
                 kept.push(r);
             }
@@ -391,9 +392,20 @@ pub fn fit(
     for _ in 0..steps {
         sum.iter_mut().for_each(|s| *s = 0.0);
         let mut taken = 0usize;
-        for i in 0..n {
-            if rng.random::<f64>() >= q {
-                continue;
+        // Poisson sampling: each row in with probability q, drawn as geometric gaps between
+        // the rows taken (the same distribution as a draw per row, in time per row taken)
+        let mut i = 0usize;
+        loop {
+            if q < 1.0 {
+                let u: f64 = 1.0 - rng.random::<f64>();
+                let gap = (u.ln() / (-q).ln_1p()).floor();
+                if !gap.is_finite() || gap >= (n - i) as f64 {
+                    break;
+                }
+                i += gap as usize;
+            }
+            if i >= n {
+                break;
             }
             taken += 1;
             model.example_gradient(&x[i], y[i], &mut g);
@@ -401,6 +413,7 @@ pub fn fit(
                 clip(&mut g, cfg.clip);
             }
             sum.iter_mut().zip(&g).for_each(|(s, gi)| *s += gi);
+            i += 1;
         }
         let scale = if private {
             for s in sum.iter_mut() {
