@@ -227,7 +227,7 @@ impl Encoding {
                             .iter()
                             .enumerate()
                             .map(|(i, c)| (c.as_str(), i))
-                            .collect::<std::collections::HashMap<_, _>>(),
+                            .collect::<rustc_hash::FxHashMap<_, _>>(),
                     ),
                 ),
             };
@@ -281,7 +281,7 @@ impl Encoding {
 pub struct Encoder<'a> {
     encoding: &'a Encoding,
     table: &'a Table,
-    columns: Vec<(usize, Option<std::collections::HashMap<&'a str, usize>>)>,
+    columns: Vec<(usize, Option<rustc_hash::FxHashMap<&'a str, usize>>)>,
     target: usize,
 }
 
