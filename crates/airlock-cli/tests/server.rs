@@ -411,6 +411,36 @@ fn identities_come_from_certificates_and_keys_not_from_what_the_client_says() {
         .stderr(predicate::str::contains("not bound to role steward"));
 }
 
+/// An HTTP client of the server's with `who`'s certificate, below airlock's own client (to send
+/// what that client would not); answers of any status are returned, not errors.
+fn raw_agent(d: &Path, who: &str) -> ureq::Agent {
+    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
+    let read = |p: &str| std::fs::read(d.join(p)).unwrap();
+    let (ca, cert, key) = (
+        read("ws/.airlock/ca/ca.pem"),
+        read(&format!("certs/{who}.pem")),
+        read(&format!("certs/{who}.key")),
+    );
+    let tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .root_certs(RootCerts::new_with_certs(&[Certificate::from_pem(&ca)
+            .unwrap()
+            .to_owned()]))
+        .client_cert(Some(ClientCert::new_with_certs(
+            &[Certificate::from_pem(&cert).unwrap().to_owned()],
+            PrivateKey::from_pem(&key).unwrap().to_owned(),
+        )))
+        .build();
+    ureq::Agent::config_builder()
+        .tls_config(tls)
+        .http_status_as_error(false)
+        .build()
+        .new_agent()
+}
+
 /// A body that sends 1 MiB of plaintext, says so, then stalls until the server dies.
 struct Stalling {
     sent: usize,
@@ -470,28 +500,8 @@ fn a_server_killed_mid_put_loses_no_committed_dataset_and_leaves_no_plaintext() 
     // a put whose body stalls after 1 MiB, sent with the client's own TLS stack
     let (told, heard) = std::sync::mpsc::channel();
     let url = server.url.clone();
-    let ca = std::fs::read(ws.join("ca/ca.pem")).unwrap();
-    let cert = std::fs::read(d.join("certs/alice.pem")).unwrap();
-    let key = std::fs::read(d.join("certs/alice.key")).unwrap();
+    let agent = raw_agent(d, "alice");
     let upload = std::thread::spawn(move || {
-        use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(std::sync::Arc::new(
-                rustls::crypto::ring::default_provider(),
-            ))
-            .root_certs(RootCerts::new_with_certs(&[
-                Certificate::from_pem(&ca).unwrap()
-            ]))
-            .client_cert(Some(ClientCert::new_with_certs(
-                &[Certificate::from_pem(&cert).unwrap()],
-                PrivateKey::from_pem(&key).unwrap(),
-            )))
-            .build();
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls)
-            .build()
-            .new_agent();
         let _ = agent
             .post(format!("{url}/v1/datasets"))
             .query("name", "stalled.csv")
@@ -766,28 +776,7 @@ fn an_enclave_run_takes_its_data_from_the_server_and_the_server_scans_what_it_re
     assert!(has_entry(d, "cert:bob", "get", "ok"));
     assert!(has_entry(d, "cert:bob", "enclave:output", "ok"));
     // a client that skips its own scan meets the server's
-    let ca = std::fs::read(d.join("ws/.airlock/ca/ca.pem")).unwrap();
-    let cert = std::fs::read(d.join("certs/bob.pem")).unwrap();
-    let key = std::fs::read(d.join("certs/bob.key")).unwrap();
-    use ureq::tls::{Certificate, ClientCert, PrivateKey, RootCerts, TlsConfig, TlsProvider};
-    let tls = TlsConfig::builder()
-        .provider(TlsProvider::Rustls)
-        .unversioned_rustls_crypto_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .root_certs(RootCerts::new_with_certs(&[
-            Certificate::from_pem(&ca).unwrap()
-        ]))
-        .client_cert(Some(ClientCert::new_with_certs(
-            &[Certificate::from_pem(&cert).unwrap()],
-            PrivateKey::from_pem(&key).unwrap(),
-        )))
-        .build();
-    let agent = ureq::Agent::config_builder()
-        .tls_config(tls)
-        .http_status_as_error(false)
-        .build()
-        .new_agent();
+    let agent = raw_agent(d, "bob");
     let resp = agent
         .post(format!("{url}/v1/artifacts"))
         .query("name", "notes.txt")

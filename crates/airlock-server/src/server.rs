@@ -248,6 +248,7 @@ fn routes(app: Arc<App>) -> Router {
 }
 
 /// What a request says about who it is.
+#[derive(Clone)]
 struct Claim {
     bearer: Option<String>,
     peer: Option<String>,
@@ -586,35 +587,17 @@ fn raw() -> String {
     Zone::Raw.as_str().into()
 }
 
-/// `put`: the caller is authenticated before a byte of the body is read; the body goes to a
-/// private temporary folder (swept if the server is killed), then into the vault.
+/// `put`: the upload is staged (`stage`), then stored in the vault.
 async fn put(
     State(app): AppState,
     claim: Claim,
     Query(q): Query<PutQuery>,
     body: Body,
 ) -> Response {
-    let first = Claim {
-        bearer: claim.bearer.clone(),
-        peer: claim.peer.clone(),
-        role: claim.role.clone(),
-        purpose: claim.purpose.clone(),
+    let (tmp, staged) = match stage(&app, &claim, body).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    let tmp = match app
-        .run(first, true, |ws, _| Ok(vault_of(ws)?.private_temp()?))
-        .await
-    {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    let staged = tmp.path().join("upload");
-    if let Err(e) = receive(body, &staged).await {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            format!("the upload did not complete: {e}"),
-            None,
-        );
-    }
     answer(&app, claim, true, move |ws, who| {
         let zone = Zone::parse(&q.zone)?;
         let ds = vault_of(ws)?.put(&staged, zone, Some(&q.name), who)?;
@@ -622,6 +605,30 @@ async fn put(
         Ok(json!({ "dataset": ds }))
     })
     .await
+}
+
+/// An upload: the caller is authenticated (with a role) before a byte of the body is read; the
+/// body goes to a private temporary folder of the vault's (swept if the server is killed).
+async fn stage(
+    app: &Arc<App>,
+    claim: &Claim,
+    body: Body,
+) -> std::result::Result<(tempfile::TempDir, PathBuf), Response> {
+    let tmp = app
+        .run(claim.clone(), true, |ws, _| {
+            Ok(vault_of(ws)?.private_temp()?)
+        })
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let staged = tmp.path().join("upload");
+    if let Err(e) = receive(body, &staged).await {
+        return Err(failure(
+            StatusCode::BAD_REQUEST,
+            format!("the upload did not complete: {e}"),
+            None,
+        ));
+    }
+    Ok((tmp, staged))
 }
 
 /// Writes a request body to `path` as it arrives, and syncs it.
@@ -766,27 +773,10 @@ async fn artifact(
     Query(q): Query<ArtifactQuery>,
     body: Body,
 ) -> Response {
-    let first = Claim {
-        bearer: claim.bearer.clone(),
-        peer: claim.peer.clone(),
-        role: claim.role.clone(),
-        purpose: claim.purpose.clone(),
+    let (tmp, staged) = match stage(&app, &claim, body).await {
+        Ok(s) => s,
+        Err(r) => return r,
     };
-    let tmp = match app
-        .run(first, true, |ws, _| Ok(vault_of(ws)?.private_temp()?))
-        .await
-    {
-        Ok(t) => t,
-        Err(r) => return r.into_response(),
-    };
-    let staged = tmp.path().join("artifact");
-    if let Err(e) = receive(body, &staged).await {
-        return failure(
-            StatusCode::BAD_REQUEST,
-            format!("the upload did not complete: {e}"),
-            None,
-        );
-    }
     answer(&app, claim, true, move |ws, who| {
         let vault = vault_of(ws)?;
         let source = vault.dataset(&q.source)?;
