@@ -388,14 +388,7 @@ impl App {
                 role: claim.role,
                 purpose: claim.purpose,
             };
-            let label_ok = |l: &str| l.chars().count() <= 200 && !l.chars().any(char::is_control);
-            if !label_ok(&who.role) || !label_ok(&who.purpose) {
-                return Err(Refusal {
-                    status: StatusCode::BAD_REQUEST,
-                    message: "the role or purpose is too long or has control characters".into(),
-                    hint: None,
-                });
-            }
+            airlock_vault::check_actor(&who)?;
             if needs_role && (who.role.is_empty() || who.purpose.is_empty()) {
                 return Err(Refusal {
                     status: StatusCode::BAD_REQUEST,

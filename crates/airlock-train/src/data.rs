@@ -240,44 +240,10 @@ impl Encoding {
             target: table.column(&self.target)?,
         })
     }
-
-    /// Row `r`'s features.
-    pub fn row(&self, table: &Table, r: usize) -> Result<Vec<f64>> {
-        let mut x = Vec::with_capacity(self.width());
-        for f in &self.features {
-            match f {
-                Feature::Numeric { name, mean, std } => {
-                    let v = table.columns[table.column(name)?][r]
-                        .as_deref()
-                        .and_then(|v| v.parse::<f64>().ok())
-                        .unwrap_or(*mean);
-                    x.push((v - mean) / std);
-                }
-                Feature::Categorical { name, categories } => {
-                    let v = table.columns[table.column(name)?][r].as_deref();
-                    let at = v
-                        .and_then(|v| categories.iter().position(|c| c == v))
-                        .unwrap_or(categories.len());
-                    x.extend((0..=categories.len()).map(|i| f64::from(u8::from(i == at))));
-                }
-            }
-        }
-        Ok(x)
-    }
-
-    /// Row `r`'s class, if it has one the encoding knows.
-    pub fn label(&self, table: &Table, r: usize) -> Result<Option<usize>> {
-        let v = table.columns[table.column(&self.target)?][r].as_deref();
-        Ok(match (&self.positive, v) {
-            (_, None) => None,
-            (Some(p), Some(v)) => Some(usize::from(v == p)),
-            (None, Some(v)) => self.classes.iter().position(|c| c == v),
-        })
-    }
 }
 
-/// [`Encoding::row`] and [`Encoding::label`] for every row of one table, without looking
-/// columns and categories up again for each.
+/// A table's rows as features and classes under an [`Encoding`], its column positions and
+/// category indexes looked up once.
 pub struct Encoder<'a> {
     encoding: &'a Encoding,
     table: &'a Table,
@@ -286,7 +252,7 @@ pub struct Encoder<'a> {
 }
 
 impl Encoder<'_> {
-    /// Row `r`'s features (the same as [`Encoding::row`]).
+    /// Row `r`'s features.
     pub fn row(&self, r: usize) -> Vec<f64> {
         let mut x = Vec::with_capacity(self.encoding.width());
         for (f, (c, index)) in self.encoding.features.iter().zip(&self.columns) {
@@ -308,7 +274,7 @@ impl Encoder<'_> {
         x
     }
 
-    /// Row `r`'s class (the same as [`Encoding::label`]).
+    /// Row `r`'s class, if it has one the encoding knows.
     pub fn label(&self, r: usize) -> Option<usize> {
         let v = self.table.columns[self.target][r].as_deref()?;
         match &self.encoding.positive {

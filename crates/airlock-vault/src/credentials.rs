@@ -206,15 +206,6 @@ impl Vault {
             .collect())
     }
 
-    /// The live API keys (checked): the server tries a presented key against these hashes.
-    pub fn live_keys(&self) -> Result<Vec<Credential>> {
-        Ok(self
-            .credentials_where("kind = 'key'", params![])?
-            .into_iter()
-            .filter(|c| c.revoked_at.is_none())
-            .collect())
-    }
-
     fn credentials_where(
         &self,
         filter: &str,

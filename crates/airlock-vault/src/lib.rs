@@ -1298,8 +1298,6 @@ fn project(
 /// Most characters of a label (an actor, role, purpose or dataset name).
 const LABEL_MAX: usize = 200;
 
-/// Refuses an actor whose name, role or purpose is no label ([`check_label`]): before anything
-/// is done or written to the audit log.
 /// Whether two MACs (hex) are equal, in time that does not depend on where they differ.
 fn same(a: &str, b: &str) -> bool {
     a.len() == b.len()
@@ -1309,7 +1307,9 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn check_actor(who: &Actor) -> Result<()> {
+/// Refuses an actor whose name, role or purpose is no label ([`check_label`]): before anything
+/// is done or written to the audit log.
+pub fn check_actor(who: &Actor) -> Result<()> {
     check_label("actor name", &who.name)?;
     check_label("role", &who.role)?;
     check_label("purpose", &who.purpose)
