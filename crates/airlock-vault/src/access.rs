@@ -181,16 +181,6 @@ pub fn current_user() -> String {
 }
 
 impl Access {
-    /// Loads `access.toml`; a missing file allows nothing but is not an error.
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(VaultError::io("read", path, e)),
-        };
-        Self::parse(&text, path)
-    }
-
     /// Parses access rules.
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let file: File = toml::from_str(text).map_err(|e| VaultError::Access {

@@ -274,26 +274,13 @@ impl Vault {
         }
         let mut access = crate::Access::parse(&text, &path)?;
         access.require_bound = self.access.require_bound;
-        let recorded = self.write_tx(|| {
-            let last = self.access_versions()?.pop();
-            if last.as_ref().is_some_and(|v| v.sha256 == sha) {
-                return Ok(None);
-            }
-            let v = AccessVersion {
-                version: last.map_or(1, |v| v.version + 1),
-                sha256: sha.clone(),
-                recorded_at: airlock_core::manifest::now_rfc3339(),
-                recorded_by: who.name.clone(),
-            };
-            let mac = self.catalog_mac(&access_mac_input(&v, &text));
-            self.catalog
-                .execute(
-                    "INSERT INTO access_versions (version, sha256, text, recorded_at, recorded_by, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![v.version as i64, v.sha256, text, v.recorded_at, v.recorded_by, mac],
-                )
-                .map_err(|e| self.cat_err(e))?;
-            Ok(Some(v.version))
-        })?;
+        // the write lock only when there is a version to record (every command opens a vault)
+        let last = self.access_versions()?.pop();
+        let recorded = if last.as_ref().is_some_and(|v| v.sha256 == sha) {
+            None
+        } else {
+            self.record_access_version(&sha, &text, who)?
+        };
         if let Some(version) = recorded {
             self.record(&[Self::event(
                 who,
@@ -306,6 +293,31 @@ impl Vault {
         self.access = access;
         self.access_sha = Some(sha);
         Ok(recorded.is_some())
+    }
+
+    /// Records `text` as the next version of access.toml, unless another process has just
+    /// recorded it; the version number when this call did.
+    fn record_access_version(&self, sha: &str, text: &str, who: &Actor) -> Result<Option<u64>> {
+        self.write_tx(|| {
+            let last = self.access_versions()?.pop();
+            if last.as_ref().is_some_and(|v| v.sha256 == sha) {
+                return Ok(None);
+            }
+            let v = AccessVersion {
+                version: last.map_or(1, |v| v.version + 1),
+                sha256: sha.to_owned(),
+                recorded_at: airlock_core::manifest::now_rfc3339(),
+                recorded_by: who.name.clone(),
+            };
+            let mac = self.catalog_mac(&access_mac_input(&v, text));
+            self.catalog
+                .execute(
+                    "INSERT INTO access_versions (version, sha256, text, recorded_at, recorded_by, mac) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![v.version as i64, v.sha256, text, v.recorded_at, v.recorded_by, mac],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            Ok(Some(v.version))
+        })
     }
 
     /// The recorded versions of `access.toml`, oldest first (checked).

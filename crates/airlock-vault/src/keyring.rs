@@ -42,6 +42,16 @@ pub struct Keyring {
     path: PathBuf,
     master: Aes256Gcm,
     file: KeyringFile,
+    /// The file as last read (inode, size, modification time): every save is an atomic
+    /// rename, so a rotation by another process shows as another inode.
+    seen: Option<(u64, u64, Option<std::time::SystemTime>)>,
+}
+
+/// What identifies a version of the keyring file on disk.
+fn stamp(path: &Path) -> Option<(u64, u64, Option<std::time::SystemTime>)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.ino(), m.len(), m.modified().ok()))
 }
 
 impl std::fmt::Debug for Keyring {
@@ -85,6 +95,7 @@ impl Keyring {
             path: path.to_path_buf(),
             master,
             file,
+            seen: stamp(path),
         };
         if ring.file.keks.is_empty() {
             ring.add_version()?;
@@ -92,12 +103,17 @@ impl Keyring {
         Ok(ring)
     }
 
-    /// Reads the file again (another process may have rotated); a missing file keeps what is
-    /// held (a keyring is never deleted by airlock).
+    /// Reads the file again if it changed on disk (another process may have rotated); a
+    /// missing file keeps what is held (a keyring is never deleted by airlock).
     pub fn reload(&mut self) -> Result<()> {
+        let now = stamp(&self.path);
+        if now.is_some() && now == self.seen {
+            return Ok(());
+        }
         if let Some(file) = read(&self.path)? {
             self.file = file;
         }
+        self.seen = now;
         Ok(())
     }
 

@@ -212,7 +212,8 @@ impl Vault {
             }
         }
         let audit = AuditLog::new(dir.join(AUDIT_FILE), &secret.derive(Purpose::AuditHeads));
-        let access = Access::load(&dir.join(ACCESS_FILE))?;
+        // no rules until `refresh_access` below reads access.toml (once) and records it
+        let access = Access::parse("", &dir.join(ACCESS_FILE))?;
         let keyring = keyring::Keyring::open(
             &dir.join(keyring::KEYRING_FILE),
             &secret.derive(Purpose::KeyringWrap),
