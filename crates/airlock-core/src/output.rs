@@ -144,7 +144,7 @@ fn remove_stale(dir: &Path, prefix: &str) {
 
 /// Whether a process with this id may still run: true unless `/proc` says it does not (so
 /// where there is no `/proc`, nothing is ever taken for stale).
-fn process_may_run(pid: u32) -> bool {
+pub fn process_may_run(pid: u32) -> bool {
     let proc_root = Path::new("/proc/self");
     !proc_root.exists() || Path::new("/proc").join(pid.to_string()).exists()
 }

@@ -52,7 +52,7 @@ pub fn enter_init(stage1: u32) -> Result<()> {
     nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
         .map_err(|e| EnclaveError::Confine(format!("parent-death signal: {e}")))?;
     // in a new namespace the parent's id reads 0; /proc is still the outer one's
-    if !Path::new(&format!("/proc/{stage1}")).exists() {
+    if !airlock_core::output::process_may_run(stage1) {
         return Err(EnclaveError::Confine("the enclave process is gone".into()));
     }
     Ok(())

@@ -155,7 +155,7 @@ impl Store for Remote {
                     .and_then(|r| r.split('-').next())
                     .and_then(|p| p.parse::<u32>().ok());
                 if let Some(pid) = pid
-                    && !Path::new(&format!("/proc/{pid}")).exists()
+                    && !airlock_core::output::process_may_run(pid)
                 {
                     let _ = std::fs::remove_dir_all(e.path());
                 }

@@ -1364,9 +1364,8 @@ fn temp_owner(name: &str) -> Option<u32> {
 /// Whether process `pid` still runs (Linux: `/proc/PID`); where that cannot be told, a folder
 /// counts as live until it is ten minutes old.
 fn process_alive(pid: u32, aged: bool) -> bool {
-    let proc = Path::new("/proc");
-    if proc.join("self").exists() {
-        pid == std::process::id() || proc.join(pid.to_string()).exists()
+    if Path::new("/proc/self").exists() {
+        airlock_core::output::process_may_run(pid)
     } else {
         !aged
     }
