@@ -23,8 +23,16 @@ impl Door {
     /// The server when one is set (identity from the certificate or API key, never from
     /// --actor; the key stays there), else the local workspace.
     fn open(server: &ServerArgs, key_file: Option<&Path>) -> anyhow::Result<Self> {
+        Ok(match Self::client(server, key_file)? {
+            Some(c) => Self::Remote(c),
+            None => Self::Local(workspace(key_file)?),
+        })
+    }
+
+    /// The server's client when one is set.
+    fn client(server: &ServerArgs, key_file: Option<&Path>) -> anyhow::Result<Option<Client>> {
         let Some(url) = &server.server else {
-            return Ok(Self::Local(workspace(key_file)?));
+            return Ok(None);
         };
         if key_file.is_some() {
             anyhow::bail!(
@@ -46,7 +54,7 @@ impl Door {
                 "present one credential: a client certificate, AIRLOCK_TOKEN or AIRLOCK_API_KEY"
             );
         }
-        Ok(Self::Remote(Client::new(&Connection {
+        Ok(Some(Client::new(&Connection {
             url: url.clone(),
             ca: server.ca.clone(),
             cert,
@@ -286,10 +294,7 @@ pub fn run_audit(cmd: AuditCommand, json: bool) -> anyhow::Result<ExitStatus> {
                     };
                     (log, r.map(|v| v.entries))
                 }
-                None if server.server.is_some() => {
-                    let Door::Remote(c) = Door::open(&server, key_file.as_deref())? else {
-                        unreachable!("a server is set");
-                    };
+                None if let Some(c) = Door::client(&server, key_file.as_deref())? => {
                     match key {
                         // the log as the server has it, verified here with the key you trust
                         Some(pk) => {
@@ -567,11 +572,8 @@ fn read_tree_head(path: &Path) -> anyhow::Result<audit::TreeHead> {
 pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus> {
     match cmd {
         LineageCommand::Pubkey { key_file, server } => {
-            let pk = match &server.server {
-                Some(_) => match Door::open(&server, key_file.as_deref())? {
-                    Door::Remote(c) => c.lineage_pubkey()?,
-                    Door::Local(_) => unreachable!("a server is set"),
-                },
+            let pk = match Door::client(&server, key_file.as_deref())? {
+                Some(c) => c.lineage_pubkey()?,
                 None => audit::public_key_hex(&public_key(None, key_file.as_deref())?),
             };
             if json {
@@ -587,12 +589,11 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
             key_file,
             server,
         } => {
-            let from_server = match (&hex, &server.server) {
-                (None, Some(_)) => match Door::open(&server, key_file.as_deref())? {
-                    Door::Remote(c) => Some(c.lineage_pubkey()?),
-                    Door::Local(_) => None,
-                },
-                _ => None,
+            let from_server = match &hex {
+                None => Door::client(&server, key_file.as_deref())?
+                    .map(|c| c.lineage_pubkey())
+                    .transpose()?,
+                Some(_) => None,
             };
             let pk = public_key(from_server.or(hex).as_deref(), key_file.as_deref())?;
             match airlock_vault::lineage::verify(&output, &pk)? {
