@@ -71,7 +71,8 @@ pub fn promote(workspace: &Workspace, id: &str, to: Zone, who: &Actor) -> Result
     let from_enclave = vault
         .lineage(id)?
         .1
-        .is_some_and(|m| m.contains("\"enclave_run\""));
+        .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
+        .is_some_and(|m| m.get("enclave_run").is_some());
     if from_enclave && matches!(to, Zone::Staging | Zone::Prod) && gate != Default::default() {
         // read (audited) to see what it is
         let tmp = vault.private_temp()?;
