@@ -166,6 +166,10 @@ pub struct TrainArgs {
     /// Delta of (epsilon, delta)-DP
     #[arg(long, default_value_t = 1e-5)]
     pub delta: f64,
+    /// The accountant that calibrates the noise and reports epsilon: rdp or pld (tighter: less
+    /// noise for the same epsilon)
+    #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
+    pub accountant: AccountantArg,
     /// Passes over the training rows
     #[arg(long, default_value_t = 5.0)]
     pub epochs: f64,
@@ -287,8 +291,8 @@ pub struct DpRun {
     /// Delta of (epsilon, delta)-DP (below 1 / dataset size)
     #[arg(long, default_value_t = 1e-5)]
     pub delta: f64,
-    /// The accountant: RDP of the Poisson-subsampled Gaussian mechanism (dp-accounting's
-    /// default orders)
+    /// The accountant: rdp (Rényi DP at dp-accounting's default orders; fast) or pld (the
+    /// privacy loss distribution, connect-the-dots with interval 1e-4; tighter, heavier)
     #[arg(long, value_enum, default_value_t = AccountantArg::Rdp)]
     pub accountant: AccountantArg,
 }
@@ -296,6 +300,16 @@ pub struct DpRun {
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum AccountantArg {
     Rdp,
+    Pld,
+}
+
+impl From<AccountantArg> for airlock_dp::Accountant {
+    fn from(a: AccountantArg) -> Self {
+        match a {
+            AccountantArg::Rdp => airlock_dp::Accountant::Rdp,
+            AccountantArg::Pld => airlock_dp::Accountant::Pld,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

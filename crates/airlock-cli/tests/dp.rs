@@ -50,7 +50,8 @@ fn epsilon_and_noise_as_json_and_bad_parameters_refused() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains("sampling rate must be in [0, 1]"));
-    airlock(d)
+    // the PLD accountant: dp-accounting 0.6.0's PLDAccountant gives 2.854518966586566
+    let out = airlock(d)
         .args([
             "dp",
             "epsilon",
@@ -59,7 +60,23 @@ fn epsilon_and_noise_as_json_and_bad_parameters_refused() {
             "--sampling-rate",
             "0.1",
         ])
-        .args(["--steps", "10", "--accountant", "pld"])
+        .args(["--steps", "10", "--accountant", "pld", "--json"])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["accountant"], "pld");
+    let eps = v["epsilon"].as_f64().unwrap();
+    assert!((eps - 2.854_518_966_586_566).abs() < 1e-6, "{eps}");
+    airlock(d)
+        .args(["dp", "epsilon", "--noise-multiplier", "1"])
+        .args([
+            "--sampling-rate",
+            "0.1",
+            "--steps",
+            "10",
+            "--accountant",
+            "prv",
+        ])
         .assert()
         .code(2);
 }

@@ -11,6 +11,10 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod pld;
+
+pub use pld::PldAccountant;
+
 /// Why an accounting question has no answer.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DpError {
@@ -22,6 +26,12 @@ pub enum DpError {
     Delta(f64),
     #[error("epsilon must be positive and finite (got {0})")]
     Epsilon(f64),
+    #[error(
+        "the privacy loss distribution would need more than 2^27 points; use the RDP accountant"
+    )]
+    TooLarge,
+    #[error("the privacy loss distribution came out malformed (a numerical failure)")]
+    Numerical,
     #[error(
         "no noise multiplier up to {0} reaches epsilon {1} with these sampling rate, steps and delta"
     )]
@@ -200,36 +210,98 @@ fn check(sigma: f64, q: f64) -> Result<(), DpError> {
     Ok(())
 }
 
-/// ε of `steps` DP-SGD steps with noise multiplier `sigma` and sampling rate `q`, at `delta`.
+/// Which accountant answers: Rényi DP (fast, a little loose) or the privacy loss distribution
+/// (tight, heavier).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Accountant {
+    #[default]
+    Rdp,
+    Pld,
+}
+
+impl Accountant {
+    pub fn name(self) -> &'static str {
+        match self {
+            Accountant::Rdp => "rdp",
+            Accountant::Pld => "pld",
+        }
+    }
+}
+
+/// ε of `steps` DP-SGD steps with noise multiplier `sigma` and sampling rate `q`, at `delta`,
+/// by the RDP accountant.
 pub fn epsilon(sigma: f64, q: f64, steps: u64, delta: f64) -> Result<f64, DpError> {
-    let mut acc = RdpAccountant::default();
-    acc.compose_poisson_gaussian(sigma, q, steps)?;
-    Ok(acc.epsilon(delta)?.0)
+    epsilon_with(Accountant::Rdp, sigma, q, steps, delta)
+}
+
+/// ε of `steps` DP-SGD steps with noise multiplier `sigma` and sampling rate `q`, at `delta`,
+/// by the given accountant.
+pub fn epsilon_with(
+    accountant: Accountant,
+    sigma: f64,
+    q: f64,
+    steps: u64,
+    delta: f64,
+) -> Result<f64, DpError> {
+    match accountant {
+        Accountant::Rdp => {
+            let mut acc = RdpAccountant::default();
+            acc.compose_poisson_gaussian(sigma, q, steps)?;
+            Ok(acc.epsilon(delta)?.0)
+        }
+        Accountant::Pld => {
+            let mut acc = PldAccountant::default();
+            acc.compose_poisson_gaussian(sigma, q, steps)?;
+            acc.epsilon(delta)
+        }
+    }
 }
 
 /// The smallest noise multiplier (to a relative 1e-6) whose ε at `delta` after `steps` steps at
-/// sampling rate `q` is at most `target`; the answer never exceeds the target.
+/// sampling rate `q` is at most `target`, by the RDP accountant; the answer never exceeds the
+/// target.
 pub fn calibrate_noise(target: f64, q: f64, steps: u64, delta: f64) -> Result<f64, DpError> {
+    calibrate_noise_with(Accountant::Rdp, target, q, steps, delta)
+}
+
+/// [`calibrate_noise`] by the given accountant.
+pub fn calibrate_noise_with(
+    accountant: Accountant,
+    target: f64,
+    q: f64,
+    steps: u64,
+    delta: f64,
+) -> Result<f64, DpError> {
     if !(target > 0.0 && target.is_finite()) {
         return Err(DpError::Epsilon(target));
     }
     check(1.0, q)?;
-    let eps = |s: f64| epsilon(s, q, steps, delta);
+    // a noise multiplier so small that its privacy loss distribution does not fit misses any
+    // target worth calibrating to
+    let meets = |s: f64| match epsilon_with(accountant, s, q, steps, delta) {
+        Ok(e) => Ok(e <= target),
+        Err(DpError::TooLarge) => Ok(false),
+        Err(e) => Err(e),
+    };
     // bracket: hi meets the target, lo does not
-    let (mut lo, mut hi) = (1e-3, 1.0);
-    while eps(hi)? > target {
-        lo = hi;
+    let mut hi = 1.0;
+    while !meets(hi)? {
         hi *= 2.0;
         if hi > 1e6 {
             return Err(DpError::Unreachable(1e6, target));
         }
     }
-    if eps(lo)? <= target {
-        return Ok(lo);
+    let mut lo = hi / 2.0;
+    while meets(lo)? {
+        hi = lo;
+        if hi <= 1e-3 {
+            return Ok(hi);
+        }
+        lo = hi / 2.0;
     }
     while (hi - lo) / hi > 1e-6 {
         let mid = 0.5 * (lo + hi);
-        if eps(mid)? <= target {
+        if meets(mid)? {
             hi = mid;
         } else {
             lo = mid;

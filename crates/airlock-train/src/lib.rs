@@ -62,6 +62,8 @@ pub struct TrainConfig {
     pub clip: f64,
     pub learning_rate: f64,
     pub seed: u64,
+    /// The accountant that calibrates the noise and reports ε.
+    pub accountant: airlock_dp::Accountant,
 }
 
 /// The privacy a run spent.
@@ -378,7 +380,7 @@ pub fn fit(
     let (sigma, delta) = match cfg.privacy {
         Privacy::None => (0.0, 0.0),
         Privacy::Epsilon { epsilon, delta } => (
-            airlock_dp::calibrate_noise(epsilon, q, steps, delta)?,
+            airlock_dp::calibrate_noise_with(cfg.accountant, epsilon, q, steps, delta)?,
             delta,
         ),
         Privacy::Noise { sigma, delta } => (sigma, delta),
@@ -430,9 +432,7 @@ pub fn fit(
     if !private {
         return Ok(None);
     }
-    let mut acc = airlock_dp::RdpAccountant::default();
-    acc.compose_poisson_gaussian(sigma, q, steps)?;
-    let (epsilon, _) = acc.epsilon(delta)?;
+    let epsilon = airlock_dp::epsilon_with(cfg.accountant, sigma, q, steps, delta)?;
     Ok(Some(PrivacyReport {
         epsilon,
         delta,
@@ -440,7 +440,7 @@ pub fn fit(
         sampling_rate: q,
         steps,
         clip: cfg.clip,
-        accountant: "rdp",
+        accountant: cfg.accountant.name(),
     }))
 }
 
@@ -551,6 +551,7 @@ mod tests {
                 clip: 1.0,
                 learning_rate: 0.5,
                 seed: 1,
+                accountant: airlock_dp::Accountant::Rdp,
             };
             fit(&mut m, &xtr, &ytr, &cfg).unwrap();
             membership(&m, &xtr, &ytr, &xte, &yte)
@@ -562,6 +563,41 @@ mod tests {
             delta: 1e-5,
         });
         assert!(private.auc < 0.65, "{private:?}");
+    }
+
+    /// The PLD accountant is tighter: at the same ε it calibrates less noise, and it is the
+    /// one the report names.
+    #[test]
+    fn the_pld_accountant_calibrates_less_noise_for_the_same_epsilon() {
+        let x: Vec<Vec<f64>> = (0..400).map(|i| vec![f64::from(i % 7), 1.0]).collect();
+        let y: Vec<usize> = (0..400).map(|i| usize::from(i % 7 > 3)).collect();
+        let report = |accountant| {
+            let mut m = Model::new(ModelKind::Logreg, 2, 2, 1);
+            let cfg = TrainConfig {
+                kind: m.kind,
+                privacy: Privacy::Epsilon {
+                    epsilon: 2.0,
+                    delta: 1e-5,
+                },
+                epochs: 3.0,
+                batch_size: 40,
+                clip: 1.0,
+                learning_rate: 0.1,
+                seed: 1,
+                accountant,
+            };
+            fit(&mut m, &x, &y, &cfg).unwrap().unwrap()
+        };
+        let (rdp, pld) = (
+            report(airlock_dp::Accountant::Rdp),
+            report(airlock_dp::Accountant::Pld),
+        );
+        assert_eq!((rdp.accountant, pld.accountant), ("rdp", "pld"));
+        assert!(
+            pld.noise_multiplier < rdp.noise_multiplier,
+            "{pld:?} {rdp:?}"
+        );
+        assert!(pld.epsilon <= 2.0 && rdp.epsilon <= 2.0);
     }
 
     #[test]

@@ -1,8 +1,9 @@
-//! `airlock dp epsilon` and `airlock dp noise`: the accountant of `airlock-dp`.
+//! `airlock dp epsilon` and `airlock dp noise`: the accountants of `airlock-dp`.
 
 use crate::ExitStatus;
-use crate::cli::{AccountantArg, DpCommand};
+use crate::cli::DpCommand;
 use crate::report;
+use airlock_dp::Accountant;
 
 pub fn run(cmd: DpCommand, json: bool) -> anyhow::Result<ExitStatus> {
     match cmd {
@@ -10,48 +11,70 @@ pub fn run(cmd: DpCommand, json: bool) -> anyhow::Result<ExitStatus> {
             noise_multiplier,
             run,
         } => {
-            let AccountantArg::Rdp = run.accountant;
-            let mut acc = airlock_dp::RdpAccountant::default();
-            acc.compose_poisson_gaussian(noise_multiplier, run.sampling_rate, run.steps)?;
-            let (epsilon, order) = acc.epsilon(run.delta)?;
+            let accountant = Accountant::from(run.accountant);
+            let (q, steps, delta) = (run.sampling_rate, run.steps, run.delta);
+            // the RDP accountant also names the order that gave its answer
+            let (epsilon, order) = match accountant {
+                Accountant::Rdp => {
+                    let mut acc = airlock_dp::RdpAccountant::default();
+                    acc.compose_poisson_gaussian(noise_multiplier, q, steps)?;
+                    let (e, order) = acc.epsilon(delta)?;
+                    (e, Some(order))
+                }
+                Accountant::Pld => (
+                    airlock_dp::epsilon_with(accountant, noise_multiplier, q, steps, delta)?,
+                    None,
+                ),
+            };
+            if !epsilon.is_finite() {
+                anyhow::bail!(
+                    "no finite epsilon at delta {delta}: the infinite-loss mass alone exceeds it"
+                );
+            }
             if json {
-                report::json(&serde_json::json!({
+                let mut out = serde_json::json!({
                     "status": "ok",
                     "epsilon": epsilon,
-                    "delta": run.delta,
-                    "order": order,
-                    "accountant": "rdp",
+                    "delta": delta,
+                    "accountant": accountant.name(),
                     "noise_multiplier": noise_multiplier,
-                    "sampling_rate": run.sampling_rate,
-                    "steps": run.steps,
-                }));
+                    "sampling_rate": q,
+                    "steps": steps,
+                });
+                if let Some(order) = order {
+                    out["order"] = order.into();
+                }
+                report::json(&out);
             } else {
+                let how = match order {
+                    Some(order) => format!("RDP accountant, best order {order}"),
+                    None => "PLD accountant".to_string(),
+                };
                 report::out(&format!(
-                    "epsilon {epsilon:.4} at delta {} ({} steps, noise multiplier {noise_multiplier}, sampling rate {}; RDP accountant, best order {order})\n",
-                    run.delta, run.steps, run.sampling_rate
+                    "epsilon {epsilon:.4} at delta {delta} ({steps} steps, noise multiplier {noise_multiplier}, sampling rate {q}; {how})\n",
                 ));
             }
         }
         DpCommand::Noise { epsilon, run } => {
-            let AccountantArg::Rdp = run.accountant;
-            let sigma =
-                airlock_dp::calibrate_noise(epsilon, run.sampling_rate, run.steps, run.delta)?;
-            let reached = airlock_dp::epsilon(sigma, run.sampling_rate, run.steps, run.delta)?;
+            let accountant = Accountant::from(run.accountant);
+            let (q, steps, delta) = (run.sampling_rate, run.steps, run.delta);
+            let sigma = airlock_dp::calibrate_noise_with(accountant, epsilon, q, steps, delta)?;
+            let reached = airlock_dp::epsilon_with(accountant, sigma, q, steps, delta)?;
             if json {
                 report::json(&serde_json::json!({
                     "status": "ok",
                     "noise_multiplier": sigma,
                     "epsilon": reached,
                     "target_epsilon": epsilon,
-                    "delta": run.delta,
-                    "accountant": "rdp",
-                    "sampling_rate": run.sampling_rate,
-                    "steps": run.steps,
+                    "delta": delta,
+                    "accountant": accountant.name(),
+                    "sampling_rate": q,
+                    "steps": steps,
                 }));
             } else {
                 report::out(&format!(
-                    "noise multiplier {sigma:.4} gives epsilon {reached:.4} (target {epsilon}) at delta {} over {} steps at sampling rate {}\n",
-                    run.delta, run.steps, run.sampling_rate
+                    "noise multiplier {sigma:.4} gives epsilon {reached:.4} (target {epsilon}) at delta {delta} over {steps} steps at sampling rate {q} ({} accountant)\n",
+                    accountant.name().to_uppercase()
                 ));
             }
         }

@@ -99,6 +99,7 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         clip: args.clip,
         learning_rate: args.learning_rate,
         seed: args.seed,
+        accountant: args.accountant.into(),
     };
     let started = std::time::Instant::now();
     let trained = airlock_train::train_table(&table, &data_sha256, &task, &cfg)?;
