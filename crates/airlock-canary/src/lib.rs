@@ -130,8 +130,13 @@ impl CanaryFile {
 
     /// Reads a canary file; a malformed one is an input error naming the line.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::io("read", path, e))?;
-        let file: Self = serde_json::from_str(&text).map_err(|e| Error::Input {
+        let text = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+        Self::from_slice(&text, path)
+    }
+
+    /// Parses a canary file's bytes (`path` names it in errors).
+    pub fn from_slice(text: &[u8], path: &Path) -> Result<Self> {
+        let file: Self = serde_json::from_slice(text).map_err(|e| Error::Input {
             file: path.to_path_buf(),
             row: Some(e.line() as u64),
             column: None,
@@ -146,6 +151,17 @@ impl CanaryFile {
             });
         }
         Ok(file)
+    }
+
+    /// Whether this file records the planting of the table whose SHA-256 is `sha256` (its
+    /// output's hash), so it can be kept with that table.
+    pub fn is_for(&self, sha256: &str) -> bool {
+        self.output.as_ref().is_some_and(|o| o.sha256 == sha256)
+    }
+
+    /// One file searching for the canaries of all of `files`.
+    pub fn merged(files: Vec<CanaryFile>) -> Self {
+        Self::new(files.into_iter().flat_map(|f| f.canaries).collect())
     }
 
     /// Writes the file atomically, readable by its owner only (the temporary file airlock

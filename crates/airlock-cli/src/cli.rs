@@ -501,6 +501,10 @@ pub enum VaultCommand {
         /// A name for the dataset (default: the file name)
         #[arg(long)]
         name: Option<String>,
+        /// The canary file `airlock canary plant` wrote for this table: kept with it (sealed
+        /// under its key), carried to everything made from it, and searched for at every gate
+        #[arg(long)]
+        canaries: Option<PathBuf>,
         #[command(flatten)]
         who: ActorArgs,
     },

@@ -433,3 +433,115 @@ fn a_killed_enclave_takes_its_command_and_leaves_no_plaintext() {
     );
     assert!(!d.join("slept").exists());
 }
+
+/// Canary patients planted in the raw table travel with it through the vault: the canary file
+/// is kept (sealed) with the raw dataset, carried to its de-identified copy, and an enclave
+/// output that holds a canary value is held, even after the raw table is shredded.
+#[test]
+fn an_output_holding_a_canary_value_is_held() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    airlock(d).arg("init").assert().success();
+    let planted = d.join("planted.csv");
+    airlock(d)
+        .args(["canary", "plant", "--policy"])
+        .arg(fixtures().join("policy.toml"))
+        .arg(fixtures().join("patients.csv"))
+        .arg("-o")
+        .arg(&planted)
+        .args(["-n", "3", "--seed", "7"])
+        .assert()
+        .success();
+    let canary_file = d.join("planted.canaries.json");
+    let canaries: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&canary_file).unwrap()).unwrap();
+    // a canary file goes only with the table it records
+    airlock(d)
+        .args(["vault", "put", "--zone", "raw"])
+        .arg(fixtures().join("patients.csv"))
+        .arg("--canaries")
+        .arg(&canary_file)
+        .args(["--role", "steward", "--purpose", "ingest"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("another table"));
+    let id = |out: &assert_cmd::assert::Assert| {
+        let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        v["dataset"]["id"].as_str().unwrap().to_owned()
+    };
+    let raw = id(&airlock(d)
+        .args(["vault", "put", "--zone", "raw"])
+        .arg(&planted)
+        .arg("--canaries")
+        .arg(&canary_file)
+        .args(["--role", "steward", "--purpose", "ingest", "--json"])
+        .assert()
+        .success());
+    let deid = id(&airlock(d)
+        .args(["vault", "deid", &raw, "--policy"])
+        .arg(fixtures().join("policy.toml"))
+        .args(["--role", "steward", "--purpose", "deid", "--json"])
+        .assert()
+        .success());
+    // the raw table and its key go; the canaries stay with the de-identified copy
+    airlock(d)
+        .args([
+            "vault",
+            "shred",
+            &raw,
+            "--role",
+            "steward",
+            "--purpose",
+            "ingest",
+        ])
+        .assert()
+        .success();
+    std::fs::create_dir(d.join("code")).unwrap();
+    if !confinable(d, &deid) {
+        return;
+    }
+    // an invented surname from a canary's note, alone in a cell: the residual scan has no
+    // context to flag it by; the canary search knows it
+    let value = canaries["canaries"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["kind"] == "NAME" && v.get("column").is_none() && v["search"] != false)
+        .map(|v| v["value"].as_str().unwrap().to_owned())
+        .expect("a searched name");
+    let script = d.join("code/leak.sh");
+    std::fs::write(
+        &script,
+        format!("echo 'feature,{value}' > \"$AIRLOCK_OUT/features.csv\"\n"),
+    )
+    .unwrap();
+    let out = airlock(d)
+        .args([
+            "--json", "enclave", "run", "--data", &deid, "--out", "leak", "--read",
+        ])
+        .arg(d.join("code"))
+        .args(["--role", "engineer", "--purpose", "model-training", "--"])
+        .arg("/bin/bash")
+        .arg(&script)
+        .assert()
+        .code(1);
+    assert!(!d.join("leak").exists());
+    let text = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(!text.contains(&value), "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let record = &v["run"];
+    assert_eq!(record["outcome"], "held", "{record}");
+    assert!(
+        record["outputs"][0]["canary_hits"].as_u64().unwrap() >= 1,
+        "{record}"
+    );
+    // an output without canary values is released
+    enclave(
+        d,
+        &deid,
+        "clean",
+        "echo 'feature,0.5' > \"$AIRLOCK_OUT/features.csv\"\n",
+    )
+    .assert()
+    .success();
+}

@@ -788,6 +788,50 @@ fn an_enclave_run_takes_its_data_from_the_server_and_the_server_scans_what_it_re
         .unwrap();
     assert_eq!(resp.status().as_u16(), 409);
     assert!(has_entry(d, "cert:bob", "enclave:output", "held"));
+    // canary patients planted in another table and kept with it on the server: an output
+    // holding one of their values is held, whatever source the client names
+    airlock(d)
+        .args(["canary", "plant", "--policy"])
+        .arg(d.join("policy.toml"))
+        .arg(d.join("patients.csv"))
+        .arg("-o")
+        .arg(d.join("planted.csv"))
+        .args(["-n", "2", "--seed", "7"])
+        .assert()
+        .success();
+    client(d, &url, Some("alice"))
+        .args(["vault", "put", "--zone", "raw"])
+        .arg(d.join("planted.csv"))
+        .arg("--canaries")
+        .arg(d.join("planted.canaries.json"))
+        .args(["--role", "steward", "--purpose", "ingest"])
+        .assert()
+        .success();
+    assert!(has_entry(d, "cert:alice", "canaries", "ok"));
+    let canaries: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("planted.canaries.json")).unwrap()).unwrap();
+    let name = canaries["canaries"][0]["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["kind"] == "NAME" && v.get("column").is_none())
+        .map(|v| v["value"].as_str().unwrap().to_owned())
+        .unwrap();
+    let resp = agent
+        .post(format!("{url}/v1/artifacts"))
+        .query("name", "features.csv")
+        .query("source", &deid)
+        .query("summary", "{}")
+        .header("x-airlock-role", "engineer")
+        .header("x-airlock-purpose", "model-training")
+        .send(format!("feature,{name}\n"))
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 409);
+    let body = resp.into_body().read_to_string().unwrap();
+    assert!(
+        body.contains("canary values") && !body.contains(&name),
+        "{body}"
+    );
     // and the registered output is in zone dev
     let out = client(d, &url, Some("bob"))
         .args(["vault", "ls", "--json"])

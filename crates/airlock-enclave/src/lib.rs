@@ -46,6 +46,16 @@ pub enum EnclaveError {
     Refused(String),
 }
 
+impl From<airlock_run::RunError> for EnclaveError {
+    fn from(e: airlock_run::RunError) -> Self {
+        match e {
+            airlock_run::RunError::Vault(v) => Self::Vault(v),
+            airlock_run::RunError::Core(c) => Self::Core(c),
+            other => Self::Refused(other.to_string()),
+        }
+    }
+}
+
 pub type Result<T, E = EnclaveError> = std::result::Result<T, E>;
 
 pub(crate) fn io<'a>(
@@ -89,6 +99,8 @@ pub struct Output {
     pub bytes: u64,
     /// Residual identifiers the scan found in it.
     pub findings: u64,
+    /// Values of the workspace's canary patients found in it (any one holds the run).
+    pub canary_hits: u64,
 }
 
 /// The record of a run, written beside the released outputs and signed.
@@ -273,6 +285,7 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
     }
 
     let scanner = airlock_text::TextEngine::without_key();
+    let canaries = store.canaries()?;
     let mut skipped = Vec::new();
     // names airlock writes into a release: a command that wrote one is held (it could pass
     // its own record off as airlock's)
@@ -311,6 +324,10 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
         let mut in_name = 0;
         scanner.scan_name(&name, &mut |_| in_name += 1);
         findings += in_name;
+        let canary_hits = match &canaries {
+            Some(c) => airlock_run::vault::canary_hits(c, f)?,
+            None => 0,
+        };
         outputs.push(Output {
             path: if in_name > 0 {
                 format!(
@@ -323,9 +340,10 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
             sha256,
             bytes,
             findings,
+            canary_hits,
         });
     }
-    let held = outputs.iter().any(|o| o.findings > 0) || !skipped.is_empty();
+    let held = outputs.iter().any(|o| o.findings + o.canary_hits > 0) || !skipped.is_empty();
     let outcome = if held {
         "held"
     } else if exit != ExitState::Code(0) {

@@ -23,6 +23,9 @@ pub trait Store {
     fn dataset(&self, id: &str) -> Result<Dataset>;
     /// An input that is not de-identified data: recorded where that can be.
     fn refuse_input(&self, id: &str, who: &Actor) -> Result<()>;
+    /// Every canary patient the workspace holds, to search the outputs for, where this store
+    /// searches before registering (the server searches on its side).
+    fn canaries(&self) -> Result<Option<airlock_canary::CanaryFile>>;
     /// Decrypts dataset `id` to `to` for `who` (authorized and audited); its manifest, if kept.
     fn fetch(&self, id: &str, to: &Path, who: &Actor) -> Result<Option<String>>;
     /// Registers a released output in zone dev; its dataset id.
@@ -80,6 +83,10 @@ impl Store for Local<'_> {
     fn refuse_input(&self, id: &str, who: &Actor) -> Result<()> {
         let event = Vault::event(who, "enclave:input", Some(id), None, "refused");
         Ok(self.vault()?.record(&[event])?)
+    }
+
+    fn canaries(&self) -> Result<Option<airlock_canary::CanaryFile>> {
+        Ok(airlock_run::vault::workspace_canaries(self.vault()?)?)
     }
 
     fn fetch(&self, id: &str, to: &Path, who: &Actor) -> Result<Option<String>> {
@@ -186,6 +193,11 @@ impl Store for Remote {
 
     fn refuse_input(&self, _id: &str, _who: &Actor) -> Result<()> {
         Ok(())
+    }
+
+    fn canaries(&self) -> Result<Option<airlock_canary::CanaryFile>> {
+        // the server holds the canary files and searches every output before it registers it
+        Ok(None)
     }
 
     fn fetch(&self, id: &str, to: &Path, _who: &Actor) -> Result<Option<String>> {

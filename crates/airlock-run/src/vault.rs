@@ -25,6 +25,8 @@ pub enum VaultDeid {
     },
     /// The policy's `[risk]` block cannot be met: nothing was stored.
     NoSolution,
+    /// Values of the workspace's canary patients survived: nothing was stored.
+    Canaries { hits: u64 },
 }
 
 /// Why a model file may not enter staging or prod under `gate`, if it may not. `text` is the
@@ -94,13 +96,65 @@ pub fn promote(workspace: &Workspace, id: &str, to: Zone, who: &Actor) -> Result
             .into());
         }
     }
+    // the residual scan, and the search for the canary patients the workspace holds
     let engine = airlock_text::TextEngine::without_key();
+    let canaries = workspace_canaries(vault)?;
     let scan = |path: &Path| -> airlock_vault::Result<u64> {
-        airlock_text::scan::scan_file(path, &engine)
+        let findings = airlock_text::scan::scan_file(path, &engine)
             .map(|f| f.map_or(0, |f| f.findings))
-            .map_err(VaultError::from)
+            .map_err(VaultError::from)?;
+        let hits = match &canaries {
+            Some(c) => canary_hits(c, path)?,
+            None => 0,
+        };
+        Ok(findings + hits)
     };
     Ok(vault.promote(id, to, who, &scan)?)
+}
+
+/// Keeps the canary file of the canary patients planted in raw dataset `id` with it (sealed
+/// under its key; carried forward to everything made from it). The file must record the
+/// planting of this very table (its output's SHA-256 is the dataset's).
+pub fn attach_canaries(
+    vault: &airlock_vault::Vault,
+    id: &str,
+    canaries: &[u8],
+    who: &Actor,
+) -> Result<()> {
+    let file = airlock_canary::CanaryFile::from_slice(canaries, Path::new("canary file"))?;
+    let ds = vault.dataset(id)?;
+    if !file.is_for(&ds.sha256) {
+        return Err(VaultError::Gate {
+            dataset: ds.id,
+            why: "the canary file records the planting of another table (its output's SHA-256 is not this dataset's)".into(),
+        }
+        .into());
+    }
+    Ok(vault.attach_canaries(id, canaries, who)?)
+}
+
+/// Every canary patient the workspace holds (planted in any of its tables), as one file to
+/// search with; `None` when it holds none. Gates search for all of them, not only those of the
+/// data at hand: a copy of one table's canaries must not pass under another's name.
+pub fn workspace_canaries(
+    vault: &airlock_vault::Vault,
+) -> Result<Option<airlock_canary::CanaryFile>> {
+    let mut files = Vec::new();
+    for bytes in vault.all_canaries()? {
+        files.push(airlock_canary::CanaryFile::from_slice(
+            &bytes,
+            Path::new("canary file"),
+        )?);
+    }
+    Ok((!files.is_empty()).then(|| airlock_canary::CanaryFile::merged(files)))
+}
+
+/// How many canary values `path` (a file or a folder) holds, in any form the search knows.
+pub fn canary_hits(
+    canaries: &airlock_canary::CanaryFile,
+    path: &Path,
+) -> airlock_vault::Result<u64> {
+    Ok(airlock_canary::check_paths(canaries, &[path.to_path_buf()], &[], &mut |_| {})?.hits)
 }
 
 /// De-identifies raw dataset `id` under `policy` with the workspace's own key, in a private
@@ -148,6 +202,19 @@ pub fn deid_dataset(
         return Ok(VaultDeid::Findings {
             findings: report.manifest.findings,
         });
+    }
+    if let Some(canaries) = workspace_canaries(vault)? {
+        let hits = canary_hits(&canaries, &output)?;
+        if hits > 0 {
+            vault.record(&[airlock_vault::Vault::event(
+                who,
+                "deid",
+                Some(id),
+                None,
+                "canaries",
+            )])?;
+            return Ok(VaultDeid::Canaries { hits });
+        }
     }
     let manifest = std::fs::read_to_string(&report.manifest_path)
         .map_err(|e| airlock_core::Error::io("read", &report.manifest_path, e))?;

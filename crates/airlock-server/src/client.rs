@@ -200,6 +200,18 @@ impl Client {
         Self::field(&body, "dataset")
     }
 
+    /// Keeps a canary file with raw dataset `id` on the server.
+    pub fn attach_canaries(&self, id: &str, canaries: &[u8], claim: &Claim) -> Result<()> {
+        self.json(
+            self.post_req(
+                &format!("/v1/datasets/{}/canaries", path_part(id)),
+                Some(claim),
+            )
+            .send(canaries),
+        )?;
+        Ok(())
+    }
+
     /// Fetches dataset `id` into `output` (atomically: nothing is left on failure), checked
     /// against the SHA-256 of what the server released.
     pub fn get(&self, id: &str, output: &Path, force: bool, claim: &Claim) -> Result<Dataset> {

@@ -234,6 +234,7 @@ fn routes(app: Arc<App>) -> Router {
         .route("/v1/datasets/{id}/approve", post(approve))
         .route("/v1/datasets/{id}/shred", post(shred))
         .route("/v1/datasets/{id}/deid", post(deid))
+        .route("/v1/datasets/{id}/canaries", post(canaries))
         .route("/v1/artifacts", post(artifact))
         .route("/v1/retention/apply", post(retention))
         .route("/v1/keys/rotate", post(rotate))
@@ -600,6 +601,21 @@ async fn put(
     .await
 }
 
+/// The canary file of the canary patients planted in a raw dataset, kept with it (checked to
+/// record this very table's planting).
+async fn canaries(
+    State(app): AppState,
+    claim: Claim,
+    UrlPath(id): UrlPath<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    answer(&app, claim, true, move |ws, who| {
+        airlock_run::vault::attach_canaries(vault_of(ws)?, &id, &body, who).map_err(Error::from)?;
+        Ok(json!({ "dataset": id }))
+    })
+    .await
+}
+
 /// An upload: the caller is authenticated (with a role) before a byte of the body is read; the
 /// body goes to a private temporary folder of the vault's (swept if the server is killed).
 async fn stage(
@@ -743,6 +759,9 @@ async fn deid(
                 json!({ "outcome": "findings", "findings": findings })
             }
             airlock_run::vault::VaultDeid::NoSolution => json!({ "outcome": "no-solution" }),
+            airlock_run::vault::VaultDeid::Canaries { hits } => {
+                json!({ "outcome": "canaries", "hits": hits })
+            }
         })
     })
     .await
@@ -787,12 +806,16 @@ async fn artifact(
         let findings = airlock_text::scan::scan_file(&staged, &engine)
             .map_err(|e| Error::Usage(e.to_string()))?
             .map_or(0, |f| f.findings);
-        if findings > 0 {
+        let hits = match airlock_run::vault::workspace_canaries(vault).map_err(Error::from)? {
+            Some(c) => airlock_run::vault::canary_hits(&c, &staged)?,
+            None => 0,
+        };
+        if findings + hits > 0 {
             vault.record(&[Vault::event(who, "enclave:output", Some(&source.id), None, "held")])?;
             return Err(Refusal {
                 status: StatusCode::CONFLICT,
                 message: format!(
-                    "the server's scan found {findings} identifiers in this output: it is held, not registered"
+                    "the server's scan found {findings} identifiers and {hits} canary values in this output: it is held, not registered"
                 ),
                 hint: None,
             });

@@ -204,6 +204,7 @@ impl Vault {
             ("datasets", "mac TEXT"),
             ("approvals", "mac TEXT"),
             ("datasets", "kek_version INTEGER"),
+            ("datasets", "canaries TEXT"),
         ] {
             match catalog.execute(&format!("ALTER TABLE {table} ADD COLUMN {column}"), []) {
                 Ok(_) => unsealed |= column.starts_with("mac"),
@@ -254,7 +255,7 @@ impl Vault {
         let known: std::collections::HashSet<String> = self
             .datasets()?
             .into_iter()
-            .map(|d| format!("{}.alv", d.id))
+            .flat_map(|d| [format!("{}.alv", d.id), format!("{}.canaries.alv", d.id)])
             .collect();
         let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
         let mut swept = 0;
@@ -336,7 +337,7 @@ impl Vault {
     fn stored_row(&self, id: &str) -> Result<Option<StoredRow>> {
         self.catalog
             .query_row(
-                "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key, source, manifest, kek_version, mac FROM datasets WHERE id = ?1",
+                "SELECT id, name, zone, sha256, bytes, created_at, created_by, shredded_at, object, wrapped_key, source, manifest, kek_version, mac, canaries FROM datasets WHERE id = ?1",
                 params![id],
                 |r| {
                     Ok(StoredRow {
@@ -356,6 +357,7 @@ impl Vault {
                         manifest: r.get(11)?,
                         kek_version: r.get(12)?,
                         mac: r.get(13)?,
+                        canaries: r.get(14)?,
                     })
                 },
             )
@@ -514,7 +516,104 @@ impl Vault {
                 why,
             });
         }
-        self.put_inner(file, zone, name, who, None, None, "put")
+        self.put_inner(file, zone, name, who, None, None, None, "put")
+    }
+
+    /// Seals the canary file of the canary patients planted in raw dataset `id` (`airlock
+    /// canary plant`) beside it, under its data key. Every dataset de-identified from it after
+    /// this, and every enclave output made from those, carries the canary file forward, so
+    /// outputs can be searched for the canaries even after the raw data is shredded. Refused
+    /// once something was derived from the dataset (those would lack the file) or when it has
+    /// one already.
+    pub fn attach_canaries(&self, id: &str, canaries: &[u8], who: &Actor) -> Result<()> {
+        check_actor(who)?;
+        let row = self.row(id)?;
+        let zone = Zone::parse(&row.ds.zone)?;
+        self.allow(who, access::Action::Write, zone, Some(id))?;
+        let derived: i64 = self
+            .catalog
+            .query_row(
+                "SELECT COUNT(*) FROM datasets WHERE source = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(|e| self.cat_err(e))?;
+        let why = if zone != Zone::Raw {
+            Some("canaries are planted in raw data; this dataset is not in zone raw")
+        } else if row.canaries.is_some() {
+            Some("it carries a canary file already")
+        } else if derived > 0 {
+            Some("datasets were already derived from it, and they would not carry the canaries")
+        } else {
+            None
+        };
+        let Some(wrapped) = row.wrapped.as_ref().filter(|_| why.is_none()) else {
+            self.record(&[Self::event(who, "canaries", Some(id), None, "refused")])?;
+            return Err(VaultError::Gate {
+                dataset: airlock_core::shown::escape(id, 64),
+                why: why.unwrap_or("it was shredded").to_owned(),
+            });
+        };
+        let key = self.data_key(&row, wrapped)?;
+        let sha = self.seal_canaries(id, &key, canaries)?;
+        self.write_tx(|| {
+            self.catalog
+                .execute(
+                    "UPDATE datasets SET canaries = ?2 WHERE id = ?1",
+                    params![id, sha],
+                )
+                .map_err(|e| self.cat_err(e))?;
+            self.seal_dataset(id)
+        })?;
+        self.record(&[Self::event(who, "canaries", Some(id), Some(&sha), "ok")])
+    }
+
+    /// Seals a canary file beside dataset `id`'s object; the plaintext's SHA-256.
+    fn seal_canaries(&self, id: &str, key: &DataKey, text: &[u8]) -> Result<String> {
+        let path = self.canaries_path(id)?;
+        let (out, sealed) = stream_to(&path, true, |w| {
+            seal::seal(key, &format!("{id}.canaries"), &mut &text[..], w)
+        })?;
+        out.commit()?;
+        set_mode(&path, 0o600)?;
+        Ok(sealed.sha256)
+    }
+
+    /// The canary file dataset `id` carries (planted in it, or in the data it was made from),
+    /// decrypted; `None` when it carries none. A shredded dataset's is gone with its key.
+    pub fn canaries(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        let row = self.row(id)?;
+        let (Some(sha), Some(wrapped)) = (&row.canaries, &row.wrapped) else {
+            return Ok(None);
+        };
+        let key = self.data_key(&row, wrapped)?;
+        let path = self.canaries_path(id)?;
+        let mut input = std::fs::File::open(&path).map_err(|e| VaultError::io("read", &path, e))?;
+        let mut plain = Vec::new();
+        let opened = seal::open(&key, &format!("{id}.canaries"), &mut input, &mut plain)?;
+        if &opened.sha256 != sha {
+            return Err(VaultError::Tampered);
+        }
+        Ok(Some(plain))
+    }
+
+    /// Every distinct canary file the workspace holds (of datasets not shredded), decrypted:
+    /// what a gate searches its data for.
+    pub fn all_canaries(&self) -> Result<Vec<Vec<u8>>> {
+        let ids = self.ids(
+            "SELECT MIN(id) FROM datasets WHERE canaries IS NOT NULL AND wrapped_key IS NOT NULL GROUP BY canaries ORDER BY canaries",
+        )?;
+        ids.iter()
+            .filter_map(|id| self.canaries(id).transpose())
+            .collect()
+    }
+
+    fn canaries_path(&self, id: &str) -> Result<PathBuf> {
+        check_id(id)?;
+        Ok(self
+            .dir
+            .join(OBJECTS_DIR)
+            .join(format!("{id}.canaries.alv")))
     }
 
     /// Stores the output of a de-identification run of dataset `source` in the deid zone,
@@ -527,6 +626,7 @@ impl Vault {
         source: &str,
         manifest: &str,
     ) -> Result<Dataset> {
+        let canaries = self.canaries(source)?;
         self.put_inner(
             file,
             Zone::Deid,
@@ -534,6 +634,7 @@ impl Vault {
             who,
             Some(source),
             Some(manifest),
+            canaries.as_deref(),
             "deid",
         )
     }
@@ -550,6 +651,7 @@ impl Vault {
         source: &str,
         record: &str,
     ) -> Result<Dataset> {
+        let canaries = self.canaries(source)?;
         self.put_inner(
             file,
             Zone::Dev,
@@ -557,6 +659,7 @@ impl Vault {
             who,
             Some(source),
             Some(record),
+            canaries.as_deref(),
             "enclave:output",
         )
     }
@@ -597,6 +700,7 @@ impl Vault {
         who: &Actor,
         source: Option<&str>,
         manifest: Option<&str>,
+        canaries: Option<&[u8]>,
         action: &str,
     ) -> Result<Dataset> {
         self.allow(who, access::Action::Write, zone, None)?;
@@ -617,6 +721,9 @@ impl Vault {
         let (out, sealed) = stream_to(&object, false, |w| seal::seal(&key, &id, &mut input, w))?;
         out.commit()?;
         set_mode(&object, 0o600)?;
+        let canaries_sha = canaries
+            .map(|text| self.seal_canaries(&id, &key, text))
+            .transpose()?;
         let ds = Dataset {
             id: id.clone(),
             name,
@@ -633,9 +740,9 @@ impl Vault {
             let (kek_version, wrapped) = self.wrap_current(&key, &id, zone)?;
             self.catalog
                 .execute(
-                    "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest, kek_version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest, kek_version],
+                    "INSERT INTO datasets (id, name, zone, sha256, bytes, object, wrapped_key, created_at, created_by, source, manifest, kek_version, canaries)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    params![ds.id, ds.name, ds.zone, ds.sha256, ds.bytes as i64, format!("{id}.alv"), wrapped, ds.created_at, ds.created_by, source, manifest, kek_version, canaries_sha],
                 )
                 .map_err(|e| self.cat_err(e))?;
             self.seal_dataset(&id)
@@ -900,10 +1007,12 @@ impl Vault {
                 .map_err(|e| self.cat_err(e))?;
             self.seal_dataset(id)
         })?;
-        if let Err(e) = std::fs::remove_file(&path)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(VaultError::io("delete", &path, e));
+        for path in [path, self.canaries_path(id)?] {
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                return Err(VaultError::io("delete", &path, e));
+            }
         }
         self.record(&[Self::event(who, action, Some(id), Some(&ds.sha256), "ok")])?;
         if rotate {
@@ -924,13 +1033,15 @@ struct StoredRow {
     manifest: Option<String>,
     kek_version: Option<i64>,
     mac: Option<String>,
+    /// SHA-256 of the canary file sealed beside the object, when the data carries canaries.
+    canaries: Option<String>,
 }
 
 impl StoredRow {
     /// What the row's MAC covers: every column but the MAC, led by the table's tag.
     fn mac_input(&self) -> serde_json::Value {
         let d = &self.ds;
-        serde_json::json!([
+        let mut v = serde_json::json!([
             "dataset",
             d.id,
             d.name,
@@ -947,7 +1058,13 @@ impl StoredRow {
             self.source,
             self.manifest,
             self.kek_version,
-        ])
+        ]);
+        // rows without canaries keep the MAC they had before the column existed; clearing the
+        // column of a row that has them breaks its MAC
+        if let (Some(c), Some(a)) = (&self.canaries, v.as_array_mut()) {
+            a.push(c.as_str().into());
+        }
+        v
     }
 }
 
@@ -1421,6 +1538,55 @@ mod tests {
             role: "steward".into(),
             purpose: "ingest".into(),
         }
+    }
+
+    /// A canary file rides with the data: sealed beside the raw table, copied forward to what
+    /// is de-identified from it (and stays there when the raw table is shredded), and a row
+    /// whose canary column is cleared outside airlock no longer verifies.
+    #[test]
+    fn canaries_ride_with_the_data_and_their_column_is_sealed() {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = dir.path().join(".airlock");
+        std::fs::create_dir_all(&ws).unwrap();
+        let vault = Vault::init(&ws, WorkspaceSecret::from_bytes([9; 32])).unwrap();
+        let input = dir.path().join("raw.csv");
+        std::fs::write(&input, "a,b\n1,2\n").unwrap();
+        let raw = vault.put(&input, Zone::Raw, None, &steward()).unwrap();
+        assert_eq!(vault.canaries(&raw.id).unwrap(), None);
+        let file = br#"{"format":"airlock-canaries/1","canaries":[]}"#;
+        vault.attach_canaries(&raw.id, file, &steward()).unwrap();
+        assert_eq!(vault.canaries(&raw.id).unwrap().as_deref(), Some(&file[..]));
+        // once only
+        assert!(matches!(
+            vault.attach_canaries(&raw.id, file, &steward()),
+            Err(VaultError::Gate { .. })
+        ));
+        let derived = vault
+            .put_derived(&input, "deid.csv", &steward(), &raw.id, "{}")
+            .unwrap();
+        vault.shred(&raw.id, &steward()).unwrap();
+        assert_eq!(vault.canaries(&raw.id).unwrap(), None);
+        assert_eq!(
+            vault.canaries(&derived.id).unwrap().as_deref(),
+            Some(&file[..])
+        );
+        // not on de-identified data
+        assert!(matches!(
+            vault.attach_canaries(&derived.id, file, &steward()),
+            Err(VaultError::Gate { .. })
+        ));
+        // an insider clears the column to dodge the search: the row no longer verifies
+        vault
+            .catalog
+            .execute(
+                "UPDATE datasets SET canaries = NULL WHERE id = ?1",
+                params![derived.id],
+            )
+            .unwrap();
+        assert!(matches!(
+            vault.canaries(&derived.id),
+            Err(VaultError::CatalogEdited { .. })
+        ));
     }
 
     /// The data key is bound to the dataset's zone: an insider who holds the secret, relabels

@@ -126,12 +126,40 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
             zone,
             file,
             name,
+            canaries,
             who,
         } => {
+            // a canary file is checked before anything is stored: it must record the planting
+            // of this very table
+            let canaries = match &canaries {
+                Some(path) => {
+                    let bytes = std::fs::read(path)
+                        .map_err(|e| airlock_core::Error::io("read", path, e))?;
+                    let parsed = airlock_canary::CanaryFile::from_slice(&bytes, path)?;
+                    let (sha, _) = airlock_core::output::digest_file(&file)?;
+                    if !parsed.is_for(&sha) {
+                        return Err(airlock_core::Error::Invalid {
+                            what: format!("canary file {}", airlock_core::shown::path(path)),
+                            why: format!(
+                                "it records the planting of another table: its output's SHA-256 is not that of {}",
+                                airlock_core::shown::path(&file)
+                            ),
+                        }
+                        .into());
+                    }
+                    Some(bytes)
+                }
+                None => None,
+            };
             let (door, actor, claim) = Door::acting(&who)?;
             let ds = match &door {
                 Door::Local(ws) => {
-                    Door::vault(ws)?.put(&file, Zone::parse(&zone)?, name.as_deref(), &actor)?
+                    let vault = Door::vault(ws)?;
+                    let ds = vault.put(&file, Zone::parse(&zone)?, name.as_deref(), &actor)?;
+                    if let Some(bytes) = &canaries {
+                        airlock_run::vault::attach_canaries(vault, &ds.id, bytes, &actor)?;
+                    }
+                    ds
                 }
                 Door::Remote(c) => {
                     let name = name.unwrap_or_else(|| {
@@ -140,7 +168,11 @@ pub fn run_vault(cmd: VaultCommand, json: bool) -> anyhow::Result<ExitStatus> {
                             .unwrap_or("dataset")
                             .to_owned()
                     });
-                    c.put(&file, &zone, &name, &claim)?
+                    let ds = c.put(&file, &zone, &name, &claim)?;
+                    if let Some(bytes) = &canaries {
+                        c.attach_canaries(&ds.id, bytes, &claim)?;
+                    }
+                    ds
                 }
             };
             if json {
@@ -498,6 +530,9 @@ fn deid(
                     findings: serde_json::from_value(field("findings"))?,
                 },
                 Some("no-solution") => VaultDeid::NoSolution,
+                Some("canaries") => VaultDeid::Canaries {
+                    hits: field("hits").as_u64().unwrap_or(0),
+                },
                 _ => anyhow::bail!("the server's answer to vault deid has no outcome"),
             }
         }
@@ -506,6 +541,17 @@ fn deid(
         VaultDeid::NoSolution => anyhow::bail!(
             "the policy's [risk] block cannot be met on dataset {dataset}; nothing was stored"
         ),
+        VaultDeid::Canaries { hits } => {
+            if json {
+                report::json(&serde_json::json!({ "status": "canaries", "canary_hits": hits }));
+            } else {
+                report::out(&format!(
+                    "{} values of the workspace's canary patients survived de-identification; nothing was stored in the deid zone\n",
+                    thousands(hits)
+                ));
+            }
+            Ok(ExitStatus::Findings)
+        }
         VaultDeid::Findings { findings } => {
             if json {
                 report::json(&serde_json::json!({ "status": "findings", "findings": findings }));
