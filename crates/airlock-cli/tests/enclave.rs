@@ -239,13 +239,14 @@ fn a_model_from_the_enclave_enters_staging_only_within_the_models_gate() {
     if !confinable(d, &deid) {
         return;
     }
-    // the gate: differential privacy within epsilon 10 (the membership limit is left out:
-    // six rows say nothing about it)
+    // the gate: differential privacy within epsilon 10 and canaries measured (the membership
+    // limit is left out: six rows say nothing about it)
     let access = d.join(".airlock/access.toml");
     let text = std::fs::read_to_string(&access).unwrap();
     std::fs::write(
         &access,
-        text.replace("max_membership_advantage = 0.1\n", ""),
+        text.replace("max_membership_advantage = 0.1\n", "")
+            .replace("# max_canary_exposure = 3.0", "max_canary_exposure = 5.0"),
     )
     .unwrap();
     let bin = assert_cmd::cargo::cargo_bin("airlock");
@@ -284,7 +285,11 @@ fn a_model_from_the_enclave_enters_staging_only_within_the_models_gate() {
         .code(2)
         .stderr(predicate::str::contains("without differential privacy"));
     let private = train("private", "--epsilon 3");
-    promote(&private).success();
+    promote(&private)
+        .code(2)
+        .stderr(predicate::str::contains("without canaries"));
+    let audited = train("audited", "--epsilon 3 --canaries 5");
+    promote(&audited).success();
 }
 
 #[test]

@@ -76,6 +76,8 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
             "card.html",
             "--intended-use",
             "<script>x</script> research only",
+            "--canaries",
+            "20",
         ],
         "fair.json",
     );
@@ -85,6 +87,7 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
         "Model card",
         "epsilon",
         "Membership inference",
+        "Memorization (canaries)",
         "Largest gaps",
         "<svg",
         "&lt;script&gt;x",
@@ -107,6 +110,22 @@ fn dp_sgd_on_adult_is_accounted_close_to_the_baseline_and_reproducible() {
     }
     let file: serde_json::Value = serde_json::from_slice(&read("fair.json")).unwrap();
     assert!(file["membership"]["advantage"].is_number() && file["subgroups"].is_array());
+    // 20 canaries under DP at epsilon 3 on a linear model: their exposure is chance's (the
+    // mean of 20 has a standard deviation of about 0.32 bits)
+    let exposure = fair["canary_exposure"].as_f64().unwrap();
+    assert_eq!(file["canaries"]["canaries"], 20);
+    assert!(
+        exposure < 1.44 + 1.0,
+        "canary exposure {exposure} at epsilon 3"
+    );
+    // the PLD accountant is tighter: the same epsilon with less noise
+    let pld = train(d, &["--epsilon", "3", "--accountant", "pld"], "pld.json");
+    assert!(
+        pld["noise_multiplier"].as_f64().unwrap() < dp["noise_multiplier"].as_f64().unwrap(),
+        "{pld} {dp}"
+    );
+    let pld_file: serde_json::Value = serde_json::from_slice(&read("pld.json")).unwrap();
+    assert_eq!(pld_file["privacy"]["accountant"], "pld");
     // a separate test file: every row of the data is trained on, the file's rows are scored
     let other = train(d, &["--no-dp", "--test-data", "adult.csv"], "sep.json");
     assert_eq!(other["train_rows"], other["test_rows"]);

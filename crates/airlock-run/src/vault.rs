@@ -51,6 +51,21 @@ pub fn model_refusal(text: &[u8], gate: &airlock_vault::access::ModelGate) -> Op
             Some(_) => {}
         }
     }
+    if let Some(max) = gate.max_canary_exposure {
+        match model["canaries"]["mean"].as_f64() {
+            None => {
+                return Some(format!(
+                    "it was trained without canaries (airlock train --canaries N), and [models] limits their exposure to {max} bits"
+                ));
+            }
+            Some(e) if e > max => {
+                return Some(format!(
+                    "its canaries' mean exposure is {e:.2} bits, and [models] allows at most {max}"
+                ));
+            }
+            Some(_) => {}
+        }
+    }
     if let Some(max) = gate.max_membership_advantage {
         let adv = model["membership"]["advantage"]
             .as_f64()
@@ -245,6 +260,7 @@ mod tests {
         let gate = ModelGate {
             max_epsilon: Some(5.0),
             max_membership_advantage: Some(0.1),
+            max_canary_exposure: None,
         };
         let model = |privacy: &str, advantage: f64| {
             format!(
@@ -267,6 +283,32 @@ mod tests {
             refusal(model(r#"{"epsilon":3.0}"#, 0.3))
                 .unwrap()
                 .contains("advantage")
+        );
+        // the canary limit, when set, asks for canaries and reads their mean exposure
+        let canary_gate = ModelGate {
+            max_canary_exposure: Some(3.0),
+            ..ModelGate::default()
+        };
+        let with = |canaries: &str| {
+            format!(
+                r#"{{"format":"airlock-model/1","privacy":null,"membership":{{"advantage":0}}{canaries}}}"#
+            )
+        };
+        assert!(
+            model_refusal(with("").as_bytes(), &canary_gate)
+                .unwrap()
+                .contains("without canaries")
+        );
+        assert!(
+            model_refusal(with(r#","canaries":{"mean":1.5}"#).as_bytes(), &canary_gate).is_none()
+        );
+        assert!(
+            model_refusal(
+                with(r#","canaries":{"mean":4.25}"#).as_bytes(),
+                &canary_gate
+            )
+            .unwrap()
+            .contains("4.25 bits")
         );
         // what is not a model file is not a model
         assert!(model_refusal(b"weights 0.1 0.2", &gate).is_none());

@@ -1,7 +1,7 @@
 //! The model card: one self-contained HTML page (no scripts, no external resources) and the
 //! same facts as JSON in the model file. Data lineage (the table's SHA-256, its manifest's
 //! policy when there is one), the privacy spent and how it was accounted, utility on the
-//! held-out rows, the membership attack, the subgroup table with its largest gaps and a chart,
+//! held-out rows, the membership attack, canary exposure, the subgroup table with its largest gaps and a chart,
 //! intended use and known limits.
 
 use std::fmt::Write;
@@ -158,6 +158,18 @@ pub fn html_card(file: &ModelFile, ctx: &CardContext) -> String {
          AUC {:.3}, attacker's advantage {:.3} (0.5 and 0: no better than chance).</p>",
         file.membership.rows, file.membership.auc, file.membership.advantage
     );
+    match &file.canaries {
+        Some(c) => {
+            let _ = write!(
+                s,
+                "<h2>Memorization (canaries)</h2><p>{} canary records (random feature values, random class) were inserted                  {} time(s) each into the training rows; each is ranked by the model's loss among {} records drawn the same                  way and never trained on (The Secret Sharer's exposure). Mean exposure {:.2} bits, largest {:.2};                  a model that learned nothing of them scores {:.2} on average, one that memorized them up to {:.0}.</p>",
+                c.canaries, c.repeats, c.candidates, c.mean, c.max, c.chance, c.max_possible
+            );
+        }
+        None => s.push_str(
+            "<h2>Memorization (canaries)</h2><p class=\"muted\">No canaries were inserted (train with --canaries N to measure exposure).</p>",
+        ),
+    }
     if !file.subgroups.is_empty() {
         s.push_str("<h2>Subgroups (held-out rows)</h2><table><tr><th>column</th><th>value</th><th>rows</th><th>accuracy</th><th>AUC</th><th>TPR</th><th>FPR</th><th>calibration gap</th></tr>");
         let opt = |v: Option<f64>| v.map_or_else(|| "-".into(), |v| format!("{v:.3}"));

@@ -22,6 +22,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
 use serde::Serialize;
 
+use data::Feature;
 pub use data::{Encoding, Table};
 pub use model::{Model, ModelKind};
 
@@ -101,6 +102,9 @@ pub struct ModelFile {
     pub membership: Membership,
     /// The model per subgroup of the held-out rows (columns given with `--subgroups`).
     pub subgroups: Vec<Subgroup>,
+    /// The exposure of canary records inserted for the run (`--canaries`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canaries: Option<CanaryExposure>,
     /// SHA-256 of the table it was trained on.
     pub data_sha256: String,
 }
@@ -120,6 +124,39 @@ pub struct TableTask {
     pub held_out_from: Option<usize>,
     /// Columns whose values split the held-out rows into subgroups for the fairness table.
     pub subgroups: Vec<String>,
+    /// Canary records to insert into the training rows and measure the exposure of.
+    pub canaries: Option<CanaryAudit>,
+}
+
+/// How many canary records to insert, and how many times each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CanaryAudit {
+    pub count: usize,
+    pub repeats: usize,
+}
+
+/// Candidates each canary is ranked among: exposure tops out at log2(1024) = 10 bits.
+pub const CANARY_CANDIDATES: usize = 1023;
+
+/// The exposure of inserted canary records (Carlini et al. 2019, "The Secret Sharer"): each
+/// canary is a record no one chose (every feature taken from a different random training row,
+/// a random class) inserted into the training rows; the model's loss on it is ranked among the
+/// losses of [`CANARY_CANDIDATES`] records drawn the same way and never trained on. Exposure is
+/// log2(candidates + 1) − log2(rank): about log2(e) ≈ 1.44 bits on average when the model
+/// learned nothing of the canaries (`chance`), up to `max_possible` when it memorized them.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct CanaryExposure {
+    pub canaries: usize,
+    /// How many times each canary was inserted.
+    pub repeats: usize,
+    pub candidates: usize,
+    /// The mean exposure over the canaries, in bits.
+    pub mean: f64,
+    /// The largest exposure of one canary, in bits.
+    pub max: f64,
+    /// The mean exposure of canaries the model knows nothing of.
+    pub chance: f64,
+    pub max_possible: f64,
 }
 
 /// A finished run.
@@ -130,6 +167,7 @@ pub struct Trained {
     pub privacy: Option<PrivacyReport>,
     pub membership: Membership,
     pub subgroups: Vec<Subgroup>,
+    pub canaries: Option<CanaryExposure>,
 }
 
 /// A loss-threshold membership-inference attack (Yeom et al. 2018): the attacker guesses
@@ -215,12 +253,31 @@ pub fn train_table(
         }
         Ok((x, y, kept))
     };
-    let (xtr, ytr, _) = encode(train_rows)?;
+    let (mut xtr, mut ytr, _) = encode(train_rows)?;
     let (xte, yte, te_rows) = encode(test_rows)?;
+    let real_rows = xtr.len();
+    // canaries go after the real rows (the membership attack reads the first ones); the
+    // candidates they are ranked among are drawn the same way and never trained on
+    // (with no training rows there is nothing to draw from; `fit` refuses the run)
+    let audit = match task.canaries.filter(|a| a.count > 0 && !xtr.is_empty()) {
+        Some(a) => {
+            let mut rng = ChaCha12Rng::seed_from_u64(cfg.seed ^ 0x63616e617279);
+            let canaries = draw_records(&mut rng, &xtr, &encoding, a.count);
+            let candidates = draw_records(&mut rng, &xtr, &encoding, CANARY_CANDIDATES);
+            for _ in 0..a.repeats.max(1) {
+                xtr.extend(canaries.0.iter().cloned());
+                ytr.extend(canaries.1.iter().copied());
+            }
+            Some((a, canaries, candidates))
+        }
+        None => None,
+    };
     let mut model = Model::new(cfg.kind, encoding.width(), encoding.classes.len(), cfg.seed);
     let privacy = fit(&mut model, &xtr, &ytr, cfg)?;
-    let metrics = evaluate(&model, &xte, &yte, xtr.len());
-    let membership = membership(&model, &xtr, &ytr, &xte, &yte);
+    let metrics = evaluate(&model, &xte, &yte, real_rows);
+    let membership = membership(&model, &xtr[..real_rows], &ytr[..real_rows], &xte, &yte);
+    let canaries =
+        audit.map(|(a, (cx, cy), (kx, _))| exposure(&model, &cx, &cy, &kx, a.repeats.max(1)));
     let mut groups = Vec::new();
     for column in &task.subgroups {
         let c = table.column(column)?;
@@ -254,6 +311,7 @@ pub fn train_table(
         metrics: to_value(serde_json::to_value(&metrics))?,
         membership: membership.clone(),
         subgroups: groups.clone(),
+        canaries: canaries.clone(),
         data_sha256: data_sha256.to_owned(),
     };
     Ok(Trained {
@@ -262,7 +320,80 @@ pub fn train_table(
         privacy,
         membership,
         subgroups: groups,
+        canaries,
     })
+}
+
+/// `n` records no one chose: each feature (its one-hot block, for a category) copied from a
+/// different random row of `x`, the class uniform at random.
+fn draw_records(
+    rng: &mut ChaCha12Rng,
+    x: &[Vec<f64>],
+    encoding: &Encoding,
+    n: usize,
+) -> (Vec<Vec<f64>>, Vec<usize>) {
+    let widths: Vec<usize> = encoding
+        .features
+        .iter()
+        .map(|f| match f {
+            Feature::Numeric { .. } => 1,
+            Feature::Categorical { categories, .. } => categories.len() + 1,
+        })
+        .collect();
+    let classes = encoding.classes.len().max(1);
+    (0..n)
+        .map(|_| {
+            let mut row = Vec::with_capacity(encoding.width());
+            for &w in &widths {
+                let donor = &x[rng.random_range(0..x.len())];
+                let at = row.len();
+                row.extend_from_slice(&donor[at..at + w]);
+            }
+            (row, rng.random_range(0..classes))
+        })
+        .unzip()
+}
+
+/// The canaries' exposure: each one's loss ranked among the losses of the candidates' features
+/// under the canary's own class (so only what was learned of the canary's features can rank
+/// it high, not which class the model favours); ties count half.
+fn exposure(
+    model: &Model,
+    cx: &[Vec<f64>],
+    cy: &[usize],
+    kx: &[Vec<f64>],
+    repeats: usize,
+) -> CanaryExposure {
+    let c = kx.len() as f64;
+    let top = (c + 1.0).log2();
+    let exposures: Vec<f64> = cx
+        .iter()
+        .zip(cy)
+        .map(|(x, &y)| {
+            let own = losses(model, std::slice::from_ref(x), &[y])[0];
+            let mut below = 0.0f64;
+            for k in kx {
+                let l = losses(model, std::slice::from_ref(k), &[y])[0];
+                if l < own {
+                    below += 1.0;
+                } else if l == own {
+                    below += 0.5;
+                }
+            }
+            top - (below + 1.0).log2()
+        })
+        .collect();
+    let n = exposures.len().max(1) as f64;
+    CanaryExposure {
+        canaries: exposures.len(),
+        repeats,
+        candidates: kx.len(),
+        mean: exposures.iter().sum::<f64>() / n,
+        max: exposures.iter().copied().fold(0.0, f64::max),
+        // E[log2(C+1) − log2(U)], U uniform on 1..=C+1
+        chance: top - libm::lgamma(c + 2.0) / std::f64::consts::LN_2 / (c + 1.0),
+        max_possible: top,
+    }
 }
 
 /// Each example's cross-entropy loss.
@@ -598,6 +729,74 @@ mod tests {
             "{pld:?} {rdp:?}"
         );
         assert!(pld.epsilon <= 2.0 && rdp.epsilon <= 2.0);
+    }
+
+    /// A table of random features and random labels: a model can only memorize it.
+    fn random_table(rows: usize, seed: u64) -> Table {
+        let mut rng = ChaCha12Rng::seed_from_u64(seed);
+        let mut names: Vec<String> = (0..24).map(|i| format!("f{i}")).collect();
+        names.push("label".into());
+        let mut columns: Vec<Vec<Option<String>>> = vec![Vec::new(); 25];
+        for _ in 0..rows {
+            for c in columns.iter_mut().take(24) {
+                c.push(Some(format!("{:.4}", normal(&mut rng))));
+            }
+            columns[24].push(Some(if rng.random::<bool>() { "a" } else { "b" }.into()));
+        }
+        Table {
+            names,
+            columns,
+            rows,
+        }
+    }
+
+    /// The Secret Sharer's exposure: canaries a model memorizes rank far above the candidates
+    /// it never saw; under DP-SGD at epsilon 1 they rank as the candidates do (chance).
+    #[test]
+    fn canary_exposure_finds_memorization_and_dp_stops_it() {
+        let table = random_table(200, 5);
+        let task = TableTask {
+            target: "label".into(),
+            positive: Some("a".into()),
+            features: Vec::new(),
+            test_fraction: 0.25,
+            held_out_from: None,
+            subgroups: Vec::new(),
+            canaries: Some(CanaryAudit {
+                count: 50,
+                repeats: 1,
+            }),
+        };
+        let run = |privacy: Privacy| {
+            let cfg = TrainConfig {
+                kind: ModelKind::Mlp { hidden: 64 },
+                privacy,
+                epochs: 150.0,
+                batch_size: 32,
+                clip: 1.0,
+                learning_rate: 0.5,
+                seed: 1,
+                accountant: airlock_dp::Accountant::Rdp,
+            };
+            train_table(&table, "-", &task, &cfg)
+                .unwrap()
+                .canaries
+                .unwrap()
+        };
+        let open = run(Privacy::None);
+        assert_eq!((open.canaries, open.candidates), (50, CANARY_CANDIDATES));
+        // E[log2(1024) - log2(U)] for U uniform on 1..=1024: about log2(e)
+        assert!((open.chance - 1.4365).abs() < 1e-3, "{open:?}");
+        assert!((open.max_possible - 10.0).abs() < 1e-12);
+        // (the mean of 50 exposures of canaries the model knows nothing of has a standard
+        // deviation of about 0.2 bits)
+        assert!(open.mean > open.chance + 1.0, "{open:?}");
+        let private = run(Privacy::Epsilon {
+            epsilon: 1.0,
+            delta: 1e-5,
+        });
+        assert!(private.mean < private.chance + 0.6, "{private:?}");
+        assert!(private.mean < open.mean - 1.0, "{private:?} {open:?}");
     }
 
     #[test]

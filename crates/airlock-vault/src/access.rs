@@ -50,6 +50,9 @@ raw = 365
 [models]
 max_epsilon = 10.0
 max_membership_advantage = 0.1
+# The mean canary exposure allowed, in bits (models trained with `--canaries N`; chance is
+# about 1.44, memorized canaries score up to 10). When set, a model without canaries is refused.
+# max_canary_exposure = 3.0
 
 # Who may act as which role. Under `airlock serve` the names are authenticated identities
 # (cert:NAME from `airlock ca issue`, key:NAME from `airlock apikey create`) and without this
@@ -100,12 +103,14 @@ struct File {
 
 /// The model gate of `[models]`: a model file promoted into staging or prod must have been
 /// trained with differential privacy within `max_epsilon`, and the membership attack on it may
-/// not do better than `max_membership_advantage`. Absent limits are not checked.
+/// not do better than `max_membership_advantage`, and the mean exposure of its canaries may not
+/// exceed `max_canary_exposure` bits. Absent limits are not checked.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct ModelGate {
     pub max_epsilon: Option<f64>,
     pub max_membership_advantage: Option<f64>,
+    pub max_canary_exposure: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

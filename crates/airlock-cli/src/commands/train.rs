@@ -74,6 +74,10 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         },
         held_out_from,
         subgroups: args.subgroups.clone(),
+        canaries: (args.canaries > 0).then_some(airlock_train::CanaryAudit {
+            count: args.canaries,
+            repeats: args.canary_repeats.max(1),
+        }),
     };
     let privacy = match (args.epsilon, args.noise_multiplier) {
         (Some(epsilon), _) => Privacy::Epsilon {
@@ -139,6 +143,8 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "steps": p.map(|p| p.steps),
             "membership_auc": trained.membership.auc,
             "membership_advantage": trained.membership.advantage,
+            "canary_exposure": trained.canaries.as_ref().map(|c| c.mean),
+            "canaries": trained.canaries,
             "subgroups": trained.subgroups,
             "train_rows": m.train_rows,
             "test_rows": m.test_rows,
@@ -168,9 +174,15 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
                 pct(g.calibration_gap),
             ));
         }
+        let canaries = trained.canaries.as_ref().map_or_else(String::new, |c| {
+            format!(
+                "canary exposure ({} canaries inserted {} time(s) each, ranked among {} never trained on): mean {:.2} bits, largest {:.2} (chance {:.2}, at most {:.0})\n",
+                c.canaries, c.repeats, c.candidates, c.mean, c.max, c.chance, c.max_possible
+            )
+        });
         report::out(&format!(
             "trained on {} rows, scored on {} held out: accuracy {:.4}, AUC {:.4}\n{privacy}\n\
-             membership inference (loss threshold, {} rows): AUC {:.3}, advantage {:.3}\n{groups}wrote {} ({seconds:.1} s)\n",
+             membership inference (loss threshold, {} rows): AUC {:.3}, advantage {:.3}\n{canaries}{groups}wrote {} ({seconds:.1} s)\n",
             m.train_rows,
             m.test_rows,
             m.accuracy,
