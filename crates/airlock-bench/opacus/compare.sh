@@ -39,7 +39,8 @@ for eps in none 8 3 1; do
   python3 - "$eps" "$a" "$o" "$epochs" <<'PY'
 import json, sys
 eps, a, o, epochs = sys.argv[1], json.loads(sys.argv[2]), json.loads(sys.argv[3]), int(sys.argv[4])
-a_rate = a["train_rows"] * epochs / a["seconds"]
+# both rates are of the training loop alone (airlock's examples_per_second, Opacus's loop timer)
+a_rate = a["examples_per_second"]
 print(f"{eps:<8} {a['accuracy']:.4f} / {a_rate:>10,.0f}    {o['accuracy']:.4f} / {o['examples_per_second']:>10,.0f}    {a_rate / o['examples_per_second']:.1f}x")
 PY
 done

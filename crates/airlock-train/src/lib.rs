@@ -168,6 +168,9 @@ pub struct Trained {
     pub membership: Membership,
     pub subgroups: Vec<Subgroup>,
     pub canaries: Option<CanaryExposure>,
+    /// Examples the training loop processed, and its time.
+    pub examples: u64,
+    pub train_seconds: f64,
 }
 
 /// A loss-threshold membership-inference attack (Yeom et al. 2018): the attacker guesses
@@ -273,7 +276,8 @@ pub fn train_table(
         None => None,
     };
     let mut model = Model::new(cfg.kind, encoding.width(), encoding.classes.len(), cfg.seed);
-    let privacy = fit(&mut model, &xtr, &ytr, cfg)?;
+    let fitted = fit(&mut model, &xtr, &ytr, cfg)?;
+    let privacy = fitted.privacy.clone();
     let metrics = evaluate(&model, &xte, &yte, real_rows);
     let membership = membership(&model, &xtr[..real_rows], &ytr[..real_rows], &xte, &yte);
     let canaries =
@@ -321,6 +325,8 @@ pub fn train_table(
         membership,
         subgroups: groups,
         canaries,
+        examples: fitted.examples,
+        train_seconds: fitted.seconds,
     })
 }
 
@@ -472,31 +478,27 @@ fn subgroup(model: &Model, column: &str, value: String, x: &[Vec<f64>], y: &[usi
     }
 }
 
-/// Clips `g` to L2 norm at most `c` (in place); returns its norm before.
-pub fn clip(g: &mut [f64], c: f64) -> f64 {
-    let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
-    if norm > c && norm > 0.0 {
-        let s = c / norm;
-        g.iter_mut().for_each(|x| *x *= s);
-    }
-    norm
-}
-
-/// A standard normal draw (Box–Muller; the RNG is the run's seeded ChaCha).
-fn normal(rng: &mut ChaCha12Rng) -> f64 {
+/// Two independent standard normal draws (both of Box–Muller's; the RNG is the run's seeded
+/// ChaCha).
+fn normal_pair(rng: &mut ChaCha12Rng) -> (f64, f64) {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    let r = (-2.0 * u1.ln()).sqrt();
+    let (s, c) = (2.0 * std::f64::consts::PI * u2).sin_cos();
+    (r * c, r * s)
 }
 
-/// Trains `model` on the rows `train` of `x` / `y` under `cfg`; returns what privacy it spent
-/// (`None` for the non-private baseline).
-pub fn fit(
-    model: &mut Model,
-    x: &[Vec<f64>],
-    y: &[usize],
-    cfg: &TrainConfig,
-) -> Result<Option<PrivacyReport>> {
+/// What a training loop did: the privacy it spent (`None` for the non-private baseline), and
+/// the examples it processed in how long (the loop alone, as Opacus's benchmark loop is timed).
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub privacy: Option<PrivacyReport>,
+    pub examples: u64,
+    pub seconds: f64,
+}
+
+/// Trains `model` on the rows of `x` / `y` under `cfg`.
+pub fn fit(model: &mut Model, x: &[Vec<f64>], y: &[usize], cfg: &TrainConfig) -> Result<Fitted> {
     let n = x.len();
     if n == 0 {
         return Err(TrainError::Invalid("no training rows".into()));
@@ -520,8 +522,12 @@ pub fn fit(
     let mut rng = ChaCha12Rng::seed_from_u64(cfg.seed);
     let p = model.parameter_count();
     let mut sum = vec![0.0; p];
-    let mut g = vec![0.0; p];
     let expected = q * n as f64;
+    let clip_to = private.then_some(cfg.clip);
+    let started = std::time::Instant::now();
+    // the loop reads rows by their nonzeros (a one-hot row is mostly zeros)
+    let rows = model::SparseRows::from_dense(x);
+    let mut examples = 0u64;
     for _ in 0..steps {
         sum.iter_mut().for_each(|s| *s = 0.0);
         let mut taken = 0usize;
@@ -541,16 +547,18 @@ pub fn fit(
                 break;
             }
             taken += 1;
-            model.example_gradient(&x[i], y[i], &mut g);
-            if private {
-                clip(&mut g, cfg.clip);
-            }
-            sum.iter_mut().zip(&g).for_each(|(s, gi)| *s += gi);
+            model.accumulate(rows.row(i), y[i], clip_to, &mut sum);
             i += 1;
         }
+        examples += taken as u64;
         let scale = if private {
-            for s in sum.iter_mut() {
-                *s += sigma * cfg.clip * normal(&mut rng);
+            let sd = sigma * cfg.clip;
+            for pair in sum.chunks_mut(2) {
+                let (a, b) = normal_pair(&mut rng);
+                pair[0] += sd * a;
+                if let Some(s) = pair.get_mut(1) {
+                    *s += sd * b;
+                }
             }
             1.0 / expected
         } else if taken == 0 {
@@ -560,19 +568,26 @@ pub fn fit(
         };
         model.step(&sum, cfg.learning_rate * scale);
     }
-    if !private {
-        return Ok(None);
-    }
-    let epsilon = airlock_dp::epsilon_with(cfg.accountant, sigma, q, steps, delta)?;
-    Ok(Some(PrivacyReport {
-        epsilon,
-        delta,
-        noise_multiplier: sigma,
-        sampling_rate: q,
-        steps,
-        clip: cfg.clip,
-        accountant: cfg.accountant.name(),
-    }))
+    let seconds = started.elapsed().as_secs_f64();
+    let privacy = if private {
+        let epsilon = airlock_dp::epsilon_with(cfg.accountant, sigma, q, steps, delta)?;
+        Some(PrivacyReport {
+            epsilon,
+            delta,
+            noise_multiplier: sigma,
+            sampling_rate: q,
+            steps,
+            clip: cfg.clip,
+            accountant: cfg.accountant.name(),
+        })
+    } else {
+        None
+    };
+    Ok(Fitted {
+        privacy,
+        examples,
+        seconds,
+    })
 }
 
 /// Accuracy and AUC of `model` on `x` / `y`.
@@ -640,21 +655,43 @@ pub fn auc(scores: &[f64], y: &[usize], positive: usize) -> f64 {
 mod tests {
     use super::*;
 
+    fn normal(rng: &mut ChaCha12Rng) -> f64 {
+        normal_pair(rng).0
+    }
+
     proptest::proptest! {
-        /// No example contributes more than C to a DP-SGD step, whatever its gradient.
+        /// No example contributes more than C to a DP-SGD step, whatever its gradient, and
+        /// what it contributes is its gradient scaled down to C (the dense reference, clipped).
         #[test]
         fn clipping_bounds_every_contribution(
-            g in proptest::collection::vec(-1e6f64..1e6, 1..64),
+            params in proptest::collection::vec(-3f64..3.0, 4 * 5 + 5 + 5 * 3 + 3),
+            x in proptest::collection::vec(proptest::prop_oneof![proptest::strategy::Just(0.0), -50f64..50.0], 4),
+            y in 0usize..3,
             c in 0.01f64..10.0,
+            mlp in proptest::bool::ANY,
         ) {
-            let mut g = g;
-            let before: Vec<f64> = g.clone();
-            clip(&mut g, c);
-            let norm = g.iter().map(|x| x * x).sum::<f64>().sqrt();
+            let kind = if mlp { ModelKind::Mlp { hidden: 5 } } else { ModelKind::Logreg };
+            let mut m = Model::new(kind, 4, 3, 1);
+            let n = m.parameter_count();
+            m.params = params[..n].to_vec();
+            let rows = model::SparseRows::from_dense(std::slice::from_ref(&x));
+            let mut sum = vec![0.0; n];
+            m.accumulate(rows.row(0), y, Some(c), &mut sum);
+            let norm = sum.iter().map(|v| v * v).sum::<f64>().sqrt();
             proptest::prop_assert!(norm <= c * (1.0 + 1e-12));
-            // direction kept
-            let dot: f64 = g.iter().zip(&before).map(|(a, b)| a * b).sum();
-            proptest::prop_assert!(dot >= 0.0);
+            let mut g = vec![0.0; n];
+            m.example_gradient(&x, y, &mut g);
+            let gnorm = g.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let s = if gnorm > c { c / gnorm } else { 1.0 };
+            for (a, b) in sum.iter().zip(&g) {
+                proptest::prop_assert!((a - s * b).abs() <= 1e-9 * (1.0 + b.abs()));
+            }
+            // without clipping, the gradient itself
+            let mut open = vec![0.0; n];
+            m.accumulate(rows.row(0), y, None, &mut open);
+            for (a, b) in open.iter().zip(&g) {
+                proptest::prop_assert!((a - b).abs() <= 1e-9 * (1.0 + b.abs()));
+            }
         }
     }
 
@@ -717,7 +754,7 @@ mod tests {
                 seed: 1,
                 accountant,
             };
-            fit(&mut m, &x, &y, &cfg).unwrap().unwrap()
+            fit(&mut m, &x, &y, &cfg).unwrap().privacy.unwrap()
         };
         let (rdp, pld) = (
             report(airlock_dp::Accountant::Rdp),
@@ -806,14 +843,22 @@ mod tests {
     }
 
     #[test]
-    fn normal_draws_have_unit_variance() {
+    fn normal_draws_have_unit_variance_and_pairs_are_uncorrelated() {
         let mut rng = ChaCha12Rng::seed_from_u64(7);
-        let v: Vec<f64> = (0..200_000).map(|_| normal(&mut rng)).collect();
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
-        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64;
-        assert!(
-            mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
-            "{mean} {var}"
-        );
+        let pairs: Vec<(f64, f64)> = (0..200_000).map(|_| normal_pair(&mut rng)).collect();
+        let n = pairs.len() as f64;
+        for v in [
+            pairs.iter().map(|p| p.0).collect::<Vec<_>>(),
+            pairs.iter().map(|p| p.1).collect::<Vec<_>>(),
+        ] {
+            let mean = v.iter().sum::<f64>() / n;
+            let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n;
+            assert!(
+                mean.abs() < 0.01 && (var - 1.0).abs() < 0.02,
+                "{mean} {var}"
+            );
+        }
+        let cov = pairs.iter().map(|(a, b)| a * b).sum::<f64>() / n;
+        assert!(cov.abs() < 0.01, "{cov}");
     }
 }

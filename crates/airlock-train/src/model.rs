@@ -22,6 +22,60 @@ pub struct Model {
     pub params: Vec<f64>,
 }
 
+/// A dense row's nonzero inputs, `(index, value)`.
+fn dense_nonzeros(x: &[f64]) -> impl Iterator<Item = (usize, f64)> + Clone + '_ {
+    x.iter().copied().enumerate().filter(|(_, v)| *v != 0.0)
+}
+
+/// One row's nonzero inputs (a one-hot encoded row is mostly zeros).
+#[derive(Debug, Clone, Copy)]
+pub struct Nonzeros<'a> {
+    pub idx: &'a [u32],
+    pub val: &'a [f64],
+}
+
+impl<'a> Nonzeros<'a> {
+    fn iter(self) -> impl Iterator<Item = (usize, f64)> + Clone + 'a {
+        self.idx
+            .iter()
+            .map(|&j| j as usize)
+            .zip(self.val.iter().copied())
+    }
+}
+
+/// Rows stored by their nonzeros (compressed sparse rows), for the training loop.
+#[derive(Debug, Clone, Default)]
+pub struct SparseRows {
+    offsets: Vec<usize>,
+    idx: Vec<u32>,
+    val: Vec<f64>,
+}
+
+impl SparseRows {
+    pub fn from_dense(x: &[Vec<f64>]) -> Self {
+        let mut rows = Self {
+            offsets: vec![0],
+            ..Self::default()
+        };
+        for r in x {
+            for (j, v) in dense_nonzeros(r) {
+                rows.idx.push(u32::try_from(j).unwrap_or(u32::MAX));
+                rows.val.push(v);
+            }
+            rows.offsets.push(rows.idx.len());
+        }
+        rows
+    }
+
+    pub fn row(&self, i: usize) -> Nonzeros<'_> {
+        let (a, b) = (self.offsets[i], self.offsets[i + 1]);
+        Nonzeros {
+            idx: &self.idx[a..b],
+            val: &self.val[a..b],
+        }
+    }
+}
+
 fn softmax(z: &mut [f64]) {
     let m = z.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let mut s = 0.0;
@@ -71,16 +125,19 @@ impl Model {
 
     /// Hidden activations (MLP) and class probabilities.
     fn forward(&self, x: &[f64]) -> (Vec<f64>, Vec<f64>) {
+        self.forward_nz(dense_nonzeros(x))
+    }
+
+    /// [`Model::forward`] over a row's nonzero inputs `(index, value)`.
+    fn forward_nz(&self, x: impl Iterator<Item = (usize, f64)> + Clone) -> (Vec<f64>, Vec<f64>) {
         let (d, k) = (self.inputs, self.classes);
         let p = &self.params;
         match self.kind {
             ModelKind::Logreg => {
                 let mut z = p[d * k..d * k + k].to_vec();
-                for (j, &xj) in x.iter().enumerate() {
-                    if xj != 0.0 {
-                        let row = &p[j * k..j * k + k];
-                        z.iter_mut().zip(row).for_each(|(zc, w)| *zc += xj * w);
-                    }
+                for (j, xj) in x {
+                    let row = &p[j * k..j * k + k];
+                    z.iter_mut().zip(row).for_each(|(zc, w)| *zc += xj * w);
                 }
                 softmax(&mut z);
                 (Vec::new(), z)
@@ -90,11 +147,9 @@ impl Model {
                 let (b1, rest) = rest.split_at(h);
                 let (w2, b2) = rest.split_at(h * k);
                 let mut a = b1.to_vec();
-                for (j, &xj) in x.iter().enumerate() {
-                    if xj != 0.0 {
-                        let row = &w1[j * h..j * h + h];
-                        a.iter_mut().zip(row).for_each(|(ai, w)| *ai += xj * w);
-                    }
+                for (j, xj) in x {
+                    let row = &w1[j * h..j * h + h];
+                    a.iter_mut().zip(row).for_each(|(ai, w)| *ai += xj * w);
                 }
                 a.iter_mut().for_each(|v| *v = v.max(0.0));
                 let mut z = b2.to_vec();
@@ -116,7 +171,7 @@ impl Model {
     }
 
     /// The gradient of one example's cross-entropy loss, written into `g` (its length is the
-    /// parameter count).
+    /// parameter count): the reference [`Model::accumulate`] is tested against.
     pub fn example_gradient(&self, x: &[f64], y: usize, g: &mut [f64]) {
         let (d, k) = (self.inputs, self.classes);
         let (a, mut delta) = self.forward(x);
@@ -169,6 +224,80 @@ impl Model {
                     }
                 }
                 g1[d * h..].copy_from_slice(&dh);
+            }
+        }
+    }
+
+    /// Adds one example's gradient to `sum`, scaled first to L2 norm at most `clip` when given
+    /// (DP-SGD's per-example clipping), without writing the gradient out: its norm comes from
+    /// the factors (a weight's gradient is an input times an error), and zero inputs (one-hot
+    /// categories) cost nothing. Equal to [`Model::example_gradient`], clipped, added.
+    pub fn accumulate(&self, x: Nonzeros<'_>, y: usize, clip: Option<f64>, sum: &mut [f64]) {
+        let (d, k) = (self.inputs, self.classes);
+        let (a, mut delta) = self.forward_nz(x.iter());
+        delta[y] -= 1.0;
+        let sq = |v: &[f64]| v.iter().map(|e| e * e).sum::<f64>();
+        let x2 = sq(x.val);
+        let scale = |norm2: f64| match clip {
+            Some(c) if norm2.sqrt() > c => c / norm2.sqrt(),
+            _ => 1.0,
+        };
+        match self.kind {
+            ModelKind::Logreg => {
+                let s = scale(sq(&delta) * (x2 + 1.0));
+                for (j, xj) in x.iter() {
+                    let f = s * xj;
+                    sum[j * k..j * k + k]
+                        .iter_mut()
+                        .zip(&delta)
+                        .for_each(|(g, dc)| *g += f * dc);
+                }
+                sum[d * k..]
+                    .iter_mut()
+                    .zip(&delta)
+                    .for_each(|(g, dc)| *g += s * dc);
+            }
+            ModelKind::Mlp { hidden: h } => {
+                let w2 = &self.params[d * h + h..d * h + h + h * k];
+                let dh: Vec<f64> = (0..h)
+                    .map(|i| {
+                        if a[i] > 0.0 {
+                            w2[i * k..i * k + k]
+                                .iter()
+                                .zip(&delta)
+                                .map(|(w, dc)| w * dc)
+                                .sum()
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let s = scale(sq(&delta) * (sq(&a) + 1.0) + sq(&dh) * (x2 + 1.0));
+                let (s1, s2) = sum.split_at_mut(d * h + h);
+                for (i, &ai) in a.iter().enumerate() {
+                    if ai != 0.0 {
+                        let f = s * ai;
+                        s2[i * k..i * k + k]
+                            .iter_mut()
+                            .zip(&delta)
+                            .for_each(|(g, dc)| *g += f * dc);
+                    }
+                }
+                s2[h * k..]
+                    .iter_mut()
+                    .zip(&delta)
+                    .for_each(|(g, dc)| *g += s * dc);
+                for (j, xj) in x.iter() {
+                    let f = s * xj;
+                    s1[j * h..j * h + h]
+                        .iter_mut()
+                        .zip(&dh)
+                        .for_each(|(g, di)| *g += f * di);
+                }
+                s1[d * h..]
+                    .iter_mut()
+                    .zip(&dh)
+                    .for_each(|(g, di)| *g += s * di);
             }
         }
     }

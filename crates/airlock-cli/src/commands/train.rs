@@ -149,6 +149,8 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "train_rows": m.train_rows,
             "test_rows": m.test_rows,
             "seconds": seconds,
+            "train_seconds": trained.train_seconds,
+            "examples_per_second": trained.examples as f64 / trained.train_seconds.max(1e-9),
             "model": args.output,
         }));
     } else {
