@@ -137,6 +137,17 @@ echo "weights 0.25 0.75" > "$AIRLOCK_OUT/model.txt"
         serde_json::from_str(&std::fs::read_to_string(d.join("out/airlock-run.json")).unwrap())
             .unwrap();
     assert_eq!(record["datasets"][0]["dataset"], deid.as_str());
+    // linked to the de-identification manifest kept with the input and the policy it names
+    let (policy_sha, _) =
+        airlock_core::output::digest_file(&fixtures().join("policy.toml")).unwrap();
+    assert_eq!(record["datasets"][0]["policy_sha256"], policy_sha.as_str());
+    assert_eq!(
+        record["datasets"][0]["manifest_sha256"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
     assert_eq!(record["outcome"], "released");
     let audit = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
     assert!(audit.contains("\"enclave:run\"") && audit.contains("\"released\""));

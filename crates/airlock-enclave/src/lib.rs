@@ -130,6 +130,12 @@ pub struct InputRecord {
     pub name: String,
     pub zone: String,
     pub sha256: String,
+    /// SHA-256 of the de-identification manifest kept with the dataset, and of the policy it
+    /// names (where the store hands the manifest over: the local vault).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
@@ -244,15 +250,25 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
         }
         // the store's own read (role, purpose and zone checked, audited before release), and
         // the manifest beside it (no values): `airlock train` gates features by it
-        if let Some(manifest) = store.fetch(id, &file, who)? {
+        let manifest = store.fetch(id, &file, who)?;
+        if let Some(manifest) = &manifest {
             let beside = airlock_core::manifest::Manifest::path_for(&file);
             std::fs::write(&beside, manifest).map_err(io("write", &beside))?;
         }
+        let policy_sha256 = manifest
+            .as_deref()
+            .and_then(|m| serde_json::from_str::<serde_json::Value>(m).ok())
+            .and_then(|m| m["policy"]["sha256"].as_str().map(str::to_owned));
         inputs.push(InputRecord {
             dataset: ds.id,
             name: ds.name,
             zone: ds.zone,
             sha256: ds.sha256,
+            manifest_sha256: manifest.as_deref().map(|m| {
+                use sha2::Digest;
+                data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(m.as_bytes()))
+            }),
+            policy_sha256,
         });
     }
     let command_sha256 = command_hash(&req.command);
@@ -501,6 +517,7 @@ fn release(
         "predicate": {
             "materials": record.datasets.iter().map(|d| serde_json::json!({
                 "name": d.dataset, "digest": { "sha256": d.sha256 }, "zone": d.zone,
+                "manifest_sha256": d.manifest_sha256, "policy_sha256": d.policy_sha256,
             })).collect::<Vec<_>>(),
             "command_sha256": record.command_sha256,
             "exit": record.exit,
