@@ -331,6 +331,49 @@ fn identifiers_in_outputs_or_printed_are_held_and_raw_data_never_enters() {
     .code(1)
     .stdout(predicate::str::contains("airlock-stdout.log"));
     assert!(!d.join("printed").exists());
+    // a binary file is scanned by its printable runs; a compressed one cannot be scanned and
+    // is held; a binary file with nothing to find is released
+    enclave(
+        d,
+        &deid,
+        "binary",
+        "printf '\\000\\001w\\000Patient John Smith, SSN 123-45-6789\\000' > \"$AIRLOCK_OUT/model.bin\"\n",
+    )
+    .assert()
+    .code(1);
+    assert!(!d.join("binary").exists());
+    let script = d.join("code/gz.sh");
+    std::fs::write(
+        &script,
+        "printf 'weights 0.25 0.75\\n' | gzip > \"$AIRLOCK_OUT/model.gz\"\n",
+    )
+    .unwrap();
+    let out = airlock(d)
+        .args([
+            "--json", "enclave", "run", "--data", &deid, "--out", "gz", "--read",
+        ])
+        .arg(d.join("code"))
+        .args(["--role", "engineer", "--purpose", "model-training", "--"])
+        .arg("/bin/bash")
+        .arg(&script)
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert!(
+        v["run"]["outputs"][0]["held_because"]
+            .as_str()
+            .unwrap()
+            .contains("compressed"),
+        "{v}"
+    );
+    enclave(
+        d,
+        &deid,
+        "weights",
+        "printf '\\000\\001\\002weights\\000\\377\\376' > \"$AIRLOCK_OUT/model.bin\"\n",
+    )
+    .assert()
+    .success();
     // a link out of the output folder is held too
     enclave(
         d,

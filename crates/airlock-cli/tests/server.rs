@@ -832,6 +832,59 @@ fn an_enclave_run_takes_its_data_from_the_server_and_the_server_scans_what_it_re
         body.contains("canary values") && !body.contains(&name),
         "{body}"
     );
+    // a table is scanned as a table whatever the upload's bytes look like: a Parquet file
+    // (binary) of identifiers, written by a policy that keeps every column as it is
+    let lax: String = [
+        "mrn",
+        "name",
+        "ssn",
+        "dob",
+        "zip",
+        "age",
+        "admit_date",
+        "phone",
+        "note",
+        "hba1c",
+    ]
+    .iter()
+    .map(|c| format!("[fields.{c}]\nclass = \"clinical\"\naction = \"keep\"\n"))
+    .collect();
+    std::fs::write(
+        d.join("lax.toml"),
+        format!("[dataset]\nname = \"lax\"\n[defaults]\nunclassified = \"fail\"\n{lax}"),
+    )
+    .unwrap();
+    airlock(d)
+        .args(["deid", "--policy"])
+        .arg(d.join("lax.toml"))
+        .arg(d.join("patients.csv"))
+        .arg("-o")
+        .arg(d.join("leak.parquet"))
+        .assert()
+        .code(1);
+    let upload = |name: &str, body: Vec<u8>| {
+        agent
+            .post(format!("{url}/v1/artifacts"))
+            .query("name", name)
+            .query("source", &deid)
+            .query("summary", "{}")
+            .header("x-airlock-role", "engineer")
+            .header("x-airlock-purpose", "model-training")
+            .send(body)
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(
+        upload(
+            "features.parquet",
+            std::fs::read(d.join("leak.parquet")).unwrap()
+        ),
+        409
+    );
+    // a compressed upload cannot be scanned, and is held
+    let gz = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03+O\xcdL\xcf(\x01\x00".to_vec();
+    assert_eq!(upload("model.gz", gz), 409);
     // and the registered output is in zone dev
     let out = client(d, &url, Some("bob"))
         .args(["vault", "ls", "--json"])

@@ -101,7 +101,13 @@ pub struct Output {
     pub findings: u64,
     /// Values of the workspace's canary patients found in it (any one holds the run).
     pub canary_hits: u64,
+    /// Why it holds the run when that is not what the scan found in it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_because: Option<&'static str>,
 }
+
+/// Why a compressed output is held.
+pub const UNSCANNABLE: &str = "compressed or an archive (gzip, zstd, bzip2, xz, zip, 7z): its content cannot be scanned; write it uncompressed (safetensors, .npy, CSV, JSON)";
 
 /// The record of a run, written beside the released outputs and signed.
 #[derive(Debug, Clone, Serialize)]
@@ -328,9 +334,18 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
     for f in &files {
         use airlock_core::text::TextScrubber;
         let (sha256, bytes) = airlock_core::output::digest_file(f)?;
-        let mut findings = airlock_text::scan::scan_file(f, &scanner)
-            .map_err(|e| EnclaveError::Refused(e.to_string()))?
-            .map_or(0, |s| s.findings);
+        let refused = |e: airlock_core::Error| EnclaveError::Refused(e.to_string());
+        // text and tables as what they are; a binary file by its printable runs; a
+        // compressed file or an archive cannot be scanned and is held
+        let mut held_because = None;
+        let mut findings = match airlock_text::scan::scan_file(f, &scanner).map_err(refused)? {
+            Some(s) => s.findings,
+            None if airlock_text::scan::is_compressed(f).map_err(refused)? => {
+                held_because = Some(UNSCANNABLE);
+                1
+            }
+            None => airlock_text::scan::scan_strings(f, &scanner).map_err(refused)?,
+        };
         // a file's name is the command's too: one that holds an identifier is not shown
         let name = f
             .strip_prefix(&staged)
@@ -357,6 +372,7 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
             bytes,
             findings,
             canary_hits,
+            held_because,
         });
     }
     let held = outputs.iter().any(|o| o.findings + o.canary_hits > 0) || !skipped.is_empty();

@@ -802,10 +802,32 @@ async fn artifact(
         if serde_json::from_str::<Value>(&q.summary).is_err() {
             return Err(Error::Usage("the run summary is not JSON".into()).into());
         }
+        // scanned as what its name says it is (a model's JSON as JSON, a table cell by cell)
+        let ext = Path::new(&q.name)
+            .extension()
+            .and_then(|e| e.to_str())
+            .filter(|e| e.len() <= 10 && e.chars().all(|c| c.is_ascii_alphanumeric()))
+            .unwrap_or("bin")
+            .to_ascii_lowercase();
+        let named = staged.with_extension(&ext);
+        std::fs::rename(&staged, &named)
+            .map_err(|e| Error::from(airlock_core::Error::io("write", &named, e)))?;
+        let staged = named;
         let engine = airlock_text::TextEngine::without_key();
-        let findings = airlock_text::scan::scan_file(&staged, &engine)
-            .map_err(|e| Error::Usage(e.to_string()))?
-            .map_or(0, |f| f.findings);
+        let usage = |e: airlock_core::Error| Error::Usage(e.to_string());
+        // as in the enclave: a binary file by its printable runs; a compressed one is held
+        let findings = match airlock_text::scan::scan_file(&staged, &engine).map_err(usage)? {
+            Some(f) => f.findings,
+            None if airlock_text::scan::is_compressed(&staged).map_err(usage)? => {
+                vault.record(&[Vault::event(who, "enclave:output", Some(&source.id), None, "held")])?;
+                return Err(Refusal {
+                    status: StatusCode::CONFLICT,
+                    message: "this output is compressed or an archive: the server cannot scan it, and holds it".into(),
+                    hint: Some("write it uncompressed (safetensors, .npy, CSV, JSON)".into()),
+                });
+            }
+            None => airlock_text::scan::scan_strings(&staged, &engine).map_err(usage)?,
+        };
         let hits = match airlock_run::vault::workspace_canaries(vault).map_err(Error::from)? {
             Some(c) => airlock_run::vault::canary_hits(&c, &staged)?,
             None => 0,

@@ -428,6 +428,45 @@ fn scan_table(
     Ok(())
 }
 
+/// Whether a file is compressed, or an archive whose members may be (gzip, zstd, bzip2, xz,
+/// zip, 7z), by its first bytes: what it holds cannot be scanned as it is.
+pub fn is_compressed(path: &Path) -> Result<bool> {
+    let mut head = [0u8; 6];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let n = f.read(&mut head).map_err(|e| Error::io("read", path, e))?;
+    let head = &head[..n];
+    Ok([
+        &b"\x1f\x8b"[..],
+        b"\x28\xb5\x2f\xfd",
+        b"BZh",
+        b"\xfd7zXZ",
+        b"PK\x03\x04",
+        b"PK\x05\x06",
+        b"7z\xbc\xaf\x27\x1c",
+    ]
+    .iter()
+    .any(|m| head.starts_with(m)))
+}
+
+/// Scans the printable runs (four characters or more) of a file that is not text, as the
+/// `strings` tool would list them: what a binary file (weights, an index, a pickle) says in
+/// letters. Returns the findings.
+pub fn scan_strings(path: &Path, scrubber: &dyn TextScrubber) -> Result<u64> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| BufReader::new(f).read_to_end(&mut bytes))
+        .map_err(|e| Error::io("read", path, e))?;
+    let text = String::from_utf8_lossy(&bytes);
+    let mut findings = 0u64;
+    for run in text
+        .split(|c: char| (c.is_control() && c != '\t') || c == char::REPLACEMENT_CHARACTER)
+        .filter(|r| r.chars().count() >= 4)
+    {
+        scrubber.scan(run, &mut |_| findings += 1);
+    }
+    Ok(findings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -575,6 +614,35 @@ mod tests {
             std::fs::write(&p, r#"{"started_at": "2023-02-14T10:15:00Z"}"#).unwrap();
             let f = scan_file(&p, &engine).unwrap().unwrap();
             assert_eq!(f.by_kind.get(&Kind::Date), Some(&1), "{name}");
+        }
+    }
+
+    /// A binary file says what its printable runs say; compressed files are told by their
+    /// first bytes.
+    #[test]
+    fn binaries_are_scanned_by_their_strings_and_compressed_ones_are_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = crate::TextEngine::without_key();
+        let bin = dir.path().join("model.bin");
+        std::fs::write(
+            &bin,
+            b"\x00\x01w\x00Patient John Smith, SSN 123-45-6789\x00\xff",
+        )
+        .unwrap();
+        assert!(scan_strings(&bin, &engine).unwrap() >= 2);
+        assert!(!is_compressed(&bin).unwrap());
+        let clean = dir.path().join("weights.bin");
+        std::fs::write(&clean, b"\x00\x01\x02weights\x00\xff\xfe").unwrap();
+        assert_eq!(scan_strings(&clean, &engine).unwrap(), 0);
+        for magic in [
+            &b"\x1f\x8b\x08"[..],
+            b"PK\x03\x04",
+            b"\x28\xb5\x2f\xfd",
+            b"BZh9",
+        ] {
+            let f = dir.path().join("c");
+            std::fs::write(&f, magic).unwrap();
+            assert!(is_compressed(&f).unwrap());
         }
     }
 }
