@@ -171,67 +171,28 @@ impl Model {
     }
 
     /// The gradient of one example's cross-entropy loss, written into `g` (its length is the
-    /// parameter count): the reference [`Model::accumulate`] is tested against.
+    /// parameter count): what [`Model::accumulate`] adds, unclipped, to a zero sum. Checked
+    /// against finite differences of the loss.
     pub fn example_gradient(&self, x: &[f64], y: usize, g: &mut [f64]) {
-        let (d, k) = (self.inputs, self.classes);
-        let (a, mut delta) = self.forward(x);
-        delta[y] -= 1.0;
+        let (idx, val): (Vec<u32>, Vec<f64>) = dense_nonzeros(x)
+            .map(|(j, v)| (u32::try_from(j).unwrap_or(u32::MAX), v))
+            .unzip();
         g.iter_mut().for_each(|v| *v = 0.0);
-        match self.kind {
-            ModelKind::Logreg => {
-                for (j, &xj) in x.iter().enumerate() {
-                    if xj != 0.0 {
-                        let row = &mut g[j * k..j * k + k];
-                        row.iter_mut()
-                            .zip(&delta)
-                            .for_each(|(gv, dc)| *gv = xj * dc);
-                    }
-                }
-                g[d * k..].copy_from_slice(&delta);
-            }
-            ModelKind::Mlp { hidden: h } => {
-                let p = &self.params;
-                let w2 = &p[d * h + h..d * h + h + h * k];
-                // output layer
-                let (g1, g2) = g.split_at_mut(d * h + h);
-                for (i, &ai) in a.iter().enumerate() {
-                    if ai != 0.0 {
-                        let row = &mut g2[i * k..i * k + k];
-                        row.iter_mut()
-                            .zip(&delta)
-                            .for_each(|(gv, dc)| *gv = ai * dc);
-                    }
-                }
-                g2[h * k..].copy_from_slice(&delta);
-                // hidden layer, through the ReLU
-                let dh: Vec<f64> = (0..h)
-                    .map(|i| {
-                        if a[i] > 0.0 {
-                            w2[i * k..i * k + k]
-                                .iter()
-                                .zip(&delta)
-                                .map(|(w, dc)| w * dc)
-                                .sum()
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                for (j, &xj) in x.iter().enumerate() {
-                    if xj != 0.0 {
-                        let row = &mut g1[j * h..j * h + h];
-                        row.iter_mut().zip(&dh).for_each(|(gv, di)| *gv = xj * di);
-                    }
-                }
-                g1[d * h..].copy_from_slice(&dh);
-            }
-        }
+        self.accumulate(
+            Nonzeros {
+                idx: &idx,
+                val: &val,
+            },
+            y,
+            None,
+            g,
+        );
     }
 
     /// Adds one example's gradient to `sum`, scaled first to L2 norm at most `clip` when given
     /// (DP-SGD's per-example clipping), without writing the gradient out: its norm comes from
     /// the factors (a weight's gradient is an input times an error), and zero inputs (one-hot
-    /// categories) cost nothing. Equal to [`Model::example_gradient`], clipped, added.
+    /// categories) cost nothing.
     pub fn accumulate(&self, x: Nonzeros<'_>, y: usize, clip: Option<f64>, sum: &mut [f64]) {
         let (d, k) = (self.inputs, self.classes);
         let (a, mut delta) = self.forward_nz(x.iter());
