@@ -205,11 +205,11 @@ pub struct TrainArgs {
     /// Insert this many canary records (random feature values, random class) into the training
     /// rows and report their exposure (The Secret Sharer): how far above 1,023 records drawn the
     /// same way and never trained on the model ranks them, in bits (chance: about 1.44)
-    #[arg(long, default_value_t = 0)]
-    pub canaries: usize,
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub canaries: u32,
     /// How many times each canary is inserted (DP protects one record; repeats test more)
-    #[arg(long, default_value_t = 1, requires = "canaries")]
-    pub canary_repeats: usize,
+    #[arg(long, default_value_t = 1, requires = "canaries", value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub canary_repeats: u32,
     /// Where to write the model (JSON)
     #[arg(short, long)]
     pub output: PathBuf,

@@ -12,6 +12,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod pld;
+pub mod zcdp;
 
 pub use pld::PldAccountant;
 
@@ -30,6 +31,10 @@ pub enum DpError {
         "the privacy loss distribution would need more than 2^27 points; use the RDP accountant"
     )]
     TooLarge,
+    #[error("rho must be non-negative and finite (got {0})")]
+    Rho(f64),
+    #[error("spending would reach rho {0}, past the budget of {1}")]
+    Overspent(f64, f64),
     #[error("the privacy loss distribution came out malformed (a numerical failure)")]
     Numerical,
     #[error(

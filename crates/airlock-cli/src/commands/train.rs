@@ -75,8 +75,8 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         held_out_from,
         subgroups: args.subgroups.clone(),
         canaries: (args.canaries > 0).then_some(airlock_train::CanaryAudit {
-            count: args.canaries,
-            repeats: args.canary_repeats.max(1),
+            count: args.canaries as usize,
+            repeats: args.canary_repeats as usize,
         }),
     };
     let privacy = match (args.epsilon, args.noise_multiplier) {
