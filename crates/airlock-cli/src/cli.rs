@@ -125,6 +125,9 @@ pub enum Command {
     Dp(DpCommand),
     /// Train a model on a table (logistic regression or a small MLP), with DP-SGD
     Train(TrainArgs),
+    /// Differentially private synthetic tables (an MST-family synthesizer): fit, then sample
+    #[command(subcommand)]
+    Synth(SynthCommand),
     /// The training enclave: your own command on de-identified vault datasets, with no network
     /// and no file system beyond its inputs and one output folder; outputs scanned and signed
     #[command(subcommand)]
@@ -319,6 +322,54 @@ impl From<AccountantArg> for airlock_dp::Accountant {
             AccountantArg::Pld => airlock_dp::Accountant::Pld,
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SynthCommand {
+    /// Fit a synthesizer to a table under an (epsilon, delta) budget: noisy marginals along a
+    /// privately chosen tree; the model holds marginals, never rows
+    Fit {
+        /// The table (CSV, JSONL or Parquet)
+        data: PathBuf,
+        /// Where to write the model (JSON)
+        #[arg(short, long)]
+        output: PathBuf,
+        /// The privacy budget; `inf` fits without any privacy (for comparison only: every
+        /// output says so)
+        #[arg(long)]
+        epsilon: f64,
+        /// Delta of (epsilon, delta)-DP
+        #[arg(long, default_value_t = 1e-6)]
+        delta: f64,
+        /// The de-identification policy: its classes decide, and identifier and free-text
+        /// columns are refused (without one, every column is taken as a clinical value)
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// The columns to synthesize, comma-separated (default: all)
+        #[arg(long, value_delimiter = ',')]
+        columns: Vec<String>,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Replace an existing model file
+        #[arg(long)]
+        force: bool,
+    },
+    /// Sample rows from a fitted synthesizer (streamed; CSV, JSONL or Parquet by extension)
+    Sample {
+        /// The model written by `synth fit`
+        model: PathBuf,
+        /// How many rows
+        #[arg(short = 'n', long)]
+        rows: u64,
+        /// Where to write them
+        #[arg(short, long)]
+        output: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Replace an existing output
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -14,6 +14,7 @@ mod init;
 mod profile;
 mod risk;
 mod serve;
+mod synth;
 mod text;
 mod train;
 mod vault;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),
         Command::Dp(cmd) => dp::run(cmd, cli.json),
         Command::Train(args) => train::run(args, cli.json),
+        Command::Synth(cmd) => synth::run(cmd, cli.json),
         Command::Enclave(cmd) => enclave::run(cmd, cli.json),
     }
 }
