@@ -185,9 +185,11 @@ pub struct TrainArgs {
     /// Learning rate (SGD)
     #[arg(long, default_value_t = 0.5)]
     pub learning_rate: f64,
-    /// Seed: the same seed, data and settings give the same model, to the byte
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seed: the same seed, data and settings give the same model, to the byte. Anyone who
+    /// knows it can reproduce DP-SGD's noise: keep it secret, or leave it out (the noise then
+    /// comes from the operating system's random source)
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Held-out share of the rows, scored after training
     #[arg(long, default_value_t = 0.2)]
     pub test_fraction: f64,
@@ -348,8 +350,10 @@ pub enum SynthCommand {
         /// The columns to synthesize, comma-separated (default: all)
         #[arg(long, value_delimiter = ',')]
         columns: Vec<String>,
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Seed: the same seed and data give the same model. Anyone who knows it can reproduce
+        /// the noise: keep it secret, or leave it out (the operating system's random source)
+        #[arg(long)]
+        seed: Option<u64>,
         /// Replace an existing model file
         #[arg(long)]
         force: bool,

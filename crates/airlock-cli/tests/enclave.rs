@@ -264,7 +264,7 @@ fn a_model_from_the_enclave_enters_staging_only_within_the_models_gate() {
     let train = |out: &str, privacy: &str| -> String {
         let script = format!(
             "\"{}\" train \"$AIRLOCK_DATA/patients.deid.csv\" --target hba1c --positive 7.1 \
-             --features age {privacy} --test-fraction 0.3 -o \"$AIRLOCK_OUT/model.json\"\n",
+             --features age {privacy} --seed 1 --test-fraction 0.3 -o \"$AIRLOCK_OUT/model.json\"\n",
             bin.display()
         );
         enclave(d, &deid, out, &script).assert().success();

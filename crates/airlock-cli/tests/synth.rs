@@ -92,6 +92,16 @@ fn fit_and_sample_on_adult() {
             .success();
         assert!(d.join(f).exists());
     }
+    // without a seed the noise comes from the operating system: two fits differ
+    for out in ["os1.json", "os2.json"] {
+        airlock(d)
+            .args(["synth", "fit", "adult.csv", "-o", out, "--epsilon", "1"])
+            .assert()
+            .success();
+    }
+    assert_ne!(read("os1.json"), read("os2.json"));
+    let os: serde_json::Value = serde_json::from_slice(&read("os1.json")).unwrap();
+    assert_eq!(os["privacy"]["noise"], "os");
     // the non-private mode says so, at fit and at every sample
     airlock(d)
         .args([

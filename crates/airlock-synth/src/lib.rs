@@ -93,6 +93,9 @@ pub struct Privacy {
     pub rho: Option<f64>,
     pub rho_spent: Option<f64>,
     pub accountant: String,
+    /// `os` (the operating system's random source) or `seeded` (reproducible from the seed).
+    #[serde(default)]
+    pub noise: String,
 }
 
 /// A fitted synthesizer: marginals and a tree, nothing record-level.
@@ -261,14 +264,30 @@ fn measure(
     Ok(sigma)
 }
 
-/// Fits a synthesizer to `columns` of `table` within `budget`.
-pub fn fit(table: &Table, columns: &[String], budget: Budget, seed: u64) -> Result<SynthModel> {
+/// Fits a synthesizer to `columns` of `table` within `budget`. With a `seed` the noise is
+/// reproducible by anyone who knows it (tests, audits); without one it comes from the operating
+/// system's random source.
+pub fn fit(
+    table: &Table,
+    columns: &[String],
+    budget: Budget,
+    seed: Option<u64>,
+) -> Result<SynthModel> {
     if columns.is_empty() {
         return Err(SynthError::Invalid("no columns to synthesize".into()));
     }
     let d = columns.len();
     let cells = bucketed(table, columns)?;
-    let mut rng = ChaCha12Rng::seed_from_u64(seed ^ 0x73796e7468);
+    let mut rng = match seed {
+        Some(s) => ChaCha12Rng::seed_from_u64(s ^ 0x73796e7468),
+        None => {
+            let mut s = [0u8; 32];
+            getrandom::fill(&mut s).map_err(|e| {
+                SynthError::Invalid(format!("the operating system's random source failed: {e}"))
+            })?;
+            ChaCha12Rng::from_seed(s)
+        }
+    };
     let (mut ledger, rho, delta) = match budget {
         Budget::Private { epsilon, delta } => {
             if !(delta > 0.0 && delta < 1.0) {
@@ -459,6 +478,7 @@ pub fn fit(table: &Table, columns: &[String], budget: Budget, seed: u64) -> Resu
             }
         }
     }
+    let noise = if seed.is_some() { "seeded" } else { "os" };
     let privacy = match (budget, ledger) {
         (Budget::Private { epsilon, delta }, Some(l)) => Privacy {
             non_private: false,
@@ -467,6 +487,7 @@ pub fn fit(table: &Table, columns: &[String], budget: Budget, seed: u64) -> Resu
             rho: Some(l.total()),
             rho_spent: Some(l.spent()),
             accountant: "zCDP (Canonne-Kamath-Steinke conversion at delta/2) + delta/2 for the domain threshold".into(),
+            noise: noise.into(),
         },
         _ => Privacy {
             non_private: true,
@@ -475,6 +496,7 @@ pub fn fit(table: &Table, columns: &[String], budget: Budget, seed: u64) -> Resu
             rho: None,
             rho_spent: None,
             accountant: "none: NOT differentially private".into(),
+            noise: noise.into(),
         },
     };
     Ok(SynthModel {
@@ -684,7 +706,7 @@ mod tests {
                 epsilon: 1.0,
                 delta: 1e-6,
             },
-            3,
+            Some(3),
         )
         .unwrap();
         let (rho, spent) = (m.privacy.rho.unwrap(), m.privacy.rho_spent.unwrap());
@@ -709,7 +731,7 @@ mod tests {
                 epsilon: 1.0,
                 delta: 1e-6,
             },
-            4,
+            Some(4),
         )
         .unwrap();
         let dx = &m.columns[2].values;
@@ -727,7 +749,7 @@ mod tests {
                 epsilon: 5.0,
                 delta: 1e-6,
             },
-            5,
+            Some(5),
         )
         .unwrap();
         let rows = |seed| {
@@ -763,7 +785,7 @@ mod tests {
     #[test]
     fn a_malformed_model_is_refused() {
         let t = table(500, 4);
-        let mut m = fit(&t, &cols(), Budget::NonPrivate, 1).unwrap();
+        let mut m = fit(&t, &cols(), Budget::NonPrivate, Some(1)).unwrap();
         assert!(m.privacy.non_private);
         m.edges[0].joint.pop();
         assert!(m.check().is_err());
@@ -777,7 +799,7 @@ mod tests {
         fn the_model_holds_no_row(seed in 0u64..1000, rows in 200usize..1500) {
             let mut t = table(rows, seed);
             t.columns[2][rows / 2] = Some(format!("ONLY-{seed}"));
-            let m = fit(&t, &cols(), Budget::Private { epsilon: 2.0, delta: 1e-6 }, seed).unwrap();
+            let m = fit(&t, &cols(), Budget::Private { epsilon: 2.0, delta: 1e-6 }, Some(seed)).unwrap();
             let text = serde_json::to_string(&m).unwrap();
             let only = format!("ONLY-{seed}");
             proptest::prop_assert!(!text.contains(&only));

@@ -127,11 +127,16 @@ pub fn html_card(file: &ModelFile, ctx: &CardContext) -> String {
                 "<table><tr><th>epsilon</th><td>{}</td></tr><tr><th>delta</th><td>{}</td></tr>\
                  <tr><th>noise multiplier</th><td>{}</td></tr><tr><th>sampling rate</th><td>{}</td></tr>\
                  <tr><th>steps</th><td>{}</td></tr><tr><th>clipping norm</th><td>{}</td></tr>\
-                 <tr><th>accountant</th><td>{} of the Poisson-subsampled Gaussian (as Google's dp-accounting computes it)</td></tr></table>",
+                 <tr><th>accountant</th><td>{} of the Poisson-subsampled Gaussian (as Google's dp-accounting computes it)</td></tr>\
+                 <tr><th>noise</th><td>{}</td></tr></table>",
                 f("epsilon"), f("delta"), f("noise_multiplier"), f("sampling_rate"), f("steps"), f("clip"),
                 match p.get("accountant").and_then(serde_json::Value::as_str) {
                     Some("pld") => "privacy loss distribution (connect-the-dots, interval 1e-4)",
                     _ => "Rényi DP (default orders)",
+                },
+                match p.get("noise").and_then(serde_json::Value::as_str) {
+                    Some("os") => "drawn from the operating system's random source",
+                    _ => "drawn from a seeded generator: anyone who knows the seed can reproduce it (a test or audit run, not a release)",
                 },
             );
         }

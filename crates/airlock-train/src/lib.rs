@@ -3,7 +3,8 @@
 //! row independently with probability q (Poisson), clips each row's gradient to L2 norm C, adds
 //! Gaussian noise of standard deviation σC to the sum and divides by the expected batch size qN.
 //! ε is accounted by `airlock-dp` (RDP of the Poisson-subsampled Gaussian); `--epsilon`
-//! calibrates σ. A seed makes a run reproducible to the byte. A held-out split is scored
+//! calibrates σ. A seed makes a run reproducible to the byte (the noise too, so a run without
+//! one draws its noise from the operating system: `TrainConfig::seeded_noise`). A held-out split is scored
 //! (accuracy, AUC).
 //!
 //! What DP covers: the model's parameters. The feature encoding (category lists, means and
@@ -63,6 +64,10 @@ pub struct TrainConfig {
     pub clip: f64,
     pub learning_rate: f64,
     pub seed: u64,
+    /// Whether DP-SGD's sampling and noise come from `seed` (reproducible by anyone who knows
+    /// it: for tests and audits) or from the operating system's random source (the default of
+    /// `airlock train`: a guarantee does not rest on a secret seed).
+    pub seeded_noise: bool,
     /// The accountant that calibrates the noise and reports ε.
     pub accountant: airlock_dp::Accountant,
 }
@@ -77,6 +82,27 @@ pub struct PrivacyReport {
     pub steps: u64,
     pub clip: f64,
     pub accountant: &'static str,
+    /// `os` (the operating system's random source) or `seeded` (reproducible from the seed).
+    pub noise: &'static str,
+}
+
+/// A random seed from the operating system (for a run given none).
+pub fn random_seed() -> Result<u64> {
+    getrandom::u64().map_err(|e| {
+        TrainError::Invalid(format!("the operating system's random source failed: {e}"))
+    })
+}
+
+/// The generator of a run's sampling and noise: seeded, or from the operating system.
+fn noise_rng(cfg: &TrainConfig) -> Result<ChaCha12Rng> {
+    if cfg.seeded_noise {
+        return Ok(ChaCha12Rng::seed_from_u64(cfg.seed));
+    }
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| {
+        TrainError::Invalid(format!("the operating system's random source failed: {e}"))
+    })?;
+    Ok(ChaCha12Rng::from_seed(seed))
 }
 
 /// What a run measured on the held-out split.
@@ -519,7 +545,7 @@ pub fn fit(model: &mut Model, x: &[Vec<f64>], y: &[usize], cfg: &TrainConfig) ->
         Privacy::Noise { sigma, delta } => (sigma, delta),
     };
     let private = cfg.privacy != Privacy::None;
-    let mut rng = ChaCha12Rng::seed_from_u64(cfg.seed);
+    let mut rng = noise_rng(cfg)?;
     let p = model.parameter_count();
     let mut sum = vec![0.0; p];
     let expected = q * n as f64;
@@ -579,6 +605,7 @@ pub fn fit(model: &mut Model, x: &[Vec<f64>], y: &[usize], cfg: &TrainConfig) ->
             steps,
             clip: cfg.clip,
             accountant: cfg.accountant.name(),
+            noise: if cfg.seeded_noise { "seeded" } else { "os" },
         })
     } else {
         None
@@ -714,6 +741,7 @@ mod tests {
                 clip: 1.0,
                 learning_rate: 0.5,
                 seed: 1,
+                seeded_noise: true,
                 accountant: airlock_dp::Accountant::Rdp,
             };
             fit(&mut m, &xtr, &ytr, &cfg).unwrap();
@@ -747,6 +775,7 @@ mod tests {
                 clip: 1.0,
                 learning_rate: 0.1,
                 seed: 1,
+                seeded_noise: true,
                 accountant,
             };
             fit(&mut m, &x, &y, &cfg).unwrap().privacy.unwrap()
@@ -808,6 +837,7 @@ mod tests {
                 clip: 1.0,
                 learning_rate: 0.5,
                 seed: 1,
+                seeded_noise: true,
                 accountant: airlock_dp::Accountant::Rdp,
             };
             train_table(&table, "-", &task, &cfg)

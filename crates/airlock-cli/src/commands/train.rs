@@ -102,7 +102,11 @@ pub fn run(args: TrainArgs, json: bool) -> anyhow::Result<ExitStatus> {
         batch_size: args.batch_size,
         clip: args.clip,
         learning_rate: args.learning_rate,
-        seed: args.seed,
+        seed: match args.seed {
+            Some(s) => s,
+            None => airlock_train::random_seed()?,
+        },
+        seeded_noise: args.seed.is_some(),
         accountant: args.accountant.into(),
     };
     let started = std::time::Instant::now();
