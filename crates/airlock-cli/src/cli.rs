@@ -358,6 +358,35 @@ pub enum SynthCommand {
         #[arg(long)]
         force: bool,
     },
+    /// The fidelity report: one- and two-way marginals, associations and distributions, real
+    /// against synthetic, and what a model trained on each is worth on held-out real rows
+    Report {
+        /// The real rows the synthesizer was fitted on
+        #[arg(long)]
+        real: PathBuf,
+        /// The synthetic rows
+        #[arg(long)]
+        synthetic: PathBuf,
+        /// The model, to state its privacy in the report
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Real rows held out of the fit: models trained on the real and on the synthetic
+        /// rows are both scored on them (needs --target)
+        #[arg(long, requires = "target")]
+        holdout: Option<PathBuf>,
+        /// The column the utility models predict
+        #[arg(long)]
+        target: Option<String>,
+        /// Binary: this target value is the positive class
+        #[arg(long)]
+        positive: Option<String>,
+        /// Also write the report as HTML
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
+        /// Replace an existing HTML file
+        #[arg(long)]
+        force: bool,
+    },
     /// Sample rows from a fitted synthesizer (streamed; CSV, JSONL or Parquet by extension)
     Sample {
         /// The model written by `synth fit`

@@ -92,6 +92,47 @@ fn fit_and_sample_on_adult() {
             .success();
         assert!(d.join(f).exists());
     }
+    // the fidelity report: marginals, associations, utility on real rows, as JSON and as a page
+    // (the "held-out" rows here were also fitted on: this checks the report, not a TSTR figure)
+    std::fs::write(d.join("holdout.csv"), {
+        let text = std::fs::read_to_string(d.join("adult.csv")).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        format!("{}\n{}\n", lines[0], lines[lines.len() - 2000..].join("\n"))
+    })
+    .unwrap();
+    let out = airlock(d)
+        .args([
+            "--json",
+            "synth",
+            "report",
+            "--real",
+            "adult.csv",
+            "--synthetic",
+            "a.csv",
+        ])
+        .args([
+            "--model",
+            "m.json",
+            "--holdout",
+            "holdout.csv",
+            "--target",
+            "salary-class",
+        ])
+        .args(["--positive", ">50K", "--html", "report.html"])
+        .assert()
+        .success();
+    let r: serde_json::Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(r["two_way"].as_array().unwrap().len(), 36);
+    let tvd = r["mean_two_way_tvd"].as_f64().unwrap();
+    assert!(tvd > 0.0 && tvd < 0.2, "{tvd}");
+    let u = &r["utility"];
+    assert_eq!(u["test_rows"], 2000);
+    assert!(u["synthetic_auc"].as_f64().unwrap() > 0.6, "{u}");
+    assert!(r["privacy"].as_str().unwrap().contains("epsilon 1"));
+    let page = std::fs::read_to_string(d.join("report.html")).unwrap();
+    for needle in ["Diverges most", "Cramér", "<svg", "Utility", "epsilon 1"] {
+        assert!(page.contains(needle), "{needle}");
+    }
     // without a seed the noise comes from the operating system: two fits differ
     for out in ["os1.json", "os2.json"] {
         airlock(d)

@@ -30,6 +30,8 @@ use serde::{Deserialize, Serialize};
 
 pub use airlock_train::Table;
 
+pub mod report;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {
     #[error(transparent)]

@@ -115,6 +115,109 @@ pub fn run(cmd: SynthCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 ));
             }
         }
+        SynthCommand::Report {
+            real,
+            synthetic,
+            model,
+            holdout,
+            target,
+            positive,
+            html,
+            force,
+        } => {
+            let real_t = airlock_synth::Table::read(&real)?;
+            let synth_t = airlock_synth::Table::read(&synthetic)?;
+            let holdout_t = holdout
+                .as_deref()
+                .map(airlock_synth::Table::read)
+                .transpose()?;
+            let privacy = match &model {
+                Some(p) => {
+                    let text =
+                        std::fs::read(p).map_err(|e| airlock_core::Error::io("read", p, e))?;
+                    let m: airlock_synth::SynthModel =
+                        serde_json::from_slice(&text).map_err(|_| {
+                            airlock_core::Error::Invalid {
+                                what: format!("model {}", shown::path(p)),
+                                why: "not a model written by airlock synth fit".into(),
+                            }
+                        })?;
+                    m.check()?;
+                    match (m.privacy.epsilon, m.privacy.delta) {
+                        (Some(e), Some(d)) => format!(
+                            "Fitted with differential privacy: epsilon {e} at delta {d} (zCDP rho {:.5} spent; noise {}).",
+                            m.privacy.rho_spent.unwrap_or(0.0),
+                            m.privacy.noise
+                        ),
+                        _ => "Fitted WITHOUT differential privacy (epsilon inf): for comparison only.".into(),
+                    }
+                }
+                None => "Privacy not stated (no --model given).".into(),
+            };
+            let columns = synth_t.names.clone();
+            let task = match (&holdout_t, &target) {
+                (Some(h), Some(t)) => Some(airlock_synth::report::UtilityTask {
+                    holdout: h,
+                    target: t,
+                    positive: positive.as_deref(),
+                }),
+                _ => None,
+            };
+            let fid = airlock_synth::report::fidelity(&real_t, &synth_t, &columns, task)?;
+            if let Some(path) = &html {
+                let out = airlock_core::output::AtomicOutput::create(path, force)?;
+                let title = format!(
+                    "Real: {}. Synthetic: {}.",
+                    real.file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    synthetic
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
+                );
+                std::io::Write::write_all(&mut out.file()?, fid.html(&title, &privacy).as_bytes())
+                    .map_err(|e| airlock_core::Error::io("write", path, e))?;
+                out.commit()?;
+            }
+            if json {
+                let mut v = serde_json::to_value(&fid)?;
+                v["status"] = "ok".into();
+                v["privacy"] = privacy.into();
+                report::json(&v);
+            } else {
+                let pairs = |m: &[airlock_synth::report::Marginal]| {
+                    m.iter()
+                        .map(|x| {
+                            format!(
+                                "{} {:.3}",
+                                x.columns
+                                    .iter()
+                                    .map(|c| shown::escape(c, 40))
+                                    .collect::<Vec<_>>()
+                                    .join(" x "),
+                                x.tvd
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                let k = fid.two_way.len().min(3);
+                let utility = fid.utility.as_ref().map_or_else(String::new, |u| {
+                    format!(
+                        "utility ({} held-out real rows): trained on real, accuracy {:.3} AUC {:.3}; trained on synthetic, accuracy {:.3} AUC {:.3}\n",
+                        u.test_rows, u.real_accuracy, u.real_auc, u.synthetic_accuracy, u.synthetic_auc
+                    )
+                });
+                report::out(&format!(
+                    "{privacy}\nmean TVD: one-way {:.3}, two-way {:.3}\ndiverges most: {}\napproximates well: {}\n{utility}",
+                    fid.mean_one_way_tvd,
+                    fid.mean_two_way_tvd,
+                    pairs(&fid.two_way[..k]),
+                    pairs(&fid.two_way[fid.two_way.len() - k..]),
+                ));
+            }
+        }
         SynthCommand::Sample {
             model,
             rows,
