@@ -370,16 +370,24 @@ pub enum SynthCommand {
         /// The model, to state its privacy in the report
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Real rows held out of the fit: models trained on the real and on the synthetic
-        /// rows are both scored on them (needs --target)
-        #[arg(long, requires = "target")]
-        holdout: Option<PathBuf>,
-        /// The column the utility models predict
+        /// Real rows held out of the fit: the chance level of the privacy measures, and with
+        /// --target, the rows models trained on the real and on the synthetic rows are scored on
         #[arg(long)]
+        holdout: Option<PathBuf>,
+        /// The column the utility models predict (needs --holdout)
+        #[arg(long, requires = "holdout")]
         target: Option<String>,
         /// Binary: this target value is the positive class
         #[arg(long)]
         positive: Option<String>,
+        /// The policy: its quasi-identifiers are measured, and its `[synthetic]` gate
+        /// (`max_rare_copies`, `min_k`) fails the report (exit 1) when rare real records are
+        /// reproduced
+        #[arg(long)]
+        policy: Option<PathBuf>,
+        /// Quasi-identifiers to measure, comma-separated (default: the policy's)
+        #[arg(long, value_delimiter = ',')]
+        qi: Vec<String>,
         /// Also write the report as HTML
         #[arg(long, value_name = "FILE.html")]
         html: Option<PathBuf>,

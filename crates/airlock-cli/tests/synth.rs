@@ -178,3 +178,91 @@ fn fit_and_sample_on_adult() {
         .assert()
         .code(2);
 }
+
+/// The privacy half of the report and its gate: the real training rows passed off as synthetic
+/// copy them and fail the policy's `[synthetic]` gate; a DP synthetic table does not, and a
+/// distance attack cannot tell its training rows from held-out ones.
+#[test]
+fn the_privacy_gate_fails_a_copy_of_the_training_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    adult(d);
+    let text = std::fs::read_to_string(d.join("adult.csv")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let cut = lines.len() * 4 / 5;
+    std::fs::write(d.join("train.csv"), lines[..cut].join("\n") + "\n").unwrap();
+    std::fs::write(
+        d.join("test.csv"),
+        format!("{}\n{}\n", lines[0], lines[cut..].join("\n")),
+    )
+    .unwrap();
+    let class = |c: &str| match c {
+        "workclass" | "occupation" | "salary-class" => "clinical",
+        _ => "quasi_identifier",
+    };
+    let mut policy =
+        String::from("[dataset]\nname = \"adult\"\n[defaults]\nunclassified = \"fail\"\n");
+    for c in lines[0].split(',') {
+        policy.push_str(&format!(
+            "[fields.{c}]\nclass = \"{}\"\naction = \"keep\"\n",
+            class(c)
+        ));
+    }
+    policy.push_str("[synthetic]\nmax_rare_copies = 0.12\n");
+    std::fs::write(d.join("policy.toml"), policy).unwrap();
+    airlock(d)
+        .args([
+            "synth",
+            "fit",
+            "train.csv",
+            "-o",
+            "m.json",
+            "--epsilon",
+            "1",
+            "--seed",
+            "4",
+        ])
+        .args(["--policy", "policy.toml"])
+        .assert()
+        .success();
+    airlock(d)
+        .args([
+            "synth", "sample", "m.json", "-n", "20000", "-o", "s.csv", "--seed", "4",
+        ])
+        .assert()
+        .success();
+    let report = |synthetic: &str| {
+        let out = airlock(d)
+            .args([
+                "--json",
+                "synth",
+                "report",
+                "--real",
+                "train.csv",
+                "--synthetic",
+                synthetic,
+            ])
+            .args(["--holdout", "test.csv", "--policy", "policy.toml"])
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v)
+    };
+    let (code, dp) = report("s.csv");
+    assert_eq!(code, Some(0), "{}", dp["gate_failures"]);
+    let r = &dp["privacy_risk"];
+    assert_eq!(r["quasi_identifiers"].as_array().unwrap().len(), 6);
+    let auc = r["membership_auc"].as_f64().unwrap();
+    assert!((0.4..0.6).contains(&auc), "{auc}");
+    let (code, copy) = report("train.csv");
+    assert_eq!(code, Some(1));
+    let r = &copy["privacy_risk"];
+    assert_eq!(r["exact_copies"], 1.0);
+    assert!(r["membership_auc"].as_f64().unwrap() > 0.8, "{r}");
+    assert!(
+        copy["gate_failures"][0]
+            .as_str()
+            .unwrap()
+            .contains("max_rare_copies")
+    );
+}

@@ -284,6 +284,19 @@ pub struct Policy {
     pub risk: Option<RiskSpec>,
     /// `[text] mode`: how far the free-text detector goes (strict by default).
     pub text_mode: crate::text::DetectionMode,
+    /// `[synthetic]`: the release gate of synthetic tables made from this data.
+    pub synthetic: Option<SyntheticGate>,
+}
+
+/// The release gate of `airlock synth report` (`[synthetic]`): a synthetic table fails it, and
+/// the report exits with 1, when more than `max_rare_copies` of its rows repeat the
+/// quasi-identifiers of a training record that is unique on them, or when a combination of its
+/// quasi-identifiers is shared by fewer than `min_k` of its rows. Absent limits are not checked.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticGate {
+    pub max_rare_copies: Option<f64>,
+    pub min_k: Option<u32>,
 }
 
 impl Policy {
@@ -347,6 +360,7 @@ impl Policy {
             fields,
             risk: None,
             text_mode: raw.text.map(|t| t.mode).unwrap_or_default(),
+            synthetic: raw.synthetic,
         };
         let risk = match raw.risk {
             Some(r) => Some(
@@ -413,6 +427,7 @@ struct RawPolicy {
     fields: BTreeMap<String, toml::Spanned<RawField>>,
     risk: Option<RawRisk>,
     text: Option<RawText>,
+    synthetic: Option<SyntheticGate>,
 }
 
 #[derive(Deserialize)]

@@ -281,6 +281,175 @@ pub fn fidelity(
     })
 }
 
+/// How close the synthetic rows come to real people.
+#[derive(Debug, Clone, Serialize)]
+pub struct PrivacyRisk {
+    pub quasi_identifiers: Vec<String>,
+    /// Synthetic rows equal to a training row on every column, and (the chance level) to a
+    /// held-out row.
+    pub exact_copies: f64,
+    pub exact_copies_holdout: Option<f64>,
+    /// Mean distance to the closest record (columns that differ), synthetic to training and
+    /// synthetic to held-out rows (on as many rows of each): lower to training means copying.
+    pub mean_dcr_train: f64,
+    pub mean_dcr_holdout: Option<f64>,
+    /// Synthetic rows whose quasi-identifiers are those of some training row, and of a training
+    /// row unique on them (a rare real record reproduced).
+    pub qi_copies: f64,
+    pub rare_copies: f64,
+    /// A distance attack: AUC of telling training rows from held-out rows by how close the
+    /// nearest synthetic row is (0.5: no better than chance).
+    pub membership_auc: Option<f64>,
+    /// The synthetic table's k-anonymity over the quasi-identifiers, and the share of its rows
+    /// in groups under 5.
+    pub k_anonymity: usize,
+    pub rows_in_groups_under_5: f64,
+}
+
+/// Rows as value indexes per column (one dictionary per column across the tables).
+fn encode(tables: &[&Table], columns: &[String]) -> Result<Vec<Vec<Vec<u32>>>> {
+    let mut dicts: Vec<HashMap<String, u32>> = vec![HashMap::new(); columns.len()];
+    let mut out = Vec::new();
+    for t in tables {
+        let cols: Vec<Vec<String>> = columns.iter().map(|c| cells(t, c)).collect::<Result<_>>()?;
+        let rows = (0..t.rows)
+            .map(|r| {
+                cols.iter()
+                    .zip(dicts.iter_mut())
+                    .map(|(col, dict)| {
+                        let n = dict.len() as u32;
+                        *dict.entry(col[r].clone()).or_insert(n)
+                    })
+                    .collect()
+            })
+            .collect();
+        out.push(rows);
+    }
+    Ok(out)
+}
+
+/// Up to `n` rows, evenly spread (deterministic).
+fn spread(rows: &[Vec<u32>], n: usize) -> Vec<&Vec<u32>> {
+    if rows.len() <= n {
+        return rows.iter().collect();
+    }
+    (0..n).map(|i| &rows[i * rows.len() / n]).collect()
+}
+
+/// The distance from `row` to its closest record in `reference` (columns that differ).
+fn closest(row: &[u32], reference: &[&Vec<u32>]) -> usize {
+    reference
+        .iter()
+        .map(|r| r.iter().zip(row).filter(|(a, b)| a != b).count())
+        .min()
+        .unwrap_or(row.len())
+}
+
+/// Mann–Whitney AUC of `members` scoring above `others` (ties half).
+fn auc(members: &[f64], others: &[f64]) -> f64 {
+    let mut wins = 0.0;
+    for m in members {
+        for o in others {
+            wins += if m > o {
+                1.0
+            } else if m == o {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    wins / (members.len() * others.len()).max(1) as f64
+}
+
+/// How close `synthetic` comes to the `train` rows it was fitted on, against `holdout` rows
+/// it never saw; `qis` are the quasi-identifiers (the policy's). Distances are over
+/// `columns`, bucketed as the fit buckets them; at most 1,000 synthetic rows against at most
+/// 5,000 of each real table.
+pub fn privacy_risk(
+    train: &Table,
+    holdout: Option<&Table>,
+    synthetic: &Table,
+    columns: &[String],
+    qis: &[String],
+) -> Result<PrivacyRisk> {
+    let mut tables = vec![train, synthetic];
+    tables.extend(holdout);
+    let enc = encode(&tables, columns)?;
+    let (tr, sy) = (&enc[0], &enc[1]);
+    let ho = enc.get(2);
+    let qi_at: Vec<usize> = qis
+        .iter()
+        .map(|q| {
+            columns.iter().position(|c| c == q).ok_or_else(|| {
+                SynthError::Invalid(format!(
+                    "quasi-identifier {} is not among the synthetic columns",
+                    airlock_core::shown::escape(q, 80)
+                ))
+            })
+        })
+        .collect::<Result<_>>()?;
+    let share = |hits: usize| hits as f64 / sy.len().max(1) as f64;
+    let full: std::collections::HashSet<&Vec<u32>> = tr.iter().collect();
+    let exact_copies = share(sy.iter().filter(|r| full.contains(r)).count());
+    let exact_copies_holdout = ho.map(|h| {
+        let set: std::collections::HashSet<&Vec<u32>> = h.iter().collect();
+        share(sy.iter().filter(|r| set.contains(r)).count())
+    });
+    let qi = |r: &Vec<u32>| -> Vec<u32> { qi_at.iter().map(|&i| r[i]).collect() };
+    let mut train_qi: HashMap<Vec<u32>, usize> = HashMap::new();
+    for r in tr {
+        *train_qi.entry(qi(r)).or_default() += 1;
+    }
+    let qi_copies = share(sy.iter().filter(|r| train_qi.contains_key(&qi(r))).count());
+    let rare_copies = share(
+        sy.iter()
+            .filter(|r| train_qi.get(&qi(r)) == Some(&1))
+            .count(),
+    );
+    let mut synth_qi: HashMap<Vec<u32>, usize> = HashMap::new();
+    for r in sy {
+        *synth_qi.entry(qi(r)).or_default() += 1;
+    }
+    let k_anonymity = synth_qi.values().copied().min().unwrap_or(0);
+    let rows_in_groups_under_5 = share(synth_qi.values().filter(|&&n| n < 5).sum());
+    // distances on equal numbers of reference rows, so the two are comparable
+    let n_ref = ho.map_or(tr.len(), |h| h.len().min(tr.len())).min(5000);
+    let probe = spread(sy, 1000);
+    let tr_ref = spread(tr, n_ref);
+    let mean_dcr = |reference: &[&Vec<u32>]| {
+        probe
+            .iter()
+            .map(|r| closest(r, reference) as f64)
+            .sum::<f64>()
+            / probe.len().max(1) as f64
+    };
+    let mean_dcr_train = mean_dcr(&tr_ref);
+    let mean_dcr_holdout = ho.map(|h| mean_dcr(&spread(h, n_ref)));
+    let membership_auc = ho.map(|h| {
+        let synth_ref = spread(sy, 5000);
+        let score = |rows: Vec<&Vec<u32>>| -> Vec<f64> {
+            rows.iter()
+                .map(|r| -(closest(r, &synth_ref) as f64))
+                .collect()
+        };
+        let n = h.len().min(tr.len()).min(1000);
+        auc(&score(spread(tr, n)), &score(spread(h, n)))
+    });
+    Ok(PrivacyRisk {
+        quasi_identifiers: qis.to_vec(),
+        exact_copies,
+        exact_copies_holdout,
+        mean_dcr_train,
+        mean_dcr_holdout,
+        qi_copies,
+        rare_copies,
+        membership_auc,
+        k_anonymity,
+        rows_in_groups_under_5,
+    })
+}
+
 /// A matrix as a table, each cell shaded by its value.
 fn matrix(columns: &[String], m: &[Vec<f64>]) -> String {
     let mut s = String::from("<table><tr><th></th>");
@@ -336,7 +505,7 @@ fn bars(name: &str, dist: &Distribution) -> String {
 impl Fidelity {
     /// The report as one self-contained HTML page (no scripts; every string from the data
     /// escaped).
-    pub fn html(&self, title: &str, privacy: &str) -> String {
+    pub fn html(&self, title: &str, privacy: &str, risk: Option<&PrivacyRisk>) -> String {
         let mut s = String::from(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>airlock synthetic data report</title>\
              <style>body{font-family:sans-serif;max-width:64rem;margin:2rem auto;color:#222}\
@@ -377,6 +546,30 @@ impl Fidelity {
                 u.real_auc,
                 u.synthetic_accuracy,
                 u.synthetic_auc
+            );
+        }
+        if let Some(r) = risk {
+            let opt = |v: Option<f64>| v.map_or_else(|| "-".to_owned(), |v| format!("{v:.4}"));
+            let _ = write!(
+                s,
+                "<h2>Privacy</h2><table>\
+                 <tr><th>rows equal to a training row (to a held-out row)</th><td>{:.4} ({})</td></tr>\
+                 <tr><th>mean distance to the closest training row (held-out row)</th><td>{:.3} ({})</td></tr>\
+                 <tr><th>rows with a training row's quasi-identifiers ({})</th><td>{:.4}</td></tr>\
+                 <tr><th>rows with the quasi-identifiers of a training row unique on them</th><td>{:.4}</td></tr>\
+                 <tr><th>distance attack AUC (training against held-out rows)</th><td>{}</td></tr>\
+                 <tr><th>k-anonymity over the quasi-identifiers; rows in groups under 5</th><td>{}; {:.4}</td></tr></table>",
+                r.exact_copies,
+                opt(r.exact_copies_holdout),
+                r.mean_dcr_train,
+                r.mean_dcr_holdout
+                    .map_or_else(|| "-".to_owned(), |v| format!("{v:.3}")),
+                html(&r.quasi_identifiers.join(", ")),
+                r.qi_copies,
+                r.rare_copies,
+                opt(r.membership_auc),
+                r.k_anonymity,
+                r.rows_in_groups_under_5,
             );
         }
         s.push_str("<h2>One-way marginals</h2><table><tr><th>column</th><th>TVD</th></tr>");
@@ -456,8 +649,29 @@ mod tests {
         let real = table(&[("<script>x</script>", "1"), ("y", "2")]);
         let page = fidelity(&real, &real, &cols, None)
             .unwrap()
-            .html("<b>t</b>", "p");
+            .html("<b>t</b>", "p", None);
         assert!(!page.contains("<script>") && page.contains("&lt;script&gt;"));
         assert!(page.contains("Approximates well") && page.contains("Diverges most"));
+    }
+
+    #[test]
+    fn copies_rare_records_and_the_distance_attack() {
+        let cols = vec!["a".to_string(), "b".to_string()];
+        let train = table(&[("x", "1"), ("x", "1"), ("y", "2"), ("z", "9")]);
+        let holdout = table(&[("x", "2"), ("y", "1"), ("w", "3"), ("v", "4")]);
+        // the training rows themselves: every row a copy, the unique ("y", "2") and ("z", "9")
+        // reproduced, and the attack tells training rows apart
+        let r = privacy_risk(&train, Some(&holdout), &train, &cols, &cols).unwrap();
+        assert_eq!(r.exact_copies, 1.0);
+        assert_eq!(r.exact_copies_holdout, Some(0.0));
+        assert_eq!(r.rare_copies, 0.5);
+        assert_eq!(r.k_anonymity, 1);
+        assert_eq!(r.mean_dcr_train, 0.0);
+        assert!(r.membership_auc.unwrap() > 0.9);
+        // a table that repeats only the common record
+        let common = table(&[("x", "1"), ("x", "1"), ("x", "1"), ("x", "1"), ("x", "1")]);
+        let r = privacy_risk(&train, None, &common, &cols, &cols).unwrap();
+        assert_eq!((r.rare_copies, r.k_anonymity), (0.0, 5));
+        assert!(privacy_risk(&train, None, &common, &cols, &["c".to_string()]).is_err());
     }
 }

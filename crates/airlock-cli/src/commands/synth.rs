@@ -122,9 +122,15 @@ pub fn run(cmd: SynthCommand, json: bool) -> anyhow::Result<ExitStatus> {
             holdout,
             target,
             positive,
+            policy,
+            qi,
             html,
             force,
         } => {
+            let policy = policy
+                .as_deref()
+                .map(airlock_core::policy::Policy::load)
+                .transpose()?;
             let real_t = airlock_synth::Table::read(&real)?;
             let synth_t = airlock_synth::Table::read(&synthetic)?;
             let holdout_t = holdout
@@ -164,6 +170,57 @@ pub fn run(cmd: SynthCommand, json: bool) -> anyhow::Result<ExitStatus> {
                 _ => None,
             };
             let fid = airlock_synth::report::fidelity(&real_t, &synth_t, &columns, task)?;
+            let qis: Vec<String> = if qi.is_empty() {
+                policy.as_ref().map_or_else(Vec::new, |p| {
+                    columns
+                        .iter()
+                        .filter(|c| {
+                            p.fields.get(*c).map(|f| f.class) == Some(FieldClass::QuasiIdentifier)
+                        })
+                        .cloned()
+                        .collect()
+                })
+            } else {
+                qi
+            };
+            let risk = if qis.is_empty() {
+                None
+            } else {
+                Some(airlock_synth::report::privacy_risk(
+                    &real_t,
+                    holdout_t.as_ref(),
+                    &synth_t,
+                    &columns,
+                    &qis,
+                )?)
+            };
+            // the policy's gate
+            let mut failed = Vec::new();
+            if let (Some(gate), Some(r)) =
+                (policy.as_ref().and_then(|p| p.synthetic.as_ref()), &risk)
+            {
+                if let Some(max) = gate.max_rare_copies
+                    && r.rare_copies > max
+                {
+                    failed.push(format!(
+                        "{:.4} of the synthetic rows repeat the quasi-identifiers of a training record unique on them ([synthetic] max_rare_copies = {max})",
+                        r.rare_copies
+                    ));
+                }
+                if let Some(k) = gate.min_k
+                    && r.k_anonymity < k as usize
+                {
+                    failed.push(format!(
+                        "a combination of quasi-identifiers is shared by {} synthetic rows ([synthetic] min_k = {k})",
+                        r.k_anonymity
+                    ));
+                }
+            }
+            if policy.as_ref().is_some_and(|p| p.synthetic.is_some()) && risk.is_none() {
+                anyhow::bail!(
+                    "the policy's [synthetic] gate needs quasi-identifiers: the policy classes none of the synthetic columns as one (or name them with --qi)"
+                );
+            }
             if let Some(path) = &html {
                 let out = airlock_core::output::AtomicOutput::create(path, force)?;
                 let title = format!(
@@ -176,14 +233,24 @@ pub fn run(cmd: SynthCommand, json: bool) -> anyhow::Result<ExitStatus> {
                         .map(|n| n.to_string_lossy().into_owned())
                         .unwrap_or_default()
                 );
-                std::io::Write::write_all(&mut out.file()?, fid.html(&title, &privacy).as_bytes())
-                    .map_err(|e| airlock_core::Error::io("write", path, e))?;
+                std::io::Write::write_all(
+                    &mut out.file()?,
+                    fid.html(&title, &privacy, risk.as_ref()).as_bytes(),
+                )
+                .map_err(|e| airlock_core::Error::io("write", path, e))?;
                 out.commit()?;
             }
             if json {
                 let mut v = serde_json::to_value(&fid)?;
-                v["status"] = "ok".into();
+                v["status"] = if failed.is_empty() {
+                    "ok"
+                } else {
+                    "gate failed"
+                }
+                .into();
                 v["privacy"] = privacy.into();
+                v["privacy_risk"] = serde_json::to_value(&risk)?;
+                v["gate_failures"] = serde_json::to_value(&failed)?;
                 report::json(&v);
             } else {
                 let pairs = |m: &[airlock_synth::report::Marginal]| {
@@ -209,13 +276,30 @@ pub fn run(cmd: SynthCommand, json: bool) -> anyhow::Result<ExitStatus> {
                         u.test_rows, u.real_accuracy, u.real_auc, u.synthetic_accuracy, u.synthetic_auc
                     )
                 });
+                let risk_line = risk.as_ref().map_or_else(String::new, |r| {
+                    format!(
+                        "privacy: {:.4} of rows equal a training row, {:.4} repeat a training row's quasi-identifiers, {:.4} those of a training row unique on them; k-anonymity {}; distance attack AUC {}\n",
+                        r.exact_copies,
+                        r.qi_copies,
+                        r.rare_copies,
+                        r.k_anonymity,
+                        r.membership_auc.map_or_else(|| "- (no --holdout)".to_owned(), |a| format!("{a:.3}"))
+                    )
+                });
+                let gate = failed
+                    .iter()
+                    .map(|f| format!("gate failed: {f}\n"))
+                    .collect::<String>();
                 report::out(&format!(
-                    "{privacy}\nmean TVD: one-way {:.3}, two-way {:.3}\ndiverges most: {}\napproximates well: {}\n{utility}",
+                    "{privacy}\nmean TVD: one-way {:.3}, two-way {:.3}\ndiverges most: {}\napproximates well: {}\n{utility}{risk_line}{gate}",
                     fid.mean_one_way_tvd,
                     fid.mean_two_way_tvd,
                     pairs(&fid.two_way[..k]),
                     pairs(&fid.two_way[fid.two_way.len() - k..]),
                 ));
+            }
+            if !failed.is_empty() {
+                return Ok(ExitStatus::Findings);
             }
         }
         SynthCommand::Sample {
