@@ -8,16 +8,7 @@
 use predicates::prelude::*;
 
 mod common;
-use common::{airlock, fixtures};
-
-fn adult(dir: &std::path::Path) -> std::path::PathBuf {
-    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../airlock-risk/tests/data/adult/adult.csv");
-    let text = std::fs::read_to_string(src).unwrap().replace(';', ",");
-    let out = dir.join("adult.csv");
-    std::fs::write(&out, text).unwrap();
-    out
-}
+use common::{adult, airlock, fixtures};
 
 #[test]
 fn identifiers_are_refused_by_the_policy() {

@@ -10,16 +10,7 @@ use std::path::Path;
 use predicates::prelude::*;
 
 mod common;
-use common::{airlock, fixtures};
-
-fn adult(dir: &Path) -> std::path::PathBuf {
-    let src =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../airlock-risk/tests/data/adult/adult.csv");
-    let text = std::fs::read_to_string(src).unwrap().replace(';', ",");
-    let out = dir.join("adult.csv");
-    std::fs::write(&out, text).unwrap();
-    out
-}
+use common::{adult, airlock, fixtures};
 
 fn train(dir: &Path, extra: &[&str], out: &str) -> serde_json::Value {
     let o = airlock(dir)

@@ -25,6 +25,16 @@ pub fn airlock(dir: &Path) -> Command {
     cmd
 }
 
+/// The adult table (vendored in airlock-risk, semicolons) written to `dir/adult.csv` as CSV.
+pub fn adult(dir: &Path) -> PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../airlock-risk/tests/data/adult/adult.csv");
+    let text = std::fs::read_to_string(src).unwrap().replace(';', ",");
+    let out = dir.join("adult.csv");
+    std::fs::write(&out, text).unwrap();
+    out
+}
+
 pub fn set_mode(path: &Path, mode: u32) {
     #[cfg(unix)]
     {
