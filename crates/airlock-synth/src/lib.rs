@@ -114,12 +114,25 @@ pub struct SynthModel {
     pub rows: f64,
 }
 
-/// A cell as the synthesizer sees it: numbers rounded to two significant digits, text
-/// trimmed, empty as empty.
+/// A cell as the synthesizer sees it: numbers rounded to two significant digits, ISO dates
+/// (and date-times) to their month, text trimmed, empty as empty. The grid is the same for
+/// every table, so it reveals nothing about one.
 pub fn bucket(cell: Option<&str>) -> String {
     let Some(v) = cell.map(str::trim).filter(|v| !v.is_empty()) else {
         return String::new();
     };
+    let b = v.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() >= 10
+        && digits(0..4)
+        && b[4] == b'-'
+        && digits(5..7)
+        && b[7] == b'-'
+        && digits(8..10)
+        && (b.len() == 10 || matches!(b[10], b'T' | b' '))
+    {
+        return v[..7].to_owned();
+    }
     match v.parse::<f64>() {
         Ok(x) if x.is_finite() && v.chars().all(|c| c.is_ascii_digit() || "+-.eE".contains(c)) => {
             round2(x)
@@ -688,12 +701,15 @@ mod tests {
     }
 
     #[test]
-    fn buckets_round_numbers_to_two_significant_digits() {
+    fn buckets_round_numbers_and_dates_to_a_fixed_grid() {
         assert_eq!(bucket(Some("37")), "37");
         assert_eq!(bucket(Some("12345")), "12000");
         assert_eq!(bucket(Some("0.01234")), "0.012");
         assert_eq!(bucket(Some(" I10 ")), "I10");
         assert_eq!(bucket(None), "");
+        assert_eq!(bucket(Some("2023-01-15")), "2023-01");
+        assert_eq!(bucket(Some("2023-01-15T08:30:00Z")), "2023-01");
+        assert_eq!(bucket(Some("2023-01-15x")), "2023-01-15x");
         // digits that are no number stay as they are
         assert_eq!(bucket(Some("inf")), "inf");
     }
