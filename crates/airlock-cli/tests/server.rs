@@ -882,6 +882,14 @@ fn an_enclave_run_takes_its_data_from_the_server_and_the_server_scans_what_it_re
         ),
         409
     );
+    // a Parquet file is told by its bytes, not by the name the client gives it
+    assert_eq!(
+        upload(
+            "features.txt",
+            std::fs::read(d.join("leak.parquet")).unwrap()
+        ),
+        409
+    );
     // a compressed upload cannot be scanned, and is held
     let gz = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03+O\xcdL\xcf(\x01\x00".to_vec();
     assert_eq!(upload("model.gz", gz), 409);

@@ -334,17 +334,16 @@ pub fn run_with(store: &dyn store::Store, req: &RunRequest, who: &Actor) -> Resu
     for f in &files {
         use airlock_core::text::TextScrubber;
         let (sha256, bytes) = airlock_core::output::digest_file(f)?;
-        let refused = |e: airlock_core::Error| EnclaveError::Refused(e.to_string());
-        // text and tables as what they are; a binary file by its printable runs; a
-        // compressed file or an archive cannot be scanned and is held
+        // a compressed file or an archive cannot be scanned and is held
         let mut held_because = None;
-        let mut findings = match airlock_text::scan::scan_file(f, &scanner).map_err(refused)? {
-            Some(s) => s.findings,
-            None if airlock_text::scan::is_compressed(f).map_err(refused)? => {
+        let mut findings = match airlock_text::scan::scan_output(f, &scanner)
+            .map_err(|e| EnclaveError::Refused(e.to_string()))?
+        {
+            airlock_text::scan::OutputScan::Findings(n) => n,
+            airlock_text::scan::OutputScan::Unscannable => {
                 held_because = Some(UNSCANNABLE);
                 1
             }
-            None => airlock_text::scan::scan_strings(f, &scanner).map_err(refused)?,
         };
         // a file's name is the command's too: one that holds an identifier is not shown
         let name = f

@@ -814,11 +814,12 @@ async fn artifact(
             .map_err(|e| Error::from(airlock_core::Error::io("write", &named, e)))?;
         let staged = named;
         let engine = airlock_text::TextEngine::without_key();
-        let usage = |e: airlock_core::Error| Error::Usage(e.to_string());
-        // as in the enclave: a binary file by its printable runs; a compressed one is held
-        let findings = match airlock_text::scan::scan_file(&staged, &engine).map_err(usage)? {
-            Some(f) => f.findings,
-            None if airlock_text::scan::is_compressed(&staged).map_err(usage)? => {
+        // the enclave's verdict: a compressed output is held
+        let findings = match airlock_text::scan::scan_output(&staged, &engine)
+            .map_err(|e| Error::Usage(e.to_string()))?
+        {
+            airlock_text::scan::OutputScan::Findings(n) => n,
+            airlock_text::scan::OutputScan::Unscannable => {
                 vault.record(&[Vault::event(who, "enclave:output", Some(&source.id), None, "held")])?;
                 return Err(Refusal {
                     status: StatusCode::CONFLICT,
@@ -826,7 +827,6 @@ async fn artifact(
                     hint: Some("write it uncompressed (safetensors, .npy, CSV, JSON)".into()),
                 });
             }
-            None => airlock_text::scan::scan_strings(&staged, &engine).map_err(usage)?,
         };
         let hits = match airlock_run::vault::workspace_canaries(vault).map_err(Error::from)? {
             Some(c) => airlock_run::vault::canary_hits(&c, &staged)?,

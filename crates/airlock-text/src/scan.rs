@@ -428,13 +428,55 @@ fn scan_table(
     Ok(())
 }
 
+/// What the gate of a command's output found in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputScan {
+    Findings(u64),
+    /// Compressed, or an archive: what it holds cannot be scanned.
+    Unscannable,
+}
+
+/// Scans a file a command wrote, whatever its name says: a Parquet file (told by its magic) as
+/// a table, text and tables by their extension, any other binary file by its printable runs; a
+/// compressed file or an archive cannot be scanned. One verdict for the enclave and the server.
+pub fn scan_output(path: &Path, scrubber: &dyn TextScrubber) -> Result<OutputScan> {
+    if head(path, 4)? == b"PAR1" {
+        let mut file = FileScan {
+            path: path.to_path_buf(),
+            ..FileScan::default()
+        };
+        scan_table(path, Format::Parquet, scrubber, &mut file)?;
+        return Ok(OutputScan::Findings(file.findings));
+    }
+    Ok(match scan_file(path, scrubber)? {
+        Some(s) => OutputScan::Findings(s.findings),
+        None if is_compressed(path)? => OutputScan::Unscannable,
+        None => OutputScan::Findings(scan_strings(path, scrubber)?),
+    })
+}
+
+/// A file's first `n` bytes (fewer when it is shorter).
+fn head(path: &Path, n: usize) -> Result<Vec<u8>> {
+    let mut buf = vec![0u8; n];
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
+    let mut got = 0;
+    while got < n {
+        let k = f
+            .read(&mut buf[got..])
+            .map_err(|e| Error::io("read", path, e))?;
+        if k == 0 {
+            break;
+        }
+        got += k;
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
 /// Whether a file is compressed, or an archive whose members may be (gzip, zstd, bzip2, xz,
 /// zip, 7z), by its first bytes: what it holds cannot be scanned as it is.
 pub fn is_compressed(path: &Path) -> Result<bool> {
-    let mut head = [0u8; 6];
-    let mut f = std::fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
-    let n = f.read(&mut head).map_err(|e| Error::io("read", path, e))?;
-    let head = &head[..n];
+    let head = head(path, 6)?;
     Ok([
         &b"\x1f\x8b"[..],
         b"\x28\xb5\x2f\xfd",
