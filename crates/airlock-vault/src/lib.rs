@@ -516,7 +516,7 @@ impl Vault {
                 why,
             });
         }
-        self.put_inner(file, zone, name, who, None, None, None, "put")
+        self.put_inner(file, zone, name, who, None, None, "put")
     }
 
     /// Seals the canary file of the canary patients planted in raw dataset `id` (`airlock
@@ -626,7 +626,6 @@ impl Vault {
         source: &str,
         manifest: &str,
     ) -> Result<Dataset> {
-        let canaries = self.canaries(source)?;
         self.put_inner(
             file,
             Zone::Deid,
@@ -634,7 +633,6 @@ impl Vault {
             who,
             Some(source),
             Some(manifest),
-            canaries.as_deref(),
             "deid",
         )
     }
@@ -651,7 +649,6 @@ impl Vault {
         source: &str,
         record: &str,
     ) -> Result<Dataset> {
-        let canaries = self.canaries(source)?;
         self.put_inner(
             file,
             Zone::Dev,
@@ -659,7 +656,6 @@ impl Vault {
             who,
             Some(source),
             Some(record),
-            canaries.as_deref(),
             "enclave:output",
         )
     }
@@ -700,10 +696,11 @@ impl Vault {
         who: &Actor,
         source: Option<&str>,
         manifest: Option<&str>,
-        canaries: Option<&[u8]>,
         action: &str,
     ) -> Result<Dataset> {
         self.allow(who, access::Action::Write, zone, None)?;
+        // what is made from a dataset carries its canary file forward
+        let canaries = source.map(|s| self.canaries(s)).transpose()?.flatten();
         let id = new_id()?;
         let key = DataKey::generate()?;
         let object = self.dir.join(OBJECTS_DIR).join(format!("{id}.alv"));
@@ -722,7 +719,7 @@ impl Vault {
         out.commit()?;
         set_mode(&object, 0o600)?;
         let canaries_sha = canaries
-            .map(|text| self.seal_canaries(&id, &key, text))
+            .map(|text| self.seal_canaries(&id, &key, &text))
             .transpose()?;
         let ds = Dataset {
             id: id.clone(),
