@@ -164,9 +164,10 @@ fn norm_log_cdf(z: f64) -> f64 {
     }
 }
 
-/// The standard normal quantile of a tail probability given by its log (bisection on the log
-/// CDF: exact to the last bits, and only ever asked once per distribution).
-fn norm_quantile_of_log(log_p: f64) -> f64 {
+/// The standard normal quantile of a lower-tail probability (at most 1/2) given by its log
+/// (bisection on the log CDF: exact to the last bits; for thresholds and truncations, not hot
+/// paths).
+pub fn normal_quantile_of_log(log_p: f64) -> f64 {
     let (mut lo, mut hi) = (-40.0f64, 0.0f64);
     for _ in 0..200 {
         let mid = 0.5 * (lo + hi);
@@ -292,7 +293,7 @@ impl GaussianLoss {
     /// that carry all but e^-50 of the noise, and each grid point's mass comes from the
     /// divergences at its neighbours (pessimistic connect-the-dots).
     fn pmf(&self, interval: f64) -> Result<Pmf, DpError> {
-        let z = norm_quantile_of_log(0.5f64.ln() + LOG_MASS_TRUNCATION);
+        let z = normal_quantile_of_log(0.5f64.ln() + LOG_MASS_TRUNCATION);
         let (mut lower_x, mut upper_x) = (self.sigma * z, -self.sigma * z);
         match self.adjacency {
             Adjacency::Add => upper_x += 1.0,

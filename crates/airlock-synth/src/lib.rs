@@ -155,28 +155,6 @@ fn round2(x: f64) -> String {
     }
 }
 
-/// A standard normal draw (Box–Muller).
-fn normal(rng: &mut ChaCha12Rng) -> f64 {
-    let u1: f64 = 1.0 - rng.random::<f64>();
-    let u2: f64 = rng.random::<f64>();
-    (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-}
-
-/// The standard normal quantile of 1 − p (bisection on the tail).
-fn upper_quantile(p: f64) -> f64 {
-    let tail = |z: f64| 0.5 * libm::erfc(z / std::f64::consts::SQRT_2);
-    let (mut lo, mut hi) = (0.0f64, 40.0f64);
-    for _ in 0..200 {
-        let mid = 0.5 * (lo + hi);
-        if tail(mid) > p {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    hi
-}
-
 /// The table's chosen columns, bucketed.
 fn bucketed(table: &Table, columns: &[String]) -> Result<Vec<Vec<String>>> {
     columns
@@ -275,7 +253,9 @@ fn measure(
     };
     l.spend(rho)?;
     let sigma = zcdp::gaussian_sigma((parts as f64).sqrt(), rho);
-    values.iter_mut().for_each(|v| *v += sigma * normal(rng));
+    values
+        .iter_mut()
+        .for_each(|v| *v += sigma * airlock_train::normal_pair(rng).0);
     Ok(sigma)
 }
 
@@ -332,7 +312,8 @@ pub fn fit(
     }
     let sigma_a = measure(&mut ledger, &mut all, d, rho / 6.0, &mut rng)?;
     let threshold = if ledger.is_some() {
-        1.0 + sigma_a * upper_quantile(delta / 2.0 / d as f64)
+        // the upper quantile of δ/2d: minus its lower one
+        1.0 - sigma_a * airlock_dp::pld::normal_quantile_of_log((delta / 2.0 / d as f64).ln())
     } else {
         0.5
     };

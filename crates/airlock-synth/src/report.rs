@@ -345,23 +345,6 @@ fn closest(row: &[u32], reference: &[&Vec<u32>]) -> usize {
         .unwrap_or(row.len())
 }
 
-/// Mann–Whitney AUC of `members` scoring above `others` (ties half).
-fn auc(members: &[f64], others: &[f64]) -> f64 {
-    let mut wins = 0.0;
-    for m in members {
-        for o in others {
-            wins += if m > o {
-                1.0
-            } else if m == o {
-                0.5
-            } else {
-                0.0
-            };
-        }
-    }
-    wins / (members.len() * others.len()).max(1) as f64
-}
-
 /// How close `synthetic` comes to the `train` rows it was fitted on, against `holdout` rows
 /// it never saw; `qis` are the quasi-identifiers (the policy's). Distances are over
 /// `columns`, bucketed as the fit buckets them; at most 1,000 synthetic rows against at most
@@ -434,7 +417,16 @@ pub fn privacy_risk(
                 .collect()
         };
         let n = h.len().min(tr.len()).min(1000);
-        auc(&score(spread(tr, n)), &score(spread(h, n)))
+        if n == 0 {
+            return 0.0;
+        }
+        // members (class 1) scored above held-out rows (class 0)
+        let scores: Vec<f64> = score(spread(tr, n))
+            .into_iter()
+            .chain(score(spread(h, n)))
+            .collect();
+        let labels: Vec<usize> = (0..2 * n).map(|i| usize::from(i < n)).collect();
+        airlock_train::auc(&scores, &labels, 1)
     });
     Ok(PrivacyRisk {
         quasi_identifiers: qis.to_vec(),

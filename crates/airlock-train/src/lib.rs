@@ -506,7 +506,7 @@ fn subgroup(model: &Model, column: &str, value: String, x: &[Vec<f64>], y: &[usi
 
 /// Two independent standard normal draws (both of Box–Muller's; the RNG is the run's seeded
 /// ChaCha).
-fn normal_pair(rng: &mut ChaCha12Rng) -> (f64, f64) {
+pub fn normal_pair(rng: &mut ChaCha12Rng) -> (f64, f64) {
     let u1: f64 = 1.0 - rng.random::<f64>();
     let u2: f64 = rng.random::<f64>();
     let r = (-2.0 * u1.ln()).sqrt();
