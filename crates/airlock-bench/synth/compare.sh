@@ -22,15 +22,7 @@ cargo build --release -q -p airlock-cli --manifest-path "$root/Cargo.toml"
 airlock="$root/target/release/airlock"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 - "$root/crates/airlock-risk/tests/data/adult/adult.csv" "$work" <<'PY'
-import random, sys
-lines = open(sys.argv[1]).read().splitlines()
-header, rows = lines[0].replace(";", ","), [l.replace(";", ",") for l in lines[1:] if l]
-random.Random(7).shuffle(rows)
-cut = int(len(rows) * 0.8)
-for name, part in (("train.csv", rows[:cut]), ("test.csv", rows[cut:])):
-    open(f"{sys.argv[2]}/{name}", "w").write("\n".join([header] + part) + "\n")
-PY
+python3 "$root/crates/airlock-bench/adult_split.py" "$root/crates/airlock-risk/tests/data/adult/adult.csv" "$work"
 measure() { # name seconds synthetic.csv
   "$airlock" --json synth report --real "$work/train.csv" --synthetic "$3" --holdout "$work/test.csv" \
     --target salary-class --positive '>50K' 2>/dev/null |
