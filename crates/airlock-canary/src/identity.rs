@@ -83,11 +83,17 @@ pub fn invented_word(rng: &mut impl Rng) -> String {
     }
 }
 
-/// `n` random decimal digits.
+/// `n` random decimal digits that do not read as a date (the digits-only form of an
+/// identifier is searched for: "7292018" would be found in every "7/29/2018").
 pub fn digits(rng: &mut impl Rng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect()
+    loop {
+        let d: String = (0..n)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect();
+        if !airlock_text::known::reads_as_date(&d) {
+            return d;
+        }
+    }
 }
 
 fn letters(rng: &mut impl Rng, n: usize) -> String {

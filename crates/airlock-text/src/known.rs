@@ -100,6 +100,28 @@ pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
     out
 }
 
+/// Whether a run of 7 to 9 digits in `text` reads as a calendar date in a compact layout
+/// (YYYYMMDD, MMDDYYYY, MDDYYYY, years 1800 to 2199; also after a leading 1, as a phone
+/// number's country code). A number made up to stand for something else (a surrogate, a
+/// canary's identifier) must not: its digits-only form would be found in any text that
+/// writes that date.
+pub fn reads_as_date(text: &str) -> bool {
+    use chrono::NaiveDate;
+    text.split(|c: char| !c.is_ascii_digit()).any(|run| {
+        let candidates = [Some(run), run.strip_prefix('1')];
+        let plausible = |d: Result<NaiveDate, _>| {
+            d.is_ok_and(|d: NaiveDate| (1800..=2199).contains(&chrono::Datelike::year(&d)))
+        };
+        candidates.into_iter().flatten().any(|r| match r.len() {
+            8 => ["%Y%m%d", "%m%d%Y"]
+                .iter()
+                .any(|f| plausible(NaiveDate::parse_from_str(r, f))),
+            7 => plausible(NaiveDate::parse_from_str(&format!("0{r}"), "%m%d%Y")),
+            _ => false,
+        })
+    })
+}
+
 /// A date value as a record holds it: ISO, US or compact digits, or the month by name.
 fn parse_date(value: &str) -> Option<chrono::NaiveDate> {
     let v = value.trim();

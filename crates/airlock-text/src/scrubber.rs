@@ -156,6 +156,20 @@ impl TextEngine {
         self.detector.detect(text)
     }
 
+    /// The surrogate of one found identifier under `key`, a key of the caller's own (the
+    /// gateway's key for one request) rather than the workspace's; `ctx` as for
+    /// [`TextScrubber::scrub`] (its `date_shift_days` moves dates).
+    pub fn surrogate_under(
+        &self,
+        key: &PurposeKey,
+        kind: Kind,
+        original: &str,
+        ctx: &TextContext<'_>,
+        out: &mut String,
+    ) {
+        self.surrogate(key, kind, original, ctx, out);
+    }
+
     /// The keyed bytes behind one surrogate.
     fn keyed(
         &self,
@@ -269,7 +283,20 @@ impl TextEngine {
             | Kind::License
             | Kind::Vehicle
             | Kind::Device
-            | Kind::Id => same_shape(original, &h, out),
+            | Kind::Id => {
+                // a surrogate number never reads as a date: a canary check or a reader would
+                // take "MRN 19030623" for the date 1903-06-23
+                let mark = out.len();
+                let mut h = h;
+                for round in 0u8..16 {
+                    out.truncate(mark);
+                    same_shape(original, &h, out);
+                    if !crate::known::reads_as_date(&out[mark..]) {
+                        break;
+                    }
+                    h = key.mac_parts(&[&h, &[round]]);
+                }
+            }
             // each word of a name keyed on its own: "Ms. Okafor" and "Ada Okafor" of one
             // patient get the same surname, and "OKAFOR, ADA" two different words
             Kind::Name => replace_words(
@@ -551,6 +578,32 @@ mod tests {
         };
         engine().scrub(text, mode, &ctx, &mut out);
         out
+    }
+
+    #[test]
+    fn surrogate_numbers_never_read_as_dates() {
+        use crate::known::reads_as_date;
+        assert!(reads_as_date("MRN 19030623"));
+        assert!(reads_as_date("06231903"));
+        assert!(reads_as_date("6231903"));
+        assert!(reads_as_date("119030623"));
+        assert!(!reads_as_date("99999999"));
+        assert!(!reads_as_date("19031323"));
+        let e = engine();
+        let mut dated = 0;
+        for i in 0..20_000u32 {
+            let mrn = format!("{:08}", i * 4_999 % 100_000_000);
+            dated += usize::from(reads_as_date(&mrn));
+            let out = run(
+                &format!("MRN: {mrn}"),
+                TextMode::Surrogate,
+                &i.to_string(),
+                None,
+            );
+            assert!(!reads_as_date(&out), "{out}");
+        }
+        // the property is not vacuous: plenty of the originals read as dates
+        assert!(dated > 0);
     }
 
     #[test]
