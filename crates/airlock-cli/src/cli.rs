@@ -132,6 +132,50 @@ pub enum Command {
     /// and no file system beyond its inputs and one output folder; outputs scanned and signed
     #[command(subcommand)]
     Enclave(EnclaveCommand),
+    /// An OpenAI-compatible PHI guardrail: callers authenticate, identifiers are blocked,
+    /// redacted or pseudonymized before an upstream sees them and kept out of answers, every
+    /// call audited (`airlock gateway --config gateway.toml`; `airlock gateway key create`)
+    Gateway(GatewayArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GatewayArgs {
+    #[command(subcommand)]
+    pub command: Option<GatewayCommand>,
+    /// The gateway's configuration: [server], [[upstreams]], [[routes]] (docs/GATEWAY.md)
+    #[arg(long, value_name = "FILE", required = false)]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Write the URL the gateway listens on to this file once it is listening
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Print an access log for operators on stdout, one JSON object per call (no text)
+    #[arg(long)]
+    pub access_log: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayCommand {
+    /// API keys for the gateway's callers
+    #[command(subcommand)]
+    Key(GatewayKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GatewayKeyCommand {
+    /// Make an API key for a caller (key:NAME), bind it to a role in access.toml's [actors]
+    /// (versioned and audited) and print it once; the catalog keeps an argon2id hash
+    Create {
+        /// The caller's name (letters, digits and . _ - @)
+        name: String,
+        /// The role it acts as: the gateway's routes say which roles may use which models
+        #[arg(long)]
+        role: String,
+        #[command(flatten)]
+        workspace: WorkspaceArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

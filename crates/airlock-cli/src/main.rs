@@ -96,7 +96,10 @@ fn main() -> ExitCode {
             }
         };
     }
-    interrupts::watch();
+    // the gateway ends on SIGINT and SIGTERM by itself, after its last audit entries
+    if !matches!(cli.command, cli::Command::Gateway(_)) {
+        interrupts::watch();
+    }
     let result = std::panic::catch_unwind(move || commands::run(cli));
     for stale in airlock_core::output::take_stale_removed() {
         eprintln!(

@@ -27,6 +27,18 @@ pub fn json(value: &serde_json::Value) {
     out(&s);
 }
 
+/// Prints a JSON value on one line of stdout (a log line).
+pub fn json_line(value: &serde_json::Value) {
+    let mut s = serde_json::to_string(value).unwrap_or_else(|_| "{}".into());
+    s.push('\n');
+    out(&s);
+}
+
+/// A line for the person running a long-lived command, on stderr.
+pub fn note(text: &str) {
+    let _ = writeln!(std::io::stderr(), "{text}");
+}
+
 /// Prints an error with its causes and a hint, as text on stderr or JSON on stdout.
 pub fn error(err: &anyhow::Error, as_json: bool) {
     let causes: Vec<String> = err.chain().skip(1).map(|c| c.to_string()).collect();

@@ -178,6 +178,7 @@ impl Workspace {
                 dataset: None,
                 object_sha256: manifest.map(|m| m.output.sha256.clone()),
                 outcome: outcome.into(),
+                detail: None,
             }])?;
         }
         Ok(statement)

@@ -62,3 +62,28 @@ fn split(key: &str) -> Option<(&str, &str)> {
     let (id, secret) = key.strip_prefix(PREFIX)?.split_once('_')?;
     (id.len() == 16 && id.bytes().all(|b| b.is_ascii_alphanumeric())).then_some((id, secret))
 }
+
+/// API keys already checked against their argon2id hash, by the key's SHA-256, so that each
+/// key costs argon2id once per process; the credential row is still read for every request,
+/// so a revocation counts from the next one.
+#[derive(Debug, Default)]
+pub struct Checked(std::sync::Mutex<std::collections::HashSet<[u8; 32]>>);
+
+impl Checked {
+    /// The identity (`key:NAME`) that `key` proves, given its live credential row from
+    /// [`lookup`] (read by the caller under whatever lock holds its vault).
+    pub fn verify(&self, cred: Option<Credential>, key: &str) -> Option<String> {
+        use sha2::Digest;
+        let cred = cred?;
+        let digest: [u8; 32] = sha2::Sha256::digest(key.as_bytes()).into();
+        let known = self.0.lock().ok().is_some_and(|k| k.contains(&digest));
+        if known || matches(&cred, key) {
+            if let Ok(mut k) = self.0.lock() {
+                k.insert(digest);
+            }
+            Some(cred.subject)
+        } else {
+            None
+        }
+    }
+}

@@ -5,7 +5,6 @@
 //! does the vault decide and audit. The vault's decisions are the library's: the same calls
 //! the local CLI makes.
 
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,15 +44,16 @@ pub struct Prepared {
     oidc: Option<crate::oidc::Oidc>,
 }
 
-/// The certificate a connection's client presented (its SHA-256), if any.
+/// The certificate a connection's client presented (its SHA-256), if any: a request
+/// extension set by [`serve_router`].
 #[derive(Debug, Clone, Default)]
-struct Peer(Option<String>);
+pub struct Peer(pub Option<String>);
 
 /// The server's state: handles on the workspace (its vault and secret), and the API keys
 /// already checked (their SHA-256) so argon2id runs once per key.
 struct App {
     pool: Pool,
-    checked_keys: Mutex<HashSet<String>>,
+    checked_keys: crate::apikey::Checked,
     oidc: Option<crate::oidc::Oidc>,
 }
 
@@ -129,15 +129,27 @@ pub fn open(config: &ServeConfig) -> Result<Prepared> {
 }
 
 fn tls_config(files: &CaFiles) -> Result<rustls::ServerConfig> {
-    let tls = |what: &str| {
-        let what = what.to_owned();
+    tls_server_config(&files.server_cert(), &files.server_key(), &files.ca_cert())
+}
+
+/// A TLS server configuration (HTTP/1.1): the certificate chain and key (PEM) the server
+/// presents, and the roots client certificates must chain to. A connection without a
+/// client certificate is let through the handshake: each request must then authenticate
+/// with a bearer credential.
+pub fn tls_server_config(
+    cert: &Path,
+    key: &Path,
+    client_roots: &Path,
+) -> Result<rustls::ServerConfig> {
+    let tls = |what: &Path| {
+        let what = airlock_core::shown::path(what).to_string();
         move |e: rustls::pki_types::pem::Error| Error::Tls(format!("{what}: {e}"))
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(files.ca_cert()).map_err(tls("ca.pem"))? {
+    for cert in CertificateDer::pem_file_iter(client_roots).map_err(tls(client_roots))? {
         roots
-            .add(cert.map_err(tls("ca.pem"))?)
+            .add(cert.map_err(tls(client_roots))?)
             .map_err(|e| Error::Tls(e.to_string()))?;
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
@@ -148,11 +160,11 @@ fn tls_config(files: &CaFiles) -> Result<rustls::ServerConfig> {
     .allow_unauthenticated()
     .build()
     .map_err(|e| Error::Tls(e.to_string()))?;
-    let chain = CertificateDer::pem_file_iter(files.server_cert())
-        .map_err(tls("server.pem"))?
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(tls(cert))?
         .collect::<std::result::Result<Vec<_>, _>>()
-        .map_err(tls("server.pem"))?;
-    let key = PrivateKeyDer::from_pem_file(files.server_key()).map_err(tls("server.key"))?;
+        .map_err(tls(cert))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(tls(key))?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| Error::Tls(e.to_string()))?
@@ -176,14 +188,33 @@ pub async fn serve(
     let addr = listener
         .local_addr()
         .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(prepared.tls));
     let app = Arc::new(App {
         pool: Pool::new(prepared.pool),
-        checked_keys: Mutex::new(HashSet::new()),
+        checked_keys: crate::apikey::Checked::default(),
         oidc: prepared.oidc,
     });
-    let router = routes(app);
     ready(addr);
+    serve_router(
+        listener,
+        Some(Arc::new(prepared.tls)),
+        routes(app),
+        shutdown,
+    )
+    .await;
+    Ok(())
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves: over TLS when `tls` is given
+/// (each request then carries the client certificate's [`Peer`] fingerprint, if any), else
+/// plain HTTP/1.1 (the caller has made sure the address is loopback). A handshake or a
+/// request's headers that take too long end the connection.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     tokio::pin!(shutdown);
     loop {
         let (tcp, _) = tokio::select! {
@@ -193,36 +224,49 @@ pub async fn serve(
                 Err(_) => continue,
             },
         };
+        let _ = tcp.set_nodelay(true);
         let acceptor = acceptor.clone();
         let router = router.clone();
         tokio::spawn(async move {
-            let handshake =
-                tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp));
-            let Ok(Ok(tls)) = handshake.await else {
-                return;
-            };
-            let peer = Peer(
-                tls.get_ref()
-                    .1
-                    .peer_certificates()
-                    .and_then(|c| c.first())
-                    .map(|c| crate::ca::fingerprint(c)),
-            );
-            let service = hyper::service::service_fn(
-                move |mut req: hyper::Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(peer.clone());
-                    tower::ServiceExt::oneshot(router.clone(), req)
-                },
-            );
-            // a client that sends its headers slowly is dropped
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(std::time::Duration::from_secs(30))
-                .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
-                .await;
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        std::time::Duration::from_secs(10),
+                        acceptor.accept(tcp),
+                    );
+                    let Ok(Ok(tls)) = handshake.await else {
+                        return;
+                    };
+                    let peer = Peer(
+                        tls.get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|c| c.first())
+                            .map(|c| crate::ca::fingerprint(c)),
+                    );
+                    serve_connection(tls, peer, router).await;
+                }
+                None => serve_connection(tcp, Peer(None), router).await,
+            }
         });
     }
-    Ok(())
+}
+
+async fn serve_connection<S>(io: S, peer: Peer, router: Router)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(peer.clone());
+            tower::ServiceExt::oneshot(router.clone(), req)
+        });
+    // a client that sends its headers slowly is dropped
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(30))
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service)
+        .await;
 }
 
 fn routes(app: Arc<App>) -> Router {
@@ -479,28 +523,13 @@ impl App {
     /// key's row; the argon2id check runs outside it, once per key (then by its SHA-256), and
     /// a revocation counts from the next request.
     fn check_key(&self, key: &str) -> std::result::Result<String, Refusal> {
-        use sha2::Digest;
-        let digest = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(key.as_bytes()));
-        let checked = self
-            .checked_keys
-            .lock()
-            .ok()
-            .is_some_and(|k| k.contains(&digest));
         let cred = {
             let ws = self.pool.lock()?;
             crate::apikey::lookup(vault_of(&ws)?, key).map_err(Refusal::from)?
         };
-        let Some(cred) = cred else {
-            return Err(unauthenticated("the API key is unknown or revoked"));
-        };
-        if checked || crate::apikey::matches(&cred, key) {
-            if let Ok(mut k) = self.checked_keys.lock() {
-                k.insert(digest);
-            }
-            Ok(cred.subject)
-        } else {
-            Err(unauthenticated("the API key is unknown or revoked"))
-        }
+        self.checked_keys
+            .verify(cred, key)
+            .ok_or_else(|| unauthenticated("the API key is unknown or revoked"))
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Event {
     pub object_sha256: Option<String>,
     /// `ok`, `denied`, `failed`.
     pub outcome: String,
+    /// What else the event's writer records: counts, names from its configuration, hashes
+    /// (the gateway's route, model, token and identifier counts, latency). Never a value.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub detail: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A line of the log as written.
@@ -558,6 +562,7 @@ mod tests {
             dataset: Some(ds.into()),
             object_sha256: Some("ab".repeat(32)),
             outcome: "ok".into(),
+            detail: None,
         }
     }
 

@@ -477,6 +477,7 @@ impl Vault {
             dataset: dataset.map(str::to_owned),
             object_sha256: sha.map(str::to_owned),
             outcome: outcome.into(),
+            detail: None,
         }
     }
 
@@ -1432,7 +1433,7 @@ pub fn check_actor(who: &Actor) -> Result<()> {
 
 /// Refuses a label with control characters (they rewrite a terminal or a log line when shown)
 /// or longer than [`LABEL_MAX`]; the error does not repeat it. (`vault ls` has no role.)
-fn check_label(what: &'static str, label: &str) -> Result<()> {
+pub fn check_label(what: &'static str, label: &str) -> Result<()> {
     if label.chars().count() > LABEL_MAX || label.chars().any(char::is_control) {
         return Err(VaultError::BadLabel { what });
     }

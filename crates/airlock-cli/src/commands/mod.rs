@@ -10,6 +10,7 @@ mod dicom;
 mod dp;
 pub mod enclave;
 mod fhir;
+mod gateway;
 mod init;
 mod profile;
 mod risk;
@@ -45,6 +46,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             vault::rotate_keys(&who, cli.json)
         }
         Command::Serve(args) => serve::serve(args, cli.json),
+        Command::Gateway(args) => gateway::run(args, cli.json),
         Command::Ca(cmd) => serve::ca(cmd, cli.json),
         Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),

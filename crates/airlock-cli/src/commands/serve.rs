@@ -12,7 +12,7 @@ use crate::report;
 
 /// The `.airlock/` folder of `--workspace`: the folder itself when it holds the secret, else
 /// its `.airlock/`.
-fn workspace_dir(arg: &WorkspaceArg) -> anyhow::Result<PathBuf> {
+pub(crate) fn workspace_dir(arg: &WorkspaceArg) -> anyhow::Result<PathBuf> {
     use airlock_core::keys::{SECRET_FILE, WORKSPACE_DIR};
     for dir in [arg.workspace.join(WORKSPACE_DIR), arg.workspace.clone()] {
         if dir.join(SECRET_FILE).exists() && dir.join(airlock_vault::CATALOG_FILE).exists() {
@@ -26,14 +26,14 @@ fn workspace_dir(arg: &WorkspaceArg) -> anyhow::Result<PathBuf> {
 }
 
 /// The operator's vault, opened with the workspace secret.
-fn operator_vault(dir: &Path) -> anyhow::Result<Vault> {
+pub(crate) fn operator_vault(dir: &Path) -> anyhow::Result<Vault> {
     let secret =
         airlock_core::keys::WorkspaceSecret::load(&dir.join(airlock_core::keys::SECRET_FILE))?;
     Ok(Vault::open(dir, secret)?)
 }
 
 /// Who the operator's commands are recorded as.
-fn operator() -> Actor {
+pub(crate) fn operator() -> Actor {
     Actor {
         name: airlock_vault::access::current_user(),
         role: "operator".into(),

@@ -1,0 +1,88 @@
+//! `airlock gateway`: the OpenAI-compatible PHI guardrail, and its callers' API keys.
+
+use airlock_gateway::config::GatewayConfig;
+use airlock_gateway::server::{self, Options};
+
+use crate::ExitStatus;
+use crate::cli::{GatewayArgs, GatewayCommand, GatewayKeyCommand};
+use crate::commands::serve::{operator, operator_vault, workspace_dir};
+use crate::report;
+
+pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    if let Some(GatewayCommand::Key(GatewayKeyCommand::Create {
+        name,
+        role,
+        workspace,
+    })) = args.command
+    {
+        let dir = workspace_dir(&workspace)?;
+        let mut vault = operator_vault(&dir)?;
+        let (cred, key) =
+            airlock_gateway::keys::create(&mut vault, &dir, &name, &role, &operator())?;
+        if json {
+            report::json(&serde_json::json!({
+                "status": "ok", "credential": cred, "api_key": key, "role": role,
+            }));
+        } else {
+            report::out(&format!(
+                "{key}\n\
+                 the gateway API key of {} ({}), bound to role {} in access.toml's [actors];\n\
+                 it is shown this once (the catalog keeps an argon2id hash). Callers send it as\n\
+                 their OpenAI API key (Authorization: Bearer).\n",
+                cred.subject,
+                cred.id,
+                airlock_core::shown::escape(&role, 60)
+            ));
+        }
+        return Ok(ExitStatus::Success);
+    }
+    let Some(config) = args.config else {
+        anyhow::bail!("airlock gateway needs --config FILE (or a subcommand: key create)");
+    };
+    let dir = workspace_dir(&args.workspace)?;
+    let config = GatewayConfig::load(&config)?;
+    let tls = config.server.tls;
+    let access_log: Option<server::AccessLog> = args
+        .access_log
+        .then(|| std::sync::Arc::new(|line: &serde_json::Value| report::json_line(line)) as _);
+    let prepared = server::open(Options {
+        workspace: dir,
+        config,
+        access_log,
+    })?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let ready_file = args.ready_file.clone();
+    let ready = move |addr: std::net::SocketAddr| {
+        let url = format!("{}://{addr}/v1", if tls { "https" } else { "http" });
+        if json {
+            report::json_line(&serde_json::json!({ "status": "listening", "url": url }));
+        } else {
+            report::note(&format!(
+                "airlock gateway listening on {url}: point an OpenAI client's base_url there, with a key from `airlock gateway key create`"
+            ));
+        }
+        if let Some(f) = &ready_file
+            && let Err(e) = airlock_core::output::write_atomic(f, url.as_bytes(), true)
+        {
+            report::warn(&format!("cannot write the ready file: {e}"));
+        }
+    };
+    let summary = runtime.block_on(server::serve(prepared, ready, async {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {},
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+        }
+    }))?;
+    if json {
+        report::json_line(&serde_json::json!({ "status": "stopped", "audited": summary.audited }));
+    } else {
+        report::note(&format!(
+            "airlock gateway stopped: {} audit entries written",
+            summary.audited
+        ));
+    }
+    Ok(ExitStatus::Success)
+}
