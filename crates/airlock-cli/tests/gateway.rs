@@ -384,3 +384,132 @@ fn the_official_openai_client_works_through_the_gateway() {
     let access = gw.stop();
     check_after(d, &access, 18);
 }
+
+#[test]
+fn tls_client_certificates_and_prompts_sealed_in_the_vault() {
+    let Some(python) = openai_python() else {
+        return;
+    };
+    let (dir, key, _) = setup();
+    let d = dir.path();
+    airlock(d)
+        .args(["ca", "init", "--workspace", "ws"])
+        .assert()
+        .success();
+    airlock(d)
+        .args(["ca", "issue", "alice", "--out", ".", "--workspace", "ws"])
+        .assert()
+        .success();
+    // alice's certificate and the gateway's own prompt log get their roles ([actors] is the
+    // file's last table: `gateway key create` added it)
+    let access = d.join("ws/.airlock/access.toml");
+    let mut rules = std::fs::read_to_string(&access).unwrap();
+    rules.push_str("\"cert:alice\" = [\"engineer\"]\ngateway = [\"steward\"]\n");
+    std::fs::write(&access, rules).unwrap();
+    let log = d.join("upstream.jsonl");
+    let (_up, port) = upstream(&log);
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\n[[upstreams]]\nname = \"local\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nbaa = false\n\
+         [[routes]]\nmodels = [\"*\"]\nupstream = \"local\"\nroles = [\"engineer\"]\ninput = \"redact\"\noutput = \"redact\"\nlog_prompts = true\n"
+    );
+    std::fs::write(d.join("gateway.toml"), config).unwrap();
+    let gw = Gateway::start(d, &d.join("gateway.toml"));
+    assert!(gw.url.starts_with("https://"), "{}", gw.url);
+    let script = r#"
+import ssl, sys, httpx, openai
+base, ca, cert, key, apikey, note = sys.argv[1:7]
+ctx = ssl.create_default_context(cafile=ca)
+ctx.load_cert_chain(cert, key)
+alice = openai.OpenAI(base_url=base, api_key="not-an-airlock-key", max_retries=0, http_client=httpx.Client(verify=ctx))
+out = alice.chat.completions.create(model="echo", messages=[{"role": "user", "content": note}]).choices[0].message.content
+assert "[NAME]" in out and "Smith" not in out, out
+anon = openai.OpenAI(base_url=base, api_key="not-an-airlock-key", max_retries=0, http_client=httpx.Client(verify=ssl.create_default_context(cafile=ca)))
+try:
+    anon.models.list()
+    raise SystemExit("no credential was accepted")
+except openai.AuthenticationError:
+    pass
+keyed = openai.OpenAI(base_url=base, api_key=apikey, max_retries=0, http_client=httpx.Client(verify=ssl.create_default_context(cafile=ca)))
+chunks = keyed.chat.completions.create(model="echo", messages=[{"role": "user", "content": note}], stream=True)
+assert "Smith" not in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+both = openai.OpenAI(base_url=base, api_key=apikey, max_retries=0, http_client=httpx.Client(verify=ctx))
+try:
+    both.models.list()
+    raise SystemExit("two credentials were accepted")
+except openai.AuthenticationError:
+    pass
+try:
+    httpx.get(base.replace("https://", "http://") + "/models", timeout=5)
+    raise SystemExit("plain HTTP was answered")
+except httpx.HTTPError:
+    pass
+print("tls ok")
+"#;
+    let out = Command::new(&python)
+        .args(["-c", script, &gw.url])
+        .arg(d.join("ws/.airlock/ca/ca.pem"))
+        .arg(d.join("alice.pem"))
+        .arg(d.join("alice.key"))
+        .args([&key, NOTE])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let access_log = gw.stop();
+    // four calls (plain HTTP never got past the handshake)
+    check_after(d, &access_log, 4);
+    let log = std::fs::read_to_string(d.join("ws/.airlock/audit.log")).unwrap();
+    assert!(
+        log.contains("\"actor\":\"cert:alice\""),
+        "alice's call is hers"
+    );
+    // the prompts are in the vault's raw zone, sealed: nowhere in the workspace in the clear
+    let ls = airlock(&d.join("ws"))
+        .args(["--json", "vault", "ls"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
+    let sealed: Vec<&serde_json::Value> = listed["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ds| {
+            ds["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("gateway-prompts-"))
+        })
+        .collect();
+    assert_eq!(sealed.len(), 1, "{listed}");
+    assert_eq!(sealed[0]["zone"], "raw");
+    let id = sealed[0]["id"].as_str().unwrap();
+    airlock(&d.join("ws"))
+        .args([
+            "vault",
+            "get",
+            id,
+            "-o",
+            "../prompts.jsonl",
+            "--actor",
+            "gateway",
+        ])
+        .args(["--role", "steward", "--purpose", "inference-log"])
+        .assert()
+        .success();
+    let prompts = std::fs::read_to_string(d.join("prompts.jsonl")).unwrap();
+    assert_eq!(prompts.lines().count(), 2, "{prompts}");
+    assert!(prompts.contains("John Smith") && prompts.contains("[NAME]"));
+    let grep = Command::new("grep")
+        .args(["-rl", "Quarry Lane"])
+        .arg(d.join("ws"))
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+}

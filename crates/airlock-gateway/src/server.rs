@@ -66,7 +66,7 @@ struct Gateway {
     upstreams: HashMap<String, Upstream>,
     auth: Mutex<Auth>,
     checked: airlock_server::apikey::Checked,
-    audit: Mutex<mpsc::Sender<Event>>,
+    audit: Mutex<mpsc::Sender<Message>>,
     access_log: Option<AccessLog>,
     timeout: Duration,
 }
@@ -75,6 +75,19 @@ struct Auth {
     ws: Workspace,
     refreshed: Instant,
 }
+
+/// What the audit writer receives.
+enum Message {
+    /// A call's audit entry.
+    Event(Event),
+    /// A call's prompt and completion, on a route that logs them: sealed into the vault.
+    Prompt(Value),
+}
+
+/// Prompts kept before they are sealed into the vault as one dataset.
+const PROMPT_BATCH: usize = 1000;
+/// Seconds prompts wait at most before they are sealed.
+const PROMPT_SECONDS: u64 = 10;
 
 /// A gateway ready to listen.
 pub struct Prepared {
@@ -137,11 +150,16 @@ pub fn open(options: Options) -> Result<Prepared> {
             },
         );
     }
-    let (tx, rx) = mpsc::channel::<Event>();
+    let logger = if options.config.routes.iter().any(|r| r.log_prompts) {
+        Some(prompt_logger(vault)?)
+    } else {
+        None
+    };
+    let (tx, rx) = mpsc::channel::<Message>();
     let audit_ws = Workspace::open(Some(&secret))?;
     let audit = std::thread::Builder::new()
         .name("gateway-audit".into())
-        .spawn(move || audit_writer(audit_ws, rx))
+        .spawn(move || audit_writer(audit_ws, rx, logger))
         .map_err(|e| Error::Usage(format!("cannot start the audit writer: {e}")))?;
     let timeout = Duration::from_secs_f64(options.config.server.upstream_timeout_s);
     let gateway = Gateway {
@@ -218,22 +236,106 @@ fn gateway_actor() -> airlock_vault::Actor {
     }
 }
 
+/// The identity prompts are sealed into the vault as: `gateway`, under a role access.toml's
+/// `[actors]` binds to it that may write the raw zone. Refused at start when there is none.
+fn prompt_logger(vault: &airlock_vault::Vault) -> Result<airlock_vault::Actor> {
+    vault
+        .roles_of("gateway")
+        .into_iter()
+        .map(|role| airlock_vault::Actor {
+            name: "gateway".into(),
+            role,
+            purpose: "inference-log".into(),
+        })
+        .find(|who| vault.may(who, airlock_vault::access::Action::Write, airlock_vault::Zone::Raw))
+        .ok_or_else(|| {
+            Error::Config(
+                "a route logs prompts (log_prompts = true): bind \"gateway\" in access.toml's [actors] to a role that may write the raw zone for purpose inference-log (e.g. \"gateway\" = [\"steward\"])".into(),
+            )
+        })
+}
+
 /// Writes audit events in batches: whatever arrived while the last batch was being written
-/// (one fsync and one signed checkpoint per batch). Ends when every sender is gone.
-fn audit_writer(ws: Workspace, rx: mpsc::Receiver<Event>) -> Result<u64> {
+/// (one fsync and one signed checkpoint per batch). Prompts of routes that log them are
+/// sealed into the vault's raw zone, a dataset per thousand calls or ten seconds, never
+/// written in plain text outside a private temporary file that the vault encrypts and
+/// removes. Ends when every sender is gone, after sealing what is left.
+fn audit_writer(
+    ws: Workspace,
+    rx: mpsc::Receiver<Message>,
+    logger: Option<airlock_vault::Actor>,
+) -> Result<u64> {
     let vault = ws.vault().ok_or(airlock_vault::VaultError::NoVault)?;
+    let dir = ws
+        .dir()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
     let mut written = 0u64;
-    while let Ok(first) = rx.recv() {
-        let mut batch = vec![first];
-        while batch.len() < 4096 {
-            match rx.try_recv() {
-                Ok(e) => batch.push(e),
-                Err(_) => break,
+    let mut prompts: Vec<Value> = Vec::new();
+    let mut since = Instant::now();
+    let seal = |prompts: &mut Vec<Value>| -> Result<()> {
+        let Some(who) = &logger else {
+            prompts.clear();
+            return Ok(());
+        };
+        if prompts.is_empty() {
+            return Ok(());
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix(".gateway-prompts-")
+            .tempfile_in(&dir)
+            .map_err(|e| Error::Io {
+                action: "create a temporary file in",
+                path: dir.clone(),
+                source: e,
+            })?;
+        for p in prompts.drain(..) {
+            use std::io::Write;
+            writeln!(file, "{p}").map_err(|e| Error::Io {
+                action: "write",
+                path: file.path().to_path_buf(),
+                source: e,
+            })?;
+        }
+        let name = format!(
+            "gateway-prompts-{}.jsonl",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
+        );
+        vault.put(file.path(), airlock_vault::Zone::Raw, Some(&name), who)?;
+        Ok(())
+    };
+    loop {
+        let first = match rx.recv_timeout(Duration::from_secs(1)) {
+            Ok(m) => Some(m),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let mut batch = Vec::new();
+        let mut take = |m: Message, batch: &mut Vec<Event>| match m {
+            Message::Event(e) => batch.push(e),
+            Message::Prompt(p) => prompts.push(p),
+        };
+        if let Some(m) = first {
+            take(m, &mut batch);
+            while batch.len() < 4096 {
+                match rx.try_recv() {
+                    Ok(m) => take(m, &mut batch),
+                    Err(_) => break,
+                }
             }
         }
-        vault.record(&batch)?;
-        written += batch.len() as u64;
+        if !batch.is_empty() {
+            vault.record(&batch)?;
+            written += batch.len() as u64;
+        }
+        if prompts.len() >= PROMPT_BATCH
+            || (!prompts.is_empty() && since.elapsed() > Duration::from_secs(PROMPT_SECONDS))
+        {
+            seal(&mut prompts)?;
+            since = Instant::now();
+        }
     }
+    seal(&mut prompts)?;
     Ok(written)
 }
 
@@ -359,6 +461,10 @@ impl Gateway {
             }
         }
         let vault = auth.ws.vault().ok_or("the gateway has no vault")?;
+        // an OpenAI client always sends a bearer: beside a client certificate, one that is
+        // not an airlock key is no credential (two credentials are refused)
+        let bearer =
+            bearer.filter(|b| peer.0.is_none() || b.starts_with(airlock_server::apikey::PREFIX));
         let name = match (bearer, &peer.0) {
             (Some(_), Some(_)) => {
                 return Err(
@@ -451,7 +557,25 @@ impl Gateway {
             detail: Some(detail),
         };
         if let Ok(tx) = self.audit.lock() {
-            let _ = tx.send(event);
+            let _ = tx.send(Message::Event(event));
+        }
+    }
+
+    /// Keeps a call's request and answer for the vault, on a route that logs prompts.
+    fn log_prompt(&self, rec: &Record, request: Option<Value>, completion: Value) {
+        let Some(request) = request else { return };
+        let line = json!({
+            "request_id": rec.request_id,
+            "time": chrono::Utc::now().to_rfc3339(),
+            "caller": rec.caller,
+            "role": rec.role,
+            "route": rec.route.map(|i| i + 1),
+            "decision": rec.decision,
+            "request": request,
+            "completion": completion,
+        });
+        if let Ok(tx) = self.audit.lock() {
+            let _ = tx.send(Message::Prompt(line));
         }
     }
 
@@ -688,6 +812,10 @@ async fn handle(
     };
     rec.role = role;
     rec.route = Some(index);
+    let logged = route
+        .log_prompts
+        .then(|| serde_json::from_slice::<Value>(&body).ok())
+        .flatten();
     rec.upstream = Some(route.upstream.clone());
     let Some(upstream) = gw.upstreams.get(&route.upstream) else {
         refuse!(
@@ -809,6 +937,7 @@ async fn handle(
             filter,
             std::mem::take(rec),
             started,
+            logged,
         );
     }
     let collected = tokio::time::timeout(
@@ -876,6 +1005,7 @@ async fn handle(
         "forwarded"
     };
     gw.audit(rec, started);
+    gw.log_prompt(rec, logged, value);
     ([(header::CONTENT_TYPE, "application/json")], out).into_response()
 }
 
@@ -1045,6 +1175,7 @@ fn stream_answer(
     filter: OutputFilter,
     mut rec: Record,
     started: Instant,
+    logged: Option<Value>,
 ) -> Response {
     let (mut tx, out) =
         http_body_util::channel::Channel::<Bytes, std::convert::Infallible>::new(16);
@@ -1054,6 +1185,7 @@ fn stream_answer(
         let mut buf: Vec<u8> = Vec::new();
         let mut held: HashMap<String, Held> = HashMap::new();
         let mut hasher = Sha256::new();
+        let mut sent = String::new();
         let mut decision = "forwarded";
         let mut status = 200u16;
         'read: loop {
@@ -1140,6 +1272,10 @@ fn stream_answer(
                     }
                     let line = chunk.to_string();
                     hasher.update(line.as_bytes());
+                    if logged.is_some() {
+                        sent.push_str(&line);
+                        sent.push('\n');
+                    }
                     outgoing.push_str("data: ");
                     outgoing.push_str(&line);
                     outgoing.push_str("\n\n");
@@ -1181,6 +1317,7 @@ fn stream_answer(
         rec.decision = decision;
         rec.completion_sha256 = Some(data_encoding::HEXLOWER.encode(&hasher.finalize()));
         gw.audit(&rec, started);
+        gw.log_prompt(&rec, logged, Value::String(sent));
     });
     Response::builder()
         .status(StatusCode::OK)

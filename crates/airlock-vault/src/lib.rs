@@ -481,6 +481,12 @@ impl Vault {
         }
     }
 
+    /// Whether the access rules let `who` `action` in `zone` (a question, not recorded: for a
+    /// service that checks its own standing when it starts).
+    pub fn may(&self, who: &Actor, action: access::Action, zone: Zone) -> bool {
+        self.access.check(who, action, zone).is_ok()
+    }
+
     /// Checks `who` may `action` in `zone`; a refusal is recorded in the audit log.
     pub fn allow(
         &self,
