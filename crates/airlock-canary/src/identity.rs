@@ -84,13 +84,16 @@ pub fn invented_word(rng: &mut impl Rng) -> String {
 }
 
 /// `n` random decimal digits that do not read as a date (the digits-only form of an
-/// identifier is searched for: "7292018" would be found in every "7/29/2018").
+/// identifier is searched for: "7292018" would be found in every "7/29/2018") and do not begin
+/// as a surrogate's long run does (a 9).
 pub fn digits(rng: &mut impl Rng, n: usize) -> String {
     loop {
         let d: String = (0..n)
             .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
             .collect();
-        if !airlock_text::known::reads_as_date(&d) {
+        if !airlock_text::known::reads_as_date(&d)
+            && !airlock_text::known::reserved_for_surrogates(&d)
+        {
             return d;
         }
     }

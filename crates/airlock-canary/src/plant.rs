@@ -223,10 +223,17 @@ fn render_digits(shape: &str, digits: &str) -> Option<String> {
 /// A new value in the shape of `shape`: each digit and letter replaced by a random one of the
 /// same class and case, everything else kept.
 fn imitate(shape: &str, rng: &mut impl Rng) -> String {
-    shape
-        .chars()
-        .map(|c| {
-            if c.is_ascii_digit() {
+    let chars: Vec<char> = shape.chars().collect();
+    chars
+        .iter()
+        .enumerate()
+        .map(|(i, &c)| {
+            let run_start = c.is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
+            let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if run_start && run >= airlock_text::known::RESERVED_RUN {
+                // never the 9 that begins a surrogate's long run
+                char::from(b'0' + rng.random_range(0..9u8))
+            } else if c.is_ascii_digit() {
                 char::from(b'0' + rng.random_range(0..10u8))
             } else if c.is_ascii_uppercase() {
                 char::from(b'A' + rng.random_range(0..26u8))

@@ -100,6 +100,17 @@ pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
     out
 }
 
+/// Runs of this many digits or more that airlock makes up to stand for an identifier
+/// (surrogates) begin with a 9, and the identifiers it plants as canaries never do, so that a
+/// surrogate can never equal a canary's number by chance (as an SSN surrogate's area 9xx was
+/// never issued).
+pub const RESERVED_RUN: usize = 6;
+
+/// Whether a run of digits this long, beginning so, is reserved for surrogates.
+pub fn reserved_for_surrogates(run: &str) -> bool {
+    run.len() >= RESERVED_RUN && run.starts_with('9')
+}
+
 /// Whether a run of 7 to 9 digits in `text` reads as a calendar date in a compact layout
 /// (YYYYMMDD, MMDDYYYY, MDDYYYY, years 1800 to 2199; also after a leading 1, as a phone
 /// number's country code). A number made up to stand for something else (a surrogate, a

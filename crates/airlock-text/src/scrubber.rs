@@ -394,9 +394,14 @@ impl TextEngine {
 /// Same length and character classes: digits for digits, letters for letters.
 fn same_shape(original: &str, h: &[u8; 32], out: &mut String) {
     let mut bytes = h.iter().cycle();
-    for c in original.chars() {
+    let chars: Vec<char> = original.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
         let b = *bytes.next().unwrap_or(&0);
+        // a long run of digits begins with the 9 reserved for surrogates
+        let run_start = c.is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
         out.push(match c {
+            '0'..='9' if run_start && run >= crate::known::RESERVED_RUN => '9',
             '0'..='9' => char::from(b'0' + b % 10),
             'A'..='Z' => char::from(b'A' + b % 26),
             'a'..='z' => char::from(b'a' + b % 26),
@@ -601,6 +606,9 @@ mod tests {
                 None,
             );
             assert!(!reads_as_date(&out), "{out}");
+            // a surrogate's long run begins with the reserved 9: it never equals a canary's
+            let digits: String = out.chars().filter(char::is_ascii_digit).collect();
+            assert!(crate::known::reserved_for_surrogates(&digits), "{out}");
         }
         // the property is not vacuous: plenty of the originals read as dates
         assert!(dated > 0);
