@@ -29,6 +29,7 @@ pub fn run(args: BenchArgs, json: bool) -> anyhow::Result<ExitStatus> {
         BenchSuite::Dicom => return crate::bench_dicom::run(&args, json),
         BenchSuite::Fhir => return crate::bench_fhir::run(&args, json),
         BenchSuite::Serve => return crate::bench_serve::run(&args, json),
+        BenchSuite::Gateway => return crate::bench_gateway::run(&args, json),
         BenchSuite::Deid => {}
     }
     let tmp;

@@ -20,6 +20,7 @@ use clap::{Args, Parser, ValueEnum};
 mod bench;
 mod bench_dicom;
 mod bench_fhir;
+mod bench_gateway;
 mod bench_risk;
 mod bench_serve;
 mod bench_text;
@@ -51,7 +52,9 @@ pub struct BenchArgs {
     /// (encrypted put and get against a plain file copy, on one core), `dicom` (`dicom deid`
     /// of a tree of small images against a plain copy, on one core; --rows is the file count)
     /// `fhir` (`fhir deid` of an NDJSON export against a plain parse; --rows is MB) or `serve`
-    /// (32 clients of `airlock serve` against 32 local vault users; --rows is seconds, 60)
+    /// (32 clients of `airlock serve` against 32 local vault users; --rows is seconds, 60) or
+    /// `gateway` (`airlock gateway` overhead against a direct call, then 64 clients for --rows
+    /// seconds, 60, on loopback)
     #[arg(long, value_enum, default_value = "deid")]
     pub suite: BenchSuite,
     /// Rows of generated data (deid: encounters of 15 columns; risk: the adult resample)
@@ -82,6 +85,7 @@ pub enum BenchSuite {
     Dicom,
     Fhir,
     Serve,
+    Gateway,
 }
 
 /// The `airlock` binary the process-based suites run: beside this one.
