@@ -594,7 +594,6 @@ mod tests {
         assert!(reads_as_date("119030623"));
         assert!(!reads_as_date("99999999"));
         assert!(!reads_as_date("19031323"));
-        let e = engine();
         let mut dated = 0;
         for i in 0..20_000u32 {
             let mrn = format!("{:08}", i * 4_999 % 100_000_000);
