@@ -10,10 +10,14 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod auth;
 pub mod config;
+pub mod drift;
 pub mod guard;
 pub mod keys;
 pub mod server;
+pub mod serving;
+pub mod writer;
 
 use std::path::PathBuf;
 

@@ -11,8 +11,7 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -31,10 +30,12 @@ use airlock_core::keys::{PurposeKey, WorkspaceSecret};
 use airlock_run::Workspace;
 use airlock_server::server::Peer;
 use airlock_text::TextEngine;
-use airlock_vault::{CredentialKind, Event};
+use airlock_vault::Event;
 
+use crate::auth::{Auth, Caller};
 use crate::config::{GatewayConfig, Route};
 use crate::guard::{Counts, Cut, Held, InputPass, OutputFilter, Refused};
+use crate::writer::{Finish, Message, Writer};
 use crate::{Error, Result};
 
 /// A callback that receives the operator's access log, one JSON object per call (no text).
@@ -64,36 +65,17 @@ struct Gateway {
     /// This process's own random key: each request's surrogates are keyed by a subkey of it.
     key: PurposeKey,
     upstreams: HashMap<String, Upstream>,
-    auth: Mutex<Auth>,
-    checked: airlock_server::apikey::Checked,
-    audit: Mutex<mpsc::Sender<Message>>,
+    auth: Arc<Auth>,
+    writer: Writer,
     access_log: Option<AccessLog>,
     timeout: Duration,
 }
-
-struct Auth {
-    ws: Workspace,
-    refreshed: Instant,
-}
-
-/// What the audit writer receives.
-enum Message {
-    /// A call's audit entry.
-    Event(Event),
-    /// A call's prompt and completion, on a route that logs them: sealed into the vault.
-    Prompt(Value),
-}
-
-/// Prompts kept before they are sealed into the vault as one dataset.
-const PROMPT_BATCH: usize = 1000;
-/// Seconds prompts wait at most before they are sealed.
-const PROMPT_SECONDS: u64 = 10;
 
 /// A gateway ready to listen.
 pub struct Prepared {
     gateway: Arc<Gateway>,
     tls: Option<Arc<rustls::ServerConfig>>,
-    audit: std::thread::JoinHandle<Result<u64>>,
+    finish: Finish,
 }
 
 /// What a finished run served.
@@ -113,32 +95,7 @@ pub fn open(options: Options) -> Result<Prepared> {
     vault.require_bound_roles();
     vault.refresh_access(&actor)?;
     let mode = options.config.mode()?;
-    let tls = if options.config.server.tls {
-        let files = airlock_server::ca::CaFiles::of(&options.workspace);
-        let (cert, key) = match (&options.config.server.cert, &options.config.server.key) {
-            (Some(c), Some(k)) => (c.clone(), k.clone()),
-            _ if files.exists() => (files.server_cert(), files.server_key()),
-            _ => {
-                return Err(Error::Config(
-                    "[server] tls needs cert and key, or a workspace CA (`airlock ca init`)".into(),
-                ));
-            }
-        };
-        let roots = match &options.config.server.client_ca {
-            Some(r) => r.clone(),
-            None if files.exists() => files.ca_cert(),
-            None => {
-                return Err(Error::Config(
-                    "[server] tls needs client_ca, or a workspace CA (`airlock ca init`)".into(),
-                ));
-            }
-        };
-        Some(Arc::new(airlock_server::server::tls_server_config(
-            &cert, &key, &roots,
-        )?))
-    } else {
-        None
-    };
+    let tls = tls(&options.config.server, &options.workspace)?;
     let mut upstreams = HashMap::new();
     for u in &options.config.upstreams {
         upstreams.insert(
@@ -155,12 +112,11 @@ pub fn open(options: Options) -> Result<Prepared> {
     } else {
         None
     };
-    let (tx, rx) = mpsc::channel::<Message>();
-    let audit_ws = Workspace::open(Some(&secret))?;
-    let audit = std::thread::Builder::new()
-        .name("gateway-audit".into())
-        .spawn(move || audit_writer(audit_ws, rx, logger))
-        .map_err(|e| Error::Usage(format!("cannot start the audit writer: {e}")))?;
+    let (writer, finish) = Writer::start(
+        Workspace::open(Some(&secret))?,
+        logger.map(|who| (who, "gateway-prompts")),
+        None,
+    )?;
     let timeout = Duration::from_secs_f64(options.config.server.upstream_timeout_s);
     let gateway = Gateway {
         engine: Arc::new(TextEngine::without_key().with_mode(mode)),
@@ -168,12 +124,8 @@ pub fn open(options: Options) -> Result<Prepared> {
             .map_err(|_| Error::Usage("the system random source failed".into()))?
             .derive(airlock_core::keys::Purpose::Surrogate),
         upstreams,
-        auth: Mutex::new(Auth {
-            ws,
-            refreshed: Instant::now(),
-        }),
-        checked: airlock_server::apikey::Checked::default(),
-        audit: Mutex::new(tx),
+        auth: Arc::new(Auth::new(ws, actor)),
+        writer,
         access_log: options.access_log,
         timeout,
         config: options.config,
@@ -181,8 +133,41 @@ pub fn open(options: Options) -> Result<Prepared> {
     Ok(Prepared {
         gateway: Arc::new(gateway),
         tls,
-        audit,
+        finish,
     })
+}
+
+/// The TLS configuration `[server]` asks for: its certificate and client roots, or the
+/// workspace CA's; `None` for plain HTTP (loopback only: the configuration checked that).
+pub(crate) fn tls(
+    server: &crate::config::ServerSection,
+    workspace: &std::path::Path,
+) -> Result<Option<Arc<rustls::ServerConfig>>> {
+    if !server.tls {
+        return Ok(None);
+    }
+    let files = airlock_server::ca::CaFiles::of(workspace);
+    let (cert, key) = match (&server.cert, &server.key) {
+        (Some(c), Some(k)) => (c.clone(), k.clone()),
+        _ if files.exists() => (files.server_cert(), files.server_key()),
+        _ => {
+            return Err(Error::Config(
+                "[server] tls needs cert and key, or a workspace CA (`airlock ca init`)".into(),
+            ));
+        }
+    };
+    let roots = match &server.client_ca {
+        Some(r) => r.clone(),
+        None if files.exists() => files.ca_cert(),
+        None => {
+            return Err(Error::Config(
+                "[server] tls needs client_ca, or a workspace CA (`airlock ca init`)".into(),
+            ));
+        }
+    };
+    Ok(Some(Arc::new(airlock_server::server::tls_server_config(
+        &cert, &key, &roots,
+    )?)))
 }
 
 fn client(ca_file: Option<&std::path::Path>) -> Result<HttpsClient> {
@@ -255,90 +240,6 @@ fn prompt_logger(vault: &airlock_vault::Vault) -> Result<airlock_vault::Actor> {
         })
 }
 
-/// Writes audit events in batches: whatever arrived while the last batch was being written
-/// (one fsync and one signed checkpoint per batch). Prompts of routes that log them are
-/// sealed into the vault's raw zone, a dataset per thousand calls or ten seconds, never
-/// written in plain text outside a private temporary file that the vault encrypts and
-/// removes. Ends when every sender is gone, after sealing what is left.
-fn audit_writer(
-    ws: Workspace,
-    rx: mpsc::Receiver<Message>,
-    logger: Option<airlock_vault::Actor>,
-) -> Result<u64> {
-    let vault = ws.vault().ok_or(airlock_vault::VaultError::NoVault)?;
-    let dir = ws
-        .dir()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let mut written = 0u64;
-    let mut prompts: Vec<Value> = Vec::new();
-    let mut since = Instant::now();
-    let seal = |prompts: &mut Vec<Value>| -> Result<()> {
-        let Some(who) = &logger else {
-            prompts.clear();
-            return Ok(());
-        };
-        if prompts.is_empty() {
-            return Ok(());
-        }
-        let mut file = tempfile::Builder::new()
-            .prefix(".gateway-prompts-")
-            .tempfile_in(&dir)
-            .map_err(|e| Error::Io {
-                action: "create a temporary file in",
-                path: dir.clone(),
-                source: e,
-            })?;
-        for p in prompts.drain(..) {
-            use std::io::Write;
-            writeln!(file, "{p}").map_err(|e| Error::Io {
-                action: "write",
-                path: file.path().to_path_buf(),
-                source: e,
-            })?;
-        }
-        let name = format!(
-            "gateway-prompts-{}.jsonl",
-            chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ")
-        );
-        vault.put(file.path(), airlock_vault::Zone::Raw, Some(&name), who)?;
-        Ok(())
-    };
-    loop {
-        let first = match rx.recv_timeout(Duration::from_secs(1)) {
-            Ok(m) => Some(m),
-            Err(mpsc::RecvTimeoutError::Timeout) => None,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
-        let mut batch = Vec::new();
-        let mut take = |m: Message, batch: &mut Vec<Event>| match m {
-            Message::Event(e) => batch.push(e),
-            Message::Prompt(p) => prompts.push(p),
-        };
-        if let Some(m) = first {
-            take(m, &mut batch);
-            while batch.len() < 4096 {
-                match rx.try_recv() {
-                    Ok(m) => take(m, &mut batch),
-                    Err(_) => break,
-                }
-            }
-        }
-        if !batch.is_empty() {
-            vault.record(&batch)?;
-            written += batch.len() as u64;
-        }
-        if prompts.len() >= PROMPT_BATCH
-            || (!prompts.is_empty() && since.elapsed() > Duration::from_secs(PROMPT_SECONDS))
-        {
-            seal(&mut prompts)?;
-            since = Instant::now();
-        }
-    }
-    seal(&mut prompts)?;
-    Ok(written)
-}
-
 /// Serves until `shutdown` resolves, then finishes the audit log. `ready` is told the bound
 /// address once listening.
 pub async fn serve(
@@ -373,9 +274,9 @@ pub async fn serve(
     airlock_server::server::serve_router(listener, prepared.tls, router, shutdown).await;
     // the last calls' entries: the writer ends when the state's sender goes
     drop(prepared.gateway);
-    let audited = tokio::task::spawn_blocking(move || prepared.audit.join())
+    let finish = prepared.finish;
+    let audited = tokio::task::spawn_blocking(move || finish.finish())
         .await
-        .map_err(|_| Error::Usage("the audit writer failed".into()))?
         .map_err(|_| Error::Usage("the audit writer failed".into()))??;
     Ok(Summary { audited })
 }
@@ -409,13 +310,6 @@ impl Endpoint {
     }
 }
 
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-struct Caller {
-    name: String,
-    roles: Vec<String>,
-}
-
 /// Everything the audit entry and access log of one call say.
 #[derive(Debug, Default)]
 struct Record {
@@ -439,69 +333,6 @@ struct Record {
 }
 
 impl Gateway {
-    /// Who the request is: an API key (`Authorization: Bearer alk_...`) or a client
-    /// certificate this workspace issued; and the roles `[actors]` binds to them.
-    fn authenticate(
-        &self,
-        headers: &HeaderMap,
-        peer: &Peer,
-    ) -> std::result::Result<Caller, &'static str> {
-        let bearer = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let mut auth = self.auth.lock().map_err(|_| "the gateway failed")?;
-        if auth.refreshed.elapsed() > Duration::from_secs(1) {
-            auth.refreshed = Instant::now();
-            if let Some(v) = auth.ws.vault_mut() {
-                // a file that does not parse keeps the rules in use (and the error is the
-                // operator's to see at the next start)
-                let _ = v.refresh_access(&gateway_actor());
-            }
-        }
-        let vault = auth.ws.vault().ok_or("the gateway has no vault")?;
-        // an OpenAI client always sends a bearer: beside a client certificate, one that is
-        // not an airlock key is no credential (two credentials are refused)
-        let bearer =
-            bearer.filter(|b| peer.0.is_none() || b.starts_with(airlock_server::apikey::PREFIX));
-        let name = match (bearer, &peer.0) {
-            (Some(_), Some(_)) => {
-                return Err(
-                    "the request carries both a client certificate and an API key; present one",
-                );
-            }
-            (Some(key), None) if key.starts_with(airlock_server::apikey::PREFIX) => {
-                let cred = airlock_server::apikey::lookup(vault, key)
-                    .map_err(|_| "the API key is unknown or revoked")?;
-                drop(auth);
-                let name = self
-                    .checked
-                    .verify(cred, key)
-                    .ok_or("the API key is unknown or revoked")?;
-                let auth = self.auth.lock().map_err(|_| "the gateway failed")?;
-                let roles = auth
-                    .ws
-                    .vault()
-                    .map(|v| v.roles_of(&name))
-                    .unwrap_or_default();
-                return Ok(Caller { name, roles });
-            }
-            (Some(_), None) => return Err("the API key is unknown or revoked"),
-            (None, Some(fp)) => vault
-                .live_credentials(CredentialKind::Cert, fp)
-                .ok()
-                .and_then(|c| c.into_iter().next())
-                .map(|c| c.subject)
-                .ok_or("this certificate is not one the workspace issued, or it was revoked")?,
-            (None, None) => {
-                return Err("no API key (Authorization: Bearer) and no client certificate");
-            }
-        };
-        let roles = vault.roles_of(&name);
-        Ok(Caller { name, roles })
-    }
-
     fn audit(&self, r: &Record, started: Instant) {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut detail = Map::new();
@@ -556,9 +387,7 @@ impl Gateway {
             outcome: outcome.into(),
             detail: Some(detail),
         };
-        if let Ok(tx) = self.audit.lock() {
-            let _ = tx.send(Message::Event(event));
-        }
+        self.writer.send(Message::Event(event));
     }
 
     /// Keeps a call's request and answer for the vault, on a route that logs prompts.
@@ -574,9 +403,7 @@ impl Gateway {
             "request": request,
             "completion": completion,
         });
-        if let Ok(tx) = self.audit.lock() {
-            let _ = tx.send(Message::Prompt(line));
-        }
+        self.writer.send(Message::Sealed(line));
     }
 
     /// The route for `model` that one of the caller's roles may use.
@@ -677,19 +504,6 @@ async fn embeddings(
     .await
 }
 
-/// Authenticates on a blocking thread (an API key's first check runs argon2id).
-async fn authenticate(
-    gw: &Arc<Gateway>,
-    headers: &HeaderMap,
-    peer: Peer,
-) -> std::result::Result<Caller, &'static str> {
-    let gw2 = gw.clone();
-    let headers = headers.clone();
-    tokio::task::spawn_blocking(move || gw2.authenticate(&headers, &peer))
-        .await
-        .unwrap_or(Err("the gateway failed"))
-}
-
 async fn proxy(
     gw: Arc<Gateway>,
     endpoint: Endpoint,
@@ -741,7 +555,7 @@ async fn handle(
             return oai_error($status, &message, $kind, $code);
         }};
     }
-    let caller = match authenticate(gw, headers, peer).await {
+    let caller = match crate::auth::authenticate(gw.auth.clone(), headers.clone(), peer).await {
         Ok(c) => c,
         Err(why) => refuse!(
             StatusCode::UNAUTHORIZED,
@@ -1358,7 +1172,13 @@ async fn models(
         endpoint: "models",
         ..Default::default()
     };
-    let caller = match authenticate(&gw, &headers, peer.map(|p| p.0).unwrap_or_default()).await {
+    let caller = match crate::auth::authenticate(
+        gw.auth.clone(),
+        headers.clone(),
+        peer.map(|p| p.0).unwrap_or_default(),
+    )
+    .await
+    {
         Ok(c) => c,
         Err(why) => {
             rec.status = 401;
