@@ -136,6 +136,26 @@ pub enum Command {
     /// redacted or pseudonymized before an upstream sees them and kept out of answers, every
     /// call audited (`airlock gateway --config gateway.toml`; `airlock gateway key create`)
     Gateway(GatewayArgs),
+    /// Serve a model from the registry (an `airlock train` model in staging or prod): an
+    /// inference log with patients as keyed tokens, clinicians' overrides, a candidate in
+    /// shadow or rollout, input drift (PSI, KS) against the training data, every call audited
+    ServeModel(ServeModelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeModelArgs {
+    /// The serving configuration: [server], [model], [candidate], [access], [drift]
+    /// (docs/GATEWAY.md)
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Write the URL it listens on to this file once it is listening
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Print an access log for operators on stdout, one JSON object per call (no values)
+    #[arg(long)]
+    pub access_log: bool,
 }
 
 #[derive(Debug, Args)]

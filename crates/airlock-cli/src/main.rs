@@ -96,8 +96,12 @@ fn main() -> ExitCode {
             }
         };
     }
-    // the gateway ends on SIGINT and SIGTERM by itself, after its last audit entries
-    if !matches!(cli.command, cli::Command::Gateway(_)) {
+    // the gateway and serve-model end on SIGINT and SIGTERM by themselves, after their last
+    // audit entries
+    if !matches!(
+        cli.command,
+        cli::Command::Gateway(_) | cli::Command::ServeModel(_)
+    ) {
         interrupts::watch();
     }
     let result = std::panic::catch_unwind(move || commands::run(cli));

@@ -3,6 +3,12 @@
 //! model's categories and one "other" bin, and the two-sample Kolmogorov-Smirnov statistic of
 //! numeric features, over a sliding window of the latest requests.
 //!
+//! Both are biased upwards on a small window: a sample of n drawn from the reference itself
+//! scores a PSI of about (bins − 1)/n and a KS statistic up to its critical value. A feature is
+//! flagged only when its PSI exceeds the threshold by more than that chance level, or its KS
+//! statistic exceeds both the threshold and the two-sample critical value at α = 0.001
+//! (1.95·√((n+m)/(n·m))), so a short window of ordinary requests raises no alarm.
+//!
 //! The reference stays in the serving process's memory (read from the vault's copy of the
 //! training table): a model file carries no statistics of its data beyond what training under
 //! differential privacy released.
@@ -47,6 +53,13 @@ pub fn ks(a: &[f64], b: &[f64]) -> f64 {
         d = d.max((i as f64 / na - j as f64 / nb).abs());
     }
     d
+}
+
+/// The PSI a sample of `n` scores over `bins` bins by chance alone (the expectation of the
+/// statistic under no drift, to first order: it is asymptotically (bins − 1)/n times a
+/// chi-squared variable's mean of 1 per degree of freedom).
+fn chance_psi(bins: usize, n: usize) -> f64 {
+    bins.saturating_sub(1) as f64 / n.max(1) as f64
 }
 
 /// One feature's reference.
@@ -152,6 +165,8 @@ impl Reference {
 pub struct FeatureDrift {
     pub feature: String,
     pub psi: f64,
+    /// The PSI a window of this size scores by chance alone, about (bins − 1)/n.
+    pub psi_chance: f64,
     /// Numeric features only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ks: Option<f64>,
@@ -223,11 +238,15 @@ impl Window {
                     v.sort_by(f64::total_cmp);
                     let p = psi(expected, &numeric_bins(edges, &v));
                     let k = ks(sorted, &v);
+                    let chance = chance_psi(expected.len(), v.len());
+                    let (n, m) = (v.len().max(1) as f64, sorted.len().max(1) as f64);
+                    let critical = 1.95 * ((n + m) / (n * m)).sqrt();
                     FeatureDrift {
                         feature: name.clone(),
                         psi: p,
+                        psi_chance: chance,
                         ks: Some(k),
-                        alert: p > self.psi_alert || k > self.ks_alert,
+                        alert: p - chance > self.psi_alert || k > self.ks_alert.max(critical),
                     }
                 }
                 FeatureRef::Categorical {
@@ -237,11 +256,13 @@ impl Window {
                 } => {
                     let v: Vec<Option<&str>> = q.iter().map(Option::as_deref).collect();
                     let p = psi(expected, &category_bins(categories, &v));
+                    let chance = chance_psi(expected.len(), v.len());
                     FeatureDrift {
                         feature: name.clone(),
                         psi: p,
+                        psi_chance: chance,
                         ks: None,
-                        alert: p > self.psi_alert,
+                        alert: p - chance > self.psi_alert,
                     }
                 }
             })

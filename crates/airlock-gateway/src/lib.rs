@@ -25,7 +25,7 @@ use std::path::PathBuf;
 /// settings, never prompts.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("gateway configuration: {0}")]
+    #[error("configuration: {0}")]
     Config(String),
     #[error(transparent)]
     Vault(#[from] airlock_vault::VaultError),

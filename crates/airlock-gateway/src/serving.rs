@@ -183,6 +183,39 @@ impl Served {
         (best, conf, p)
     }
 
+    /// The columns it reads, in order.
+    fn feature_names(&self) -> Vec<&str> {
+        self.file
+            .encoding
+            .features
+            .iter()
+            .map(|f| match f {
+                Feature::Numeric { name, .. } | Feature::Categorical { name, .. } => name.as_str(),
+            })
+            .collect()
+    }
+
+    /// One request's values (in [`Self::feature_names`]' order) under this model's own
+    /// encoding.
+    fn encode(&self, values: &[Option<String>]) -> Vec<f64> {
+        let enc = &self.file.encoding;
+        let table = Table {
+            names: self
+                .feature_names()
+                .into_iter()
+                .map(str::to_owned)
+                .chain([enc.target.clone()])
+                .collect(),
+            columns: values
+                .iter()
+                .map(|v| vec![v.clone()])
+                .chain([vec![None]])
+                .collect(),
+            rows: 1,
+        };
+        enc.encoder(&table).map(|e| e.row(0)).unwrap_or_default()
+    }
+
     fn label(&self, class: usize) -> String {
         self.file
             .encoding
@@ -257,13 +290,17 @@ struct ModelServer {
     /// Tokens whose link was already sealed by this process.
     linked: Mutex<std::collections::HashSet<String>>,
     /// Recent predictions (request id → served version, label), for overrides.
-    recent: Mutex<(HashMap<String, (String, String)>, VecDeque<String>)>,
+    recent: Mutex<Recent>,
     drift: Option<Mutex<DriftState>>,
     access_log: Option<crate::server::AccessLog>,
 }
 
 /// Predictions remembered for overrides.
 const RECENT: usize = 100_000;
+
+/// The latest predictions: request id → (the version that answered, its label), and their
+/// order, oldest first.
+type Recent = (HashMap<String, (String, String)>, VecDeque<String>);
 
 /// A server ready to listen.
 pub struct Prepared {
@@ -302,7 +339,7 @@ pub fn open(options: Options) -> Result<Prepared> {
         .map(|c| load_model(vault, &dir, &c.id, &who))
         .transpose()?;
     if let Some(c) = &candidate
-        && c.file.encoding.features != primary.file.encoding.features
+        && c.feature_names() != primary.feature_names()
     {
         return Err(Error::Config(
             "the candidate model reads other features than the model in service".into(),
@@ -546,29 +583,6 @@ impl ModelServer {
             .collect()
     }
 
-    fn encode(&self, values: &[Option<String>]) -> Vec<f64> {
-        let enc = &self.primary.file.encoding;
-        let table = Table {
-            names: enc
-                .features
-                .iter()
-                .map(|f| match f {
-                    Feature::Numeric { name, .. } | Feature::Categorical { name, .. } => {
-                        name.clone()
-                    }
-                })
-                .chain([enc.target.clone()])
-                .collect(),
-            columns: values
-                .iter()
-                .map(|v| vec![v.clone()])
-                .chain([vec![None]])
-                .collect(),
-            rows: 1,
-        };
-        enc.encoder(&table).map(|e| e.row(0)).unwrap_or_default()
-    }
-
     /// Which model answers this request: the candidate for its cohort or share in rollout.
     fn candidate_answers(&self, caller: &Caller, request_id: &str) -> bool {
         let Some(c) = &self.config.candidate else {
@@ -674,7 +688,6 @@ async fn predict(
     let mut id = [0u8; 12];
     let _ = getrandom::fill(&mut id);
     let request_id = format!("pred-{}", data_encoding::HEXLOWER.encode(&id));
-    let x = s.encode(&values);
     let canonical = serde_json::to_vec(&values).unwrap_or_default();
     let feature_sha = data_encoding::HEXLOWER.encode(&Sha256::digest(&canonical));
     let to_candidate = s.candidate_answers(&caller, &request_id);
@@ -683,10 +696,10 @@ async fn predict(
         (Some(c), false) => (&s.primary, Some(c)),
         (None, _) => (&s.primary, None),
     };
-    let (class, confidence, probs) = answering.predict(&x);
+    let (class, confidence, probs) = answering.predict(&answering.encode(&values));
     let label = answering.label(class);
     let shadow_line = shadow.map(|m| {
-        let (c, conf, _) = m.predict(&x);
+        let (c, conf, _) = m.predict(&m.encode(&values));
         json!({"model": m.version, "prediction": m.label(c), "confidence": conf})
     });
     let patient = req.patient_id.as_deref().map(|p| s.patient_token(p));

@@ -88,13 +88,24 @@ impl Table {
     }
 }
 
+/// A number inside an internally tagged enum: serde buffers it, and under serde_json's
+/// `arbitrary_precision` (on in this workspace) only a `Value` reads the buffered number back
+/// (a model file written by `airlock train` did not read back as one before).
+fn number<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<f64, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    v.as_f64()
+        .ok_or_else(|| serde::de::Error::custom("expected a number"))
+}
+
 /// How one column becomes features.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum Feature {
     Numeric {
         name: String,
+        #[serde(deserialize_with = "number")]
         mean: f64,
+        #[serde(deserialize_with = "number")]
         std: f64,
     },
     /// One-hot over `categories`, then one slot for anything else.
@@ -281,5 +292,35 @@ impl Encoder<'_> {
             Some(p) => Some(usize::from(v == p)),
             None => self.encoding.classes.iter().position(|c| c == v),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An encoding (numbers inside the tagged feature enum) reads back as written.
+    #[test]
+    fn an_encoding_reads_back_as_written() {
+        let e = Encoding {
+            target: "y".into(),
+            classes: vec!["not a".into(), "a".into()],
+            positive: Some("a".into()),
+            features: vec![
+                Feature::Numeric {
+                    name: "age".into(),
+                    mean: 38.386_282_635_723_17,
+                    std: 13.093_157_340_705_33,
+                },
+                Feature::Categorical {
+                    name: "sex".into(),
+                    categories: vec!["F".into(), "M".into()],
+                },
+            ],
+        };
+        let text = serde_json::to_string_pretty(&e).unwrap_or_default();
+        let back: Encoding = serde_json::from_str(&text).unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(back, e);
+        assert!(serde_json::from_str::<Encoding>(&text.replace("38.38", "\"x\"")).is_err());
     }
 }

@@ -4,7 +4,7 @@ use airlock_gateway::config::GatewayConfig;
 use airlock_gateway::server::{self, Options};
 
 use crate::ExitStatus;
-use crate::cli::{GatewayArgs, GatewayCommand, GatewayKeyCommand};
+use crate::cli::{GatewayArgs, GatewayCommand, GatewayKeyCommand, ServeModelArgs};
 use crate::commands::serve::{operator, operator_vault, workspace_dir};
 use crate::report;
 
@@ -50,18 +50,55 @@ pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
         config,
         access_log,
     })?;
+    let summary = listen(json, args.ready_file, tls, |ready, stop| {
+        server::serve(prepared, ready, stop)
+    })?;
+    stopped(json, "airlock gateway", summary.audited);
+    Ok(ExitStatus::Success)
+}
+
+pub fn serve_model(args: ServeModelArgs, json: bool) -> anyhow::Result<ExitStatus> {
+    let dir = workspace_dir(&args.workspace)?;
+    let config = airlock_gateway::serving::ServeModelConfig::load(&args.config)?;
+    let tls = config.server.tls;
+    let access_log: Option<server::AccessLog> = args
+        .access_log
+        .then(|| std::sync::Arc::new(|line: &serde_json::Value| report::json_line(line)) as _);
+    let prepared = airlock_gateway::serving::open(airlock_gateway::serving::Options {
+        workspace: dir,
+        config,
+        access_log,
+    })?;
+    let audited = listen(json, args.ready_file, tls, |ready, stop| {
+        airlock_gateway::serving::serve(prepared, ready, stop)
+    })?;
+    stopped(json, "airlock serve-model", audited);
+    Ok(ExitStatus::Success)
+}
+
+/// Runs a server until SIGINT or SIGTERM; says where it listens (and writes it to the ready
+/// file).
+fn listen<T, F>(
+    json: bool,
+    ready_file: Option<std::path::PathBuf>,
+    tls: bool,
+    serve: impl FnOnce(
+        Box<dyn FnOnce(std::net::SocketAddr) + Send>,
+        std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>,
+    ) -> F,
+) -> anyhow::Result<T>
+where
+    F: std::future::Future<Output = airlock_gateway::Result<T>>,
+{
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let ready_file = args.ready_file.clone();
     let ready = move |addr: std::net::SocketAddr| {
         let url = format!("{}://{addr}/v1", if tls { "https" } else { "http" });
         if json {
             report::json_line(&serde_json::json!({ "status": "listening", "url": url }));
         } else {
-            report::note(&format!(
-                "airlock gateway listening on {url}: point an OpenAI client's base_url there, with a key from `airlock gateway key create`"
-            ));
+            report::note(&format!("listening on {url}"));
         }
         if let Some(f) = &ready_file
             && let Err(e) = airlock_core::output::write_atomic(f, url.as_bytes(), true)
@@ -69,20 +106,26 @@ pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
             report::warn(&format!("cannot write the ready file: {e}"));
         }
     };
-    let summary = runtime.block_on(server::serve(prepared, ready, async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let stop = async {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {},
-            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+            _ = async {
+                match term.as_mut() {
+                    Some(t) => { t.recv().await; }
+                    None => std::future::pending().await,
+                }
+            } => {},
         }
-    }))?;
+    };
+    Ok(runtime.block_on(serve(Box::new(ready), Box::pin(stop)))?)
+}
+
+fn stopped(json: bool, what: &str, audited: u64) {
     if json {
-        report::json_line(&serde_json::json!({ "status": "stopped", "audited": summary.audited }));
+        report::json_line(&serde_json::json!({ "status": "stopped", "audited": audited }));
     } else {
-        report::note(&format!(
-            "airlock gateway stopped: {} audit entries written",
-            summary.audited
-        ));
+        report::note(&format!("{what} stopped: {audited} audit entries written"));
     }
-    Ok(ExitStatus::Success)
 }

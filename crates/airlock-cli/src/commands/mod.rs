@@ -47,6 +47,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         }
         Command::Serve(args) => serve::serve(args, cli.json),
         Command::Gateway(args) => gateway::run(args, cli.json),
+        Command::ServeModel(args) => gateway::serve_model(args, cli.json),
         Command::Ca(cmd) => serve::ca(cmd, cli.json),
         Command::Apikey(cmd) => serve::apikey(cmd, cli.json),
         Command::Credentials(cmd) => serve::credentials(cmd, cli.json),

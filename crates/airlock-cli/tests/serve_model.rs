@@ -1,0 +1,415 @@
+//! `airlock serve-model` end to end: a DP model trained on adult, put in the vault and promoted
+//! to staging through the `[models]` gate, served with a candidate in shadow and then in
+//! rollout; predictions, the inference log (patients as keyed tokens, their link sealed in the
+//! vault), overrides, drift alerts, refusals, and the audit log.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::airlock;
+
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn steward(d: &Path, args: &[&str]) -> serde_json::Value {
+    let out = airlock(d)
+        .arg("--json")
+        .args(args)
+        .env("AIRLOCK_ROLE", "steward")
+        .env("AIRLOCK_PURPOSE", "release")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+fn start(d: &Path, config: &str) -> (Proc, String) {
+    std::fs::write(d.join("serve.toml"), config).unwrap();
+    let ready = d.join("serve.ready");
+    let _ = std::fs::remove_file(&ready);
+    let child = Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+        .args([
+            "serve-model",
+            "--config",
+            "serve.toml",
+            "--ready-file",
+            "serve.ready",
+        ])
+        .current_dir(d)
+        .stdout(std::fs::File::create(d.join("serve.out")).unwrap())
+        .stderr(std::fs::File::create(d.join("serve.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    let mut child = child;
+    while !ready.exists() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "serve-model ended with {status}: {}",
+                std::fs::read_to_string(d.join("serve.err")).unwrap_or_default()
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "serve-model did not start: {}",
+            std::fs::read_to_string(d.join("serve.err")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = std::fs::read_to_string(&ready).unwrap();
+    (Proc(child), url)
+}
+
+fn stop(p: Proc) {
+    let mut p = p;
+    let _ = Command::new("kill")
+        .args(["-TERM", &p.0.id().to_string()])
+        .status();
+    let status = p.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+}
+
+fn call(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    body: Option<&serde_json::Value>,
+) -> (u16, serde_json::Value) {
+    let agent = ureq::Agent::new_with_config(
+        ureq::config::Config::builder()
+            .http_status_as_error(false)
+            .build(),
+    );
+    let mut resp = match body {
+        Some(b) => {
+            let mut r = agent.post(url).header("Content-Type", "application/json");
+            if let Some(k) = key {
+                r = r.header("Authorization", &format!("Bearer {k}"));
+            }
+            r.send(b.to_string().as_bytes()).unwrap()
+        }
+        None => {
+            assert_eq!(method, "GET");
+            let mut r = agent.get(url);
+            if let Some(k) = key {
+                r = r.header("Authorization", &format!("Bearer {k}"));
+            }
+            r.call().unwrap()
+        }
+    };
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+    )
+}
+
+fn features(row: &[&str], names: &[&str]) -> serde_json::Value {
+    let mut m = serde_json::Map::new();
+    for (n, v) in names.iter().zip(row) {
+        if *n != "salary-class" {
+            m.insert((*n).to_owned(), serde_json::Value::String((*v).to_owned()));
+        }
+    }
+    serde_json::Value::Object(m)
+}
+
+#[test]
+fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    airlock(d).args(["init", "--dir", "."]).assert().success();
+    common::adult(d);
+    let train = |seed: &str, out: &str| {
+        airlock(d)
+            .args([
+                "train",
+                "adult.csv",
+                "--target",
+                "salary-class",
+                "--positive",
+                ">50K",
+            ])
+            .args(["--epsilon", "3", "--seed", seed, "-o", out])
+            .assert()
+            .success();
+    };
+    train("1", "model.json");
+    train("2", "candidate.json");
+    // the registry's way in, as the enclave takes it: the training table de-identified in
+    // zone deid, each model an enclave output of it in zone dev (library calls: the enclave
+    // and `vault deid` have their own tests)
+    let vault = airlock_vault::Vault::open(
+        &d.join(".airlock"),
+        airlock_core::keys::WorkspaceSecret::load(&d.join(".airlock/secret")).unwrap(),
+    )
+    .unwrap();
+    let who = airlock_vault::Actor {
+        name: "alice".into(),
+        role: "steward".into(),
+        purpose: "release".into(),
+    };
+    let raw = vault
+        .put(&d.join("adult.csv"), airlock_vault::Zone::Raw, None, &who)
+        .unwrap()
+        .id;
+    let reference = vault
+        .put_derived(&d.join("adult.csv"), "adult.csv", &who, &raw, "{}")
+        .unwrap()
+        .id;
+    let put = |file: &str, _zone: &str| -> String {
+        vault
+            .put_artifact(&d.join(file), file, &who, &reference, "{}")
+            .unwrap()
+            .id
+    };
+    let promote = |id: &str| {
+        steward(d, &["approve", id, "--to", "staging", "--actor", "bob"]);
+        steward(d, &["vault", "promote", id, "--to", "staging"]);
+    };
+    let model = put("model.json", "dev");
+    let unpromoted = put("candidate.json", "dev");
+    let candidate = put("candidate.json", "dev");
+    promote(&model);
+    promote(&candidate);
+    let key = |name: &str, role: &str| -> String {
+        let out = airlock(d)
+            .args(["--json", "gateway", "key", "create", name, "--role", role])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["api_key"].as_str().unwrap().to_owned()
+    };
+    let ward = key("ward", "clinician");
+    let analyst = key("dash", "analyst");
+    let access = d.join(".airlock/access.toml");
+    let mut rules = std::fs::read_to_string(&access).unwrap();
+    rules.push_str("\"serve-model\" = [\"steward\"]\n");
+    std::fs::write(&access, rules).unwrap();
+
+    let config = |model: &str, candidate: &str, mode: &str| {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\ntls = false\n[model]\nid = \"{model}\"\n\
+             [candidate]\nid = \"{candidate}\"\nmode = \"{mode}\"\ncallers = [\"key:ward\"]\n\
+             [access]\nroles = [\"clinician\"]\noverride_roles = [\"clinician\"]\nservice_role = \"steward\"\n\
+             [drift]\nreference = \"{reference}\"\nwindow = 100\nevery = 25\n"
+        )
+    };
+    // a model that did not pass the gate into staging is not served
+    std::fs::write(
+        d.join("serve.toml"),
+        config(&unpromoted, &candidate, "shadow"),
+    )
+    .unwrap();
+    airlock(d)
+        .args(["serve-model", "--config", "serve.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("staging or prod"));
+
+    let (server, url) = start(d, &config(&model, &candidate, "shadow"));
+    let predict = format!("{url}/predict");
+    let table = std::fs::read_to_string(d.join("adult.csv")).unwrap();
+    let mut lines = table.lines();
+    let names: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let rows: Vec<Vec<&str>> = lines.take(100).map(|l| l.split(',').collect()).collect();
+    let mut ids = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let body = serde_json::json!({"patient_id": format!("MRN-{:06}", 770_000 + i), "features": features(row, &names)});
+        let (status, v) = call("POST", &predict, Some(&ward), Some(&body));
+        assert_eq!(status, 200, "{v}");
+        assert!(
+            v["prediction"] == ">50K" || v["prediction"] == "not >50K",
+            "{v}"
+        );
+        let c = v["confidence"].as_f64().unwrap();
+        assert!((0.5..=1.0).contains(&c), "{v}");
+        assert!(
+            v["model"].as_str().unwrap().starts_with(&model),
+            "shadow mode answers with the model in service"
+        );
+        ids.push(v["request_id"].as_str().unwrap().to_owned());
+    }
+    // refusals: unknown fields (not named back), no key, a role without access
+    let mut extra = features(&rows[0], &names);
+    extra["patient_name"] = serde_json::json!("Jane Roe");
+    let (status, v) = call(
+        "POST",
+        &predict,
+        Some(&ward),
+        Some(&serde_json::json!({"features": extra})),
+    );
+    assert_eq!(status, 400);
+    assert!(
+        !v.to_string().contains("patient_name") && !v.to_string().contains("Jane"),
+        "{v}"
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &predict,
+            None,
+            Some(&serde_json::json!({"features": {}}))
+        )
+        .0,
+        401
+    );
+    assert_eq!(
+        call(
+            "POST",
+            &predict,
+            Some(&analyst),
+            Some(&serde_json::json!({"features": {}}))
+        )
+        .0,
+        403
+    );
+    // a clinician overrides one prediction; an unknown id and free text are refused
+    let over = |id: &str, body: serde_json::Value| {
+        call(
+            "POST",
+            &format!("{url}/predictions/{id}/override"),
+            Some(&ward),
+            Some(&body),
+        )
+    };
+    assert_eq!(
+        over(
+            &ids[3],
+            serde_json::json!({"label": ">50K", "reason": "chart-review"})
+        )
+        .0,
+        200
+    );
+    assert_eq!(
+        over("pred-000", serde_json::json!({"label": ">50K"})).0,
+        404
+    );
+    assert_eq!(
+        over(
+            &ids[4],
+            serde_json::json!({"label": ">50K", "reason": "spoke with Jane Roe"})
+        )
+        .0,
+        400
+    );
+    // no drift on rows like the training data; then every age becomes 85 and men only
+    let (_, drift) = call("GET", &format!("{url}/drift"), Some(&ward), None);
+    let features_drift = drift["features"].as_array().unwrap();
+    assert!(
+        features_drift.iter().all(|f| f["alert"] == false),
+        "{drift}"
+    );
+    for row in rows.iter().take(100) {
+        let mut f = features(row, &names);
+        f["age"] = serde_json::json!("85");
+        assert_eq!(
+            call(
+                "POST",
+                &predict,
+                Some(&ward),
+                Some(&serde_json::json!({"features": f}))
+            )
+            .0,
+            200
+        );
+    }
+    let (_, drift) = call("GET", &format!("{url}/drift"), Some(&ward), None);
+    let age = drift["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["feature"] == "age")
+        .unwrap()
+        .clone();
+    assert_eq!(age["alert"], true, "{drift}");
+    assert!(
+        age["ks"].as_f64().unwrap() > 0.5 && age["psi"].as_f64().unwrap() > 0.2,
+        "{age}"
+    );
+    stop(server);
+
+    // rollout to the ward's cohort: the candidate answers, the model in service in shadow
+    let (server, url) = start(d, &config(&model, &candidate, "rollout"));
+    let body = serde_json::json!({"features": features(&rows[0], &names)});
+    let (status, v) = call("POST", &format!("{url}/predict"), Some(&ward), Some(&body));
+    assert_eq!(status, 200);
+    assert!(v["model"].as_str().unwrap().starts_with(&candidate), "{v}");
+    stop(server);
+
+    // the inference log: one line per prediction and override, patients as tokens, the shadow
+    // model's answers beside; the raw identifiers nowhere in the workspace in the clear
+    let log = std::fs::read_to_string(d.join(format!(".airlock/inference/{model}.jsonl"))).unwrap();
+    let entries: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(entries.len(), 100 + 100 + 1 + 1, "{} lines", entries.len());
+    assert!(entries[0]["patient"].as_str().unwrap().starts_with("pt_"));
+    assert!(
+        entries[0]["shadow"]["model"]
+            .as_str()
+            .unwrap()
+            .starts_with(&candidate)
+    );
+    assert_eq!(entries[0]["feature_sha256"].as_str().unwrap().len(), 64);
+    assert!(entries.iter().any(|e| e["override"]["label"] == ">50K"));
+    let last = entries.last().unwrap();
+    assert_eq!(last["arm"], "candidate");
+    let grep = Command::new("grep")
+        .args(["-rl", "MRN-77"])
+        .arg(d.join(".airlock"))
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+    // the link table is sealed in the vault's raw zone
+    let ls = steward(d, &["vault", "ls"]);
+    let links: Vec<&serde_json::Value> = ls["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ds| {
+            ds["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("serve-model-links-"))
+        })
+        .collect();
+    assert_eq!(links.len(), 1, "{ls}");
+    assert_eq!(links[0]["zone"], "raw");
+    // the audit log verifies and holds each prediction, the override, the drift alert and the
+    // refusals
+    airlock(d).args(["audit", "verify"]).assert().success();
+    let audit = std::fs::read_to_string(d.join(".airlock/audit.log")).unwrap();
+    let count = |action: &str| {
+        audit
+            .lines()
+            .filter(|l| l.contains(&format!("\"action\":\"{action}\"")))
+            .count()
+    };
+    // 201 answered, and the refused ones (400, 401, 403) too
+    assert_eq!(count("serve-model:predict"), 100 + 100 + 1 + 3);
+    assert_eq!(count("serve-model:override"), 1);
+    assert!(count("serve-model:drift") >= 1);
+    assert_eq!(count("serve-model:start"), 2);
+    assert!(!audit.contains("MRN-77") && !audit.contains("Jane"));
+}
