@@ -628,6 +628,46 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// However an answer is cut into chunks, the stream releases what the whole answer
+        /// filtered at once gives, and no identifier the caller did not send survives.
+        #[test]
+        fn chunking_never_changes_what_is_released(
+            which in 0usize..4,
+            cuts in proptest::collection::vec(1usize..12, 1..80),
+        ) {
+            let answers = [
+                "Please contact Dr. Margaret Oyelaran-Whitby at 212-555-0147 about the results.",
+                "John Smith is stable. Call 617-555-0199 or email j.smith@example.com to book.",
+                "Seen on 03/14/2024 at 12 Quarry Lane, Bangor by Dr. Ngozi Abernathy-Quist today.",
+                "No identifiers here: blood pressure 128/82, metformin 500 mg twice daily.",
+            ];
+            let e = engine();
+            let mut pass = InputPass::new(e.clone(), InputAction::Redact, key(), 30);
+            pass.text("Patient John Smith (MRN 4455667) was seen.");
+            let answer = answers[which];
+            let whole = pass.output(OutputAction::Redact, false).text(answer).unwrap();
+            let mut filter = pass.output(OutputAction::Redact, false);
+            let mut held = Held::default();
+            let (mut out, mut at) = (String::new(), 0);
+            let chars: Vec<char> = answer.chars().collect();
+            for c in cuts.iter().cycle() {
+                if at >= chars.len() {
+                    break;
+                }
+                let end = (at + c).min(chars.len());
+                let chunk: String = chars[at..end].iter().collect();
+                out.push_str(&filter.push(&mut held, &chunk).unwrap());
+                at = end;
+            }
+            out.push_str(&filter.finish(&mut held).unwrap());
+            proptest::prop_assert_eq!(&out, &whole);
+            for secret in ["Oyelaran", "0147", "Abernathy", "Quarry", "j.smith@"] {
+                proptest::prop_assert!(!out.contains(secret), "{}", out);
+            }
+        }
+    }
+
     #[test]
     fn unscannable_parts_and_token_ids_are_refused() {
         let e = engine();

@@ -1033,6 +1033,18 @@ fn stream_answer(
                 continue;
             };
             buf.extend_from_slice(&data);
+            if buf.len() > MAX_EVENT {
+                // an event that never ends would hold memory without bound
+                decision = "upstream_broken";
+                status = 502;
+                let _ = tx
+                    .send_data(error_event(
+                        "the upstream sent an event larger than the gateway takes",
+                        "upstream_invalid",
+                    ))
+                    .await;
+                break;
+            }
             // whole events only: an event ends with a blank line
             while let Some(end) = find_event_end(&buf) {
                 let event: Vec<u8> = buf.drain(..end).collect();
@@ -1140,6 +1152,9 @@ fn stream_answer(
         .body(Body::new(out))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
+
+/// The largest server-sent event taken from an upstream.
+const MAX_EVENT: usize = 8 << 20;
 
 fn error_event(message: &str, code: &str) -> Bytes {
     let v = json!({ "error": { "message": message, "type": "airlock_guardrail", "code": code } });
