@@ -101,6 +101,98 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
     v[((v.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// Latency percentiles of `n` calls straight to the upstream and through `target`,
+/// alternately, for 2 KB prompts without and with identifiers.
+fn overhead(
+    rt: &tokio::runtime::Runtime,
+    client: &Http,
+    up_url: &str,
+    target: &str,
+    key: &str,
+    n: usize,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut overhead = serde_json::Map::new();
+    for phi in [false, true] {
+        let (mut direct, mut through) = (Vec::new(), Vec::new());
+        let b = body(phi, false, 7);
+        for i in 0..n + 50 {
+            let t = Instant::now();
+            anyhow::ensure!(
+                rt.block_on(call(client, up_url, None, &b, false)),
+                "the upstream failed"
+            );
+            let d = t.elapsed().as_secs_f64() * 1000.0;
+            let t = Instant::now();
+            anyhow::ensure!(
+                rt.block_on(call(client, target, Some(key), &b, false)),
+                "{target} failed"
+            );
+            let g = t.elapsed().as_secs_f64() * 1000.0;
+            if i >= 50 {
+                direct.push(d);
+                through.push(g);
+            }
+        }
+        let (d50, d99, g50, g99) = (
+            pct(&mut direct, 0.5),
+            pct(&mut direct, 0.99),
+            pct(&mut through, 0.5),
+            pct(&mut through, 0.99),
+        );
+        overhead.insert(
+            if phi { "with_phi" } else { "without_phi" }.into(),
+            json!({"direct_p50_ms": d50, "direct_p99_ms": d99, "gateway_p50_ms": g50, "gateway_p99_ms": g99,
+                   "overhead_p50_ms": g50 - d50, "overhead_p99_ms": g99 - d99, "requests": n}),
+        );
+    }
+    Ok(overhead)
+}
+
+/// [`CLIENTS`] clients (half streaming, half the prompts with identifiers) on `url` for
+/// `secs`: calls answered, calls failed, seconds.
+fn load(
+    rt: &tokio::runtime::Runtime,
+    client: &Http,
+    url: &str,
+    key: &str,
+    secs: u64,
+) -> (u64, u64, f64) {
+    let ok = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let started = Instant::now();
+    rt.block_on(async {
+        let mut tasks = Vec::new();
+        for c in 0..CLIENTS {
+            let (client, url, key, ok, failed) = (
+                client.clone(),
+                url.to_owned(),
+                key.to_owned(),
+                ok.clone(),
+                failed.clone(),
+            );
+            tasks.push(tokio::spawn(async move {
+                let stream = c % 2 == 1;
+                let bodies = [body(false, stream, c), body(true, stream, c)];
+                let mut i = 0usize;
+                while Instant::now() < deadline {
+                    let good = call(&client, &url, Some(&key), &bodies[i % 2], stream).await;
+                    if good { &ok } else { &failed }.fetch_add(1, Ordering::Relaxed);
+                    i += 1;
+                }
+            }));
+        }
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    (
+        ok.load(Ordering::Relaxed),
+        failed.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+    )
+}
+
 fn airlock(dir: &Path, args: &[&str]) -> anyhow::Result<std::process::Output> {
     let out = std::process::Command::new(crate::airlock_exe()?)
         .args(args)
@@ -145,7 +237,10 @@ pub fn run(args: &BenchArgs, json_out: bool) -> anyhow::Result<ExitStatus> {
         .enable_all()
         .build()?;
     // the upstream
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+    let listener = rt.block_on(tokio::net::TcpListener::bind((
+        "127.0.0.1",
+        args.upstream_port.unwrap_or(0),
+    )))?;
     let up = listener.local_addr()?;
     rt.spawn(async move {
         let app =
@@ -190,75 +285,11 @@ pub fn run(args: &BenchArgs, json_out: bool) -> anyhow::Result<ExitStatus> {
         .pool_max_idle_per_host(CLIENTS)
         .build_http();
 
-    // 1. overhead, one client
+    // 1. overhead, one client; 2. load: 64 clients, half streaming, half the prompts with
+    // identifiers
     let n = 1000;
-    let mut overhead = serde_json::Map::new();
-    for phi in [false, true] {
-        let (mut direct, mut through) = (Vec::new(), Vec::new());
-        let b = body(phi, false, 7);
-        for i in 0..n + 50 {
-            let t = Instant::now();
-            anyhow::ensure!(
-                rt.block_on(call(&client, &up_url, None, &b, false)),
-                "the upstream failed"
-            );
-            let d = t.elapsed().as_secs_f64() * 1000.0;
-            let t = Instant::now();
-            anyhow::ensure!(
-                rt.block_on(call(&client, &gw_url, Some(&key), &b, false)),
-                "the gateway failed"
-            );
-            let g = t.elapsed().as_secs_f64() * 1000.0;
-            if i >= 50 {
-                direct.push(d);
-                through.push(g);
-            }
-        }
-        let (d50, d99, g50, g99) = (
-            pct(&mut direct, 0.5),
-            pct(&mut direct, 0.99),
-            pct(&mut through, 0.5),
-            pct(&mut through, 0.99),
-        );
-        overhead.insert(
-            if phi { "with_phi" } else { "without_phi" }.into(),
-            json!({"direct_p50_ms": d50, "direct_p99_ms": d99, "gateway_p50_ms": g50, "gateway_p99_ms": g99,
-                   "overhead_p50_ms": g50 - d50, "overhead_p99_ms": g99 - d99, "requests": n}),
-        );
-    }
-
-    // 2. load: 64 clients, half of them streaming, half of the prompts with identifiers
-    let ok = Arc::new(AtomicU64::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let started = Instant::now();
-    rt.block_on(async {
-        let mut tasks = Vec::new();
-        for c in 0..CLIENTS {
-            let (client, url, key, ok, failed) = (
-                client.clone(),
-                gw_url.clone(),
-                key.clone(),
-                ok.clone(),
-                failed.clone(),
-            );
-            tasks.push(tokio::spawn(async move {
-                let stream = c % 2 == 1;
-                let bodies = [body(false, stream, c), body(true, stream, c)];
-                let mut i = 0usize;
-                while Instant::now() < deadline {
-                    let good = call(&client, &url, Some(&key), &bodies[i % 2], stream).await;
-                    if good { &ok } else { &failed }.fetch_add(1, Ordering::Relaxed);
-                    i += 1;
-                }
-            }));
-        }
-        for t in tasks {
-            let _ = t.await;
-        }
-    });
-    let load_secs = started.elapsed().as_secs_f64();
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
+    let ours = overhead(&rt, &client, &up_url, &gw_url, &key, n)?;
+    let (ok, failed, load_secs) = load(&rt, &client, &gw_url, &key, secs);
 
     // stop, then the log: one entry per call, and it verifies
     let _ = std::process::Command::new("kill")
@@ -278,12 +309,27 @@ pub fn run(args: &BenchArgs, json_out: bool) -> anyhow::Result<ExitStatus> {
         .count() as u64;
     // the overhead phase sent 2 x (n + 50) calls through the gateway
     let calls = ok + failed + 2 * (n as u64 + 50);
+    // a peer proxy in front of the same upstream (started by gateway/compare.sh), measured
+    // the same way
+    let peer = match &args.peer {
+        Some(base) => {
+            let url = format!("{}/chat/completions", base.trim_end_matches('/'));
+            let key = std::env::var("PEER_API_KEY").unwrap_or_else(|_| "sk-bench".into());
+            let overhead = overhead(&rt, &client, &up_url, &url, &key, n)?;
+            let (ok, failed, secs) = load(&rt, &client, &url, &key, secs);
+            Some(json!({"url": base, "overhead": overhead,
+                "load": {"clients": CLIENTS, "seconds": secs, "ok": ok, "failed": failed,
+                         "requests_per_second": ok as f64 / secs}}))
+        }
+        None => None,
+    };
     let result = json!({
         "suite": "gateway",
-        "overhead": overhead,
+        "overhead": ours,
         "load": {"clients": CLIENTS, "seconds": load_secs, "ok": ok, "failed": failed,
                  "requests_per_second": ok as f64 / load_secs},
         "audit": {"entries": verified.entries, "gateway_calls_audited": audited, "calls": calls, "verified": true},
+        "peer": peer,
     });
     anyhow::ensure!(
         audited == calls,
@@ -292,7 +338,7 @@ pub fn run(args: &BenchArgs, json_out: bool) -> anyhow::Result<ExitStatus> {
     if json_out {
         println!("{}", serde_json::to_string_pretty(&result)?);
     } else {
-        let o = |k: &str, f: &str| overhead[k][f].as_f64().unwrap_or(f64::NAN);
+        let o = |k: &str, f: &str| ours[k][f].as_f64().unwrap_or(f64::NAN);
         println!("gateway overhead (1 client, 2 KB prompts, {n} requests each):");
         for k in ["without_phi", "with_phi"] {
             println!(
@@ -313,6 +359,9 @@ pub fn run(args: &BenchArgs, json_out: bool) -> anyhow::Result<ExitStatus> {
             "audit: {audited} gateway entries for {calls} calls; the log verifies ({} entries)",
             verified.entries
         );
+        if let Some(p) = &peer {
+            println!("peer: {p}");
+        }
     }
     Ok(ExitStatus::Success)
 }

@@ -74,6 +74,14 @@ pub struct BenchArgs {
     /// file (default: ../shared/data/notes-dev/physionet-deid-gold.jsonl)
     #[arg(long)]
     pub corpus: Option<PathBuf>,
+    /// Gateway suite: an OpenAI-compatible proxy in front of the same upstream (its base URL,
+    /// e.g. LiteLLM's, started by gateway/compare.sh), measured the same way (key from
+    /// PEER_API_KEY)
+    #[arg(long, value_name = "URL")]
+    pub peer: Option<String>,
+    /// Gateway suite: the port the local upstream listens on (default: any free one)
+    #[arg(long)]
+    pub upstream_port: Option<u16>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
