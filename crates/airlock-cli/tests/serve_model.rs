@@ -352,6 +352,21 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
     assert_eq!(status, 200);
     assert!(v["model"].as_str().unwrap().starts_with(&candidate), "{v}");
     stop(server);
+    // rollout to a share: about 30 in 100 requests of a caller outside the cohort
+    let share =
+        config(&model, &candidate, "rollout").replace("callers = [\"key:ward\"]", "percent = 30");
+    let (server, url) = start(d, &share);
+    let to_candidate = (0..200)
+        .filter(|_| {
+            let (_, v) = call("POST", &format!("{url}/predict"), Some(&ward), Some(&body));
+            v["model"].as_str().unwrap().starts_with(&candidate)
+        })
+        .count();
+    assert!(
+        (30..=95).contains(&to_candidate),
+        "{to_candidate} of 200 to the candidate"
+    );
+    stop(server);
 
     // the inference log: one line per prediction and override, patients as tokens, the shadow
     // model's answers beside; the raw identifiers nowhere in the workspace in the clear
@@ -360,7 +375,12 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(entries.len(), 100 + 100 + 1 + 1, "{} lines", entries.len());
+    assert_eq!(
+        entries.len(),
+        100 + 100 + 1 + 200 + 1,
+        "{} lines",
+        entries.len()
+    );
     assert!(entries[0]["patient"].as_str().unwrap().starts_with("pt_"));
     assert!(
         entries[0]["shadow"]["model"]
@@ -370,8 +390,8 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
     );
     assert_eq!(entries[0]["feature_sha256"].as_str().unwrap().len(), 64);
     assert!(entries.iter().any(|e| e["override"]["label"] == ">50K"));
-    let last = entries.last().unwrap();
-    assert_eq!(last["arm"], "candidate");
+    // 100 predictions, the override, 100 more, then the cohort's request
+    assert_eq!(entries[201]["arm"], "candidate");
     let grep = Command::new("grep")
         .args(["-rl", "MRN-77"])
         .arg(d.join(".airlock"))
@@ -407,9 +427,9 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
             .count()
     };
     // 201 answered, and the refused ones (400, 401, 403) too
-    assert_eq!(count("serve-model:predict"), 100 + 100 + 1 + 3);
+    assert_eq!(count("serve-model:predict"), 100 + 100 + 1 + 200 + 3);
     assert_eq!(count("serve-model:override"), 1);
     assert!(count("serve-model:drift") >= 1);
-    assert_eq!(count("serve-model:start"), 2);
+    assert_eq!(count("serve-model:start"), 3);
     assert!(!audit.contains("MRN-77") && !audit.contains("Jane"));
 }
