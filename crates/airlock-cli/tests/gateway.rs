@@ -8,26 +8,16 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 mod common;
-use common::{airlock, fixtures};
+use common::{Proc, airlock, fixtures};
 
 // (whole values: a short run of digits turns up in hashes by chance)
 const SECRETS: &[&str] = &[
     "Smith", "4455667", "555-0199", "Quarry", "Oyelaran", "555-0147",
 ];
 const NOTE: &str = "Patient John Smith (MRN 4455667) was seen on 03/14/2024 at 12 Quarry Lane, Bangor. Call 617-555-0199.";
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// The local upstream on a free port, recording into `log`.
 fn upstream(log: &Path) -> (Proc, u16) {
@@ -119,51 +109,26 @@ struct Gateway {
 
 impl Gateway {
     fn start(dir: &Path, config: &Path) -> Self {
-        let ready = dir.join("gateway.ready");
-        let child = Command::new(assert_cmd::cargo::cargo_bin("airlock"))
-            .args(["gateway", "--workspace", "ws", "--access-log", "--config"])
-            .arg(config)
-            .arg("--ready-file")
-            .arg(&ready)
-            .current_dir(dir)
-            .stdout(std::fs::File::create(dir.join("gateway.out")).unwrap())
-            .stderr(std::fs::File::create(dir.join("gateway.err")).unwrap())
-            .spawn()
-            .unwrap();
-        let start = Instant::now();
-        while !ready.exists() {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "the gateway did not start: {}",
-                std::fs::read_to_string(dir.join("gateway.err")).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let config = config.to_str().unwrap();
+        let args = [
+            "gateway",
+            "--workspace",
+            "ws",
+            "--access-log",
+            "--config",
+            config,
+        ];
+        let (child, url) = Proc::serve(dir, "gateway", &args);
         Self {
-            url: std::fs::read_to_string(&ready).unwrap(),
-            child: Proc(child),
+            url,
+            child,
             dir: dir.to_path_buf(),
         }
     }
 
-    /// SIGTERM, and the gateway's own end: its last audit entries written.
-    fn stop(mut self) -> String {
-        let pid = self.child.0.id();
-        let _ = Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
-            .status();
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.0.try_wait().unwrap() {
-                assert!(status.success(), "the gateway ended with {status}");
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "the gateway did not stop"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+    /// SIGTERM, and the gateway's own end: its last audit entries written. The access log.
+    fn stop(self) -> String {
+        self.child.terminate();
         std::fs::read_to_string(self.dir.join("gateway.out")).unwrap()
     }
 }
@@ -468,22 +433,8 @@ print("tls ok")
         "alice's call is hers"
     );
     // the prompts are in the vault's raw zone, sealed: nowhere in the workspace in the clear
-    let ls = airlock(&d.join("ws"))
-        .args(["--json", "vault", "ls"])
-        .output()
-        .unwrap();
-    let listed: serde_json::Value = serde_json::from_slice(&ls.stdout).unwrap();
-    let sealed: Vec<&serde_json::Value> = listed["datasets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|ds| {
-            ds["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("gateway-prompts-"))
-        })
-        .collect();
-    assert_eq!(sealed.len(), 1, "{listed}");
+    let sealed = common::sealed_datasets(&d.join("ws"), "gateway-prompts-");
+    assert_eq!(sealed.len(), 1, "{sealed:?}");
     assert_eq!(sealed[0]["zone"], "raw");
     let id = sealed[0]["id"].as_str().unwrap();
     airlock(&d.join("ws"))
@@ -502,14 +453,5 @@ print("tls ok")
     let prompts = std::fs::read_to_string(d.join("prompts.jsonl")).unwrap();
     assert_eq!(prompts.lines().count(), 2, "{prompts}");
     assert!(prompts.contains("John Smith") && prompts.contains("[NAME]"));
-    let grep = Command::new("grep")
-        .args(["-rl", "Quarry Lane"])
-        .arg(d.join("ws"))
-        .output()
-        .unwrap();
-    assert!(
-        grep.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&grep.stdout)
-    );
+    common::nowhere_in_clear(&d.join("ws"), "Quarry Lane");
 }

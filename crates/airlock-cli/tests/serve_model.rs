@@ -6,20 +6,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Child, Command};
-use std::time::{Duration, Instant};
 
 mod common;
-use common::airlock;
-
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Proc, airlock};
 
 fn steward(d: &Path, args: &[&str]) -> serde_json::Value {
     let out = airlock(d)
@@ -39,48 +28,11 @@ fn steward(d: &Path, args: &[&str]) -> serde_json::Value {
 
 fn start(d: &Path, config: &str) -> (Proc, String) {
     std::fs::write(d.join("serve.toml"), config).unwrap();
-    let ready = d.join("serve.ready");
-    let _ = std::fs::remove_file(&ready);
-    let child = Command::new(assert_cmd::cargo::cargo_bin("airlock"))
-        .args([
-            "serve-model",
-            "--config",
-            "serve.toml",
-            "--ready-file",
-            "serve.ready",
-        ])
-        .current_dir(d)
-        .stdout(std::fs::File::create(d.join("serve.out")).unwrap())
-        .stderr(std::fs::File::create(d.join("serve.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let t = Instant::now();
-    let mut child = child;
-    while !ready.exists() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!(
-                "serve-model ended with {status}: {}",
-                std::fs::read_to_string(d.join("serve.err")).unwrap_or_default()
-            );
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(60),
-            "serve-model did not start: {}",
-            std::fs::read_to_string(d.join("serve.err")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let url = std::fs::read_to_string(&ready).unwrap();
-    (Proc(child), url)
+    Proc::serve(d, "serve", &["serve-model", "--config", "serve.toml"])
 }
 
 fn stop(p: Proc) {
-    let mut p = p;
-    let _ = Command::new("kill")
-        .args(["-TERM", &p.0.id().to_string()])
-        .status();
-    let status = p.0.wait().unwrap();
-    assert!(status.success(), "{status}");
+    p.terminate();
 }
 
 fn call(
@@ -392,29 +344,10 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
     assert!(entries.iter().any(|e| e["override"]["label"] == ">50K"));
     // 100 predictions, the override, 100 more, then the cohort's request
     assert_eq!(entries[201]["arm"], "candidate");
-    let grep = Command::new("grep")
-        .args(["-rl", "MRN-77"])
-        .arg(d.join(".airlock"))
-        .output()
-        .unwrap();
-    assert!(
-        grep.stdout.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&grep.stdout)
-    );
+    common::nowhere_in_clear(&d.join(".airlock"), "MRN-77");
     // the link table is sealed in the vault's raw zone
-    let ls = steward(d, &["vault", "ls"]);
-    let links: Vec<&serde_json::Value> = ls["datasets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|ds| {
-            ds["name"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("serve-model-links-"))
-        })
-        .collect();
-    assert_eq!(links.len(), 1, "{ls}");
+    let links = common::sealed_datasets(d, "serve-model-links-");
+    assert_eq!(links.len(), 1, "{links:?}");
     assert_eq!(links[0]["zone"], "raw");
     // the audit log verifies and holds each prediction, the override, the drift alert and the
     // refusals

@@ -248,17 +248,12 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<Summary> {
     let listen = prepared.gateway.config.server.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let (listener, addr) = airlock_server::server::bind(listen).await?;
     let max_body = prepared.gateway.config.server.max_body_bytes;
     let router = Router::new()
-        .route("/v1/chat/completions", post(chat))
-        .route("/v1/completions", post(completions))
-        .route("/v1/embeddings", post(embeddings))
+        .route("/v1/chat/completions", post(openai))
+        .route("/v1/completions", post(openai))
+        .route("/v1/embeddings", post(openai))
         .route("/v1/models", get(models))
         .fallback(|| async {
             oai_error(
@@ -456,47 +451,22 @@ fn request_id() -> String {
 
 type GwState = State<Arc<Gateway>>;
 
-async fn chat(
+/// The three OpenAI endpoints, told apart by their path.
+async fn openai(
     State(gw): GwState,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     peer: Option<axum::Extension<Peer>>,
     body: Bytes,
 ) -> Response {
+    let endpoint = match uri.path() {
+        "/v1/chat/completions" => Endpoint::Chat,
+        "/v1/completions" => Endpoint::Completions,
+        _ => Endpoint::Embeddings,
+    };
     proxy(
         gw,
-        Endpoint::Chat,
-        headers,
-        peer.map(|p| p.0).unwrap_or_default(),
-        body,
-    )
-    .await
-}
-
-async fn completions(
-    State(gw): GwState,
-    headers: HeaderMap,
-    peer: Option<axum::Extension<Peer>>,
-    body: Bytes,
-) -> Response {
-    proxy(
-        gw,
-        Endpoint::Completions,
-        headers,
-        peer.map(|p| p.0).unwrap_or_default(),
-        body,
-    )
-    .await
-}
-
-async fn embeddings(
-    State(gw): GwState,
-    headers: HeaderMap,
-    peer: Option<axum::Extension<Peer>>,
-    body: Bytes,
-) -> Response {
-    proxy(
-        gw,
-        Endpoint::Embeddings,
+        endpoint,
         headers,
         peer.map(|p| p.0).unwrap_or_default(),
         body,

@@ -447,12 +447,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<u64> {
     let listen = prepared.state.config.server.listen;
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let (listener, addr) = airlock_server::server::bind(listen).await?;
     let router = Router::new()
         .route("/v1/predict", post(predict))
         .route("/v1/predictions/{id}/override", post(override_prediction))

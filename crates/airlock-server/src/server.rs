@@ -182,12 +182,7 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let (listener, addr) = bind(listen).await?;
     let app = Arc::new(App {
         pool: Pool::new(prepared.pool),
         checked_keys: crate::apikey::Checked::default(),
@@ -202,6 +197,17 @@ pub async fn serve(
     )
     .await;
     Ok(())
+}
+
+/// Listens on `listen` (port 0: any free one); the address it got.
+pub async fn bind(listen: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr)> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("cannot listen on {listen}: {e}")))?;
+    Ok((listener, addr))
 }
 
 /// Serves `router` on `listener` until `shutdown` resolves: over TLS when `tls` is given

@@ -73,3 +73,99 @@ pub fn convert_table(
     }
     writer.finish().unwrap();
 }
+
+/// A child process killed when dropped (a server a test started).
+pub struct Proc(pub std::process::Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Proc {
+    /// Starts `airlock ARGS --ready-file F` in `dir` (stdout and stderr to `NAME.out` and
+    /// `NAME.err` there) and waits for the URL it writes; a process that ends first fails the
+    /// test with its stderr.
+    pub fn serve(dir: &Path, name: &str, args: &[&str]) -> (Self, String) {
+        let ready = dir.join(format!("{name}.ready"));
+        let _ = std::fs::remove_file(&ready);
+        let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("airlock"))
+            .args(args)
+            .arg("--ready-file")
+            .arg(&ready)
+            .current_dir(dir)
+            .stdout(std::fs::File::create(dir.join(format!("{name}.out"))).unwrap())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.err"))).unwrap())
+            .spawn()
+            .unwrap();
+        let mut p = Self(child);
+        let start = std::time::Instant::now();
+        while !ready.exists() {
+            if let Some(status) = p.0.try_wait().unwrap() {
+                panic!(
+                    "{name} ended with {status}: {}",
+                    std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default()
+                );
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(60),
+                "{name} did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let url = std::fs::read_to_string(&ready).unwrap();
+        (p, url)
+    }
+
+    /// SIGTERM, and a clean end (the server writes its last entries first).
+    pub fn terminate(mut self) {
+        let pid = self.0.id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                assert!(status.success(), "ended with {status}");
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(30),
+                "did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}
+
+/// The vault's datasets whose names begin with `prefix` (`airlock vault ls` run in `dir`).
+pub fn sealed_datasets(dir: &Path, prefix: &str) -> Vec<serde_json::Value> {
+    let out = airlock(dir)
+        .args(["--json", "vault", "ls"])
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    listed["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|ds| ds["name"].as_str().is_some_and(|n| n.starts_with(prefix)))
+        .cloned()
+        .collect()
+}
+
+/// Fails when any file under `dir` holds `text` in the clear.
+pub fn nowhere_in_clear(dir: &Path, text: &str) {
+    let grep = std::process::Command::new("grep")
+        .args(["-rl", text])
+        .arg(dir)
+        .output()
+        .unwrap();
+    assert!(
+        grep.stdout.is_empty(),
+        "in the clear: {}",
+        String::from_utf8_lossy(&grep.stdout)
+    );
+}
