@@ -172,36 +172,19 @@ impl Upstream {
 impl GatewayConfig {
     /// Reads and checks `path`; relative file names in it are taken from its folder.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let mut config = Self::parse(&text)?;
+        let mut config = Self::parse(&read(path)?)?;
         let base = path.parent().unwrap_or(Path::new("."));
-        let rebase = |p: &mut Option<PathBuf>| {
-            if let Some(p) = p
-                && p.is_relative()
-            {
-                *p = base.join(&*p);
-            }
-        };
-        rebase(&mut config.server.cert);
-        rebase(&mut config.server.key);
-        rebase(&mut config.server.client_ca);
+        config.server.rebase(base);
         for u in &mut config.upstreams {
-            rebase(&mut u.api_key_file);
-            rebase(&mut u.ca_file);
+            rebase(base, &mut u.api_key_file);
+            rebase(base, &mut u.ca_file);
         }
         Ok(config)
     }
 
     /// Parses and checks a configuration's text.
     pub fn parse(text: &str) -> Result<Self> {
-        let config: Self = toml::from_str(text).map_err(|e| {
-            // toml's message quotes the offending line; a config holds no PHI, but cap it
-            Error::Config(airlock_core::shown::escape_message(e.message(), 300))
-        })?;
+        let config: Self = from_toml(text)?;
         config.check()?;
         Ok(config)
     }
@@ -220,18 +203,7 @@ impl GatewayConfig {
 
     fn check(&self) -> Result<()> {
         let bad = |m: String| Err(Error::Config(m));
-        if !self.server.tls && !self.server.listen.ip().is_loopback() {
-            return bad(format!(
-                "[server] tls = false is refused on {}: plain HTTP only on a loopback address",
-                self.server.listen
-            ));
-        }
-        if self.server.cert.is_some() != self.server.key.is_some() {
-            return bad("[server] cert and key go together".into());
-        }
-        if !(self.server.upstream_timeout_s > 0.0 && self.server.upstream_timeout_s <= 3600.0) {
-            return bad("[server] upstream_timeout_s must be in (0, 3600]".into());
-        }
+        self.server.check()?;
         self.mode()?;
         let mut names = HashSet::new();
         for u in &self.upstreams {
@@ -307,6 +279,58 @@ impl GatewayConfig {
         }
         Ok(())
     }
+}
+
+impl ServerSection {
+    /// Refuses plain HTTP off loopback, a certificate without its key, a timeout out of range.
+    pub fn check(&self) -> Result<()> {
+        if !self.tls && !self.listen.ip().is_loopback() {
+            return Err(Error::Config(format!(
+                "[server] tls = false is refused on {}: plain HTTP only on a loopback address",
+                self.listen
+            )));
+        }
+        if self.cert.is_some() != self.key.is_some() {
+            return Err(Error::Config("[server] cert and key go together".into()));
+        }
+        if !(self.upstream_timeout_s > 0.0 && self.upstream_timeout_s <= 3600.0) {
+            return Err(Error::Config(
+                "[server] upstream_timeout_s must be in (0, 3600]".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Its file names taken from `base` (the configuration's folder) when relative.
+    pub fn rebase(&mut self, base: &Path) {
+        rebase(base, &mut self.cert);
+        rebase(base, &mut self.key);
+        rebase(base, &mut self.client_ca);
+    }
+}
+
+fn rebase(base: &Path, p: &mut Option<PathBuf>) {
+    if let Some(p) = p
+        && p.is_relative()
+    {
+        *p = base.join(&*p);
+    }
+}
+
+/// A configuration file's text.
+pub(crate) fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).map_err(|e| Error::Io {
+        action: "read",
+        path: path.to_path_buf(),
+        source: e,
+    })
+}
+
+/// A configuration from TOML; unknown keys refused by the types.
+pub(crate) fn from_toml<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
+    // toml's message quotes the offending line; a config holds no PHI, but cap it
+    toml::from_str(text)
+        .map_err(|e| Error::Config(airlock_core::shown::escape_message(e.message(), 300)))
 }
 
 /// Whether a URL's host is a loopback name or address.

@@ -133,19 +133,9 @@ fn default_ks() -> f64 {
 impl ServeModelConfig {
     /// Reads and checks `path`.
     pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| Error::Io {
-            action: "read",
-            path: path.to_path_buf(),
-            source: e,
-        })?;
-        let c: Self = toml::from_str(&text)
-            .map_err(|e| Error::Config(airlock_core::shown::escape_message(e.message(), 300)))?;
-        if !c.server.tls && !c.server.listen.ip().is_loopback() {
-            return Err(Error::Config(format!(
-                "[server] tls = false is refused on {}: plain HTTP only on a loopback address",
-                c.server.listen
-            )));
-        }
+        let mut c: Self = crate::config::from_toml(&crate::config::read(path)?)?;
+        c.server.check()?;
+        c.server.rebase(path.parent().unwrap_or(Path::new(".")));
         if c.access.roles.is_empty() {
             return Err(Error::Config("[access] roles must not be empty".into()));
         }
