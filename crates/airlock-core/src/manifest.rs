@@ -89,6 +89,10 @@ pub struct ColumnRecord {
     /// Free-text identifiers replaced.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub spans_replaced: u64,
+    /// SHA-256 of each value the policy vouches for (`safe_values`): the residual scan skips
+    /// cells holding exactly one of them, here and in `airlock scan`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub safe_values_sha256: Vec<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

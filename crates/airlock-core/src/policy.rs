@@ -232,6 +232,22 @@ pub struct Field {
     /// For a quasi-identifier under a `[risk]` block: its generalization hierarchy (an ARX
     /// hierarchy file, relative to the policy, or `intervals:5,10,20`, `dates`, `zip`).
     pub hierarchy: Option<String>,
+    /// Values the policy's author vouches are no identifiers (a categorical column's labels:
+    /// "England", "Some-college"): the residual scan skips exactly these, sorted; every
+    /// other value of the column is scanned as before. Kept and `suppress_rare` columns only.
+    pub safe_values: Vec<String>,
+}
+
+/// At most this many vouched values a field, each at most [`SAFE_VALUE_MAX`] characters.
+pub const SAFE_VALUES_MAX: usize = 10_000;
+/// The longest vouched value.
+pub const SAFE_VALUE_MAX: usize = 200;
+
+/// The SHA-256 (hex) a manifest records of a vouched value, so that `airlock scan` and the
+/// vault's gates skip the same cells without the manifest spelling them out.
+pub fn safe_value_digest(value: &str) -> String {
+    use sha2::Digest;
+    data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(value.as_bytes()))
 }
 
 /// The `[risk]` block: after the field actions, generalize the quasi-identifiers to the least
@@ -549,6 +565,7 @@ struct RawField {
     length: Option<usize>,
     replacement: Option<String>,
     hierarchy: Option<String>,
+    safe_values: Option<Vec<String>>,
 }
 
 impl RawField {
@@ -594,6 +611,25 @@ impl RawField {
         }
         if self.hierarchy.is_some() && self.class != FieldClass::QuasiIdentifier {
             return Err("`hierarchy` applies to quasi_identifier fields only".into());
+        }
+        let mut safe_values = self.safe_values.unwrap_or_default();
+        if !safe_values.is_empty() {
+            if !matches!(kind, ActionKind::Keep | ActionKind::SuppressRare) {
+                return Err(format!(
+                    "`safe_values` applies to keep and suppress_rare fields only (not {kind})"
+                ));
+            }
+            if safe_values.len() > SAFE_VALUES_MAX
+                || safe_values
+                    .iter()
+                    .any(|v| v.is_empty() || v.chars().count() > SAFE_VALUE_MAX)
+            {
+                return Err(format!(
+                    "`safe_values` holds at most {SAFE_VALUES_MAX} values of 1 to {SAFE_VALUE_MAX} characters"
+                ));
+            }
+            safe_values.sort();
+            safe_values.dedup();
         }
         let action = match kind {
             ActionKind::Keep => Action::Keep,
@@ -654,6 +690,7 @@ impl RawField {
             class: self.class,
             action,
             hierarchy: self.hierarchy,
+            safe_values,
         })
     }
 }
@@ -705,6 +742,35 @@ action = "text_surrogate"
 class = "clinical"
 action = "keep"
 "#;
+
+    #[test]
+    fn safe_values_are_sorted_limited_and_only_for_scanned_kept_columns() {
+        let field = |spec: &str| {
+            parse(&format!("[dataset]\nname = \"t\"\n[fields.c]\n{spec}\n"))
+                .map(|p| p.fields["c"].clone())
+        };
+        let f = field(
+            "class = \"quasi_identifier\"\naction = \"keep\"\nsafe_values = [\"b\", \"a\", \"b\"]",
+        )
+        .unwrap();
+        assert_eq!(f.safe_values, ["a", "b"]);
+        assert!(
+            field("class = \"clinical\"\naction = \"suppress_rare\"\nk = 5\nsafe_values = [\"a\"]")
+                .is_ok()
+        );
+        for bad in [
+            "class = \"quasi_identifier\"\naction = \"drop\"\nsafe_values = [\"a\"]",
+            "class = \"quasi_identifier\"\naction = \"keep\"\nsafe_values = [\"\"]",
+            &format!(
+                "class = \"quasi_identifier\"\naction = \"keep\"\nsafe_values = [\"{}\"]",
+                "x".repeat(201)
+            ),
+        ] {
+            let e = field(bad).unwrap_err().to_string();
+            assert!(e.contains("safe_values"), "{e}");
+        }
+        assert_eq!(safe_value_digest("England").len(), 64);
+    }
 
     #[test]
     fn design_example_parses() {

@@ -355,7 +355,15 @@ pub fn scan_table(
                 continue;
             }
             if let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&**column) {
-                scan_column(scrubber, text, field.name(), *scope, skip, &mut findings);
+                scan_column(
+                    scrubber,
+                    text,
+                    field.name(),
+                    *scope,
+                    skip,
+                    &rustc_hash::FxHashSet::default(),
+                    &mut findings,
+                );
             }
         }
     }

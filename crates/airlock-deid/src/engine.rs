@@ -115,6 +115,8 @@ struct ColumnPlan {
     kernel: Option<Kernel>,
     scan: Scan,
     stats: ColumnStats,
+    /// The policy's vouched values: cells holding exactly one are not scanned.
+    safe: rustc_hash::FxHashSet<String>,
 }
 
 /// The compiled plan for one input schema.
@@ -237,6 +239,7 @@ impl Plan {
                     class: FieldClass::DirectIdentifier,
                     action: Action::Drop,
                     hierarchy: None,
+                    safe_values: Vec::new(),
                 },
                 None => {
                     unclassified.push((index + 1, name));
@@ -277,6 +280,7 @@ impl Plan {
             columns.push(ColumnPlan {
                 index,
                 name,
+                safe: field.safe_values.iter().cloned().collect(),
                 field,
                 kernel,
                 scan,
@@ -507,7 +511,15 @@ impl Plan {
             if c.scan != Scan::No
                 && let Some(text) = arrow_array::cast::AsArray::as_string_opt::<i32>(&*array)
             {
-                scan_column(scrubber, text, &c.name, c.scan, skip, &mut findings);
+                scan_column(
+                    scrubber,
+                    text,
+                    &c.name,
+                    c.scan,
+                    skip,
+                    &c.safe,
+                    &mut findings,
+                );
             }
             out.push(array);
         }
@@ -550,6 +562,12 @@ impl Plan {
                 changed: c.stats.changed,
                 nulled: c.stats.nulled,
                 spans_replaced: c.stats.spans,
+                safe_values_sha256: c
+                    .field
+                    .safe_values
+                    .iter()
+                    .map(|v| airlock_core::policy::safe_value_digest(v))
+                    .collect(),
             })
             .collect()
     }
@@ -595,16 +613,21 @@ impl OffsetCache {
     }
 }
 
-/// Counts the findings of one text column into `findings`.
+/// Counts the findings of one text column into `findings` (cells holding a vouched value
+/// skipped).
 pub fn scan_column(
     scrubber: &dyn TextScrubber,
     text: &StringArray,
     column: &str,
     mode: Scan,
     skip: &[Kind],
+    safe: &rustc_hash::FxHashSet<String>,
     findings: &mut Findings,
 ) {
     for v in text.iter().flatten() {
+        if safe.contains(v) {
+            continue;
+        }
         scrubber.scan(v, &mut |f| {
             if mode == Scan::SkipOpaque && skip.contains(&f.kind) {
                 return;

@@ -25,6 +25,7 @@ use airlock_core::table::{
     Format, Header, ReadOptions, TableReader, name_looks_like_data, positional_name,
 };
 use airlock_core::text::TextScrubber;
+use rustc_hash::FxHashSet;
 
 /// One finding: its kind and where it is, never what.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -303,8 +304,9 @@ fn scope_of(action: &str) -> Scope {
     }
 }
 
-/// Column scopes from a manifest beside the table, when it describes this very file.
-fn manifest_scopes(path: &Path) -> Option<BTreeMap<String, Scope>> {
+/// Column scopes from a manifest beside the table, when it describes this very file, with
+/// the SHA-256 of each column's vouched values.
+fn manifest_scopes(path: &Path) -> Option<BTreeMap<String, (Scope, FxHashSet<String>)>> {
     let mut name = path.file_name()?.to_os_string();
     name.push(".manifest.json");
     let manifest = Manifest::read(&path.with_file_name(name)).ok()?;
@@ -314,7 +316,10 @@ fn manifest_scopes(path: &Path) -> Option<BTreeMap<String, Scope>> {
             .columns
             .iter()
             .filter(|c| c.in_output)
-            .map(|c| (c.name.clone(), scope_of(&c.action)))
+            .map(|c| {
+                let safe = c.safe_values_sha256.iter().cloned().collect();
+                (c.name.clone(), (scope_of(&c.action), safe))
+            })
             .collect()
     })
 }
@@ -364,12 +369,23 @@ fn scan_table(
         other => other?,
     };
     let schema = reader.schema();
+    let none = FxHashSet::default();
+    let column_safe: Vec<&FxHashSet<String>> = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            scopes
+                .as_ref()
+                .and_then(|s| s.get(f.name()))
+                .map_or(&none, |(_, safe)| safe)
+        })
+        .collect();
     let column_scope: Vec<Scope> = schema
         .fields()
         .iter()
         .map(|f| {
             scopes.as_ref().map_or(Scope::All, |s| {
-                s.get(f.name()).copied().unwrap_or(Scope::All)
+                s.get(f.name()).map_or(Scope::All, |(scope, _)| *scope)
             })
         })
         .collect();
@@ -383,11 +399,12 @@ fn scan_table(
     let opaque = scrubber.opaque_surrogate_kinds();
     let mut row0 = 0u64;
     while let Some(batch) = reader.next_batch()? {
-        for ((field, column), scope) in schema
+        for (((field, column), scope), safe) in schema
             .fields()
             .iter()
             .zip(batch.columns())
             .zip(&column_scope)
+            .zip(&column_safe)
         {
             if *scope == Scope::No
                 || matches!(
@@ -416,7 +433,10 @@ fn scan_table(
             };
             for (i, v) in text.iter().enumerate() {
                 let Some(v) = v else { continue };
-                if text.is_null(i) {
+                if text.is_null(i)
+                    || !safe.is_empty()
+                        && safe.contains(&airlock_core::policy::safe_value_digest(v))
+                {
                     continue;
                 }
                 let row = row0 + i as u64 + 1;
