@@ -1,0 +1,8 @@
+//! Federated learning: sites keep their rows and send model updates; the coordinator learns
+//! only their sum ([`secagg`]).
+//!
+//! Never prints.
+
+#![forbid(unsafe_code, unused_must_use)]
+
+pub mod secagg;
