@@ -138,18 +138,7 @@ fn vouched_labels_are_no_findings_and_everything_else_still_is() {
         .map(|l| format!("{l}\n"))
         .collect();
     std::fs::write(d.join("clean.csv"), clean).unwrap();
-    let steward = |args: &[&str]| {
-        let out = airlock(d)
-            .arg("--json")
-            .args(args)
-            .env("AIRLOCK_ROLE", "steward")
-            .env("AIRLOCK_PURPOSE", "release")
-            .output()
-            .unwrap();
-        let v: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
-        (out.status.code(), v)
-    };
+    let steward = |args: &[&str]| common::steward_json(d, args);
     let (code, v) = steward(&["vault", "put", "--zone", "raw", "clean.csv"]);
     assert_eq!(code, Some(0), "{v}");
     let raw = v["dataset"]["id"].as_str().unwrap().to_owned();

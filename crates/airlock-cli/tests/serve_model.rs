@@ -11,19 +11,9 @@ mod common;
 use common::{Proc, airlock};
 
 fn steward(d: &Path, args: &[&str]) -> serde_json::Value {
-    let out = airlock(d)
-        .arg("--json")
-        .args(args)
-        .env("AIRLOCK_ROLE", "steward")
-        .env("AIRLOCK_PURPOSE", "release")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null)
+    let (code, v) = common::steward_json(d, args);
+    assert_eq!(code, Some(0), "{args:?}: {v}");
+    v
 }
 
 fn start(d: &Path, config: &str) -> (Proc, String) {

@@ -169,3 +169,17 @@ pub fn nowhere_in_clear(dir: &Path, text: &str) {
         String::from_utf8_lossy(&grep.stdout)
     );
 }
+
+/// `airlock --json ARGS` in `dir` as a steward releasing data: the exit code and the JSON
+/// printed (null when there is none).
+pub fn steward_json(dir: &Path, args: &[&str]) -> (Option<i32>, serde_json::Value) {
+    let out = airlock(dir)
+        .arg("--json")
+        .args(args)
+        .env("AIRLOCK_ROLE", "steward")
+        .env("AIRLOCK_PURPOSE", "release")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+    (out.status.code(), v)
+}
