@@ -5,4 +5,5 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod fedavg;
 pub mod secagg;
