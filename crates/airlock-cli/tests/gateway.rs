@@ -159,10 +159,14 @@ fn setup() -> (tempfile::TempDir, String, String) {
             String::from_utf8_lossy(&out.stderr)
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["api_key"].as_str().unwrap().to_owned()
+        let warned = String::from_utf8_lossy(&out.stderr).contains("[actors] table");
+        assert_eq!(v["actors_table_created"].as_bool(), Some(warned));
+        (v["api_key"].as_str().unwrap().to_owned(), warned)
     };
-    let engineer = key("notebook", "engineer");
-    let analyst = key("dashboard", "analyst");
+    // the first key brings the [actors] table, and the operator is told what that changes
+    let (engineer, first) = key("notebook", "engineer");
+    let (analyst, second) = key("dashboard", "analyst");
+    assert!(first && !second);
     // the binding is in access.toml, with its comments kept
     let access = std::fs::read_to_string(d.join("ws/.airlock/access.toml")).unwrap();
     assert!(

@@ -165,6 +165,18 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
         .code(2)
         .stderr(predicates::str::contains("staging or prod"));
 
+    // nor is a drift reference from the raw zone
+    std::fs::write(
+        d.join("serve.toml"),
+        config(&model, &candidate, "shadow").replace(&reference, &raw),
+    )
+    .unwrap();
+    airlock(d)
+        .args(["serve-model", "--config", "serve.toml"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("zone deid or dev"));
+
     let (server, url) = start(d, &config(&model, &candidate, "shadow"));
     let predict = format!("{url}/predict");
     let table = std::fs::read_to_string(d.join("adult.csv")).unwrap();

@@ -8,15 +8,23 @@ use airlock_vault::{Actor, Credential, Vault};
 
 use crate::{Error, Result};
 
-/// Makes the key and binds `key:NAME` to `role` (kept with any roles it already has). Returns
-/// the credential and the key, which is shown once and never stored.
+/// A key made: its credential, the key itself (shown once, never stored), and whether
+/// access.toml gained its `[actors]` table with it (from then on, in the single-user local mode
+/// too, only the names that table lists may claim a role).
+pub struct Created {
+    pub credential: Credential,
+    pub key: String,
+    pub actors_table_created: bool,
+}
+
+/// Makes the key and binds `key:NAME` to `role` (kept with any roles it already has).
 pub fn create(
     vault: &mut Vault,
     dir: &Path,
     name: &str,
     role: &str,
     who: &Actor,
-) -> Result<(Credential, String)> {
+) -> Result<Created> {
     airlock_vault::check_label("role", role)?;
     let path = dir.join(airlock_vault::ACCESS_FILE);
     let text = match std::fs::read_to_string(&path) {
@@ -37,6 +45,7 @@ pub fn create(
         ))
     })?;
     let (cred, key) = airlock_server::apikey::create(vault, name, who)?;
+    let actors_table_created = !doc.contains_key("actors");
     let actors = doc
         .entry("actors")
         .or_insert_with(|| toml_edit::Item::Table(toml_edit::Table::new()))
@@ -58,5 +67,9 @@ pub fn create(
     })?;
     // the new rules are recorded (a version and an audit entry) before the key is shown
     vault.refresh_access(who)?;
-    Ok((cred, key))
+    Ok(Created {
+        credential: cred,
+        key,
+        actors_table_created,
+    })
 }

@@ -337,6 +337,14 @@ pub fn open(options: Options) -> Result<Prepared> {
     }
     let drift = match &options.config.drift {
         Some(d) => {
+            // the training table as de-identified: never raw data in the server's memory
+            let zone = Zone::parse(&vault.dataset(&d.reference)?.zone)?;
+            if !matches!(zone, Zone::Deid | Zone::Dev) {
+                return Err(Error::Config(format!(
+                    "[drift] reference {} is in zone {zone}: the reference is the de-identified training table (zone deid or dev)",
+                    d.reference
+                )));
+            }
             let bytes = read_from_vault(vault, &dir, &d.reference, &who)?;
             let name = vault.dataset(&d.reference)?.name;
             let tmp = tempfile::Builder::new()

@@ -17,11 +17,18 @@ pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
     {
         let dir = workspace_dir(&workspace)?;
         let mut vault = operator_vault(&dir)?;
-        let (cred, key) =
-            airlock_gateway::keys::create(&mut vault, &dir, &name, &role, &operator())?;
+        let created = airlock_gateway::keys::create(&mut vault, &dir, &name, &role, &operator())?;
+        let (cred, key) = (&created.credential, &created.key);
+        if created.actors_table_created {
+            report::warn(
+                "access.toml now has an [actors] table: from now on, in the local mode too, only \
+                 the names it lists may claim a role (bind your stewards there)",
+            );
+        }
         if json {
             report::json(&serde_json::json!({
                 "status": "ok", "credential": cred, "api_key": key, "role": role,
+                "actors_table_created": created.actors_table_created,
             }));
         } else {
             report::out(&format!(
