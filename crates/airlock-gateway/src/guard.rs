@@ -65,9 +65,28 @@ pub enum Refused {
     Identifiers(Counts),
     /// A part the detector cannot read (an image, audio, a file, token ids).
     Unscannable(String),
-    /// An object key that holds an identifier (keys are not rewritten).
+    /// An object key, the model's name or another structural field that holds an identifier
+    /// (they are not rewritten: a model name must stay the name).
     KeyIdentifier,
 }
+
+/// Whether a string is shaped like a model's id: 1 to 100 ASCII letters, digits and
+/// `. _ - / : @`.
+pub fn model_shaped(s: &str) -> bool {
+    (1..=100).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-/:@".contains(&b))
+}
+
+/// The roles a message may have.
+const ROLES: &[&str] = &[
+    "system",
+    "developer",
+    "user",
+    "assistant",
+    "tool",
+    "function",
+];
 
 /// Fields whose strings are structure, not content: never rewritten.
 pub const STRUCTURAL: &[&str] = &[
@@ -158,6 +177,17 @@ impl InputPass {
         match v {
             Value::String(s) => {
                 if key.is_some_and(|k| STRUCTURAL.contains(&k)) {
+                    // structure passes as it is, so it must be shaped like structure: a role
+                    // is one of the known few, a model's name an id (no blanks, no free
+                    // text; the detector reads "claude-3" as a name and a dated id as a date)
+                    if key == Some("role") && !ROLES.contains(&s.as_str()) {
+                        return Err(Refused::Unscannable(
+                            "a message role it does not know".into(),
+                        ));
+                    }
+                    if key == Some("model") && !model_shaped(s) {
+                        return Err(Refused::KeyIdentifier);
+                    }
                 } else if self.collecting {
                     for span in self.engine.detect(s) {
                         self.collected.push((span.kind, s[span.range()].to_owned()));
@@ -665,6 +695,102 @@ mod tests {
             for secret in ["Oyelaran", "0147", "Abernathy", "Quarry", "j.smith@"] {
                 proptest::prop_assert!(!out.contains(secret), "{}", out);
             }
+        }
+    }
+
+    /// Any JSON value built of objects, arrays, numbers and strings, some of which carry a
+    /// patient's identifiers; keys from a fixed set of request fields.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-1000i64..1000).prop_map(Value::from),
+            prop_oneof![
+                Just("Patient John Smith (MRN 4455667) was seen."),
+                Just("call 617-555-0199 or write to j.smith@example.com"),
+                Just("blood pressure 128/82, metformin 500 mg"),
+                Just("gpt-4o"),
+                Just("user"),
+            ]
+            .prop_map(|s| Value::String(s.to_owned())),
+        ];
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::vec(
+                    (
+                        prop_oneof![
+                            Just("messages"),
+                            Just("content"),
+                            Just("text"),
+                            Just("model"),
+                            Just("role"),
+                            Just("metadata"),
+                            Just("stop"),
+                        ],
+                        inner
+                    ),
+                    0..5
+                )
+                .prop_map(|kv| Value::Object(
+                    kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+                )),
+            ]
+        })
+    }
+
+    /// Every string of `v` under a structural key, in order.
+    fn structural(v: &Value, key: Option<&str>, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if key.is_some_and(|k| STRUCTURAL.contains(&k)) => out.push(s.clone()),
+            Value::Array(items) => items.iter().for_each(|i| structural(i, key, out)),
+            Value::Object(m) => m.iter().for_each(|(k, v)| structural(v, Some(k), out)),
+            _ => {}
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the shape of a request, no identifier survives in a string it sends,
+        /// and the structural fields are sent as they came; a request is refused only for a
+        /// content part it cannot read.
+        #[test]
+        fn no_identifier_survives_any_request_shape(body in json_value()) {
+            let e = engine();
+            for action in [InputAction::Redact, InputAction::Pseudonymize] {
+                let mut sent = body.clone();
+                let mut pass = InputPass::new(e.clone(), action, key(), 30);
+                match pass.body(&mut sent) {
+                    Ok(()) => {
+                        let (mut before, mut after) = (Vec::new(), Vec::new());
+                        structural(&body, None, &mut before);
+                        structural(&sent, None, &mut after);
+                        proptest::prop_assert_eq!(&before, &after);
+                        let mut strings = after;
+                        collect_strings(&sent, None, &mut strings);
+                        for s in strings {
+                            for needle in ["Smith", "4455667", "555-0199", "j.smith@"] {
+                                proptest::prop_assert!(!s.contains(needle), "{} in {}", needle, s);
+                            }
+                        }
+                    }
+                    // what cannot be rewritten is refused, never sent
+                    Err(Refused::Unscannable(_) | Refused::KeyIdentifier) => {}
+                    Err(other) => proptest::prop_assert!(false, "refused: {:?}", other),
+                }
+            }
+        }
+    }
+
+    /// Every non-structural string of `v`.
+    fn collect_strings(v: &Value, key: Option<&str>, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if !key.is_some_and(|k| STRUCTURAL.contains(&k)) => {
+                out.push(s.clone())
+            }
+            Value::Array(items) => items.iter().for_each(|i| collect_strings(i, key, out)),
+            Value::Object(m) => m.iter().for_each(|(k, v)| collect_strings(v, Some(k), out)),
+            _ => {}
         }
     }
 

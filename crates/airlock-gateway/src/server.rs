@@ -428,11 +428,7 @@ impl Gateway {
 /// A model name as recorded: shaped like a model id, else withheld (a caller could put
 /// anything there).
 fn shown_model(engine: &TextEngine, model: &str) -> String {
-    let shaped = model.len() <= 100
-        && model
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._:/-@".contains(&b));
-    if shaped && engine.detect(model).is_empty() {
+    if crate::guard::model_shaped(model) && engine.detect(model).is_empty() {
         model.to_owned()
     } else {
         "(withheld)".into()
@@ -643,7 +639,7 @@ async fn handle(
         Err(Refused::KeyIdentifier) => refuse!(
             StatusCode::BAD_REQUEST,
             "unscannable_input",
-            "an object key in the request holds an identifier (keys are not rewritten); it is not sent",
+            "an object key holds an identifier, or the model's name is not shaped like a model id (they are not rewritten); it is not sent",
             "invalid_request_error",
             "unscannable_content"
         ),
