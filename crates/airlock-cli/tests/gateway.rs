@@ -459,3 +459,34 @@ print("tls ok")
     assert!(prompts.contains("John Smith") && prompts.contains("[NAME]"));
     common::nowhere_in_clear(&d.join("ws"), "Quarry Lane");
 }
+
+#[test]
+fn a_gateway_that_cannot_audit_takes_no_calls() {
+    let (dir, key, _) = setup();
+    let d = dir.path();
+    let (_up, port) = upstream(&d.join("upstream.jsonl"));
+    std::fs::write(d.join("gateway.toml"), config(port, closed_port())).unwrap();
+    let gw = Gateway::start(d, &d.join("gateway.toml"));
+    let chat = format!("{}/chat/completions", gw.url);
+    let ask =
+        serde_json::json!({"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]});
+    assert_eq!(post(&chat, Some(&key), &ask).0, 200);
+    // the log can no longer be appended to: a folder stands where it was
+    let log = d.join("ws/.airlock/audit.log");
+    std::fs::rename(&log, d.join("audit.log.kept")).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    let _ = post(&chat, Some(&key), &ask);
+    let start = std::time::Instant::now();
+    loop {
+        let (status, body) = post(&chat, Some(&key), &ask);
+        if status == 503 {
+            assert!(body.contains("audit log"), "{body}");
+            break;
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "still answering {status} without an audit log"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -521,6 +521,14 @@ async fn handle(
             return oai_error($status, &message, $kind, $code);
         }};
     }
+    if !gw.writer.alive() {
+        return oai_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the audit log cannot be written: the gateway takes no calls",
+            "server_error",
+            "audit_unavailable",
+        );
+    }
     let caller = match crate::auth::authenticate(gw.auth.clone(), headers.clone(), peer).await {
         Ok(c) => c,
         Err(why) => refuse!(

@@ -510,6 +510,12 @@ impl ModelServer {
         allowed: &[String],
         action: &str,
     ) -> std::result::Result<(Caller, String), Response> {
+        if !self.writer.alive() {
+            return Err(refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log cannot be written: no call is taken",
+            ));
+        }
         let caller = match crate::auth::authenticate(self.auth.clone(), headers.clone(), peer).await
         {
             Ok(c) => c,

@@ -32,8 +32,11 @@ const SEAL_BATCH: usize = 1000;
 /// Seconds a record waits at most before it is sealed.
 const SEAL_SECONDS: u64 = 10;
 
-/// The sending side (shared by every request).
-pub struct Writer(Mutex<mpsc::Sender<Message>>);
+/// The sending side (shared by every request), and whether the thread still writes.
+pub struct Writer {
+    tx: Mutex<mpsc::Sender<Message>>,
+    alive: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
 
 /// The thread; [`Finish::finish`] waits for it once every [`Writer`] is gone.
 pub struct Finish(JoinHandle<Result<u64>>);
@@ -47,18 +50,37 @@ impl Writer {
         log: Option<PathBuf>,
     ) -> Result<(Self, Finish)> {
         let (tx, rx) = mpsc::channel();
+        let alive = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let flag = alive.clone();
         let handle = std::thread::Builder::new()
             .name("airlock-writer".into())
-            .spawn(move || run(ws, rx, seal, log))
+            .spawn(move || {
+                let result = run(ws, rx, seal, log);
+                // a log that cannot be written stops the service taking calls
+                flag.store(false, std::sync::atomic::Ordering::SeqCst);
+                result
+            })
             .map_err(|e| Error::Usage(format!("cannot start the log writer: {e}")))?;
-        Ok((Self(Mutex::new(tx)), Finish(handle)))
+        Ok((
+            Self {
+                tx: Mutex::new(tx),
+                alive,
+            },
+            Finish(handle),
+        ))
     }
 
     /// Queues one message (never blocks on the disk).
     pub fn send(&self, m: Message) {
-        if let Ok(tx) = self.0.lock() {
+        if let Ok(tx) = self.tx.lock() {
             let _ = tx.send(m);
         }
+    }
+
+    /// Whether the thread still writes: once it has failed (a full disk, a log it cannot
+    /// lock), every call is refused, since none could be audited.
+    pub fn alive(&self) -> bool {
+        self.alive.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
 
