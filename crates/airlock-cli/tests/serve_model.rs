@@ -342,7 +342,7 @@ fn a_promoted_model_is_served_logged_overridden_and_watched_for_drift() {
             .unwrap()
             .starts_with(&candidate)
     );
-    assert_eq!(entries[0]["feature_sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(entries[0]["feature_hmac"].as_str().unwrap().len(), 64);
     assert!(entries.iter().any(|e| e["override"]["label"] == ">50K"));
     // 100 predictions, the override, 100 more, then the cohort's request
     assert_eq!(entries[201]["arm"], "candidate");

@@ -277,6 +277,9 @@ struct ModelServer {
     auth: Arc<Auth>,
     writer: Writer,
     patient_key: PurposeKey,
+    /// Keys the features' hash: an unkeyed hash of a few clinical values could be reversed by
+    /// trying them all.
+    feature_key: PurposeKey,
     /// Tokens whose link was already sealed by this process.
     linked: Mutex<std::collections::HashSet<String>>,
     /// Recent predictions (request id → served version, label), for overrides.
@@ -380,6 +383,10 @@ pub fn open(options: Options) -> Result<Prepared> {
         .secret()
         .derive(Purpose::Tokenize)
         .subkey("serve-model/patient");
+    let feature_key = ws
+        .secret()
+        .derive(Purpose::Tokenize)
+        .subkey("serve-model/features");
     let log_dir = options.workspace.join("inference");
     std::fs::create_dir_all(&log_dir).map_err(|e| Error::Io {
         action: "create",
@@ -427,6 +434,7 @@ pub fn open(options: Options) -> Result<Prepared> {
             candidate,
             writer,
             patient_key,
+            feature_key,
             linked: Mutex::new(std::collections::HashSet::new()),
             recent: Mutex::new((HashMap::new(), VecDeque::new())),
             drift,
@@ -688,7 +696,7 @@ async fn predict(
     let _ = getrandom::fill(&mut id);
     let request_id = format!("pred-{}", data_encoding::HEXLOWER.encode(&id));
     let canonical = serde_json::to_vec(&values).unwrap_or_default();
-    let feature_sha = data_encoding::HEXLOWER.encode(&Sha256::digest(&canonical));
+    let feature_sha = data_encoding::HEXLOWER.encode(&s.feature_key.mac(&canonical));
     let to_candidate = s.candidate_answers(&caller, &request_id);
     let (answering, shadow) = match (&s.candidate, to_candidate) {
         (Some(c), true) => (c, Some(&s.primary)),
@@ -720,7 +728,7 @@ async fn predict(
         "model": answering.version,
         "arm": arm,
         "patient": patient,
-        "feature_sha256": feature_sha,
+        "feature_hmac": feature_sha,
         "prediction": label,
         "confidence": confidence,
         "shadow": shadow_line,
@@ -741,7 +749,7 @@ async fn predict(
     s.observe(values, &caller);
     let detail = json!({
         "request_id": request_id, "model": answering.version, "arm": arm,
-        "feature_sha256": feature_sha,
+        "feature_hmac": feature_sha,
         "latency_ms": started.elapsed().as_secs_f64() * 1000.0,
     });
     s.audit(
