@@ -490,3 +490,51 @@ fn a_gateway_that_cannot_audit_takes_no_calls() {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// The load benchmark's short form (`airlock-bench --suite gateway` runs it in full):
+/// concurrent clients for a few seconds, plain and streamed; every call answered and audited,
+/// and the log verifies.
+#[test]
+fn concurrent_calls_are_all_answered_and_all_audited() {
+    let (dir, key, _) = setup();
+    let d = dir.path();
+    let (_up, port) = upstream(&d.join("upstream.jsonl"));
+    std::fs::write(d.join("gateway.toml"), config(port, closed_port())).unwrap();
+    let gw = Gateway::start(d, &d.join("gateway.toml"));
+    let secs: u64 = std::env::var("AIRLOCK_LOAD_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let chat = format!("{}/chat/completions", gw.url);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (chat, key) = (chat.clone(), key.clone());
+            std::thread::spawn(move || {
+                let mut calls = 0u64;
+                while std::time::Instant::now() < deadline {
+                    let body = serde_json::json!({"model": "echo", "stream": t % 2 == 1,
+                        "messages": [{"role": "user", "content": NOTE}]});
+                    let (status, text) = post(&chat, Some(&key), &body);
+                    assert_eq!(status, 200, "{text}");
+                    assert!(!text.contains("Smith"), "{text}");
+                    if t % 2 == 1 {
+                        assert!(text.contains("data: [DONE]"), "{text}");
+                    }
+                    calls += 1;
+                }
+                calls
+            })
+        })
+        .collect();
+    let calls: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(calls >= 8, "{calls} calls");
+    let access = gw.stop();
+    check_after(d, &access, calls as usize);
+    let log = std::fs::read_to_string(d.join("ws/.airlock/audit.log")).unwrap();
+    let audited = log
+        .lines()
+        .filter(|l| l.contains("\"action\":\"gateway:chat.completions\""))
+        .count() as u64;
+    assert_eq!(audited, calls, "every call has exactly one entry");
+}
