@@ -6,4 +6,5 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod fedavg;
+pub mod round;
 pub mod secagg;

@@ -29,7 +29,7 @@ use zeroize::Zeroizing;
 pub type SiteId = u32;
 
 /// Why a step of the protocol refused.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum SecAggError {
     #[error("{0} sites take part, fewer than the threshold {1}: nothing is revealed")]
     BelowThreshold(usize, usize),
