@@ -8,3 +8,4 @@
 pub mod fedavg;
 pub mod round;
 pub mod secagg;
+pub mod sitedrift;

@@ -18,6 +18,7 @@
 pub mod card;
 pub mod data;
 pub mod model;
+pub mod stats;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha12Rng;
