@@ -6,6 +6,7 @@
 #![forbid(unsafe_code, unused_must_use)]
 
 pub mod fedavg;
+pub mod local;
 pub mod round;
 pub mod secagg;
 pub mod sitedrift;
