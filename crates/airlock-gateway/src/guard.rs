@@ -162,10 +162,13 @@ impl InputPass {
         self.collecting = true;
         self.walk(body, None)?;
         self.collecting = false;
-        if !self.collected.is_empty() {
-            let values = std::mem::take(&mut self.collected);
-            self.known = Some(Known::new(values.iter().map(|(k, v)| (*k, v.as_str()))));
+        if self.collected.is_empty() {
+            // the first reading found nothing (and refused what it must): a second one would
+            // run the same detector over the same strings and find nothing again
+            return Ok(());
         }
+        let values = std::mem::take(&mut self.collected);
+        self.known = Some(Known::new(values.iter().map(|(k, v)| (*k, v.as_str()))));
         self.walk(body, None)?;
         if self.action == InputAction::Block && self.found.total() > 0 {
             return Err(Refused::Identifiers(self.found.clone()));
