@@ -481,6 +481,15 @@ fn a_gateway_that_cannot_audit_takes_no_calls() {
         let (status, body) = post(&chat, Some(&key), &ask);
         if status == 503 {
             assert!(body.contains("audit log"), "{body}");
+            // nor does it list models
+            let models = ureq::get(format!("{}/models", gw.url))
+                .config()
+                .http_status_as_error(false)
+                .build()
+                .header("Authorization", &format!("Bearer {key}"))
+                .call()
+                .unwrap();
+            assert_eq!(models.status().as_u16(), 503);
             break;
         }
         assert!(

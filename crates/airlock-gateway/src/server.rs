@@ -296,6 +296,15 @@ enum Endpoint {
 }
 
 impl Endpoint {
+    /// Its name in the audit log.
+    fn name(self) -> &'static str {
+        match self {
+            Self::Chat => "chat.completions",
+            Self::Completions => "completions",
+            Self::Embeddings => "embeddings",
+        }
+    }
+
     fn path(self) -> &'static str {
         match self {
             Self::Chat => "/chat/completions",
@@ -327,7 +336,39 @@ struct Record {
     completion_sha256: Option<String>,
 }
 
+impl Record {
+    /// A call's record before anything is known of it but its endpoint and the purpose it
+    /// declares (`x-airlock-purpose`, a short label; `inference` otherwise).
+    fn start(endpoint: &'static str, headers: &HeaderMap) -> Self {
+        Self {
+            request_id: request_id(),
+            caller: "(unauthenticated)".into(),
+            role: "-".into(),
+            purpose: headers
+                .get(airlock_server::PURPOSE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .filter(|p| airlock_vault::check_label("purpose", p).is_ok() && p.len() <= 60)
+                .unwrap_or("inference")
+                .to_owned(),
+            endpoint,
+            ..Default::default()
+        }
+    }
+}
+
 impl Gateway {
+    /// The answer to every call once the audit log can no longer be written.
+    fn unavailable(&self) -> Option<Response> {
+        (!self.writer.alive()).then(|| {
+            oai_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the audit log cannot be written: the gateway takes no calls",
+                "server_error",
+                "audit_unavailable",
+            )
+        })
+    }
+
     fn audit(&self, r: &Record, started: Instant) {
         let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
         let mut detail = Map::new();
@@ -478,23 +519,7 @@ async fn proxy(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let mut rec = Record {
-        request_id: request_id(),
-        caller: "(unauthenticated)".into(),
-        role: "-".into(),
-        purpose: headers
-            .get(airlock_server::PURPOSE_HEADER)
-            .and_then(|v| v.to_str().ok())
-            .filter(|p| airlock_vault::check_label("purpose", p).is_ok() && p.len() <= 60)
-            .unwrap_or("inference")
-            .to_owned(),
-        endpoint: match endpoint {
-            Endpoint::Chat => "chat.completions",
-            Endpoint::Completions => "completions",
-            Endpoint::Embeddings => "embeddings",
-        },
-        ..Default::default()
-    };
+    let mut rec = Record::start(endpoint.name(), &headers);
     let mut response = handle(&gw, endpoint, &headers, peer, body, &mut rec, started).await;
     if let Ok(v) = HeaderValue::from_str(&rec.request_id) {
         response.headers_mut().insert("x-request-id", v);
@@ -521,13 +546,8 @@ async fn handle(
             return oai_error($status, &message, $kind, $code);
         }};
     }
-    if !gw.writer.alive() {
-        return oai_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the audit log cannot be written: the gateway takes no calls",
-            "server_error",
-            "audit_unavailable",
-        );
+    if let Some(refused) = gw.unavailable() {
+        return refused;
     }
     let caller = match crate::auth::authenticate(gw.auth.clone(), headers.clone(), peer).await {
         Ok(c) => c,
@@ -1153,14 +1173,10 @@ async fn models(
     peer: Option<axum::Extension<Peer>>,
 ) -> Response {
     let started = Instant::now();
-    let mut rec = Record {
-        request_id: request_id(),
-        caller: "(unauthenticated)".into(),
-        role: "-".into(),
-        purpose: "inference".into(),
-        endpoint: "models",
-        ..Default::default()
-    };
+    if let Some(refused) = gw.unavailable() {
+        return refused;
+    }
+    let mut rec = Record::start("models", &headers);
     let caller = match crate::auth::authenticate(
         gw.auth.clone(),
         headers.clone(),
