@@ -225,7 +225,13 @@ fn load_model(vault: &Vault, dir: &Path, id: &str, who: &Actor) -> Result<Served
             ds.zone
         )));
     }
-    let bytes = read_from_vault(vault, dir, id, who)?;
+    let bytes = with_vault_file(vault, dir, id, who, |path| {
+        std::fs::read(path).map_err(|e| Error::Io {
+            action: "read",
+            path: path.to_path_buf(),
+            source: e,
+        })
+    })?;
     let file: ModelFile = serde_json::from_slice(&bytes)
         .map_err(|_| Error::Config(format!("{id} is not a model file from `airlock train`")))?;
     let sha = data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes));
@@ -235,9 +241,15 @@ fn load_model(vault: &Vault, dir: &Path, id: &str, who: &Actor) -> Result<Served
     })
 }
 
-/// A dataset's bytes, decrypted by the vault's audited `get` into a private temporary file
-/// that is removed at once.
-fn read_from_vault(vault: &Vault, dir: &Path, id: &str, who: &Actor) -> Result<Vec<u8>> {
+/// `read` of a dataset decrypted by the vault's audited `get` into a private temporary
+/// folder (under its own name, so a table is read by its extension), removed when done.
+fn with_vault_file<T>(
+    vault: &Vault,
+    dir: &Path,
+    id: &str,
+    who: &Actor,
+    read: impl FnOnce(&Path) -> Result<T>,
+) -> Result<T> {
     let tmp = tempfile::Builder::new()
         .prefix(".serve-model-")
         .tempdir_in(dir)
@@ -246,14 +258,9 @@ fn read_from_vault(vault: &Vault, dir: &Path, id: &str, who: &Actor) -> Result<V
             path: dir.to_path_buf(),
             source: e,
         })?;
-    let ds = vault.dataset(id)?;
-    let out = tmp.path().join(&ds.name);
+    let out = tmp.path().join(vault.dataset(id)?.name);
     vault.get(id, &out, true, who)?;
-    std::fs::read(&out).map_err(|e| Error::Io {
-        action: "read",
-        path: out,
-        source: e,
-    })
+    read(&out)
 }
 
 /// What `airlock serve-model` needs.
@@ -348,24 +355,9 @@ pub fn open(options: Options) -> Result<Prepared> {
                     d.reference
                 )));
             }
-            let bytes = read_from_vault(vault, &dir, &d.reference, &who)?;
-            let name = vault.dataset(&d.reference)?.name;
-            let tmp = tempfile::Builder::new()
-                .prefix(".serve-model-")
-                .tempdir_in(&dir)
-                .map_err(|e| Error::Io {
-                    action: "create a temporary folder in",
-                    path: dir.clone(),
-                    source: e,
-                })?;
-            let path = tmp.path().join(&name);
-            std::fs::write(&path, &bytes).map_err(|e| Error::Io {
-                action: "write",
-                path: path.clone(),
-                source: e,
+            let table = with_vault_file(vault, &dir, &d.reference, &who, |path| {
+                Table::read(path).map_err(|e| Error::Config(e.to_string()))
             })?;
-            let table = Table::read(&path).map_err(|e| Error::Config(e.to_string()))?;
-            drop(tmp);
             let reference = Reference::of(&primary.file.encoding.features, &table)
                 .map_err(|e| Error::Config(format!("the drift reference: {e}")))?;
             let features = primary.file.encoding.features.len();
