@@ -228,9 +228,7 @@ fn imitate(shape: &str, rng: &mut impl Rng) -> String {
         .iter()
         .enumerate()
         .map(|(i, &c)| {
-            let run_start = c.is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
-            let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
-            if run_start && run >= airlock_text::known::RESERVED_RUN {
+            if airlock_text::known::starts_reserved_run(&chars, i) {
                 // never the 9 that begins a surrogate's long run
                 char::from(b'0' + rng.random_range(0..9u8))
             } else if c.is_ascii_digit() {

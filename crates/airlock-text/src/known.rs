@@ -106,6 +106,14 @@ pub fn forms(kind: Kind, value: &str) -> Vec<Form> {
 /// never issued).
 pub const RESERVED_RUN: usize = 6;
 
+/// Whether `chars[i]` is the first digit of a run of at least [`RESERVED_RUN`] digits: the
+/// place where a surrogate writes its 9 and a canary never does.
+pub fn starts_reserved_run(chars: &[char], i: usize) -> bool {
+    chars[i].is_ascii_digit()
+        && (i == 0 || !chars[i - 1].is_ascii_digit())
+        && chars[i..].iter().take_while(|c| c.is_ascii_digit()).count() >= RESERVED_RUN
+}
+
 /// Whether a run of digits this long, beginning so, is reserved for surrogates.
 pub fn reserved_for_surrogates(run: &str) -> bool {
     run.len() >= RESERVED_RUN && run.starts_with('9')

@@ -397,11 +397,9 @@ fn same_shape(original: &str, h: &[u8; 32], out: &mut String) {
     let chars: Vec<char> = original.chars().collect();
     for (i, &c) in chars.iter().enumerate() {
         let b = *bytes.next().unwrap_or(&0);
-        // a long run of digits begins with the 9 reserved for surrogates
-        let run_start = c.is_ascii_digit() && (i == 0 || !chars[i - 1].is_ascii_digit());
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit()).count();
         out.push(match c {
-            '0'..='9' if run_start && run >= crate::known::RESERVED_RUN => '9',
+            // a long run of digits begins with the 9 reserved for surrogates
+            '0'..='9' if crate::known::starts_reserved_run(&chars, i) => '9',
             '0'..='9' => char::from(b'0' + b % 10),
             'A'..='Z' => char::from(b'A' + b % 26),
             'a'..='z' => char::from(b'a' + b % 26),
