@@ -149,11 +149,19 @@ pub struct ServeModelArgs {
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     #[command(flatten)]
+    pub service: ServiceArgs,
+}
+
+/// What the gateway and serve-model take alike.
+#[derive(Debug, Args)]
+pub struct ServiceArgs {
+    #[command(flatten)]
     pub workspace: WorkspaceArg,
     /// Write the URL it listens on to this file once it is listening
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
-    /// Print an access log for operators on stdout, one JSON object per call (no values)
+    /// Print an access log for operators on stdout, one JSON object per call (no text, no
+    /// values)
     #[arg(long)]
     pub access_log: bool,
 }
@@ -167,13 +175,7 @@ pub struct GatewayArgs {
     #[arg(long, value_name = "FILE", required = false)]
     pub config: Option<PathBuf>,
     #[command(flatten)]
-    pub workspace: WorkspaceArg,
-    /// Write the URL the gateway listens on to this file once it is listening
-    #[arg(long, value_name = "FILE")]
-    pub ready_file: Option<PathBuf>,
-    /// Print an access log for operators on stdout, one JSON object per call (no text)
-    #[arg(long)]
-    pub access_log: bool,
+    pub service: ServiceArgs,
 }
 
 #[derive(Debug, Subcommand)]

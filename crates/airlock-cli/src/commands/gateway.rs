@@ -46,18 +46,15 @@ pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
     let Some(config) = args.config else {
         anyhow::bail!("airlock gateway needs --config FILE (or a subcommand: key create)");
     };
-    let dir = workspace_dir(&args.workspace)?;
+    let dir = workspace_dir(&args.service.workspace)?;
     let config = GatewayConfig::load(&config)?;
     let tls = config.server.tls;
-    let access_log: Option<server::AccessLog> = args
-        .access_log
-        .then(|| std::sync::Arc::new(|line: &serde_json::Value| report::json_line(line)) as _);
     let prepared = server::open(Options {
         workspace: dir,
         config,
-        access_log,
+        access_log: access_log(args.service.access_log),
     })?;
-    let summary = listen(json, args.ready_file, tls, |ready, stop| {
+    let summary = listen(json, args.service.ready_file, tls, |ready, stop| {
         server::serve(prepared, ready, stop)
     })?;
     stopped(json, "airlock gateway", summary.audited);
@@ -65,22 +62,24 @@ pub fn run(args: GatewayArgs, json: bool) -> anyhow::Result<ExitStatus> {
 }
 
 pub fn serve_model(args: ServeModelArgs, json: bool) -> anyhow::Result<ExitStatus> {
-    let dir = workspace_dir(&args.workspace)?;
+    let dir = workspace_dir(&args.service.workspace)?;
     let config = airlock_gateway::serving::ServeModelConfig::load(&args.config)?;
     let tls = config.server.tls;
-    let access_log: Option<server::AccessLog> = args
-        .access_log
-        .then(|| std::sync::Arc::new(|line: &serde_json::Value| report::json_line(line)) as _);
     let prepared = airlock_gateway::serving::open(airlock_gateway::serving::Options {
         workspace: dir,
         config,
-        access_log,
+        access_log: access_log(args.service.access_log),
     })?;
-    let audited = listen(json, args.ready_file, tls, |ready, stop| {
+    let audited = listen(json, args.service.ready_file, tls, |ready, stop| {
         airlock_gateway::serving::serve(prepared, ready, stop)
     })?;
     stopped(json, "airlock serve-model", audited);
     Ok(ExitStatus::Success)
+}
+
+/// The operator's access log on stdout, when asked for.
+fn access_log(on: bool) -> Option<server::AccessLog> {
+    on.then(|| std::sync::Arc::new(|line: &serde_json::Value| report::json_line(line)) as _)
 }
 
 /// Runs a server until SIGINT or SIGTERM; says where it listens (and writes it to the ready
