@@ -140,6 +140,157 @@ pub enum Command {
     /// inference log with patients as keyed tokens, clinicians' overrides, a candidate in
     /// shadow or rollout, input drift (PSI, KS) against the training data, every call audited
     ServeModel(ServeModelArgs),
+    /// Federated learning: sites keep their rows and train locally; a coordinator learns only
+    /// the sum of their updates (secure aggregation), over mutual TLS with certificates from
+    /// the federation's CA (`airlock fl simulate` runs a whole federation on this machine)
+    #[command(subcommand)]
+    Fl(FlCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlCommand {
+    /// The federation's certificate authority: the coordinator's certificate, one per site,
+    /// revocations (run by the federation's operator)
+    #[command(subcommand)]
+    Ca(FlCaCommand),
+    /// Write the federation's spec (model, feature encoding, training, bounds, DP) fitted on a
+    /// de-identified sample or schema file, and print the SHA-256 every site pins
+    Spec(FlSpecArgs),
+    /// Run the federation's rounds (`--config fl.toml`): FedAvg under secure aggregation, each
+    /// round audited; the final model to the registry
+    Coordinator(FlCoordinatorArgs),
+    /// Take part as one site (`--config site.toml`): reads its dataset from this workspace's
+    /// vault, trains locally, sends only (masked) updates
+    Site(FlSiteArgs),
+    /// A whole federation on this machine: a CA, a coordinator and N site processes on
+    /// loopback, each with its own certificate and slice of the table
+    Simulate(FlSimulateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FlCaCommand {
+    /// Create the federation CA in a folder, with the coordinator's certificate
+    Init {
+        /// The CA's folder (created; keep it on the coordinator's machine)
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Names and addresses the coordinator is reached at
+        #[arg(long = "host", value_name = "HOST", default_values_t = ["localhost".to_string(), "127.0.0.1".to_string()])]
+        hosts: Vec<String>,
+    },
+    /// Issue a site its certificate (NAME.pem, NAME.key) and record it in the CA's registry
+    Issue {
+        /// The site's name (letters, digits and . _ - @)
+        site: String,
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// Where the certificate and key are written
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[arg(long, default_value_t = 365)]
+        days: u32,
+    },
+    /// Revoke a site's certificates: the revocation list is rewritten and the registry marks them
+    Revoke {
+        site: String,
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FlTaskArgs {
+    /// The column to predict
+    #[arg(long)]
+    pub target: String,
+    /// Binary task: this target value is the positive class
+    #[arg(long)]
+    pub positive: Option<String>,
+    /// Feature columns (default: every column but the target)
+    #[arg(long, value_delimiter = ',')]
+    pub features: Vec<String>,
+    #[arg(long, value_enum, default_value = "logreg")]
+    pub model: ModelArg,
+    /// Hidden units of the MLP
+    #[arg(long, default_value_t = 32)]
+    pub hidden: usize,
+    /// Training rounds
+    #[arg(long, default_value_t = 20)]
+    pub rounds: u32,
+    /// Client-level differential privacy for the whole federation (implies secure aggregation)
+    #[arg(long)]
+    pub epsilon: Option<f64>,
+    #[arg(long, default_value_t = 1e-5)]
+    pub delta: f64,
+    /// Passes over a site's rows per round
+    #[arg(long, default_value_t = 1.0)]
+    pub local_epochs: f64,
+    #[arg(long, default_value_t = 0.5)]
+    pub learning_rate: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct FlSpecArgs {
+    /// A de-identified sample or schema file of the federation's table (fixes categories and
+    /// scaling; no row of it goes into the spec)
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub task: FlTaskArgs,
+    /// Sites a round needs (also secure aggregation's threshold)
+    #[arg(long, default_value_t = 3)]
+    pub min_sites: usize,
+    /// Send updates as they are instead of under secure aggregation
+    #[arg(long)]
+    pub no_secure_agg: bool,
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct FlCoordinatorArgs {
+    /// fl.toml: spec, ca, listen, out, phase_timeout_s, join_timeout_s, model_name
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+    /// Write the URL it listens on to this file once it is listening
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FlSiteArgs {
+    /// site.toml: coordinator, ca, cert, key, spec_sha256, dataset, role, purpose
+    #[arg(long, value_name = "FILE")]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub workspace: WorkspaceArg,
+}
+
+#[derive(Debug, Args)]
+pub struct FlSimulateArgs {
+    /// The table (CSV, JSONL or Parquet)
+    #[arg(long, value_name = "FILE")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub task: FlTaskArgs,
+    /// Each value of this column goes whole to one site
+    #[arg(long, value_name = "COL")]
+    pub split_by: String,
+    #[arg(long, default_value_t = 5)]
+    pub sites: usize,
+    /// Updates under secure aggregation (the coordinator sees only masked vectors)
+    #[arg(long)]
+    pub secure_agg: bool,
+    /// Kill site K (1-based) with SIGKILL while it trains in the middle round
+    #[arg(long, value_name = "K")]
+    pub kill_site: Option<usize>,
+    /// Keep the federation's files (CA, workspaces, logs, models) in this new folder
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -100,7 +100,9 @@ fn main() -> ExitCode {
     // audit entries
     if !matches!(
         cli.command,
-        cli::Command::Gateway(_) | cli::Command::ServeModel(_)
+        cli::Command::Gateway(_)
+            | cli::Command::ServeModel(_)
+            | cli::Command::Fl(cli::FlCommand::Coordinator(_))
     ) {
         interrupts::watch();
     }

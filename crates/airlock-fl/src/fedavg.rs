@@ -22,10 +22,9 @@ pub fn clip(update: &mut [f64], clip: f64) -> f64 {
     norm
 }
 
-/// What a site sends into the aggregate without DP: its update times `examples`, then
-/// `examples`.
-pub fn weighted(update: &[f64], examples: u64) -> Vec<f64> {
-    let w = examples as f64;
+/// What a site sends into the aggregate without DP: its update times its weight `w` (its
+/// example count, or a fixed fraction of it), then `w`.
+pub fn weighted(update: &[f64], w: f64) -> Vec<f64> {
     update.iter().map(|v| v * w).chain([w]).collect()
 }
 
@@ -89,8 +88,8 @@ mod tests {
 
     #[test]
     fn weighted_mean_is_fedavg() {
-        let a = weighted(&[1.0, 2.0], 10);
-        let b = weighted(&[3.0, -2.0], 30);
+        let a = weighted(&[1.0, 2.0], 10.0);
+        let b = weighted(&[3.0, -2.0], 30.0);
         let sum: Vec<f64> = a.iter().zip(&b).map(|(x, y)| x + y).collect();
         assert_eq!(weighted_mean(&sum).unwrap(), vec![2.5, -1.0]);
         assert_eq!(weighted_mean(&[1.0, 0.0]), None);

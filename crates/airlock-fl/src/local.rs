@@ -67,7 +67,12 @@ pub fn local_update(
 
 /// Moves the global model by the federation's mean update.
 pub fn apply(global: &mut Model, mean_update: &[f64]) {
-    for (p, u) in global.params.iter_mut().zip(mean_update) {
+    apply_params(&mut global.params, mean_update);
+}
+
+/// Moves parameters by the federation's mean update.
+pub fn apply_params(params: &mut [f64], mean_update: &[f64]) {
+    for (p, u) in params.iter_mut().zip(mean_update) {
         *p += u;
     }
 }
@@ -121,7 +126,10 @@ mod tests {
         }
         for (s, (u, n)) in sites.iter().zip(updates) {
             // weighted by examples, scaled into the fixed-point range
-            let x: Vec<f64> = fedavg::weighted(u, *n).iter().map(|v| v / 1e4).collect();
+            let x: Vec<f64> = fedavg::weighted(u, *n as f64)
+                .iter()
+                .map(|v| v / 1e4)
+                .collect();
             let y = s
                 .masked_input(&x, &q, &u2)
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -177,15 +185,9 @@ mod tests {
             }
         }
         let spec = Spec {
-            version: 1,
-            model: "logreg".into(),
-            target: "salary-class".into(),
-            positive: Some(">50K".into()),
-            features,
             rounds: 10,
-            local_epochs: 1,
-            learning_rate: 0.5,
             clip: 10.0,
+            ..crate::spec::tests::example()
         };
         let how = LocalTraining {
             epochs: 1.0,

@@ -7,38 +7,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::secagg::{self, Advert, Envelope, Reveal, SiteId};
-
-/// What the federation agreed to train: the model, its features and preprocessing, the
-/// hyper-parameters. Every site pins its hash and refuses a round under another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Spec {
-    pub version: u32,
-    /// `logreg` or `mlp:H`.
-    pub model: String,
-    pub target: String,
-    pub positive: Option<String>,
-    pub features: Vec<String>,
-    pub rounds: u32,
-    pub local_epochs: u32,
-    pub learning_rate: f64,
-    /// Update norm bound (client-level DP and the fixed-point range).
-    pub clip: f64,
-}
-
-impl Spec {
-    /// SHA-256 of its canonical JSON, hex.
-    pub fn sha256(&self) -> String {
-        let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
+pub use crate::spec::Spec;
 
 /// Why the coordinator refused a message or ended a round.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -58,7 +29,8 @@ pub enum RoundError {
 }
 
 /// The phases of a round.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Phase {
     Adverts,
     Shares,
@@ -76,17 +48,19 @@ pub struct Round {
     threshold: usize,
     min_sites: usize,
     dim: usize,
+    /// Under secure aggregation; else the inputs arrive as they are and are summed.
+    secure: bool,
     phase: Phase,
     adverts: BTreeMap<SiteId, Advert>,
     shared: BTreeSet<SiteId>,
     envelopes: Vec<Envelope>,
-    masked: BTreeMap<SiteId, Vec<u32>>,
+    masked: BTreeMap<SiteId, Vec<u64>>,
     reveals: BTreeMap<SiteId, Vec<Reveal>>,
 }
 
 impl Round {
     /// Round `number` of updates of `dim` values, aggregated when at least `threshold` sites
-    /// (and `min_sites`) take part.
+    /// (and `min_sites`) take part; under secure aggregation when the spec says so.
     pub fn new(number: u64, spec: &Spec, threshold: usize, min_sites: usize, dim: usize) -> Self {
         Self {
             number,
@@ -94,6 +68,7 @@ impl Round {
             threshold,
             min_sites: min_sites.max(threshold),
             dim,
+            secure: spec.secure_aggregation,
             phase: Phase::Adverts,
             adverts: BTreeMap::new(),
             shared: BTreeSet::new(),
@@ -105,6 +80,28 @@ impl Round {
 
     pub fn phase(&self) -> Phase {
         self.phase
+    }
+
+    /// Whether the inputs are masked.
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// The sites that advertised (U1), shared their keys (U2), sent their input (U3), revealed.
+    pub fn advertised(&self) -> impl Iterator<Item = SiteId> + '_ {
+        self.adverts.keys().copied()
+    }
+
+    pub fn shared(&self) -> impl Iterator<Item = SiteId> + '_ {
+        self.shared.iter().copied()
+    }
+
+    pub fn sent(&self) -> impl Iterator<Item = SiteId> + '_ {
+        self.masked.keys().copied()
+    }
+
+    pub fn revealed(&self) -> impl Iterator<Item = SiteId> + '_ {
+        self.reveals.keys().copied()
     }
 
     fn expect(&self, phase: Phase, site: SiteId) -> Result<(), RoundError> {
@@ -148,7 +145,13 @@ impl Round {
                 self.min_sites
             )));
         }
-        self.phase = Phase::Shares;
+        if self.secure {
+            self.phase = Phase::Shares;
+        } else {
+            // no keys to share: every site that joined sends its input as it is
+            self.shared = self.adverts.keys().copied().collect();
+            self.phase = Phase::Masked;
+        }
         Ok(self.adverts.values().cloned().collect())
     }
 
@@ -190,7 +193,7 @@ impl Round {
     }
 
     /// A site's masked input.
-    pub fn masked(&mut self, from: SiteId, y: Vec<u32>) -> Result<(), RoundError> {
+    pub fn masked(&mut self, from: SiteId, y: Vec<u64>) -> Result<(), RoundError> {
         self.expect(Phase::Masked, from)?;
         if !self.shared.contains(&from) {
             return Err(RoundError::Stranger(from));
@@ -231,8 +234,18 @@ impl Round {
     }
 
     /// Unmasking is over: the sum of the inputs of U3, and how many sites it holds.
-    pub fn close_unmask(&mut self) -> Result<(Vec<u32>, usize), RoundError> {
+    pub fn close_unmask(&mut self) -> Result<(Vec<u64>, usize), RoundError> {
         self.expect(Phase::Unmask, 0)?;
+        if !self.secure {
+            let mut sum = vec![0u64; self.dim];
+            for y in self.masked.values() {
+                for (s, v) in sum.iter_mut().zip(y) {
+                    *s = s.wrapping_add(*v);
+                }
+            }
+            self.phase = Phase::Done;
+            return Ok((sum, self.masked.len()));
+        }
         let adverts: Vec<Advert> = self.adverts.values().cloned().collect();
         let u2: Vec<SiteId> = self.shared.iter().copied().collect();
         let reveals: Vec<Vec<Reveal>> = self.reveals.values().cloned().collect();
@@ -260,17 +273,7 @@ mod tests {
     use crate::secagg::{Quantizer, Site};
 
     fn spec() -> Spec {
-        Spec {
-            version: 1,
-            model: "logreg".into(),
-            target: "salary-class".into(),
-            positive: Some(">50K".into()),
-            features: vec!["age".into(), "education".into()],
-            rounds: 3,
-            local_epochs: 1,
-            learning_rate: 0.1,
-            clip: 4.0,
-        }
+        crate::spec::tests::example()
     }
 
     /// Five sites through a round; `killed` stops after sending its masked input (it never
@@ -304,7 +307,10 @@ mod tests {
                 continue;
             }
             // FedAvg's numerator and denominator travel in one vector, scaled into range
-            let x: Vec<f64> = fedavg::weighted(u, *n).iter().map(|v| v / 100.0).collect();
+            let x: Vec<f64> = fedavg::weighted(u, *n as f64)
+                .iter()
+                .map(|v| v / 100.0)
+                .collect();
             round.masked(s.id(), s.masked_input(&x, &q, &u2)?)?;
         }
         let u3 = round.close_masked()?;

@@ -8,7 +8,7 @@
 //! `b` and its `s` secret key into Shamir shares (`threshold` of them recover either) and sends
 //! each peer its shares encrypted (AES-256-GCM under HKDF of their `c` agreement, the pair of
 //! ids as associated data). Its masked input is its quantized update plus PRG(`b`) plus, for
-//! every peer, ± PRG of their `s` agreement (the signs cancel in the sum), modulo 2^32.
+//! every peer, ± PRG of their `s` agreement (the signs cancel in the sum), modulo 2^64.
 //! To unmask, every surviving site reveals, for each peer, the share of `b` if that peer's
 //! masked input arrived, or the share of its `s` key if it did not: never both, so the
 //! coordinator can remove exactly the masks that are left in the sum. Fewer than `threshold`
@@ -52,7 +52,7 @@ pub enum SecAggError {
 /// Results of this module.
 pub type Result<T> = std::result::Result<T, SecAggError>;
 
-/// How updates become numbers modulo 2^32: each value clipped to [−clip, clip] and written in
+/// How updates become numbers modulo 2^64: each value clipped to [−clip, clip] and written in
 /// fixed point, with a scale small enough that the sum of `sites` values cannot wrap.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Quantizer {
@@ -66,18 +66,24 @@ impl Quantizer {
         let span = 2.0 * clip * sites.max(1) as f64;
         Self {
             clip,
-            scale: (f64::from(u32::MAX) / span).floor(),
+            // 2^63: the sum of `sites` values stays below 2^64 with room for rounding
+            scale: (9_223_372_036_854_775_808.0 / span).floor(),
         }
     }
 
-    fn quantize(&self, x: f64) -> u32 {
+    fn quantize(&self, x: f64) -> u64 {
         let v = (x.clamp(-self.clip, self.clip) + self.clip) * self.scale;
-        v.round() as u32
+        v.round() as u64
+    }
+
+    /// Values in fixed point, unmasked (a federation without secure aggregation).
+    pub fn encode(&self, x: &[f64]) -> Vec<u64> {
+        x.iter().map(|&v| self.quantize(v)).collect()
     }
 
     /// The sum of `n` quantized values back as a number.
-    pub fn dequantize_sum(&self, q: u32, n: usize) -> f64 {
-        f64::from(q) / self.scale - n as f64 * self.clip
+    pub fn dequantize_sum(&self, q: u64, n: usize) -> f64 {
+        q as f64 / self.scale - n as f64 * self.clip
     }
 
     /// The largest error of one value once quantized.
@@ -129,10 +135,10 @@ fn hkdf(ikm: &[u8], info: &[&[u8]]) -> [u8; 32] {
     out
 }
 
-/// The PRG: `dim` numbers modulo 2^32 from a 32-byte seed (ChaCha20).
-fn expand(seed: &[u8; 32], dim: usize) -> Vec<u32> {
+/// The PRG: `dim` numbers modulo 2^64 from a 32-byte seed (ChaCha20).
+fn expand(seed: &[u8; 32], dim: usize) -> Vec<u64> {
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(*seed);
-    (0..dim).map(|_| rng.next_u32()).collect()
+    (0..dim).map(|_| rng.next_u64()).collect()
 }
 
 /// The pairwise mask seed of `i` and `j` from their `s` agreement (the same on both sides).
@@ -142,7 +148,7 @@ fn pair_seed(shared: &[u8; 32], i: SiteId, j: SiteId) -> [u8; 32] {
 }
 
 /// Adds (`sign` +1) or subtracts the PRG of `seed` into `acc`.
-fn apply(acc: &mut [u32], seed: &[u8; 32], add: bool) {
+fn apply(acc: &mut [u64], seed: &[u8; 32], add: bool) {
     let mask = expand(seed, acc.len());
     for (a, m) in acc.iter_mut().zip(mask) {
         *a = if add {
@@ -298,8 +304,8 @@ impl Site {
 
     /// Round 2: the masked, quantized update. `u2`: the sites whose shares went out (every
     /// pairwise mask with them is added).
-    pub fn masked_input(&self, x: &[f64], q: &Quantizer, u2: &[SiteId]) -> Result<Vec<u32>> {
-        let mut y: Vec<u32> = x.iter().map(|&v| q.quantize(v)).collect();
+    pub fn masked_input(&self, x: &[f64], q: &Quantizer, u2: &[SiteId]) -> Result<Vec<u64>> {
+        let mut y: Vec<u64> = x.iter().map(|&v| q.quantize(v)).collect();
         apply(&mut y, &self.self_seed, true);
         for &j in u2.iter().filter(|&&j| j != self.id) {
             let peer = self.adverts.get(&j).ok_or(SecAggError::UnknownSite(j))?;
@@ -351,11 +357,11 @@ impl Site {
 pub fn unmask_sum(
     adverts: &[Advert],
     u2: &[SiteId],
-    masked: &BTreeMap<SiteId, Vec<u32>>,
+    masked: &BTreeMap<SiteId, Vec<u64>>,
     reveals: &[Vec<Reveal>],
     threshold: usize,
     dim: usize,
-) -> Result<Vec<u32>> {
+) -> Result<Vec<u64>> {
     let u3: BTreeSet<SiteId> = masked.keys().copied().collect();
     if u3.len() < threshold || reveals.len() < threshold {
         return Err(SecAggError::BelowThreshold(
@@ -364,7 +370,7 @@ pub fn unmask_sum(
         ));
     }
     let sharks = sharks::Sharks(u8::try_from(threshold).map_err(|_| SecAggError::BadThreshold)?);
-    let mut sum = vec![0u32; dim];
+    let mut sum = vec![0u64; dim];
     for y in masked.values() {
         if y.len() != dim {
             return Err(SecAggError::Dimension(y.len(), dim));
@@ -415,7 +421,7 @@ mod tests {
     use super::*;
 
     /// What the coordinator received: each site's masked input.
-    type Masked = BTreeMap<SiteId, Vec<u32>>;
+    type Masked = BTreeMap<SiteId, Vec<u64>>;
 
     /// A whole round in memory: `drop_before` sites never send their masked input,
     /// `silent` ones send it but do not take part in unmasking.
@@ -489,7 +495,7 @@ mod tests {
             }
             // what the coordinator received is no site's update
             for (id, y) in &masked {
-                let plain: Vec<u32> = x[*id as usize - 1].iter().map(|&v| q.quantize(v)).collect();
+                let plain: Vec<u64> = x[*id as usize - 1].iter().map(|&v| q.quantize(v)).collect();
                 let same = y.iter().zip(&plain).filter(|(a, b)| a == b).count();
                 assert!(
                     same < 3,
@@ -538,8 +544,8 @@ mod tests {
     #[test]
     fn quantization_is_within_half_a_step_and_sums_do_not_wrap() {
         let q = Quantizer::for_sites(10, 2.0);
-        let top: u64 = (0..10).map(|_| u64::from(q.quantize(2.0))).sum();
-        assert!(top <= u64::from(u32::MAX));
+        let top: u128 = (0..10).map(|_| u128::from(q.quantize(2.0))).sum();
+        assert!(top <= u128::from(u64::MAX));
         for x in [-2.0, -1.234_567, 0.0, 0.5, 1.999_999] {
             let back = q.dequantize_sum(q.quantize(x), 1);
             assert!((back - x).abs() <= q.step() + 1e-12, "{x} {back}");

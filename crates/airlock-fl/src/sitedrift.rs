@@ -32,7 +32,7 @@ impl Bins {
         }
     }
 
-    fn width(&self) -> usize {
+    pub fn width(&self) -> usize {
         match self {
             Self::Numeric { edges, .. } => edges.len() + 2,
             Self::Categorical { categories, .. } => categories.len() + 1,
@@ -173,7 +173,7 @@ mod tests {
             p.receive(&env).unwrap();
         }
         let u2: Vec<SiteId> = (1..=5).collect();
-        let masked: BTreeMap<SiteId, Vec<u32>> = parties
+        let masked: BTreeMap<SiteId, Vec<u64>> = parties
             .iter()
             .zip(&hists)
             .map(|(p, h)| (p.id(), p.masked_input(h, &q, &u2).unwrap()))

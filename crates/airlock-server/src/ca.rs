@@ -22,6 +22,7 @@ const CA_CERT: &str = "ca.pem";
 const CA_KEY: &str = "ca.key";
 const SERVER_CERT: &str = "server.pem";
 const SERVER_KEY: &str = "server.key";
+const CRL: &str = "crl.pem";
 
 /// The files of a workspace's CA.
 #[derive(Debug, Clone)]
@@ -32,9 +33,12 @@ pub struct CaFiles {
 impl CaFiles {
     /// The CA of the workspace folder `.airlock/` at `workspace`.
     pub fn of(workspace: &Path) -> Self {
-        Self {
-            dir: workspace.join(CA_DIR),
-        }
+        Self::at(workspace.join(CA_DIR))
+    }
+
+    /// A CA kept in `dir` (a federation's, `airlock fl ca`).
+    pub fn at(dir: PathBuf) -> Self {
+        Self { dir }
     }
 
     /// The CA certificate clients trust (`--ca`).
@@ -48,6 +52,11 @@ impl CaFiles {
 
     pub fn server_key(&self) -> PathBuf {
         self.dir.join(SERVER_KEY)
+    }
+
+    /// The certificate revocation list (PEM), signed by the CA.
+    pub fn crl(&self) -> PathBuf {
+        self.dir.join(CRL)
     }
 
     fn ca_key(&self) -> PathBuf {
@@ -73,12 +82,12 @@ fn validity(params: &mut CertificateParams, days: i64) {
 
 /// The CA's name and key usages, rebuilt from its key (the name carries the key's
 /// fingerprint), so that certificates can be issued without parsing the CA certificate.
-fn ca_params(key: &KeyPair) -> Result<CertificateParams> {
+fn ca_params(key: &KeyPair, org: &str) -> Result<CertificateParams> {
     use sha2::Digest;
     let fp = data_encoding::HEXLOWER.encode(&sha2::Sha256::digest(key.public_key_raw()));
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     let mut dn = DistinguishedName::new();
-    dn.push(DnType::OrganizationName, "airlock workspace");
+    dn.push(DnType::OrganizationName, org);
     dn.push(DnType::CommonName, format!("airlock CA {}", &fp[..16]));
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
@@ -99,21 +108,51 @@ pub fn init(workspace: &Path, hosts: &[String]) -> Result<CaFiles> {
             "this workspace already has a CA (.airlock/ca/); its certificates stay valid".into(),
         ));
     }
+    create(&files, WORKSPACE_ORG, hosts)?;
+    Ok(files)
+}
+
+/// The organization name of a workspace's CA.
+pub const WORKSPACE_ORG: &str = "airlock workspace";
+
+/// Creates a CA in `files.dir` (which must not hold one) named for `org`, with a server
+/// certificate for `hosts` and an empty revocation list.
+pub fn create(files: &CaFiles, org: &str, hosts: &[String]) -> Result<()> {
+    if files.ca_key().exists() {
+        return Err(Error::Usage(format!(
+            "{} already holds a CA; its certificates stay valid",
+            airlock_core::shown::path(&files.dir)
+        )));
+    }
     private_dir(&files.dir)?;
     let key = KeyPair::generate()?;
-    let mut params = ca_params(&key)?;
+    let mut params = ca_params(&key, org)?;
     validity(&mut params, 3650);
     let cert = params.self_signed(&key)?;
     write_private(&files.ca_key(), key.serialize_pem().as_bytes())?;
     write_private(&files.ca_cert(), cert.pem().as_bytes())?;
-    server_cert(&files, hosts)?;
-    Ok(files)
+    server_cert_for(files, org, hosts)?;
+    revoke(files, org, &[])
 }
 
 /// (Re)issues the server's certificate for `hosts`.
 pub fn server_cert(files: &CaFiles, hosts: &[String]) -> Result<()> {
-    let ca_key = load_key(&files.ca_key())?;
-    let issuer = Issuer::new(ca_params(&ca_key)?, &ca_key);
+    server_cert_for(files, WORKSPACE_ORG, hosts)
+}
+
+fn issuer_key(files: &CaFiles) -> Result<KeyPair> {
+    if !files.exists() {
+        return Err(Error::Usage(format!(
+            "{} holds no CA",
+            airlock_core::shown::path(&files.dir)
+        )));
+    }
+    load_key(&files.ca_key())
+}
+
+fn server_cert_for(files: &CaFiles, org: &str, hosts: &[String]) -> Result<()> {
+    let ca_key = issuer_key(files)?;
+    let issuer = Issuer::new(ca_params(&ca_key, org)?, &ca_key);
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(hosts.to_vec())?;
     params
@@ -153,13 +192,47 @@ pub fn issue(
             "this workspace has no CA yet: run `airlock ca init` first".into(),
         ));
     }
-    let ca_key = load_key(&files.ca_key())?;
-    let issuer = Issuer::new(ca_params(&ca_key)?, &ca_key);
+    let client = issue_client(files, WORKSPACE_ORG, name, days, out)?;
+    let credential = vault.add_credential(CredentialKind::Cert, name, &client.sha256, who)?;
+    Ok(Issued {
+        credential,
+        cert: client.cert,
+        key: client.key,
+        sha256: client.sha256,
+    })
+}
+
+/// A client certificate as written to disk.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ClientCert {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// SHA-256 of the certificate's DER, hex.
+    pub sha256: String,
+    /// Its serial number, hex (what a revocation list names).
+    pub serial: String,
+}
+
+/// Issues a client certificate for `name` (valid `days`) from the CA in `files` and writes
+/// `NAME.pem` and `NAME.key` (0600) into `out`, which must not hold them yet.
+pub fn issue_client(
+    files: &CaFiles,
+    org: &str,
+    name: &str,
+    days: u32,
+    out: &Path,
+) -> Result<ClientCert> {
+    let ca_key = issuer_key(files)?;
+    let issuer = Issuer::new(ca_params(&ca_key, org)?, &ca_key);
     let key = KeyPair::generate()?;
     let mut params = CertificateParams::new(Vec::<String>::new())?;
     params.distinguished_name.push(DnType::CommonName, name);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    let mut serial = [0u8; 16];
+    getrandom::fill(&mut serial).map_err(|e| Error::Tls(format!("no random serial: {e}")))?;
+    serial[0] &= 0x7f;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
     validity(&mut params, i64::from(days.max(1)));
     let cert = params.signed_by(&key, &issuer)?;
     let sha256 = fingerprint(cert.der());
@@ -176,13 +249,49 @@ pub fn issue(
     }
     write_private(&key_path, key.serialize_pem().as_bytes())?;
     write_private(&cert_path, cert.pem().as_bytes())?;
-    let credential = vault.add_credential(CredentialKind::Cert, name, &sha256, who)?;
-    Ok(Issued {
-        credential,
+    Ok(ClientCert {
         cert: cert_path,
         key: key_path,
         sha256,
+        serial: data_encoding::HEXLOWER.encode(&serial),
     })
+}
+
+/// Writes the CA's revocation list naming the certificates of `serials` (hex), signed by the
+/// CA, valid for a year: a TLS server given it refuses those certificates in the handshake.
+pub fn revoke(files: &CaFiles, org: &str, serials: &[String]) -> Result<()> {
+    let ca_key = issuer_key(files)?;
+    let issuer = Issuer::new(ca_params(&ca_key, org)?, &ca_key);
+    let now = chrono::Utc::now();
+    let at = |t: chrono::DateTime<chrono::Utc>| {
+        rcgen::date_time_ymd(
+            chrono::Datelike::year(&t),
+            chrono::Datelike::month(&t) as u8,
+            chrono::Datelike::day(&t) as u8,
+        )
+    };
+    let mut revoked = Vec::new();
+    for s in serials {
+        let bytes = data_encoding::HEXLOWER
+            .decode(s.as_bytes())
+            .map_err(|_| Error::Usage("a revoked serial number is not hex".into()))?;
+        revoked.push(rcgen::RevokedCertParams {
+            serial_number: rcgen::SerialNumber::from_slice(&bytes),
+            revocation_time: at(now - chrono::Duration::days(1)),
+            reason_code: None,
+            invalidity_date: None,
+        });
+    }
+    let params = rcgen::CertificateRevocationListParams {
+        this_update: at(now - chrono::Duration::days(1)),
+        next_update: at(now + chrono::Duration::days(365)),
+        crl_number: rcgen::SerialNumber::from(now.timestamp().max(0) as u64),
+        issuing_distribution_point: None,
+        revoked_certs: revoked,
+        key_identifier_method: rcgen::KeyIdMethod::Sha256,
+    };
+    let crl = params.signed_by(&issuer)?;
+    write_private(&files.crl(), crl.pem()?.as_bytes())
 }
 
 /// SHA-256 of a certificate's DER, hex: how the catalog knows it.

@@ -53,6 +53,32 @@ fn read(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| Error::io("read", path, e))
 }
 
+/// An HTTPS agent (rustls with ring) that trusts only the CA certificate `ca` and presents
+/// the client certificate `cert` (certificate, key; PEM) when given. Refusals come back as
+/// responses, not errors.
+pub fn tls_agent(ca: &Path, cert: Option<(&Path, &Path)>) -> Result<ureq::Agent> {
+    let bad = |what: &Path| {
+        let shown = airlock_core::shown::path(what).to_string();
+        move |_| Error::Usage(format!("{shown} is not a PEM certificate or key"))
+    };
+    let root = Certificate::from_pem(&read(ca)?).map_err(bad(ca))?;
+    let mut tls = TlsConfig::builder()
+        .provider(TlsProvider::Rustls)
+        .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .root_certs(RootCerts::new_with_certs(&[root]));
+    if let Some((cert, key)) = cert {
+        let c = Certificate::from_pem(&read(cert)?).map_err(bad(cert))?;
+        let k = PrivateKey::from_pem(&read(key)?).map_err(bad(key))?;
+        tls = tls.client_cert(Some(ClientCert::new_with_certs(&[c], k)));
+    }
+    Ok(ureq::Agent::config_builder()
+        .tls_config(tls.build())
+        .http_status_as_error(false)
+        .timeout_connect(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .new_agent())
+}
+
 impl Client {
     /// A client for `conn`. The URL must be `https://`; the CA is required (the workspace's
     /// own, not the system's roots).
@@ -68,26 +94,8 @@ impl Client {
                 "--ca (or AIRLOCK_CA) must name the workspace CA's certificate, ca.pem from `airlock ca init`".into(),
             ));
         };
-        let bad = |what: &Path| {
-            let shown = airlock_core::shown::path(what).to_string();
-            move |_| Error::Usage(format!("{shown} is not a PEM certificate or key"))
-        };
-        let root = Certificate::from_pem(&read(ca)?).map_err(bad(ca))?;
-        let mut tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .unversioned_rustls_crypto_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .root_certs(RootCerts::new_with_certs(&[root]));
-        if let Some((cert, key)) = &conn.cert {
-            let c = Certificate::from_pem(&read(cert)?).map_err(bad(cert))?;
-            let k = PrivateKey::from_pem(&read(key)?).map_err(bad(key))?;
-            tls = tls.client_cert(Some(ClientCert::new_with_certs(&[c], k)));
-        }
-        let agent = ureq::Agent::config_builder()
-            .tls_config(tls.build())
-            .http_status_as_error(false)
-            .timeout_connect(Some(std::time::Duration::from_secs(10)))
-            .build()
-            .new_agent();
+        let cert = conn.cert.as_ref().map(|(c, k)| (c.as_path(), k.as_path()));
+        let agent = tls_agent(ca, cert)?;
         Ok(Self {
             agent,
             url,

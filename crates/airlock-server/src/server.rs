@@ -141,6 +141,27 @@ pub fn tls_server_config(
     key: &Path,
     client_roots: &Path,
 ) -> Result<rustls::ServerConfig> {
+    server_tls(cert, key, client_roots, None)
+}
+
+/// A TLS configuration that admits only clients whose certificate `client_roots` issued and
+/// `crl` (that CA's revocation list, PEM) does not name: the handshake of any other client
+/// fails (a federation's mutual TLS).
+pub fn mutual_tls_server_config(
+    cert: &Path,
+    key: &Path,
+    client_roots: &Path,
+    crl: &Path,
+) -> Result<rustls::ServerConfig> {
+    server_tls(cert, key, client_roots, Some(crl))
+}
+
+fn server_tls(
+    cert: &Path,
+    key: &Path,
+    client_roots: &Path,
+    crl: Option<&Path>,
+) -> Result<rustls::ServerConfig> {
     let tls = |what: &Path| {
         let what = airlock_core::shown::path(what).to_string();
         move |e: rustls::pki_types::pem::Error| Error::Tls(format!("{what}: {e}"))
@@ -152,13 +173,22 @@ pub fn tls_server_config(
             .add(cert.map_err(tls(client_roots))?)
             .map_err(|e| Error::Tls(e.to_string()))?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+    let builder = rustls::server::WebPkiClientVerifier::builder_with_provider(
         Arc::new(roots),
         provider.clone(),
-    )
-    // a connection without a certificate may still authenticate each request with an API key
-    .allow_unauthenticated()
-    .build()
+    );
+    let verifier = match crl {
+        Some(crl) => {
+            let crls = rustls::pki_types::CertificateRevocationListDer::pem_file_iter(crl)
+                .map_err(tls(crl))?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(tls(crl))?;
+            builder.with_crls(crls).build()
+        }
+        // a connection without a certificate may still authenticate each request with an
+        // API key
+        None => builder.allow_unauthenticated().build(),
+    }
     .map_err(|e| Error::Tls(e.to_string()))?;
     let chain = CertificateDer::pem_file_iter(cert)
         .map_err(tls(cert))?

@@ -667,6 +667,27 @@ impl Vault {
         )
     }
 
+    /// Registers a model trained by a federation (`airlock fl coordinator`) in the dev zone:
+    /// it was made from no dataset of this workspace; `record` (JSON) names the federation's
+    /// spec, sites and rounds, kept as its manifest. From dev it is promoted like any model.
+    pub fn put_federated_model(
+        &self,
+        file: &Path,
+        name: &str,
+        who: &Actor,
+        record: &str,
+    ) -> Result<Dataset> {
+        self.put_inner(
+            file,
+            Zone::Dev,
+            Some(name),
+            who,
+            None,
+            Some(record),
+            "fl:model",
+        )
+    }
+
     /// What the catalog knows of dataset `id` (not audited: nothing is decrypted).
     pub fn dataset(&self, id: &str) -> Result<Dataset> {
         self.row(id).map(|r| r.ds)

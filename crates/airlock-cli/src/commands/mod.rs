@@ -10,6 +10,7 @@ mod dicom;
 mod dp;
 pub mod enclave;
 mod fhir;
+mod fl;
 mod gateway;
 mod init;
 mod profile;
@@ -35,6 +36,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Canary(cmd) => canary::run(cmd, cli.json),
         Command::Dicom(crate::cli::DicomCommand::Deid(args)) => dicom::run(args, cli.json),
         Command::Fhir(crate::cli::FhirCommand::Deid(args)) => fhir::run(args, cli.json),
+        Command::Fl(cmd) => fl::run(cmd, cli.json),
         Command::Vault(cmd) => vault::run_vault(cmd, cli.json),
         Command::Audit(cmd) => vault::run_audit(cmd, cli.json),
         Command::Lineage(cmd) => vault::run_lineage(cmd, cli.json),
