@@ -149,6 +149,8 @@ struct St {
     seen: HashMap<SiteId, Instant>,
     saw_done: BTreeSet<SiteId>,
     drift: BTreeMap<SiteId, Vec<FeatureDistance>>,
+    /// This round's inputs as received: their SHA-256 by site.
+    received: BTreeMap<SiteId, String>,
 }
 
 struct Hub {
@@ -339,7 +341,10 @@ async fn masked(
     axum::Json(m): axum::Json<MaskedMsg>,
 ) -> Response {
     message(&hub, peer.as_deref(), m.round, |st, id| {
-        st.round.masked(id, m.y)
+        let sha = task::input_sha256(&m.y);
+        st.round.masked(id, m.y)?;
+        st.received.insert(id, sha);
+        Ok(())
     })
 }
 
@@ -457,6 +462,7 @@ pub async fn run(
             seen: HashMap::new(),
             saw_done: BTreeSet::new(),
             drift: BTreeMap::new(),
+            received: BTreeMap::new(),
         }),
         spec: spec.clone(),
         version,
@@ -567,6 +573,7 @@ impl Driver<'_> {
                 st.quantizer = None;
                 st.u2.clear();
                 st.u3.clear();
+                st.received.clear();
                 self.hub.bump(&mut st);
             }
             let join = if i == 0 {
@@ -662,6 +669,11 @@ impl Driver<'_> {
             sites,
             dropped,
             update_sha256: None,
+            received: st
+                .received
+                .iter()
+                .map(|(id, sha)| (name(id), sha.clone()))
+                .collect(),
             epsilon: None,
             seconds: started.elapsed().as_secs_f64(),
         }

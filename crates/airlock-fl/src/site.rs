@@ -23,6 +23,9 @@ use crate::task::{self, RoundKind};
 use crate::wire::{self, AdvertMsg, MaskedMsg, RevealMsg, SharesMsg, View};
 use crate::{FlError, Result};
 
+/// Marks a connection error as "nothing listens there (yet)".
+const NOT_LISTENING: &str = " (nothing listens there yet)";
+
 /// How long a site keeps trying to reach a coordinator that does not answer.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -125,9 +128,12 @@ struct Conn {
 
 impl Conn {
     fn fail(&self, e: &ureq::Error) -> FlError {
+        let refused =
+            matches!(e, ureq::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused);
         FlError::Connect(format!(
-            "{}: {e}",
-            airlock_core::shown::escape(&self.url, 200)
+            "{}: {e}{}",
+            airlock_core::shown::escape(&self.url, 200),
+            if refused { NOT_LISTENING } else { "" }
         ))
     }
 
@@ -254,6 +260,7 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
     };
     let mut after = 0u64;
     let mut last_answer = Instant::now();
+    let mut answered = false;
     let mut data: Option<(LocalData, Vec<f64>)> = None;
     let mut current: Option<Current> = None;
     let mut rounds: Vec<SiteRound> = Vec::new();
@@ -294,9 +301,12 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
         let view = match conn.poll(after) {
             Ok(v) => {
                 last_answer = Instant::now();
+                answered = true;
                 v
             }
-            Err(FlError::Connect(why)) => {
+            // before the first answer only a coordinator not listening yet is waited for (a
+            // refused handshake is final); after it, any failure for a while
+            Err(FlError::Connect(why)) if answered || why.contains(NOT_LISTENING) => {
                 if last_answer.elapsed() > PATIENCE {
                     return Err(FlError::Connect(why));
                 }

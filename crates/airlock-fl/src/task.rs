@@ -139,3 +139,14 @@ pub fn values_sha256(values: &[f64]) -> String {
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// SHA-256 of a vector of fixed-point values (little-endian u64), hex: how a round records
+/// what it received.
+pub fn input_sha256(values: &[u64]) -> String {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    for v in values {
+        h.update(v.to_le_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -99,6 +99,11 @@ pub struct RoundRecord {
     /// SHA-256 of the aggregate (the mean update's values, little-endian f64).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub update_sha256: Option<String>,
+    /// What the coordinator received from each site in the inputs phase: the SHA-256 of the
+    /// vector (little-endian u64), masked under secure aggregation. A site can check it
+    /// against what it sent; no one can read an update from it.
+    #[serde(default)]
+    pub received: std::collections::BTreeMap<String, String>,
     /// Client-level epsilon spent after this round (DP only).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub epsilon: Option<f64>,
