@@ -227,6 +227,10 @@ pub struct FlTaskArgs {
     pub local_epochs: f64,
     #[arg(long, default_value_t = 0.5)]
     pub learning_rate: f64,
+    /// Each site's update is clipped to this L2 norm (client DP's sensitivity; default 10
+    /// without DP, 1 with)
+    #[arg(long)]
+    pub clip: Option<f64>,
 }
 
 #[derive(Debug, Args)]

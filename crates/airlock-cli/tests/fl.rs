@@ -242,6 +242,19 @@ fn client_level_dp_spends_the_budget_and_every_round_is_audited() {
         "a drift round and three training rounds"
     );
     assert_eq!(log.matches("\"fl:model\"").count(), 1);
+    // the model's signed statement verifies with the coordinator's workspace key; the card
+    // shows the epsilon spent
+    let verify = airlock(&coord)
+        .args(["lineage", "verify", "out/model.json"])
+        .output()
+        .unwrap();
+    assert_eq!(verify.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("federation of 3 site(s)"));
+    let card = std::fs::read_to_string(coord.join("out/model-card.html")).unwrap();
+    assert!(
+        card.contains(&format!("epsilon <b>{:.3}</b>", eps[2])),
+        "{card}"
+    );
     // each site recorded its own rounds
     let site = std::fs::read_to_string(dir.path().join("fed/site-1/.airlock/audit.log")).unwrap();
     assert!(site.matches("\"fl:round\"").count() >= 3);

@@ -109,6 +109,9 @@ pub struct FederatedModel {
     pub flagged: Vec<String>,
 }
 
+/// The predicate type of a federation's signed statement.
+pub const FL_PREDICATE: &str = "https://airlock.dev/fl-run/v1";
+
 /// The format name of [`FederatedModel`].
 pub const MODEL_FORMAT: &str = "airlock-fl-model/1";
 
@@ -120,6 +123,8 @@ pub struct Outcome {
     pub model: Option<PathBuf>,
     /// Its id in the registry.
     pub registered: Option<String>,
+    /// Its card (HTML).
+    pub card: Option<PathBuf>,
     pub flagged: Vec<String>,
     pub epsilon: Option<f64>,
 }
@@ -837,6 +842,7 @@ impl Driver<'_> {
             rounds: rounds.clone(),
             model: None,
             registered: None,
+            card: None,
             flagged: flagged.clone(),
             epsilon,
         };
@@ -871,6 +877,8 @@ impl Driver<'_> {
         let path = self.config.out.join("model.json");
         let text = serde_json::to_string_pretty(&file).unwrap_or_default() + "\n";
         airlock_core::output::write_atomic(&path, text.as_bytes(), true)?;
+        let card = self.config.out.join("model-card.html");
+        airlock_core::output::write_atomic(&card, crate::card::html_card(&file).as_bytes(), true)?;
         let name = self
             .config
             .model_name
@@ -889,6 +897,21 @@ impl Driver<'_> {
         let ds = self
             .vault
             .put_federated_model(&path, &name, self.who, &lineage.to_string())?;
+        // the model's signed statement (in-toto, the workspace's key): `airlock lineage verify`
+        let statement = json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{ "name": "model.json", "digest": { "sha256": ds.sha256 } }],
+            "predicateType": FL_PREDICATE,
+            "predicate": lineage,
+        });
+        let key = airlock_vault::lineage::signing_key(
+            &self
+                .vault
+                .secret()
+                .derive(airlock_core::keys::Purpose::ManifestSigning),
+        );
+        airlock_vault::lineage::sign(&path, &statement, &key, true)?;
+        outcome.card = Some(card);
         outcome.model = Some(path);
         outcome.registered = Some(ds.id);
         Ok(outcome)

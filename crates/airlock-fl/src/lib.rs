@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod ca;
+pub mod card;
 pub mod coordinator;
 pub mod fedavg;
 pub mod local;

@@ -47,6 +47,8 @@ pub struct SimulateOptions {
     pub dir: Option<PathBuf>,
     pub local_epochs: f64,
     pub learning_rate: f64,
+    /// Each site's update norm bound.
+    pub clip: f64,
 }
 
 /// One round as the simulation saw it.
@@ -137,6 +139,7 @@ pub fn spec_for(table: &Table, o: &SimulateOptions) -> Result<Spec> {
     spec.rounds = o.rounds;
     spec.local_epochs = o.local_epochs;
     spec.learning_rate = o.learning_rate;
+    spec.clip = o.clip;
     spec.min_sites = o.sites.saturating_sub(2).max(2).min(o.sites);
     spec.secure_aggregation = o.secure_agg || o.epsilon.is_some();
     spec.dp = o.epsilon.map(|epsilon| DpSpec {

@@ -38,6 +38,11 @@ fn model_kind(task: &FlTaskArgs) -> ModelKind {
     }
 }
 
+fn clip(task: &FlTaskArgs) -> f64 {
+    task.clip
+        .unwrap_or(if task.epsilon.is_some() { 1.0 } else { 10.0 })
+}
+
 fn ca(cmd: FlCaCommand, json: bool) -> Result<ExitStatus, FlError> {
     match cmd {
         FlCaCommand::Init { dir, hosts } => {
@@ -110,6 +115,7 @@ fn spec(a: crate::cli::FlSpecArgs, json: bool) -> Result<ExitStatus, FlError> {
     spec.local_epochs = a.task.local_epochs;
     spec.learning_rate = a.task.learning_rate;
     spec.min_sites = a.min_sites;
+    spec.clip = clip(&a.task);
     spec.secure_aggregation = !a.no_secure_agg;
     spec.dp = a.task.epsilon.map(|epsilon| airlock_fl::spec::DpSpec {
         epsilon,
@@ -281,6 +287,7 @@ fn simulate(a: crate::cli::FlSimulateArgs, json: bool) -> Result<ExitStatus, FlE
         dir: a.dir.clone(),
         local_epochs: a.task.local_epochs,
         learning_rate: a.task.learning_rate,
+        clip: clip(&a.task),
     };
     let progress = move |v: &serde_json::Value| {
         if !json && v.get("event").and_then(serde_json::Value::as_str) == Some("killed") {

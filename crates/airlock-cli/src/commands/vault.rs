@@ -649,20 +649,36 @@ pub fn run_lineage(cmd: LineageCommand, json: bool) -> anyhow::Result<ExitStatus
                             &serde_json::json!({ "status": "ok", "statement": statement }),
                         );
                     } else {
+                        let sha = statement["subject"][0]["digest"]["sha256"]
+                            .as_str()
+                            .unwrap_or("")
+                            .get(..12)
+                            .unwrap_or("?")
+                            .to_owned();
+                        let p = &statement["predicate"];
+                        let made = if statement["predicateType"]
+                            == airlock_fl::coordinator::FL_PREDICATE
+                        {
+                            format!(
+                                "trained by a federation of {} site(s) over {} round(s), spec {}",
+                                p["sites"].as_array().map_or(0, Vec::len),
+                                p["rounds"].as_array().map_or(0, Vec::len),
+                                p["spec_sha256"]
+                                    .as_str()
+                                    .unwrap_or("?")
+                                    .get(..12)
+                                    .unwrap_or("?"),
+                            )
+                        } else {
+                            format!(
+                                "made from {} under policy {}",
+                                p["materials"][0]["name"].as_str().unwrap_or("?"),
+                                p["policy"]["name"].as_str().unwrap_or("?"),
+                            )
+                        };
                         report::out(&format!(
-                            "{}: signed statement verifies; SHA-256 {} matches; made from {} under policy {}\n",
+                            "{}: signed statement verifies; SHA-256 {sha} matches; {made}\n",
                             airlock_core::shown::path(&output),
-                            &statement["subject"][0]["digest"]["sha256"]
-                                .as_str()
-                                .unwrap_or("")
-                                .get(..12)
-                                .unwrap_or("?"),
-                            statement["predicate"]["materials"][0]["name"]
-                                .as_str()
-                                .unwrap_or("?"),
-                            statement["predicate"]["policy"]["name"]
-                                .as_str()
-                                .unwrap_or("?"),
                         ));
                     }
                     Ok(ExitStatus::Success)
