@@ -270,6 +270,9 @@ pub struct FlSiteArgs {
     /// site.toml: coordinator, ca, cert, key, spec_sha256, dataset, role, purpose
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
+    /// (for `fl simulate --kill-site`) stop before sending the input in this round
+    #[arg(long, hide = true, value_name = "ROUND")]
+    pub hold_in_round: Option<u64>,
     #[command(flatten)]
     pub workspace: WorkspaceArg,
 }
@@ -289,7 +292,8 @@ pub struct FlSimulateArgs {
     /// Updates under secure aggregation (the coordinator sees only masked vectors)
     #[arg(long)]
     pub secure_agg: bool,
-    /// Kill site K (1-based) with SIGKILL while it trains in the middle round
+    /// Kill site K (1-based) with SIGKILL in the middle round, after it trained and before its
+    /// input went out
     #[arg(long, value_name = "K")]
     pub kill_site: Option<usize>,
     /// Keep the federation's files (CA, workspaces, logs, models) in this new folder

@@ -36,7 +36,7 @@ use crate::wire::{self, AdvertMsg, MaskedMsg, RevealMsg, RoundRecord, SharesMsg,
 use crate::{FlError, Result};
 
 /// A site that has not called for this long is taken to be gone: phases stop waiting for it.
-const ALIVE: Duration = Duration::from_secs(3);
+const ALIVE: Duration = Duration::from_secs(5);
 /// How long a poll waits for the round to move on.
 const POLL_WAIT: Duration = Duration::from_secs(1);
 
@@ -112,8 +112,8 @@ pub struct FederatedModel {
 /// The predicate type of a federation's signed statement.
 pub const FL_PREDICATE: &str = "https://airlock.dev/fl-run/v1";
 
-/// The format name of [`FederatedModel`].
-pub const MODEL_FORMAT: &str = "airlock-fl-model/1";
+/// The format name of [`FederatedModel`] (the registry's model gate knows it).
+pub const MODEL_FORMAT: &str = airlock_run::vault::FEDERATED_MODEL_FORMAT;
 
 /// What a finished federation left.
 #[derive(Debug, Clone, Serialize)]

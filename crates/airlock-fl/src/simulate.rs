@@ -3,8 +3,9 @@
 //! no site holds, to score the model); a federation CA is made with a certificate per site;
 //! each site gets its own workspace with its slice in its own vault; then the coordinator and
 //! one process per site run on loopback, the real commands (`airlock fl coordinator`,
-//! `airlock fl site`) over mutual TLS. `kill_site` kills one site with SIGKILL while it
-//! trains in the middle round.
+//! `airlock fl site`) over mutual TLS. `kill_site` kills one site with SIGKILL in the middle
+//! round, after it trained and before its input went out (it holds there until killed, so
+//! the kill always lands at that point).
 
 use std::collections::BTreeMap;
 use std::io::BufRead;
@@ -303,11 +304,15 @@ pub fn run(o: &SimulateOptions, progress: &dyn Fn(&Value)) -> Result<SimOutcome>
             dataset
         );
         airlock_core::output::write_atomic(&site_toml, text.as_bytes(), false)?;
-        let mut child = Command::new(&o.exe)
-            .args(["fl", "site", "--json", "--config"])
+        let mut cmd = Command::new(&o.exe);
+        cmd.args(["fl", "site", "--json", "--config"])
             .arg(&site_toml)
             .arg("--workspace")
-            .arg(site_dir)
+            .arg(site_dir);
+        if o.kill_site == Some(k + 1) {
+            cmd.args(["--hold-in-round", &kill_round.to_string()]);
+        }
+        let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(file_for(&dir.join(format!("{name}.err")))?)
             .spawn()
@@ -328,12 +333,12 @@ pub fn run(o: &SimulateOptions, progress: &dyn Fn(&Value)) -> Result<SimOutcome>
         procs.0.push(child);
     }
     drop(tx);
-    // watch the sites; kill the one asked for while it trains in the middle round
+    // watch the sites; kill the one asked for when it holds in the middle round
     let mut killed = None;
     for (k, event) in rx.iter() {
         if Some(k + 1) == o.kill_site
             && killed.is_none()
-            && event.get("event").and_then(Value::as_str) == Some("training")
+            && event.get("event").and_then(Value::as_str) == Some("holding")
             && event.get("round").and_then(Value::as_u64) == Some(kill_round)
         {
             let _ = procs.0[k + 1].kill();

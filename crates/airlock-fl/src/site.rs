@@ -182,15 +182,21 @@ impl Conn {
             .call();
     }
 
-    fn post(&self, route: &str, body: &impl serde::Serialize) -> Result<()> {
+    /// Sends a message of the current round; `false` when the round had moved on without it
+    /// (409: this site was late, and waits for the next round).
+    fn post(&self, route: &str, body: &impl serde::Serialize) -> Result<bool> {
         let bytes = serde_json::to_vec(body).unwrap_or_default();
-        let _: Value = self.answer(
-            self.agent
-                .post(format!("{}{route}", self.url))
-                .header("content-type", "application/json")
-                .send(&bytes[..]),
-        )?;
-        Ok(())
+        let resp = self
+            .agent
+            .post(format!("{}{route}", self.url))
+            .header("content-type", "application/json")
+            .send(&bytes[..])
+            .map_err(|e| self.fail(&e))?;
+        if resp.status().as_u16() == 409 {
+            return Ok(false);
+        }
+        let _: Value = self.answer(Ok(resp))?;
+        Ok(true)
     }
 }
 
@@ -202,6 +208,8 @@ struct Current {
     shared: bool,
     sent: bool,
     revealed: bool,
+    /// The round moved on without this site: it waits for the next.
+    missed: bool,
     update_sha256: Option<String>,
     examples: u64,
     kind: RoundKind,
@@ -216,6 +224,7 @@ impl Current {
             shared: false,
             sent: false,
             revealed: false,
+            missed: false,
             update_sha256: None,
             examples: 0,
             kind,
@@ -227,12 +236,19 @@ impl Current {
 pub struct Options {
     pub vault: Vault,
     pub config: SiteConfig,
+    /// In this round, stop before sending the input (still answering polls) until killed:
+    /// how `fl simulate --kill-site` kills a site in the middle of a round, every time.
+    pub hold_in_round: Option<u64>,
 }
 
 /// Takes part in the federation until the coordinator says it is over. `progress` is told
 /// each step (`{"event": ..., "round": ...}`), before it is taken.
 pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
-    let Options { vault, config } = options;
+    let Options {
+        vault,
+        config,
+        hold_in_round,
+    } = options;
     let who = config.actor();
     let table = read_dataset(&vault, &config.dataset, &who)?;
     let agent = airlock_server::client::tls_agent(
@@ -349,6 +365,9 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
         };
         let me = view.site;
         let secure = spec.secure_aggregation;
+        if c.missed {
+            continue;
+        }
         match view.phase {
             Phase::Adverts if !c.advertised => {
                 let (keys, advert) = secagg::Site::new(me)?;
@@ -359,7 +378,7 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                     _ => None,
                 };
                 progress(&json!({ "event": "advert", "round": view.round }));
-                conn.post(
+                if !conn.post(
                     wire::ADVERT,
                     &AdvertMsg {
                         round: view.round,
@@ -368,7 +387,11 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                         s_public: advert.s_public,
                         drift: drift.clone(),
                     },
-                )?;
+                )? {
+                    c.missed = true;
+                    progress(&json!({ "event": "missed", "round": view.round }));
+                    continue;
+                }
                 drift_sent |= drift.is_some();
                 c.keys = Some(keys);
                 c.advertised = true;
@@ -381,13 +404,17 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                 };
                 let envelopes = keys.share_keys(&view.adverts, spec.min_sites)?;
                 progress(&json!({ "event": "shares", "round": view.round }));
-                conn.post(
+                if !conn.post(
                     wire::SHARES,
                     &SharesMsg {
                         round: view.round,
                         envelopes,
                     },
-                )?;
+                )? {
+                    c.missed = true;
+                    progress(&json!({ "event": "missed", "round": view.round }));
+                    continue;
+                }
                 c.shared = true;
             }
             Phase::Masked
@@ -444,13 +471,24 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                     }
                     _ => q.encode(&x),
                 };
-                conn.post(
+                if hold_in_round == Some(view.round) {
+                    progress(&json!({ "event": "holding", "round": view.round }));
+                    loop {
+                        conn.heartbeat();
+                        std::thread::sleep(Duration::from_millis(500));
+                    }
+                }
+                if !conn.post(
                     wire::MASKED,
                     &MaskedMsg {
                         round: view.round,
                         y,
                     },
-                )?;
+                )? {
+                    c.missed = true;
+                    progress(&json!({ "event": "missed", "round": view.round }));
+                    continue;
+                }
                 progress(&json!({ "event": "sent", "round": view.round }));
                 c.sent = true;
                 c.update_sha256 = sha;
@@ -461,13 +499,17 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                     continue;
                 };
                 let reveals = keys.unmask(&view.u2, &view.u3)?;
-                conn.post(
+                if !conn.post(
                     wire::REVEAL,
                     &RevealMsg {
                         round: view.round,
                         reveals,
                     },
-                )?;
+                )? {
+                    c.missed = true;
+                    progress(&json!({ "event": "missed", "round": view.round }));
+                    continue;
+                }
                 c.revealed = true;
             }
             _ => {}

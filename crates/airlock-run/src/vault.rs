@@ -30,12 +30,15 @@ pub enum VaultDeid {
 }
 
 /// Why a model file may not enter staging or prod under `gate`, if it may not. `text` is the
-/// decrypted dataset; what is not an `airlock train` model file is not a model.
+/// decrypted dataset; what is neither an `airlock train` model file nor a federation's model
+/// (`airlock fl`) is not a model.
 pub fn model_refusal(text: &[u8], gate: &airlock_vault::access::ModelGate) -> Option<String> {
     let model: serde_json::Value = serde_json::from_slice(text).ok()?;
-    if model.get("format").and_then(|f| f.as_str()) != Some("airlock-model/1") {
-        return None;
-    }
+    let federated = match model.get("format").and_then(|f| f.as_str()) {
+        Some("airlock-model/1") => false,
+        Some(FEDERATED_MODEL_FORMAT) => true,
+        _ => return None,
+    };
     if let Some(max) = gate.max_epsilon {
         match model["privacy"]["epsilon"].as_f64() {
             None => {
@@ -67,6 +70,12 @@ pub fn model_refusal(text: &[u8], gate: &airlock_vault::access::ModelGate) -> Op
         }
     }
     if let Some(max) = gate.max_membership_advantage {
+        if federated {
+            // fail closed: the coordinator holds no rows to attack the model with
+            return Some(format!(
+                "no membership attack was run on this federated model (the coordinator holds no rows), and [models] limits the attack's advantage to {max}"
+            ));
+        }
         let adv = model["membership"]["advantage"]
             .as_f64()
             .unwrap_or(f64::INFINITY);
@@ -79,6 +88,9 @@ pub fn model_refusal(text: &[u8], gate: &airlock_vault::access::ModelGate) -> Op
     None
 }
 
+/// The format of a federation's model file (`airlock fl coordinator`).
+pub const FEDERATED_MODEL_FORMAT: &str = "airlock-fl-model/1";
+
 /// Moves dataset `id` one zone on, through its gate: the residual scan (the text detector
 /// with no key) into dev, approvals into staging and prod, and for a model from the enclave
 /// the `[models]` gate (its privacy and its membership attack) into staging and prod.
@@ -89,7 +101,7 @@ pub fn promote(workspace: &Workspace, id: &str, to: Zone, who: &Actor) -> Result
         .lineage(id)?
         .1
         .and_then(|m| serde_json::from_str::<serde_json::Value>(&m).ok())
-        .is_some_and(|m| m.get("enclave_run").is_some());
+        .is_some_and(|m| m.get("enclave_run").is_some() || m["kind"] == "federated");
     if from_enclave && matches!(to, Zone::Staging | Zone::Prod) && gate != Default::default() {
         // read (audited) to see what it is
         let tmp = vault.private_temp()?;

@@ -254,7 +254,14 @@ fn site(a: crate::cli::FlSiteArgs, json: bool) -> Result<ExitStatus, FlError> {
             report::json_line(v);
         }
     };
-    let outcome = airlock_fl::site::run(airlock_fl::site::Options { vault, config }, &progress)?;
+    let outcome = airlock_fl::site::run(
+        airlock_fl::site::Options {
+            vault,
+            config,
+            hold_in_round: a.hold_in_round,
+        },
+        &progress,
+    )?;
     if json {
         report::json(&serde_json::json!({ "status": "ok", "outcome": outcome }));
     } else {
