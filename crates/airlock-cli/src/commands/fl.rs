@@ -6,6 +6,7 @@ use airlock_train::model::ModelKind;
 
 use crate::ExitStatus;
 use crate::cli::{FlCaCommand, FlCommand, FlTaskArgs, ModelArg};
+use crate::commands::gateway::{announce, signalled};
 use crate::commands::serve::{operator_vault, workspace_dir};
 use crate::report;
 
@@ -160,16 +161,7 @@ fn coordinator(a: crate::cli::FlCoordinatorArgs, json: bool) -> Result<ExitStatu
     let ready_file = a.ready_file.clone();
     let ready = move |addr: std::net::SocketAddr| {
         let url = format!("https://{addr}");
-        if json {
-            report::json_line(&serde_json::json!({ "status": "listening", "url": url }));
-        } else {
-            report::note(&format!("listening on {url} (mutual TLS)"));
-        }
-        if let Some(f) = &ready_file
-            && let Err(e) = airlock_core::output::write_atomic(f, url.as_bytes(), true)
-        {
-            report::warn(&format!("cannot write the ready file: {e}"));
-        }
+        announce(json, ready_file.as_deref(), &url, " (mutual TLS)");
     };
     let progress = move |r: &airlock_fl::wire::RoundRecord| {
         if json {
@@ -196,19 +188,7 @@ fn coordinator(a: crate::cli::FlCoordinatorArgs, json: bool) -> Result<ExitStatu
             ));
         }
     };
-    let stop = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending::<()>().await,
-                }
-            } => {},
-        }
-    };
+    let stop = signalled();
     let outcome = runtime.block_on(airlock_fl::coordinator::run(
         prepared, ready, &progress, stop,
     ))?;

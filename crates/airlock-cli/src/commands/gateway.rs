@@ -101,31 +101,39 @@ where
         .build()?;
     let ready = move |addr: std::net::SocketAddr| {
         let url = format!("{}://{addr}/v1", if tls { "https" } else { "http" });
-        if json {
-            report::json_line(&serde_json::json!({ "status": "listening", "url": url }));
-        } else {
-            report::note(&format!("listening on {url}"));
-        }
-        if let Some(f) = &ready_file
-            && let Err(e) = airlock_core::output::write_atomic(f, url.as_bytes(), true)
-        {
-            report::warn(&format!("cannot write the ready file: {e}"));
-        }
+        announce(json, ready_file.as_deref(), &url, "");
     };
-    let stop = async {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = async {
-                match term.as_mut() {
-                    Some(t) => { t.recv().await; }
-                    None => std::future::pending().await,
-                }
-            } => {},
-        }
-    };
+    let stop = signalled();
     Ok(runtime.block_on(serve(Box::new(ready), Box::pin(stop)))?)
+}
+
+/// Says where a server listens (`note` after the URL in text), and writes the URL to the ready
+/// file.
+pub(crate) fn announce(json: bool, ready_file: Option<&std::path::Path>, url: &str, note: &str) {
+    if json {
+        report::json_line(&serde_json::json!({ "status": "listening", "url": url }));
+    } else {
+        report::note(&format!("listening on {url}{note}"));
+    }
+    if let Some(f) = ready_file
+        && let Err(e) = airlock_core::output::write_atomic(f, url.as_bytes(), true)
+    {
+        report::warn(&format!("cannot write the ready file: {e}"));
+    }
+}
+
+/// Resolves at SIGINT or SIGTERM.
+pub(crate) async fn signalled() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = async {
+            match term.as_mut() {
+                Some(t) => { t.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {},
+    }
 }
 
 fn stopped(json: bool, what: &str, audited: u64) {
