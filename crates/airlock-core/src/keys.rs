@@ -73,6 +73,12 @@ impl WorkspaceSecret {
         }
     }
 
+    /// The secret's bytes, for a front door that must hand the secret itself to another
+    /// process of the same run (Spark executors). Whoever holds them holds the workspace key.
+    pub fn expose_bytes(&self) -> &[u8; 32] {
+        self.bytes.expose_secret()
+    }
+
     /// Finds the key file: `explicit` (a `--key-file` flag), then `AIRLOCK_KEY_FILE`, then
     /// `.airlock/secret` in the current directory or the nearest parent that has one.
     pub fn locate(explicit: Option<&Path>) -> Result<PathBuf> {

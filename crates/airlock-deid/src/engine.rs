@@ -131,6 +131,9 @@ pub struct Plan {
     /// The identifying columns whose values are looked for in the same row's free text, with
     /// the kind of identifier each holds (empty when no column is free text).
     known_columns: Vec<(usize, Kind)>,
+    /// The `suppress_rare` counts were given whole ([`Plan::seed_counts`]): the first pass
+    /// counts nothing more.
+    counts_seeded: bool,
     /// Every identifying value of each patient, gathered by a first pass over the input when
     /// free text is scrubbed and the policy names the patient column, so that a note is
     /// scrubbed of what any row of its patient says. Held in memory for the run only: never
@@ -378,6 +381,7 @@ impl Plan {
             ),
             dates: DateParser::new(),
             unused_fields,
+            counts_seeded: false,
             memory: (patient_index.is_some() && !known_columns.is_empty())
                 .then(PatientMemory::default),
             known_columns,
@@ -395,18 +399,70 @@ impl Plan {
     /// True if the plan needs a first pass over the whole input: counts for `suppress_rare`,
     /// or the patients' identifying values for record-aware free text.
     pub fn needs_first_pass(&self) -> bool {
-        self.memory.is_some()
-            || self
-                .columns
-                .iter()
-                .any(|c| matches!(c.kernel, Some(Kernel::SuppressRare { .. })))
+        self.memory.is_some() || (!self.counts_seeded && !self.rare_columns().is_empty())
+    }
+
+    /// The `suppress_rare` columns and their `k`.
+    pub fn rare_columns(&self) -> Vec<(String, u32)> {
+        self.columns
+            .iter()
+            .filter_map(|c| match &c.kernel {
+                Some(Kernel::SuppressRare { k, .. }) => Some((c.name.clone(), *k)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The patient column, when free text is searched for what each patient's other rows say
+    /// (every row of a patient must then be seen by the same plan).
+    pub fn patient_memory_column(&self) -> Option<String> {
+        let p = self.patient_index?;
+        self.memory.as_ref()?;
+        self.output_schema_input_name(p)
+    }
+
+    fn output_schema_input_name(&self, index: usize) -> Option<String> {
+        self.columns
+            .iter()
+            .find(|c| c.index == index)
+            .map(|c| c.name.clone())
+    }
+
+    /// The `suppress_rare` counts observed so far: (column, value, count), in no order.
+    pub fn value_counts(&self) -> Vec<(String, String, u64)> {
+        let mut out = Vec::new();
+        for c in &self.columns {
+            if let Some(Kernel::SuppressRare { counts, .. }) = &c.kernel {
+                out.extend(counts.iter().map(|(v, n)| (c.name.clone(), v.clone(), *n)));
+            }
+        }
+        out
+    }
+
+    /// Sets each `suppress_rare` column's counts from elsewhere (the whole table's, counted
+    /// where its rows are); the first pass then counts nothing more. A value not given counts
+    /// 0, and is suppressed.
+    pub fn seed_counts(&mut self, counts: &HashMap<String, HashMap<String, u64>>) {
+        for c in &mut self.columns {
+            if let Some(Kernel::SuppressRare { counts: mine, .. }) = &mut c.kernel {
+                *mine = counts.get(&c.name).cloned().unwrap_or_default();
+            }
+        }
+        self.counts_seeded = true;
+    }
+
+    /// The names of the output's scanned columns.
+    pub fn scanned_column_names(&self) -> Vec<String> {
+        self.scanned_columns()
     }
 
     /// First pass: feeds a batch to the counting kernels and to the patients' memory.
     pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
-        for c in &mut self.columns {
-            if let Some(k) = &mut c.kernel {
-                k.observe(&c.name, batch.column(c.index))?;
+        if !self.counts_seeded {
+            for c in &mut self.columns {
+                if let Some(k) = &mut c.kernel {
+                    k.observe(&c.name, batch.column(c.index))?;
+                }
             }
         }
         if let (Some(memory), Some(p)) = (&mut self.memory, self.patient_index) {

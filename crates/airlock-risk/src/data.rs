@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::{Array, ArrayRef};
-use arrow_schema::DataType;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Schema};
 
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader};
 
@@ -155,6 +155,20 @@ impl Dataset {
     ) -> Result<Self, RiskError> {
         let mut reader = TableReader::open(path, format, DEFAULT_BATCH_SIZE)?;
         let schema = reader.schema();
+        let batches = std::iter::from_fn(|| reader.next_batch().transpose());
+        Self::from_batches(&schema, batches, qis, hierarchies, sensitive, path)
+    }
+
+    /// [`Dataset::load`] from Arrow batches held in memory (`file` names them in messages).
+    pub fn from_batches<B: std::borrow::Borrow<RecordBatch>>(
+        schema: &Schema,
+        batches: impl Iterator<Item = Result<B, airlock_core::Error>>,
+        qis: &[String],
+        hierarchies: &HashMap<String, HierarchySpec>,
+        sensitive: Option<&str>,
+        file: &Path,
+    ) -> Result<Self, RiskError> {
+        let path = file;
         let index = |c: &str| {
             schema.index_of(c).map_err(|_| RiskError::NoSuchColumn {
                 file: path.to_path_buf(),
@@ -166,7 +180,9 @@ impl Dataset {
         let mut dicts: Vec<Dictionary> = qis.iter().map(|_| Dictionary::new()).collect();
         let mut sens = Dictionary::new();
         let mut row = 0u64;
-        while let Some(batch) = reader.next_batch()? {
+        for batch in batches {
+            let batch = batch?;
+            let batch = batch.borrow();
             let texts: Vec<ArrayRef> = qi_index
                 .iter()
                 .chain(sensitive_index.iter())

@@ -8,8 +8,11 @@
 
 #![forbid(unsafe_code, unused_must_use)]
 
+pub mod batch;
 pub mod demo;
 pub mod vault;
+
+pub use batch::BatchDeid;
 
 use std::path::{Path, PathBuf};
 
@@ -243,8 +246,13 @@ pub fn deid_table(
 /// The text engine of a run: keyed by the workspace, on its patient clock with the policy's
 /// range, reckoning ages at the policy's reference year.
 pub fn text_engine(policy: &Policy, workspace: &Workspace) -> Result<TextEngine> {
+    text_engine_for(policy, workspace.secret())
+}
+
+/// [`text_engine`] keyed by a secret alone.
+pub fn text_engine_for(policy: &Policy, secret: &WorkspaceSecret) -> Result<TextEngine> {
     let range = ShiftRange::new(policy.date_shift_days, "defaults.date_shift_days")?;
-    let engine = TextEngine::for_workspace(workspace.secret(), range).with_mode(policy.text_mode);
+    let engine = TextEngine::for_workspace(secret, range).with_mode(policy.text_mode);
     Ok(match policy.reference_year {
         Some(year) => engine.with_reference_year(year),
         None => engine,

@@ -1,0 +1,122 @@
+"""airlock on Spark: the same engine in every executor, through `DataFrame.mapInArrow`.
+
+Most transforms are per row and keyed (tokens, per-patient date shifts, surrogates, Safe
+Harbor generalization): every partition computes the same output for the same row with no
+coordination, so `deid` is one `mapInArrow`. Three need more than one row:
+
+- `suppress_rare` needs each value's count over the whole table: a first `mapInArrow` counts
+  each partition's values in Rust, a Spark aggregation sums them, and the counts of the values
+  frequent enough to keep go to the executors with the policy;
+- free text with a patient column looks, in each note, for what any row of the same patient
+  says: the rows are repartitioned by patient first, so that all of a patient's rows are in one
+  partition, which makes its two passes;
+- the policy's `[risk]` block (generalization searched over the whole table) is not run on
+  Spark: `deid` refuses such a policy (run `airlock deid` on the files).
+
+The workspace secret travels to the executors inside the task (as any Spark UDF's closure
+does): run it on a cluster whose executors you would trust with the secret file.
+"""
+
+import pyarrow as pa
+
+from . import _native
+from ._native import Keys, Policy
+
+__all__ = ["deid", "scan"]
+
+
+def _spark_schema(arrow_schema):
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(arrow_schema)
+
+
+def _arrow_schema(df):
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(df.schema)
+
+
+def deid(df, policy, keys, *, scan=True, max_findings=0):
+    """De-identifies a Spark DataFrame under `policy` with `keys`: the same rows, cell for cell,
+    as `airlock deid` and `airlock.deid` give for the same input, policy and key."""
+    if not isinstance(policy, Policy) or not isinstance(keys, Keys):
+        raise TypeError("airlock.spark.deid(df, airlock.Policy, airlock.Keys)")
+    plan = _native._plan_info(policy, _arrow_schema(df))
+    if plan["risk"]:
+        raise _native.AirlockError(
+            "the policy's [risk] block generalizes over the whole table: run `airlock deid` on the files"
+        )
+    toml, secret = policy.toml, keys.to_bytes()
+    counts = None
+    if plan["rare_columns"]:
+        counts = _rare_counts(df, toml, plan)
+    if plan["patient_memory"]:
+        df = df.repartition(plan["patient_column"])
+    out_schema = _native.output_schema(_arrow_schema(df), policy)
+
+    def run(batches):
+        p = Policy.from_toml(toml)
+        k = Keys.from_bytes(secret)
+        table = pa.Table.from_batches(list(batches), schema=in_schema)
+        out = _native.deid(table, p, k, scan=scan, max_findings=max_findings, _counts=counts)
+        yield from out.to_batches()
+
+    in_schema = _arrow_schema(df)
+    return df.mapInArrow(run, _spark_schema(out_schema))
+
+
+def _rare_counts(df, toml, plan):
+    """Each suppress_rare column's values and their counts over the whole DataFrame, for the
+    values seen at least k times (the others are suppressed)."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    in_schema = _arrow_schema(df)
+
+    def count(batches):
+        p = Policy.from_toml(toml)
+        table = pa.Table.from_batches(list(batches), schema=in_schema)
+        yield _native._value_counts(table, p)
+
+    schema = StructType(
+        [
+            StructField("column", StringType(), False),
+            StructField("value", StringType(), False),
+            StructField("count", LongType(), False),
+        ]
+    )
+    partial = df.mapInArrow(count, schema)
+    total = partial.groupBy("column", "value").agg(F.sum("count").alias("count"))
+    keep = total.where(F.col("count") >= F.lit(plan["min_k"]))
+    counts = {}
+    for row in keep.collect():
+        counts.setdefault(row["column"], {})[row["value"]] = int(row["count"])
+    return counts
+
+
+def scan(df, *, mode="strict"):
+    """The residual-PHI scan of every text column of a DataFrame: counts per column and kind
+    (never a value), as a dict `{column: {kind: count}}`."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    in_schema = _arrow_schema(df)
+
+    def run(batches):
+        table = pa.Table.from_batches(list(batches), schema=in_schema)
+        yield _native._scan_table(table, mode)
+
+    schema = StructType(
+        [
+            StructField("column", StringType(), False),
+            StructField("kind", StringType(), False),
+            StructField("count", LongType(), False),
+        ]
+    )
+    from pyspark.sql import functions as F
+
+    rows = df.mapInArrow(run, schema).groupBy("column", "kind").agg(F.sum("count").alias("n")).collect()
+    out = {}
+    for r in rows:
+        out.setdefault(r["column"], {})[r["kind"]] = int(r["n"])
+    return out

@@ -1,0 +1,595 @@
+//! The Python package `airlock` (PyO3, abi3 for CPython 3.9 and later): a front door onto the
+//! same library calls as the command line. Arrow data crosses through the C data interface
+//! (arrow-pyarrow: no copy), the work runs with the GIL released, and errors become Python
+//! exceptions with the library's own messages (files, columns and settings, never a value).
+
+#![forbid(unused_must_use)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{RecordBatch, RecordBatchReader};
+use arrow_pyarrow::{FromPyArrow, IntoPyArrow, PyArrowType};
+use arrow_schema::{ArrowError, SchemaRef};
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyList, PyString};
+
+use airlock_core::keys::WorkspaceSecret;
+use airlock_core::text::{DetectionMode, TextContext, TextMode, TextScrubber};
+use airlock_run::BatchDeid;
+use airlock_text::TextEngine;
+
+pyo3::create_exception!(
+    _native,
+    AirlockError,
+    pyo3::exceptions::PyException,
+    "An airlock error: its message names files, columns and settings, never a value."
+);
+pyo3::create_exception!(
+    _native,
+    FindingsError,
+    AirlockError,
+    "Identifiers remained after de-identification (more than max_findings): nothing is returned."
+);
+
+fn err(e: impl std::fmt::Display) -> PyErr {
+    AirlockError::new_err(airlock_core::shown::escape_message(&e.to_string(), 4000))
+}
+
+/// A de-identification policy (the TOML of `airlock profile` and `docs/POLICY.md`).
+#[pyclass(frozen, module = "airlock")]
+struct Policy {
+    inner: airlock_core::policy::Policy,
+    text: String,
+}
+
+#[pymethods]
+impl Policy {
+    /// A policy from a TOML file's path, or from the TOML text itself.
+    #[staticmethod]
+    fn from_toml(path_or_text: &str) -> PyResult<Self> {
+        let path = Path::new(path_or_text);
+        let (text, at) = if !path_or_text.contains('\n') && path.is_file() {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| err(airlock_core::Error::io("read", path, e)))?;
+            (text, path.to_path_buf())
+        } else {
+            (path_or_text.to_owned(), PathBuf::from("<policy text>"))
+        };
+        let inner = airlock_core::policy::Policy::parse(&text, &at).map_err(err)?;
+        Ok(Self { inner, text })
+    }
+
+    /// The TOML it was read from (what `airlock.spark` ships to the executors).
+    #[getter]
+    fn toml(&self) -> &str {
+        &self.text
+    }
+
+    /// SHA-256 of the policy file, as the manifest records it.
+    #[getter]
+    fn sha256(&self) -> &str {
+        &self.inner.sha256
+    }
+
+    /// The dataset name the policy is for.
+    #[getter]
+    fn dataset(&self) -> &str {
+        &self.inner.dataset_name
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "airlock.Policy(dataset={:?}, sha256={:?})",
+            airlock_core::shown::escape(&self.inner.dataset_name, 60),
+            &self.inner.sha256[..12.min(self.inner.sha256.len())]
+        )
+    }
+}
+
+/// A workspace's secret: what keys tokens, date shifts and surrogates.
+#[pyclass(frozen, module = "airlock")]
+struct Keys {
+    secret: WorkspaceSecret,
+}
+
+#[pymethods]
+impl Keys {
+    /// The secret in `path` (`.airlock/secret`, made by `airlock init`).
+    #[staticmethod]
+    fn from_file(path: PathBuf) -> PyResult<Self> {
+        Ok(Self {
+            secret: WorkspaceSecret::load(&path).map_err(err)?,
+        })
+    }
+
+    /// The secret's 32 bytes, for shipping to Spark executors. Whoever holds them can link
+    /// tokens back to values they guess: keep them as private as the file.
+    fn to_bytes(&self) -> Vec<u8> {
+        self.secret.expose_bytes().to_vec()
+    }
+
+    /// A secret from its 32 bytes.
+    #[staticmethod]
+    fn from_bytes(bytes: Vec<u8>) -> PyResult<Self> {
+        let b: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| PyValueError::new_err("a workspace secret is 32 bytes"))?;
+        Ok(Self {
+            secret: WorkspaceSecret::from_bytes(b),
+        })
+    }
+
+    /// The key id the manifests record (not the key).
+    #[getter]
+    fn key_id(&self) -> String {
+        self.secret.key_id()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("airlock.Keys(key_id={:?})", self.secret.key_id())
+    }
+}
+
+/// The batches a stream de-identification hands back, one input batch at a time.
+struct DeidStream {
+    input: Box<dyn RecordBatchReader + Send>,
+    run: BatchDeid,
+    schema: SchemaRef,
+    max_findings: Option<u64>,
+    done: bool,
+}
+
+impl Iterator for DeidStream {
+    type Item = Result<RecordBatch, ArrowError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.input.next() {
+            Some(Ok(batch)) => Some(
+                self.run
+                    .apply(&batch)
+                    .map_err(|e| ArrowError::ExternalError(Box::new(e))),
+            ),
+            Some(Err(e)) => {
+                self.done = true;
+                Some(Err(e))
+            }
+            None => {
+                self.done = true;
+                let total = self.run.findings().total;
+                match self.max_findings {
+                    Some(max) if total > max => Some(Err(ArrowError::ExternalError(
+                        format!("{total} identifiers remained after de-identification (max_findings {max})").into(),
+                    ))),
+                    _ => None,
+                }
+            }
+        }
+    }
+}
+
+impl RecordBatchReader for DeidStream {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+}
+
+fn check_findings(run: &BatchDeid, max: Option<u64>) -> PyResult<()> {
+    let f = run.findings();
+    match max {
+        Some(max) if f.total > max => Err(FindingsError::new_err(format!(
+            "{} identifiers remained after de-identification in {} column(s) (max_findings {max}): nothing is returned",
+            f.total,
+            f.by_column.len()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// De-identifies `data` under `policy` with `keys`: a `pyarrow.Table` (returned as a
+/// Table), or a `pyarrow.RecordBatchReader` or anything with `__arrow_c_stream__` (returned
+/// as a RecordBatchReader that de-identifies each batch as it is read). `scan` runs the
+/// residual-PHI scan on the output's kept columns, as `airlock deid` does; more than
+/// `max_findings` identifiers (None: no limit) raise `FindingsError`.
+#[pyfunction]
+#[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), _counts = None))]
+fn deid(
+    py: Python<'_>,
+    data: &Bound<'_, PyAny>,
+    policy: &Policy,
+    keys: &Keys,
+    scan: bool,
+    max_findings: Option<u64>,
+    _counts: Option<Counts>,
+) -> PyResult<Py<PyAny>> {
+    let is_table = py
+        .import("pyarrow")?
+        .getattr("Table")
+        .and_then(|t| data.is_instance(&t))
+        .unwrap_or(false);
+    if is_table {
+        let table = arrow_pyarrow::Table::from_pyarrow_bound(data)?;
+        let (batches, schema) = table.into_inner();
+        let (out, out_schema) = py
+            .detach(|| -> Result<_, String> {
+                let mut run = BatchDeid::new(&policy.inner, &keys.secret, &schema, scan)
+                    .map_err(|e| e.to_string())?;
+                if let Some(counts) = &_counts {
+                    run.seed_counts(counts);
+                }
+                if run.needs_first_pass() {
+                    for b in &batches {
+                        run.observe(b).map_err(|e| e.to_string())?;
+                    }
+                    run.prepare();
+                }
+                let mut out = Vec::with_capacity(batches.len());
+                for b in &batches {
+                    out.push(run.apply(b).map_err(|e| e.to_string())?);
+                }
+                Ok((out, run))
+            })
+            .map_err(err)
+            .map(|(out, run)| {
+                let s = run.output_schema();
+                ((out, run), s)
+            })?;
+        let (batches, run) = out;
+        check_findings(&run, max_findings)?;
+        let table = arrow_pyarrow::Table::try_new(batches, out_schema).map_err(err)?;
+        return Ok(table.into_pyarrow(py)?.unbind());
+    }
+    let reader = match arrow_array::ffi_stream::RecordBatchStreamReader::from_pyarrow_bound(data) {
+        Ok(r) => r,
+        Err(_) => {
+            return Err(PyTypeError::new_err(
+                "airlock.deid takes a pyarrow.Table or RecordBatchReader (or an object with __arrow_c_stream__, such as a Polars DataFrame)",
+            ));
+        }
+    };
+    let schema = reader.schema();
+    let mut run = BatchDeid::new(&policy.inner, &keys.secret, &schema, scan).map_err(err)?;
+    if let Some(counts) = &_counts {
+        run.seed_counts(counts);
+    }
+    if run.needs_first_pass() {
+        return Err(AirlockError::new_err(
+            "this policy counts values or gathers each patient's identifiers across rows (suppress_rare, or free text with a patient column): it needs two passes, so pass a pyarrow.Table rather than a stream",
+        ));
+    }
+    let stream = DeidStream {
+        schema: run.output_schema(),
+        input: Box::new(reader),
+        run,
+        max_findings,
+        done: false,
+    };
+    let boxed: Box<dyn RecordBatchReader + Send> = Box::new(stream);
+    Ok(boxed.into_pyarrow(py)?.unbind())
+}
+
+/// `suppress_rare` counts from elsewhere: column, value, count.
+type Counts = std::collections::HashMap<String, std::collections::HashMap<String, u64>>;
+
+fn plan_for(policy: &Policy, schema: &arrow_schema::Schema) -> PyResult<BatchDeid> {
+    // a plan's shape does not depend on the key
+    let secret = WorkspaceSecret::from_bytes([0; 32]);
+    BatchDeid::new(&policy.inner, &secret, schema, false).map_err(err)
+}
+
+/// What `airlock.spark` needs to know of a policy's plan for a schema.
+#[pyfunction]
+fn _plan_info(
+    py: Python<'_>,
+    policy: &Policy,
+    schema: PyArrowType<arrow_schema::Schema>,
+) -> PyResult<Py<PyAny>> {
+    let info = if policy.inner.risk.is_some() {
+        serde_json::json!({ "risk": true, "rare_columns": [], "patient_memory": false })
+    } else {
+        let run = plan_for(policy, &schema.0)?;
+        let rare = run.rare_columns();
+        let patient = run.patient_memory_column();
+        serde_json::json!({
+            "risk": false,
+            "rare_columns": rare.iter().map(|(c, _)| c).collect::<Vec<_>>(),
+            "min_k": rare.iter().map(|(_, k)| *k).min().unwrap_or(0),
+            "patient_memory": patient.is_some(),
+            "patient_column": patient,
+        })
+    };
+    to_python(py, &info)
+}
+
+/// A table's `suppress_rare` counts under `policy`: a table of (column, value, count).
+#[pyfunction]
+fn _value_counts(py: Python<'_>, table: &Bound<'_, PyAny>, policy: &Policy) -> PyResult<Py<PyAny>> {
+    let (batches, schema) = arrow_pyarrow::Table::from_pyarrow_bound(table)?.into_inner();
+    let mut run = plan_for(policy, &schema)?;
+    let counts = py
+        .detach(|| -> Result<_, String> {
+            for b in &batches {
+                run.observe(b).map_err(|e| e.to_string())?;
+            }
+            Ok(run.value_counts())
+        })
+        .map_err(err)?;
+    let columns: Vec<&str> = counts.iter().map(|(c, _, _)| c.as_str()).collect();
+    let values: Vec<&str> = counts.iter().map(|(_, v, _)| v.as_str()).collect();
+    let n: Vec<i64> = counts.iter().map(|(_, _, n)| *n as i64).collect();
+    let batch = RecordBatch::try_from_iter([
+        (
+            "column",
+            std::sync::Arc::new(arrow_array::StringArray::from(columns)) as _,
+        ),
+        (
+            "value",
+            std::sync::Arc::new(arrow_array::StringArray::from(values)) as _,
+        ),
+        (
+            "count",
+            std::sync::Arc::new(arrow_array::Int64Array::from(n)) as _,
+        ),
+    ])
+    .map_err(err)?;
+    Ok(batch.into_pyarrow(py)?.unbind())
+}
+
+/// The residual scan of every text column of a table: (column, kind, count), no value.
+#[pyfunction]
+#[pyo3(signature = (table, mode = "strict"))]
+fn _scan_table(py: Python<'_>, table: &Bound<'_, PyAny>, mode: &str) -> PyResult<Py<PyAny>> {
+    let (batches, schema) = arrow_pyarrow::Table::from_pyarrow_bound(table)?.into_inner();
+    let engine = TextEngine::without_key().with_mode(mode_of(mode)?);
+    let findings = py.detach(|| {
+        let mut findings = airlock_core::manifest::Findings::default();
+        for b in &batches {
+            for (i, f) in schema.fields().iter().enumerate() {
+                if let Some(text) = b
+                    .column(i)
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                {
+                    airlock_deid::engine::scan_column(
+                        &engine,
+                        text,
+                        f.name(),
+                        airlock_deid::engine::Scan::All,
+                        &[],
+                        &Default::default(),
+                        &mut findings,
+                    );
+                }
+            }
+        }
+        findings
+    });
+    let mut columns = Vec::new();
+    let mut kinds = Vec::new();
+    let mut n = Vec::new();
+    for (c, by_kind) in &findings.by_column {
+        for (k, count) in by_kind {
+            columns.push(c.clone());
+            kinds.push(k.tag().to_owned());
+            n.push(*count as i64);
+        }
+    }
+    let batch = RecordBatch::try_from_iter([
+        (
+            "column",
+            std::sync::Arc::new(arrow_array::StringArray::from(columns)) as _,
+        ),
+        (
+            "kind",
+            std::sync::Arc::new(arrow_array::StringArray::from(kinds)) as _,
+        ),
+        (
+            "count",
+            std::sync::Arc::new(arrow_array::Int64Array::from(n)) as _,
+        ),
+    ])
+    .map_err(err)?;
+    Ok(batch.into_pyarrow(py)?.unbind())
+}
+
+/// The schema `deid` returns for input of `schema` under `policy` (dropped columns gone,
+/// transformed ones as text).
+#[pyfunction]
+fn output_schema(
+    py: Python<'_>,
+    schema: PyArrowType<arrow_schema::Schema>,
+    policy: &Policy,
+) -> PyResult<Py<PyAny>> {
+    let schema = std::sync::Arc::new(schema.0);
+    let run = plan_for(policy, &schema)?;
+    Ok(PyArrowType(run.output_schema().as_ref().clone())
+        .into_pyobject(py)?
+        .unbind())
+}
+
+fn texts(text: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, bool)> {
+    if let Ok(s) = text.cast::<PyString>() {
+        return Ok((vec![s.extract::<String>()?], true));
+    }
+    if let Ok(list) = text.cast::<PyList>() {
+        let v: Vec<String> = list
+            .iter()
+            .map(|i| i.extract::<String>())
+            .collect::<PyResult<_>>()
+            .map_err(|_| PyTypeError::new_err("a list of texts holds strings only"))?;
+        return Ok((v, false));
+    }
+    Err(PyTypeError::new_err("text is a str or a list of str"))
+}
+
+fn known_values(
+    known: Option<BTreeMap<String, Vec<String>>>,
+) -> PyResult<Vec<(airlock_core::phi::Kind, String)>> {
+    match known {
+        None => Ok(Vec::new()),
+        Some(map) => {
+            let json = serde_json::to_string(&map).unwrap_or_default();
+            airlock_text::known::parse_known(&json)
+                .map_err(|why| AirlockError::new_err(format!("known: {why}")))
+        }
+    }
+}
+
+fn scrub_all(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    engine: &TextEngine,
+    mode: TextMode,
+    known: Option<BTreeMap<String, Vec<String>>>,
+    patient: Option<&str>,
+) -> PyResult<Py<PyAny>> {
+    let (items, single) = texts(text)?;
+    let known = known_values(known)?;
+    let known: Vec<(airlock_core::phi::Kind, &str)> =
+        known.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out: Vec<String> = py.detach(|| {
+        let ctx = TextContext {
+            patient,
+            date_shift_days: None,
+            known: &known,
+            prepared: None,
+        };
+        items
+            .iter()
+            .map(|t| {
+                let mut out = String::with_capacity(t.len() + t.len() / 8);
+                engine.scrub(t, mode, &ctx, &mut out);
+                out
+            })
+            .collect()
+    });
+    if single {
+        Ok(out
+            .into_iter()
+            .next()
+            .unwrap_or_default()
+            .into_pyobject(py)?
+            .into_any()
+            .unbind())
+    } else {
+        Ok(out.into_pyobject(py)?.into_any().unbind())
+    }
+}
+
+fn mode_of(mode: &str) -> PyResult<DetectionMode> {
+    match mode {
+        "strict" => Ok(DetectionMode::Strict),
+        "balanced" => Ok(DetectionMode::Balanced),
+        _ => Err(PyValueError::new_err("mode is \"strict\" or \"balanced\"")),
+    }
+}
+
+/// Replaces the identifiers in `text` (a str or a list of str) by their kind (`[NAME]`,
+/// `[DATE]`...). `known`: values this record is known to hold, by kind (`{"name": [...],
+/// "mrn": [...]}`), found in their easy forms too.
+#[pyfunction]
+#[pyo3(signature = (text, *, known = None, mode = "strict"))]
+fn text_redact(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    known: Option<BTreeMap<String, Vec<String>>>,
+    mode: &str,
+) -> PyResult<Py<PyAny>> {
+    let engine = TextEngine::without_key().with_mode(mode_of(mode)?);
+    scrub_all(py, text, &engine, TextMode::Redact, known, None)
+}
+
+/// Replaces the identifiers in `text` by realistic surrogates keyed by `keys` (the same value
+/// always gets the same surrogate; dates move by the patient's shift when `patient` is given).
+#[pyfunction]
+#[pyo3(signature = (text, keys, *, known = None, patient = None, mode = "strict", date_shift_days = 365))]
+fn text_surrogate(
+    py: Python<'_>,
+    text: &Bound<'_, PyAny>,
+    keys: &Keys,
+    known: Option<BTreeMap<String, Vec<String>>>,
+    patient: Option<&str>,
+    mode: &str,
+    date_shift_days: u32,
+) -> PyResult<Py<PyAny>> {
+    let range =
+        airlock_core::clock::ShiftRange::new(date_shift_days, "date_shift_days").map_err(err)?;
+    let engine = TextEngine::for_workspace(&keys.secret, range).with_mode(mode_of(mode)?);
+    scrub_all(py, text, &engine, TextMode::Surrogate, known, patient)
+}
+
+fn to_python(py: Python<'_>, value: &impl serde::Serialize) -> PyResult<Py<PyAny>> {
+    let text = serde_json::to_string(value).map_err(err)?;
+    Ok(py.import("json")?.call_method1("loads", (text,))?.unbind())
+}
+
+/// The residual-PHI scan of `airlock scan` over files (tables, text, FHIR, DICOM): findings
+/// by file and kind, with locations (row and column, never the value).
+#[pyfunction]
+#[pyo3(signature = (paths, *, mode = "strict"))]
+fn scan(py: Python<'_>, paths: Vec<PathBuf>, mode: &str) -> PyResult<Py<PyAny>> {
+    let engine = TextEngine::without_key().with_mode(mode_of(mode)?);
+    let report = py
+        .detach(|| airlock_text::scan::scan_paths(&paths, &engine))
+        .map_err(err)?;
+    to_python(py, &report)
+}
+
+/// Re-identification risk of `table` (a pyarrow.Table) over its quasi-identifiers `qi`, as
+/// `airlock risk` reports it: k, uniques, prosecutor risk, and l and t of `sensitive`.
+#[pyfunction]
+#[pyo3(signature = (table, *, qi, sensitive = None, threshold = 0.2))]
+fn risk(
+    py: Python<'_>,
+    table: &Bound<'_, PyAny>,
+    qi: Vec<String>,
+    sensitive: Option<String>,
+    threshold: f64,
+) -> PyResult<Py<PyAny>> {
+    let (batches, schema) = arrow_pyarrow::Table::from_pyarrow_bound(table)?.into_inner();
+    let summary = py
+        .detach(|| -> Result<_, String> {
+            let ds = airlock_risk::Dataset::from_batches(
+                &schema,
+                batches.iter().map(Ok::<_, airlock_core::Error>),
+                &qi,
+                &Default::default(),
+                sensitive.as_deref(),
+                Path::new("<table>"),
+            )
+            .map_err(|e| e.to_string())?;
+            let bottom = airlock_risk::classes::bottom(&ds).map_err(|e| e.to_string())?;
+            let dist = airlock_risk::metrics::distribution(&bottom);
+            Ok(airlock_risk::metrics::summarize_dataset(
+                &ds,
+                &bottom,
+                &[],
+                &dist,
+                threshold,
+            ))
+        })
+        .map_err(err)?;
+    to_python(py, &summary)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("AirlockError", m.py().get_type::<AirlockError>())?;
+    m.add("FindingsError", m.py().get_type::<FindingsError>())?;
+    m.add_class::<Policy>()?;
+    m.add_class::<Keys>()?;
+    m.add_function(wrap_pyfunction!(deid, m)?)?;
+    m.add_function(wrap_pyfunction!(output_schema, m)?)?;
+    m.add_function(wrap_pyfunction!(text_redact, m)?)?;
+    m.add_function(wrap_pyfunction!(text_surrogate, m)?)?;
+    m.add_function(wrap_pyfunction!(scan, m)?)?;
+    m.add_function(wrap_pyfunction!(risk, m)?)?;
+    m.add_function(wrap_pyfunction!(_plan_info, m)?)?;
+    m.add_function(wrap_pyfunction!(_value_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(_scan_table, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,60 @@
+"""Shared set-up: the `airlock` binary (AIRLOCK_BIN), a demo extract made by `airlock demo`
+(policy, workspace secret, raw table) and the CLI's own output for it."""
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+
+BIN = os.environ.get("AIRLOCK_BIN", "airlock")
+
+
+def airlock(*args, cwd=None, check=True):
+    out = subprocess.run([BIN, *args], cwd=cwd, capture_output=True, text=True)
+    if check and out.returncode != 0:
+        raise AssertionError(f"airlock {' '.join(args)}: {out.returncode}\n{out.stdout}\n{out.stderr}")
+    return out
+
+
+def read_strings(path):
+    """A CSV with every column read as text, an empty cell as null (as the CLI reads CSV)."""
+    names = Path(path).read_text().splitlines()[0].split(",")
+    opts = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
+    return pacsv.read_csv(path, convert_options=opts)
+
+
+def as_strings(table):
+    """Every cell as the text the CLI writes in CSV (nulls as empty)."""
+    cols = {}
+    for name in table.column_names:
+        col = table.column(name)
+        cols[name] = [("" if v is None else str(v)) for v in col.cast(pa.string()).to_pylist()]
+    return cols
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    airlock("demo", "--dir", str(d), "--rows", "3000")
+    raw = d / "raw" / "encounters.csv"
+    cli_out = d / "cli.csv"
+    airlock(
+        "deid", str(raw), "--policy", str(d / "policy.toml"), "-o", str(cli_out),
+        "--key-file", str(d / ".airlock" / "secret"), "--max-findings", "1000000",
+    )
+    return {
+        "dir": d,
+        "raw": raw,
+        "policy": d / "policy.toml",
+        "secret": d / ".airlock" / "secret",
+        "cli": cli_out,
+    }
+
+
+def raw_table(demo):
+    """The raw extract as the CLI reads it: every column as text."""
+    return read_strings(demo["raw"])

@@ -1,0 +1,126 @@
+//! De-identification of Arrow batches held in memory, for the front doors that hold data
+//! rather than files (the Python package, Spark executors): the same plan, text engine and
+//! residual scan as [`crate::deid_table`], one batch at a time. What needs the whole table is
+//! the caller's to arrange: a first pass ([`BatchDeid::observe`], then
+//! [`BatchDeid::prepare`]) when [`BatchDeid::needs_first_pass`], or, where the rows are spread
+//! over machines, the counts of `suppress_rare` summed elsewhere
+//! ([`BatchDeid::seed_counts`]). The policy's `[risk]` block, a search over the whole table,
+//! is refused here.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow_array::RecordBatch;
+use arrow_schema::{Schema, SchemaRef};
+
+use airlock_core::keys::WorkspaceSecret;
+use airlock_core::manifest::Findings;
+use airlock_core::policy::Policy;
+use airlock_core::text::TextScrubber;
+use airlock_deid::engine::{OffsetCache, Plan, RunKeys};
+use airlock_text::TextEngine;
+
+use crate::Result;
+
+/// One de-identification of batches under a policy.
+pub struct BatchDeid {
+    plan: Plan,
+    engine: TextEngine,
+    findings: Findings,
+    cache: OffsetCache,
+}
+
+impl BatchDeid {
+    /// Compiles `policy` for batches of `schema` (unclassified columns fail closed, as in
+    /// `airlock deid`); `scan` runs the residual scan on the output.
+    pub fn new(
+        policy: &Policy,
+        secret: &WorkspaceSecret,
+        schema: &Schema,
+        scan: bool,
+    ) -> Result<Self> {
+        if policy.risk.is_some() {
+            return Err(airlock_core::Error::Invalid {
+                what: "the policy's [risk] block".into(),
+                why: "it generalizes over the whole table: run `airlock deid` on the files".into(),
+            }
+            .into());
+        }
+        let engine = crate::text_engine_for(policy, secret)?;
+        let plan = Plan::compile(
+            policy,
+            schema,
+            Path::new("<arrow>"),
+            &RunKeys::derive(secret),
+            scan,
+        )?;
+        let findings = Findings {
+            scanner: if scan {
+                engine.name().into()
+            } else {
+                "none".into()
+            },
+            scanned_columns: plan.scanned_column_names(),
+            ..Findings::default()
+        };
+        Ok(Self {
+            plan,
+            engine,
+            findings,
+            cache: OffsetCache::default(),
+        })
+    }
+
+    /// Whether a first pass over every batch must come before the first `apply`.
+    pub fn needs_first_pass(&self) -> bool {
+        self.plan.needs_first_pass()
+    }
+
+    /// The first pass: one batch.
+    pub fn observe(&mut self, batch: &RecordBatch) -> Result<()> {
+        Ok(self.plan.observe(batch)?)
+    }
+
+    /// After the first pass.
+    pub fn prepare(&mut self) {
+        self.plan.prepare(&self.engine);
+    }
+
+    /// De-identifies one batch; its residual findings are added to [`Self::findings`].
+    pub fn apply(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let out = self.plan.apply(batch, &self.engine, &mut self.cache)?;
+        self.plan.absorb(&out.counts, &mut self.findings);
+        Ok(out.batch)
+    }
+
+    pub fn output_schema(&self) -> SchemaRef {
+        self.plan.output_schema()
+    }
+
+    /// The residual findings so far (counts by column and kind: never a value).
+    pub fn findings(&self) -> &Findings {
+        &self.findings
+    }
+
+    /// The `suppress_rare` columns and their `k`.
+    pub fn rare_columns(&self) -> Vec<(String, u32)> {
+        self.plan.rare_columns()
+    }
+
+    /// The patient column, when each patient's identifiers are gathered across rows for the
+    /// free text (all of a patient's rows must then be seen by one run).
+    pub fn patient_memory_column(&self) -> Option<String> {
+        self.plan.patient_memory_column()
+    }
+
+    /// The `suppress_rare` counts observed so far: (column, value, count).
+    pub fn value_counts(&self) -> Vec<(String, String, u64)> {
+        self.plan.value_counts()
+    }
+
+    /// Sets the `suppress_rare` counts from elsewhere (the whole table's, summed by Spark);
+    /// the first pass then counts nothing more. A value not given counts 0.
+    pub fn seed_counts(&mut self, counts: &HashMap<String, HashMap<String, u64>>) {
+        self.plan.seed_counts(counts);
+    }
+}
