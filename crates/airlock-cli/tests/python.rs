@@ -24,10 +24,20 @@ fn the_python_api_and_spark_give_the_cli_s_results() {
     }
     assert!(out.status.success(), "{stdout}\n{stderr}");
     // pytest's closing line: every test passed, none skipped
-    let last = stdout.lines().rev().find(|l| l.contains("passed")).unwrap_or("");
-    assert!(!last.contains("failed") && !last.contains("error"), "{stdout}");
+    let last = stdout
+        .lines()
+        .rev()
+        .find(|l| l.contains("passed"))
+        .unwrap_or("");
+    assert!(
+        !last.contains("failed") && !last.contains("error"),
+        "{stdout}"
+    );
     if std::env::var_os("CI").is_some() {
-        assert!(!last.contains("skipped"), "under CI nothing may skip: {stdout}");
+        assert!(
+            !last.contains("skipped"),
+            "under CI nothing may skip: {stdout}"
+        );
     }
     println!("{last}");
 }

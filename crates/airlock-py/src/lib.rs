@@ -191,12 +191,12 @@ fn check_findings(run: &BatchDeid, max: Option<u64>) -> PyResult<()> {
 }
 
 /// De-identifies `data` under `policy` with `keys`: a `pyarrow.Table` (returned as a
-/// Table), or a `pyarrow.RecordBatchReader` or anything with `__arrow_c_stream__` (returned
+/// Table, its batches spread over `threads` threads: one per core by default), or a `pyarrow.RecordBatchReader` or anything with `__arrow_c_stream__` (returned
 /// as a RecordBatchReader that de-identifies each batch as it is read). `scan` runs the
 /// residual-PHI scan on the output's kept columns, as `airlock deid` does; more than
 /// `max_findings` identifiers (None: no limit) raise `FindingsError`.
 #[pyfunction]
-#[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), _counts = None))]
+#[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), threads = None, _counts = None))]
 fn deid(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -204,6 +204,7 @@ fn deid(
     keys: &Keys,
     scan: bool,
     max_findings: Option<u64>,
+    threads: Option<usize>,
     _counts: Option<Counts>,
 ) -> PyResult<Py<PyAny>> {
     let is_table = py
@@ -227,10 +228,10 @@ fn deid(
                     }
                     run.prepare();
                 }
-                let mut out = Vec::with_capacity(batches.len());
-                for b in &batches {
-                    out.push(run.apply(b).map_err(|e| e.to_string())?);
-                }
+                let threads = threads.unwrap_or_else(airlock_deid::engine::default_threads);
+                let out = run
+                    .apply_all(&batches, threads)
+                    .map_err(|e| e.to_string())?;
                 Ok((out, run))
             })
             .map_err(err)

@@ -14,6 +14,12 @@ def test_deid_of_a_table_equals_the_cli_cell_by_cell(demo):
     keys = airlock.Keys.from_file(demo["secret"])
     out = airlock.deid(raw_table(demo), policy, keys, max_findings=None)
     assert isinstance(out, pa.Table)
+    # one thread or several, one batch or many: the same table
+    raw = raw_table(demo)
+    chunked = pa.Table.from_batches(raw.to_batches(max_chunksize=250))
+    assert chunked.num_rows == raw.num_rows and len(chunked.to_batches()) > 4
+    assert airlock.deid(chunked, policy, keys, max_findings=None, threads=3).equals(out)
+    assert airlock.deid(raw, policy, keys, max_findings=None, threads=1).equals(out)
     cli = as_strings(read_strings(demo["cli"]))
     mine = as_strings(out)
     assert list(mine) == list(cli)
@@ -172,3 +178,19 @@ def test_the_gil_is_released_while_it_works():
     finally:
         sys.setswitchinterval(old)
     assert ticks > 0
+
+
+def test_the_type_stubs_name_everything_public():
+    import ast
+    from pathlib import Path
+
+    import airlock._native as native
+
+    stub = Path(airlock.__file__).with_name("_native.pyi")
+    names = {
+        n.name
+        for n in ast.parse(stub.read_text()).body
+        if isinstance(n, (ast.FunctionDef, ast.ClassDef))
+    }
+    public = {n for n in dir(native) if not n.startswith("_")}
+    assert public == names

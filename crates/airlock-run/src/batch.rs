@@ -93,6 +93,53 @@ impl BatchDeid {
         Ok(out.batch)
     }
 
+    /// De-identifies `batches` on up to `threads` threads (each batch whole on one), in order.
+    pub fn apply_all(
+        &mut self,
+        batches: &[RecordBatch],
+        threads: usize,
+    ) -> Result<Vec<RecordBatch>> {
+        let threads = threads.clamp(1, batches.len().max(1));
+        if threads == 1 {
+            return batches.iter().map(|b| self.apply(b)).collect();
+        }
+        let plan = &self.plan;
+        let engine = &self.engine;
+        let chunk = batches.len().div_ceil(threads);
+        let parts: Vec<Result<Vec<airlock_deid::engine::BatchOutput>>> = std::thread::scope(|s| {
+            let handles: Vec<_> = batches
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        let mut cache = OffsetCache::default();
+                        part.iter()
+                            .map(|b| Ok(plan.apply(b, engine, &mut cache)?))
+                            .collect::<Result<Vec<_>>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(airlock_core::Error::Internal {
+                            place: "a transform thread",
+                        }
+                        .into())
+                    })
+                })
+                .collect()
+        });
+        let mut out = Vec::with_capacity(batches.len());
+        for part in parts {
+            for o in part? {
+                self.plan.absorb(&o.counts, &mut self.findings);
+                out.push(o.batch);
+            }
+        }
+        Ok(out)
+    }
+
     pub fn output_schema(&self) -> SchemaRef {
         self.plan.output_schema()
     }

@@ -38,6 +38,7 @@ def deid(
     *,
     scan: bool = True,
     max_findings: Optional[int] = 0,
+    threads: Optional[int] = None,
 ) -> pa.Table: ...
 @overload
 def deid(
@@ -47,6 +48,7 @@ def deid(
     *,
     scan: bool = True,
     max_findings: Optional[int] = 0,
+    threads: Optional[int] = None,
 ) -> pa.RecordBatchReader: ...
 def output_schema(schema: pa.Schema, policy: Policy) -> pa.Schema: ...
 @overload
