@@ -196,6 +196,8 @@ fn check_findings(run: &BatchDeid, max: Option<u64>) -> PyResult<()> {
 /// residual-PHI scan on the output's kept columns, as `airlock deid` does; more than
 /// `max_findings` identifiers (None: no limit) raise `FindingsError`.
 #[pyfunction]
+// Python keyword arguments, one per option
+#[allow(clippy::too_many_arguments)]
 #[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), threads = None, _counts = None))]
 fn deid(
     py: Python<'_>,
