@@ -194,3 +194,20 @@ def test_the_type_stubs_name_everything_public():
     }
     public = {n for n in dir(native) if not n.startswith("_")}
     assert public == names
+
+
+def test_anything_with_the_arrow_stream_protocol_is_read_as_a_stream():
+    # what a Polars DataFrame offers: __arrow_c_stream__ (the Arrow PyCapsule interface)
+    table = small()
+
+    class Frame:
+        def __arrow_c_stream__(self, requested_schema=None):
+            return table.__arrow_c_stream__(requested_schema)
+
+    policy = airlock.Policy.from_toml(STREAM_POLICY)
+    keys = airlock.Keys.from_bytes(bytes(range(32)))
+    out = airlock.deid(Frame(), policy, keys)
+    assert isinstance(out, pa.RecordBatchReader)
+    assert out.read_all().equals(airlock.deid(table, policy, keys))
+    with pytest.raises(TypeError):
+        airlock.deid([1, 2, 3], policy, keys)
