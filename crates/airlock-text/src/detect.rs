@@ -88,8 +88,11 @@ fn label_rule(kind: Kind, labels: &str) -> Rule {
         Trim::AfterLabel,
         Check::MinLen4,
         0.9,
+        // a value after a separator ("Acct: 4411-22", "MRN #A123"), or glued to its label
+        // ("ACCT12345") when short: a long run glued to letters that happen to spell a label
+        // is a word of its own (the hex digest "acc7bfe6…" is no account number)
         format!(
-            r"(?i:\b(?:{labels})\.?\s*(?:#|no\.?|num(?:ber)?|id)?\s*[:#]?\s*)(?:[A-Za-z]{{1,4}}-)*[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]"
+            r"(?i:\b(?:{labels})(?:(?:\.?\s*(?:#|no\.?|num(?:ber)?|id)\s*[:#]?\s*|\.?\s*[:#]\s*|\.\s*|\s+)(?:[A-Za-z]{{1,4}}-)*[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]|[0-9][A-Za-z0-9-]{{0,14}}[A-Za-z0-9]\b))"
         ),
     )
 }
@@ -4345,6 +4348,19 @@ mod tests {
             f.iter().any(|(k, v)| *k == kind && v == value),
             "expected {kind} {value:?} in {text:?}, found {f:?}"
         );
+    }
+
+    #[test]
+    fn a_label_glued_to_a_long_run_is_no_label() {
+        // a SHA-256 that begins with "acc" (one in 4,096) in a model file held an enclave run
+        let digest = "acc7bfe67a3385bc188910f7641af7b791422b79e966280376ac9508b3aaa52f";
+        let text = format!("{{\"data_sha256\": \"{digest}\"}}");
+        assert!(found(&text).is_empty(), "{:?}", found(&text));
+        assert!(found("dea1f0c2b3a4958677a8b9c0d1e2f3a4b5c6d7e8").is_empty());
+        // labels with their values, separated or glued and short, are still found
+        assert_finds("Billing acct: 4411-2290-77", "ACCOUNT", "4411-2290-77");
+        assert_finds("ACCT12345 billed", "ACCOUNT", "ACCT12345");
+        assert_finds("Account #99812734", "ACCOUNT", "99812734");
     }
 
     #[test]
