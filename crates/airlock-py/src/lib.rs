@@ -321,17 +321,26 @@ fn _value_counts(py: Python<'_>, table: &Bound<'_, PyAny>, policy: &Policy) -> P
             Ok(run.value_counts())
         })
         .map_err(err)?;
-    let columns: Vec<&str> = counts.iter().map(|(c, _, _)| c.as_str()).collect();
-    let values: Vec<&str> = counts.iter().map(|(_, v, _)| v.as_str()).collect();
-    let n: Vec<i64> = counts.iter().map(|(_, _, n)| *n as i64).collect();
+    counts_table(py, "value", counts)
+}
+
+/// Rows of (column, `what`, count) as a pyarrow RecordBatch.
+fn counts_table(
+    py: Python<'_>,
+    what: &str,
+    rows: Vec<(String, String, u64)>,
+) -> PyResult<Py<PyAny>> {
+    let columns: Vec<&str> = rows.iter().map(|(c, _, _)| c.as_str()).collect();
+    let second: Vec<&str> = rows.iter().map(|(_, v, _)| v.as_str()).collect();
+    let n: Vec<i64> = rows.iter().map(|(_, _, n)| *n as i64).collect();
     let batch = RecordBatch::try_from_iter([
         (
             "column",
             std::sync::Arc::new(arrow_array::StringArray::from(columns)) as _,
         ),
         (
-            "value",
-            std::sync::Arc::new(arrow_array::StringArray::from(values)) as _,
+            what,
+            std::sync::Arc::new(arrow_array::StringArray::from(second)) as _,
         ),
         (
             "count",
@@ -371,32 +380,16 @@ fn _scan_table(py: Python<'_>, table: &Bound<'_, PyAny>, mode: &str) -> PyResult
         }
         findings
     });
-    let mut columns = Vec::new();
-    let mut kinds = Vec::new();
-    let mut n = Vec::new();
-    for (c, by_kind) in &findings.by_column {
-        for (k, count) in by_kind {
-            columns.push(c.clone());
-            kinds.push(k.tag().to_owned());
-            n.push(*count as i64);
-        }
-    }
-    let batch = RecordBatch::try_from_iter([
-        (
-            "column",
-            std::sync::Arc::new(arrow_array::StringArray::from(columns)) as _,
-        ),
-        (
-            "kind",
-            std::sync::Arc::new(arrow_array::StringArray::from(kinds)) as _,
-        ),
-        (
-            "count",
-            std::sync::Arc::new(arrow_array::Int64Array::from(n)) as _,
-        ),
-    ])
-    .map_err(err)?;
-    Ok(batch.into_pyarrow(py)?.unbind())
+    let rows = findings
+        .by_column
+        .iter()
+        .flat_map(|(c, by_kind)| {
+            by_kind
+                .iter()
+                .map(move |(k, n)| (c.clone(), k.tag().to_owned(), *n))
+        })
+        .collect();
+    counts_table(py, "kind", rows)
 }
 
 /// The schema `deid` returns for input of `schema` under `policy` (dropped columns gone,

@@ -25,6 +25,19 @@ from ._native import Keys, Policy
 __all__ = ["deid", "scan"]
 
 
+def _counts_schema(what):
+    """(column, `what`, count): the rows the counting passes hand to Spark."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
+    return StructType(
+        [
+            StructField("column", StringType(), False),
+            StructField(what, StringType(), False),
+            StructField("count", LongType(), False),
+        ]
+    )
+
+
 def _spark_schema(arrow_schema):
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -70,7 +83,6 @@ def _rare_counts(df, toml, plan):
     """Each suppress_rare column's values and their counts over the whole DataFrame, for the
     values seen at least k times (the others are suppressed)."""
     from pyspark.sql import functions as F
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
 
     in_schema = _arrow_schema(df)
 
@@ -79,14 +91,7 @@ def _rare_counts(df, toml, plan):
         table = pa.Table.from_batches(list(batches), schema=in_schema)
         yield _native._value_counts(table, p)
 
-    schema = StructType(
-        [
-            StructField("column", StringType(), False),
-            StructField("value", StringType(), False),
-            StructField("count", LongType(), False),
-        ]
-    )
-    partial = df.mapInArrow(count, schema)
+    partial = df.mapInArrow(count, _counts_schema("value"))
     total = partial.groupBy("column", "value").agg(F.sum("count").alias("count"))
     keep = total.where(F.col("count") >= F.lit(plan["min_k"]))
     counts = {}
@@ -98,7 +103,7 @@ def _rare_counts(df, toml, plan):
 def scan(df, *, mode="strict"):
     """The residual-PHI scan of every text column of a DataFrame: counts per column and kind
     (never a value), as a dict `{column: {kind: count}}`."""
-    from pyspark.sql.types import LongType, StringType, StructField, StructType
+    from pyspark.sql import functions as F
 
     in_schema = _arrow_schema(df)
 
@@ -106,16 +111,7 @@ def scan(df, *, mode="strict"):
         table = pa.Table.from_batches(list(batches), schema=in_schema)
         yield _native._scan_table(table, mode)
 
-    schema = StructType(
-        [
-            StructField("column", StringType(), False),
-            StructField("kind", StringType(), False),
-            StructField("count", LongType(), False),
-        ]
-    )
-    from pyspark.sql import functions as F
-
-    rows = df.mapInArrow(run, schema).groupBy("column", "kind").agg(F.sum("count").alias("n")).collect()
+    rows = df.mapInArrow(run, _counts_schema("kind")).groupBy("column", "kind").agg(F.sum("count").alias("n")).collect()
     out = {}
     for r in rows:
         out.setdefault(r["column"], {})[r["kind"]] = int(r["n"])
