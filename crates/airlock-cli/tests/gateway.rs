@@ -508,7 +508,11 @@ fn concurrent_calls_are_all_answered_and_all_audited() {
     let (dir, key, _) = setup();
     let d = dir.path();
     let (_up, port) = upstream(&d.join("upstream.jsonl"));
-    std::fs::write(d.join("gateway.toml"), config(port, closed_port())).unwrap();
+    // a loaded 2-core CI machine can stall the Python upstream past the 2 s the other tests
+    // use to provoke a timeout; this test measures throughput, not timeouts
+    let toml =
+        config(port, closed_port()).replace("upstream_timeout_s = 2", "upstream_timeout_s = 60");
+    std::fs::write(d.join("gateway.toml"), toml).unwrap();
     let gw = Gateway::start(d, &d.join("gateway.toml"));
     let secs: u64 = std::env::var("AIRLOCK_LOAD_SECS")
         .ok()
@@ -528,7 +532,9 @@ fn concurrent_calls_are_all_answered_and_all_audited() {
                     assert_eq!(status, 200, "{text}");
                     assert!(!text.contains("Smith"), "{text}");
                     if t % 2 == 1 {
-                        assert!(text.contains("data: [DONE]"), "{text}");
+                        let tail =
+                            &text[text.char_indices().rev().nth(400).map_or(0, |(i, _)| i)..];
+                        assert!(text.contains("data: [DONE]"), "stream ended: ...{tail}");
                     }
                     calls += 1;
                 }
