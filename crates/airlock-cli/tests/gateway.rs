@@ -508,8 +508,8 @@ fn concurrent_calls_are_all_answered_and_all_audited() {
     let (dir, key, _) = setup();
     let d = dir.path();
     let (_up, port) = upstream(&d.join("upstream.jsonl"));
-    // a loaded 2-core CI machine can stall the Python upstream past the 2 s the other tests
-    // use to provoke a timeout; this test measures throughput, not timeouts
+    // this test is about every call answered in full under load, not about timeouts: the
+    // 2 s the other tests use to provoke one is too short for a busy 2-core machine
     let toml =
         config(port, closed_port()).replace("upstream_timeout_s = 2", "upstream_timeout_s = 60");
     std::fs::write(d.join("gateway.toml"), toml).unwrap();
@@ -523,28 +523,45 @@ fn concurrent_calls_are_all_answered_and_all_audited() {
     let threads: Vec<_> = (0..8)
         .map(|t| {
             let (chat, key) = (chat.clone(), key.clone());
-            std::thread::spawn(move || {
+            std::thread::spawn(move || -> Result<u64, String> {
                 let mut calls = 0u64;
                 while std::time::Instant::now() < deadline {
                     let body = serde_json::json!({"model": "echo", "stream": t % 2 == 1,
                         "messages": [{"role": "user", "content": NOTE}]});
                     let (status, text) = post(&chat, Some(&key), &body);
-                    assert_eq!(status, 200, "{text}");
-                    assert!(!text.contains("Smith"), "{text}");
-                    if t % 2 == 1 {
+                    if status != 200 || text.contains("Smith") {
+                        return Err(format!("{status}: {text}"));
+                    }
+                    if t % 2 == 1 && !text.contains("data: [DONE]") {
                         let tail =
                             &text[text.char_indices().rev().nth(400).map_or(0, |(i, _)| i)..];
-                        assert!(text.contains("data: [DONE]"), "stream ended: ...{tail}");
+                        return Err(format!(
+                            "stream ended after {} events, {} bytes: ...{tail}",
+                            text.matches("data: ").count(),
+                            text.len()
+                        ));
                     }
                     calls += 1;
                 }
-                calls
+                Ok(calls)
             })
         })
         .collect();
-    let calls: u64 = threads.into_iter().map(|t| t.join().unwrap()).sum();
-    assert!(calls >= 8, "{calls} calls");
+    let results: Vec<Result<u64, String>> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
     let access = gw.stop();
+    // a failed call shows the gateway's own output too (a panic in a stream's task ends
+    // the stream cleanly, and says why only there)
+    if let Some(Err(why)) = results.iter().find(|r| r.is_err()) {
+        let odd: Vec<&str> = access
+            .lines()
+            .filter(|l| !l.contains("\"forwarded\"") && !l.contains("\"redacted_output\""))
+            .collect();
+        let err = std::fs::read_to_string(d.join("gateway.err")).unwrap_or_default();
+        panic!("{why}\n--- its access lines:\n{odd:#?}\n--- the gateway's stderr:\n{err}");
+    }
+    let calls: u64 = results.into_iter().map(Result::unwrap_or_default).sum();
+    assert!(calls >= 8, "{calls} calls");
     check_after(d, &access, calls as usize);
     let log = std::fs::read_to_string(d.join("ws/.airlock/audit.log")).unwrap();
     let audited = log
