@@ -45,14 +45,36 @@ fn simulate(dir: &Path, args: &[&str]) -> Value {
         .args(args)
         .output()
         .unwrap();
+    let fed = args
+        .iter()
+        .position(|a| *a == "--dir")
+        .map(|i| dir.join(args[i + 1]));
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}{}",
+        "{}{}{}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+        String::from_utf8_lossy(&out.stderr),
+        fed.map(|f| what_the_processes_said(&f)).unwrap_or_default()
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// What every process of a simulated federation said: stderr, and each site's events.
+fn what_the_processes_said(fed: &Path) -> String {
+    let mut said = String::new();
+    let mut files: Vec<_> = std::fs::read_dir(fed)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "err" || x == "out"))
+        .collect();
+    files.sort();
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap_or_default();
+        let tail = &text[text.char_indices().rev().nth(3000).map_or(0, |(i, _)| i)..];
+        said.push_str(&format!("--- {}:\n{tail}\n", f.display()));
+    }
+    said
 }
 
 fn records(fed: &Path) -> Vec<RoundRecord> {
@@ -124,6 +146,7 @@ fn a_site_killed_mid_round_is_dropped_and_the_aggregate_is_fedavg_of_the_rest() 
         let spec =
             Spec::from_json(&std::fs::read_to_string(fed.join("spec.json")).unwrap()).unwrap();
         assert_eq!(spec.secure_aggregation, secure);
+        assert_eq!(out["failed"], serde_json::json!([]), "{out}");
         let ids: BTreeMap<String, u32> = Registry::load(&fed.join("ca"))
             .unwrap()
             .sites
@@ -133,7 +156,11 @@ fn a_site_killed_mid_round_is_dropped_and_the_aggregate_is_fedavg_of_the_rest() 
         let recs = records(&fed);
         let train: Vec<&RoundRecord> = recs.iter().filter(|r| r.kind == RoundKind::Train).collect();
         assert_eq!(train.len(), 4);
-        assert!(recs.iter().all(|r| r.outcome == "done"), "{recs:?}");
+        assert!(
+            recs.iter().all(|r| r.outcome == "done"),
+            "{recs:?}\n{out}\n{}",
+            what_the_processes_said(&fed)
+        );
         if secure {
             assert_eq!(out["killed"], "site-2");
             // killed in round 2 before its input went out: the round completed without it

@@ -76,10 +76,20 @@ pub struct SimOutcome {
     pub sites: Vec<SiteSlice>,
     pub flagged: Vec<String>,
     pub killed: Option<String>,
+    /// Sites that ended with an error (not the one killed): each with its last error line.
+    pub failed: Vec<SiteFailure>,
     pub held_out_rows: usize,
     pub seconds: f64,
     /// The federation's folder, when kept.
     pub dir: Option<PathBuf>,
+}
+
+/// A site process that ended with an error.
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteFailure {
+    pub site: String,
+    /// The last line of its stderr (the site's own, value-free message).
+    pub error: String,
 }
 
 /// A site's slice.
@@ -319,11 +329,15 @@ pub fn run(o: &SimulateOptions, progress: &dyn Fn(&Value)) -> Result<SimOutcome>
             .map_err(|e| FlError::io("run", &o.exe, e))?;
         if let Some(stdout) = child.stdout.take() {
             let tx = tx.clone();
+            // the site's events, kept beside its stderr (what a failed run is read from)
+            let mut kept = file_for(&dir.join(format!("{name}.out")))?;
             std::thread::spawn(move || {
                 for line in std::io::BufReader::new(stdout)
                     .lines()
                     .map_while(|l| l.ok())
                 {
+                    use std::io::Write;
+                    let _ = writeln!(kept, "{line}");
                     if let Ok(v) = serde_json::from_str::<Value>(&line) {
                         let _ = tx.send((k, v));
                     }
@@ -364,6 +378,22 @@ pub fn run(o: &SimulateOptions, progress: &dyn Fn(&Value)) -> Result<SimOutcome>
         }
         std::thread::sleep(Duration::from_millis(50));
     };
+    // every site's output is closed, so each has ended (or soon will): which failed
+    let mut failed = Vec::new();
+    for (k, (name, ..)) in sites.iter().enumerate() {
+        if killed.as_ref() == Some(name) {
+            continue;
+        }
+        let ended = procs.0[k + 1]
+            .wait()
+            .map_err(|e| FlError::io("wait for", &o.exe, e))?;
+        if !ended.success() {
+            failed.push(SiteFailure {
+                site: name.clone(),
+                error: airlock_core::shown::escape(&site_error(&dir, name), 300),
+            });
+        }
+    }
     if !status.success() {
         let err = std::fs::read_to_string(dir.join("coordinator.err")).unwrap_or_default()
             + &std::fs::read_to_string(dir.join("coordinator.out")).unwrap_or_default();
@@ -419,6 +449,7 @@ pub fn run(o: &SimulateOptions, progress: &dyn Fn(&Value)) -> Result<SimOutcome>
             .collect(),
         flagged: model.map(|m| m.flagged).unwrap_or_default(),
         killed,
+        failed,
         held_out_rows: test_y.len(),
         seconds: started.elapsed().as_secs_f64(),
         dir: o.dir.clone(),
@@ -448,6 +479,20 @@ pub fn round_params(out: &Path, round: u64) -> Option<Vec<f64>> {
         std::fs::read_to_string(out.join("models").join(format!("round-{round}.json"))).ok()?;
     let v: Value = serde_json::from_str(&text).ok()?;
     serde_json::from_value(v.get("params")?.clone()).ok()
+}
+
+/// Why a site failed: its JSON error on stdout (sites run with `--json`), or the last line
+/// of its stderr, or how it ended.
+fn site_error(dir: &Path, name: &str) -> String {
+    let out = std::fs::read_to_string(dir.join(format!("{name}.out"))).unwrap_or_default();
+    let at = out.rfind("\n{\n").map_or(0, |i| i + 1);
+    let from_json = serde_json::from_str::<Value>(&out[at..])
+        .ok()
+        .and_then(|v| v.pointer("/error/message")?.as_str().map(str::to_owned));
+    let err = std::fs::read_to_string(dir.join(format!("{name}.err"))).unwrap_or_default();
+    from_json
+        .or_else(|| err.trim().lines().last().map(str::to_owned))
+        .unwrap_or_else(|| "it ended without saying why (killed?)".into())
 }
 
 fn file_for(path: &Path) -> Result<std::fs::File> {

@@ -494,7 +494,10 @@ pub fn run(options: Options, progress: &dyn Fn(&Value)) -> Result<SiteOutcome> {
                 c.update_sha256 = sha;
                 c.examples = examples;
             }
-            Phase::Unmask if c.sent && !c.revealed && view.u3.contains(&me) => {
+            // without secure aggregation there is nothing to reveal: the coordinator closes
+            // the round at once, but a poll can see the phase in between (a plain site that
+            // answered it failed: "site N is unknown in this round", now and then under load)
+            Phase::Unmask if secure && c.sent && !c.revealed && view.u3.contains(&me) => {
                 let Some(keys) = c.keys.as_ref() else {
                     continue;
                 };

@@ -340,7 +340,11 @@ fn simulate(a: crate::cli::FlSimulateArgs, json: bool) -> Result<ExitStatus, FlE
         ));
         report::out(&text);
     }
-    Ok(if out.accuracy.is_some() {
+    // a site that failed is no site the operator chose to lose: said, and the run is not ok
+    for f in &out.failed {
+        report::note(&format!("{} ended with an error: {}", f.site, f.error));
+    }
+    Ok(if out.accuracy.is_some() && out.failed.is_empty() {
         ExitStatus::Success
     } else {
         ExitStatus::Findings
