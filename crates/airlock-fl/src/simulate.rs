@@ -88,7 +88,7 @@ pub struct SimOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct SiteFailure {
     pub site: String,
-    /// The last line of its stderr (the site's own, value-free message).
+    /// Its own error message (value-free): from its JSON answer, or its stderr.
     pub error: String,
 }
 
