@@ -49,7 +49,7 @@ def main():
     result["python"] = {"read": t1 - t0, "deid": t2 - t1, "write": t3 - t2, "total": t3 - t0}
     del table, out
     if a.spark:
-        import airlock.spark
+        from airlock import spark as airlock_spark  # (a plain import would shadow airlock)
         from pyspark.sql import SparkSession
 
         os.environ["PYSPARK_PYTHON"] = sys.executable
@@ -63,7 +63,7 @@ def main():
         spark.sparkContext.setLogLevel("ERROR")
         t0 = time.perf_counter()
         df = spark.read.option("header", True).csv(a.raw)
-        out = airlock.spark.deid(df, policy, keys, max_findings=None)
+        out = airlock_spark.deid(df, policy, keys, max_findings=None)
         out.write.mode("overwrite").option("header", True).csv(os.path.join(a.out, "spark"))
         t1 = time.perf_counter()
         result["spark"] = {"total": t1 - t0}
