@@ -71,8 +71,11 @@ fn what_the_processes_said(fed: &Path) -> String {
     files.sort();
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap_or_default();
-        let tail = &text[text.char_indices().rev().nth(3000).map_or(0, |(i, _)| i)..];
-        said.push_str(&format!("--- {}:\n{tail}\n", f.display()));
+        said.push_str(&format!(
+            "--- {}:\n{}\n",
+            f.display(),
+            common::last_chars(&text, 3000)
+        ));
     }
     said
 }

@@ -533,8 +533,7 @@ fn concurrent_calls_are_all_answered_and_all_audited() {
                         return Err(format!("{status}: {text}"));
                     }
                     if t % 2 == 1 && !text.contains("data: [DONE]") {
-                        let tail =
-                            &text[text.char_indices().rev().nth(400).map_or(0, |(i, _)| i)..];
+                        let tail = common::last_chars(&text, 400);
                         return Err(format!(
                             "stream ended after {} events, {} bytes: ...{tail}",
                             text.matches("data: ").count(),

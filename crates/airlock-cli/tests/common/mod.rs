@@ -156,6 +156,11 @@ pub fn sealed_datasets(dir: &Path, prefix: &str) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// The last `chars` characters of `text` (what a failure message shows of a long output).
+pub fn last_chars(text: &str, chars: usize) -> &str {
+    &text[text.char_indices().rev().nth(chars).map_or(0, |(i, _)| i)..]
+}
+
 /// Fails when any file under `dir` holds `text` in the clear.
 pub fn nowhere_in_clear(dir: &Path, text: &str) {
     let grep = std::process::Command::new("grep")
