@@ -16,8 +16,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};
 
 use airlock_core::keys::WorkspaceSecret;
+use airlock_core::risk::RiskRecord;
 use airlock_core::text::{DetectionMode, TextContext, TextMode, TextScrubber};
+use airlock_risk::anonymize::{Recoding, Solution};
+use airlock_risk::policy::RiskStep;
 use airlock_run::BatchDeid;
+use airlock_run::batch::Generalization;
 use airlock_text::TextEngine;
 
 pyo3::create_exception!(
@@ -194,11 +198,15 @@ fn check_findings(run: &BatchDeid, max: Option<u64>) -> PyResult<()> {
 /// Table, its batches spread over `threads` threads: one per core by default), or a `pyarrow.RecordBatchReader` or anything with `__arrow_c_stream__` (returned
 /// as a RecordBatchReader that de-identifies each batch as it is read). `scan` runs the
 /// residual-PHI scan on the output's kept columns, as `airlock deid` does; more than
-/// `max_findings` identifiers (None: no limit) raise `FindingsError`.
+/// `max_findings` identifiers (None: no limit) raise `FindingsError`. A policy's `[risk]` block
+/// runs on a Table (every row is searched before the first is written; a stream is refused):
+/// its record (criteria, levels, suppressed records, figures: no value) is in the returned
+/// schema's metadata under `airlock.risk`, and a block no generalization meets raises
+/// `AirlockError` with nothing returned.
 #[pyfunction]
 // Python keyword arguments, one per option
 #[allow(clippy::too_many_arguments)]
-#[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), threads = None, _counts = None))]
+#[pyo3(signature = (data, policy, keys, *, scan = true, max_findings = Some(0), threads = None, _counts = None, _generalize = true))]
 fn deid(
     py: Python<'_>,
     data: &Bound<'_, PyAny>,
@@ -208,6 +216,7 @@ fn deid(
     max_findings: Option<u64>,
     threads: Option<usize>,
     _counts: Option<Counts>,
+    _generalize: bool,
 ) -> PyResult<Py<PyAny>> {
     let is_table = py
         .import("pyarrow")?
@@ -217,7 +226,7 @@ fn deid(
     if is_table {
         let table = arrow_pyarrow::Table::from_pyarrow_bound(data)?;
         let (batches, schema) = table.into_inner();
-        let (out, out_schema) = py
+        let out = py
             .detach(|| -> Result<_, String> {
                 let mut run = BatchDeid::new(&policy.inner, &keys.secret, &schema, scan)
                     .map_err(|e| e.to_string())?;
@@ -234,15 +243,30 @@ fn deid(
                 let out = run
                     .apply_all(&batches, threads)
                     .map_err(|e| e.to_string())?;
-                Ok((out, run))
+                if !_generalize || run.risk().is_none() {
+                    let schema = run.output_schema();
+                    return Ok((out, schema, run));
+                }
+                match run.generalize(out).map_err(|e| e.to_string())? {
+                    Generalization::Done { batches, record } => {
+                        let schema = run.final_schema().map_err(|e| e.to_string())?;
+                        let schema = with_risk_record(&schema, record.as_deref());
+                        Ok((batches, schema, run))
+                    }
+                    Generalization::NoSolution {
+                        lattice_size,
+                        suppression_limit,
+                    } => Err(no_solution(lattice_size, suppression_limit)),
+                }
             })
-            .map_err(err)
-            .map(|(out, run)| {
-                let s = run.output_schema();
-                ((out, run), s)
-            })?;
-        let (batches, run) = out;
+            .map_err(err)?;
+        let (batches, out_schema, run) = out;
         check_findings(&run, max_findings)?;
+        let batches = batches
+            .into_iter()
+            .map(|b| b.with_schema(out_schema.clone()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(err)?;
         let table = arrow_pyarrow::Table::try_new(batches, out_schema).map_err(err)?;
         return Ok(table.into_pyarrow(py)?.unbind());
     }
@@ -259,6 +283,11 @@ fn deid(
     if let Some(counts) = &_counts {
         run.seed_counts(counts);
     }
+    if run.risk().is_some() {
+        return Err(AirlockError::new_err(
+            "this policy's [risk] block generalizes over every row before the first is written: pass a pyarrow.Table rather than a stream",
+        ));
+    }
     if run.needs_first_pass() {
         return Err(AirlockError::new_err(
             "this policy counts values or gathers each patient's identifiers across rows (suppress_rare, or free text with a patient column): it needs two passes, so pass a pyarrow.Table rather than a stream",
@@ -273,6 +302,24 @@ fn deid(
     };
     let boxed: Box<dyn RecordBatchReader + Send> = Box::new(stream);
     Ok(boxed.into_pyarrow(py)?.unbind())
+}
+
+/// The message of a `[risk]` block that no generalization meets.
+fn no_solution(lattice_size: usize, suppression_limit: u64) -> String {
+    format!(
+        "the policy's [risk] block cannot be met: none of the {lattice_size} generalizations meets its criteria with at most {suppression_limit} records suppressed; nothing is returned"
+    )
+}
+
+/// `schema` with the `[risk]` step's record (counts, levels and ratios: no value) in its
+/// metadata under `airlock.risk`.
+fn with_risk_record(schema: &SchemaRef, record: Option<&RiskRecord>) -> SchemaRef {
+    let Some(record) = record.and_then(|r| serde_json::to_string(r).ok()) else {
+        return schema.clone();
+    };
+    let mut metadata = schema.metadata().clone();
+    metadata.insert("airlock.risk".to_owned(), record);
+    std::sync::Arc::new(schema.as_ref().clone().with_metadata(metadata))
 }
 
 /// `suppress_rare` counts from elsewhere: column, value, count.
@@ -291,20 +338,18 @@ fn _plan_info(
     policy: &Policy,
     schema: PyArrowType<arrow_schema::Schema>,
 ) -> PyResult<Py<PyAny>> {
-    let info = if policy.inner.risk.is_some() {
-        serde_json::json!({ "risk": true, "rare_columns": [], "patient_memory": false })
-    } else {
-        let run = plan_for(policy, &schema.0)?;
-        let rare = run.rare_columns();
-        let patient = run.patient_memory_column();
-        serde_json::json!({
-            "risk": false,
-            "rare_columns": rare.iter().map(|(c, _)| c).collect::<Vec<_>>(),
-            "min_k": rare.iter().map(|(_, k)| *k).min().unwrap_or(0),
-            "patient_memory": patient.is_some(),
-            "patient_column": patient,
-        })
-    };
+    let run = plan_for(policy, &schema.0)?;
+    let rare = run.rare_columns();
+    let patient = run.patient_memory_column();
+    let info = serde_json::json!({
+        "risk": run.risk().is_some(),
+        "risk_qis": run.risk().map(|r| r.qis().to_vec()).unwrap_or_default(),
+        "risk_sensitive": run.risk().and_then(|r| r.sensitive()),
+        "rare_columns": rare.iter().map(|(c, _)| c).collect::<Vec<_>>(),
+        "min_k": rare.iter().map(|(_, k)| *k).min().unwrap_or(0),
+        "patient_memory": patient.is_some(),
+        "patient_column": patient,
+    });
     to_python(py, &info)
 }
 
@@ -351,6 +396,185 @@ fn counts_table(
     Ok(batch.into_pyarrow(py)?.unbind())
 }
 
+fn risk_step(policy: &Policy) -> PyResult<RiskStep> {
+    RiskStep::of_policy(&policy.inner)
+        .map_err(err)?
+        .ok_or_else(|| AirlockError::new_err("the policy has no [risk] block"))
+}
+
+/// The `[risk]` block's counts of a de-identified table: columns `q0`.. (each QI's value),
+/// `sensitive` (when the block names one) and `count`, a row per distinct combination.
+#[pyfunction]
+fn _risk_counts(py: Python<'_>, table: &Bound<'_, PyAny>, policy: &Policy) -> PyResult<Py<PyAny>> {
+    let (batches, schema) = arrow_pyarrow::Table::from_pyarrow_bound(table)?.into_inner();
+    let step = risk_step(policy)?;
+    let batch = py
+        .detach(|| -> Result<RecordBatch, String> {
+            let mut h = step.histogram(Path::new("<spark partition>"));
+            for b in &batches {
+                h.add_batch(&schema, b).map_err(|e| e.to_string())?;
+            }
+            let q = h.qis().len();
+            let mut values: Vec<Vec<&str>> = vec![Vec::new(); q];
+            let mut sensitive = Vec::new();
+            let mut counts = Vec::new();
+            for (v, s, n) in h.entries() {
+                for (column, value) in values.iter_mut().zip(v) {
+                    column.push(value);
+                }
+                sensitive.extend(s);
+                counts.push(n as i64);
+            }
+            let mut columns: Vec<(String, arrow_array::ArrayRef)> = values
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| (format!("q{i}"), string_array(v)))
+                .collect();
+            if h.sensitive().is_some() {
+                columns.push(("sensitive".into(), string_array(sensitive)));
+            }
+            columns.push((
+                "count".into(),
+                std::sync::Arc::new(arrow_array::Int64Array::from(counts)),
+            ));
+            RecordBatch::try_from_iter(columns).map_err(|e| e.to_string())
+        })
+        .map_err(err)?;
+    Ok(batch.into_pyarrow(py)?.unbind())
+}
+
+fn string_array(values: Vec<&str>) -> arrow_array::ArrayRef {
+    std::sync::Arc::new(arrow_array::StringArray::from(values))
+}
+
+/// Text column `name` of a counts or recoding table.
+fn text_column<'a>(batch: &'a RecordBatch, name: &str) -> PyResult<&'a arrow_array::StringArray> {
+    batch
+        .column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<arrow_array::StringArray>())
+        .ok_or_else(|| AirlockError::new_err(format!("the table has no text column \"{name}\"")))
+}
+
+/// The `[risk]` block's search on counts summed over every partition (`_risk_counts`'
+/// columns): the step's record, and the recoding (`v0`.., the values; `g0`.., what they
+/// become) every partition applies with `_risk_apply`.
+#[pyfunction]
+fn _risk_solve(
+    py: Python<'_>,
+    policy: &Policy,
+    counts: &Bound<'_, PyAny>,
+) -> PyResult<(Py<PyAny>, Py<PyAny>)> {
+    let step = risk_step(policy)?;
+    let (batches, _) = arrow_pyarrow::Table::from_pyarrow_bound(counts)?.into_inner();
+    let q = step.qis().len();
+    let mut h = step.histogram(Path::new("<spark counts>"));
+    for b in &batches {
+        let values: Vec<&arrow_array::StringArray> = (0..q)
+            .map(|i| text_column(b, &format!("q{i}")))
+            .collect::<PyResult<_>>()?;
+        let sensitive = match step.sensitive() {
+            Some(_) => Some(text_column(b, "sensitive")?),
+            None => None,
+        };
+        let count = b
+            .column_by_name("count")
+            .and_then(|c| c.as_any().downcast_ref::<arrow_array::Int64Array>())
+            .ok_or_else(|| AirlockError::new_err("the counts have no integer column \"count\""))?;
+        let mut row = Vec::with_capacity(q);
+        for r in 0..b.num_rows() {
+            row.clear();
+            for v in &values {
+                if arrow_array::Array::is_null(*v, r) {
+                    return Err(AirlockError::new_err(
+                        "a quasi-identifier of the [risk] block is empty in some row; quasi-identifiers need a value in every row",
+                    ));
+                }
+                row.push(v.value(r));
+            }
+            let n = u64::try_from(count.value(r))
+                .map_err(|_| AirlockError::new_err("a count is negative"))?;
+            h.add(&row, sensitive.map(|s| s.value(r)), n).map_err(err)?;
+        }
+    }
+    let solution = py.detach(|| step.solve(h)).map_err(err)?;
+    let (record, recoding) = match solution {
+        Solution::Found {
+            record, recoding, ..
+        } => (record, recoding),
+        Solution::NoSolution {
+            lattice_size,
+            suppression_limit,
+            ..
+        } => return Err(err(no_solution(lattice_size, suppression_limit))),
+    };
+    let mut originals: Vec<Vec<&str>> = vec![Vec::new(); q];
+    let mut labels: Vec<Vec<&str>> = vec![Vec::new(); q];
+    for (v, g) in recoding.entries() {
+        for (i, (v, g)) in v.into_iter().zip(g).enumerate() {
+            originals[i].push(v);
+            labels[i].push(g);
+        }
+    }
+    let columns: Vec<(String, arrow_array::ArrayRef)> = originals
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| (format!("v{i}"), string_array(v)))
+        .chain(
+            labels
+                .into_iter()
+                .enumerate()
+                .map(|(i, g)| (format!("g{i}"), string_array(g))),
+        )
+        .collect();
+    let batch = RecordBatch::try_from_iter(columns).map_err(err)?;
+    Ok((to_python(py, &record)?, batch.into_pyarrow(py)?.unbind()))
+}
+
+/// A de-identified table (a Spark partition) recoded by `_risk_solve`'s recoding.
+#[pyfunction]
+fn _risk_apply(
+    py: Python<'_>,
+    table: &Bound<'_, PyAny>,
+    policy: &Policy,
+    recoding: &Bound<'_, PyAny>,
+) -> PyResult<Py<PyAny>> {
+    let step = risk_step(policy)?;
+    let (batches, schema) = arrow_pyarrow::Table::from_pyarrow_bound(table)?.into_inner();
+    let (parts, _) = arrow_pyarrow::Table::from_pyarrow_bound(recoding)?.into_inner();
+    let q = step.qis().len();
+    let mut rec = Recoding::new(step.qis());
+    for b in &parts {
+        let v: Vec<&arrow_array::StringArray> = (0..q)
+            .map(|i| text_column(b, &format!("v{i}")))
+            .collect::<PyResult<_>>()?;
+        let g: Vec<&arrow_array::StringArray> = (0..q)
+            .map(|i| text_column(b, &format!("g{i}")))
+            .collect::<PyResult<_>>()?;
+        for r in 0..b.num_rows() {
+            let values: Vec<&str> = v.iter().map(|a| a.value(r)).collect();
+            let labels: Vec<&str> = g.iter().map(|a| a.value(r)).collect();
+            rec.insert(&values, &labels).map_err(err)?;
+        }
+    }
+    let out_schema = rec.output_schema(&schema).map_err(err)?;
+    let out = py
+        .detach(|| -> Result<Vec<RecordBatch>, String> {
+            let mut row = 0u64;
+            let mut out = Vec::with_capacity(batches.len());
+            for b in &batches {
+                out.push(
+                    rec.apply(b, &out_schema, Path::new("<spark partition>"), row)
+                        .map_err(|e| e.to_string())?,
+                );
+                row += b.num_rows() as u64;
+            }
+            Ok(out)
+        })
+        .map_err(err)?;
+    let table = arrow_pyarrow::Table::try_new(out, out_schema).map_err(err)?;
+    Ok(table.into_pyarrow(py)?.unbind())
+}
+
 /// The residual scan of every text column of a table: (column, kind, count), no value.
 #[pyfunction]
 #[pyo3(signature = (table, mode = "strict"))]
@@ -393,16 +617,24 @@ fn _scan_table(py: Python<'_>, table: &Bound<'_, PyAny>, mode: &str) -> PyResult
 }
 
 /// The schema `deid` returns for input of `schema` under `policy` (dropped columns gone,
-/// transformed ones as text).
+/// transformed ones as text, the `[risk]` block's quasi-identifiers as text unless
+/// `_generalize` is false).
 #[pyfunction]
+#[pyo3(signature = (schema, policy, _generalize = true))]
 fn output_schema(
     py: Python<'_>,
     schema: PyArrowType<arrow_schema::Schema>,
     policy: &Policy,
+    _generalize: bool,
 ) -> PyResult<Py<PyAny>> {
     let schema = std::sync::Arc::new(schema.0);
     let run = plan_for(policy, &schema)?;
-    Ok(PyArrowType(run.output_schema().as_ref().clone())
+    let out = if _generalize {
+        run.final_schema().map_err(err)?
+    } else {
+        run.output_schema()
+    };
+    Ok(PyArrowType(out.as_ref().clone())
         .into_pyobject(py)?
         .unbind())
 }
@@ -587,5 +819,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_plan_info, m)?)?;
     m.add_function(wrap_pyfunction!(_value_counts, m)?)?;
     m.add_function(wrap_pyfunction!(_scan_table, m)?)?;
+    m.add_function(wrap_pyfunction!(_risk_counts, m)?)?;
+    m.add_function(wrap_pyfunction!(_risk_solve, m)?)?;
+    m.add_function(wrap_pyfunction!(_risk_apply, m)?)?;
     Ok(())
 }

@@ -58,3 +58,28 @@ def demo(tmp_path_factory):
 def raw_table(demo):
     """The raw extract as the CLI reads it: every column as text."""
     return read_strings(demo["raw"])
+
+
+def risk_policy_text(demo):
+    """The demo policy with hierarchies for zip and age and a [risk] block: k 10, at most 2% of
+    the records suppressed."""
+    text = demo["policy"].read_text()
+    text = text.replace('rule = "zip3"', 'rule = "zip3"\nhierarchy = "zip"', 1)
+    text = text.replace('rule = "age_90_plus"', 'rule = "age_90_plus"\nhierarchy = "intervals:5,10,20"', 1)
+    assert text.count("hierarchy =") == 2
+    return text + "\n[risk]\nk = 10\nmax_suppression = 0.02\n"
+
+
+@pytest.fixture(scope="session")
+def risk_demo(demo):
+    """The CLI's output and manifest for the demo under `risk_policy_text`."""
+    d = demo["dir"]
+    policy = d / "risk.toml"
+    policy.write_text(risk_policy_text(demo))
+    out = d / "cli-risk.csv"
+    airlock(
+        "deid", str(demo["raw"]), "--policy", str(policy), "-o", str(out),
+        "--key-file", str(demo["secret"]), "--max-findings", "1000000",
+    )
+    manifest = json.loads((d / "cli-risk.csv.manifest.json").read_text())
+    return {"policy": policy, "cli": out, "record": manifest["risk"]}

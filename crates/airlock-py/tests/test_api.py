@@ -211,3 +211,27 @@ def test_anything_with_the_arrow_stream_protocol_is_read_as_a_stream():
     assert out.read_all().equals(airlock.deid(table, policy, keys))
     with pytest.raises(TypeError):
         airlock.deid([1, 2, 3], policy, keys)
+
+
+def test_a_risk_policy_generalizes_the_table_as_the_cli_does(demo, risk_demo):
+    import json
+
+    policy = airlock.Policy.from_toml(str(risk_demo["policy"]))
+    keys = airlock.Keys.from_file(demo["secret"])
+    raw = raw_table(demo)
+    out = airlock.deid(raw, policy, keys, max_findings=None)
+    cli = as_strings(read_strings(risk_demo["cli"]))
+    mine = as_strings(out)
+    assert list(mine) == list(cli)
+    for name in cli:
+        assert mine[name] == cli[name], name
+    record = json.loads(out.schema.metadata[b"airlock.risk"])
+    assert record["levels"] == risk_demo["record"]["levels"]
+    assert record["suppressed_records"] == risk_demo["record"]["suppressed_records"]
+    # the rows in another order: the same search, so the same rows
+    order = list(range(raw.num_rows))[::-1]
+    again = as_strings(airlock.deid(raw.take(order), policy, keys, max_findings=None))
+    assert sorted(zip(*again.values())) == sorted(zip(*mine.values()))
+    # a stream cannot be generalized batch by batch
+    with pytest.raises(airlock.AirlockError, match=r"\[risk\]"):
+        airlock.deid(raw.to_reader(), policy, keys)

@@ -1,21 +1,25 @@
-//! Writing a table transformed to a lattice node: each quasi-identifier replaced by its
-//! generalization at the node's level, every QI of a suppressed record replaced by `*`, every
-//! other column unchanged. Rows keep their order. Output is atomic, like every airlock output.
+//! The optimal generalization, found ([`solve`]) and written: each quasi-identifier replaced by
+//! its generalization at the node's level, every QI of a suppressed record replaced by `*`,
+//! every other column unchanged ([`Recoding`]). Rows keep their order. Output is atomic, like
+//! every airlock output.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::StringBuilder;
-use arrow_array::{ArrayRef, RecordBatch};
-use arrow_schema::{DataType, Field, Schema};
+use arrow_array::cast::AsArray;
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use rustc_hash::FxHashMap;
 
 use airlock_core::output::AtomicOutput;
 use airlock_core::table::{DEFAULT_BATCH_SIZE, Format, TableReader, TableWriter, WriteSummary};
 
 use airlock_core::risk::{Criteria, LevelRecord, RiskRecord};
 
-use crate::classes::{self, Classes, record_classes};
-use crate::data::Dataset;
+use crate::classes::{self, Classes, entry_classes};
+use crate::data::{Dataset, to_text};
 use crate::error::RiskError;
 use crate::metrics::{distribution, non_uniform_entropy, summarize_dataset};
 use crate::search::{Evaluation, search_from};
@@ -33,20 +37,19 @@ pub struct Target<'a> {
     pub force: bool,
 }
 
-/// The one generalization step, for `airlock anonymize` and a policy's `[risk]` block: the
-/// figures before, the exact search, the table written at the optimal node, and the typed
-/// record of it all.
+/// The optimal generalization of a dataset, found but not yet written.
 #[derive(Debug)]
-pub enum Generalized {
-    Written {
+pub enum Solution {
+    Found {
         record: Box<RiskRecord>,
-        written: WriteSummary,
+        /// How each combination of QI values is written.
+        recoding: Recoding,
         /// Search statistics: nodes evaluated, pruned, and anonymous.
         nodes: usize,
         pruned: usize,
         anonymous_nodes: usize,
     },
-    /// No node meets the criteria within the suppression limit; nothing was written.
+    /// No node meets the criteria within the suppression limit.
     NoSolution {
         lattice_size: usize,
         suppression_limit: u64,
@@ -54,14 +57,11 @@ pub enum Generalized {
     },
 }
 
-/// Searches the optimal generalization of `ds` for `criteria` and writes `target` at it.
+/// The one generalization step, for `airlock anonymize`, a policy's `[risk]` block and the
+/// front doors that hold their data elsewhere (Python, Spark): the figures before, the exact
+/// search, and the typed record of it all with the recoding that writes the result.
 /// `threshold` is the prosecutor-risk threshold of the figures.
-pub fn generalize(
-    ds: &Dataset,
-    criteria: &Criteria,
-    threshold: f64,
-    target: &Target<'_>,
-) -> Result<Generalized, RiskError> {
+pub fn solve(ds: &Dataset, criteria: &Criteria, threshold: f64) -> Result<Solution, RiskError> {
     let bottom = classes::bottom(ds)?;
     let table = distribution(&bottom);
     let before = summarize_dataset(ds, &bottom, &[], &table, threshold);
@@ -69,14 +69,14 @@ pub fn generalize(
     let lattice_size = outcome.lattice_size();
     let suppression_limit = criteria.suppression_limit(ds.rows);
     let Some((best, best_classes)) = outcome.best else {
-        return Ok(Generalized::NoSolution {
+        return Ok(Solution::NoSolution {
             lattice_size,
             suppression_limit,
             before: Box::new(before),
         });
     };
     let after = summarize_dataset(ds, &best_classes, &best.suppressed, &table, threshold);
-    let written = write_transformed(ds, &best_classes, &best, target)?;
+    let recoding = Recoding::of_node(ds, &best_classes, &best)?;
     let record = RiskRecord {
         criteria: criteria.clone(),
         quasi_identifiers: ds.qis.iter().map(|q| q.name.clone()).collect(),
@@ -101,51 +101,309 @@ pub fn generalize(
         before,
         after,
     };
-    Ok(Generalized::Written {
+    Ok(Solution::Found {
         record: Box::new(record),
-        written,
+        recoding,
         nodes: outcome.nodes,
         pruned: outcome.pruned,
         anonymous_nodes: outcome.anonymous_nodes,
     })
 }
 
-/// Writes `target.input` transformed to `node` (with `node`'s suppressed classes) to
-/// `target.output`.
-pub fn write_transformed(
+/// What [`generalize`] did.
+#[derive(Debug)]
+pub enum Generalized {
+    Written {
+        record: Box<RiskRecord>,
+        written: WriteSummary,
+        /// Search statistics: nodes evaluated, pruned, and anonymous.
+        nodes: usize,
+        pruned: usize,
+        anonymous_nodes: usize,
+    },
+    /// No node meets the criteria within the suppression limit; nothing was written.
+    NoSolution {
+        lattice_size: usize,
+        suppression_limit: u64,
+        before: Box<airlock_core::risk::RiskSummary>,
+    },
+}
+
+/// [`solve`], then the table of `target` written at the optimal node.
+pub fn generalize(
     ds: &Dataset,
-    classes: &Classes,
-    node: &Evaluation,
+    criteria: &Criteria,
+    threshold: f64,
+    target: &Target<'_>,
+) -> Result<Generalized, RiskError> {
+    Ok(match solve(ds, criteria, threshold)? {
+        Solution::NoSolution {
+            lattice_size,
+            suppression_limit,
+            before,
+        } => Generalized::NoSolution {
+            lattice_size,
+            suppression_limit,
+            before,
+        },
+        Solution::Found {
+            record,
+            recoding,
+            nodes,
+            pruned,
+            anonymous_nodes,
+        } => Generalized::Written {
+            record,
+            written: write_transformed(&recoding, target)?,
+            nodes,
+            pruned,
+            anonymous_nodes,
+        },
+    })
+}
+
+/// How every combination of quasi-identifier values that the search saw is written at the
+/// node it chose: each QI's label at the node's level, or `*` in every QI of a suppressed
+/// class. It is all a machine needs to write its share of the rows (it holds values of the
+/// data: keep it as private as the data). A combination it does not hold is an error: the rows
+/// written must be the rows searched.
+#[derive(Debug, Clone, Default)]
+pub struct Recoding {
+    qis: Vec<String>,
+    /// Per QI: each original value's number.
+    ids: Vec<HashMap<String, u32>>,
+    /// A combination of value numbers, to its row of `labels`.
+    rows: FxHashMap<Box<[u32]>, u32>,
+    /// The values written, a row per distinct combination, a label per QI.
+    labels: Vec<Box<[String]>>,
+    /// Each row of `labels`: the original values, in the order they were added.
+    originals: Vec<Box<[u32]>>,
+    names: Vec<Vec<String>>,
+}
+
+impl Recoding {
+    /// An empty recoding of `qis`.
+    pub fn new(qis: &[String]) -> Self {
+        Self {
+            qis: qis.to_vec(),
+            ids: qis.iter().map(|_| HashMap::new()).collect(),
+            names: qis.iter().map(|_| Vec::new()).collect(),
+            ..Self::default()
+        }
+    }
+
+    /// The recoding of every entry of `ds` at `node` (whose classes are `classes`).
+    pub fn of_node(ds: &Dataset, classes: &Classes, node: &Evaluation) -> Result<Self, RiskError> {
+        let class_of = entry_classes(ds, classes)?;
+        let qis: Vec<String> = ds.qis.iter().map(|q| q.name.clone()).collect();
+        let mut out = Self::new(&qis);
+        let mut values = Vec::with_capacity(qis.len());
+        let mut labels = Vec::with_capacity(qis.len());
+        for (e, &class) in class_of.iter().enumerate() {
+            values.clear();
+            labels.clear();
+            for (q, qi) in ds.qis.iter().enumerate() {
+                let leaf = qi.leaf[e] as usize;
+                values.push(qi.hierarchy.label(leaf, 0));
+                labels.push(if node.suppressed[class as usize] {
+                    SUPPRESSED
+                } else {
+                    qi.hierarchy.label(leaf, usize::from(node.levels[q]))
+                });
+            }
+            out.insert(&values, &labels)?;
+        }
+        Ok(out)
+    }
+
+    /// The quasi-identifiers it rewrites.
+    pub fn qis(&self) -> &[String] {
+        &self.qis
+    }
+
+    /// Distinct combinations it holds.
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    /// Writes the combination `values` as `labels` (a combination given twice must be given
+    /// the same labels).
+    pub fn insert(&mut self, values: &[&str], labels: &[&str]) -> Result<(), RiskError> {
+        let q = self.qis.len();
+        if values.len() != q || labels.len() != q {
+            return Err(RiskError::Invalid(format!(
+                "a recoding of {q} quasi-identifier(s) was given a combination of {} value(s) and {} label(s)",
+                values.len(),
+                labels.len()
+            )));
+        }
+        let key: Box<[u32]> = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let next = self.ids[i].len() as u32;
+                let id = *self.ids[i].entry((*v).to_owned()).or_insert(next);
+                if id == next {
+                    self.names[i].push((*v).to_owned());
+                }
+                id
+            })
+            .collect();
+        match self.rows.get(&key) {
+            Some(&row) => {
+                if self.labels[row as usize]
+                    .iter()
+                    .zip(labels)
+                    .any(|(a, b)| a != b)
+                {
+                    return Err(RiskError::Invalid(
+                        "a recoding was given two different results for one combination of values"
+                            .into(),
+                    ));
+                }
+            }
+            None => {
+                let row = self.labels.len() as u32;
+                self.labels
+                    .push(labels.iter().map(|l| (*l).to_owned()).collect());
+                self.originals.push(key.clone());
+                self.rows.insert(key, row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Each combination and how it is written (for sending the recoding to other machines).
+    pub fn entries(&self) -> impl Iterator<Item = (Vec<&str>, Vec<&str>)> + '_ {
+        self.originals
+            .iter()
+            .zip(&self.labels)
+            .map(|(key, labels)| {
+                (
+                    key.iter()
+                        .zip(&self.names)
+                        .map(|(&id, names)| names[id as usize].as_str())
+                        .collect(),
+                    labels.iter().map(String::as_str).collect(),
+                )
+            })
+    }
+
+    /// The schema of a table of `schema` once recoded: the QIs become text.
+    pub fn output_schema(&self, schema: &Schema) -> Result<SchemaRef, RiskError> {
+        recoded_schema(schema, &self.qis)
+    }
+
+    fn columns(&self, schema: &Schema, file: &Path) -> Result<Vec<usize>, RiskError> {
+        self.qis
+            .iter()
+            .map(|q| {
+                schema.index_of(q).map_err(|_| RiskError::NoSuchColumn {
+                    file: file.to_path_buf(),
+                    column: q.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// Rewrites the QIs of one batch into `out_schema` ([`Self::output_schema`]). `file` names
+    /// the data in messages; `first_row` is the number of rows before this batch.
+    pub fn apply(
+        &self,
+        batch: &RecordBatch,
+        out_schema: &SchemaRef,
+        file: &Path,
+        first_row: u64,
+    ) -> Result<RecordBatch, RiskError> {
+        let columns = self.columns(&batch.schema(), file)?;
+        let texts: Vec<ArrayRef> = columns
+            .iter()
+            .map(|&i| to_text(batch.column(i)))
+            .collect::<Result<_, _>>()?;
+        let n = batch.num_rows();
+        let mut rows = Vec::with_capacity(n);
+        let mut key = vec![0u32; columns.len()];
+        for r in 0..n {
+            let row = first_row + r as u64 + 1;
+            for (q, text) in texts.iter().enumerate() {
+                let a = text.as_string::<i32>();
+                if a.is_null(r) {
+                    return Err(RiskError::Missing {
+                        file: file.to_path_buf(),
+                        row,
+                        column: self.qis[q].clone(),
+                    });
+                }
+                key[q] = *self.ids[q]
+                    .get(a.value(r))
+                    .ok_or_else(|| unseen(file, row))?;
+            }
+            rows.push(
+                *self
+                    .rows
+                    .get(key.as_slice())
+                    .ok_or_else(|| unseen(file, row))?,
+            );
+        }
+        let mut out: Vec<ArrayRef> = batch.columns().to_vec();
+        for (q, &col) in columns.iter().enumerate() {
+            let mut b = StringBuilder::with_capacity(n, n * 8);
+            for &row in &rows {
+                b.append_value(&self.labels[row as usize][q]);
+            }
+            out[col] = Arc::new(b.finish());
+        }
+        RecordBatch::try_new(out_schema.clone(), out).map_err(|_| {
+            RiskError::Invalid("the transformed batch does not match its schema".into())
+        })
+    }
+}
+
+/// The schema of a table of `schema` once its quasi-identifiers `qis` are recoded: they
+/// become text, never empty.
+pub fn recoded_schema(schema: &Schema, qis: &[String]) -> Result<SchemaRef, RiskError> {
+    for q in qis {
+        if schema.index_of(q).is_err() {
+            return Err(RiskError::NoSuchColumn {
+                file: "<table>".into(),
+                column: q.clone(),
+            });
+        }
+    }
+    Ok(Arc::new(Schema::new(
+        schema
+            .fields()
+            .iter()
+            .map(|f| {
+                if qis.iter().any(|q| q == f.name()) {
+                    Field::new(f.name(), DataType::Utf8, false)
+                } else {
+                    f.as_ref().clone()
+                }
+            })
+            .collect::<Vec<Field>>(),
+    )))
+}
+
+fn unseen(file: &Path, row: u64) -> RiskError {
+    RiskError::Invalid(format!(
+        "{} row {row}: its combination of quasi-identifier values was not among the records the generalization was searched on",
+        file.display()
+    ))
+}
+
+/// Writes `target.input` recoded to `target.output`.
+pub fn write_transformed(
+    recoding: &Recoding,
     target: &Target<'_>,
 ) -> Result<WriteSummary, RiskError> {
-    let class_of = record_classes(ds, classes)?;
     let mut reader = TableReader::open(target.input, target.input_format, DEFAULT_BATCH_SIZE)?;
     let schema = reader.schema();
-    let qi_columns: Vec<usize> = ds
-        .qis
-        .iter()
-        .map(|q| {
-            schema
-                .index_of(&q.name)
-                .map_err(|_| RiskError::NoSuchColumn {
-                    file: target.input.to_path_buf(),
-                    column: q.name.clone(),
-                })
-        })
-        .collect::<Result<_, _>>()?;
-    let fields: Vec<Field> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .map(|(i, f)| {
-            if qi_columns.contains(&i) {
-                Field::new(f.name(), DataType::Utf8, false)
-            } else {
-                f.as_ref().clone()
-            }
-        })
-        .collect();
-    let out_schema = Arc::new(Schema::new(fields));
+    let out_schema = recoding.output_schema(&schema)?;
     let out = AtomicOutput::create(target.output, target.force)?;
     let mut writer = TableWriter::new(
         out.file()?,
@@ -153,28 +411,10 @@ pub fn write_transformed(
         target.output_format,
         out_schema.clone(),
     )?;
-    let mut row = 0usize;
+    let mut row = 0u64;
     while let Some(batch) = reader.next_batch()? {
-        let n = batch.num_rows();
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        for (q, &col) in qi_columns.iter().enumerate() {
-            let qi = &ds.qis[q];
-            let level = usize::from(node.levels[q]);
-            let mut b = StringBuilder::with_capacity(n, n * 8);
-            for (&class, &leaf) in class_of[row..row + n].iter().zip(&qi.leaf[row..row + n]) {
-                if node.suppressed[class as usize] {
-                    b.append_value(SUPPRESSED);
-                } else {
-                    b.append_value(qi.hierarchy.label(leaf as usize, level));
-                }
-            }
-            columns[col] = Arc::new(b.finish());
-        }
-        row += n;
-        let batch = RecordBatch::try_new(out_schema.clone(), columns).map_err(|_| {
-            RiskError::Invalid("the transformed batch does not match its schema".into())
-        })?;
-        writer.write(&batch)?;
+        writer.write(&recoding.apply(&batch, &out_schema, target.input, row)?)?;
+        row += batch.num_rows() as u64;
     }
     let summary = writer.finish()?;
     out.commit()?;

@@ -115,16 +115,16 @@ impl Builder {
 /// The classes of the untransformed data (every QI at level 0).
 pub fn bottom(ds: &Dataset) -> Result<Classes, RiskError> {
     let node = vec![0u8; ds.qis.len()];
-    let mut b = Builder::new(ds, &node, ds.rows / 2 + 1)?;
+    let mut b = Builder::new(ds, &node, ds.entries())?;
     let mut codes = vec![0u32; ds.qis.len()];
-    for r in 0..ds.rows {
+    for (r, &w) in ds.weight.iter().enumerate() {
         for (c, q) in codes.iter_mut().zip(&ds.qis) {
             *c = q.leaf[r];
         }
         let s = ds.sensitive.as_ref().map(|s| s.code[r] as usize);
-        b.add(&codes, 1, |h| {
+        b.add(&codes, w, |h| {
             if let Some(s) = s {
-                h[s] += 1;
+                h[s] += w;
             }
         });
     }
@@ -166,14 +166,14 @@ pub fn roll_up(ds: &Dataset, from: &Classes, node: &[u8]) -> Result<Classes, Ris
     Ok(b.out)
 }
 
-/// The class of every record at `node` (for writing the transformed table).
-pub fn record_classes(ds: &Dataset, classes: &Classes) -> Result<Vec<u32>, RiskError> {
+/// The class of every entry of the dataset at `classes`' node.
+pub fn entry_classes(ds: &Dataset, classes: &Classes) -> Result<Vec<u32>, RiskError> {
     let keys = KeySpace::new(ds, &classes.node)?;
     let index: FxHashMap<u128, u32> = (0..classes.len())
         .map(|c| (keys.key(classes.codes_of(c)), c as u32))
         .collect();
     let mut codes = vec![0u32; ds.qis.len()];
-    Ok((0..ds.rows)
+    Ok((0..ds.entries())
         .map(|r| {
             for ((c, q), &l) in codes.iter_mut().zip(&ds.qis).zip(&classes.node) {
                 *c = q.group[usize::from(l)][q.leaf[r] as usize];

@@ -16,10 +16,11 @@ pub enum RiskError {
         problem: &'static str,
     },
 
-    #[error("{} row {row} column \"{column}\": the value is not in the hierarchy {}", file.display(), hierarchy.display())]
+    #[error("{}{} column \"{column}\": the value is not in the hierarchy {}", file.display(), row.map(|r| format!(" row {r}")).unwrap_or_default(), hierarchy.display())]
     NotInHierarchy {
         file: PathBuf,
-        row: u64,
+        /// Where the records were read one by one (not where counts were summed).
+        row: Option<u64>,
         column: String,
         hierarchy: PathBuf,
     },

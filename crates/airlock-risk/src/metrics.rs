@@ -268,18 +268,18 @@ pub fn non_uniform_entropy(
     classes: &Classes,
     suppressed: &[bool],
 ) -> Result<f64, crate::error::RiskError> {
-    let class_of = crate::classes::record_classes(ds, classes)?;
+    let class_of = crate::classes::entry_classes(ds, classes)?;
     let n = ds.rows as f64;
     let mut total = 0.0;
     for (q, qi) in ds.qis.iter().enumerate() {
         let level = usize::from(classes.node[q]);
         let mut leaf_count = vec![0u64; qi.hierarchy.domain_size()];
         let mut group_count = vec![0u64; qi.share[level].len()];
-        for &leaf in &qi.leaf {
-            leaf_count[leaf as usize] += 1;
-            group_count[qi.group[level][leaf as usize] as usize] += 1;
+        for (&leaf, &w) in qi.leaf.iter().zip(&ds.weight) {
+            leaf_count[leaf as usize] += u64::from(w);
+            group_count[qi.group[level][leaf as usize] as usize] += u64::from(w);
         }
-        for (r, &leaf) in qi.leaf.iter().enumerate() {
+        for (r, (&leaf, &w)) in qi.leaf.iter().zip(&ds.weight).enumerate() {
             let denominator = if suppressed
                 .get(class_of[r] as usize)
                 .copied()
@@ -289,7 +289,7 @@ pub fn non_uniform_entropy(
             } else {
                 group_count[qi.group[level][leaf as usize] as usize] as f64
             };
-            total -= (leaf_count[leaf as usize] as f64 / denominator).log2();
+            total -= f64::from(w) * (leaf_count[leaf as usize] as f64 / denominator).log2();
         }
     }
     Ok(total)

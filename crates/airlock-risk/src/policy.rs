@@ -12,11 +12,78 @@ use airlock_core::policy::Policy;
 use airlock_core::text::TextScrubber;
 use airlock_deid::{DeidJob, DeidReport, Progress};
 
-use crate::anonymize::{Generalized, Target, generalize};
-use crate::data::Dataset;
+use std::collections::HashMap;
+
+use airlock_core::table::{DEFAULT_BATCH_SIZE, TableReader};
+
+use crate::anonymize::{Solution, Target, solve, write_transformed};
+use crate::data::{Dataset, Histogram};
 use crate::error::RiskError;
 use crate::hierarchy::HierarchySpec;
 use crate::search::Criteria;
+
+/// A policy's `[risk]` block, ready to run on the records its field actions wrote: count them
+/// ([`RiskStep::histogram`], on one machine or summed over many), search
+/// ([`RiskStep::solve`]), and rewrite every record with the solution's recoding. The one
+/// implementation behind `airlock deid`, `airlock.deid` and `airlock.spark.deid`.
+#[derive(Debug, Clone)]
+pub struct RiskStep {
+    qis: Vec<String>,
+    sensitive: Option<String>,
+    hierarchies: HashMap<String, HierarchySpec>,
+    criteria: Criteria,
+    threshold: f64,
+}
+
+impl RiskStep {
+    /// The policy's `[risk]` block, its hierarchies read (a file is found beside the policy);
+    /// `None` without one.
+    pub fn of_policy(policy: &Policy) -> Result<Option<Self>, RiskError> {
+        let Some(spec) = &policy.risk else {
+            return Ok(None);
+        };
+        let base = policy.path.parent().unwrap_or(Path::new("."));
+        let mut hierarchies = HashMap::new();
+        for q in &spec.quasi_identifiers {
+            if let Some(h) = policy.fields.get(q).and_then(|f| f.hierarchy.as_deref()) {
+                let resolved = if matches!(h, "dates" | "zip") || h.starts_with("intervals:") {
+                    h.to_owned()
+                } else {
+                    base.join(h).display().to_string()
+                };
+                hierarchies.insert(q.clone(), HierarchySpec::parse(&resolved)?);
+            }
+        }
+        Ok(Some(Self {
+            qis: spec.quasi_identifiers.clone(),
+            sensitive: spec.sensitive.clone(),
+            hierarchies,
+            criteria: Criteria::from_spec(spec),
+            threshold: spec.risk_threshold,
+        }))
+    }
+
+    /// The quasi-identifiers it generalizes.
+    pub fn qis(&self) -> &[String] {
+        &self.qis
+    }
+
+    /// The sensitive attribute the block names, if any.
+    pub fn sensitive(&self) -> Option<&str> {
+        self.sensitive.as_deref()
+    }
+
+    /// An empty count of the records' QI (and sensitive) values; `file` names them in messages.
+    pub fn histogram(&self, file: &Path) -> Histogram {
+        Histogram::new(&self.qis, self.sensitive.as_deref(), file)
+    }
+
+    /// The optimal generalization of the records counted.
+    pub fn solve(&self, histogram: Histogram) -> Result<Solution, RiskError> {
+        let ds = Dataset::from_histogram(histogram, &self.hierarchies)?;
+        solve(&ds, &self.criteria, self.threshold)
+    }
+}
 
 /// How a run with a `[risk]` block ended.
 #[derive(Debug)]
@@ -52,7 +119,7 @@ pub fn run(
     scrubber: &dyn TextScrubber,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RiskError> {
-    let Some(spec) = &policy.risk else {
+    let Some(step) = RiskStep::of_policy(policy)? else {
         let report = airlock_deid::run(job, policy, secret, scrubber, progress)?;
         return Ok(Outcome::Done(Box::new(report)));
     };
@@ -78,26 +145,13 @@ pub fn run(
     };
     let mut report = airlock_deid::run(&staged, policy, secret, scrubber, progress)?;
 
-    let base = policy.path.parent().unwrap_or(Path::new("."));
-    let mut hierarchies = std::collections::HashMap::new();
-    for q in &spec.quasi_identifiers {
-        if let Some(h) = policy.fields.get(q).and_then(|f| f.hierarchy.as_deref()) {
-            let resolved = if matches!(h, "dates" | "zip") || h.starts_with("intervals:") {
-                h.to_owned()
-            } else {
-                base.join(h).display().to_string()
-            };
-            hierarchies.insert(q.clone(), HierarchySpec::parse(&resolved)?);
-        }
+    let mut histogram = step.histogram(&stage.path);
+    let mut reader = TableReader::open(&stage.path, job.output_format, DEFAULT_BATCH_SIZE)?;
+    let schema = reader.schema();
+    while let Some(batch) = reader.next_batch()? {
+        histogram.add_batch(&schema, &batch)?;
     }
-    let ds = Dataset::load(
-        &stage.path,
-        job.output_format,
-        &spec.quasi_identifiers,
-        &hierarchies,
-        spec.sensitive.as_deref(),
-    )?;
-    let criteria = Criteria::from_spec(spec);
+    drop(reader);
     let target = Target {
         input: &stage.path,
         input_format: job.output_format,
@@ -105,11 +159,11 @@ pub fn run(
         output_format: job.output_format,
         force: job.force,
     };
-    let (record, written) = match generalize(&ds, &criteria, spec.risk_threshold, &target)? {
-        Generalized::Written {
-            record, written, ..
-        } => (record, written),
-        Generalized::NoSolution {
+    let (record, written) = match step.solve(histogram)? {
+        Solution::Found {
+            record, recoding, ..
+        } => (record, write_transformed(&recoding, &target)?),
+        Solution::NoSolution {
             lattice_size,
             suppression_limit,
             ..

@@ -5,7 +5,9 @@
 //! [`BatchDeid::prepare`]) when [`BatchDeid::needs_first_pass`], or, where the rows are spread
 //! over machines, the counts of `suppress_rare` summed elsewhere
 //! ([`BatchDeid::seed_counts`]). The policy's `[risk]` block, a search over the whole table,
-//! is refused here.
+//! runs after every batch is de-identified: [`BatchDeid::generalize`] where the batches are
+//! all here, or its steps ([`BatchDeid::risk`]: count, sum the counts, solve, recode) where
+//! they are spread over machines.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -16,8 +18,11 @@ use arrow_schema::{Schema, SchemaRef};
 use airlock_core::keys::WorkspaceSecret;
 use airlock_core::manifest::Findings;
 use airlock_core::policy::Policy;
+use airlock_core::risk::RiskRecord;
 use airlock_core::text::TextScrubber;
 use airlock_deid::engine::{OffsetCache, Plan, RunKeys};
+use airlock_risk::anonymize::Solution;
+use airlock_risk::policy::RiskStep;
 use airlock_text::TextEngine;
 
 use crate::Result;
@@ -28,6 +33,22 @@ pub struct BatchDeid {
     engine: TextEngine,
     findings: Findings,
     cache: OffsetCache,
+    risk: Option<RiskStep>,
+}
+
+/// What [`BatchDeid::generalize`] made of the batches.
+#[derive(Debug)]
+pub enum Generalization {
+    /// The batches recoded, and the record of the step (`None` without a `[risk]` block).
+    Done {
+        batches: Vec<RecordBatch>,
+        record: Option<Box<RiskRecord>>,
+    },
+    /// No generalization meets the block's criteria within its suppression limit.
+    NoSolution {
+        lattice_size: usize,
+        suppression_limit: u64,
+    },
 }
 
 impl BatchDeid {
@@ -39,13 +60,7 @@ impl BatchDeid {
         schema: &Schema,
         scan: bool,
     ) -> Result<Self> {
-        if policy.risk.is_some() {
-            return Err(airlock_core::Error::Invalid {
-                what: "the policy's [risk] block".into(),
-                why: "it generalizes over the whole table: run `airlock deid` on the files".into(),
-            }
-            .into());
-        }
+        let risk = RiskStep::of_policy(policy)?;
         let engine = crate::text_engine_for(policy, secret)?;
         let plan = Plan::compile(
             policy,
@@ -68,7 +83,55 @@ impl BatchDeid {
             engine,
             findings,
             cache: OffsetCache::default(),
+            risk,
         })
+    }
+
+    /// The policy's `[risk]` block, to run after [`Self::apply`] on every batch.
+    pub fn risk(&self) -> Option<&RiskStep> {
+        self.risk.as_ref()
+    }
+
+    /// The `[risk]` step on de-identified batches held here: every batch counted, the
+    /// optimal generalization searched, every batch recoded. Without a `[risk]` block, the
+    /// batches as they are.
+    pub fn generalize(&self, batches: Vec<RecordBatch>) -> Result<Generalization> {
+        let Some(step) = &self.risk else {
+            return Ok(Generalization::Done {
+                batches,
+                record: None,
+            });
+        };
+        let schema = self.output_schema();
+        let mut histogram = step.histogram(Path::new("<arrow>"));
+        for b in &batches {
+            histogram.add_batch(&schema, b)?;
+        }
+        match step.solve(histogram)? {
+            Solution::NoSolution {
+                lattice_size,
+                suppression_limit,
+                ..
+            } => Ok(Generalization::NoSolution {
+                lattice_size,
+                suppression_limit,
+            }),
+            Solution::Found {
+                record, recoding, ..
+            } => {
+                let out_schema = recoding.output_schema(&schema)?;
+                let mut row = 0u64;
+                let mut out = Vec::with_capacity(batches.len());
+                for b in &batches {
+                    out.push(recoding.apply(b, &out_schema, Path::new("<arrow>"), row)?);
+                    row += b.num_rows() as u64;
+                }
+                Ok(Generalization::Done {
+                    batches: out,
+                    record: Some(record),
+                })
+            }
+        }
     }
 
     /// Whether a first pass over every batch must come before the first `apply`.
@@ -140,8 +203,19 @@ impl BatchDeid {
         Ok(out)
     }
 
+    /// The schema of [`Self::apply`]'s batches.
     pub fn output_schema(&self) -> SchemaRef {
         self.plan.output_schema()
+    }
+
+    /// The schema of the batches [`Self::generalize`] hands back: [`Self::output_schema`] with
+    /// the `[risk]` block's quasi-identifiers as text.
+    pub fn final_schema(&self) -> Result<SchemaRef> {
+        let schema = self.output_schema();
+        Ok(match &self.risk {
+            Some(step) => airlock_risk::anonymize::recoded_schema(&schema, step.qis())?,
+            None => schema,
+        })
     }
 
     /// The residual findings so far (counts by column and kind: never a value).

@@ -10,8 +10,13 @@ coordination, so `deid` is one `mapInArrow`. Three need more than one row:
 - free text with a patient column looks, in each note, for what any row of the same patient
   says: the rows are repartitioned by patient first, so that all of a patient's rows are in one
   partition, which makes its two passes;
-- the policy's `[risk]` block (generalization searched over the whole table) is not run on
-  Spark: `deid` refuses such a policy (run `airlock deid` on the files).
+- the policy's `[risk]` block (the least lossy generalization of the quasi-identifiers that
+  meets its criteria, searched over the whole table): a first `mapInArrow` de-identifies each
+  partition and counts its combinations of quasi-identifier values in Rust, a Spark aggregation
+  sums them, the driver runs the search on the sums (the same search as `airlock deid`: its
+  result does not depend on the order of the rows), and the second `mapInArrow` de-identifies
+  each partition again and recodes its quasi-identifiers. The recoding holds the combinations
+  of values the search saw: it travels to the executors with the task.
 
 The workspace secret travels to the executors inside the task (as any Spark UDF's closure
 does): run it on a cluster whose executors you would trust with the secret file.
@@ -50,33 +55,69 @@ def _arrow_schema(df):
     return to_arrow_schema(df.schema)
 
 
-def deid(df, policy, keys, *, scan=True, max_findings=0):
+def deid(df, policy, keys, *, scan=True, max_findings=0, risk_report=False):
     """De-identifies a Spark DataFrame under `policy` with `keys`: the same rows, cell for cell,
-    as `airlock deid` and `airlock.deid` give for the same input, policy and key."""
+    as `airlock deid` and `airlock.deid` give for the same input, policy and key. With
+    `risk_report`, returns `(df, record)`: the record of the policy's `[risk]` step (criteria,
+    levels chosen, records suppressed, figures before and after; None without a `[risk]`
+    block), as the manifest of `airlock deid` holds it."""
     if not isinstance(policy, Policy) or not isinstance(keys, Keys):
         raise TypeError("airlock.spark.deid(df, airlock.Policy, airlock.Keys)")
     plan = _native._plan_info(policy, _arrow_schema(df))
-    if plan["risk"]:
-        raise _native.AirlockError(
-            "the policy's [risk] block generalizes over the whole table: run `airlock deid` on the files"
-        )
     toml, secret = policy.toml, keys.to_bytes()
     counts = None
     if plan["rare_columns"]:
         counts = _rare_counts(df, toml, plan)
     if plan["patient_memory"]:
         df = df.repartition(plan["patient_column"])
-    out_schema = _native.output_schema(_arrow_schema(df), policy)
+    in_schema = _arrow_schema(df)
+    recoding, record = None, None
+    if plan["risk"]:
+        record, recoding = _risk_solve(df, policy, toml, secret, counts, plan)
+    out_schema = _native.output_schema(in_schema, policy)
 
     def run(batches):
         p = Policy.from_toml(toml)
         k = Keys.from_bytes(secret)
         table = pa.Table.from_batches(list(batches), schema=in_schema)
-        out = _native.deid(table, p, k, scan=scan, max_findings=max_findings, _counts=counts)
+        out = _native.deid(
+            table, p, k, scan=scan, max_findings=max_findings, _counts=counts, _generalize=False
+        )
+        if recoding is not None:
+            out = _native._risk_apply(out, p, recoding)
         yield from out.to_batches()
 
+    out = df.mapInArrow(run, _spark_schema(out_schema))
+    return (out, record) if risk_report else out
+
+
+def _risk_solve(df, policy, toml, secret, counts, plan):
+    """The [risk] block's search on the counts of every partition's de-identified rows: the
+    step's record, and the recoding each partition applies."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import LongType, StringType, StructField, StructType
+
     in_schema = _arrow_schema(df)
-    return df.mapInArrow(run, _spark_schema(out_schema))
+    names = [f"q{i}" for i in range(len(plan["risk_qis"]))]
+    if plan["risk_sensitive"] is not None:
+        names.append("sensitive")
+    schema = StructType([StructField(n, StringType(), False) for n in names] + [StructField("count", LongType(), False)])
+
+    def count(batches):
+        p = Policy.from_toml(toml)
+        k = Keys.from_bytes(secret)
+        table = pa.Table.from_batches(list(batches), schema=in_schema)
+        out = _native.deid(table, p, k, scan=False, max_findings=None, _counts=counts, _generalize=False)
+        yield _native._risk_counts(out, p)
+
+    summed = df.mapInArrow(count, schema).groupBy(*names).agg(F.sum("count").alias("count")).collect()
+    columns = {n: [r[n] for r in summed] for n in names}
+    columns["count"] = [int(r["count"]) for r in summed]
+    table = pa.table(
+        {n: pa.array(v, pa.string()) for n, v in columns.items() if n != "count"}
+        | {"count": pa.array(columns["count"], pa.int64())}
+    )
+    return _native._risk_solve(policy, table)
 
 
 def _rare_counts(df, toml, plan):
