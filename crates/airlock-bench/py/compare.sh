@@ -5,6 +5,9 @@
 # cores, each measured in the same run. The Python API reads the CSV into Arrow, calls
 # airlock.deid (2 threads) and writes CSV; Spark local[2] reads, runs airlock.spark.deid and
 # writes. Installs maturin, pyarrow, pyspark and pandas into target/py-venv (as the tests do).
+# Then, for scale, Presidio's structured anonymizer (bench_presidio.py, its own venv in
+# target/presidio-venv) on the first 100,000 rows, its notes pass on the first 10,000; skipped,
+# and said, when Presidio cannot be installed.
 #
 #   crates/airlock-bench/py/compare.sh [ROWS]
 set -euo pipefail
@@ -32,9 +35,20 @@ start=$(date +%s.%N)
 cli=$(echo "$(date +%s.%N) - $start" | bc)
 py=$("$venv/bin/python" "$root/crates/airlock-bench/py/bench_py.py" "$raw" "$work/demo/policy.toml" \
   "$work/demo/.airlock/secret" "$work" --spark --threads 2)
-python3 - "$cli" "$py" <<'PY'
+pvenv=${AIRLOCK_PRESIDIO_VENV:-$root/target/presidio-venv}
+presidio='{}'
+if "$pvenv/bin/python" -c "import presidio_structured, spacy" >/dev/null 2>&1 || {
+  python3 -m venv "$pvenv" && "$pvenv/bin/pip" install -q presidio-structured presidio-analyzer \
+    presidio-anonymizer "pandas<3"; }; then
+  sample=$(( rows < 100000 ? rows : 100000 ))
+  presidio=$("$pvenv/bin/python" "$root/crates/airlock-bench/py/bench_presidio.py" "$raw" "$sample" \
+    $(( sample < 10000 ? sample : 10000 )) 2>/dev/null) || presidio='{}'
+else
+  echo "Presidio could not be installed from PyPI: no Presidio line" >&2
+fi
+python3 - "$cli" "$py" "$presidio" <<'PY'
 import json, sys
-cli = float(sys.argv[1]); r = json.loads(sys.argv[2])
+cli = float(sys.argv[1]); r = json.loads(sys.argv[2]); pr = json.loads(sys.argv[3])
 n = r["rows"]
 print(f"demo table, {n:,} rows, 2 cores")
 print(f"{'':34} {'seconds':>8} {'rows/s':>12} {'vs CLI':>7}")
@@ -44,4 +58,13 @@ print(f"{'Python: read + deid + write':34} {p['total']:8.1f} {n / p['total']:12,
 print(f"{'  of which airlock.deid':34} {p['deid']:8.1f} {n / p['deid']:12,.0f}")
 s = r["spark"]["total"]
 print(f"{'Spark local[2]: airlock.spark.deid':34} {s:8.1f} {n / s:12,.0f} {s / cli:7.2f}")
+if pr:
+    m, t, nr = pr["rows"], pr["structured_s"], pr["note_rows"]
+    print(f"Presidio (for scale; its rows/s against the CLI's on the whole table):")
+    print(f"{'  structured, ' + format(m, ',') + ' rows, no notes':34} {t:8.1f} {m / t:12,.0f}")
+    print(f"{'  notes, ' + format(nr, ',') + ' rows, patterns only':34} {pr['notes_s']:8.1f} {nr / pr['notes_s']:12,.0f}")
+    both = 1 / (t / m + pr["notes_s"] / nr)
+    print(f"{'  both (per row, summed)':34} {'':8} {both:12,.0f} {(n / both) / cli:7.1f}")
+else:
+    print("Presidio: not run")
 PY

@@ -398,7 +398,6 @@ fn counts_table(
 
 fn risk_step(policy: &Policy) -> PyResult<RiskStep> {
     RiskStep::of_policy(&policy.inner)
-        .map_err(err)?
         .ok_or_else(|| AirlockError::new_err("the policy has no [risk] block"))
 }
 

@@ -30,20 +30,20 @@ use crate::search::Criteria;
 pub struct RiskStep {
     qis: Vec<String>,
     sensitive: Option<String>,
-    hierarchies: HashMap<String, HierarchySpec>,
+    /// Each QI's hierarchy as the policy names it (a file's path resolved beside the policy),
+    /// read when the search runs: the machines that only count or recode never open a file.
+    hierarchies: Vec<(String, String)>,
     criteria: Criteria,
     threshold: f64,
 }
 
 impl RiskStep {
-    /// The policy's `[risk]` block, its hierarchies read (a file is found beside the policy);
-    /// `None` without one.
-    pub fn of_policy(policy: &Policy) -> Result<Option<Self>, RiskError> {
-        let Some(spec) = &policy.risk else {
-            return Ok(None);
-        };
+    /// The policy's `[risk]` block (a hierarchy file is found beside the policy, and read by
+    /// [`Self::solve`]); `None` without one.
+    pub fn of_policy(policy: &Policy) -> Option<Self> {
+        let spec = policy.risk.as_ref()?;
         let base = policy.path.parent().unwrap_or(Path::new("."));
-        let mut hierarchies = HashMap::new();
+        let mut hierarchies = Vec::new();
         for q in &spec.quasi_identifiers {
             if let Some(h) = policy.fields.get(q).and_then(|f| f.hierarchy.as_deref()) {
                 let resolved = if matches!(h, "dates" | "zip") || h.starts_with("intervals:") {
@@ -51,16 +51,16 @@ impl RiskStep {
                 } else {
                     base.join(h).display().to_string()
                 };
-                hierarchies.insert(q.clone(), HierarchySpec::parse(&resolved)?);
+                hierarchies.push((q.clone(), resolved));
             }
         }
-        Ok(Some(Self {
+        Some(Self {
             qis: spec.quasi_identifiers.clone(),
             sensitive: spec.sensitive.clone(),
             hierarchies,
             criteria: Criteria::from_spec(spec),
             threshold: spec.risk_threshold,
-        }))
+        })
     }
 
     /// The quasi-identifiers it generalizes.
@@ -80,7 +80,11 @@ impl RiskStep {
 
     /// The optimal generalization of the records counted.
     pub fn solve(&self, histogram: Histogram) -> Result<Solution, RiskError> {
-        let ds = Dataset::from_histogram(histogram, &self.hierarchies)?;
+        let mut hierarchies = HashMap::new();
+        for (q, spec) in &self.hierarchies {
+            hierarchies.insert(q.clone(), HierarchySpec::parse(spec)?);
+        }
+        let ds = Dataset::from_histogram(histogram, &hierarchies)?;
         solve(&ds, &self.criteria, self.threshold)
     }
 }
@@ -119,7 +123,7 @@ pub fn run(
     scrubber: &dyn TextScrubber,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, RiskError> {
-    let Some(step) = RiskStep::of_policy(policy)? else {
+    let Some(step) = RiskStep::of_policy(policy) else {
         let report = airlock_deid::run(job, policy, secret, scrubber, progress)?;
         return Ok(Outcome::Done(Box::new(report)));
     };
