@@ -237,7 +237,12 @@ impl Histogram {
                         .intern(if a.is_null(r) { "" } else { a.value(r) }, row)
                 };
             }
-            *self.counts.entry(key.as_slice().into()).or_insert(0) += 1;
+            match self.counts.get_mut(key.as_slice()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.counts.insert(key.as_slice().into(), 1);
+                }
+            }
         }
         Ok(())
     }

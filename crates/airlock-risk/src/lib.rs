@@ -20,7 +20,7 @@ pub mod population;
 pub mod report;
 pub mod search;
 
-pub use data::Dataset;
+pub use data::{Dataset, Histogram};
 pub use error::RiskError;
 pub use hierarchy::{Hierarchy, HierarchySpec};
 pub use metrics::RiskSummary;
