@@ -61,12 +61,22 @@ def raw_table(demo):
 
 
 def risk_policy_text(demo):
-    """The demo policy with hierarchies for zip and age and a [risk] block: k 10, at most 2% of
-    the records suppressed."""
+    """The demo policy with hierarchies for zip and age, an ARX hierarchy file for sex (beside
+    the policy, in `hier/`: found from the policy's folder, so Spark's executors, which get the
+    policy's text, must not need it) and a [risk] block: k 10, at most 2% of the records
+    suppressed."""
     text = demo["policy"].read_text()
     text = text.replace('rule = "zip3"', 'rule = "zip3"\nhierarchy = "zip"', 1)
     text = text.replace('rule = "age_90_plus"', 'rule = "age_90_plus"\nhierarchy = "intervals:5,10,20"', 1)
-    assert text.count("hierarchy =") == 2
+    text = text.replace(
+        '[fields.sex]\nclass = "quasi_identifier"\naction = "keep"',
+        '[fields.sex]\nclass = "quasi_identifier"\naction = "keep"\nhierarchy = "hier/sex.csv"',
+        1,
+    )
+    assert text.count("hierarchy =") == 3
+    sexes = sorted(set(as_strings(read_strings(demo["raw"]))["sex"]))
+    (demo["dir"] / "hier").mkdir(exist_ok=True)
+    (demo["dir"] / "hier" / "sex.csv").write_text("".join(f"{s};person;*\n" for s in sexes))
     return text + "\n[risk]\nk = 10\nmax_suppression = 0.02\n"
 
 

@@ -129,7 +129,9 @@ def test_a_risk_policy_is_an_aggregation_then_a_row_pass_equal_to_the_cli(spark,
 
 def test_a_risk_policy_that_cannot_be_met_returns_nothing_on_spark(spark, demo, risk_demo):
     text = risk_demo["policy"].read_text().replace("k = 10", "k = 100000").replace("max_suppression = 0.02", "max_suppression = 0.0")
-    policy = airlock.Policy.from_toml(text)
+    path = risk_demo["policy"].with_name("unmeetable.toml")
+    path.write_text(text)
+    policy = airlock.Policy.from_toml(str(path))
     df = spark.createDataFrame(raw_table(demo).to_pandas())
     with pytest.raises(airlock.AirlockError, match=r"\[risk\] block cannot be met"):
         airlock.spark.deid(df, policy, airlock.Keys.from_file(demo["secret"]))
