@@ -498,7 +498,9 @@ fn _risk_solve(
     let solution = py.detach(|| step.solve(h)).map_err(err)?;
     let (record, recoding) = match solution {
         Solution::Found {
-            record, recoding, ..
+            record,
+            result: recoding,
+            ..
         } => (record, recoding),
         Solution::NoSolution {
             lattice_size,

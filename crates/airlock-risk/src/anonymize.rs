@@ -37,25 +37,28 @@ pub struct Target<'a> {
     pub force: bool,
 }
 
-/// The optimal generalization of a dataset, found but not yet written.
+/// The optimal generalization of a dataset: found ([`solve`]: its `result` is the
+/// [`Recoding`]) or written ([`generalize`]: the written table's summary).
 #[derive(Debug)]
-pub enum Solution {
+pub enum Solution<T = Recoding> {
     Found {
         record: Box<RiskRecord>,
-        /// How each combination of QI values is written.
-        recoding: Recoding,
+        result: T,
         /// Search statistics: nodes evaluated, pruned, and anonymous.
         nodes: usize,
         pruned: usize,
         anonymous_nodes: usize,
     },
-    /// No node meets the criteria within the suppression limit.
+    /// No node meets the criteria within the suppression limit; nothing was written.
     NoSolution {
         lattice_size: usize,
         suppression_limit: u64,
         before: Box<airlock_core::risk::RiskSummary>,
     },
 }
+
+/// What [`generalize`] did.
+pub type Generalized = Solution<WriteSummary>;
 
 /// The one generalization step, for `airlock anonymize`, a policy's `[risk]` block and the
 /// front doors that hold their data elsewhere (Python, Spark): the figures before, the exact
@@ -103,30 +106,11 @@ pub fn solve(ds: &Dataset, criteria: &Criteria, threshold: f64) -> Result<Soluti
     };
     Ok(Solution::Found {
         record: Box::new(record),
-        recoding,
+        result: recoding,
         nodes: outcome.nodes,
         pruned: outcome.pruned,
         anonymous_nodes: outcome.anonymous_nodes,
     })
-}
-
-/// What [`generalize`] did.
-#[derive(Debug)]
-pub enum Generalized {
-    Written {
-        record: Box<RiskRecord>,
-        written: WriteSummary,
-        /// Search statistics: nodes evaluated, pruned, and anonymous.
-        nodes: usize,
-        pruned: usize,
-        anonymous_nodes: usize,
-    },
-    /// No node meets the criteria within the suppression limit; nothing was written.
-    NoSolution {
-        lattice_size: usize,
-        suppression_limit: u64,
-        before: Box<airlock_core::risk::RiskSummary>,
-    },
 }
 
 /// [`solve`], then the table of `target` written at the optimal node.
@@ -141,20 +125,20 @@ pub fn generalize(
             lattice_size,
             suppression_limit,
             before,
-        } => Generalized::NoSolution {
+        } => Solution::NoSolution {
             lattice_size,
             suppression_limit,
             before,
         },
         Solution::Found {
             record,
-            recoding,
+            result,
             nodes,
             pruned,
             anonymous_nodes,
-        } => Generalized::Written {
+        } => Solution::Found {
             record,
-            written: write_transformed(&recoding, target)?,
+            result: write_transformed(&result, target)?,
             nodes,
             pruned,
             anonymous_nodes,

@@ -165,7 +165,9 @@ pub fn run(
     };
     let (record, written) = match step.solve(histogram)? {
         Solution::Found {
-            record, recoding, ..
+            record,
+            result: recoding,
+            ..
         } => (record, write_transformed(&recoding, &target)?),
         Solution::NoSolution {
             lattice_size,

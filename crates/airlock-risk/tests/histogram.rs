@@ -106,7 +106,9 @@ fn outcome(h: Histogram, all: &RecordBatch, criteria: &Criteria) -> Outcome {
     match solve(&ds, criteria, 0.2).unwrap() {
         Solution::NoSolution { .. } => None,
         Solution::Found {
-            record, recoding, ..
+            record,
+            result: recoding,
+            ..
         } => {
             let out_schema = recoding.output_schema(&schema()).unwrap();
             let out = recoding.apply(all, &out_schema, Path::new("t"), 0).unwrap();
@@ -184,7 +186,10 @@ fn the_recoding_writes_suppressed_classes_as_stars_and_refuses_a_record_it_never
     // a record the counts did not hold: an error, never written as it is
     let ds =
         Dataset::from_histogram(histogram(std::slice::from_ref(&whole)), &hierarchies()).unwrap();
-    let Solution::Found { recoding, .. } = solve(&ds, &criteria(), 0.2).unwrap() else {
+    let Solution::Found {
+        result: recoding, ..
+    } = solve(&ds, &criteria(), 0.2).unwrap()
+    else {
         panic!("no solution")
     };
     let stranger = batch(&[(11, 3, true, 0)]);

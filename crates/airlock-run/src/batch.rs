@@ -117,7 +117,9 @@ impl BatchDeid {
                 suppression_limit,
             }),
             Solution::Found {
-                record, recoding, ..
+                record,
+                result: recoding,
+                ..
             } => {
                 let out_schema = recoding.output_schema(&schema)?;
                 let mut row = 0u64;

@@ -190,9 +190,9 @@ pub fn run_anonymize(args: AnonymizeArgs, json: bool) -> anyhow::Result<ExitStat
     let generalized = generalize(&ds, &criteria, args.qi.threshold, &target)?;
     let search_seconds = start.elapsed().as_secs_f64();
     let (r, written, nodes, pruned, anonymous_nodes) = match generalized {
-        Generalized::Written {
+        Generalized::Found {
             record,
-            written,
+            result: written,
             nodes,
             pruned,
             anonymous_nodes,
