@@ -78,8 +78,14 @@ impl RiskStep {
         Histogram::new(&self.qis, self.sensitive.as_deref(), file)
     }
 
-    /// The optimal generalization of the records counted.
+    /// The optimal generalization of the records counted (none is an error: there is
+    /// nothing to search, and hierarchies built from the values would be empty).
     pub fn solve(&self, histogram: Histogram) -> Result<Solution, RiskError> {
+        if histogram.rows() == 0 {
+            return Err(RiskError::Invalid(
+                "the [risk] block has no records to generalize: the table is empty".into(),
+            ));
+        }
         let mut hierarchies = HashMap::new();
         for (q, spec) in &self.hierarchies {
             hierarchies.insert(q.clone(), HierarchySpec::parse(spec)?);

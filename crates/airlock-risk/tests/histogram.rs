@@ -210,3 +210,15 @@ fn summed_counts_must_name_every_quasi_identifier() {
     h.add(&["30", "02003", "F"], Some("D1"), 2).unwrap();
     assert_eq!(h.rows(), 2);
 }
+
+#[test]
+fn an_empty_table_is_a_clear_error_not_an_empty_hierarchy() {
+    let text = "[dataset]\nname = \"x\"\n[fields.age]\nclass = \"quasi_identifier\"\naction = \"keep\"\nhierarchy = \"intervals:10\"\n[risk]\nk = 2\n";
+    let policy = airlock_core::policy::Policy::parse(text, Path::new("p.toml")).unwrap();
+    let step = airlock_risk::policy::RiskStep::of_policy(&policy).unwrap();
+    let e = step
+        .solve(step.histogram(Path::new("t")))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no records"), "{e}");
+}
