@@ -559,18 +559,7 @@ fn _risk_apply(
     }
     let out_schema = rec.output_schema(&schema).map_err(err)?;
     let out = py
-        .detach(|| -> Result<Vec<RecordBatch>, String> {
-            let mut row = 0u64;
-            let mut out = Vec::with_capacity(batches.len());
-            for b in &batches {
-                out.push(
-                    rec.apply(b, &out_schema, Path::new("<spark partition>"), row)
-                        .map_err(|e| e.to_string())?,
-                );
-                row += b.num_rows() as u64;
-            }
-            Ok(out)
-        })
+        .detach(|| rec.apply_all(&batches, &out_schema, Path::new("<spark partition>")))
         .map_err(err)?;
     let table = arrow_pyarrow::Table::try_new(out, out_schema).map_err(err)?;
     Ok(table.into_pyarrow(py)?.unbind())
@@ -618,26 +607,20 @@ fn _scan_table(py: Python<'_>, table: &Bound<'_, PyAny>, mode: &str) -> PyResult
 }
 
 /// The schema `deid` returns for input of `schema` under `policy` (dropped columns gone,
-/// transformed ones as text, the `[risk]` block's quasi-identifiers as text unless
-/// `_generalize` is false).
+/// transformed ones as text, the `[risk]` block's quasi-identifiers as text).
 #[pyfunction]
-#[pyo3(signature = (schema, policy, _generalize = true))]
 fn output_schema(
     py: Python<'_>,
     schema: PyArrowType<arrow_schema::Schema>,
     policy: &Policy,
-    _generalize: bool,
 ) -> PyResult<Py<PyAny>> {
     let schema = std::sync::Arc::new(schema.0);
     let run = plan_for(policy, &schema)?;
-    let out = if _generalize {
-        run.final_schema().map_err(err)?
-    } else {
-        run.output_schema()
-    };
-    Ok(PyArrowType(out.as_ref().clone())
-        .into_pyobject(py)?
-        .unbind())
+    Ok(
+        PyArrowType(run.final_schema().map_err(err)?.as_ref().clone())
+            .into_pyobject(py)?
+            .unbind(),
+    )
 }
 
 fn texts(text: &Bound<'_, PyAny>) -> PyResult<(Vec<String>, bool)> {

@@ -3,7 +3,6 @@
 //! every other column unchanged ([`Recoding`]). Rows keep their order. Output is atomic, like
 //! every airlock output.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -154,15 +153,14 @@ pub fn generalize(
 #[derive(Debug, Clone, Default)]
 pub struct Recoding {
     qis: Vec<String>,
-    /// Per QI: each original value's number.
-    ids: Vec<HashMap<String, u32>>,
+    /// Per QI: each original value's number (looked up for every row written).
+    ids: Vec<FxHashMap<String, u32>>,
+    /// Per QI: the value of each number.
+    names: Vec<Vec<String>>,
     /// A combination of value numbers, to its row of `labels`.
     rows: FxHashMap<Box<[u32]>, u32>,
     /// The values written, a row per distinct combination, a label per QI.
     labels: Vec<Box<[String]>>,
-    /// Each row of `labels`: the original values, in the order they were added.
-    originals: Vec<Box<[u32]>>,
-    names: Vec<Vec<String>>,
 }
 
 impl Recoding {
@@ -170,7 +168,7 @@ impl Recoding {
     pub fn new(qis: &[String]) -> Self {
         Self {
             qis: qis.to_vec(),
-            ids: qis.iter().map(|_| HashMap::new()).collect(),
+            ids: qis.iter().map(|_| FxHashMap::default()).collect(),
             names: qis.iter().map(|_| Vec::new()).collect(),
             ..Self::default()
         }
@@ -203,15 +201,6 @@ impl Recoding {
     /// The quasi-identifiers it rewrites.
     pub fn qis(&self) -> &[String] {
         &self.qis
-    }
-
-    /// Distinct combinations it holds.
-    pub fn len(&self) -> usize {
-        self.labels.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.labels.is_empty()
     }
 
     /// Writes the combination `values` as `labels` (a combination given twice must be given
@@ -254,44 +243,32 @@ impl Recoding {
                 let row = self.labels.len() as u32;
                 self.labels
                     .push(labels.iter().map(|l| (*l).to_owned()).collect());
-                self.originals.push(key.clone());
                 self.rows.insert(key, row);
             }
         }
         Ok(())
     }
 
-    /// Each combination and how it is written (for sending the recoding to other machines).
+    /// Each combination and how it is written, in no particular order (for sending the
+    /// recoding to other machines).
     pub fn entries(&self) -> impl Iterator<Item = (Vec<&str>, Vec<&str>)> + '_ {
-        self.originals
-            .iter()
-            .zip(&self.labels)
-            .map(|(key, labels)| {
-                (
-                    key.iter()
-                        .zip(&self.names)
-                        .map(|(&id, names)| names[id as usize].as_str())
-                        .collect(),
-                    labels.iter().map(String::as_str).collect(),
-                )
-            })
+        self.rows.iter().map(|(key, &row)| {
+            (
+                key.iter()
+                    .zip(&self.names)
+                    .map(|(&id, names)| names[id as usize].as_str())
+                    .collect(),
+                self.labels[row as usize]
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+            )
+        })
     }
 
     /// The schema of a table of `schema` once recoded: the QIs become text.
     pub fn output_schema(&self, schema: &Schema) -> Result<SchemaRef, RiskError> {
         recoded_schema(schema, &self.qis)
-    }
-
-    fn columns(&self, schema: &Schema, file: &Path) -> Result<Vec<usize>, RiskError> {
-        self.qis
-            .iter()
-            .map(|q| {
-                schema.index_of(q).map_err(|_| RiskError::NoSuchColumn {
-                    file: file.to_path_buf(),
-                    column: q.clone(),
-                })
-            })
-            .collect()
     }
 
     /// Rewrites the QIs of one batch into `out_schema` ([`Self::output_schema`]). `file` names
@@ -303,7 +280,7 @@ impl Recoding {
         file: &Path,
         first_row: u64,
     ) -> Result<RecordBatch, RiskError> {
-        let columns = self.columns(&batch.schema(), file)?;
+        let columns = qi_columns(&batch.schema(), &self.qis, file)?;
         let texts: Vec<ArrayRef> = columns
             .iter()
             .map(|&i| to_text(batch.column(i)))
@@ -345,25 +322,37 @@ impl Recoding {
             RiskError::Invalid("the transformed batch does not match its schema".into())
         })
     }
+
+    /// [`Self::apply`] on batches held in memory, rows numbered across them.
+    pub fn apply_all(
+        &self,
+        batches: &[RecordBatch],
+        out_schema: &SchemaRef,
+        file: &Path,
+    ) -> Result<Vec<RecordBatch>, RiskError> {
+        let mut row = 0u64;
+        batches
+            .iter()
+            .map(|b| {
+                let out = self.apply(b, out_schema, file, row);
+                row += b.num_rows() as u64;
+                out
+            })
+            .collect()
+    }
 }
 
 /// The schema of a table of `schema` once its quasi-identifiers `qis` are recoded: they
 /// become text, never empty.
 pub fn recoded_schema(schema: &Schema, qis: &[String]) -> Result<SchemaRef, RiskError> {
-    for q in qis {
-        if schema.index_of(q).is_err() {
-            return Err(RiskError::NoSuchColumn {
-                file: "<table>".into(),
-                column: q.clone(),
-            });
-        }
-    }
+    let columns = qi_columns(schema, qis, Path::new("<table>"))?;
     Ok(Arc::new(Schema::new(
         schema
             .fields()
             .iter()
-            .map(|f| {
-                if qis.iter().any(|q| q == f.name()) {
+            .enumerate()
+            .map(|(i, f)| {
+                if columns.contains(&i) {
                     Field::new(f.name(), DataType::Utf8, false)
                 } else {
                     f.as_ref().clone()
@@ -371,6 +360,17 @@ pub fn recoded_schema(schema: &Schema, qis: &[String]) -> Result<SchemaRef, Risk
             })
             .collect::<Vec<Field>>(),
     )))
+}
+
+fn qi_columns(schema: &Schema, qis: &[String], file: &Path) -> Result<Vec<usize>, RiskError> {
+    qis.iter()
+        .map(|q| {
+            schema.index_of(q).map_err(|_| RiskError::NoSuchColumn {
+                file: file.to_path_buf(),
+                column: q.clone(),
+            })
+        })
+        .collect()
 }
 
 fn unseen(file: &Path, row: u64) -> RiskError {

@@ -138,15 +138,16 @@ impl Dictionary {
     }
 
     /// The values sorted, and each old id's new one.
-    fn sorted(self) -> (Dictionary, Vec<u32>) {
+    fn sorted(mut self) -> (Dictionary, Vec<u32>) {
         let mut order: Vec<usize> = (0..self.values.len()).collect();
         order.sort_by(|&a, &b| self.values[a].cmp(&self.values[b]));
         let mut remap = vec![0u32; order.len()];
         let mut out = Dictionary::default();
         for (new, &old) in order.iter().enumerate() {
             remap[old] = new as u32;
-            out.ids.insert(self.values[old].clone(), new as u32);
-            out.values.push(self.values[old].clone());
+            let value = std::mem::take(&mut self.values[old]);
+            out.ids.insert(value.clone(), new as u32);
+            out.values.push(value);
             out.first_row.push(self.first_row[old]);
         }
         (out, remap)

@@ -122,14 +122,8 @@ impl BatchDeid {
                 ..
             } => {
                 let out_schema = recoding.output_schema(&schema)?;
-                let mut row = 0u64;
-                let mut out = Vec::with_capacity(batches.len());
-                for b in &batches {
-                    out.push(recoding.apply(b, &out_schema, Path::new("<arrow>"), row)?);
-                    row += b.num_rows() as u64;
-                }
                 Ok(Generalization::Done {
-                    batches: out,
+                    batches: recoding.apply_all(&batches, &out_schema, Path::new("<arrow>"))?,
                     record: Some(record),
                 })
             }
