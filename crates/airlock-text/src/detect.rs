@@ -1470,6 +1470,32 @@ impl Ctx<'_> {
         }
     }
 
+    /// Token `k` is a number of an address, not of a measurement: a house number after where
+    /// someone lives ("lives at 8471 …", "moved to 412 …") or a postal code of four to six
+    /// digits after a comma ("…, 69502 Taiviseburg").
+    fn address_number(&self, k: usize) -> bool {
+        let t = &self.toks[k];
+        if !(1..=6).contains(&t.len()) || !t.text.bytes().all(|b| b.is_ascii_digit()) {
+            return false;
+        }
+        let postal = t.len() >= 4 && self.gap_before(k) == ", " && k > 0 && self.toks[k - 1].alpha();
+        let house = self.house_number(k)
+            && k >= 2
+            && self.gap_before(k) == " "
+            && self.is(k - 1, R_PLACE_CUES)
+            && self.gap_before(k - 1) == " "
+            && in_list(RESIDENCE_WORDS, self.word(k - 2));
+        postal || house
+    }
+
+    /// Token `k` could number a house: one to five digits, not a time ("0130").
+    fn house_number(&self, k: usize) -> bool {
+        let t = &self.toks[k];
+        (1..=5).contains(&t.len())
+            && t.text.bytes().all(|b| b.is_ascii_digit())
+            && !t.text.starts_with('0')
+    }
+
     /// Capitals carry information in this text and token `i` starts with one.
     fn capitalized(&self, i: usize) -> bool {
         matches!(
@@ -3619,13 +3645,45 @@ fn derived_or_misspelled_uncached(word: &str) -> bool {
 
 /// Street and place words after an unexplained word make it a place ("Kubreve Crossing").
 fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
-    i + 1 < ctx.toks.len()
-        && ctx.joined_loose(i)
-        && (ctx.is(i + 1, R_FACILITY_WORDS)
-            || in_list(&["urgent", "assisted", "family", "community"], ctx.word(i + 1))
-            || ctx.toks[i + 1].entry.street_suffix && ctx.toks[i + 1].len() >= 4)
-        // "diuresing well": a suffix that is also a word names a street only capitalized
-        && (!ctx.toks[i + 1].entry.word || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1))
+    if !ctx.joined_loose(i) {
+        return false;
+    }
+    let next = &ctx.toks[i + 1];
+    let facility = ctx.is(i + 1, R_FACILITY_WORDS)
+        || in_list(&["urgent", "assisted", "family", "community"], ctx.word(i + 1));
+    let street = next.entry.street_suffix && next.len() >= 4;
+    (facility || street)
+        // "diuresing well": a suffix that is also a word names a street only where capitals
+        // say so, or after a house number ("LIVES AT 8471 PUDEPUND COVE"); in a note without
+        // capitals an unexplained word before "urgent care" or "hospital" names a facility
+        && (!next.entry.word
+            || if ctx.style == CaseStyle::Mixed {
+                ctx.capitalized(i + 1)
+            } else {
+                facility || i > 0 && ctx.gap_before(i) == " " && ctx.house_number(i - 1)
+            })
+}
+
+/// Verbs of where someone lives, before "at", "in" or "to".
+const RESIDENCE_WORDS: &[&str] = &[
+    "lives", "living", "live", "lived", "resides", "resided", "residing", "moved", "moving",
+    "relocated", "born",
+];
+
+/// What comes before word `i` says it is a place where capitals cannot: an address's number
+/// ("lives at 1693 rua zibrapa, 69502 taiviseburg"), where someone lives ("lives in X",
+/// "moved to X"), or a place's head word after a place cue ("moved to lake lubrafor").
+fn residence_before(ctx: &Ctx<'_>, i: usize) -> bool {
+    let cue = |k: usize| ctx.is(k, R_PLACE_CUES) && !ctx.is(k, R_NAME_LABELS);
+    ctx.address_number(i - 1)
+        || i >= 2
+            && cue(i - 1)
+            && ctx.gap_before(i - 1) == " "
+            && in_list(RESIDENCE_WORDS, ctx.word(i - 2))
+        || i >= 2
+            && in_list(PLACE_HEAD_WORDS, ctx.word(i - 1))
+            && ctx.gap_before(i - 1) == " "
+            && cue(i - 2)
 }
 
 /// A word that starts a sentence, a line or a list item, where any word is capitalized (not
@@ -3906,7 +3964,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                             && candidate(i - 1)
                             && toks[i - 1].shape == Shape::Upper
                 }
-                _ => cue_before(i) || place_follows(ctx, i),
+                // in a note without capitals, a place cue or an address's number says it:
+                // "lives at 1693 rua zibrapa, 69502 taiviseburg", "collected at tatovor"
+                _ => {
+                    cue_before(i)
+                        || place_follows(ctx, i)
+                        || i > 0 && ctx.gap_before(i) == " " && residence_before(ctx, i)
+                }
             }
             // "rozegol called", "Bjarnsen said": a word no list explains, then a reporting verb
             || i + 1 < n
@@ -3977,7 +4041,9 @@ fn net_span(
     while end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
         end += 1;
     }
-    let place_cue = i > 0 && ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS);
+    let place_cue = i > 0
+        && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS)
+            || ctx.address_number(i - 1));
     // "sent to Drabrolin, K.": a surname with its initial, whatever the cue before it
     let initial_follows = end + 1 < n
         && ctx.gap_before(end + 1) == ", "
