@@ -3783,7 +3783,8 @@ fn drug_stem(word: &str) -> bool {
 }
 
 /// Spelled like a name rather than note shorthand: two vowels or more, in a quarter of the
-/// letters or more, and never four consonants in a row ("Cerc", "brth", "DRNG" are shorthand).
+/// letters or more, and no four consonants in a row in a short word ("Cerc", "brth", "DRNG" are
+/// shorthand).
 fn name_like(word: &str) -> bool {
     let vowel = |b: u8| {
         matches!(
@@ -3793,6 +3794,9 @@ fn name_like(word: &str) -> bool {
     };
     let b = word.as_bytes();
     let vowels = b.iter().filter(|&&c| vowel(c)).count();
+    // shorthand is short ("brth", "DRNG"); a long word with vowels enough may hold a cluster
+    // of Germanic and Slavic names ("Lindstrom", "Hirschfeld", "Zogekleststad")
+    let most = if b.len() >= 8 && vowels >= 3 { 5 } else { 3 };
     let mut run = 0;
     for &c in b {
         run = if vowel(c) || !c.is_ascii_alphabetic() {
@@ -3800,7 +3804,7 @@ fn name_like(word: &str) -> bool {
         } else {
             run + 1
         };
-        if run >= 4 {
+        if run > most {
             return false;
         }
     }
