@@ -76,6 +76,18 @@ fn main() {
                 }
             }
         }
+        if what.contains("over") {
+            // predicted spans that overlap gold but also cover words outside it
+            for p in &pred {
+                let inside = |i: usize| gold.iter().any(|(a, b, _)| *a <= i && i < *b);
+                let overlaps = gold.iter().any(|(a, b, _)| *a < p.end && p.start < *b);
+                let outside = (p.start..p.end)
+                    .any(|i| text.as_bytes()[i].is_ascii_alphanumeric() && !inside(i));
+                if overlaps && outside {
+                    println!("OVER {:<9} {}", p.kind.tag(), ctx(p.start, p.end));
+                }
+            }
+        }
         if what.contains("fp") {
             for p in &pred {
                 if !gold.iter().any(|(a, b, _)| *a < p.end && p.start < *b) {

@@ -526,6 +526,14 @@ fn rules() -> Vec<Rule> {
             0.9,
             r"(?i:\bzip(?:\s*code)?\s*[:#]?\s*)[0-9]{5}(?:-[0-9]{4})?\b",
         ),
+        // ", nh 58135": a state code in any case after a comma, then a ZIP
+        rule(
+            K::Zip,
+            T::AfterLabel,
+            C::None,
+            0.85,
+            r"(?i:,[ \t]*(?:al|ak|az|ar|ca|co|ct|de|dc|fl|ga|hi|id|il|in|ia|ks|ky|la|me|md|ma|mi|mn|ms|mo|mt|ne|nv|nh|nj|nm|ny|nc|nd|oh|ok|or|pa|pr|ri|sc|sd|tn|tx|ut|vt|va|wa|wv|wi|wy)\.?[ \t]+)[0-9]{5}(?:-[0-9]{4})?\b",
+        ),
         rule(
             K::Address,
             T::Whole,
@@ -548,6 +556,21 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.9,
             r"(?i:\bp\.?\s?o\.?\s+box\s+[0-9]+\b)",
+        ),
+        // military mail: "PSC 6293, Box 8158", "Unit 2050 Box 4190", "APO AE 09499"
+        rule(
+            K::Address,
+            T::Whole,
+            C::None,
+            0.9,
+            r"(?i:\b(?:psc|cmr|unit)\s+[0-9]{1,5},?\s+box\s+[0-9]{1,5}\b)",
+        ),
+        rule(
+            K::Address,
+            T::Whole,
+            C::None,
+            0.9,
+            r"\b(?:APO|FPO|DPO),?\s+(?:AA|AE|AP)\b(?:,?\s+[0-9]{5}\b)?",
         ),
         rule(K::Id, T::Whole, C::BareNumber, 0.5, r"\b[0-9]{7,}\b"),
     ]
@@ -1478,7 +1501,8 @@ impl Ctx<'_> {
         if !(1..=6).contains(&t.len()) || !t.text.bytes().all(|b| b.is_ascii_digit()) {
             return false;
         }
-        let postal = t.len() >= 4 && self.gap_before(k) == ", " && k > 0 && self.toks[k - 1].alpha();
+        let postal =
+            t.len() >= 4 && self.gap_before(k) == ", " && k > 0 && self.toks[k - 1].alpha();
         let house = self.house_number(k)
             && k >= 2
             && self.gap_before(k) == " "
@@ -2752,7 +2776,12 @@ fn places(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
             && (toks[i + 1].entry.is_name() && !toks[i + 1].entry.word
                 || ctx.unknown(i + 1)
                 || ctx.is_initial(i + 1)
-                || ctx.style == CaseStyle::Mixed && ctx.capitalized(i + 1) && ctx.word(i) == "St")
+                // not "… Dolebra St. Then we met": after a period, a common word starts a
+                // sentence
+                || ctx.style == CaseStyle::Mixed
+                    && ctx.capitalized(i + 1)
+                    && ctx.word(i) == "St"
+                    && (!toks[i + 1].entry.word || ctx.gap_before(i + 1) == " "))
         {
             mark(&mut is_place, i, i + 1);
             push(spans, ctx, i, i + 1, Kind::Location, 0.8);
@@ -3650,8 +3679,11 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
     }
     let next = &ctx.toks[i + 1];
     let facility = ctx.is(i + 1, R_FACILITY_WORDS)
-        || in_list(&["urgent", "assisted", "family", "community"], ctx.word(i + 1));
-    let street = next.entry.street_suffix && next.len() >= 4;
+        || in_list(FACILITY_OPENERS, ctx.word(i + 1))
+        || in_list(TOWN_TAILS, ctx.word(i + 1));
+    let house = i > 0 && ctx.gap_before(i) == " " && ctx.house_number(i - 1);
+    // "Run", "Row", "Way" name a street after a house number
+    let street = next.entry.street_suffix && (next.len() >= 4 || house);
     (facility || street)
         // "diuresing well": a suffix that is also a word names a street only where capitals
         // say so, or after a house number ("LIVES AT 8471 PUDEPUND COVE"); in a note without
@@ -3660,14 +3692,51 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
             || if ctx.style == CaseStyle::Mixed {
                 ctx.capitalized(i + 1)
             } else {
-                facility || i > 0 && ctx.gap_before(i) == " " && ctx.house_number(i - 1)
+                facility || house
             })
 }
 
+/// Words that open a facility's kind after its name: "… Urgent Care", "… Family Practice",
+/// "… Pediatrics".
+const FACILITY_OPENERS: &[&str] = &[
+    "urgent",
+    "assisted",
+    "family",
+    "community",
+    "pediatrics",
+    "pediatric",
+    "medical",
+    "health",
+    "dental",
+    "orthopedics",
+    "cardiology",
+    "dermatology",
+    "radiology",
+    "imaging",
+    "oncology",
+    "behavioral",
+    "nursing",
+    "rehabilitation",
+];
+
+/// Words that end a town's name: "… Falls", "… Springs".
+const TOWN_TAILS: &[&str] = &[
+    "falls", "springs", "harbor", "harbour", "heights", "village", "valley", "hills", "beach",
+];
+
 /// Verbs of where someone lives, before "at", "in" or "to".
 const RESIDENCE_WORDS: &[&str] = &[
-    "lives", "living", "live", "lived", "resides", "resided", "residing", "moved", "moving",
-    "relocated", "born",
+    "lives",
+    "living",
+    "live",
+    "lived",
+    "resides",
+    "resided",
+    "residing",
+    "moved",
+    "moving",
+    "relocated",
+    "born",
 ];
 
 /// What comes before word `i` says it is a place where capitals cannot: an address's number
@@ -4059,11 +4128,12 @@ fn net_span(
     } else {
         Kind::Name
     };
-    // "… Urgent Care", "… Valley Nursing Home", "… Crossing"
+    // "… Urgent Care", "… Valley Nursing Home", "… Crossing" ("8291 Gofaber Run")
+    let house = start > 0 && ctx.gap_before(start) == " " && ctx.house_number(start - 1);
     while end + 1 < n
         && ctx.joined_loose(end)
         && (ctx.is(end + 1, R_FACILITY_WORDS)
-            || toks[end + 1].entry.street_suffix && toks[end + 1].len() >= 4
+            || toks[end + 1].entry.street_suffix && (toks[end + 1].len() >= 4 || house)
             || in_list(PLACE_TAIL_WORDS, ctx.word(end + 1)))
         && (ctx.style != CaseStyle::Mixed || ctx.capitalized(end + 1))
     {
@@ -4099,8 +4169,14 @@ fn net_span(
         end += 1;
         kind = Kind::Address;
     }
-    // "5003 Bøvik": the postal code before a town
-    if kind != Kind::Address && number_before(start, 4..=5) {
+    // "…, 5003 Bøvik": the postal code before a town (after a comma or at a line's start;
+    // after "moved to" it numbers a house)
+    if kind != Kind::Address
+        && number_before(start, 4..=5)
+        && (start < 2
+            || matches!(ctx.gap_before(start - 1), ", " | ",")
+            || ctx.gap_before(start - 1).contains('\n'))
+    {
         kind = Kind::Location;
         push(spans, ctx, start - 1, start - 1, Kind::Zip, 0.6);
     }
@@ -4179,7 +4255,10 @@ const PLACE_HEAD_WORDS: &[&str] = &[
     "del",
     "della",
     "da",
+    "das",
     "do",
+    "dos",
+    "du",
     "di",
     "avenue",
     "av",
@@ -4285,26 +4364,6 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.start = toks[first - 1].start;
         }
     }
-    // "888 Old Mill Pike, Millinocket": the town after a street address
-    for s in spans.iter_mut().filter(|s| s.kind == Kind::Address) {
-        let Some(last) = last_token(toks, s) else {
-            continue;
-        };
-        let mut end = last;
-        while end + 1 < toks.len()
-            && (end > last || matches!(ctx.gap_before(end + 1), ", " | ","))
-            && (end == last || ctx.gap_before(end + 1) == " ")
-            && toks[end + 1].alpha()
-            && (toks[end + 1].entry.place > 0 || toks[end + 1].entry == Entry::default())
-            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(end + 1))
-            && !is_state(ctx.word(end + 1))
-        {
-            end += 1;
-        }
-        if end > last {
-            s.end = toks[end].end;
-        }
-    }
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
         let Some(mut last) = last_token(toks, s) else {
             continue;
@@ -4327,6 +4386,16 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.end = toks[last + 1].end;
             s.kind = Kind::Address;
         }
+        // "Allika 46\n Suite 501\n Riisa": a place, a number and the rest of an address
+        // block make a street
+        if s.kind == Kind::Location
+            && toks[last].alpha()
+            && street_number_after(ctx, last)
+            && address_tail(ctx, last + 1) > last + 1
+        {
+            s.end = toks[last + 1].end;
+            s.kind = Kind::Address;
+        }
         // "Sunrise of Pirekais Assisted Living"
         if let Some(first) = first_token(toks, s)
             && first >= 2
@@ -4337,6 +4406,166 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.start = toks[first - 2].start;
         }
     }
+    // "888 Old Mill Pike, Millinocket": the rest of the address block after a street
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Address) {
+        let (Some(first), Some(last)) = (first_token(toks, s), last_token(toks, s)) else {
+            continue;
+        };
+        // "Rua do Arenque 1634, Goiânia": the house number after the street
+        let numbered = if toks[last].alpha() && street_number_after(ctx, last) {
+            last + 1
+        } else {
+            last
+        };
+        let end = address_tail(ctx, numbered);
+        if end > last {
+            s.end = toks[end].end;
+        }
+        // "28245 Puruntie 82": a number before a continental street
+        if toks[first].start == s.start
+            && toks[first].alpha()
+            && first > 0
+            && ctx.gap_before(first) == " "
+            && toks[first - 1].shape == Shape::Number
+            && toks[first - 1].len() <= 6
+        {
+            s.start = toks[first - 1].start;
+        }
+    }
+}
+
+/// Token `last + 1` numbers the house of the street ending at `last`: one to five digits after
+/// a blank, then a comma, a line break or the end of the text.
+fn street_number_after(ctx: &Ctx<'_>, last: usize) -> bool {
+    let toks = ctx.toks;
+    let k = last + 1;
+    k < toks.len()
+        && ctx.gap_before(k) == " "
+        && toks[k].shape == Shape::Number
+        && toks[k].len() <= 5
+        && (k + 1 == toks.len() && ctx.text[toks[k].end..].trim().is_empty()
+            || k + 1 < toks.len() && {
+                let g = ctx.gap_before(k + 1).trim_start_matches([' ', '\t', '.']);
+                g.starts_with([',', '\n', '\r'])
+            })
+}
+
+/// Words that open a unit of a building in an address: "Apt. 595", "Suite 501", "Box 8158".
+const UNIT_WORDS: &[&str] = &[
+    "apt",
+    "apartment",
+    "suite",
+    "ste",
+    "unit",
+    "bldg",
+    "building",
+    "fl",
+    "floor",
+    "box",
+];
+
+/// The last token of an address block whose street line ends at token `last`: the parts
+/// after it (a unit, a postal code, a state or province code, a town or country), each after
+/// a comma, a line break or blanks, make one address ("888 Old Mill Pike, Millinocket",
+/// "20789 Allika 46\n Suite 501\n Riisa\n\n Estonia 62488", "…, Porto Alegre, RS 95828").
+/// A word that reads as prose ("with", "Daughter:") ends it.
+fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
+    let toks = ctx.toks;
+    let n = toks.len();
+    let unit = |k: usize| {
+        in_list(UNIT_WORDS, ctx.word(k))
+            && k + 1 < n
+            && matches!(
+                ctx.gap_before(k + 1),
+                " " | ". " | "." | " #" | "# " | " # " | "#"
+            )
+            && matches!(toks[k + 1].shape, Shape::Number | Shape::Alnum)
+            && toks[k + 1].len() <= 6
+    };
+    let labelled = |k: usize| ctx.text[toks[k].end..].starts_with(':');
+    // a word of a town's or country's name
+    let town_word = |k: usize| {
+        let t = &toks[k];
+        let e = t.entry;
+        t.alpha()
+            && !labelled(k)
+            && !ctx.is(k, R_NAME_LABELS | R_TITLES | R_REPORTING_VERBS)
+            && (e.place > 0
+                || !(e.word || e.rare || e.clinical)
+                || is_state(t.text)
+                || place_head(t.text)
+                || in_list(TOWN_TAILS, t.text)
+                || ctx.style == CaseStyle::Mixed && t.shape == Shape::Upper)
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k))
+    };
+    let mut end = last;
+    let mut parts = 0;
+    while end + 1 < n && parts < 8 {
+        let k = end + 1;
+        let gap = ctx.gap_before(k);
+        let count = |c: u8| gap.bytes().filter(|&b| b == c).count();
+        // a period only after an abbreviation or a number ("Apt.", "u. 97.", "tér 19.")
+        let period_ok = count(b'.') == 0
+            || count(b'.') == 1
+                && gap.starts_with('.')
+                && (toks[end].shape == Shape::Number || toks[end].len() <= 3);
+        if gap.is_empty()
+            || !gap
+                .bytes()
+                .all(|b| matches!(b, b' ' | b'\t' | b',' | b'\n' | b'\r' | b'.'))
+            || count(b',') > 1
+            || count(b'\n') > 2
+            || !period_ok
+        {
+            break;
+        }
+        let separated = gap.contains([',', '\n']) || gap.contains("  ") || parts > 0;
+        let t = &toks[k];
+        if unit(k) {
+            end = k + 1;
+        } else if matches!(t.shape, Shape::Number | Shape::Alnum)
+            && (3..=7).contains(&t.len())
+            && t.text.bytes().any(|b| b.is_ascii_digit())
+            && separated
+        {
+            // a postal code: "53650", "394 13", "SW1A 1AA"
+            end = k;
+            if k + 1 < n
+                && ctx.gap_before(k + 1) == " "
+                && matches!(toks[k + 1].shape, Shape::Number | Shape::Alnum)
+                && (2..=3).contains(&toks[k + 1].len())
+                && !(k + 2 < n && ctx.gap_before(k + 2) == "-")
+            {
+                end = k + 1;
+            }
+        } else if t.shape == Shape::Upper && t.len() == 2 && !labelled(k)
+            || is_state(t.text) && !labelled(k)
+        {
+            // "…, NE 07997": a US state and ZIP stay apart (Safe Harbor keeps the state, and
+            // a ZIP has its own rules)
+            let us_zip = k + 1 < n
+                && matches!(ctx.gap_before(k + 1), " " | ", " | "  ")
+                && toks[k + 1].shape == Shape::Number
+                && toks[k + 1].len() == 5;
+            if us_zip {
+                break;
+            }
+            end = k;
+        } else if separated && town_word(k) {
+            end = k;
+            while end + 1 < n
+                && end < k + 2
+                && matches!(ctx.gap_before(end + 1), " " | "-")
+                && town_word(end + 1)
+            {
+                end += 1;
+            }
+        } else {
+            break;
+        }
+        parts += 1;
+    }
+    end
 }
 
 /// Drops names the dictionaries guessed where an eponym's noun follows: "Foley catheter",
@@ -4648,10 +4877,12 @@ mod tests {
         assert_finds("SSN 078 05 1120 on file", "SSN", "078 05 1120");
         assert_finds("license plate WE32 TJA seen", "VEHICLE", "WE32 TJA");
         assert_finds("passport number X12345678 expired", "LICENSE", "X12345678");
+        assert_finds("her office in Leeds SW1A 2AA", "ZIP", "SW1A 2AA");
+        // after a street, the postcode is part of the address
         assert_finds(
             "moved to 14 Elm Crescent, Leeds SW1A 2AA",
-            "ZIP",
-            "SW1A 2AA",
+            "ADDRESS",
+            "14 Elm Crescent, Leeds SW1A 2AA",
         );
         // a time is no IPv6 address, a dose no card number
         for text in [
@@ -4720,7 +4951,7 @@ mod tests {
         assert_finds(
             "Moved to Kjærvegen 12, 5003 Bøvik last year.",
             "ADDRESS",
-            "Kjærvegen 12",
+            "Kjærvegen 12, 5003 Bøvik",
         );
         // names that are English words, by their shape and place; Greek names
         assert_finds("Patient John Smith was seen.", "NAME", "John Smith");
@@ -4747,6 +4978,53 @@ mod tests {
                 .detect("Discussed with Zowatrun today.")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn an_address_block_is_one_address() {
+        // a street line, then its unit, town, province and postal code, on lines or after
+        // commas, in the orders of several countries
+        assert_finds(
+            "Billing address: Sara Quellmoor\n    28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    SK\n    53650",
+            "ADDRESS",
+            "28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    SK\n    53650",
+        );
+        assert_finds(
+            "Tomomi lives at 86036 Rua do Arenque 1634, Goiânia",
+            "ADDRESS",
+            "86036 Rua do Arenque 1634, Goiânia",
+        );
+        assert_finds(
+            "Ship it to 12 Harrow Crescent, Suite 4, Port Wexley, QC",
+            "ADDRESS",
+            "12 Harrow Crescent, Suite 4, Port Wexley, QC",
+        );
+        assert_finds(
+            "Meet me at PSC 1437, Box 3833",
+            "ADDRESS",
+            "PSC 1437, Box 3833",
+        );
+        assert_finds("mail to APO AE 09499 please", "ADDRESS", "APO AE 09499");
+        // a US state stays apart from the street, with its ZIP found on its own, in any case
+        let f = found("Lives at 24 Oak Road, Lulebal, NE 07997. Daughter visits.");
+        assert!(
+            f.contains(&("ADDRESS", "24 Oak Road, Lulebal".into()))
+                && f.contains(&("ZIP", "07997".into())),
+            "{f:?}"
+        );
+        assert_finds("lives at 24 oak road, lulebal, ne 07997", "ZIP", "07997");
+        // prose after an address ends it: a sentence, a label, a lower-case word
+        for (text, address) in [
+            ("Lives at 45 Oak Rd, Apt 3, with wife.", "45 Oak Rd, Apt 3"),
+            ("Address: 12 Main St\nPhone: 555-123-4567", "12 Main St"),
+            ("Seen in 5357 Dolebra St. Then we met.", "5357 Dolebra St."),
+        ] {
+            let f = found(text);
+            assert!(
+                f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
+                "{text:?} -> {f:?}"
+            );
+        }
     }
 
     #[test]
