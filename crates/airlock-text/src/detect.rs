@@ -709,6 +709,7 @@ const STRONG_RELATIONS: &[&str] = &[
     "fiancee",
     "boyfriend",
     "girlfriend",
+    "kid",
     "stepdaughter",
     "stepson",
     "named",
@@ -2479,7 +2480,11 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 break;
             }
             end = Some(k);
-            if k + 1 >= n || !matches!(ctx.gap_before(k + 1), " " | ", " | "," | ". ") {
+            // a period goes on only after an initial ("Chochek Quúchuel. Plan:" ends)
+            if k + 1 >= n
+                || !matches!(ctx.gap_before(k + 1), " " | ", " | ",")
+                    && !(ctx.gap_before(k + 1) == ". " && ctx.is_initial(k))
+            {
                 break;
             }
             k += 1;
@@ -2553,7 +2558,11 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             if ctx.is_initial(s) && s + 1 < n && ctx.joined(s) {
                 s += 1;
             }
-            if s < n && ctx.surname_after_first(i, s) {
+            // "until April. Reach me": a period ends a sentence, not a first name
+            if s < n
+                && (s > i + 1 || !ctx.gap_before(s).contains('.'))
+                && ctx.surname_after_first(i, s)
+            {
                 let end = ctx.extend_name(s, 1);
                 mark(&mut is_name, i, end);
                 push(spans, ctx, i, end, Kind::Name, 0.8);
@@ -3537,6 +3546,11 @@ const NET_NAME_CUES: &[&str] = &[
     "hello",
 ];
 
+/// Verbs whose subject is a person: "Trivo lives on …", "Enrico shouted at …".
+const PERSON_VERBS: &[&str] = &[
+    "lives", "lived", "resides", "resided", "shouted", "wrote", "writes", "told", "married",
+];
+
 /// Words next to a drug: a route, a frequency, a form or a unit ("Tegretol BID", "PO Zyxal").
 const DOSE_WORDS: &[&str] = &[
     "po", "iv", "im", "sc", "sq", "sl", "pr", "bid", "tid", "qid", "qd", "qhs", "qam", "qpm",
@@ -3887,7 +3901,8 @@ fn abbreviation_plural(word: &str) -> bool {
 }
 
 /// A word the dictionaries, the context lists and its shape explain: an English or clinical
-/// word, a census name or place the rules weighed already, a drug, a dose, a unit.
+/// word, a census name or place the rules weighed already, a drug, a dose, a unit (a typo of a
+/// known word is weighed apart: see [`safety_net`]).
 fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
     let t = &ctx.toks[i];
     let e = t.entry;
@@ -3922,7 +3937,6 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
         || abbreviation_plural(t.text)
         // µg, μL, µmol: a unit starts with the micro sign (or the Greek mu) and is short
         || t.text.starts_with(['\u{b5}', '\u{3bc}']) && t.text.chars().count() <= 4
-        || derived_or_misspelled(t.text)
 }
 
 /// The safety net of strict mode: every word no rule found and no dictionary explains that is
@@ -3946,19 +3960,38 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 .any(|s| s.1 > t.start);
         }
     }
-    // each word weighed once: explaining a word may try its typos
+    // each word weighed once: explaining a word may try its typos; a word only a typo of a
+    // known word explains ("Christin", "vitoria") is kept apart, for strong cues
+    let mut typo = vec![false; n];
     let candidates: Vec<bool> = (0..n)
         .map(|i| {
             let t = &toks[i];
             let chars = t.text.chars().count();
-            t.alpha()
+            let shaped = t.alpha()
                 && !covered[i]
                 && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
                 && (!t.text.is_ascii() || name_like(t.text))
-                && !explained(ctx, i)
+                && !explained(ctx, i);
+            typo[i] = shaped && derived_or_misspelled(t.text);
+            shaped && !typo[i]
         })
         .collect();
     let candidate = |i: usize| candidates[i];
+    // "Hi Christin", "my name is Martin", "last name? Magnusson", "kid Lukas": a cue that
+    // names who follows
+    // (a relation only before a capitalized census name: "husband visisted" is a verb)
+    let strong_cue = |i: usize| {
+        i > 0 && !ctx.gap_before(i).contains('\n') && {
+            let c = i - 1;
+            ctx.is(c, R_TITLES) && ctx.title_gap(c)
+                || !typo[i] && ctx.is(c, R_STRONG_RELATIONS) && ctx.gap_before(i) == " "
+                || ctx.is(c, R_NAME_LABELS) && ctx.gap_before(i).contains([':', '?'])
+                || in_list(NET_NAME_CUES, ctx.word(c)) && matches!(ctx.gap_before(i), " " | ", ")
+                || c > 0
+                    && in_list(&["is", "was", "'s"], ctx.word(c))
+                    && ctx.word(c - 1).eq_ignore_ascii_case("name")
+        }
+    };
     let cue_before = |i: usize| {
         (1..=2).any(|back| {
             i >= back && {
@@ -4010,6 +4043,17 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         }
     }
     for i in 0..n {
+        // a typo's word, or a census name that is also a word written with its capital, after
+        // a strong cue
+        let census_word = ctx.style == CaseStyle::Mixed
+            && toks[i].shape == Shape::Title
+            && toks[i].entry.is_name()
+            && !covered[i]
+            && !toks[i].entry.clinical
+            && toks[i].roles == 0;
+        if (typo[i] || census_word) && strong_cue(i) {
+            flagged[i] = true;
+        }
         if !candidate(i) {
             continue;
         }
@@ -4048,7 +4092,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             // "rozegol called", "Bjarnsen said": a word no list explains, then a reporting verb
             || i + 1 < n
                 && ctx.gap_before(i + 1) == " "
-                && ctx.is(i + 1, R_REPORTING_VERBS)
+                && (ctx.is(i + 1, R_REPORTING_VERBS) || in_list(PERSON_VERBS, ctx.word(i + 1)))
                 && (ctx.style != CaseStyle::Mixed || t.shape != Shape::Lower || i == 0
                     || sentence_start(ctx, i) || ctx.gap_before(i).contains(':'))
             // two unexplained words in a row: "quetoval wobrodrais" (in a mixed-case note, one
@@ -4353,6 +4397,47 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         {
             s.start = toks[first - 1].start;
         }
+        // "Szabina J Gelencsér", "Kate M Begum": a first name and a middle initial without
+        // its period, on either side of what was found
+        let given = |k: usize, surname: bool| {
+            let e = toks[k].entry;
+            ctx.style == CaseStyle::Mixed
+                && toks[k].shape == Shape::Title
+                && toks[k].len() >= 2
+                && !e.clinical
+                && toks[k].roles == 0
+                && (!e.word
+                    || if surname {
+                        e.last > 0 || e.rare
+                    } else {
+                        e.first > 0
+                    })
+        };
+        let bare_initial = |k: usize| {
+            toks[k].text.len() == 1
+                && toks[k].text.as_bytes()[0].is_ascii_uppercase()
+                && !ctx.text[toks[k].end..].starts_with('.')
+        };
+        if let Some(first) = first_token(toks, s)
+            && first >= 2
+            && toks[first].start == s.start
+            && ctx.gap_before(first) == " "
+            && ctx.gap_before(first - 1) == " "
+            && bare_initial(first - 1)
+            && given(first - 2, false)
+        {
+            s.start = toks[first - 2].start;
+        }
+        if let Some(last) = last_token(toks, s)
+            && last + 2 < toks.len()
+            && toks[last].end == s.end
+            && ctx.gap_before(last + 1) == " "
+            && ctx.gap_before(last + 2) == " "
+            && bare_initial(last + 1)
+            && given(last + 2, true)
+        {
+            s.end = toks[last + 2].end;
+        }
         let first = first_token(toks, s);
         if let Some(first) = first
             && first > 0
@@ -4521,6 +4606,17 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
         }
         let separated = gap.contains([',', '\n']) || gap.contains("  ") || parts > 0;
         let t = &toks[k];
+        // "…, NE 07997", "…, ne 07997": a US state and ZIP stay apart (Safe Harbor keeps the
+        // state, and a ZIP has its own rules)
+        if t.alpha()
+            && t.len() == 2
+            && k + 1 < n
+            && matches!(ctx.gap_before(k + 1), " " | ", " | "  ")
+            && toks[k + 1].shape == Shape::Number
+            && toks[k + 1].len() == 5
+        {
+            break;
+        }
         if unit(k) {
             end = k + 1;
         } else if matches!(t.shape, Shape::Number | Shape::Alnum)
@@ -4538,18 +4634,11 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             {
                 end = k + 1;
             }
-        } else if t.shape == Shape::Upper && t.len() == 2 && !labelled(k)
-            || is_state(t.text) && !labelled(k)
+        } else if (t.shape == Shape::Upper && t.len() == 2 || is_state(t.text))
+            // "ST IN 130" in an all-caps note: a short word is no province
+            && (ctx.style == CaseStyle::Mixed || t.len() > 2 || !t.entry.word)
+            && !labelled(k)
         {
-            // "…, NE 07997": a US state and ZIP stay apart (Safe Harbor keeps the state, and
-            // a ZIP has its own rules)
-            let us_zip = k + 1 < n
-                && matches!(ctx.gap_before(k + 1), " " | ", " | "  ")
-                && toks[k + 1].shape == Shape::Number
-                && toks[k + 1].len() == 5;
-            if us_zip {
-                break;
-            }
             end = k;
         } else if separated && town_word(k) {
             end = k;
@@ -4978,6 +5067,40 @@ mod tests {
                 .detect("Discussed with Zowatrun today.")
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn names_after_strong_cues_and_with_bare_middle_initials() {
+        // a word a typo would explain, or a census name that is also a word, after a cue that
+        // names who follows
+        assert_finds("Hi Christin, I'm writing about", "NAME", "Christin");
+        assert_finds("my name is vitoria", "NAME", "vitoria");
+        assert_finds("My name is Martin and I need help", "NAME", "Martin");
+        assert_finds("What's your last name? Magnusson", "NAME", "Magnusson");
+        assert_finds("remove my kid Lukas from the will", "NAME", "Lukas");
+        // a first name and a middle initial without its period, before or after the found word
+        assert_finds(
+            "by Szabina J Gelencsér today",
+            "NAME",
+            "Szabina J Gelencsér",
+        );
+        assert_finds("Kate M Begum sang", "NAME", "Kate M Begum");
+        // a verb after a relation, a common word after a period, clinical letters stay
+        for text in [
+            "son and husband visisted. daughter called.",
+            "Will arrive at noon. Hi Team, thanks.",
+            "until April. Reach me by phone",
+            "Vitamin D Level low, Hep B Vaccine given",
+            "Not moving LE. PERL.",
+        ] {
+            assert!(
+                found(text).iter().all(|(k, _)| *k != "NAME"),
+                "{text:?} -> {:?}",
+                found(text)
+            );
+        }
+        let f = found("Ordering physician: Chochek Quuchel. Plan: repeat CBC");
+        assert!(f.contains(&("NAME", "Chochek Quuchel".into())), "{f:?}");
     }
 
     #[test]
