@@ -521,10 +521,10 @@ fn rules() -> Vec<Rule> {
         ),
         rule(
             K::Zip,
-            T::AfterLabel,
+            T::DigitWord,
             C::None,
             0.9,
-            r"(?i:\bzip(?:\s*code)?\s*[:#]?\s*)[0-9]{5}(?:-[0-9]{4})?\b",
+            r"(?i:\b(?:zip(?:\s*code)?|postal\s*code|post\s*code|postcode)(?:\s+is)?\s*[:#]?\s*)(?:[0-9]{5}(?:-[0-9]{4})?|[0-9]{3,4}(?:[ -][0-9]{2,3})?|[0-9]{6})\b",
         ),
         // ", nh 58135": a state code in any case after a comma, then a ZIP
         rule(
@@ -1918,6 +1918,7 @@ impl Detector {
             if mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
             }
+            street_lines(&ctx, &mut spans);
             grow_spans(&ctx, &mut spans);
             drop_eponyms(&ctx, &mut spans);
         }
@@ -4506,16 +4507,76 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         if end > last {
             s.end = toks[end].end;
         }
-        // "28245 Puruntie 82": a number before a continental street
+        // "28245 Puruntie 82": a number before a continental street (or before a house number)
         if toks[first].start == s.start
-            && toks[first].alpha()
             && first > 0
             && ctx.gap_before(first) == " "
             && toks[first - 1].shape == Shape::Number
             && toks[first - 1].len() <= 6
+            // not the decimals of ".015 1800"
+            && !ctx.gap_before(first - 1).ends_with(['.', ','])
         {
             s.start = toks[first - 1].start;
         }
+    }
+}
+
+/// Words and abbreviations inside a street's name in other languages, and the particles of
+/// one: "Erzsébet tér 19", "Kálmán Imre u. 12", "ul. Miła 53", "Rua do Arenque 1634".
+const STREET_WORDS: &[&str] = &[
+    "u", "ul", "utca", "út", "tér", "körút", "rkp", "str", "terrasse", "strada", "calle", "rua",
+    "via", "rue", "avenida", "de", "da", "do", "dos", "das", "du", "la", "le", "del", "della",
+    "di", "van", "von", "der", "den", "am",
+];
+
+/// Streets by their shape, in a text with capitals: "5049 Harjukuja 54, SEINÄJOKI",
+/// "971 Kesk 53  Suite 343", "Allika 46\n Suite 501": a house number (or a block of address
+/// parts after), one to four words of which one is a proper noun no list explains, and a
+/// number that ends the line or the clause or comes before a unit.
+fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
+    if ctx.style != CaseStyle::Mixed {
+        return;
+    }
+    let toks = ctx.toks;
+    let n = toks.len();
+    let mut i = 0;
+    while i < n {
+        let lead = toks[i].shape == Shape::Number && toks[i].len() <= 6;
+        let w = if lead { i + 1 } else { i };
+        if w >= n || !toks[w].alpha() || lead && ctx.gap_before(w) != " " {
+            i += 1;
+            continue;
+        }
+        let mut k = w;
+        let mut proper = false;
+        while k < n && k < w + 4 && toks[k].alpha() {
+            let t = &toks[k];
+            let e = t.entry;
+            let street_word = in_list(STREET_WORDS, t.text);
+            let gap_ok = k == w
+                || ctx.gap_before(k) == " "
+                || matches!(ctx.gap_before(k), ". " | ".")
+                    && in_list(STREET_WORDS, ctx.word(k - 1));
+            // a proper noun no list explains ("Harjukuja", "Kálmán")
+            let prop = ctx.capitalized(k)
+                && (t.shape != Shape::Upper || !t.text.is_ascii())
+                && !(e.word || e.rare || e.clinical || e.drug)
+                && t.roles == 0
+                && t.text.chars().count() >= 3;
+            let other = ctx.capitalized(k) && t.roles == 0 && !e.clinical && !e.drug;
+            if !gap_ok || !(prop || street_word || other) {
+                break;
+            }
+            proper |= prop;
+            k += 1;
+        }
+        if proper && k > w && street_number_after(ctx, k - 1) && (lead || address_tail(ctx, k) > k)
+        {
+            push(spans, ctx, if lead { i } else { w }, k, Kind::Address, 0.7);
+            i = k + 1;
+            continue;
+        }
+        i += 1;
     }
 }
 
@@ -4532,6 +4593,9 @@ fn street_number_after(ctx: &Ctx<'_>, last: usize) -> bool {
             || k + 1 < toks.len() && {
                 let g = ctx.gap_before(k + 1).trim_start_matches([' ', '\t', '.']);
                 g.starts_with([',', '\n', '\r'])
+                    || g.is_empty() && ctx.gap_before(k + 1).contains("  ")
+                    // "Via Franscini 71 Suite 838"
+                    || in_list(UNIT_WORDS, ctx.word(k + 1))
             })
 }
 
@@ -4604,7 +4668,10 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
         {
             break;
         }
-        let separated = gap.contains([',', '\n']) || gap.contains("  ") || parts > 0;
+        let separated = gap.contains([',', '\n'])
+            || gap.contains("  ")
+            || parts > 0
+            || toks[end].shape == Shape::Number;
         let t = &toks[k];
         // "…, NE 07997", "…, ne 07997": a US state and ZIP stay apart (Safe Harbor keeps the
         // state, and a ZIP has its own rules)
@@ -5147,6 +5214,33 @@ mod tests {
                 f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
                 "{text:?} -> {f:?}"
             );
+        }
+    }
+
+    #[test]
+    fn streets_by_their_shape_and_postal_codes_after_labels() {
+        assert_finds(
+            "Kevin gave Alma his address: 5049 Harjukuja 54, SEINÄJOKI",
+            "ADDRESS",
+            "5049 Harjukuja 54, SEINÄJOKI",
+        );
+        assert_finds(
+            "Our offices are at 971 Kesk 53  Suite 343  Pärnu",
+            "ADDRESS",
+            "971 Kesk 53  Suite 343  Pärnu",
+        );
+        assert_finds("ZIP: 394 13", "ZIP", "394 13");
+        assert_finds("my zip code is 35350", "ZIP", "35350");
+        assert_finds("postcode: 3610-114", "ZIP", "3610-114");
+        // doses, labs and scores have the same shape and stay
+        for text in [
+            "Meds: Tylenol 500, Lasix 40, Zosyn 4.5",
+            "BUN 30, Cr 1.2, Hgb 12, Plt 150",
+            "Apgars 8, 9",
+            "Gave 2 Percocet 5, pain 4/10",
+            "NPO POST 2400; INCREASE TO .015 1800 PER HR",
+        ] {
+            assert!(found(text).is_empty(), "{text:?} -> {:?}", found(text));
         }
     }
 
