@@ -4709,13 +4709,51 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             end = k;
         } else if separated && town_word(k) {
             end = k;
+            // "Porto Alegre", "Caxias do Sul", "Črni Vrh nad Idrijo"
             while end + 1 < n
-                && end < k + 2
+                && end < k + 3
                 && matches!(ctx.gap_before(end + 1), " " | "-")
-                && town_word(end + 1)
+                && (town_word(end + 1)
+                    || end + 2 < n
+                        && toks[end + 1].shape == Shape::Lower
+                        && toks[end + 1].len() <= 4
+                        && ctx.gap_before(end + 2) == " "
+                        && town_word(end + 2))
             {
                 end += 1;
             }
+        } else if separated
+            && ctx.style == CaseStyle::Mixed
+            && matches!(t.shape, Shape::Title | Shape::Upper)
+            && t.roles == 0
+            && !t.entry.clinical
+            && !labelled(k)
+            && {
+                // "… Riisa\n Estonia 62488", "… Pärnu  Estonia": a capitalized word that is
+                // also a word (a country) counts where a postal code or the block's end
+                // follows it
+                let e = if k + 1 < n
+                    && ctx.gap_before(k + 1) == " "
+                    && ctx.capitalized(k + 1)
+                    && toks[k + 1].roles == 0
+                {
+                    k + 1
+                } else {
+                    k
+                };
+                e + 1 == n && ctx.text[toks[e].end..].trim().is_empty()
+                    || e + 1 < n
+                        && (ctx.gap_before(e + 1).contains('\n')
+                            || matches!(ctx.gap_before(e + 1), " " | "  ")
+                                && toks[e + 1].shape == Shape::Number
+                                && (3..=7).contains(&toks[e + 1].len()))
+            }
+        {
+            end = if k + 1 < n && ctx.gap_before(k + 1) == " " && ctx.capitalized(k + 1) {
+                k + 1
+            } else {
+                k
+            };
         } else {
             break;
         }
