@@ -3974,6 +3974,8 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && (!t.text.is_ascii() || name_like(t.text))
                 && !explained(ctx, i);
             typo[i] = shaped && derived_or_misspelled(t.text);
+            // (a capital in the middle of a sentence does not outweigh a typo: clinicians
+            // capitalize the drugs they misspell, "Remains on Labetelol")
             shaped && !typo[i]
         })
         .collect();
@@ -3988,6 +3990,10 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 || !typo[i] && ctx.is(c, R_STRONG_RELATIONS) && ctx.gap_before(i) == " "
                 || ctx.is(c, R_NAME_LABELS) && ctx.gap_before(i).contains([':', '?'])
                 || in_list(NET_NAME_CUES, ctx.word(c)) && matches!(ctx.gap_before(i), " " | ", ")
+                // '…," says Bergqvist', "said Maslin"
+                || in_list(&["says", "said", "asked", "asks", "told"], ctx.word(c))
+                    && ctx.gap_before(i) == " "
+                    && ctx.capitalized(i)
                 || c > 0
                     && in_list(&["is", "was", "'s"], ctx.word(c))
                     && ctx.word(c - 1).eq_ignore_ascii_case("name")
@@ -4112,10 +4118,44 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     }
     // unexplained words next to a flagged word join it, and so do capitalized ones (or any in
     // a note without capitals) next to a name or place the rules found
+    // "Usamov and Bowers", "Morrison, Rogers and Torres": names coordinated with a name
+    let mut named = vec![false; n];
+    for s in spans.iter().filter(|s| s.kind == Kind::Name) {
+        if let (Some(a), Some(b)) = (first_token(toks, s), last_token(toks, s)) {
+            named[a..=b].iter_mut().for_each(|f| *f = true);
+        }
+    }
+    let coordinated = |i: usize, flagged: &[bool]| {
+        let t = &toks[i];
+        let name_shaped = ctx.style == CaseStyle::Mixed
+            && t.shape == Shape::Title
+            && !covered[i]
+            && t.roles == 0
+            && !t.entry.clinical
+            && !t.entry.drug
+            && (candidate(i)
+                || (1..=crate::lexicon::COMMON_FIRST).contains(&t.entry.first)
+                || (1..=crate::lexicon::COMMON_LAST).contains(&t.entry.last));
+        let found = |k: usize| flagged[k] || named[k];
+        let and = |k: usize| ctx.word(k).eq_ignore_ascii_case("and") && ctx.gap_before(k) == " ";
+        name_shaped
+            && (i >= 2 && and(i - 1) && ctx.gap_before(i) == " " && found(i - 2)
+                || i + 2 < n && and(i + 1) && ctx.gap_before(i + 2) == " " && found(i + 2)
+                || i > 0
+                    && ctx.gap_before(i) == ", "
+                    && found(i - 1)
+                    && (i + 1 >= n || matches!(ctx.gap_before(i + 1), ", " | " "))
+                || i + 1 < n && ctx.gap_before(i + 1) == ", " && found(i + 1))
+    };
     let mut changed = true;
     while changed {
         changed = false;
         for i in 0..n {
+            if !flagged[i] && coordinated(i, &flagged) {
+                flagged[i] = true;
+                changed = true;
+                continue;
+            }
             if flagged[i] || !candidate(i) {
                 continue;
             }
@@ -5183,6 +5223,14 @@ mod tests {
         assert_finds("My name is Martin and I need help", "NAME", "Martin");
         assert_finds("What's your last name? Magnusson", "NAME", "Magnusson");
         assert_finds("remove my kid Lukas from the will", "NAME", "Lukas");
+        // after a reporting verb; coordinated with a name
+        assert_finds("\"It is moving,\" says Bergqvist.", "NAME", "Bergqvist");
+        assert_finds("I'm so jealous! said Maslin to him", "NAME", "Maslin");
+        let f = found("The founders were Kadiev, Rogers and Torres.");
+        for name in ["Kadiev", "Rogers", "Torres"] {
+            assert!(f.contains(&("NAME", name.into())), "{name}: {f:?}");
+        }
+        assert!(found("afebrile, on po Flagyl, Vanco and Levoq.").is_empty());
         // a first name and a middle initial without its period, before or after the found word
         assert_finds(
             "by Szabina J Gelencsér today",

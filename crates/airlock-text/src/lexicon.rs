@@ -42,8 +42,8 @@ impl Entry {
 
 /// First names up to this rank, and last names up to this one, are names before they are rare
 /// English words.
-const COMMON_FIRST: u32 = 1500;
-const COMMON_LAST: u32 = 5_000;
+pub(crate) const COMMON_FIRST: u32 = 1500;
+pub(crate) const COMMON_LAST: u32 = 5_000;
 
 /// Places of `us-places.txt` that come from GeoNames (the rest are postal place names).
 const GEONAMES_PLACES: usize = 16_775;
