@@ -62,6 +62,8 @@ enum Check {
     Ipv6,
     /// An international number: 8 to 15 digits after the `+` or `00`.
     PhoneDigits,
+    /// A number after a phone label or verb: 7 to 15 digits, the extension apart.
+    LabelledPhone,
 }
 
 struct Rule {
@@ -92,7 +94,7 @@ fn label_rule(kind: Kind, labels: &str) -> Rule {
         // ("ACCT12345") when short: a long run glued to letters that happen to spell a label
         // is a word of its own (the hex digest "acc7bfe6…" is no account number)
         format!(
-            r"(?i:\b(?:{labels})(?:(?:\.?\s*(?:#|no\.?|num(?:ber)?|id)\s*[:#]?\s*|\.?\s*[:#]\s*|\.\s*|\s+)(?:[A-Za-z]{{1,4}}-)*[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]|[0-9][A-Za-z0-9-]{{0,14}}[A-Za-z0-9]\b))"
+            r"(?i:\b(?:{labels})(?:(?:\.?\s*(?:#|no\.?|num(?:ber)?|id)(?:\s+is)?\s*[:#]?\s*|\.?\s*[:#]\s*|\.\s*|\s+)(?:[A-Za-z]{{1,4}}-)*[A-Za-z]{{0,4}}-?[0-9][A-Za-z0-9-]*[A-Za-z0-9]|[0-9][A-Za-z0-9-]{{0,14}}[A-Za-z0-9]\b))"
         ),
     )
 }
@@ -374,10 +376,19 @@ fn rules() -> Vec<Rule> {
         ),
         rule(
             K::Phone,
-            T::AfterLabel,
+            T::Number,
             C::None,
             0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b",
+        ),
+        // any layout after a phone label or verb: "Mobile: 432 03 163", "Fax:
+        // 345-899-3560x4587", "call me on 9472 7916", "not answering at 71-33-52-22"
+        rule(
+            K::Phone,
+            T::Number,
+            C::LabelledPhone,
+            0.85,
+            r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|desk|(?:call|reach|text|ring)\s+(?:me|us|him|her|them)\s+(?:at|on)|answering\s+at|registered)\s*(?:#|no\.?|number)?\s*(?:is\s+)?[:#]?\s*)\+?(?:\(?[0-9]{1,4}\)?[ .-]?){1,5}[0-9]{2,4}(?:\s?(?:x|ext\.?)\s?[0-9]{1,5})?\b",
         ),
         // international layouts after a phone label: "Work: (03) 5555 6473", "+44 20 7946 0958"
         rule(
@@ -2188,8 +2199,9 @@ fn luhn_holds(value: &str) -> bool {
     let digits: Vec<u32> = value.chars().filter_map(|c| c.to_digit(10)).collect();
     // issuers' numbers start with 2 to 6 (Mastercard's 2-series, Amex, Visa, Mastercard,
     // Discover); runs of one digit are test patterns
+    // (UATP and the first JCB numbers: 15 digits that start with 1)
     if !(13..=19).contains(&digits.len())
-        || !(2..=6).contains(&digits[0])
+        || !((2..=6).contains(&digits[0]) || digits[0] == 1 && digits.len() == 15)
         || digits.iter().all(|&d| d == digits[0])
     {
         return false;
@@ -2249,6 +2261,11 @@ fn passes(check: Check, text: &str, r: std::ops::Range<usize>) -> bool {
             let groups = value.split(':').filter(|g| !g.is_empty()).count();
             let hex_letter = value.bytes().any(|b| b.is_ascii_alphabetic());
             (groups == 8 || value.contains("::") && groups >= 2) && (hex_letter || groups >= 4)
+        }
+        Check::LabelledPhone => {
+            let main = value.split(['x', 'X', 'e']).next().unwrap_or(value);
+            let digits = main.bytes().filter(u8::is_ascii_digit).count();
+            (7..=15).contains(&digits)
         }
         Check::PhoneDigits => {
             let digits = value.bytes().filter(u8::is_ascii_digit).count();
@@ -5315,6 +5332,25 @@ mod tests {
             "ADDRESS",
             "971 Kesk 53  Suite 343  Pärnu",
         );
+        // phones in any layout after a label or a verb; a 15-digit card that starts with 1;
+        // a licence number after "number is"
+        assert_finds("Phone: 467 3395  E-mail: x", "PHONE", "467 3395");
+        assert_finds("Mobile: 432 03 163 Desk", "PHONE", "432 03 163");
+        assert_finds("Fax: 345-899-3560x4587", "PHONE", "345-899-3560x4587");
+        assert_finds("Can someone call me on 9472 7916?", "PHONE", "9472 7916");
+        assert_finds("not answering at 71-33-52-22", "PHONE", "71-33-52-22");
+        assert_finds("Pager 83554.", "PHONE", "83554");
+        assert_finds(
+            "lost my card 180016070420458.",
+            "ACCOUNT",
+            "180016070420458",
+        );
+        assert_finds(
+            "my driver's license number is 2270-66-1551",
+            "LICENSE",
+            "2270-66-1551",
+        );
+        assert!(found("call me on 2 days").is_empty());
         assert_finds("ZIP: 394 13", "ZIP", "394 13");
         assert_finds("my zip code is 35350", "ZIP", "35350");
         assert_finds("postcode: 3610-114", "ZIP", "3610-114");
