@@ -3731,6 +3731,7 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
 /// Words that open a facility's kind after its name: "… Urgent Care", "… Family Practice",
 /// "… Pediatrics".
 const FACILITY_OPENERS: &[&str] = &[
+    "country",
     "urgent",
     "assisted",
     "family",
@@ -4096,6 +4097,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 // "NORIMIL, LIHEHEN" in a mixed-case note
                 (CaseStyle::Mixed, Shape::Upper) => {
                     cue_before(i) && t.len() >= 4
+                        // "grew up in KNIVSTA", "flew to HORTEN": a town in capitals after a
+                        // place cue or a move
+                        || t.len() >= 5
+                            && i > 0
+                            && ctx.gap_before(i) == " "
+                            && (ctx.is(i - 1, R_PLACE_CUES) && !ctx.word(i - 1).eq_ignore_ascii_case("at")
+                                || residence_before(ctx, i))
                         || i + 1 < n
                             && ctx.gap_before(i + 1) == ", "
                             && candidate(i + 1)
@@ -4287,6 +4295,8 @@ fn net_span(
 
 /// Words that continue a facility's or a town's name: "… Urgent Care", "… Falls".
 const PLACE_TAIL_WORDS: &[&str] = &[
+    "country",
+    "club",
     "urgent",
     "care",
     "community",
@@ -5351,6 +5361,13 @@ mod tests {
             "2270-66-1551",
         );
         assert!(found("call me on 2 days").is_empty());
+        assert_finds("He grew up in KNIVSTA.", "LOCATION", "KNIVSTA");
+        assert_finds(
+            "Where: Kuncsorba Country Club.",
+            "LOCATION",
+            "Kuncsorba Country Club",
+        );
+        assert!(found("placed in TRENDELENBURG position, in AFIB earlier").is_empty());
         assert_finds("ZIP: 394 13", "ZIP", "394 13");
         assert_finds("my zip code is 35350", "ZIP", "35350");
         assert_finds("postcode: 3610-114", "ZIP", "3610-114");
