@@ -4121,6 +4121,15 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                         || i > 0 && ctx.gap_before(i) == " " && residence_before(ctx, i)
                 }
             }
+            // "Shovda is very reliable": in text with capitals, a capitalized word no list
+            // explains opens a sentence as its subject
+            || ctx.style == CaseStyle::Mixed
+                && t.shape == Shape::Title
+                && i + 1 < n
+                && ctx.gap_before(i + 1) == " "
+                && in_list(&["is", "was", "began", "has", "had"], ctx.word(i + 1))
+                // not a passive ("Respalor was started"): drugs and devices are acted on
+                && !(i + 2 < n && ctx.word(i + 2).to_ascii_lowercase().ends_with("ed"))
             // "rozegol called", "Bjarnsen said": a word no list explains, then a reporting verb
             || i + 1 < n
                 && ctx.gap_before(i + 1) == " "
@@ -5361,6 +5370,8 @@ mod tests {
             "2270-66-1551",
         );
         assert!(found("call me on 2 days").is_empty());
+        assert_finds("Shovda is very reliable.", "NAME", "Shovda");
+        assert!(found("Respalor was started at 10cc. Tegretol was resumed.").is_empty());
         assert_finds("He grew up in KNIVSTA.", "LOCATION", "KNIVSTA");
         assert_finds(
             "Where: Kuncsorba Country Club.",
