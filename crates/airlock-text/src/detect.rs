@@ -581,7 +581,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.9,
-            r"\b(?:APO|FPO|DPO),?\s+(?:AA|AE|AP)\b(?:,?\s+[0-9]{5}\b)?",
+            r"\b(?:(?:USS|USNS|USNV|USCGC)\s+(?u:[\p{L}'-]+)(?:\s+(?u:[\p{L}'-]+))?\s+)?(?:APO|FPO|DPO),?\s+(?:AA|AE|AP)\b(?:,?\s+[0-9]{5}\b)?",
         ),
         rule(K::Id, T::Whole, C::BareNumber, 0.5, r"\b[0-9]{7,}\b"),
     ]
@@ -4615,6 +4615,34 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     }
     let toks = ctx.toks;
     let n = toks.len();
+    // "the corner of Kuusiku 7 and Alexander Flat": a crossing of two streets
+    for i in 0..n.saturating_sub(3) {
+        if !(ctx.word(i).eq_ignore_ascii_case("corner")
+            && ctx.word(i + 1).eq_ignore_ascii_case("of"))
+        {
+            continue;
+        }
+        let start = i + 2;
+        let plain = |k: usize| matches!(ctx.gap_before(k), " " | ". " | "/ " | "/");
+        let Some(and) = (start + 1..n.min(start + 8))
+            .take_while(|&k| plain(k))
+            .find(|&k| ctx.word(k).eq_ignore_ascii_case("and"))
+        else {
+            continue;
+        };
+        let named = (start..and).any(|k| ctx.capitalized(k) || toks[k].shape == Shape::Number);
+        let mut end = and;
+        while end + 1 < n
+            && end < and + 3
+            && plain(end + 1)
+            && (ctx.capitalized(end + 1) || toks[end + 1].shape == Shape::Number)
+        {
+            end += 1;
+        }
+        if named && end > and {
+            push(spans, ctx, start, end, Kind::Address, 0.7);
+        }
+    }
     let mut i = 0;
     while i < n {
         let lead = toks[i].shape == Shape::Number && toks[i].len() <= 6;
@@ -4646,8 +4674,20 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             proper |= prop;
             k += 1;
         }
-        if proper && k > w && street_number_after(ctx, k - 1) && (lead || address_tail(ctx, k) > k)
-        {
+        // "Via Roma 131", "Rua Diadema 1903", "ul. Chrzanowska 61": a street word opens it
+        // (an opener with its capital, not "via PB 7200" in a note)
+        let opened = k > w + 1
+            && toks[w + 1].shape != Shape::Upper
+            && (in_list(STREET_OPENERS, ctx.word(w)) && toks[w].shape == Shape::Title
+                || in_list(&["ul", "c"], ctx.word(w)));
+        let numbered = k > w && street_number_after(ctx, k - 1)
+            || opened
+                && k < n
+                && ctx.gap_before(k) == " "
+                && toks[k].shape == Shape::Number
+                && toks[k].len() <= 5
+                && !(k + 1 < n && ctx.gap_before(k + 1) == " " && dose_follows(ctx, k - 1));
+        if (proper || opened) && k > w && numbered && (lead || opened || address_tail(ctx, k) > k) {
             push(spans, ctx, if lead { i } else { w }, k, Kind::Address, 0.7);
             i = k + 1;
             continue;
@@ -5379,6 +5419,27 @@ mod tests {
             "Kuncsorba Country Club",
         );
         assert!(found("placed in TRENDELENBURG position, in AFIB earlier").is_empty());
+        assert_finds(
+            "Megan lives on Via Tasso 129 street.",
+            "ADDRESS",
+            "Via Tasso 129",
+        );
+        assert_finds(
+            "dropped off at 9383 ul. Chrzanowska 61 St.",
+            "ADDRESS",
+            "9383 ul. Chrzanowska 61",
+        );
+        assert_finds(
+            "meet at USS Mahler FPO AA 70489 after",
+            "ADDRESS",
+            "USS Mahler FPO AA 70489",
+        );
+        assert_finds(
+            "stop at the corner of Kuusiku 7 and Alexander Flat?",
+            "ADDRESS",
+            "Kuusiku 7 and Alexander Flat",
+        );
+        assert!(found("BP via AL 88-120/49, Bi-PAP via PB 7200 vent").is_empty());
         assert_finds("ZIP: 394 13", "ZIP", "394 13");
         assert_finds("my zip code is 35350", "ZIP", "35350");
         assert_finds("postcode: 3610-114", "ZIP", "3610-114");
