@@ -4656,11 +4656,6 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         while k < n && k < w + 4 && toks[k].alpha() {
             let t = &toks[k];
             let e = t.entry;
-            let street_word = in_list(STREET_WORDS, t.text);
-            let gap_ok = k == w
-                || ctx.gap_before(k) == " "
-                || matches!(ctx.gap_before(k), ". " | ".")
-                    && in_list(STREET_WORDS, ctx.word(k - 1));
             // a proper noun no list explains ("Harjukuja", "Kálmán")
             let prop = ctx.capitalized(k)
                 && (t.shape != Shape::Upper || !t.text.is_ascii())
@@ -4668,11 +4663,22 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && t.roles == 0
                 && t.text.chars().count() >= 3;
             let other = ctx.capitalized(k) && t.roles == 0 && !e.clinical && !e.drug;
-            if !gap_ok || !(prop || street_word || other) {
+            if !(prop || other || in_list(STREET_WORDS, t.text)) {
+                break;
+            }
+            let gap_ok = k == w
+                || ctx.gap_before(k) == " "
+                || matches!(ctx.gap_before(k), ". " | ".")
+                    && in_list(STREET_WORDS, ctx.word(k - 1));
+            if !gap_ok {
                 break;
             }
             proper |= prop;
             k += 1;
+        }
+        if k == w {
+            i += 1;
+            continue;
         }
         // "Via Roma 131", "Rua Diadema 1903", "ul. Chrzanowska 61": a street word opens it
         // (an opener with its capital, not "via PB 7200" in a note)
