@@ -2500,8 +2500,8 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             end = Some(k);
             // a period goes on only after an initial ("Chochek Quúchuel. Plan:" ends)
             if k + 1 >= n
-                || !matches!(ctx.gap_before(k + 1), " " | ", " | ",")
-                    && !(ctx.gap_before(k + 1) == ". " && ctx.is_initial(k))
+                || !(matches!(ctx.gap_before(k + 1), " " | ", " | ",")
+                    || ctx.gap_before(k + 1) == ". " && ctx.is_initial(k))
             {
                 break;
             }
