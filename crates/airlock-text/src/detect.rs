@@ -4230,8 +4230,26 @@ fn net_span(
     let n = toks.len();
     let mut start = i;
     let mut end = i;
-    while end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
-        end += 1;
+    loop {
+        if end + 1 < n && flagged[end + 1] && matches!(ctx.gap_before(end + 1), " " | "-") {
+            end += 1;
+        } else if end + 2 < n
+            // "Villafranca del Cid", "Caxias do Sul", "Willemine ten Pas": a particle between
+            // two flagged words
+            && (flagged[end + 2]
+                || ctx.style == CaseStyle::Mixed
+                    && toks[end + 2].shape == Shape::Title
+                    && toks[end + 2].len() >= 3
+                    && toks[end + 2].roles == 0
+                    && !(toks[end + 2].entry.word || toks[end + 2].entry.clinical))
+            && in_list(NAME_PARTICLES, ctx.word(end + 1))
+            && ctx.gap_before(end + 1) == " "
+            && ctx.gap_before(end + 2) == " "
+        {
+            end += 2;
+        } else {
+            break;
+        }
     }
     let place_cue = i > 0
         && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS)
@@ -4421,6 +4439,30 @@ fn last_token(toks: &[Token<'_>], s: &Span) -> Option<usize> {
 /// a name takes its initial: "Trodaiklan, M.", "P. Klosapais".
 fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     let toks = ctx.toks;
+    // "Villafranca del Cid", "Willemine ten Pas": a particle and a capitalized word after a
+    // name or a place
+    for s in spans
+        .iter_mut()
+        .filter(|s| matches!(s.kind, Kind::Name | Kind::Location))
+    {
+        let Some(last) = last_token(toks, s) else {
+            continue;
+        };
+        if ctx.style == CaseStyle::Mixed
+            && toks[last].end == s.end
+            && last + 2 < toks.len()
+            && in_list(NAME_PARTICLES, ctx.word(last + 1))
+            && toks[last + 1].shape == Shape::Lower
+            && ctx.gap_before(last + 1) == " "
+            && ctx.gap_before(last + 2) == " "
+            && toks[last + 2].shape == Shape::Title
+            && toks[last + 2].len() >= 3
+            && toks[last + 2].roles == 0
+            && !(toks[last + 2].entry.word || toks[last + 2].entry.clinical)
+        {
+            s.end = toks[last + 2].end;
+        }
+    }
     // "M." but not the M of "M.D."
     let initial = |k: usize| {
         toks[k].alpha()
@@ -4597,6 +4639,12 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
     }
 }
 
+/// The particles inside a name or a town: "Villafranca del Cid", "Willemine ten Pas".
+const NAME_PARTICLES: &[&str] = &[
+    "de", "del", "della", "da", "do", "dos", "das", "di", "du", "la", "le", "van", "von", "der",
+    "den", "ten", "ter", "nad", "pod", "bin", "ibn",
+];
+
 /// Words and abbreviations inside a street's name in other languages, and the particles of
 /// one: "Erzsébet tér 19", "Kálmán Imre u. 12", "ul. Miła 53", "Rua do Arenque 1634".
 const STREET_WORDS: &[&str] = &[
@@ -4640,7 +4688,15 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             end += 1;
         }
         if named && end > and {
-            push(spans, ctx, start, end, Kind::Address, 0.7);
+            // the crossing is the address: "the corner of … and …"
+            let from =
+                if i > 0 && ctx.word(i - 1).eq_ignore_ascii_case("the") && ctx.gap_before(i) == " "
+                {
+                    i - 1
+                } else {
+                    i
+                };
+            push(spans, ctx, from, end, Kind::Address, 0.7);
         }
     }
     let mut i = 0;
@@ -5443,9 +5499,14 @@ mod tests {
         assert_finds(
             "stop at the corner of Kuusiku 7 and Alexander Flat?",
             "ADDRESS",
-            "Kuusiku 7 and Alexander Flat",
+            "the corner of Kuusiku 7 and Alexander Flat",
         );
         assert!(found("BP via AL 88-120/49, Bi-PAP via PB 7200 vent").is_empty());
+        assert_finds(
+            "we moved to Villafranca del Cid last year",
+            "LOCATION",
+            "Villafranca del Cid",
+        );
         assert_finds("ZIP: 394 13", "ZIP", "394 13");
         assert_finds("my zip code is 35350", "ZIP", "35350");
         assert_finds("postcode: 3610-114", "ZIP", "3610-114");
