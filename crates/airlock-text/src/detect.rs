@@ -3564,6 +3564,12 @@ const NET_NAME_CUES: &[&str] = &[
     "hello",
 ];
 
+/// Words after a name and a comma that open what is said to them: "Kuba, can I …".
+const VOCATIVE_NEXT: &[&str] = &[
+    "can", "could", "would", "will", "please", "i", "you", "thanks", "thank", "do", "did", "are",
+    "have", "we", "remember", "listen", "look",
+];
+
 /// Verbs whose subject is a person: "Trivo lives on …", "Enrico shouted at …".
 const PERSON_VERBS: &[&str] = &[
     "lives", "lived", "resides", "resided", "shouted", "wrote", "writes", "told", "married",
@@ -4077,6 +4083,23 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
         if (typo[i] || census_word) && strong_cue(i) {
+            flagged[i] = true;
+        }
+        // who is spoken to: "Kuba, can I …", "Remember me, Maria?", "Don't go, Mark!"
+        let vocative = (census_word
+            && (!toks[i].entry.word
+                || (1..=crate::lexicon::COMMON_FIRST).contains(&toks[i].entry.first))
+            || candidate(i))
+            && ctx.style == CaseStyle::Mixed
+            && toks[i].shape == Shape::Title
+            && (sentence_start(ctx, i)
+                && i + 1 < n
+                && ctx.gap_before(i + 1) == ", "
+                && in_list(VOCATIVE_NEXT, ctx.word(i + 1))
+                || i > 0
+                    && ctx.gap_before(i) == ", "
+                    && ctx.text[toks[i].end..].starts_with(['?', '!']));
+        if vocative {
             flagged[i] = true;
         }
         if !candidate(i) {
@@ -5361,6 +5384,11 @@ mod tests {
         assert_finds("My name is Martin and I need help", "NAME", "Martin");
         assert_finds("What's your last name? Magnusson", "NAME", "Magnusson");
         assert_finds("remove my kid Lukas from the will", "NAME", "Lukas");
+        // who is spoken to
+        assert_finds("Kuba, can I please speak to you", "NAME", "Kuba");
+        assert_finds("Remember me, Maria? When I", "NAME", "Maria");
+        assert_finds("Don't go to town, Mark!", "NAME", "Mark");
+        assert!(found("Lasix, can be given. Neuro, alert. Resp, could not wean.").is_empty());
         // after a reporting verb; coordinated with a name
         assert_finds("\"It is moving,\" says Bergqvist.", "NAME", "Bergqvist");
         assert_finds("I'm so jealous! said Maslin to him", "NAME", "Maslin");
