@@ -388,7 +388,7 @@ fn rules() -> Vec<Rule> {
             T::Number,
             C::LabelledPhone,
             0.85,
-            r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|desk|(?:call|reach|text|ring)\s+(?:me|us|him|her|them)\s+(?:at|on)|answering\s+at|registered)\s*(?:#|no\.?|number)?\s*(?:is\s+)?[:#]?\s*)\+?(?:\(?[0-9]{1,4}\)?[ .-]?){1,5}[0-9]{2,4}(?:\s?(?:x|ext\.?)\s?[0-9]{1,5})?\b",
+            r"(?i:\b(?:phone|tel|telephone|cell|cellphone|mobile|fax|desk|(?:call|reach|text|ring)\s+(?:me|us|you|him|her|them)\s+(?:at|on)|answering\s+at|registered)\s*(?:#|no\.?|number)?\s*(?:is\s+)?[:#]?\s*)\+?(?:\(?[0-9]{1,4}\)?[ .-]?){1,5}[0-9]{2,4}(?:\s?(?:x|ext\.?)\s?[0-9]{1,5})?\b",
         ),
         // international layouts after a phone label: "Work: (03) 5555 6473", "+44 20 7946 0958"
         rule(
@@ -4781,6 +4781,16 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     }
 }
 
+/// Token `k` ends its line (or the text), or a comma, a postal code or a state code follows it.
+fn line_ends(ctx: &Ctx<'_>, k: usize) -> bool {
+    let toks = ctx.toks;
+    k + 1 == toks.len()
+        || ctx.gap_before(k + 1).contains(['\n', ','])
+        || matches!(toks[k + 1].shape, Shape::Number | Shape::Alnum)
+            && toks[k + 1].text.bytes().any(|b| b.is_ascii_digit())
+        || toks[k + 1].shape == Shape::Upper && toks[k + 1].len() == 2
+}
+
 /// Token `last + 1` numbers the house of the street ending at `last`: one to five digits after
 /// a blank, then a comma, a line break or the end of the text.
 fn street_number_after(ctx: &Ctx<'_>, last: usize) -> bool {
@@ -4909,20 +4919,21 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
         {
             end = k;
         } else if separated && town_word(k) {
-            end = k;
+            let mut e = k;
             // "Porto Alegre", "Caxias do Sul", "Črni Vrh nad Idrijo"
-            while end + 1 < n
-                && end < k + 3
-                && matches!(ctx.gap_before(end + 1), " " | "-")
-                && (town_word(end + 1)
-                    || end + 2 < n
-                        && toks[end + 1].shape == Shape::Lower
-                        && toks[end + 1].len() <= 4
-                        && ctx.gap_before(end + 2) == " "
-                        && town_word(end + 2))
+            while e + 1 < n
+                && e < k + 3
+                && matches!(ctx.gap_before(e + 1), " " | "-")
+                && (town_word(e + 1)
+                    || e + 2 < n
+                        && toks[e + 1].shape == Shape::Lower
+                        && in_list(NAME_PARTICLES, ctx.word(e + 1))
+                        && ctx.gap_before(e + 2) == " "
+                        && town_word(e + 2))
             {
-                end += 1;
+                e += 1;
             }
+            end = e;
         } else if separated
             && ctx.style == CaseStyle::Mixed
             && matches!(t.shape, Shape::Title | Shape::Upper)
@@ -4956,6 +4967,12 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                 k
             };
         } else {
+            break;
+        }
+        // a part on a line of its own ends its line: "53650\nKevin gave Alma …" and
+        // "12 Main St\n100 mg given" go on with the next sentence
+        if gap.contains('\n') && !line_ends(ctx, end) {
+            end = k - 1;
             break;
         }
         parts += 1;
@@ -5514,6 +5531,20 @@ mod tests {
             "ADDRESS",
             "Via Tasso 129",
         );
+        // the next line's sentence is not a town
+        let f = found(
+            "Address: 28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    53650\nKevin gave Alma a pen",
+        );
+        assert!(
+            f.contains(&(
+                "ADDRESS",
+                "28245 Puruntie 82 Apt. 595\n   LAPPEENRANTA\n    53650".into()
+            )),
+            "{f:?}"
+        );
+        assert_finds("Kuba, can I call you on 9472 7916?", "PHONE", "9472 7916");
+        let f = found("Address: 12 Main St\n100 mg given at noon");
+        assert!(f.contains(&("ADDRESS", "12 Main St".into())), "{f:?}");
         assert_finds(
             "dropped off at 9383 ul. Chrzanowska 61 St.",
             "ADDRESS",
