@@ -2490,10 +2490,18 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         let mut k = j;
         while k < n && k < j + 4 {
             let t = &toks[k];
-            let namey = ctx.personish(k)
-                && !t.entry.clinical
-                && (t.entry.is_name() || ctx.unknown(k) || ctx.is_initial(k))
-                && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k));
+            // after "Name:" itself, any capitalized word that is no label ("Name: Kamila
+            // Červinková Phone: …")
+            let named = ctx.word(i).eq_ignore_ascii_case("name")
+                && ctx.style == CaseStyle::Mixed
+                && t.shape == Shape::Title
+                && t.roles == 0
+                && !ctx.text[t.end..].starts_with(':');
+            let namey = named
+                || ctx.personish(k)
+                    && !t.entry.clinical
+                    && (t.entry.is_name() || ctx.unknown(k) || ctx.is_initial(k))
+                    && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k));
             if !namey {
                 break;
             }
@@ -5401,6 +5409,11 @@ mod tests {
         assert_finds("My name is Martin and I need help", "NAME", "Martin");
         assert_finds("What's your last name? Magnusson", "NAME", "Magnusson");
         assert_finds("remove my kid Lukas from the will", "NAME", "Lukas");
+        assert_finds(
+            "Name: Kamila Červinková Phone: 451 5986",
+            "NAME",
+            "Kamila Červinková",
+        );
         // who is spoken to
         assert_finds("Kuba, can I please speak to you", "NAME", "Kuba");
         assert_finds("Remember me, Maria? When I", "NAME", "Maria");
