@@ -28,6 +28,8 @@ enum Trim {
     TrailingPunctuation,
     /// From the first word that holds a digit ("license plate WE32 TJA").
     DigitWord,
+    /// Up to the last blank or hyphen (a label after the value: "042 078 6381-office").
+    BeforeLabel,
 }
 
 /// A check on the context of a match that a regex alone cannot express.
@@ -350,7 +352,7 @@ fn rules() -> Vec<Rule> {
             T::Whole,
             C::None,
             0.9,
-            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}\b(?:\s?(?:x|ext\.?)\s?[0-9]{1,5}\b)?",
+            r"(?:\+?1[-. ]?)?(?:\([2-9][0-9]{2}\)|\b[2-9][0-9]{2})(?:[-. /]|- | -|\) ?)?[0-9]{3}(?:[-. /]|- )?[0-9]{4}(?:\s?(?:x|ext\.?)\s?[0-9]{1,5})?\b",
         ),
         rule(
             K::Phone,
@@ -380,6 +382,15 @@ fn rules() -> Vec<Rule> {
             C::None,
             0.85,
             r"(?i:\b(?:phone|tel|telephone|cell|home|work|office|ph|mobile|contact|call|number)\s*(?:#|no\.?)?\s*[:#]?\s*)[0-9]{3}[- .][0-9]{4}\b",
+        ),
+        // any layout before a phone label: "089 72 63 41 office", "042 078 6381-office",
+        // "(69) 948-538 (fax)"
+        rule(
+            K::Phone,
+            T::BeforeLabel,
+            C::LabelledPhone,
+            0.8,
+            r"(?:\+|\b)\(?[0-9]{1,4}\)?(?:[ .-]\(?[0-9]{1,4}\)?){1,5}(?:x[0-9]{1,5})?(?:[ -]\(?|-)(?i:office|fax|mobile|cell|home|work|tel|phone)\b",
         ),
         // any layout after a phone label or verb: "Mobile: 432 03 163", "Fax:
         // 345-899-3560x4587", "call me on 9472 7916", "not answering at 71-33-52-22"
@@ -1988,6 +1999,10 @@ fn trim_span(text: &str, r: std::ops::Range<usize>, trim: Trim) -> std::ops::Ran
         Trim::LeadingDigits => {
             let n = s.bytes().take_while(u8::is_ascii_digit).count();
             r.start..r.start + n
+        }
+        Trim::BeforeLabel => {
+            let cut = s.rfind([' ', '-', '(']).unwrap_or(s.len());
+            r.start..r.start + s[..cut].trim_end().len()
         }
         Trim::TrailingPunctuation => {
             let kept = s
@@ -5519,6 +5534,10 @@ mod tests {
         assert_finds("Can someone call me on 9472 7916?", "PHONE", "9472 7916");
         assert_finds("not answering at 71-33-52-22", "PHONE", "71-33-52-22");
         assert_finds("Pager 83554.", "PHONE", "83554");
+        assert_finds("Mali 089 72 63 41 office 1", "PHONE", "089 72 63 41");
+        assert_finds("58673 042 078 6381-office, x", "PHONE", "042 078 6381");
+        assert_finds("office 877-547-3967x793 fax", "PHONE", "877-547-3967x793");
+        assert!(found("gave 40 mg at home, 2 tabs at work").is_empty());
         assert_finds(
             "lost my card 180016070420458.",
             "ACCOUNT",
