@@ -3575,6 +3575,7 @@ fn professions(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
 
 /// Words before a name in letters and messages: "Dear X", "Thanks, X".
 const NET_NAME_CUES: &[&str] = &[
+    "referring",
     "dear",
     "thanks",
     "thank",
@@ -3974,17 +3975,23 @@ fn explained(ctx: &Ctx<'_>, i: usize) -> bool {
             && in_list(DOSE_WORDS, ctx.word(i + 1))
             && ctx.toks[i + 1].len() >= 2
             && ctx.gap_before(i + 1) == " "
-        // a drug's shape: any ending for a word in lower case, a drug-class stem otherwise
-        || t.text.is_ascii()
-            && if t.shape == Shape::Lower && ctx.style == CaseStyle::Mixed {
-                looks_like_drug(t.text)
-            } else {
-                // a capital makes a proper noun of "Norimil"; "Azithromycin" stays a drug
-                drug_stem(t.text)
-            }
         || abbreviation_plural(t.text)
         // µg, μL, µmol: a unit starts with the micro sign (or the Greek mu) and is short
         || t.text.starts_with(['\u{b5}', '\u{3bc}']) && t.text.chars().count() <= 4
+}
+
+/// A drug's shape explains word `i`: any ending for a word in lower case in a text with
+/// capitals, a drug-class stem otherwise (weighed apart from [`explained`]: after a strong cue
+/// it is a name, "Dear wawaiklail", "Sincerely, Pisopril").
+fn drug_shaped(ctx: &Ctx<'_>, i: usize) -> bool {
+    let t = &ctx.toks[i];
+    t.text.is_ascii()
+        && if t.shape == Shape::Lower && ctx.style == CaseStyle::Mixed {
+            looks_like_drug(t.text)
+        } else {
+            // a capital makes a proper noun of "Norimil"; "Azithromycin" stays a drug
+            drug_stem(t.text)
+        }
 }
 
 /// The safety net of strict mode: every word no rule found and no dictionary explains that is
@@ -4009,7 +4016,8 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         }
     }
     // each word weighed once: explaining a word may try its typos; a word only a typo of a
-    // known word explains ("Christin", "vitoria") is kept apart, for strong cues
+    // known word or a drug's shape explains ("Christin", "vitoria", "wawaiklail") is kept
+    // apart, for strong cues
     let mut typo = vec![false; n];
     let candidates: Vec<bool> = (0..n)
         .map(|i| {
@@ -4020,7 +4028,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
                 && (!t.text.is_ascii() || name_like(t.text))
                 && !explained(ctx, i);
-            typo[i] = shaped && derived_or_misspelled(t.text);
+            typo[i] = shaped && (drug_shaped(ctx, i) || derived_or_misspelled(t.text));
             // (a capital in the middle of a sentence does not outweigh a typo: clinicians
             // capitalize the drugs they misspell, "Remains on Labetelol")
             shaped && !typo[i]
@@ -4105,8 +4113,16 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && !covered[i]
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
-        if (typo[i] || census_word) && strong_cue(i) {
+        if (typo[i] || census_word || candidate(i)) && strong_cue(i) {
             flagged[i] = true;
+            // "Dear wawaiklail kletabrul": the surname after it, shaped alike
+            if i + 1 < n
+                && ctx.gap_before(i + 1) == " "
+                && (typo[i + 1] || candidate(i + 1))
+                && toks[i + 1].shape == toks[i].shape
+            {
+                flagged[i + 1] = true;
+            }
         }
         // who is spoken to: "Kuba, can I …", "Remember me, Maria?", "Don't go, Mark!"
         let vocative = (census_word
@@ -4516,6 +4532,20 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && ctx.text[toks[k].end..].starts_with('.')
             && !ctx.text[toks[k].end + 1..].starts_with(char::is_alphabetic)
     };
+    // "Results sent to Quawaibin, C.": a surname signed with its initial, whatever the cue
+    // before it said
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
+        if let (Some(first), Some(last)) = (first_token(toks, s), last_token(toks, s))
+            && first == last
+            && toks[last].end == s.end
+            && last + 1 < toks.len()
+            && ctx.gap_before(last + 1) == ", "
+            && initial(last + 1)
+            && ctx.capitalized(last)
+        {
+            s.kind = Kind::Name;
+        }
+    }
     for s in spans.iter_mut().filter(|s| s.kind == Kind::Name) {
         let first = first_token(toks, s);
         let last = last_token(toks, s);
@@ -5428,6 +5458,26 @@ mod tests {
             "Name: Kamila Červinková Phone: 451 5986",
             "NAME",
             "Kamila Červinková",
+        );
+        // lower-case words a drug's shape would explain, after a cue no drug follows; a
+        // surname signed with its initial after a place cue
+        assert_finds(
+            "Dear wawaiklail kletabrul, thank you",
+            "NAME",
+            "wawaiklail kletabrul",
+        );
+        assert_finds(
+            "Thank you for referring predrorist renedrark, aged 102",
+            "NAME",
+            "predrorist renedrark",
+        );
+        assert_finds("Sincerely, Pisopril, Л.", "NAME", "Pisopril, Л");
+        assert_finds("Results sent to Quawaibin, C., fax", "NAME", "Quawaibin, C");
+        assert!(
+            found(
+                "started lisinopril and switched to losartan; thank you for referring this patient"
+            )
+            .is_empty()
         );
         // who is spoken to
         assert_finds("Kuba, can I please speak to you", "NAME", "Kuba");
