@@ -4019,6 +4019,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     // known word or a drug's shape explains ("Christin", "vitoria", "wawaiklail") is kept
     // apart, for strong cues
     let mut typo = vec![false; n];
+    let mut misspelled = vec![false; n];
     let candidates: Vec<bool> = (0..n)
         .map(|i| {
             let t = &toks[i];
@@ -4028,7 +4029,8 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
                 && (!t.text.is_ascii() || name_like(t.text))
                 && !explained(ctx, i);
-            typo[i] = shaped && (drug_shaped(ctx, i) || derived_or_misspelled(t.text));
+            misspelled[i] = shaped && derived_or_misspelled(t.text);
+            typo[i] = shaped && (misspelled[i] || drug_shaped(ctx, i));
             // (a capital in the middle of a sentence does not outweigh a typo: clinicians
             // capitalize the drugs they misspell, "Remains on Labetelol")
             shaped && !typo[i]
@@ -4042,7 +4044,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         i > 0 && !ctx.gap_before(i).contains('\n') && {
             let c = i - 1;
             ctx.is(c, R_TITLES) && ctx.title_gap(c)
-                || !typo[i] && ctx.is(c, R_STRONG_RELATIONS) && ctx.gap_before(i) == " "
+                || !misspelled[i] && ctx.is(c, R_STRONG_RELATIONS) && ctx.gap_before(i) == " "
                 || ctx.is(c, R_NAME_LABELS) && ctx.gap_before(i).contains([':', '?'])
                 || in_list(NET_NAME_CUES, ctx.word(c)) && matches!(ctx.gap_before(i), " " | ", ")
                 // '…," says Bergqvist', "said Maslin"
@@ -4052,7 +4054,21 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 || c > 0
                     && in_list(&["is", "was", "'s"], ctx.word(c))
                     && ctx.word(c - 1).eq_ignore_ascii_case("name")
+                // "follow up with X", "f/u with X"
+                || c > 0
+                    && ctx.word(c).eq_ignore_ascii_case("with")
+                    && in_list(&["up", "u"], ctx.word(c - 1))
+                    && ctx.gap_before(i) == " "
         }
+    };
+    // "magawairk milakel is a 98-year-old": the subject of an age
+    let aged_subject = |i: usize| {
+        i + 3 < n
+            && ctx.gap_before(i + 1) == " "
+            && in_list(&["is", "was"], ctx.word(i + 1))
+            && in_list(&["a", "an"], ctx.word(i + 2))
+            && ctx.toks[i + 3].text.as_bytes()[0].is_ascii_digit()
+            && ctx.text[ctx.toks[i + 3].end..].starts_with(['-', ' '])
     };
     let cue_before = |i: usize| {
         (1..=2).any(|back| {
@@ -4113,7 +4129,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && !covered[i]
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
-        if (typo[i] || census_word || candidate(i)) && strong_cue(i) {
+        let subject_of_age =
+            (typo[i] || candidate(i)) && aged_subject(i) && (i == 0 || !ctx.is(i - 1, R_TITLES));
+        if subject_of_age && i > 0 && ctx.gap_before(i) == " " && (typo[i - 1] || candidate(i - 1))
+        {
+            flagged[i - 1] = true;
+        }
+        if subject_of_age || (typo[i] || census_word || candidate(i)) && strong_cue(i) {
             flagged[i] = true;
             // "Dear wawaiklail kletabrul": the surname after it, shaped alike
             if i + 1 < n
@@ -5472,6 +5494,22 @@ mod tests {
             "predrorist renedrark",
         );
         assert_finds("Sincerely, Pisopril, Л.", "NAME", "Pisopril, Л");
+        assert_finds(
+            "Discharged: 9 September 2023 magawairk milakel is a 98-year-old seen",
+            "NAME",
+            "magawairk milakel",
+        );
+        assert_finds(
+            "Follow up with grekeklel subranair on 2018-10-05.",
+            "NAME",
+            "grekeklel subranair",
+        );
+        assert_finds(
+            "lives with her daughter prebralol stelailo. GCS 15.",
+            "NAME",
+            "prebralol stelailo",
+        );
+        assert!(found("Follow up with cardiology in 2 weeks. Lasix is a 40 mg dose.").is_empty());
         assert_finds("Results sent to Quawaibin, C., fax", "NAME", "Quawaibin, C");
         assert!(
             found(
