@@ -4029,8 +4029,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && (chars >= 4 || !t.text.is_ascii() && chars >= 2)
                 && (!t.text.is_ascii() || name_like(t.text))
                 && !explained(ctx, i);
-            misspelled[i] = shaped && derived_or_misspelled(t.text);
-            typo[i] = shaped && (misspelled[i] || drug_shaped(ctx, i));
+            // (the typo check is the costly one: a drug's shape spares it, unless a relation
+            // before asks whether a verb was misspelled)
+            let drug = shaped && drug_shaped(ctx, i);
+            misspelled[i] = shaped
+                && (!drug || i > 0 && ctx.is(i - 1, R_STRONG_RELATIONS))
+                && derived_or_misspelled(t.text);
+            typo[i] = drug || misspelled[i];
             // (a capital in the middle of a sentence does not outweigh a typo: clinicians
             // capitalize the drugs they misspell, "Remains on Labetelol")
             shaped && !typo[i]
