@@ -3588,6 +3588,22 @@ const NET_NAME_CUES: &[&str] = &[
     "hello",
 ];
 
+/// What is written to, for or from a person: "a letter to X", "translate for X".
+const WRITING_WORDS: &[&str] = &[
+    "letter",
+    "reference",
+    "translate",
+    "email",
+    "e-mail",
+    "message",
+    "invoice",
+    "appointment",
+    "card",
+    "greetings",
+    "regards",
+    "thanks",
+];
+
 /// Words after a name and a comma that open what is said to them: "Kuba, can I …".
 const VOCATIVE_NEXT: &[&str] = &[
     "can", "could", "would", "will", "please", "i", "you", "thanks", "thank", "do", "did", "are",
@@ -4064,6 +4080,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                     && ctx.word(c).eq_ignore_ascii_case("with")
                     && in_list(&["up", "u"], ctx.word(c - 1))
                     && ctx.gap_before(i) == " "
+                // "a letter to X", "translate for X", "message from X": what is written for
+                // or by a person
+                || c > 0
+                    && in_list(&["to", "for", "from"], ctx.word(c))
+                    && in_list(WRITING_WORDS, ctx.word(c - 1))
+                    && ctx.gap_before(c) == " "
+                    && ctx.gap_before(i) == " "
         }
     };
     // "magawairk milakel is a 98-year-old": the subject of an age
@@ -4341,7 +4364,10 @@ fn net_span(
         }
     }
     let place_cue = i > 0
-        && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES) && !ctx.is(i - 1, R_NAME_LABELS)
+        && (ctx.is(i - 1, R_PLACE_CUES | R_MOVES)
+            && !ctx.is(i - 1, R_NAME_LABELS)
+            // "a letter to X" writes to a person
+            && !(i > 1 && in_list(WRITING_WORDS, ctx.word(i - 2)))
             || ctx.address_number(i - 1));
     // "sent to Drabrolin, K.": a surname with its initial, whatever the cue before it
     let initial_follows = end + 1 < n
@@ -5499,6 +5525,17 @@ mod tests {
             "predrorist renedrark",
         );
         assert_finds("Sincerely, Pisopril, Л.", "NAME", "Pisopril, Л");
+        assert_finds(
+            "please draft a letter to kaklovun refuber at 12 Main St",
+            "NAME",
+            "kaklovun refuber",
+        );
+        assert_finds(
+            "Translate for drobedork tadropras, born Thursday",
+            "NAME",
+            "drobedork tadropras",
+        );
+        assert!(found("sent a message to pharmacy about lisinopril").is_empty());
         assert_finds(
             "Discharged: 9 September 2023 magawairk milakel is a 98-year-old seen",
             "NAME",
