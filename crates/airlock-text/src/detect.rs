@@ -4787,11 +4787,51 @@ const STREET_WORDS: &[&str] = &[
 /// parts after), one to four words of which one is a proper noun no list explains, and a
 /// number that ends the line or the clause or comes before a unit.
 fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
+    let toks = ctx.toks;
+    let n = toks.len();
+    // in any case: "4970 via bomeklo", "9968 RUE DES HADRONAL" (a house number, a street word
+    // and a name no list explains: not "2 via PEG"), "KLUWEDONDSTRASSE 5723," (a continental
+    // street that is no word, and its number)
+    let unexplained = |k: usize| {
+        let e = toks[k].entry;
+        toks[k].alpha()
+            && toks[k].roles == 0
+            && !(e.word || e.rare || e.clinical || e.drug)
+            && toks[k].text.chars().count() >= 3
+    };
+    for i in 0..n {
+        // (not the "60" of "bp 100-130/60 via nbp": a house number opens its clause)
+        let opens = i == 0
+            || ctx.gap_before(i).ends_with([' ', '\n', '\t', ':'])
+                && !ctx
+                    .gap_before(i)
+                    .trim_end()
+                    .ends_with(['/', '-', '>', '<', '='])
+                && !(ctx.gap_before(i).trim().is_empty() && toks[i - 1].shape == Shape::Number);
+        if opens
+            && ctx.house_number(i)
+            && toks[i].len() >= 2
+            && i + 2 < n
+            && ctx.gap_before(i + 1) == " "
+            && (in_list(STREET_OPENERS, ctx.word(i + 1))
+                || ctx.word(i + 1).eq_ignore_ascii_case("avenue")
+                    && in_list(NAME_PARTICLES, ctx.word(i + 2)))
+        {
+            let mut j = i + 2;
+            while j + 1 < n && in_list(NAME_PARTICLES, ctx.word(j)) && ctx.gap_before(j + 1) == " "
+            {
+                j += 1;
+            }
+            if ctx.gap_before(j) == " " && unexplained(j) && toks[j].text.chars().count() >= 4 {
+                push(spans, ctx, i, j, Kind::Address, 0.7);
+            }
+        } else if european_street(ctx.word(i)) && unexplained(i) && street_number_after(ctx, i) {
+            push(spans, ctx, i, i + 1, Kind::Address, 0.7);
+        }
+    }
     if ctx.style != CaseStyle::Mixed {
         return;
     }
-    let toks = ctx.toks;
-    let n = toks.len();
     // "the corner of Kuusiku 7 and Alexander Flat": a crossing of two streets
     for i in 0..n.saturating_sub(3) {
         if !(ctx.word(i).eq_ignore_ascii_case("corner")
@@ -5723,6 +5763,18 @@ mod tests {
             "the corner of Kuusiku 7 and Alexander Flat",
         );
         assert!(found("BP via AL 88-120/49, Bi-PAP via PB 7200 vent").is_empty());
+        assert!(found("bp 100-130/60 via nbp, given 2 via PEG, 30 via ETT").is_empty());
+        // in a text without capitals
+        assert_finds(
+            "met in 5151 avenue de waibohos, 39246 sigósigóguóir falls. summarize",
+            "ADDRESS",
+            "5151 avenue de waibohos, 39246 sigósigóguóir falls",
+        );
+        assert_finds(
+            "MET IN KLUWEDONDSTRASSE 5723, 71129 KJAPIOVA FALLS",
+            "ADDRESS",
+            "KLUWEDONDSTRASSE 5723, 71129 KJAPIOVA FALLS",
+        );
         assert_finds(
             "we moved to Villafranca del Cid last year",
             "LOCATION",
