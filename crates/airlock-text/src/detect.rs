@@ -4174,6 +4174,26 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 flagged[i + 1] = true;
             }
         }
+        // "at klafavoburg", "in grasafostdal": a word no dictionary holds, with a town's
+        // ending, after a place cue
+        if (typo[i] && !misspelled[i] || candidate(i))
+            && i > 0
+            && ctx.gap_before(i) == " "
+            && ctx.is(i - 1, R_PLACE_CUES)
+            && town_shaped(ctx.word(i))
+        {
+            flagged[i] = true;
+        }
+        // "Summarize this: ruquenil called": a drug's shape does not call
+        if typo[i]
+            && !misspelled[i]
+            && i + 1 < n
+            && ctx.gap_before(i + 1) == " "
+            && ctx.is(i + 1, R_REPORTING_VERBS)
+            && !ctx.word(i + 1).eq_ignore_ascii_case("left")
+        {
+            flagged[i] = true;
+        }
         // who is spoken to: "Kuba, can I …", "Remember me, Maria?", "Don't go, Mark!"
         let vocative = (census_word
             && (!toks[i].entry.word
@@ -4524,6 +4544,19 @@ const PLACE_HEAD_WORDS: &[&str] = &[
     "praca",
     "impasse",
 ];
+
+/// A town's name by its ending: "Klafavoburg", "Grasafostdal", "Gihastaville".
+fn town_shaped(word: &str) -> bool {
+    const ENDINGS: &[&str] = &[
+        "burg", "bury", "ville", "ton", "field", "stad", "dal", "dale", "ford", "borough", "berg",
+        "heim", "hausen", "dorf", "stead", "wick", "mouth", "chester", "minster", "by", "fjord",
+        "holm", "vik", "torp",
+    ];
+    let lower = word.to_lowercase();
+    ENDINGS
+        .iter()
+        .any(|e| lower.len() >= e.len() + 4 && lower.ends_with(e))
+}
 
 /// A continental street name: one word with its street word at the end.
 fn european_street(word: &str) -> bool {
@@ -5576,6 +5609,18 @@ mod tests {
             "drobedork tadropras",
         );
         assert!(found("sent a message to pharmacy about lisinopril").is_empty());
+        // a town's ending after a place cue; a drug's shape before a reporting verb
+        assert_finds(
+            "a letter to her at klafavoburg explaining",
+            "LOCATION",
+            "klafavoburg",
+        );
+        assert_finds(
+            "Summarize this: ruquenil called from home",
+            "NAME",
+            "ruquenil",
+        );
+        assert!(found("pt placed in trendelenburg, admitted to gastroenterology").is_empty());
         assert_finds(
             "Discharged: 9 September 2023 magawairk milakel is a 98-year-old seen",
             "NAME",
