@@ -4313,9 +4313,13 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                     && (i + 1 >= n || matches!(ctx.gap_before(i + 1), ", " | " "))
                 || i + 1 < n && ctx.gap_before(i + 1) == ", " && found(i + 1))
     };
+    // (a bounded number of passes: a run that grows leftwards one word a pass would otherwise
+    // cost a pass per word on a long list)
     let mut changed = true;
-    while changed {
+    let mut passes = 0;
+    while changed && passes < 16 {
         changed = false;
+        passes += 1;
         for i in 0..n {
             if !flagged[i] && coordinated(i, &flagged) {
                 flagged[i] = true;
