@@ -515,6 +515,14 @@ fn rules() -> Vec<Rule> {
             0.75,
             r"\b(?:0?[1-9]|1[0-2])/(?:19|20)?[0-9]{2}\b",
         ),
+        // "labs on10/14/82": a whole date glued to the word before it (a space lost)
+        rule(
+            K::Date,
+            T::Number,
+            C::NotPercent,
+            0.7,
+            r"\b[A-Za-z]{2,}(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])/(?:19|20)?[0-9]{2}\b",
+        ),
         rule(
             K::Date,
             T::AfterLabel,
@@ -5613,6 +5621,7 @@ mod tests {
             "drobedork tadropras",
         );
         assert!(found("sent a message to pharmacy about lisinopril").is_empty());
+        assert_finds("am labs on10/14/82 to hct-30", "DATE", "10/14/82");
         // a town's ending after a place cue; a drug's shape before a reporting verb
         assert_finds(
             "a letter to her at klafavoburg explaining",
