@@ -4159,12 +4159,12 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     for i in 0..n {
         // a typo's word, or a census name that is also a word written with its capital, after
         // a strong cue
-        let census_word = ctx.style == CaseStyle::Mixed
-            && toks[i].shape == Shape::Title
+        let capital_census = toks[i].shape == Shape::Title
             && toks[i].entry.is_name()
             && !covered[i]
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
+        let census_word = ctx.style == CaseStyle::Mixed && capital_census;
         let subject_of_age =
             (typo[i] || candidate(i)) && aged_subject(i) && (i == 0 || !ctx.is(i - 1, R_TITLES));
         if subject_of_age && i > 0 && ctx.gap_before(i) == " " && (typo[i - 1] || candidate(i - 1))
@@ -4181,6 +4181,17 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             {
                 flagged[i + 1] = true;
             }
+        }
+        // "supportive to pt, John.": in a note written in lower case, a capitalized common
+        // census name in the middle of a sentence
+        if ctx.style == CaseStyle::Lower
+            && capital_census
+            && ((1..=crate::lexicon::COMMON_FIRST).contains(&toks[i].entry.first)
+                || (1..=crate::lexicon::COMMON_LAST).contains(&toks[i].entry.last))
+            && !sentence_start(ctx, i)
+            && !ctx.text[toks[i].end..].starts_with(':')
+        {
+            flagged[i] = true;
         }
         // "at klafavoburg", "in grasafostdal": a word no dictionary holds, with a town's
         // ending, after a place cue
@@ -5622,6 +5633,12 @@ mod tests {
         );
         assert!(found("sent a message to pharmacy about lisinopril").is_empty());
         assert_finds("am labs on10/14/82 to hct-30", "DATE", "10/14/82");
+        assert_finds(
+            "son in all day, supportive to pt, John. daughter is flying in tonight.",
+            "NAME",
+            "John",
+        );
+        assert!(found("pt resting on vent. Neuro: sedated. plan to wean.").is_empty());
         // a town's ending after a place cue; a drug's shape before a reporting verb
         assert_finds(
             "a letter to her at klafavoburg explaining",
