@@ -215,9 +215,15 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
         let started = std::time::Instant::now();
         let ev = evaluate_detector(&notes, engine.detector());
         let seconds = started.elapsed().as_secs_f64();
-        runs.push((mode, ev, seconds));
+        // the first pass pays the regex engine's one-time build of its automaton's states (and
+        // fills the typo check's cache); a second pass over the same notes shows the rate of a
+        // long run once those are built (an upper bound: new words still pay the typo check)
+        let started = std::time::Instant::now();
+        let _ = evaluate_detector(&notes, engine.detector());
+        let warm = started.elapsed().as_secs_f64();
+        runs.push((mode, ev, seconds, warm));
     }
-    let (_, ev, seconds) = &runs[0];
+    let (_, ev, seconds, warm) = &runs[0];
     let mb_per_s = ev.bytes as f64 / 1e6 / seconds.max(1e-9);
     let below = args.min_recall.is_some_and(|r| ev.all.recall() < r)
         || args.min_precision.is_some_and(|p| ev.all.precision() < p);
@@ -229,7 +235,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
     if json {
         let modes: serde_json::Map<String, serde_json::Value> = runs
             .iter()
-            .map(|(mode, ev, seconds)| {
+            .map(|(mode, ev, seconds, warm)| {
                 (
                     mode.as_str().to_owned(),
                     serde_json::json!({
@@ -237,6 +243,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
                         "precision": ev.all.precision(),
                         "f2": ev.all.f2(),
                         "seconds": seconds,
+                        "warm_seconds": warm,
                         "evaluation": ev,
                     }),
                 )
@@ -253,6 +260,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
             "token_precision": ev.tokens.precision(),
             "seconds": seconds,
             "mb_per_second": mb_per_s,
+            "warm_mb_per_second": ev.bytes as f64 / 1e6 / warm.max(1e-9),
             "evaluation": ev,
             "modes": modes,
         }));
@@ -265,7 +273,7 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
         ev.bytes as f64 / 1e6,
         thousands(ev.all.gold as u64),
     );
-    for (mode, ev, seconds) in &runs {
+    for (mode, ev, seconds, warm) in &runs {
         s.push_str(&format!(
             "\n{} mode{}\n  binary recall {:.4}   precision {:.4}   F2 {:.4}\n  token recall  {:.4}   token precision {:.4}\n\n  {:<9} {:>6} {:>7} {:>7}   {:>9} {:>7} {:>9}\n",
             mode.as_str(),
@@ -296,9 +304,10 @@ pub fn run_eval(args: EvalTextArgs, json: bool) -> anyhow::Result<ExitStatus> {
             ));
         }
         s.push_str(&format!(
-            "\n  detection {:.1} MB/s on one core ({:.2} s)\n",
+            "\n  detection {:.1} MB/s on one core ({:.2} s, first pass); {:.1} MB/s on a second pass\n",
             ev.bytes as f64 / 1e6 / seconds.max(1e-9),
-            seconds
+            seconds,
+            ev.bytes as f64 / 1e6 / warm.max(1e-9),
         ));
     }
     if below {
