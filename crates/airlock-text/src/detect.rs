@@ -4165,10 +4165,10 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
         let census_word = ctx.style == CaseStyle::Mixed && capital_census;
-        let subject_of_age =
-            (typo[i] || candidate(i)) && aged_subject(i) && (i == 0 || !ctx.is(i - 1, R_TITLES));
-        if subject_of_age && i > 0 && ctx.gap_before(i) == " " && (typo[i - 1] || candidate(i - 1))
-        {
+        // (a misspelled word is no subject: "Pateint is a 70 year old")
+        let unnamed = |k: usize| candidate(k) || typo[k] && !misspelled[k];
+        let subject_of_age = unnamed(i) && aged_subject(i) && (i == 0 || !ctx.is(i - 1, R_TITLES));
+        if subject_of_age && i > 0 && ctx.gap_before(i) == " " && unnamed(i - 1) {
             flagged[i - 1] = true;
         }
         if subject_of_age || (typo[i] || census_word || candidate(i)) && strong_cue(i) {
@@ -5667,6 +5667,7 @@ mod tests {
             "prebralol stelailo",
         );
         assert!(found("Follow up with cardiology in 2 weeks. Lasix is a 40 mg dose.").is_empty());
+        assert!(found("Pateint is a 70 year old man.").is_empty());
         assert_finds("Results sent to Quawaibin, C., fax", "NAME", "Quawaibin, C");
         assert!(
             found(
