@@ -4083,14 +4083,17 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 || c > 0
                     && in_list(&["is", "was", "'s"], ctx.word(c))
                     && ctx.word(c - 1).eq_ignore_ascii_case("name")
-                // "follow up with X", "f/u with X"
+                // "follow up with X", "f/u with X" (not "follow up with nuerology": a
+                // misspelled word there is a service)
                 || c > 0
+                    && !misspelled[i]
                     && ctx.word(c).eq_ignore_ascii_case("with")
                     && in_list(&["up", "u"], ctx.word(c - 1))
                     && ctx.gap_before(i) == " "
                 // "a letter to X", "translate for X", "message from X": what is written for
                 // or by a person
                 || c > 0
+                    && !misspelled[i]
                     && in_list(&["to", "for", "from"], ctx.word(c))
                     && in_list(WRITING_WORDS, ctx.word(c - 1))
                     && ctx.gap_before(c) == " "
@@ -5668,6 +5671,7 @@ mod tests {
         );
         assert!(found("Follow up with cardiology in 2 weeks. Lasix is a 40 mg dose.").is_empty());
         assert!(found("Pateint is a 70 year old man.").is_empty());
+        assert!(found("will follow up with nuerology next week").is_empty());
         assert_finds("Results sent to Quawaibin, C., fax", "NAME", "Quawaibin, C");
         assert!(
             found(
