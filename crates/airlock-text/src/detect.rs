@@ -1551,6 +1551,11 @@ impl Ctx<'_> {
             && !t.text.starts_with('0')
     }
 
+    /// A house number stands just before token `i` ("8291 Gofaber Run").
+    fn house_number_before(&self, i: usize) -> bool {
+        i > 0 && self.gap_before(i) == " " && self.house_number(i - 1)
+    }
+
     /// Capitals carry information in this text and token `i` starts with one.
     fn capitalized(&self, i: usize) -> bool {
         matches!(
@@ -3767,7 +3772,7 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
     let facility = ctx.is(i + 1, R_FACILITY_WORDS)
         || in_list(FACILITY_OPENERS, ctx.word(i + 1))
         || in_list(TOWN_TAILS, ctx.word(i + 1));
-    let house = i > 0 && ctx.gap_before(i) == " " && ctx.house_number(i - 1);
+    let house = ctx.house_number_before(i);
     // "Run", "Row", "Way" name a street after a house number
     let street = next.entry.street_suffix && (next.len() >= 4 || house);
     (facility || street)
@@ -4126,6 +4131,9 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         })
     };
     let mut flagged = vec![false; n];
+    // a word no list explains, or one only a drug's shape explains (a misspelled word is no
+    // name there: "Pateint is a 70 year old")
+    let unnamed = |k: usize| candidate(k) || typo[k] && !misspelled[k];
     let census_capital = |k: usize| {
         !covered[k]
             && toks[k].shape == Shape::Title
@@ -4168,8 +4176,6 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && !toks[i].entry.clinical
             && toks[i].roles == 0;
         let census_word = ctx.style == CaseStyle::Mixed && capital_census;
-        // (a misspelled word is no subject: "Pateint is a 70 year old")
-        let unnamed = |k: usize| candidate(k) || typo[k] && !misspelled[k];
         let subject_of_age = unnamed(i) && aged_subject(i) && (i == 0 || !ctx.is(i - 1, R_TITLES));
         if subject_of_age && i > 0 && ctx.gap_before(i) == " " && unnamed(i - 1) {
             flagged[i - 1] = true;
@@ -4189,8 +4195,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         // census name in the middle of a sentence
         if ctx.style == CaseStyle::Lower
             && capital_census
-            && ((1..=crate::lexicon::COMMON_FIRST).contains(&toks[i].entry.first)
-                || (1..=crate::lexicon::COMMON_LAST).contains(&toks[i].entry.last))
+            && toks[i].entry.common_name()
             && !sentence_start(ctx, i)
             && !ctx.text[toks[i].end..].starts_with(':')
         {
@@ -4198,7 +4203,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         }
         // "at klafavoburg", "in grasafostdal": a word no dictionary holds, with a town's
         // ending, after a place cue
-        if (typo[i] && !misspelled[i] || candidate(i))
+        if unnamed(i)
             && i > 0
             && ctx.gap_before(i) == " "
             && ctx.is(i - 1, R_PLACE_CUES)
@@ -4217,9 +4222,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             flagged[i] = true;
         }
         // who is spoken to: "Kuba, can I …", "Remember me, Maria?", "Don't go, Mark!"
-        let vocative = (census_word
-            && (!toks[i].entry.word
-                || (1..=crate::lexicon::COMMON_FIRST).contains(&toks[i].entry.first))
+        let vocative = (census_word && (!toks[i].entry.word || toks[i].entry.common_first())
             || candidate(i))
             && ctx.style == CaseStyle::Mixed
             && toks[i].shape == Shape::Title
@@ -4321,9 +4324,7 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && t.roles == 0
             && !t.entry.clinical
             && !t.entry.drug
-            && (candidate(i)
-                || (1..=crate::lexicon::COMMON_FIRST).contains(&t.entry.first)
-                || (1..=crate::lexicon::COMMON_LAST).contains(&t.entry.last));
+            && (candidate(i) || t.entry.common_name());
         let found = |k: usize| flagged[k] || named[k];
         let and = |k: usize| ctx.word(k).eq_ignore_ascii_case("and") && ctx.gap_before(k) == " ";
         name_shaped
@@ -4394,15 +4395,8 @@ fn net_span(
         } else if end + 2 < n
             // "Villafranca del Cid", "Caxias do Sul", "Willemine ten Pas": a particle between
             // two flagged words
-            && (flagged[end + 2]
-                || ctx.style == CaseStyle::Mixed
-                    && toks[end + 2].shape == Shape::Title
-                    && toks[end + 2].len() >= 3
-                    && toks[end + 2].roles == 0
-                    && !(toks[end + 2].entry.word || toks[end + 2].entry.clinical))
-            && in_list(NAME_PARTICLES, ctx.word(end + 1))
-            && ctx.gap_before(end + 1) == " "
-            && ctx.gap_before(end + 2) == " "
+            && particle_at(ctx, end + 1)
+            && (flagged[end + 2] || capital_unexplained(ctx, end + 2))
         {
             end += 2;
         } else {
@@ -4427,7 +4421,7 @@ fn net_span(
         Kind::Name
     };
     // "… Urgent Care", "… Valley Nursing Home", "… Crossing" ("8291 Gofaber Run")
-    let house = start > 0 && ctx.gap_before(start) == " " && ctx.house_number(start - 1);
+    let house = ctx.house_number_before(start);
     while end + 1 < n
         && ctx.joined_loose(end)
         && (ctx.is(end + 1, R_FACILITY_WORDS)
@@ -4622,17 +4616,11 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         let Some(last) = last_token(toks, s) else {
             continue;
         };
-        if ctx.style == CaseStyle::Mixed
-            && toks[last].end == s.end
+        if toks[last].end == s.end
             && last + 2 < toks.len()
-            && in_list(NAME_PARTICLES, ctx.word(last + 1))
+            && particle_at(ctx, last + 1)
             && toks[last + 1].shape == Shape::Lower
-            && ctx.gap_before(last + 1) == " "
-            && ctx.gap_before(last + 2) == " "
-            && toks[last + 2].shape == Shape::Title
-            && toks[last + 2].len() >= 3
-            && toks[last + 2].roles == 0
-            && !(toks[last + 2].entry.word || toks[last + 2].entry.clinical)
+            && capital_unexplained(ctx, last + 2)
         {
             s.end = toks[last + 2].end;
         }
@@ -4720,7 +4708,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
                         e.first > 0
                     })
         };
-        let bare_initial = |k: usize| {
+        let periodless_initial = |k: usize| {
             toks[k].text.len() == 1
                 && toks[k].text.as_bytes()[0].is_ascii_uppercase()
                 && !ctx.text[toks[k].end..].starts_with('.')
@@ -4730,7 +4718,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && toks[first].start == s.start
             && ctx.gap_before(first) == " "
             && ctx.gap_before(first - 1) == " "
-            && bare_initial(first - 1)
+            && periodless_initial(first - 1)
             && given(first - 2, false)
         {
             s.start = toks[first - 2].start;
@@ -4740,7 +4728,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             && toks[last].end == s.end
             && ctx.gap_before(last + 1) == " "
             && ctx.gap_before(last + 2) == " "
-            && bare_initial(last + 1)
+            && periodless_initial(last + 1)
             && given(last + 2, true)
         {
             s.end = toks[last + 2].end;
@@ -4832,6 +4820,26 @@ const NAME_PARTICLES: &[&str] = &[
     "de", "del", "della", "da", "do", "dos", "das", "di", "du", "la", "le", "van", "von", "der",
     "den", "ten", "ter", "nad", "pod", "bin", "ibn",
 ];
+
+/// Token `k` is a particle between blanks, with a word after it: "del" of "Villafranca del
+/// Cid".
+fn particle_at(ctx: &Ctx<'_>, k: usize) -> bool {
+    k + 1 < ctx.toks.len()
+        && in_list(NAME_PARTICLES, ctx.word(k))
+        && ctx.gap_before(k) == " "
+        && ctx.gap_before(k + 1) == " "
+}
+
+/// Token `k` is capitalized in a text with capitals and is no English or clinical word: the
+/// "Cid" of "Villafranca del Cid".
+fn capital_unexplained(ctx: &Ctx<'_>, k: usize) -> bool {
+    let t = &ctx.toks[k];
+    ctx.style == CaseStyle::Mixed
+        && t.shape == Shape::Title
+        && t.len() >= 3
+        && t.roles == 0
+        && !(t.entry.word || t.entry.clinical)
+}
 
 /// Words and abbreviations inside a street's name in other languages, and the particles of
 /// one: "Erzsébet tér 19", "Kálmán Imre u. 12", "ul. Miła 53", "Rua do Arenque 1634".
@@ -4943,9 +4951,7 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             // a proper noun no list explains ("Harjukuja", "Kálmán")
             let prop = ctx.capitalized(k)
                 && (t.shape != Shape::Upper || !t.text.is_ascii())
-                && !(e.word || e.rare || e.clinical || e.drug)
-                && t.roles == 0
-                && t.text.chars().count() >= 3;
+                && unexplained(k);
             let other = ctx.capitalized(k) && t.roles == 0 && !e.clinical && !e.drug;
             if !(prop || other || in_list(STREET_WORDS, t.text)) {
                 break;
@@ -5063,6 +5069,36 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                 || ctx.style == CaseStyle::Mixed && t.shape == Shape::Upper)
             && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k))
     };
+    // "… Riisa\n Estonia 62488", "… Pärnu  Estonia": in a text with capitals, one or two
+    // capitalized words that are also words (a country) count where a postal code or the
+    // block's end follows them; the last of them
+    let country_end = |k: usize| {
+        let t = &toks[k];
+        if ctx.style != CaseStyle::Mixed
+            || !matches!(t.shape, Shape::Title | Shape::Upper)
+            || t.roles != 0
+            || t.entry.clinical
+            || labelled(k)
+        {
+            return None;
+        }
+        let e = if k + 1 < n
+            && ctx.gap_before(k + 1) == " "
+            && ctx.capitalized(k + 1)
+            && toks[k + 1].roles == 0
+        {
+            k + 1
+        } else {
+            k
+        };
+        let ends = e + 1 == n && ctx.text[toks[e].end..].trim().is_empty()
+            || e + 1 < n
+                && (ctx.gap_before(e + 1).contains('\n')
+                    || matches!(ctx.gap_before(e + 1), " " | "  ")
+                        && toks[e + 1].shape == Shape::Number
+                        && (3..=7).contains(&toks[e + 1].len()));
+        ends.then_some(e)
+    };
     let mut end = last;
     let mut parts = 0;
     while end + 1 < n && parts < 8 {
@@ -5139,38 +5175,8 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                 e += 1;
             }
             end = e;
-        } else if separated
-            && ctx.style == CaseStyle::Mixed
-            && matches!(t.shape, Shape::Title | Shape::Upper)
-            && t.roles == 0
-            && !t.entry.clinical
-            && !labelled(k)
-            && {
-                // "… Riisa\n Estonia 62488", "… Pärnu  Estonia": a capitalized word that is
-                // also a word (a country) counts where a postal code or the block's end
-                // follows it
-                let e = if k + 1 < n
-                    && ctx.gap_before(k + 1) == " "
-                    && ctx.capitalized(k + 1)
-                    && toks[k + 1].roles == 0
-                {
-                    k + 1
-                } else {
-                    k
-                };
-                e + 1 == n && ctx.text[toks[e].end..].trim().is_empty()
-                    || e + 1 < n
-                        && (ctx.gap_before(e + 1).contains('\n')
-                            || matches!(ctx.gap_before(e + 1), " " | "  ")
-                                && toks[e + 1].shape == Shape::Number
-                                && (3..=7).contains(&toks[e + 1].len()))
-            }
-        {
-            end = if k + 1 < n && ctx.gap_before(k + 1) == " " && ctx.capitalized(k + 1) {
-                k + 1
-            } else {
-                k
-            };
+        } else if separated && let Some(e) = country_end(k) {
+            end = e;
         } else {
             break;
         }

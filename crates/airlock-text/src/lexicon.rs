@@ -38,12 +38,22 @@ impl Entry {
     pub fn is_name(&self) -> bool {
         self.first > 0 || self.last > 0
     }
+
+    /// A common census first name (by frequency rank).
+    pub fn common_first(&self) -> bool {
+        (1..=COMMON_FIRST).contains(&self.first)
+    }
+
+    /// A common census first or last name (by frequency rank).
+    pub fn common_name(&self) -> bool {
+        self.common_first() || (1..=COMMON_LAST).contains(&self.last)
+    }
 }
 
 /// First names up to this rank, and last names up to this one, are names before they are rare
 /// English words.
-pub(crate) const COMMON_FIRST: u32 = 1500;
-pub(crate) const COMMON_LAST: u32 = 5_000;
+const COMMON_FIRST: u32 = 1500;
+const COMMON_LAST: u32 = 5_000;
 
 /// Places of `us-places.txt` that come from GeoNames (the rest are postal place names).
 const GEONAMES_PLACES: usize = 16_775;
@@ -188,9 +198,7 @@ impl Lexicon {
         let rare = unpack(include_bytes!("../data/rare-words.txt.zst"));
         for w in rare.lines() {
             let e = words.entry(key(w)).or_default();
-            let common_name =
-                (1..=COMMON_FIRST).contains(&e.first) || (1..=COMMON_LAST).contains(&e.last);
-            e.word |= !common_name;
+            e.word |= !e.common_name();
             e.rare = true;
             spellings.insert(w.as_bytes());
         }
