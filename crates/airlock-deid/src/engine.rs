@@ -144,11 +144,16 @@ pub struct Plan {
 /// The identifying values of each patient of one run (see [`Plan::observe`]).
 #[derive(Default)]
 pub struct PatientMemory {
-    by_patient: HashMap<String, Vec<(Kind, String)>>,
+    /// Each value with a hash of it (kind and text), so that a repeated value is told from
+    /// the patient's others without reading them.
+    by_patient: HashMap<String, Vec<Remembered>>,
     /// The values of each patient compiled once by the scrubber ([`Plan::prepare`]): every
     /// row of a patient searches the same ones.
     prepared: HashMap<String, PreparedKnown>,
 }
+
+/// One value of a patient: (hash of the kind and the value, kind, value).
+type Remembered = (u64, Kind, String);
 
 /// Most distinct values remembered for one patient: a patient column that is not one (every
 /// row "unknown") must not make every note search thousands of values.
@@ -163,16 +168,29 @@ impl PatientMemory {
             Some(v) => v,
             None => self.by_patient.entry(patient.to_owned()).or_default(),
         };
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut h = rustc_hash::FxHasher::default();
+            kind.hash(&mut h);
+            value.hash(&mut h);
+            h.finish()
+        };
         if values.len() < MEMORY_PER_PATIENT
-            && !values.iter().any(|(k, v)| *k == kind && v == value)
+            && !values
+                .iter()
+                .any(|(h, k, v)| *h == hash && *k == kind && v == value)
         {
-            values.push((kind, value.to_owned()));
+            values.push((hash, kind, value.to_owned()));
         }
     }
 
     /// What the run's rows say about `patient`.
-    pub fn of(&self, patient: &str) -> &[(Kind, String)] {
-        self.by_patient.get(patient).map_or(&[], Vec::as_slice)
+    pub fn of(&self, patient: &str) -> impl Iterator<Item = (Kind, &str)> {
+        self.by_patient
+            .get(patient)
+            .into_iter()
+            .flatten()
+            .map(|(_, k, v)| (*k, v.as_str()))
     }
 
     /// The patient's values compiled by the scrubber: all of its rows' values, so a row of it
@@ -487,22 +505,42 @@ impl Plan {
         Ok(())
     }
 
-    /// After the first pass: compiles each patient's remembered values with `scrubber`, once.
-    pub fn prepare(&mut self, scrubber: &dyn TextScrubber) {
+    /// After the first pass: compiles each patient's remembered values with `scrubber`, once,
+    /// on `threads` threads.
+    pub fn prepare(&mut self, scrubber: &dyn TextScrubber, threads: usize) {
         let Some(memory) = &mut self.memory else {
             return;
         };
-        let mut values: Vec<(Kind, &str)> = Vec::new();
-        for (patient, known) in &memory.by_patient {
-            if known.len() >= MEMORY_PER_PATIENT {
-                continue; // some value may be missing: rows add their own
+        // (some value of a patient with too many may be missing: its rows add their own)
+        let patients: Vec<(&String, &Vec<Remembered>)> = memory
+            .by_patient
+            .iter()
+            .filter(|(_, known)| known.len() < MEMORY_PER_PATIENT)
+            .collect();
+        let compile = |chunk: &[(&String, &Vec<Remembered>)]| {
+            let mut values: Vec<(Kind, &str)> = Vec::new();
+            let mut out = Vec::with_capacity(chunk.len());
+            for (patient, known) in chunk {
+                values.clear();
+                values.extend(known.iter().map(|(_, k, v)| (*k, v.as_str())));
+                if let Some(p) = scrubber.prepare_known(&values) {
+                    out.push(((*patient).clone(), p));
+                }
             }
-            values.clear();
-            values.extend(known.iter().map(|(k, v)| (*k, v.as_str())));
-            if let Some(p) = scrubber.prepare_known(&values) {
-                memory.prepared.insert(patient.clone(), p);
-            }
-        }
+            out
+        };
+        let chunk = patients.len().div_ceil(threads.max(1)).max(1);
+        let compiled: Vec<Vec<(String, PreparedKnown)>> = std::thread::scope(|s| {
+            let workers: Vec<_> = patients
+                .chunks(chunk)
+                .map(|part| s.spawn(move || compile(part)))
+                .collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        memory.prepared.extend(compiled.into_iter().flatten());
         // a prepared patient's values are not needed in the clear any more
         let prepared = &memory.prepared;
         memory.by_patient.retain(|p, _| !prepared.contains_key(p));
@@ -725,7 +763,7 @@ pub fn run(
         while let Some(batch) = first.next_batch()? {
             plan.observe(&batch)?;
         }
-        plan.prepare(scrubber);
+        plan.prepare(scrubber, job.threads);
     }
     let mut writer = TableWriter::new(
         out.file()?,

@@ -297,7 +297,7 @@ impl Kernel {
                                     .map(|(k, a)| (*k, a.value(i))),
                             );
                             if let Some((memory, p)) = rows.memory.zip(patient) {
-                                values.extend(memory.of(p).iter().map(|(k, v)| (*k, v.as_str())));
+                                values.extend(memory.of(p));
                             }
                         }
                         let ctx = TextContext {

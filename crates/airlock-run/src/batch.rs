@@ -142,7 +142,7 @@ impl BatchDeid {
 
     /// After the first pass.
     pub fn prepare(&mut self) {
-        self.plan.prepare(&self.engine);
+        self.plan.prepare(&self.engine, 1);
     }
 
     /// De-identifies one batch; its residual findings are added to [`Self::findings`].

@@ -1,5 +1,5 @@
 //! Developer tool: scores the detector on a gold corpus and writes every miss and false
-//! positive with its context to stdout. For the developer's eyes on the dev corpus only; the
+//! positive with its context to stdout (or, with `spans`, every detected span). For the developer's eyes on the dev corpus only; the
 //! shipped `airlock eval text` prints figures, never text.
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -86,6 +86,12 @@ fn main() {
                 if overlaps && outside {
                     println!("OVER {:<9} {}", p.kind.tag(), ctx(p.start, p.end));
                 }
+            }
+        }
+        if what == "spans" {
+            // every detected span, to compare two builds of the detector
+            for p in &pred {
+                println!("{} {} {} {}", note.id, p.start, p.end, p.kind.tag());
             }
         }
         if what.contains("fp") {

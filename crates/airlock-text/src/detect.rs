@@ -1167,6 +1167,13 @@ const R_NAME_LABELS: u16 = 1 << 12;
 const R_PROFESSION_CUES: u16 = 1 << 13;
 const R_EMPLOYER_CUES: u16 = 1 << 14;
 
+/// Address lists a token is on ([`Token::lists`]): kept apart from the roles, whose absence
+/// says that a word is no context word.
+const L_STREET_WORDS: u8 = 1 << 0;
+const L_STREET_OPENERS: u8 = 1 << 1;
+const L_UNIT_WORDS: u8 = 1 << 2;
+const L_NAME_PARTICLES: u8 = 1 << 3;
+
 /// Words that open an employer's name ("works for", "business", "CEO of").
 const EMPLOYER_CUES: &[&str] = &[
     "business", "company", "firm", "employer", "for", "at", "by", "from", "of",
@@ -1187,10 +1194,10 @@ const PROFESSION_CUES: &[&str] = &[
 ];
 
 /// Each context word and the lists it is on, built once.
-fn roles() -> &'static FxHashMap<u64, u16> {
-    static ROLES: std::sync::OnceLock<FxHashMap<u64, u16>> = std::sync::OnceLock::new();
+fn roles() -> &'static FxHashMap<u64, (u16, u8)> {
+    static ROLES: std::sync::OnceLock<FxHashMap<u64, (u16, u8)>> = std::sync::OnceLock::new();
     ROLES.get_or_init(|| {
-        let mut map: FxHashMap<u64, u16> = FxHashMap::default();
+        let mut map: FxHashMap<u64, (u16, u8)> = FxHashMap::default();
         for (list, role) in [
             (TITLES, R_TITLES),
             (WEAK_TITLES, R_WEAK_TITLES),
@@ -1209,7 +1216,19 @@ fn roles() -> &'static FxHashMap<u64, u16> {
             (EMPLOYER_CUES, R_EMPLOYER_CUES),
         ] {
             for w in list {
-                *map.entry(crate::lexicon::key(w)).or_default() |= role;
+                map.entry(crate::lexicon::key(w)).or_default().0 |= role;
+            }
+        }
+        for (list, bit) in [
+            (STREET_WORDS, L_STREET_WORDS),
+            (STREET_OPENERS, L_STREET_OPENERS),
+            (UNIT_WORDS, L_UNIT_WORDS),
+            (NAME_PARTICLES, L_NAME_PARTICLES),
+        ] {
+            for w in list {
+                map.entry(crate::lexicon::key(&w.to_lowercase()))
+                    .or_default()
+                    .1 |= bit;
             }
         }
         map
@@ -1238,6 +1257,8 @@ struct Token<'t> {
     entry: Entry,
     /// The context lists (`R_*`) this word is on.
     roles: u16,
+    /// The address lists (`L_*`) this word is on.
+    lists: u8,
     /// The text between the previous token (or the start) and this one.
     gap: &'t str,
     /// The word itself.
@@ -1399,32 +1420,33 @@ fn tokenize<'t>(
         }
         let end = start + word.len();
         let shape = shape_of(word);
-        let (entry, roles) = if matches!(shape, Shape::Number | Shape::Alnum) || word.len() > 48 {
-            (Entry::default(), 0)
-        } else {
-            let mut buf = [0u8; 48];
-            let k = if word.is_ascii() {
-                let lower = &mut buf[..word.len()];
-                lower.copy_from_slice(word.as_bytes());
-                lower.make_ascii_lowercase();
-                crate::lexicon::key_bytes(lower)
+        let (entry, (roles, lists)) =
+            if matches!(shape, Shape::Number | Shape::Alnum) || word.len() > 48 {
+                (Entry::default(), (0, 0))
             } else {
-                crate::lexicon::key(&word.to_lowercase())
+                let mut buf = [0u8; 48];
+                let k = if word.is_ascii() {
+                    let lower = &mut buf[..word.len()];
+                    lower.copy_from_slice(word.as_bytes());
+                    lower.make_ascii_lowercase();
+                    crate::lexicon::key_bytes(lower)
+                } else {
+                    crate::lexicon::key(&word.to_lowercase())
+                };
+                let mut entry = lexicon.lookup_key(k);
+                // "I'm", "don't", "she'll": contractions are words
+                if word.contains('\'')
+                    && ["'m", "'ve", "'ll", "'re", "n't", "'d"]
+                        .iter()
+                        .any(|c| word.to_ascii_lowercase().ends_with(c))
+                {
+                    entry.word = true;
+                }
+                if lexicon.starts_facility(k) {
+                    *facility_start = true;
+                }
+                (entry, roles.get(&k).copied().unwrap_or_default())
             };
-            let mut entry = lexicon.lookup_key(k);
-            // "I'm", "don't", "she'll": contractions are words
-            if word.contains('\'')
-                && ["'m", "'ve", "'ll", "'re", "n't", "'d"]
-                    .iter()
-                    .any(|c| word.to_ascii_lowercase().ends_with(c))
-            {
-                entry.word = true;
-            }
-            if lexicon.starts_facility(k) {
-                *facility_start = true;
-            }
-            (entry, roles.get(&k).copied().unwrap_or(0))
-        };
         let gap_from = out.last().map_or(0, |t: &Token<'_>| t.end);
         out.push(Token {
             gap: &text[gap_from..start],
@@ -1434,6 +1456,7 @@ fn tokenize<'t>(
             shape,
             entry,
             roles,
+            lists,
         });
     }
 }
@@ -1496,6 +1519,11 @@ struct Ctx<'a> {
 impl Ctx<'_> {
     fn word(&self, i: usize) -> &str {
         self.toks[i].text
+    }
+
+    /// Token `i` is on the address list `list` (`L_*`).
+    fn on(&self, i: usize, list: u8) -> bool {
+        self.toks[i].lists & list != 0
     }
 
     /// The characters between token `i - 1` and token `i`.
@@ -4654,7 +4682,7 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
         if let (Some(first), Some(last)) = (first, last)
             && last > first
             && toks[first].start == s.start
-            && in_list(STREET_OPENERS, ctx.word(first))
+            && ctx.on(first, L_STREET_OPENERS)
         {
             s.kind = Kind::Address;
             if first > 0
@@ -4825,7 +4853,7 @@ const NAME_PARTICLES: &[&str] = &[
 /// Cid".
 fn particle_at(ctx: &Ctx<'_>, k: usize) -> bool {
     k + 1 < ctx.toks.len()
-        && in_list(NAME_PARTICLES, ctx.word(k))
+        && ctx.on(k, L_NAME_PARTICLES)
         && ctx.gap_before(k) == " "
         && ctx.gap_before(k + 1) == " "
 }
@@ -4880,19 +4908,18 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             && toks[i].len() >= 2
             && i + 2 < n
             && ctx.gap_before(i + 1) == " "
-            && (in_list(STREET_OPENERS, ctx.word(i + 1))
+            && (ctx.on(i + 1, L_STREET_OPENERS)
                 || ctx.word(i + 1).eq_ignore_ascii_case("avenue")
-                    && in_list(NAME_PARTICLES, ctx.word(i + 2)))
+                    && ctx.on(i + 2, L_NAME_PARTICLES))
         {
             let mut j = i + 2;
-            while j + 1 < n && in_list(NAME_PARTICLES, ctx.word(j)) && ctx.gap_before(j + 1) == " "
-            {
+            while j + 1 < n && ctx.on(j, L_NAME_PARTICLES) && ctx.gap_before(j + 1) == " " {
                 j += 1;
             }
             if ctx.gap_before(j) == " " && unexplained(j) && toks[j].text.chars().count() >= 4 {
                 push(spans, ctx, i, j, Kind::Address, 0.7);
             }
-        } else if european_street(ctx.word(i)) && unexplained(i) && street_number_after(ctx, i) {
+        } else if unexplained(i) && european_street(ctx.word(i)) && street_number_after(ctx, i) {
             push(spans, ctx, i, i + 1, Kind::Address, 0.7);
         }
     }
@@ -4953,13 +4980,12 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && (t.shape != Shape::Upper || !t.text.is_ascii())
                 && unexplained(k);
             let other = ctx.capitalized(k) && t.roles == 0 && !e.clinical && !e.drug;
-            if !(prop || other || in_list(STREET_WORDS, t.text)) {
+            if !(prop || other || t.lists & L_STREET_WORDS != 0) {
                 break;
             }
             let gap_ok = k == w
                 || ctx.gap_before(k) == " "
-                || matches!(ctx.gap_before(k), ". " | ".")
-                    && in_list(STREET_WORDS, ctx.word(k - 1));
+                || matches!(ctx.gap_before(k), ". " | ".") && ctx.on(k - 1, L_STREET_WORDS);
             if !gap_ok {
                 break;
             }
@@ -4974,7 +5000,7 @@ fn street_lines(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         // (an opener with its capital, not "via PB 7200" in a note)
         let opened = k > w + 1
             && toks[w + 1].shape != Shape::Upper
-            && (in_list(STREET_OPENERS, ctx.word(w)) && toks[w].shape == Shape::Title
+            && (ctx.on(w, L_STREET_OPENERS) && toks[w].shape == Shape::Title
                 || in_list(&["ul", "c"], ctx.word(w)));
         let numbered = k > w && street_number_after(ctx, k - 1)
             || opened
@@ -5017,7 +5043,7 @@ fn street_number_after(ctx: &Ctx<'_>, last: usize) -> bool {
                 g.starts_with([',', '\n', '\r'])
                     || g.is_empty() && ctx.gap_before(k + 1).contains("  ")
                     // "Via Franscini 71 Suite 838"
-                    || in_list(UNIT_WORDS, ctx.word(k + 1))
+                    || ctx.on(k + 1, L_UNIT_WORDS)
             })
 }
 
@@ -5044,7 +5070,7 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
     let toks = ctx.toks;
     let n = toks.len();
     let unit = |k: usize| {
-        in_list(UNIT_WORDS, ctx.word(k))
+        ctx.on(k, L_UNIT_WORDS)
             && k + 1 < n
             && matches!(
                 ctx.gap_before(k + 1),
@@ -5168,7 +5194,7 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                 && (town_word(e + 1)
                     || e + 2 < n
                         && toks[e + 1].shape == Shape::Lower
-                        && in_list(NAME_PARTICLES, ctx.word(e + 1))
+                        && ctx.on(e + 1, L_NAME_PARTICLES)
                         && ctx.gap_before(e + 2) == " "
                         && town_word(e + 2))
             {

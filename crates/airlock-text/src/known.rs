@@ -7,8 +7,6 @@
 //! other orders, and the digits of a number whatever separates them. Values never leave the
 //! matcher: spans carry a kind and byte offsets only.
 
-use rustc_hash::FxHashMap;
-
 use crate::kind::{Kind, Span};
 use crate::lexicon::Lexicon;
 
@@ -206,27 +204,56 @@ fn date_forms(d: chrono::NaiveDate, out: &mut Vec<Form>) {
     }
 }
 
-/// The known identifiers of one record, ready to be found in its text.
+/// The known identifiers of one record, ready to be found in its text. Compact: a handful of
+/// allocations however many forms, since a run holds one for each of its patients.
 #[derive(Debug, Default, Clone)]
 pub struct Known {
-    /// (normalized form, kind of the value, needs a capital where the text has them)
-    words: Vec<(String, Kind, bool)>,
-    /// The forms of `words` by their first word: the text's words are looked up one by one
-    /// instead of every form being searched for in the whole text.
-    by_first: FxHashMap<String, Vec<usize>>,
-    digits: Vec<(String, Kind)>,
+    /// Every form's text, one after another.
+    arena: String,
+    /// The forms made of words, longest first: (its bytes in `arena`, kind of the value,
+    /// needs a capital where the text has them).
+    words: Vec<(Range32, Kind, bool)>,
+    /// (hash of a form's first word, the form's index in `words`), sorted: the text's words
+    /// are looked up one by one instead of every form being searched for in the whole text.
+    by_first: Vec<(u64, u32)>,
+    /// A one-bit-per-shape sketch of the ASCII first words ([`first_sketch`]): most words of a
+    /// text cannot open a form, and are passed over without being lower-cased and hashed.
+    first_sketch: u128,
+    /// The digits-only forms: (the hash of their digits, their bytes in `arena`, kind of the
+    /// value). A note has a dozen runs of digits and a patient a dozen numbers: hashes are
+    /// compared, and the digits only where the hashes agree.
+    digits: Vec<(u64, Range32, Kind)>,
+}
+
+/// Bytes `.0...1` of [`Known::arena`].
+type Range32 = (u32, u32);
+
+/// The bit of [`Known::first_sketch`] for an ASCII word: its length and its first letter in
+/// lower case. `None` for a word outside ASCII (always looked up).
+fn first_sketch(word: &str) -> Option<u128> {
+    let first = word.as_bytes().first()?.to_ascii_lowercase();
+    word.is_ascii()
+        .then(|| 1u128 << ((word.len() * 31 + usize::from(first)) % 128))
+}
+
+fn word_hash(word: &str) -> u64 {
+    use std::hash::Hasher;
+    let mut h = rustc_hash::FxHasher::default();
+    h.write(word.as_bytes());
+    h.finish()
 }
 
 impl Known {
     /// The matcher for `values` (kind, value as the record holds it).
     pub fn new<'a>(values: impl IntoIterator<Item = (Kind, &'a str)>) -> Self {
         let lexicon = Lexicon::get();
-        let mut known = Known::default();
+        let mut words: Vec<(String, Kind, bool)> = Vec::new();
+        let mut digits: Vec<(String, Kind)> = Vec::new();
         for (kind, value) in values {
             for f in forms(kind, value) {
                 match f.kind {
-                    FormKind::Digits | FormKind::DateDigits => known.digits.push((f.text, kind)),
-                    FormKind::DateWords => known.words.push((f.text, kind, false)),
+                    FormKind::Digits | FormKind::DateDigits => digits.push((f.text, kind)),
+                    FormKind::DateWords => words.push((f.text, kind, false)),
                     FormKind::Whole | FormKind::NamePart => {
                         // "May", "Rose", "Bell": a part of a name that is an English word is
                         // the name only where it is capitalized; such a part of an address
@@ -236,18 +263,39 @@ impl Known {
                         if word && f.kind == FormKind::NamePart && kind != Kind::Name {
                             continue;
                         }
-                        known.words.push((f.text, kind, word));
+                        words.push((f.text, kind, word));
                     }
                 }
             }
         }
-        known
-            .words
-            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
-        known.words.dedup_by(|a, b| a.0 == b.0);
-        for (i, (form, _, _)) in known.words.iter().enumerate() {
+        words.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+        words.dedup_by(|a, b| a.0 == b.0);
+        let mut known = Known::default();
+        let bytes = words.iter().map(|w| w.0.len()).sum::<usize>()
+            + digits.iter().map(|d| d.0.len()).sum::<usize>();
+        if u32::try_from(bytes).is_err() {
+            return known; // (four gigabytes of one record's values: nothing sensible to find)
+        }
+        known.arena.reserve_exact(bytes);
+        let put = |arena: &mut String, text: &str| {
+            let start = arena.len() as u32;
+            arena.push_str(text);
+            (start, arena.len() as u32)
+        };
+        known.words.reserve_exact(words.len());
+        known.by_first.reserve_exact(words.len());
+        for (i, (form, kind, capital)) in words.iter().enumerate() {
             let first = form.split(' ').next().unwrap_or(form);
-            known.by_first.entry(first.to_owned()).or_default().push(i);
+            known.first_sketch |= first_sketch(first).unwrap_or(0);
+            known.by_first.push((word_hash(first), i as u32));
+            let range = put(&mut known.arena, form);
+            known.words.push((range, *kind, *capital));
+        }
+        known.by_first.sort_unstable();
+        known.digits.reserve_exact(digits.len());
+        for (text, kind) in &digits {
+            let range = put(&mut known.arena, text);
+            known.digits.push((word_hash(text), range, *kind));
         }
         known
     }
@@ -255,6 +303,10 @@ impl Known {
     /// True when nothing is known.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty() && self.digits.is_empty()
+    }
+
+    fn text(&self, (start, end): Range32) -> &str {
+        &self.arena[start as usize..end as usize]
     }
 
     /// Every place in `text` where a known value stands, in one of its forms.
@@ -270,15 +322,21 @@ impl Known {
         let words = word_ranges(text);
         let (mut first, mut next) = (String::new(), String::new());
         for (k, &(s, e)) in words.iter().enumerate() {
-            lower_into(&text[s..e], &mut first);
-            let Some(forms) = self.by_first.get(first.as_str()) else {
+            if first_sketch(&text[s..e]).is_some_and(|bit| self.first_sketch & bit == 0) {
                 continue;
-            };
-            'form: for &f in forms {
-                let (form, kind, capital) = &self.words[f];
+            }
+            lower_into(&text[s..e], &mut first);
+            let hash = word_hash(&first);
+            let from = self.by_first.partition_point(|&(h, _)| h < hash);
+            'form: for &(_, f) in self.by_first[from..].iter().take_while(|(h, _)| *h == hash) {
+                let (range, kind, capital) = self.words[f as usize];
+                let mut parts = self.text(range).split(' ');
+                if parts.next() != Some(first.as_str()) {
+                    continue; // (another word with the same hash)
+                }
                 let mut end = e;
-                for (n, part) in form.split(' ').enumerate().skip(1) {
-                    let Some(&(a, b)) = words.get(k + n) else {
+                for (n, part) in parts.enumerate() {
+                    let Some(&(a, b)) = words.get(k + 1 + n) else {
                         continue 'form;
                     };
                     lower_into(&text[a..b], &mut next);
@@ -287,28 +345,30 @@ impl Known {
                     }
                     end = b;
                 }
-                if *capital && mixed_case && !text[s..].starts_with(|c: char| c.is_uppercase()) {
+                if capital && mixed_case && !text[s..].starts_with(|c: char| c.is_uppercase()) {
                     continue;
                 }
                 spans.push(Span {
                     start: s,
                     end,
-                    kind: *kind,
+                    kind,
                     confidence: 0.9,
                 });
             }
         }
         for (start, end, run) in digit_runs(text) {
-            for (digits, kind) in &self.digits {
-                let found = run == *digits
-                    || run.len() == digits.len() + 1
-                        && run.starts_with('1')
-                        && run.ends_with(digits.as_str());
+            // the run, or the run after a leading 1 (a country code)
+            let whole = word_hash(&run);
+            let after_one = run.strip_prefix('1').map(word_hash);
+            for &(hash, range, kind) in &self.digits {
+                let digits = self.text(range);
+                let found = hash == whole && run == digits
+                    || Some(hash) == after_one && run[1..] == *digits;
                 if found {
                     spans.push(Span {
                         start,
                         end,
-                        kind: *kind,
+                        kind,
                         confidence: 0.9,
                     });
                 }
@@ -455,6 +515,35 @@ mod tests {
         assert_eq!(found(&k, "chart 4821397."), ["4821397"]);
         // parts inside other words, and other numbers, are not the values
         assert!(found(&k, "adamant; 6034821193999; Pikeville").is_empty());
+    }
+
+    #[test]
+    fn forms_that_share_a_first_word_or_letters_outside_ascii_are_each_found() {
+        // two forms open with "spring" (a name part and a street); one value is in letters
+        // outside ASCII, whose first word the sketch of first words does not hold
+        let k = [
+            (Kind::Name, "Spring Kjær"),
+            (Kind::Address, "12 Spring Street"),
+            (Kind::Name, "Søren Ångström"),
+        ];
+        assert_eq!(
+            found(
+                &k,
+                "Spring Kjær lives at 12 SPRING STREET; Søren ÅNGSTRÖM visits."
+            ),
+            [
+                "Spring Kjær",
+                "Spring",
+                "Kjær",
+                "12 SPRING STREET",
+                "SPRING",
+                "Søren ÅNGSTRÖM",
+                "Søren",
+                "ÅNGSTRÖM"
+            ]
+        );
+        // words of the same length and first letter, or the letters folded, are no form
+        assert!(found(&k, "Sprint kjaer Soren Sorenson Angstrom").is_empty());
     }
 
     #[test]
