@@ -160,27 +160,34 @@ type Remembered = (u64, Kind, String);
 const MEMORY_PER_PATIENT: usize = 64;
 
 impl PatientMemory {
-    fn remember(&mut self, patient: &str, kind: Kind, value: &str) {
-        if value.trim().is_empty() {
+    /// Remembers one row's values of `patient` (its entry looked up once for all of them).
+    /// Blank values are no values: a patient whose rows say nothing has no entry.
+    fn remember_row(&mut self, patient: &str, row: &[(Kind, &str)]) {
+        if row.iter().all(|(_, v)| v.trim().is_empty()) {
             return;
         }
         let values = match self.by_patient.get_mut(patient) {
             Some(v) => v,
             None => self.by_patient.entry(patient.to_owned()).or_default(),
         };
-        let hash = {
-            use std::hash::{Hash, Hasher};
-            let mut h = rustc_hash::FxHasher::default();
-            kind.hash(&mut h);
-            value.hash(&mut h);
-            h.finish()
-        };
-        if values.len() < MEMORY_PER_PATIENT
-            && !values
-                .iter()
-                .any(|(h, k, v)| *h == hash && *k == kind && v == value)
-        {
-            values.push((hash, kind, value.to_owned()));
+        for &(kind, value) in row {
+            if value.trim().is_empty() {
+                continue;
+            }
+            let hash = {
+                use std::hash::{Hash, Hasher};
+                let mut h = rustc_hash::FxHasher::default();
+                kind.hash(&mut h);
+                value.hash(&mut h);
+                h.finish()
+            };
+            if values.len() < MEMORY_PER_PATIENT
+                && !values
+                    .iter()
+                    .any(|(h, k, v)| *h == hash && *k == kind && v == value)
+            {
+                values.push((hash, kind, value.to_owned()));
+            }
         }
     }
 
@@ -489,17 +496,28 @@ impl Plan {
                 "date_shift",
                 batch.column(p),
             )?;
-            for &(i, kind) in &self.known_columns {
-                let values = as_text(
-                    batch.schema_ref().field(i).name(),
-                    "text_redact",
-                    batch.column(i),
-                )?;
-                for (patient, value) in patients.iter().zip(values.iter()) {
-                    if let (Some(patient), Some(value)) = (patient, value) {
-                        memory.remember(patient, kind, value);
-                    }
-                }
+            let columns = self
+                .known_columns
+                .iter()
+                .map(|&(i, kind)| {
+                    let name = batch.schema_ref().field(i).name();
+                    Ok((kind, as_text(name, "text_redact", batch.column(i))?))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            // row by row, so that a patient is looked up once a row
+            let mut row: Vec<(Kind, &str)> = Vec::with_capacity(columns.len());
+            for (r, patient) in patients.iter().enumerate() {
+                let Some(patient) = patient else {
+                    continue;
+                };
+                row.clear();
+                row.extend(
+                    columns
+                        .iter()
+                        .filter(|(_, a)| a.is_valid(r))
+                        .map(|(kind, a)| (*kind, a.value(r))),
+                );
+                memory.remember_row(patient, &row);
             }
         }
         Ok(())
@@ -540,6 +558,7 @@ impl Plan {
                 .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
+        memory.prepared.reserve(compiled.iter().map(Vec::len).sum());
         memory.prepared.extend(compiled.into_iter().flatten());
         // a prepared patient's values are not needed in the clear any more
         let prepared = &memory.prepared;
