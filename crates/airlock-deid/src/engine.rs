@@ -779,8 +779,28 @@ pub fn run(
     if plan.needs_first_pass() {
         let mut first =
             TableReader::open_with(&job.input, job.input_format, &job.read, Some(scrubber))?;
-        while let Some(batch) = first.next_batch()? {
-            plan.observe(&batch)?;
+        if job.threads > 1 {
+            // one thread reads while this one remembers
+            std::thread::scope(|s| -> Result<()> {
+                let (tx, rx) = mpsc::sync_channel::<Result<RecordBatch>>(2);
+                s.spawn(move || {
+                    loop {
+                        let next = first.next_batch().transpose();
+                        let last = !matches!(next, Some(Ok(_)));
+                        if next.is_none_or(|b| tx.send(b).is_err()) || last {
+                            return;
+                        }
+                    }
+                });
+                for batch in rx {
+                    plan.observe(&batch?)?;
+                }
+                Ok(())
+            })?;
+        } else {
+            while let Some(batch) = first.next_batch()? {
+                plan.observe(&batch)?;
+            }
         }
         plan.prepare(scrubber, job.threads);
     }
