@@ -368,6 +368,15 @@ impl TableReader {
         }
     }
 
+    /// From now on, reads only `columns` (0-based) of a CSV input: the others come back as
+    /// nulls, neither copied nor checked (a pass that needs a few columns of a wide table; a
+    /// pass that reads them all still checks every cell). JSONL and Parquet read every column.
+    pub fn read_only(&mut self, columns: &[usize]) {
+        if let Source::Csv(s) = &mut self.source {
+            s.skip = (0..s.names.len()).map(|i| !columns.contains(&i)).collect();
+        }
+    }
+
     /// The input's SHA-256 and size. Complete once the reader has returned `None`.
     pub fn digest(&self) -> (String, u64) {
         match &self.source {
@@ -532,6 +541,8 @@ struct CsvSource {
     limits: Limits,
     /// Byte offset and line where the last record read (or the header) starts.
     last_start: (u64, u64),
+    /// Columns read as nulls, unchecked ([`TableReader::read_only`]); empty: none.
+    skip: Vec<bool>,
 }
 
 /// The CSV input with a bound on how far the csv reader may read past the end of the last
@@ -671,6 +682,7 @@ impl CsvSource {
             delimiter,
             limits,
             last_start: (0, 1),
+            skip: Vec::new(),
         };
         if has_header {
             source.mark_record_end();
@@ -750,7 +762,7 @@ impl CsvSource {
             let row = self.record.position().map_or(0, |p| p.record());
             for (i, (field, builder)) in self.record.iter().zip(&mut builders.builders).enumerate()
             {
-                if field.is_empty() {
+                if field.is_empty() || self.skip.get(i) == Some(&true) {
                     builder.append_null();
                     continue;
                 }

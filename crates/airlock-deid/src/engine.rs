@@ -427,6 +427,24 @@ impl Plan {
         self.memory.is_some() || (!self.counts_seeded && !self.rare_columns().is_empty())
     }
 
+    /// The columns the first pass reads ([`Plan::observe`]): the patient's, the identifying
+    /// ones remembered for the patient's notes, and those whose values `suppress_rare` counts.
+    pub fn first_pass_columns(&self) -> Vec<usize> {
+        let mut columns: Vec<usize> = self.patient_index.into_iter().collect();
+        if self.memory.is_some() {
+            columns.extend(self.known_columns.iter().map(|&(i, _)| i));
+        }
+        if !self.counts_seeded {
+            columns.extend(
+                self.columns
+                    .iter()
+                    .filter(|c| matches!(c.kernel, Some(Kernel::SuppressRare { .. })))
+                    .map(|c| c.index),
+            );
+        }
+        columns
+    }
+
     /// The `suppress_rare` columns and their `k`.
     pub fn rare_columns(&self) -> Vec<(String, u32)> {
         self.columns
@@ -779,6 +797,7 @@ pub fn run(
     if plan.needs_first_pass() {
         let mut first =
             TableReader::open_with(&job.input, job.input_format, &job.read, Some(scrubber))?;
+        first.read_only(&plan.first_pass_columns());
         if job.threads > 1 {
             // one thread reads while this one remembers
             std::thread::scope(|s| -> Result<()> {
