@@ -1204,6 +1204,22 @@ mod tests {
     }
 
     #[test]
+    fn a_csv_read_for_some_columns_returns_the_others_as_nulls_unchecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("t.csv");
+        std::fs::write(&p, b"mrn,note,zip\n0012,\xff\xfe bad,02139\n").unwrap();
+        let mut r = TableReader::open(&p, Format::Csv, 10).unwrap();
+        r.read_only(&[0, 2]);
+        let b = r.next_batch().unwrap().unwrap();
+        assert_eq!(b.num_columns(), 3);
+        assert_eq!(b.column(0).as_string::<i32>().value(0), "0012");
+        assert!(b.column(1).is_null(0));
+        assert_eq!(b.column(2).as_string::<i32>().value(0), "02139");
+        // read whole, the same file is refused for its bad cell
+        assert!(read_all(&p, Format::Csv).is_err());
+    }
+
+    #[test]
     fn semicolon_and_tab_separated_files_are_recognised() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("t.csv");
