@@ -2692,14 +2692,24 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             }
         }
         // "JOHN STATES", "Bill called": a common first name before a verb of speaking or
-        // coming
-        if (1..=1500).contains(&toks[i].entry.first)
-            && !toks[i].entry.clinical
+        // coming; "Sofie lives on", "Peres wrote": in a text with capitals, any census name
+        // that is no word, capitalized, before one or a verb only a person does (not a
+        // relation misspelled: "Neice called")
+        let e = toks[i].entry;
+        let any_name = ctx.style == CaseStyle::Mixed
+            && toks[i].shape == Shape::Title
+            && (e.first > 0 || e.last > 0)
+            && !(e.word || e.rare || e.drug)
+            && i + 1 < n
+            && (ctx.is(i + 1, R_REPORTING_VERBS) || in_list(PERSON_VERBS, ctx.word(i + 1)))
+            && !misspelled_relation(toks[i].text);
+        if ((1..=1500).contains(&e.first) || any_name)
+            && !e.clinical
             && ctx.personish(i)
             && ctx.case_allows(i)
             && i + 1 < n
             && ctx.gap_before(i + 1) == " "
-            && ctx.is(i + 1, R_REPORTING_VERBS)
+            && (ctx.is(i + 1, R_REPORTING_VERBS) || any_name)
         {
             is_name[i] = true;
             push(spans, ctx, i, i, Kind::Name, 0.7);
@@ -3715,6 +3725,59 @@ fn derived_or_misspelled(word: &str) -> bool {
         m.insert(k, verdict);
     });
     verdict
+}
+
+/// A relation misspelled by one letter dropped, added, changed or swapped ("Neice",
+/// "Daugther", "Husbnd"): a census name spelled so is the relation, not a name.
+fn misspelled_relation(word: &str) -> bool {
+    if !word.is_ascii() || word.len() < 3 {
+        return false;
+    }
+    let b = word.to_ascii_lowercase().into_bytes();
+    let roles = roles();
+    let relation = |v: &[u8]| {
+        roles
+            .get(&crate::lexicon::key_bytes(v))
+            .is_some_and(|r| r.0 & (R_RELATIONS | R_STRONG_RELATIONS) != 0)
+    };
+    let mut v = Vec::with_capacity(b.len() + 1);
+    for i in 0..=b.len() {
+        for c in b'a'..=b'z' {
+            v.clear();
+            v.extend_from_slice(&b[..i]);
+            v.push(c);
+            v.extend_from_slice(&b[i..]);
+            if relation(&v) {
+                return true;
+            }
+        }
+        if i == b.len() {
+            break;
+        }
+        v.clear();
+        v.extend_from_slice(&b[..i]);
+        v.extend_from_slice(&b[i + 1..]);
+        if relation(&v) {
+            return true;
+        }
+        if i + 1 < b.len() {
+            v.clear();
+            v.extend_from_slice(&b);
+            v.swap(i, i + 1);
+            if relation(&v) {
+                return true;
+            }
+        }
+        for c in b'a'..=b'z' {
+            v.clear();
+            v.extend_from_slice(&b);
+            v[i] = c;
+            if relation(&v) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn derived_or_misspelled_uncached(word: &str) -> bool {
@@ -5832,6 +5895,13 @@ mod tests {
         );
         assert!(found("call me on 2 days").is_empty());
         assert_finds("Shovda is very reliable.", "NAME", "Shovda");
+        // a census name of any rank that is no word, before a verb only a person does; a
+        // relation misspelled is the relation, and an English word is a word
+        assert_finds("Sofie lives on 69 Av Sidi Lakhdar.", "NAME", "Sofie");
+        assert_finds("Jouko called back today.", "NAME", "Jouko");
+        assert!(found("Family: Neice called and was updated.").is_empty());
+        assert!(found("Daugther called at noon.").is_empty());
+        assert!(found("Will called the unit.").is_empty());
         assert!(found("Respalor was started at 10cc. Tegretol was resumed.").is_empty());
         assert_finds("He grew up in KNIVSTA.", "LOCATION", "KNIVSTA");
         assert_finds(
