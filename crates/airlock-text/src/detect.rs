@@ -2715,6 +2715,23 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
             push(spans, ctx, i, i, Kind::Name, 0.7);
             continue;
         }
+        // "Matej's address", "Sofie's husband": whose address, phone or relative it is
+        // names a person (a word no list explains or a census name that is no word; not an
+        // eponym's disease: "Crohn's disease")
+        if ctx.style == CaseStyle::Mixed
+            && toks[i].shape == Shape::Title
+            && i + 1 < n
+            && matches!(ctx.gap_before(i + 1), "'s " | "\u{2019}s ")
+            && (ctx.is(i + 1, R_RELATIONS | R_STRONG_RELATIONS)
+                || in_list(POSSESSIONS, ctx.word(i + 1)))
+            && !(e.word || e.rare || e.clinical || e.drug)
+            && e.place == 0
+            && ctx.personish(i)
+        {
+            is_name[i] = true;
+            push(spans, ctx, i, i, Kind::Name, 0.7);
+            continue;
+        }
         // a common census name that is no English word, capitalized where that tells
         if ctx.standalone_name(i) {
             is_name[i] = true;
@@ -3662,6 +3679,24 @@ const VOCATIVE_NEXT: &[&str] = &[
 ];
 
 /// Verbs whose subject is a person: "Trivo lives on …", "Enrico shouted at …".
+/// What is a person's, after their name and an 's ("Matej's address").
+const POSSESSIONS: &[&str] = &[
+    "address",
+    "phone",
+    "cell",
+    "mobile",
+    "number",
+    "email",
+    "e-mail",
+    "birthday",
+    "house",
+    "home",
+    "apartment",
+    "flat",
+    "car",
+    "office",
+];
+
 const PERSON_VERBS: &[&str] = &[
     "lives", "lived", "resides", "resided", "shouted", "wrote", "writes", "told", "married",
 ];
@@ -5902,6 +5937,13 @@ mod tests {
         assert!(found("Family: Neice called and was updated.").is_empty());
         assert!(found("Daugther called at noon.").is_empty());
         assert!(found("Will called the unit.").is_empty());
+        // whose address or relative it is names a person; an eponym's disease does not
+        assert_finds(
+            "Here is Matej's address: 19902 Dobrova 5.",
+            "NAME",
+            "Matej's",
+        );
+        assert!(found("Parkinson's disease progressed. Pt's wife at bedside.").is_empty());
         assert!(found("Respalor was started at 10cc. Tegretol was resumed.").is_empty());
         assert_finds("He grew up in KNIVSTA.", "LOCATION", "KNIVSTA");
         assert_finds(
