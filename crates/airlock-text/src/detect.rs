@@ -4410,9 +4410,21 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 && t.shape == Shape::Title
                 && i + 1 < n
                 && ctx.gap_before(i + 1) == " "
-                && in_list(&["is", "was", "began", "has", "had"], ctx.word(i + 1))
-                // not a passive ("Respalor was started"): drugs and devices are acted on
-                && !(i + 2 < n && ctx.word(i + 2).to_ascii_lowercase().ends_with("ed"))
+                && {
+                    // "Usamov and Bowers were": a subject of two, coordinated
+                    let pair = i + 3 < n
+                        && ctx.word(i + 1).eq_ignore_ascii_case("and")
+                        && ctx.gap_before(i + 2) == " "
+                        && ctx.capitalized(i + 2)
+                        && ctx.gap_before(i + 3) == " "
+                        && in_list(&["were", "are", "have", "had"], ctx.word(i + 3));
+                    let verb = if pair { i + 3 } else { i + 1 };
+                    (pair || in_list(&["is", "was", "began", "has", "had"], ctx.word(i + 1)))
+                        // not a passive ("Respalor was started"): drugs and devices are
+                        // acted on
+                        && !(verb + 1 < n
+                            && ctx.word(verb + 1).to_ascii_lowercase().ends_with("ed"))
+                }
             // "rozegol called", "Bjarnsen said": a word no list explains, then a reporting verb
             || i + 1 < n
                 && ctx.gap_before(i + 1) == " "
@@ -5930,6 +5942,9 @@ mod tests {
         );
         assert!(found("call me on 2 days").is_empty());
         assert_finds("Shovda is very reliable.", "NAME", "Shovda");
+        assert_finds("Usamov and Bowers were engineers.", "NAME", "Usamov");
+        assert_finds("Usamov and Bowers were engineers.", "NAME", "Bowers");
+        assert!(found("Zosyn and Flagyl were started. Levoq and Vanco were given.").is_empty());
         // a census name of any rank that is no word, before a verb only a person does; a
         // relation misspelled is the relation, and an English word is a word
         assert_finds("Sofie lives on 69 Av Sidi Lakhdar.", "NAME", "Sofie");
