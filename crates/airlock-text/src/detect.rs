@@ -3768,51 +3768,14 @@ fn misspelled_relation(word: &str) -> bool {
     if !word.is_ascii() || word.len() < 3 {
         return false;
     }
-    let b = word.to_ascii_lowercase().into_bytes();
+    let lower = word.to_ascii_lowercase();
     let roles = roles();
     let relation = |v: &[u8]| {
         roles
             .get(&crate::lexicon::key_bytes(v))
             .is_some_and(|r| r.0 & (R_RELATIONS | R_STRONG_RELATIONS) != 0)
     };
-    let mut v = Vec::with_capacity(b.len() + 1);
-    for i in 0..=b.len() {
-        for c in b'a'..=b'z' {
-            v.clear();
-            v.extend_from_slice(&b[..i]);
-            v.push(c);
-            v.extend_from_slice(&b[i..]);
-            if relation(&v) {
-                return true;
-            }
-        }
-        if i == b.len() {
-            break;
-        }
-        v.clear();
-        v.extend_from_slice(&b[..i]);
-        v.extend_from_slice(&b[i + 1..]);
-        if relation(&v) {
-            return true;
-        }
-        if i + 1 < b.len() {
-            v.clear();
-            v.extend_from_slice(&b);
-            v.swap(i, i + 1);
-            if relation(&v) {
-                return true;
-            }
-        }
-        for c in b'a'..=b'z' {
-            v.clear();
-            v.extend_from_slice(&b);
-            v[i] = c;
-            if relation(&v) {
-                return true;
-            }
-        }
-    }
-    false
+    relation(lower.as_bytes()) || one_edit_away(lower.as_bytes(), relation)
 }
 
 fn derived_or_misspelled_uncached(word: &str) -> bool {
@@ -3845,43 +3808,49 @@ fn derived_or_misspelled_uncached(word: &str) -> bool {
     }
     // one edit away: a letter dropped, doubled, swapped or changed (ASCII letters only, so
     // every spelling tried is a key of its bytes)
-    let b = lower.as_bytes();
-    let mut buf = Vec::with_capacity(b.len() + 1);
     let lexicon = Lexicon::get();
-    let try_word = |buf: &[u8]| lexicon.is_dictionary_spelling(buf);
-    for i in 0..b.len() {
+    one_edit_away(lower.as_bytes(), |spelling| {
+        lexicon.is_dictionary_spelling(spelling)
+    })
+}
+
+/// Whether `test` holds for a spelling one edit from `word` (lower-case ASCII): a letter
+/// dropped, swapped with the next, changed or added.
+fn one_edit_away(word: &[u8], mut test: impl FnMut(&[u8]) -> bool) -> bool {
+    let mut buf = Vec::with_capacity(word.len() + 1);
+    for i in 0..word.len() {
         buf.clear();
-        buf.extend_from_slice(&b[..i]);
-        buf.extend_from_slice(&b[i + 1..]);
-        if try_word(&buf) {
+        buf.extend_from_slice(&word[..i]);
+        buf.extend_from_slice(&word[i + 1..]);
+        if test(&buf) {
             return true;
         }
-        if i + 1 < b.len() {
+        if i + 1 < word.len() {
             buf.clear();
-            buf.extend_from_slice(b);
+            buf.extend_from_slice(word);
             buf.swap(i, i + 1);
-            if try_word(&buf) {
+            if test(&buf) {
                 return true;
             }
         }
         for c in b'a'..=b'z' {
-            if c != b[i] {
+            if c != word[i] {
                 buf.clear();
-                buf.extend_from_slice(b);
+                buf.extend_from_slice(word);
                 buf[i] = c;
-                if try_word(&buf) {
+                if test(&buf) {
                     return true;
                 }
             }
         }
     }
-    for i in 0..=b.len() {
+    for i in 0..=word.len() {
         for c in b'a'..=b'z' {
             buf.clear();
-            buf.extend_from_slice(&b[..i]);
+            buf.extend_from_slice(&word[..i]);
             buf.push(c);
-            buf.extend_from_slice(&b[i..]);
-            if try_word(&buf) {
+            buf.extend_from_slice(&word[i..]);
+            if test(&buf) {
                 return true;
             }
         }
