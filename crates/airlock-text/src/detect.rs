@@ -2696,21 +2696,20 @@ fn names(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
         // that is no word, capitalized, before one or a verb only a person does (not a
         // relation misspelled: "Neice called")
         let e = toks[i].entry;
+        let verb_after = |person: bool| {
+            i + 1 < n
+                && ctx.gap_before(i + 1) == " "
+                && (ctx.is(i + 1, R_REPORTING_VERBS)
+                    || person && in_list(PERSON_VERBS, ctx.word(i + 1)))
+        };
+        let common_first = (1..=1500).contains(&e.first) && verb_after(false);
         let any_name = ctx.style == CaseStyle::Mixed
             && toks[i].shape == Shape::Title
             && (e.first > 0 || e.last > 0)
             && !(e.word || e.rare || e.drug)
-            && i + 1 < n
-            && (ctx.is(i + 1, R_REPORTING_VERBS) || in_list(PERSON_VERBS, ctx.word(i + 1)))
+            && verb_after(true)
             && !misspelled_relation(toks[i].text);
-        if ((1..=1500).contains(&e.first) || any_name)
-            && !e.clinical
-            && ctx.personish(i)
-            && ctx.case_allows(i)
-            && i + 1 < n
-            && ctx.gap_before(i + 1) == " "
-            && (ctx.is(i + 1, R_REPORTING_VERBS) || any_name)
-        {
+        if (common_first || any_name) && !e.clinical && ctx.personish(i) && ctx.case_allows(i) {
             is_name[i] = true;
             push(spans, ctx, i, i, Kind::Name, 0.7);
             continue;
@@ -3678,7 +3677,6 @@ const VOCATIVE_NEXT: &[&str] = &[
     "have", "we", "remember", "listen", "look",
 ];
 
-/// Verbs whose subject is a person: "Trivo lives on …", "Enrico shouted at …".
 /// What is a person's, after their name and an 's ("Matej's address").
 const POSSESSIONS: &[&str] = &[
     "address",
@@ -3697,6 +3695,7 @@ const POSSESSIONS: &[&str] = &[
     "office",
 ];
 
+/// Verbs whose subject is a person: "Trivo lives on …", "Enrico shouted at …".
 const PERSON_VERBS: &[&str] = &[
     "lives", "lived", "resides", "resided", "shouted", "wrote", "writes", "told", "married",
 ];
@@ -3780,10 +3779,7 @@ fn misspelled_relation(word: &str) -> bool {
 
 fn derived_or_misspelled_uncached(word: &str) -> bool {
     let lower = word.to_ascii_lowercase();
-    if MEDICAL_ENDINGS
-        .iter()
-        .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
-    {
+    if ends_after_stem(&lower, MEDICAL_ENDINGS, 3) {
         return true;
     }
     for p in PREFIXES {
@@ -4679,10 +4675,7 @@ fn town_shaped(word: &str) -> bool {
         "heim", "hausen", "dorf", "stead", "wick", "mouth", "chester", "minster", "by", "fjord",
         "holm", "vik", "torp",
     ];
-    let lower = word.to_lowercase();
-    ENDINGS
-        .iter()
-        .any(|e| lower.len() >= e.len() + 4 && lower.ends_with(e))
+    ends_after_stem(&word.to_lowercase(), ENDINGS, 4)
 }
 
 /// A continental street name: one word with its street word at the end.
@@ -4692,10 +4685,14 @@ fn european_street(word: &str) -> bool {
         "str", "weg", "laan", "straat", "gasse", "allee", "platz", "vej", "väg", "vägen", "katu",
         "tie", "utca", "ring", "damm", "ufer", "steig", "pad", "plein", "kade",
     ];
-    let lower = word.to_lowercase();
-    ENDINGS
+    ends_after_stem(&word.to_lowercase(), ENDINGS, 3)
+}
+
+/// `lower` ends with one of `endings` after a stem of at least `stem` bytes.
+fn ends_after_stem(lower: &str, endings: &[&str], stem: usize) -> bool {
+    endings
         .iter()
-        .any(|e| lower.len() > e.len() + 2 && lower.ends_with(e))
+        .any(|e| lower.len() >= e.len() + stem && lower.ends_with(e))
 }
 
 /// The first token that reaches into span `s` (tokens are sorted and disjoint).
