@@ -1959,6 +1959,11 @@ impl Detector {
         if text.len() < 2 {
             return Vec::new();
         }
+        // a record pasted on one line with its fields set apart by ">", "|", "•" or "???" is
+        // read as the lines it stands for (offsets unchanged: each separator becomes blanks
+        // of its length after one line break)
+        let fielded = fields_as_lines(text);
+        let text = fielded.as_deref().unwrap_or(text);
         let mut toks = Vec::with_capacity(text.len() / 5);
         let mut facility_start = false;
         tokenize(text, self.lexicon, &mut toks, &mut facility_start);
@@ -2018,6 +2023,72 @@ impl Detector {
             });
         }
     }
+}
+
+/// Characters that set the fields of a record apart, or mark its lines: ">" (a quoted e-mail),
+/// "|", bullets, and "???" (a bullet or letter that an encoding lost).
+const FIELD_SEPARATORS: &[char] = &['>', '|', '\u{2022}', '\u{00b7}', '?'];
+
+/// A copy of `text` in which field separators and line markers are blanks, where the text reads
+/// as a record: lines that open with one marker (">Apt. 805", "??? Broomfield", at least two
+/// lines: the marker becomes blanks), or one line whose fields one separator sets apart (between
+/// blanks; a ">" may touch the field after it; a "?" only in runs of two or more), at least
+/// twice, with a field after one that opens with a capital (the separator becomes a line
+/// break). A comparison ("SBP >100, MAP >65"), a question ("help??? I") or a lone quote mark
+/// stays as it was. The copy has the same length, byte for byte, so spans found in it hold for
+/// `text`; `None` where nothing changes.
+fn fields_as_lines(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let blank_at = |i: usize| i >= bytes.len() || matches!(bytes[i], b' ' | b'\t');
+    let mut out: Option<Vec<u8>> = None;
+    for &sep in FIELD_SEPARATORS {
+        if !text.contains(sep) {
+            continue;
+        }
+        let mut lead: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut inline: Vec<std::ops::Range<usize>> = Vec::new();
+        let mut capital_field = false;
+        let mut at = 0;
+        while let Some(found) = text[at..].find(sep) {
+            let start = at + found;
+            let mut end = start;
+            while text[end..].starts_with(sep) {
+                end += sep.len_utf8();
+            }
+            at = end;
+            let count = (end - start) / sep.len_utf8();
+            let run_ok = if sep == '?' { count >= 2 } else { count == 1 };
+            let line_start = text[..start].trim_end_matches([' ', '\t']).ends_with('\n')
+                || text[..start].trim_start_matches([' ', '\t']).is_empty();
+            let field = text[end..].trim_start_matches([' ', '\t']);
+            if !run_ok || field.is_empty() || field.starts_with('\n') {
+                continue;
+            }
+            if line_start {
+                lead.push(start..end);
+            } else if blank_at(start - 1) && (blank_at(end) || sep == '>') {
+                capital_field |= field.chars().next().is_some_and(char::is_uppercase);
+                inline.push(start..end);
+            }
+        }
+        let mut blank = |runs: Vec<std::ops::Range<usize>>, line_break: bool| {
+            let o = out.get_or_insert_with(|| bytes.to_vec());
+            for r in runs {
+                o[r.clone()].fill(b' ');
+                if line_break {
+                    o[r.start] = b'\n';
+                }
+            }
+        };
+        if lead.len() >= 2 {
+            blank(lead, false);
+        }
+        if inline.len() >= 2 && capital_field {
+            blank(inline, true);
+        }
+    }
+    // only whole characters were replaced, each by ASCII blanks of its length: still UTF-8
+    out.and_then(|o| String::from_utf8(o).ok())
 }
 
 fn trim_span(text: &str, r: std::ops::Range<usize>, trim: Trim) -> std::ops::Range<usize> {
@@ -5869,6 +5940,60 @@ mod tests {
                 f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
                 "{text:?} -> {f:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_record_with_marked_lines_or_separated_fields_is_read_as_lines() {
+        // a quoted e-mail, bullets an encoding turned into "???", a record pasted on one line
+        for (text, address) in [
+            (
+                ">Ilse Vandemoortel\n>3369 24 Clarke Avenue\n>Apt. 805\n>Pines Beach\n>New Zealand 34694",
+                "3369 24 Clarke Avenue\n>Apt. 805\n>Pines Beach\n>New Zealand 34694",
+            ),
+            (
+                "??? Ilse Vandemoortel\n??? 79367 Brekkuvegen 65\n??? Suite 824\n??? ANKARSRUM\n??? Sweden 67626",
+                "79367 Brekkuvegen 65\n??? Suite 824\n??? ANKARSRUM\n??? Sweden 67626",
+            ),
+            (
+                "Ilse Vandemoortel | 79367 Brekkuvegen 65 | Suite 824 | Ankarsrum",
+                "79367 Brekkuvegen 65 | Suite 824 | Ankarsrum",
+            ),
+        ] {
+            let f = found(text);
+            assert!(
+                f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
+                "{text:?} -> {f:?}"
+            );
+        }
+        // comparisons, questions and a lone quote mark stay as they were
+        for text in [
+            "SBP >100, MAP >65 | goal > 60",
+            "What??? I don't know what to press next!!! ? !! ?!",
+            "> Plan: wean vent",
+            "K > 4 and Mg > 2",
+        ] {
+            assert_eq!(fields_as_lines(text), None, "{text:?}");
+        }
+    }
+
+    proptest::proptest! {
+        /// The record reading changes separators and markers only, each into blanks of its
+        /// length: every offset holds in the original text.
+        #[test]
+        fn reading_fields_as_lines_keeps_every_offset(
+            text in "((>|\\||\u{2022}|\u{b7}|\\?{1,3}|[A-Z][a-z]{1,6}|[0-9]{1,5}| |\n|\u{e9}){0,40})"
+        ) {
+            if let Some(lines) = fields_as_lines(&text) {
+                proptest::prop_assert_eq!(lines.len(), text.len());
+                for (at, was) in text.char_indices() {
+                    let now = lines[at..].chars().next();
+                    proptest::prop_assert!(
+                        now == Some(was)
+                            || FIELD_SEPARATORS.contains(&was) && matches!(now, Some(' ' | '\n'))
+                    );
+                }
+            }
         }
     }
 
