@@ -1985,6 +1985,7 @@ impl Detector {
             professions(&ctx, &mut spans);
             if mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
+                countries_of_people(&ctx, self.lexicon, &mut spans);
             }
             street_lines(&ctx, &mut spans);
             grow_spans(&ctx, &mut spans);
@@ -3947,6 +3948,93 @@ fn place_follows(ctx: &Ctx<'_>, i: usize) -> bool {
             } else {
                 facility || house
             })
+}
+
+/// Words of going, living and coming from that make a country after "in" or "to" a person's
+/// ("travelling to", "grew up in"), with [`RESIDENCE_WORDS`] and the moves.
+const TRAVEL_WORDS: &[&str] = &[
+    "travel",
+    "travels",
+    "travelling",
+    "traveling",
+    "travelled",
+    "traveled",
+    "trip",
+    "vacation",
+    "holiday",
+    "fly",
+    "flying",
+    "flies",
+    "visit",
+    "visited",
+    "emigrated",
+    "immigrated",
+    "grew",
+    "raised",
+    "stationed",
+    "deployed",
+];
+
+/// Strict mode: a country where someone lives, comes from or goes ("moved here from Estonia",
+/// "I live in United Kingdom", "travelling to France next week", "called from Bermuda") is a
+/// place. Safe Harbor keeps a country, and balanced mode does; but with a person's other facts
+/// it narrows who they are, and prompts carry it. A country as a subject ("Norway is moving")
+/// or in a list of languages stays.
+fn countries_of_people(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
+    let toks = ctx.toks;
+    let n = toks.len();
+    let mut phrase = String::new();
+    for i in 1..n {
+        if !toks[i].entry.country_start
+            || !toks[i].alpha()
+            || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i)
+        {
+            continue;
+        }
+        phrase.clear();
+        let mut found = None;
+        for (k, t) in toks.iter().enumerate().take(n.min(i + 4)).skip(i) {
+            if k > i {
+                if ctx.gap_before(k) != " " || !t.alpha() {
+                    break;
+                }
+                phrase.push(' ');
+            }
+            phrase.push_str(&t.text.to_lowercase());
+            if lexicon.is_country(&phrase) {
+                found = Some(k);
+            }
+        }
+        let Some(end) = found else { continue };
+        // "from Chad's visit": a possessive is a person's
+        if ctx.text[toks[end].end..].starts_with(['\'', '\u{2019}']) {
+            continue;
+        }
+        // the cue: "from", or "in"/"to" after a word of living, moving or travelling, with
+        // "the" between ("from the Bahamas")
+        let mut c = i - 1;
+        if ctx.word(c).eq_ignore_ascii_case("the") && c > 0 && ctx.gap_before(c) == " " {
+            c -= 1;
+        }
+        if ctx.gap_before(c + 1) != " " {
+            continue;
+        }
+        let word = ctx.word(c);
+        let moved = |k: usize| {
+            ctx.is(k, R_MOVES)
+                || in_list(RESIDENCE_WORDS, ctx.word(k))
+                || in_list(TRAVEL_WORDS, ctx.word(k))
+        };
+        let cued = word.eq_ignore_ascii_case("from")
+            || (word.eq_ignore_ascii_case("in") || word.eq_ignore_ascii_case("to"))
+                && (c.saturating_sub(3)..c)
+                    .rev()
+                    .take_while(|&k| !sentence_start(ctx, k + 1))
+                    .any(moved);
+        if cued {
+            push(spans, ctx, i, end, Kind::Location, 0.6);
+        }
+    }
 }
 
 /// Words that open a facility's kind after its name: "… Urgent Care", "… Family Practice",
@@ -6122,6 +6210,40 @@ mod tests {
             "NPO POST 2400; INCREASE TO .015 1800 PER HR",
         ] {
             assert!(found(text).is_empty(), "{text:?} -> {:?}", found(text));
+        }
+    }
+
+    #[test]
+    fn a_country_a_person_lives_in_comes_from_or_goes_to_is_a_place_in_strict_mode() {
+        for (text, country) in [
+            ("We moved here from Estonia", "Estonia"),
+            (
+                "I am cambodian but I live in United Kingdom.",
+                "United Kingdom",
+            ),
+            (
+                "I will be travelling to New Zealand next week",
+                "New Zealand",
+            ),
+            ("Pt's wife called from the Bahamas, updated", "Bahamas"),
+            ("SHE GREW UP IN NORWAY", "NORWAY"),
+        ] {
+            assert_finds(text, "LOCATION", country);
+            let balanced = Detector::new().detect_in(text, DetectionMode::Balanced, None);
+            assert!(
+                balanced.iter().all(|s| &text[s.range()] != country),
+                "balanced mode keeps a country (Safe Harbor): {text:?}"
+            );
+        }
+        // a country as a subject, a language, a nationality, a US state, a word: left alone
+        for text in [
+            "I'm glad to hear that Norway is moving in that direction",
+            "speaks Spanish, from a Haitian family",
+            "Lives in Maryland; moved from Texas",
+            "Improved from Chad's visit",
+        ] {
+            let f = found(text);
+            assert!(f.iter().all(|(k, _)| *k != "LOCATION"), "{text:?} -> {f:?}");
         }
     }
 

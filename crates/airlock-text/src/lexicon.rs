@@ -31,6 +31,8 @@ pub struct Entry {
     pub street_suffix: bool,
     /// A drug or brand name ("tegretol", "klonopin").
     pub drug: bool,
+    /// The first word of a country's name ("new" of "new zealand").
+    pub country_start: bool,
 }
 
 impl Entry {
@@ -65,6 +67,8 @@ pub struct Lexicon {
     /// Multi-word US places ("san diego", "ellicott city"), by [`key`] of the lower-case
     /// words joined with single spaces.
     phrases: FxHashSet<u64>,
+    /// Countries and territories, by [`key`] of the lower-case words joined with single spaces.
+    countries: FxHashSet<u64>,
     /// Well-known hospital and health-system names ("holy cross", "johns hopkins").
     facilities: AhoCorasick,
     /// Keys of their first words: the automaton runs only on texts that have one.
@@ -186,9 +190,26 @@ impl Lexicon {
             words.entry(key(w)).or_default().word = true;
             spellings.insert(w.as_bytes());
         }
-        for w in data_lines(include_str!("../data/common-words.txt"))
-            .chain(data_lines(include_str!("../data/proper-nouns.txt")))
-        {
+        let mut countries = FxHashSet::default();
+        let proper = include_str!("../data/proper-nouns.txt");
+        // the section's own lines, after its heading's
+        let section = proper
+            .split_once("\n# countries")
+            .and_then(|(_, s)| s.split_once("\n# strict mode\n"))
+            .map_or("", |(_, s)| s);
+        let (listed, states) = section.split_once("\n# US states").unwrap_or((section, ""));
+        for c in data_lines(listed) {
+            // "Georgia" is a US state too, which Safe Harbor keeps
+            if data_lines(states).any(|s| s.eq_ignore_ascii_case(c)) {
+                continue;
+            }
+            let lower = c.to_lowercase();
+            countries.insert(key(&lower));
+            if let Some(first) = lower.split(' ').next() {
+                words.entry(key(first)).or_default().country_start = true;
+            }
+        }
+        for w in data_lines(include_str!("../data/common-words.txt")).chain(data_lines(proper)) {
             let lower = w.to_ascii_lowercase();
             words.entry(key(&lower)).or_default().word = true;
             spellings.insert(lower.as_bytes());
@@ -283,6 +304,7 @@ impl Lexicon {
         Self {
             words,
             phrases,
+            countries,
             facilities,
             facility_starts,
             surrogate_names: data_lines(surrogate_lists::NAMES).collect(),
@@ -343,6 +365,11 @@ impl Lexicon {
     /// Whether `lower` (lower-case words joined by single spaces) is a multi-word US place.
     pub fn is_place_phrase(&self, lower: &str) -> bool {
         self.phrases.contains(&key(lower))
+    }
+
+    /// Whether `lower` (lower-case words joined by single spaces) names a country or territory.
+    pub fn is_country(&self, lower: &str) -> bool {
+        self.countries.contains(&key(lower))
     }
 
     /// What the dictionaries say of `word` (any case; ASCII folding only).
