@@ -1514,6 +1514,7 @@ struct Ctx<'a> {
     style: CaseStyle,
     /// Some word could start a well-known facility name.
     facility_start: bool,
+    lexicon: &'a Lexicon,
 }
 
 impl Ctx<'_> {
@@ -1972,6 +1973,7 @@ impl Detector {
             toks: &toks,
             style: case_style(text),
             facility_start,
+            lexicon: self.lexicon,
         };
         let mut spans = Vec::new();
         self.patterns(&ctx, &mut spans);
@@ -1985,13 +1987,13 @@ impl Detector {
             professions(&ctx, &mut spans);
             if mode == DetectionMode::Strict {
                 safety_net(&ctx, &mut spans);
-                countries_of_people(&ctx, self.lexicon, &mut spans);
+                countries_of_people(&ctx, &mut spans);
             }
             street_lines(&ctx, &mut spans);
             grow_spans(&ctx, &mut spans);
             drop_eponyms(&ctx, &mut spans);
         }
-        merge(text, spans)
+        join_address_parts(text, merge(text, spans))
     }
 
     fn patterns(&self, ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
@@ -3980,32 +3982,18 @@ const TRAVEL_WORDS: &[&str] = &[
 /// place. Safe Harbor keeps a country, and balanced mode does; but with a person's other facts
 /// it narrows who they are, and prompts carry it. A country as a subject ("Norway is moving")
 /// or in a list of languages stays.
-fn countries_of_people(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) {
+fn countries_of_people(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     let toks = ctx.toks;
-    let n = toks.len();
-    let mut phrase = String::new();
-    for i in 1..n {
+    for i in 1..toks.len() {
         if !toks[i].entry.country_start
             || !toks[i].alpha()
             || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i)
         {
             continue;
         }
-        phrase.clear();
-        let mut found = None;
-        for (k, t) in toks.iter().enumerate().take(n.min(i + 4)).skip(i) {
-            if k > i {
-                if ctx.gap_before(k) != " " || !t.alpha() {
-                    break;
-                }
-                phrase.push(' ');
-            }
-            phrase.push_str(&t.text.to_lowercase());
-            if lexicon.is_country(&phrase) {
-                found = Some(k);
-            }
-        }
-        let Some(end) = found else { continue };
+        let Some(end) = country_at(ctx, i) else {
+            continue;
+        };
         // "from Chad's visit": a possessive is a person's
         if ctx.text[toks[end].end..].starts_with(['\'', '\u{2019}']) {
             continue;
@@ -4035,6 +4023,30 @@ fn countries_of_people(ctx: &Ctx<'_>, lexicon: &Lexicon, spans: &mut Vec<Span>) 
             push(spans, ctx, i, end, Kind::Location, 0.6);
         }
     }
+}
+
+/// The last token of a country's name that starts at token `i` (up to four words between single
+/// blanks: "New Zealand", "United States"), the longest there is.
+fn country_at(ctx: &Ctx<'_>, i: usize) -> Option<usize> {
+    let toks = ctx.toks;
+    if !toks[i].entry.country_start {
+        return None;
+    }
+    let mut name = String::new();
+    let mut found = None;
+    for (k, t) in toks.iter().enumerate().take(toks.len().min(i + 4)).skip(i) {
+        if k > i {
+            if ctx.gap_before(k) != " " || !t.alpha() {
+                break;
+            }
+            name.push(' ');
+        }
+        name.push_str(&t.text.to_lowercase());
+        if ctx.lexicon.is_country(&name) {
+            found = Some(k);
+        }
+    }
+    found
 }
 
 /// Words that open a facility's kind after its name: "… Urgent Care", "… Family Practice",
@@ -5358,7 +5370,22 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                     || matches!(ctx.gap_before(e + 1), " " | "  ")
                         && toks[e + 1].shape == Shape::Number
                         && (3..=7).contains(&toks[e + 1].len()));
-        ends.then_some(e)
+        if ends {
+            return Some(e);
+        }
+        // "… NUNGATTA Australia last night": a country's name ends the block wherever prose
+        // goes on after it
+        country_at(ctx, k)
+    };
+    // "Grand-Leez", "SAINT-PRIEST": a capitalized compound is a town's name, even of words
+    let hyphenated = |k: usize| {
+        k + 1 < n
+            && ctx.gap_before(k + 1) == "-"
+            && toks[k].alpha()
+            && toks[k + 1].alpha()
+            && !labelled(k + 1)
+            && (ctx.style == CaseStyle::Mixed && ctx.capitalized(k) && ctx.capitalized(k + 1)
+                || ctx.style != CaseStyle::Mixed && town_word(k + 1))
     };
     let mut end = last;
     let mut parts = 0;
@@ -5420,7 +5447,7 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             && !labelled(k)
         {
             end = k;
-        } else if separated && town_word(k) {
+        } else if separated && (town_word(k) || hyphenated(k)) {
             let mut e = k;
             // "Porto Alegre", "Caxias do Sul", "Črni Vrh nad Idrijo"
             while e + 1 < n
@@ -5488,6 +5515,34 @@ fn drop_eponyms(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
 
 /// Sorts, drops spans inside others, and joins spans that overlap or touch across a hyphen
 /// or a single blank of the same kind.
+/// Parts of one address that only a unit's word, blanks and a comma set apart are one address:
+/// "124 Devon Street West  Suite 240  West Brook" (the street, then "Suite", then the rest).
+fn join_address_parts(text: &str, spans: Vec<Span>) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        if let Some(last) = out.last_mut() {
+            let hole = text.get(last.end..s.start).unwrap_or("x");
+            let parts = matches!(last.kind, Kind::Address | Kind::Location)
+                && matches!(s.kind, Kind::Address | Kind::Location)
+                && (last.kind == Kind::Address || s.kind == Kind::Address);
+            let only_unit = hole.len() <= 24
+                && hole.matches(',').count() <= 1
+                && hole.matches('\n').count() <= 2
+                && hole
+                    .split([' ', '\t', '\n', '\r', ',', '.', '#'])
+                    .all(|w| w.is_empty() || in_list(UNIT_WORDS, w));
+            if parts && only_unit && hole.split_whitespace().count() <= 2 {
+                last.end = s.end;
+                last.kind = Kind::Address;
+                last.confidence = last.confidence.max(s.confidence);
+                continue;
+            }
+        }
+        out.push(s);
+    }
+    out
+}
+
 fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
@@ -6009,6 +6064,27 @@ mod tests {
             "PSC 1437, Box 3833",
         );
         assert_finds("mail to APO AE 09499 please", "ADDRESS", "APO AE 09499");
+        // a country ends the block before prose; a hyphenated town; a unit between two parts
+        for (text, address) in [
+            (
+                "It came to 6400 Tellimbo Drive Suite 215 NUNGATTA Australia last night.",
+                "6400 Tellimbo Drive Suite 215 NUNGATTA Australia",
+            ),
+            (
+                "Send it to 213 Pilekrogen 53 Apt. 263, Grand-Leez, Belgium 18431",
+                "213 Pilekrogen 53 Apt. 263, Grand-Leez, Belgium 18431",
+            ),
+            (
+                "a taxi to 124 Devon Street West  Suite 240  West Brook  New Zealand. Then",
+                "124 Devon Street West  Suite 240  West Brook  New Zealand",
+            ),
+        ] {
+            let f = found(text);
+            assert!(
+                f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
+                "{text:?} -> {f:?}"
+            );
+        }
         // a US state stays apart from the street, with its ZIP found on its own, in any case
         let f = found("Lives at 24 Oak Road, Lulebal, NE 07997. Daughter visits.");
         assert!(
