@@ -4900,6 +4900,56 @@ fn grow_spans(ctx: &Ctx<'_>, spans: &mut [Span]) {
             s.end = toks[last + 2].end;
         }
     }
+    // "New Westminster", "Quinta de São Tiago": a place's head word, or a capitalized word and
+    // a particle, before a place found; "Acquapendente 1021", "Quinta 3610-114": its postal
+    // code after it (three to seven digits, or two groups)
+    for s in spans.iter_mut().filter(|s| s.kind == Kind::Location) {
+        let (Some(first), Some(last)) = (first_token(toks, s), last_token(toks, s)) else {
+            continue;
+        };
+        if toks[first].start == s.start && first > 0 && ctx.gap_before(first) == " " {
+            let head = first - 1;
+            let capital = ctx.capitalized(head) || ctx.style != CaseStyle::Mixed;
+            let head_word = in_list(PLACE_HEAD_WORDS, ctx.word(head))
+                && !in_list(STREET_OPENERS, ctx.word(head));
+            let before_particle = ctx.on(first, L_NAME_PARTICLES)
+                && toks[first].shape == Shape::Lower
+                && toks[head].alpha()
+                && toks[head].roles == 0
+                && !toks[head].entry.clinical;
+            if capital && (head_word || before_particle) {
+                s.start = toks[head].start;
+            }
+        }
+        if toks[last].end == s.end && last + 1 < toks.len() && ctx.gap_before(last + 1) == " " {
+            let k = last + 1;
+            let digits = |t: &Token<'_>| t.shape == Shape::Number;
+            let code = if digits(&toks[k])
+                && k + 1 < toks.len()
+                && matches!(ctx.gap_before(k + 1), "-" | " ")
+                && digits(&toks[k + 1])
+                && (2..=4).contains(&toks[k].len())
+                && (2..=4).contains(&toks[k + 1].len())
+                && (k + 2 == toks.len() || !ctx.gap_before(k + 2).starts_with(['-', '/', ':']))
+            {
+                Some(k + 1)
+            } else if digits(&toks[k])
+                && (3..=7).contains(&toks[k].len())
+                && (k + 1 == toks.len()
+                    || !ctx.gap_before(k + 1).starts_with(['-', '/', ':', '.', '%']))
+            {
+                Some(k)
+            } else {
+                None
+            };
+            // not a dose, a time or a count: "Chelsea 100 mg", "Lynn 2 days"
+            if let Some(end) = code
+                && !dose_follows(ctx, last)
+            {
+                s.end = toks[end].end;
+            }
+        }
+    }
     // "M." but not the M of "M.D."
     let initial = |k: usize| {
         toks[k].alpha()
@@ -6158,6 +6208,36 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_place_takes_its_head_word_its_particle_and_its_postal_code() {
+        assert_finds(
+            "Ms. Brajko flew to New Westminster on Saturday.",
+            "LOCATION",
+            "New Westminster",
+        );
+        assert_finds(
+            "support them in Quinta de São Tiago 3610-114 in its mission",
+            "LOCATION",
+            "Quinta de São Tiago 3610-114",
+        );
+        assert_finds(
+            "We support Allianz in Acquapendente 1021 in its mission",
+            "LOCATION",
+            "Acquapendente 1021",
+        );
+        // a dose, a reading or a count after a place is no postal code
+        for (text, place) in [
+            ("Lives in Chelsea 100 mg daily", "Chelsea"),
+            ("moved to Acquapendente 120/80 today", "Acquapendente"),
+        ] {
+            let f = found(text);
+            assert!(
+                f.iter().any(|(k, v)| *k == "LOCATION" && v == place),
+                "{text:?} -> {f:?}"
+            );
         }
     }
 
