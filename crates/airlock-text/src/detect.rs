@@ -5388,6 +5388,11 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
                 || !(e.word || e.rare || e.clinical)
                 || is_state(t.text)
                 || place_head(t.text)
+                // "St Georges", "Ft. Wayne"
+                || in_list(&["st", "ste", "ft"], t.text)
+                    && k + 1 < n
+                    && matches!(ctx.gap_before(k + 1), " " | ". ")
+                    && ctx.capitalized(k + 1)
                 || in_list(TOWN_TAILS, t.text)
                 || ctx.style == CaseStyle::Mixed && t.shape == Shape::Upper)
             && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k))
@@ -5463,18 +5468,29 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             || parts > 0
             || toks[end].shape == Shape::Number;
         let t = &toks[k];
-        // "…, NE 07997", "…, ne 07997": a US state and ZIP stay apart (Safe Harbor keeps the
-        // state, and a ZIP has its own rules)
+        // "…, NE 07997", "…, QC 54256": a state's or province's code and its postal code are
+        // the block's last line (Safe Harbor would keep the state alone, but not inside an
+        // address, and a ZIP's first digits only as a column)
         if t.alpha()
             && t.len() == 2
+            && separated
+            && !labelled(k)
+            && (ctx.style != CaseStyle::Mixed || t.shape == Shape::Upper)
             && k + 1 < n
             && matches!(ctx.gap_before(k + 1), " " | ", " | "  ")
             && toks[k + 1].shape == Shape::Number
             && toks[k + 1].len() == 5
         {
-            break;
-        }
-        if unit(k) {
+            end = k + 1;
+        } else if separated
+            && t.alpha()
+            && in_list(&["nan", "none", "null"], t.text)
+            && k + 1 < n
+            && ctx.gap_before(k + 1).contains([',', '\n', ' '])
+        {
+            // "KNIVSTA, nan 18237": a missing value a table export wrote where a part was
+            end = k;
+        } else if unit(k) {
             end = k + 1;
         } else if matches!(t.shape, Shape::Number | Shape::Alnum)
             && (3..=7).contains(&t.len())
@@ -5717,7 +5733,7 @@ mod tests {
         assert_finds(
             "Lives at 24 Oak Road, Lulebal, NE 07997.",
             "ADDRESS",
-            "24 Oak Road, Lulebal",
+            "24 Oak Road, Lulebal, NE 07997",
         );
         assert_finds("mail j.smith@mail.com now", "EMAIL", "j.smith@mail.com");
         assert_finds("SSN 123-45-6789 on file", "SSN", "123-45-6789");
@@ -6135,14 +6151,34 @@ mod tests {
                 "{text:?} -> {f:?}"
             );
         }
-        // a US state stays apart from the street, with its ZIP found on its own, in any case
-        let f = found("Lives at 24 Oak Road, Lulebal, NE 07997. Daughter visits.");
-        assert!(
-            f.contains(&("ADDRESS", "24 Oak Road, Lulebal".into()))
-                && f.contains(&("ZIP", "07997".into())),
-            "{f:?}"
-        );
-        assert_finds("lives at 24 oak road, lulebal, ne 07997", "ZIP", "07997");
+        // a state's or province's code and its postal code end the block, in any case; a
+        // missing value a table export wrote ("nan") is one of its parts
+        for (text, address) in [
+            (
+                "Lives at 24 Oak Road, Lulebal, NE 07997. Daughter visits.",
+                "24 Oak Road, Lulebal, NE 07997",
+            ),
+            (
+                "lives at 24 oak road, lulebal, ne 07997",
+                "24 oak road, lulebal, ne 07997",
+            ),
+            (
+                "19902 Dobrovského 1394 Apt. 066\nSt Georges, QC 54256",
+                "19902 Dobrovského 1394 Apt. 066\nSt Georges, QC 54256",
+            ),
+            (
+                "Meet me at 34151 Nybyvägen 65 Apt. 392 Garður , nan  26783",
+                "34151 Nybyvägen 65 Apt. 392 Garður , nan  26783",
+            ),
+        ] {
+            let f = found(text);
+            assert!(
+                f.iter().any(|(k, v)| *k == "ADDRESS" && v == address),
+                "{text:?} -> {f:?}"
+            );
+        }
+        // the state of a place named alone stays
+        assert!(found("Lives in Maryland, near the bay.").is_empty());
         // prose after an address ends it: a sentence, a label, a lower-case word
         for (text, address) in [
             ("Lives at 45 Oak Rd, Apt 3, with wife.", "45 Oak Rd, Apt 3"),

@@ -377,17 +377,42 @@ impl TextEngine {
                     })
             }
             Kind::Zip => digits.len() >= 5 && &digits[3..5] == "00",
-            Kind::Address => self
-                .detector
-                .lexicon()
-                .surrogate_streets
-                .iter()
-                .any(|s| value.ends_with(s)),
+            // a surrogate street, and after it perhaps a state's code and a generalized ZIP
+            // ("… Kettle Creek Lane MT 20800"), which an address block takes in
+            Kind::Address => {
+                let street = strip_state_and_zip(value);
+                self.detector
+                    .lexicon()
+                    .surrogate_streets
+                    .iter()
+                    .any(|s| street.ends_with(s))
+            }
             // the surrogate of an age over 89 is "90+"; a real "90-year-old" is no surrogate
             Kind::Age => value == "90" && after.starts_with('+'),
             // dates, record numbers and occupations look real whoever wrote them
             _ => false,
         }
+    }
+}
+
+/// `value` without a state's or province's code and a ZIP generalized to its first three digits
+/// at its end ("…, MT 20800"): the street before them.
+fn strip_state_and_zip(value: &str) -> &str {
+    let Some((rest, zip)) = value.trim_end().rsplit_once([' ', ',']) else {
+        return value;
+    };
+    let generalized =
+        zip.len() == 5 && zip.bytes().all(|b| b.is_ascii_digit()) && zip.ends_with("00");
+    let rest = rest.trim_end_matches([' ', ',']);
+    match rest.rsplit_once([' ', ',']) {
+        Some((street, state))
+            if generalized
+                && state.len() == 2
+                && state.bytes().all(|b| b.is_ascii_alphabetic()) =>
+        {
+            street.trim_end_matches([' ', ','])
+        }
+        _ => value,
     }
 }
 
