@@ -396,9 +396,11 @@ impl TextEngine {
 }
 
 /// `value` without a state's or province's code and a ZIP generalized to its first three digits
-/// at its end ("…, MT 20800"): the street before them.
+/// at its end ("…, MT 20800"), or a period: the street before them.
 fn strip_state_and_zip(value: &str) -> &str {
-    let Some((rest, zip)) = value.trim_end().rsplit_once([' ', ',']) else {
+    // (and a sentence's period after it: "… Birch Hollow Road.")
+    let value = value.trim_end_matches(['.', ' ']);
+    let Some((rest, zip)) = value.rsplit_once([' ', ',']) else {
         return value;
     };
     let generalized =
@@ -795,6 +797,14 @@ mod tests {
         let text = "Address on file: 497 Kettle Creek Lane MT 20800; call";
         engine().scan(text, &mut |f| kinds.push(f.kind));
         assert!(kinds.is_empty(), "{kinds:?}");
+        // a sentence's period after a surrogate street is no part of it (an address span
+        // takes the period after a street word)
+        for street in crate::lexicon::Lexicon::get().surrogate_streets.iter().take(5) {
+            let text = format!("Lives at 73 {street}. Phone on file.");
+            let mut kinds = Vec::new();
+            engine().scan(&text, &mut |f| kinds.push(f.kind));
+            assert!(kinds.is_empty(), "{text:?} -> {kinds:?}");
+        }
         // a real street next to it is still reported
         let mut kinds = Vec::new();
         engine().scan("Address on file: 12 Oakhurst Lane MT 59801", &mut |f| {
