@@ -4350,6 +4350,17 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
                 || c > 0
                     && in_list(&["is", "was", "'s"], ctx.word(c))
                     && ctx.word(c - 1).eq_ignore_ascii_case("name")
+                // "everyone calls me Borna", "she was called Yulan", "known as Ari": a verb of
+                // naming
+                || c > 0
+                    && ctx.gap_before(i) == " "
+                    && ctx.gap_before(c) == " "
+                    && (ctx.word(c).eq_ignore_ascii_case("me")
+                        && in_list(&["call", "calls", "called"], ctx.word(c - 1))
+                        || ctx.word(c).eq_ignore_ascii_case("called")
+                            && in_list(&["was", "is", "were", "am", "are", "be"], ctx.word(c - 1))
+                        || ctx.word(c).eq_ignore_ascii_case("as")
+                            && in_list(&["known", "nicknamed"], ctx.word(c - 1)))
                 // "follow up with X", "f/u with X" (not "follow up with nuerology": a
                 // misspelled word there is a service)
                 || c > 0
@@ -4592,13 +4603,17 @@ fn safety_net(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     }
     let coordinated = |i: usize, flagged: &[bool]| {
         let t = &toks[i];
-        let name_shaped = ctx.style == CaseStyle::Mixed
-            && t.shape == Shape::Title
-            && !covered[i]
+        // (in a text without capitals, "leonti, terrence, pamela": a census name that is no
+        // word, or a word nothing explains)
+        let name_shaped = !covered[i]
             && t.roles == 0
             && !t.entry.clinical
             && !t.entry.drug
-            && (candidate(i) || t.entry.common_name());
+            && if ctx.style == CaseStyle::Mixed {
+                t.shape == Shape::Title && (candidate(i) || t.entry.common_name())
+            } else {
+                t.alpha() && (candidate(i) || t.entry.is_name() && !t.entry.word && !t.entry.rare)
+            };
         let found = |k: usize| flagged[k] || named[k];
         let and = |k: usize| ctx.word(k).eq_ignore_ascii_case("and") && ctx.gap_before(k) == " ";
         name_shaped
@@ -6403,6 +6418,26 @@ mod tests {
         ] {
             assert!(found(text).is_empty(), "{text:?} -> {:?}", found(text));
         }
+    }
+
+    #[test]
+    fn names_after_a_verb_of_naming_and_in_a_list_without_capitals() {
+        assert_finds(
+            "my name is on file but everyone calls me zoravik",
+            "NAME",
+            "zoravik",
+        );
+        assert_finds("she was called Quillandra at school", "NAME", "Quillandra");
+        let f = found("they had 3: leonti, terrence and brunilde.");
+        for name in ["leonti", "terrence", "brunilde"] {
+            assert!(
+                f.iter().any(|(k, v)| *k == "NAME" && v == name),
+                "{name} -> {f:?}"
+            );
+        }
+        // drugs and relations in a list without capitals stay
+        assert!(found("pt on lasix, coumadin and heparin, wife and son at bedside").is_empty());
+        assert!(found("he was called back, known as a regular").is_empty());
     }
 
     #[test]

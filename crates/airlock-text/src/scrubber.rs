@@ -799,7 +799,11 @@ mod tests {
         assert!(kinds.is_empty(), "{kinds:?}");
         // a sentence's period after a surrogate street is no part of it (an address span
         // takes the period after a street word)
-        for street in crate::lexicon::Lexicon::get().surrogate_streets.iter().take(5) {
+        for street in crate::lexicon::Lexicon::get()
+            .surrogate_streets
+            .iter()
+            .take(5)
+        {
             let text = format!("Lives at 73 {street}. Phone on file.");
             let mut kinds = Vec::new();
             engine().scan(&text, &mut |f| kinds.push(f.kind));
