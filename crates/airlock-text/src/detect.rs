@@ -5483,6 +5483,20 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             || parts > 0
             || toks[end].shape == Shape::Number;
         let t = &toks[k];
+        // after a unit, the town: "Apt. 962  Grand Rapids", capitalized words even where they
+        // are words
+        let after_unit = ctx.on(end.saturating_sub(1), L_UNIT_WORDS);
+        let town_like = |j: usize| {
+            town_word(j)
+                || after_unit
+                    && ctx.style == CaseStyle::Mixed
+                    && ctx.capitalized(j)
+                    && toks[j].alpha()
+                    // ("Grand" ends a run of name words, and opens a place: "Grand Rapids")
+                    && (toks[j].roles == 0 || toks[j].entry.phrase_start)
+                    && !toks[j].entry.clinical
+                    && !labelled(j)
+        };
         // "…, NE 07997", "…, QC 54256": a state's or province's code and its postal code are
         // the block's last line (Safe Harbor would keep the state alone, but not inside an
         // address, and a ZIP's first digits only as a column)
@@ -5500,8 +5514,7 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
         } else if separated
             && t.alpha()
             && in_list(&["nan", "none", "null"], t.text)
-            && k + 1 < n
-            && ctx.gap_before(k + 1).contains([',', '\n', ' '])
+            && (k + 1 == n || ctx.gap_before(k + 1).contains([',', '\n', ' ']))
         {
             // "KNIVSTA, nan 18237": a missing value a table export wrote where a part was
             end = k;
@@ -5528,18 +5541,24 @@ fn address_tail(ctx: &Ctx<'_>, last: usize) -> usize {
             && !labelled(k)
         {
             end = k;
-        } else if separated && (town_word(k) || hyphenated(k)) {
+        } else if separated
+            && (ctx.style != CaseStyle::Mixed || ctx.capitalized(k))
+            && let Some(e) = country_at(ctx, k)
+        {
+            // "Brakpan\n South Africa 70651": a country's name, whole
+            end = e;
+        } else if separated && (town_like(k) || hyphenated(k)) {
             let mut e = k;
             // "Porto Alegre", "Caxias do Sul", "Črni Vrh nad Idrijo"
             while e + 1 < n
                 && e < k + 3
                 && matches!(ctx.gap_before(e + 1), " " | "-")
-                && (town_word(e + 1)
+                && (town_like(e + 1)
                     || e + 2 < n
                         && toks[e + 1].shape == Shape::Lower
                         && ctx.on(e + 1, L_NAME_PARTICLES)
                         && ctx.gap_before(e + 2) == " "
-                        && town_word(e + 2))
+                        && town_like(e + 2))
             {
                 e += 1;
             }
@@ -6184,6 +6203,15 @@ mod tests {
             (
                 "Meet me at 34151 Nybyvägen 65 Apt. 392 Garður , nan  26783",
                 "34151 Nybyvägen 65 Apt. 392 Garður , nan  26783",
+            ),
+            // a country's name whole on its line; the town after a unit, words or not
+            (
+                "3536 Tellimbo St\n Apt. 839\n Brakpan\n South Africa 70651\n",
+                "3536 Tellimbo St\n Apt. 839\n Brakpan\n South Africa 70651",
+            ),
+            (
+                "Onvia 1317 Kimberly Way  Apt. 962  Grand Rapids  United States 21959 Mobile: 737 219 628",
+                "1317 Kimberly Way  Apt. 962  Grand Rapids  United States 21959",
             ),
         ] {
             let f = found(text);
