@@ -395,10 +395,10 @@ impl TextEngine {
     }
 }
 
-/// `value` without a state's or province's code and a ZIP generalized to its first three digits
-/// at its end ("…, MT 20800"), or a period: the street before them.
+/// The street of an address span: `value` without a sentence's period at its end ("… Birch
+/// Hollow Road.") and without a state's or province's code and a ZIP generalized to its first
+/// three digits ("…, MT 20800").
 fn strip_state_and_zip(value: &str) -> &str {
-    // (and a sentence's period after it: "… Birch Hollow Road.")
     let value = value.trim_end_matches(['.', ' ']);
     let Some((rest, zip)) = value.rsplit_once([' ', ',']) else {
         return value;
