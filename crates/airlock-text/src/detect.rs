@@ -3985,10 +3985,7 @@ const TRAVEL_WORDS: &[&str] = &[
 fn countries_of_people(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     let toks = ctx.toks;
     for i in 1..toks.len() {
-        if !toks[i].entry.country_start
-            || !toks[i].alpha()
-            || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i)
-        {
+        if !toks[i].alpha() || ctx.style == CaseStyle::Mixed && !ctx.capitalized(i) {
             continue;
         }
         let Some(end) = country_at(ctx, i) else {
@@ -5613,8 +5610,6 @@ fn drop_eponyms(ctx: &Ctx<'_>, spans: &mut Vec<Span>) {
     });
 }
 
-/// Sorts, drops spans inside others, and joins spans that overlap or touch across a hyphen
-/// or a single blank of the same kind.
 /// Parts of one address that only a unit's word, blanks and a comma set apart are one address:
 /// "124 Devon Street West  Suite 240  West Brook" (the street, then "Suite", then the rest).
 fn join_address_parts(text: &str, spans: Vec<Span>) -> Vec<Span> {
@@ -5643,6 +5638,8 @@ fn join_address_parts(text: &str, spans: Vec<Span>) -> Vec<Span> {
     out
 }
 
+/// Sorts, drops spans inside others, and joins spans that overlap or touch across a hyphen
+/// or a single blank of the same kind.
 fn merge(text: &str, mut spans: Vec<Span>) -> Vec<Span> {
     spans.sort_by(|a, b| a.start.cmp(&b.start).then(b.end.cmp(&a.end)));
     let mut out: Vec<Span> = Vec::with_capacity(spans.len());
